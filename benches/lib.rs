@@ -1,0 +1,1 @@
+//! Criterion benchmarks for burst live in `benches/`; this library is empty.
