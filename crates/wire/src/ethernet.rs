@@ -8,7 +8,7 @@ use core::fmt;
 use core::net::Ipv4Addr;
 use core::str::FromStr;
 
-use crate::{be16, put16, Error, Field, Layer, Result};
+use crate::{be16, put16, Error, Layer, Result};
 
 /// A 48-bit IEEE MAC address.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, then formatting, lints and every test.
+# Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+if ! command -v cargo >/dev/null 2>&1; then . "$HOME/.cargo/env"; fi
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (workspace)"
+cargo test --workspace
+
+step "fixtures still decode with tshark (independent decoder)"
+scripts/check-fixtures.sh
+
+step "benches compile"
+cargo bench --workspace --no-run
+
+echo
+echo "all tests passed"
