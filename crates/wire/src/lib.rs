@@ -24,6 +24,7 @@ extern crate std;
 
 pub mod arp;
 pub mod checksum;
+pub mod dissect;
 pub mod error;
 pub mod ethernet;
 pub mod icmpv4;

@@ -1,0 +1,7 @@
+//! Fuzz target: `exercise::icmpv4` over arbitrary bytes.
+#![no_main]
+
+#[path = "../../crates/wire/tests/support/exercise.rs"]
+mod exercise;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| exercise::icmpv4(data));
