@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use burst_wire::dissect::{self, Network, Transport};
+use burst_wire::ipv4::Protocol;
 use burst_wire::ChecksumCheck;
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
@@ -141,7 +142,8 @@ fn field_line(n: usize, f: &dissect::Frame<'_>) -> String {
             cols[10] = format!("0x{:04x}", ip.ident);
             cols[11] = ip.ttl.to_string();
             cols[12] = ip.buffer_len().to_string();
-            cols[13] = (ip.frag_offset).to_string();
+            // tshark prints the fragment offset in 8-byte units.
+            cols[13] = (ip.frag_offset / 8).to_string();
             match transport {
                 Transport::Udp { header, .. } => {
                     cols[14] = header.src_port.to_string();
@@ -152,7 +154,7 @@ fn field_line(n: usize, f: &dissect::Frame<'_>) -> String {
                     cols[17] = header.dst_port.to_string();
                     cols[18] = header.seq.0.to_string();
                     cols[19] = header.ack_number.to_string();
-                    cols[20] = format!("0x{:03x}", header.flags.bits());
+                    cols[20] = format!("0x{:04x}", header.flags.bits());
                     cols[21] = header.window.to_string();
                     cols[22] = payload.len().to_string();
                     if let Some(m) = header.options.mss() {
@@ -170,6 +172,25 @@ fn field_line(n: usize, f: &dissect::Frame<'_>) -> String {
                 Transport::Icmpv4(r) => {
                     cols[26] = u8::from(r.msg_type()).to_string();
                     cols[27] = r.code().to_string();
+                    // Like tshark, show the ports of the datagram an error quotes.
+                    if let Some(Ok(inv)) = r.invoking_datagram() {
+                        if let Some((s, d)) = inv.ports() {
+                            let at = if inv.header.protocol == Protocol::TCP {
+                                16
+                            } else {
+                                14
+                            };
+                            cols[at] = s.to_string();
+                            cols[at + 1] = d.to_string();
+                        }
+                    }
+                }
+                // A first fragment still starts with the ICMP header, which tshark shows.
+                Transport::Fragment(p)
+                    if ip.frag_offset == 0 && ip.protocol == Protocol::ICMP && p.len() >= 2 =>
+                {
+                    cols[26] = p[0].to_string();
+                    cols[27] = p[1].to_string();
                 }
                 Transport::Igmp(r) => {
                     cols[28] = format!("0x{:02x}", r.msg_type().0);

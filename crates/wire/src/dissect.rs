@@ -315,7 +315,7 @@ impl fmt::Display for Frame<'_> {
                     f.write_str(" DF")?;
                 }
                 if !ip.options.is_empty() {
-                    write!(f, " options {:?}", ip.options)?;
+                    fmt_ip_options(f, &ip.options)?;
                 }
                 f.write_str(": ")?;
                 fmt_transport(f, ip, transport)
@@ -328,7 +328,7 @@ impl fmt::Display for Frame<'_> {
 fn fmt_transport(f: &mut fmt::Formatter<'_>, ip: &ipv4::Repr, t: &Transport<'_>) -> fmt::Result {
     match t {
         Transport::Icmpv4(r) => fmt_icmp(f, r),
-        Transport::Igmp(r) => write!(f, "IGMP {r:?}"),
+        Transport::Igmp(r) => fmt_igmp(f, r),
         Transport::Udp { header, payload } => write!(
             f,
             "UDP {} > {} len {}",
@@ -348,7 +348,7 @@ fn fmt_transport(f: &mut fmt::Formatter<'_>, ip: &ipv4::Repr, t: &Transport<'_>)
                 header.window
             )?;
             if !header.options.is_empty() {
-                write!(f, " options {:?}", header.options)?;
+                fmt_tcp_options(f, &header.options)?;
             }
             write!(f, " len {}", payload.len())
         }
@@ -448,5 +448,97 @@ fn fmt_quoted(f: &mut fmt::Formatter<'_>, r: &icmpv4::Repr<'_>) -> fmt::Result {
         }
         Some(Err(e)) => write!(f, " (bad quote: {e})"),
         None => Ok(()),
+    }
+}
+
+/// tcpdump's option notation: `[mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]`.
+fn fmt_tcp_options(f: &mut fmt::Formatter<'_>, o: &tcp::Options) -> fmt::Result {
+    f.write_str(" options [")?;
+    for (i, opt) in o.iter().enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        match opt {
+            Ok(tcp::TcpOption::EndOfList) => f.write_str("eol")?,
+            Ok(tcp::TcpOption::NoOperation) => f.write_str("nop")?,
+            Ok(tcp::TcpOption::MaxSegmentSize(m)) => write!(f, "mss {m}")?,
+            Ok(tcp::TcpOption::WindowScale(w)) => write!(f, "wscale {w}")?,
+            Ok(tcp::TcpOption::SackPermitted) => f.write_str("sackOK")?,
+            Ok(tcp::TcpOption::SackBlocks(b)) => {
+                write!(f, "sack {}", b.iter().count())?;
+                for (l, r) in b.iter() {
+                    write!(f, " {{{l}:{r}}}")?;
+                }
+            }
+            Ok(tcp::TcpOption::Timestamp { tsval, tsecr }) => {
+                write!(f, "TS val {tsval} ecr {tsecr}")?
+            }
+            Ok(tcp::TcpOption::Unknown { kind, data }) => write!(f, "opt-{kind}:{}", data.len())?,
+            Err(e) => write!(f, "({e})")?,
+        }
+    }
+    f.write_str("]")
+}
+
+/// IPv4 options in short names: `options [RA, LSRR 4 8 bytes]`.
+fn fmt_ip_options(f: &mut fmt::Formatter<'_>, o: &ipv4::Options) -> fmt::Result {
+    use ipv4::Ipv4Option as O;
+    f.write_str(" options [")?;
+    for (i, opt) in o.iter().enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        match opt {
+            Ok(O::EndOfList) => f.write_str("EOL")?,
+            Ok(O::NoOperation) => f.write_str("NOP")?,
+            Ok(O::RecordRoute { route, .. }) => write!(f, "RR {} bytes", route.len())?,
+            Ok(O::Timestamp { data, .. }) => write!(f, "TS {} bytes", data.len())?,
+            Ok(O::LooseSourceRoute { route, .. }) => write!(f, "LSRR {} bytes", route.len())?,
+            Ok(O::StrictSourceRoute { route, .. }) => write!(f, "SSRR {} bytes", route.len())?,
+            Ok(O::RouterAlert(v)) => write!(f, "RA {v}")?,
+            Ok(O::Unknown { kind, data }) => write!(f, "opt-{kind}:{}", data.len())?,
+            Err(e) => write!(f, "({e})")?,
+        }
+    }
+    f.write_str("]")
+}
+
+fn fmt_igmp(f: &mut fmt::Formatter<'_>, r: &igmp::Repr<'_>) -> fmt::Result {
+    use igmp::Repr as R;
+    match r {
+        R::MembershipQuery {
+            version,
+            group_addr,
+            sources,
+            ..
+        } => {
+            let t = r.max_resp_time().unwrap_or(0);
+            write!(
+                f,
+                "IGMP {version:?} query group {group_addr} max resp {}.{} s",
+                t / 10,
+                t % 10
+            )?;
+            if !sources.is_empty() {
+                write!(f, " {} sources", sources.len())?;
+            }
+            Ok(())
+        }
+        R::MembershipReportV1 { group_addr } => write!(f, "IGMP v1 report {group_addr}"),
+        R::MembershipReportV2 { group_addr } => write!(f, "IGMP v2 report {group_addr}"),
+        R::LeaveGroup { group_addr } => write!(f, "IGMP leave {group_addr}"),
+        R::MembershipReportV3 { records } => {
+            write!(f, "IGMP v3 report, {} record(s)", records.len())?;
+            for rec in records.iter() {
+                write!(
+                    f,
+                    " [{:?} {} {} source(s)]",
+                    rec.record_type(),
+                    rec.group_addr(),
+                    rec.sources().len()
+                )?;
+            }
+            Ok(())
+        }
     }
 }

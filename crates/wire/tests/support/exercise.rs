@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use burst_wire::{arp, dissect, ethernet, icmpv4, igmp, ipsec, ipv4, tcp, udp, ChecksumCheck, ChecksumMode};
+use burst_wire::{
+    arp, dissect, ethernet, icmpv4, igmp, ipsec, ipv4, tcp, udp, ChecksumCheck, ChecksumMode,
+};
 
 const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const DST: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -39,7 +41,8 @@ pub fn frame(data: &[u8]) {
             assert_eq!(n, buf.len());
             // The re-emitted frame carries valid checksums, so it must parse under Verify to the
             // same values (checksum fields themselves are not part of the values).
-            let again = dissect::parse(&buf, ChecksumCheck::Verify).expect("re-emitted frame parses");
+            let again =
+                dissect::parse(&buf, ChecksumCheck::Verify).expect("re-emitted frame parses");
             assert_eq!(again, f);
         }
     }
@@ -48,11 +51,20 @@ pub fn frame(data: &[u8]) {
 /// Ethernet view and value.
 pub fn ethernet(data: &[u8]) {
     if let Ok(p) = ethernet::Frame::new_checked(data) {
-        black_box((p.src_addr(), p.dst_addr(), p.vlan(), p.ethertype(), p.payload()));
+        black_box((
+            p.src_addr(),
+            p.dst_addr(),
+            p.vlan(),
+            p.ethertype(),
+            p.payload(),
+        ));
         let r = ethernet::Repr::parse(&p).expect("a checked frame parses");
         let mut buf = vec![0xa5u8; r.buffer_len()];
         r.emit(&mut ethernet::Frame::new_unchecked(&mut buf[..]));
-        assert_eq!(ethernet::Repr::parse(&ethernet::Frame::new_checked(&buf[..]).unwrap()), Ok(r));
+        assert_eq!(
+            ethernet::Repr::parse(&ethernet::Frame::new_checked(&buf[..]).unwrap()),
+            Ok(r)
+        );
     }
 }
 
@@ -70,17 +82,31 @@ pub fn arp(data: &[u8]) {
 /// IPv4 view (full and header-only), options walk, value round trip, TTL decrement.
 pub fn ipv4(data: &[u8]) {
     if let Ok(p) = ipv4::Packet::new_checked_header(data) {
-        black_box((p.payload(), p.options(), p.verify_checksum(), ipv4::Repr::parse_quoted(&p)));
+        black_box((
+            p.payload(),
+            p.options(),
+            p.verify_checksum(),
+            ipv4::Repr::parse_quoted(&p),
+        ));
         for o in ipv4::OptionsIter::new(p.options()) {
             black_box(o.map(|o| o.is_copied()).ok());
         }
     }
     if let Ok(p) = ipv4::Packet::new_checked(data) {
-        black_box((p.payload(), p.is_fragment(), p.dscp(), p.ecn(), p.reserved_flag()));
+        black_box((
+            p.payload(),
+            p.is_fragment(),
+            p.dscp(),
+            p.ecn(),
+            p.reserved_flag(),
+        ));
         if let Ok(r) = ipv4::Repr::parse(&p, ChecksumCheck::Trust) {
             let mut buf = vec![0xa5u8; r.buffer_len()];
             buf[r.header_len()..].copy_from_slice(p.payload());
-            r.emit(&mut ipv4::Packet::new_unchecked(&mut buf[..]), ChecksumMode::Compute);
+            r.emit(
+                &mut ipv4::Packet::new_unchecked(&mut buf[..]),
+                ChecksumMode::Compute,
+            );
             let q = ipv4::Packet::new_checked(&buf[..]).expect("emitted datagram is valid");
             assert_eq!(ipv4::Repr::parse(&q, ChecksumCheck::Verify), Ok(r));
             let mut m = ipv4::Packet::new_checked(&mut buf[..]).unwrap();
@@ -111,9 +137,14 @@ pub fn icmpv4(data: &[u8]) {
 /// IGMP view and value round trip.
 pub fn igmp(data: &[u8]) {
     if let Ok(p) = igmp::Packet::new_checked(data) {
-        black_box((p.msg_type(), p.group_addr(), p.sources().count(), p.verify_checksum()));
+        black_box((
+            p.msg_type(),
+            p.group_addr(),
+            p.sources().len(),
+            p.verify_checksum(),
+        ));
         for rec in p.group_records() {
-            black_box((rec.record_type(), rec.group_addr(), rec.sources().count()));
+            black_box((rec.record_type(), rec.group_addr(), rec.sources().len()));
         }
         if let Ok(r) = igmp::Repr::parse(&p, ChecksumCheck::Trust) {
             black_box((r.max_resp_time(), r.qqi()));
@@ -132,7 +163,12 @@ pub fn udp(data: &[u8]) {
         if let Ok(r) = udp::Repr::parse(&p, SRC, DST, ChecksumCheck::Trust) {
             let mut buf = vec![0xa5u8; r.buffer_len()];
             buf[udp::HEADER_LEN..].copy_from_slice(p.payload());
-            r.emit(&mut udp::Packet::new_unchecked(&mut buf[..]), SRC, DST, ChecksumMode::Compute);
+            r.emit(
+                &mut udp::Packet::new_unchecked(&mut buf[..]),
+                SRC,
+                DST,
+                ChecksumMode::Compute,
+            );
             let q = udp::Packet::new_checked(&buf[..]).expect("emitted UDP is valid");
             assert_eq!(udp::Repr::parse(&q, SRC, DST, ChecksumCheck::Verify), Ok(r));
         }
@@ -149,7 +185,12 @@ pub fn tcp(data: &[u8]) {
         if let Ok(r) = tcp::Repr::parse(&p, SRC, DST, ChecksumCheck::Trust) {
             let mut buf = vec![0xa5u8; r.header_len() + p.payload().len()];
             buf[r.header_len()..].copy_from_slice(p.payload());
-            r.emit(&mut tcp::Packet::new_unchecked(&mut buf[..]), SRC, DST, ChecksumMode::Compute);
+            r.emit(
+                &mut tcp::Packet::new_unchecked(&mut buf[..]),
+                SRC,
+                DST,
+                ChecksumMode::Compute,
+            );
             let q = tcp::Packet::new_checked(&buf[..]).expect("emitted TCP is valid");
             assert_eq!(tcp::Repr::parse(&q, SRC, DST, ChecksumCheck::Verify), Ok(r));
         }
@@ -163,7 +204,10 @@ pub fn ipsec(data: &[u8]) {
         if let Ok(r) = ipsec::AhRepr::parse(&p) {
             let mut buf = vec![0xa5u8; r.header_len()];
             r.emit(&mut ipsec::AhPacket::new_unchecked(&mut buf[..]));
-            assert_eq!(ipsec::AhRepr::parse(&ipsec::AhPacket::new_checked(&buf[..]).unwrap()), Ok(r));
+            assert_eq!(
+                ipsec::AhRepr::parse(&ipsec::AhPacket::new_checked(&buf[..]).unwrap()),
+                Ok(r)
+            );
         }
     }
     if let Ok(p) = ipsec::EspPacket::new_checked(data) {
@@ -171,7 +215,10 @@ pub fn ipsec(data: &[u8]) {
         if let Ok(r) = ipsec::EspRepr::parse(&p) {
             let mut buf = vec![0xa5u8; r.header_len()];
             r.emit(&mut ipsec::EspPacket::new_unchecked(&mut buf[..]));
-            assert_eq!(ipsec::EspRepr::parse(&ipsec::EspPacket::new_checked(&buf[..]).unwrap()), Ok(r));
+            assert_eq!(
+                ipsec::EspRepr::parse(&ipsec::EspPacket::new_checked(&buf[..]).unwrap()),
+                Ok(r)
+            );
         }
     }
 }
