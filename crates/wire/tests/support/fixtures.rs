@@ -1,6 +1,6 @@
 //! Loads the frames of the Linux-captured pcap fixtures under `tests/data/linux/`.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
