@@ -8,7 +8,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config ca-certificates curl
   iproute2 iputils-ping iputils-arping iputils-tracepath netcat-openbsd ethtool
-  tcpdump tshark python3 python3-scapy
+  tcpdump tshark python3 python3-scapy nftables
 )
 
 SUDO=""

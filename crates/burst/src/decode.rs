@@ -192,7 +192,7 @@ fn field_line(n: usize, f: &dissect::Frame<'_>) -> String {
                     cols[26] = p[0].to_string();
                     cols[27] = p[1].to_string();
                 }
-                Transport::Igmp(r) => {
+                Transport::Igmp { message: r, .. } => {
                     cols[28] = format!("0x{:02x}", r.msg_type().0);
                 }
                 _ => {}

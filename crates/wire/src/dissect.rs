@@ -43,7 +43,12 @@ pub enum Transport<'a> {
     /// ICMPv4.
     Icmpv4(icmpv4::Repr<'a>),
     /// IGMP.
-    Igmp(igmp::Repr<'a>),
+    Igmp {
+        /// The message.
+        message: igmp::Repr<'a>,
+        /// Bytes after the message that the checksum still covers (RFC 3376 §4.1.10).
+        additional: &'a [u8],
+    },
     /// UDP.
     Udp {
         /// The header.
@@ -128,10 +133,13 @@ fn parse_transport<'a>(
             &icmpv4::Packet::new_checked(payload)?,
             check,
         )?),
-        Protocol::IGMP => Transport::Igmp(igmp::Repr::parse(
-            &igmp::Packet::new_checked(payload)?,
-            check,
-        )?),
+        Protocol::IGMP => {
+            let message = igmp::Repr::parse(&igmp::Packet::new_checked(payload)?, check)?;
+            Transport::Igmp {
+                message,
+                additional: &payload[message.buffer_len()..],
+            }
+        }
         Protocol::UDP => {
             let p = udp::Packet::new_checked(payload)?;
             let header = udp::Repr::parse(&p, src, dst, check)?;
@@ -174,7 +182,10 @@ impl Transport<'_> {
     pub fn buffer_len(&self) -> usize {
         match self {
             Transport::Icmpv4(r) => r.buffer_len(),
-            Transport::Igmp(r) => r.buffer_len(),
+            Transport::Igmp {
+                message,
+                additional,
+            } => message.buffer_len() + additional.len(),
             Transport::Udp { header, .. } => header.buffer_len(),
             Transport::Tcp { header, payload } => header.header_len() + payload.len(),
             Transport::Ah {
@@ -189,7 +200,16 @@ impl Transport<'_> {
         let (src, dst) = (ip.src_addr, ip.dst_addr);
         match self {
             Transport::Icmpv4(r) => r.emit(&mut icmpv4::Packet::new_unchecked(b)),
-            Transport::Igmp(r) => r.emit(&mut igmp::Packet::new_unchecked(b)),
+            Transport::Igmp {
+                message,
+                additional,
+            } => {
+                let n = message.buffer_len();
+                message.emit(&mut igmp::Packet::new_unchecked(&mut *b));
+                b[n..n + additional.len()].copy_from_slice(additional);
+                // The checksum covers the additional bytes too.
+                igmp::Packet::new_unchecked(&mut b[..n + additional.len()]).fill_checksum();
+            }
             Transport::Udp { header, payload } => {
                 b[udp::HEADER_LEN..header.buffer_len()].copy_from_slice(payload);
                 header.emit(
@@ -328,7 +348,7 @@ impl fmt::Display for Frame<'_> {
 fn fmt_transport(f: &mut fmt::Formatter<'_>, ip: &ipv4::Repr, t: &Transport<'_>) -> fmt::Result {
     match t {
         Transport::Icmpv4(r) => fmt_icmp(f, r),
-        Transport::Igmp(r) => fmt_igmp(f, r),
+        Transport::Igmp { message, .. } => fmt_igmp(f, message),
         Transport::Udp { header, payload } => write!(
             f,
             "UDP {} > {} len {}",

@@ -49,7 +49,7 @@ fn every_frame_parses_verifies_and_re_emits_byte_exact() {
         let f = verified(c);
         if let Some(
             Transport::Icmpv4(_)
-            | Transport::Igmp(_)
+            | Transport::Igmp { .. }
             | Transport::Udp { .. }
             | Transport::Tcp { .. },
         ) = transport(&f)
@@ -274,7 +274,7 @@ fn igmpv3_join_query_and_leave() {
         let f = verified(c);
         let Network::Ipv4 {
             header,
-            transport: Transport::Igmp(r),
+            transport: Transport::Igmp { message: r, .. },
         } = f.network
         else {
             continue;
