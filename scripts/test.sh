@@ -21,6 +21,9 @@ cargo test --workspace
 step "fixtures still decode with tshark (independent decoder)"
 scripts/check-fixtures.sh
 
+step "fuzz targets build and run briefly (scripts/fuzz.sh for longer runs)"
+scripts/fuzz.sh "${BURST_FUZZ_SECONDS:-15}" all
+
 step "benches compile"
 cargo bench --workspace --no-run
 
