@@ -33,9 +33,11 @@ fn bench_checksum(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("unaligned", len), &len, |b, &len| {
             b.iter(|| checksum::checksum(black_box(&data[1..=len])))
         });
-        g.bench_with_input(BenchmarkId::new("naive_16bit_reference", len), &len, |b, &len| {
-            b.iter(|| naive(black_box(&data[..len])))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("naive_16bit_reference", len),
+            &len,
+            |b, &len| b.iter(|| naive(black_box(&data[..len]))),
+        );
     }
     g.finish();
 }
