@@ -9,6 +9,7 @@ use core::fmt;
 use core::net::Ipv4Addr;
 use core::str::FromStr;
 
+use crate::option_bytes::{self, OptionBytes};
 use crate::{be16, checksum, put16, ChecksumCheck, ChecksumMode, Error, Layer, Result};
 
 /// An IP protocol number.
@@ -251,7 +252,7 @@ impl FromStr for Cidr {
 /// Minimum header length.
 pub const HEADER_LEN: usize = 20;
 /// Maximum option bytes (IHL 15 → 60-byte header).
-pub const MAX_OPTIONS_LEN: usize = 40;
+pub const MAX_OPTIONS_LEN: usize = option_bytes::CAPACITY;
 /// Largest datagram (total length is 16 bits).
 pub const MAX_DATAGRAM: usize = 65535;
 
@@ -700,10 +701,7 @@ impl<'a> Iterator for OptionsIter<'a> {
 /// The option area of a header, held inline (no allocation, `Copy`) so a `Repr` re-emits the
 /// exact bytes it parsed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Options {
-    bytes: [u8; MAX_OPTIONS_LEN],
-    len: u8,
-}
+pub struct Options(OptionBytes);
 
 impl Default for Options {
     fn default() -> Self {
@@ -719,42 +717,35 @@ impl fmt::Debug for Options {
 
 impl Options {
     /// No options.
-    pub const EMPTY: Options = Options {
-        bytes: [0; MAX_OPTIONS_LEN],
-        len: 0,
-    };
+    pub const EMPTY: Options = Options(OptionBytes::EMPTY);
 
     /// Takes raw option bytes (validated by walking them); pads with End-of-List to a multiple
     /// of 4.
     pub fn from_bytes(raw: &[u8]) -> Result<Options> {
-        if raw.len() > MAX_OPTIONS_LEN {
-            return Err(Error::BadHeaderLength {
-                layer: Layer::Ipv4,
-                value: HEADER_LEN + raw.len(),
-            });
-        }
         for o in OptionsIter::new(raw) {
             o?;
         }
-        let mut out = Options::EMPTY;
-        out.bytes[..raw.len()].copy_from_slice(raw);
-        out.len = raw.len().next_multiple_of(4) as u8;
-        Ok(out)
+        OptionBytes::padded(raw)
+            .map(Options)
+            .ok_or(Error::BadHeaderLength {
+                layer: Layer::Ipv4,
+                value: HEADER_LEN + raw.len(),
+            })
     }
 
     /// Option bytes including padding.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        self.0.as_bytes()
     }
 
     /// Length in bytes (a multiple of 4).
     pub fn len(&self) -> usize {
-        usize::from(self.len)
+        self.0.len()
     }
 
     /// Whether there are no options.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.0.len() == 0
     }
 
     /// Walks the options.
@@ -868,7 +859,7 @@ impl Repr {
 
     /// Header length (20 plus options).
     pub const fn header_len(&self) -> usize {
-        HEADER_LEN + self.options.len as usize
+        HEADER_LEN + self.options.0.len()
     }
 
     /// Header plus payload.

@@ -31,6 +31,7 @@ pub mod icmpv4;
 pub mod igmp;
 pub mod ipsec;
 pub mod ipv4;
+mod option_bytes;
 pub mod tcp;
 pub mod udp;
 

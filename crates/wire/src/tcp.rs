@@ -15,6 +15,7 @@ use core::net::Ipv4Addr;
 use core::ops;
 
 use crate::ipv4::Protocol;
+use crate::option_bytes::{self, OptionBytes};
 use crate::{
     be16, be32, checksum, put16, put32, ChecksumCheck, ChecksumMode, Error, Layer, Result,
 };
@@ -22,7 +23,7 @@ use crate::{
 /// Minimum header length (data offset 5).
 pub const HEADER_LEN: usize = 20;
 /// Maximum option bytes (data offset 15 → 60-byte header).
-pub const MAX_OPTIONS_LEN: usize = 40;
+pub const MAX_OPTIONS_LEN: usize = option_bytes::CAPACITY;
 /// Maximum header length.
 pub const MAX_HEADER_LEN: usize = HEADER_LEN + MAX_OPTIONS_LEN;
 
@@ -801,11 +802,7 @@ pub enum Padding {
 /// The option area of a header, held inline (no allocation, `Copy`) so a [`Repr`] re-emits
 /// the exact bytes it parsed. Always a multiple of 4 bytes and valid when walked.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Options {
-    // Bytes at and beyond `len` are kept zero, so the derived equality is by value.
-    bytes: [u8; MAX_OPTIONS_LEN],
-    len: u8,
-}
+pub struct Options(OptionBytes);
 
 impl Default for Options {
     fn default() -> Self {
@@ -821,10 +818,7 @@ impl fmt::Debug for Options {
 
 impl Options {
     /// No options.
-    pub const EMPTY: Options = Options {
-        bytes: [0; MAX_OPTIONS_LEN],
-        len: 0,
-    };
+    pub const EMPTY: Options = Options(OptionBytes::EMPTY);
 
     /// Takes raw option bytes (validated by walking them up to End-of-List); pads with zeros
     /// (End-of-List) to a multiple of 4.
@@ -838,10 +832,12 @@ impl Options {
         for o in OptionsIter::new(raw) {
             o?;
         }
-        let mut out = Options::EMPTY;
-        out.bytes[..raw.len()].copy_from_slice(raw);
-        out.len = raw.len().next_multiple_of(4) as u8;
-        Ok(out)
+        OptionBytes::padded(raw)
+            .map(Options)
+            .ok_or(Error::BadHeaderLength {
+                layer: Layer::Tcp,
+                value: HEADER_LEN + raw.len(),
+            })
     }
 
     /// A builder that appends options in the order given.
@@ -908,29 +904,28 @@ impl Options {
 
     /// Appends an option if it fits (callers guarantee validity); returns whether it did.
     fn put(&mut self, opt: &TcpOption<'_>) -> bool {
-        let at = usize::from(self.len);
-        let n = opt.wire_len();
-        if at + n > MAX_OPTIONS_LEN {
-            return false;
+        match self.0.append(opt.wire_len()) {
+            Some(b) => {
+                opt.write(b);
+                true
+            }
+            None => false,
         }
-        opt.write(&mut self.bytes[at..at + n]);
-        self.len += n as u8;
-        true
     }
 
     /// Option bytes including padding.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        self.0.as_bytes()
     }
 
-    /// Length in bytes (a multiple of 4).
+    /// Length in bytes (a multiple of 4 once finished).
     pub fn len(&self) -> usize {
-        usize::from(self.len)
+        self.0.len()
     }
 
     /// Whether there are no options.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.0.len() == 0
     }
 
     /// Walks the options (never yields an error: they were validated on construction).
@@ -975,10 +970,10 @@ impl Options {
 
     /// The timestamps `(tsval, tsecr)`, if present.
     pub fn timestamp(&self) -> Option<(u32, u32)> {
-        let b = &self.bytes;
+        let b = self.0.as_bytes();
         // Fast path for the layout RFC 7323 Appendix A recommends and Linux sends on every
         // synchronized segment: NOP NOP TS first.
-        if self.len >= 12 && b[..4] == [kind::NOP, kind::NOP, kind::TIMESTAMP, 10] {
+        if b.len() >= 12 && b[..4] == [kind::NOP, kind::NOP, kind::TIMESTAMP, 10] {
             return Some((be32(b, 4), be32(b, 8)));
         }
         self.find(|o| match o {
@@ -1071,14 +1066,10 @@ impl OptionsBuilder {
             return Err(e);
         }
         let mut o = self.opts;
-        let start = o.len();
-        let end = start.next_multiple_of(4);
-        let fill = match padding {
+        o.0.pad(match padding {
             Padding::Eol => kind::EOL,
             Padding::Nop => kind::NOP,
-        };
-        o.bytes[start..end].fill(fill);
-        o.len = end as u8;
+        });
         Ok(o)
     }
 }
@@ -1153,7 +1144,7 @@ impl Repr {
 
     /// Header length (20 plus options).
     pub const fn header_len(&self) -> usize {
-        HEADER_LEN + self.options.len as usize
+        HEADER_LEN + self.options.0.len()
     }
 
     /// Header plus payload.
