@@ -16,7 +16,9 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test (workspace)"
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
 
 step "fixtures still decode with tshark (independent decoder)"
 scripts/check-fixtures.sh
@@ -27,5 +29,5 @@ scripts/fuzz.sh "${BURST_FUZZ_SECONDS:-15}" all
 step "benches compile"
 cargo bench --workspace --no-run
 
-echo
-echo "all tests passed"
+# One closing line with the totals of every cargo test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
