@@ -9,6 +9,8 @@ PKGS=(
   build-essential pkg-config ca-certificates curl
   iproute2 iputils-ping iputils-arping iputils-tracepath netcat-openbsd ethtool
   tcpdump tshark python3 python3-scapy nftables
+  # DPDK 22.11 LTS: libraries + PMD plugins, headers for bindgen, testpmd, examples (l3fwd).
+  dpdk libdpdk-dev dpdk-doc libclang-dev clang
 )
 
 SUDO=""

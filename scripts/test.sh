@@ -13,12 +13,12 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-step "cargo test (workspace)"
+step "cargo test (workspace, DPDK included)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --all-features 2>&1 | tee "$log"
 
 step "fixtures still decode with tshark (independent decoder)"
 scripts/check-fixtures.sh
@@ -27,7 +27,7 @@ step "fuzz targets build and run briefly (scripts/fuzz.sh for longer runs)"
 scripts/fuzz.sh "${BURST_FUZZ_SECONDS:-15}" all
 
 step "benches compile"
-cargo bench --workspace --no-run
+cargo bench --workspace --all-features --no-run
 
 # One closing line with the totals of every cargo test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
