@@ -73,9 +73,8 @@
 //! 4. Progress: every call with at least one free slot either finishes the super-segment or
 //!    emits at least one segment. The one case without progress is a **full** batch whose
 //!    *first* packet is a super-segment needing two or more segments: no segment fits beside
-//!    it, so nothing changes, `ready_len` is 0 and `tso_stalled` counts it. Callers must leave
-//!    one free slot in a batch that carries super-segments for a port without TSO (the batch
-//!    cannot hold 65 buffers, and dropping data to make room would defeat the point).
+//!    it, so nothing changes, `ready_len` is 0 and `tso_stalled` counts it. [`transmit`], which
+//!    backends use, resolves it by segmenting that super-segment in a side batch.
 //!
 //! The IPv4 total length of a super-segment must therefore equal `pkt_len - l2_len` on entry (as
 //! `burst_wire`'s emitters write it): a shorter one is read as "partly sent already".
@@ -115,6 +114,57 @@ pub struct OffloadStats {
     pub dropped_no_buffer: u64,
     /// Packets dropped because their offload request did not match their headers.
     pub dropped_malformed: u64,
+    /// Segments of a stalled super-segment the driver had no room for (tail drop, as a full
+    /// NIC ring would do); see [`transmit`].
+    pub dropped_tx_full: u64,
+}
+
+/// The whole transmit path a backend runs: software fallbacks ([`prepare_tx`]) and the driver's
+/// raw send, in the loop the batch-overflow contract describes; returns the frames the driver
+/// took. Frames it did not take stay at the front of `batch`.
+///
+/// `send(batch, n)` hands up to `n` frames from the front of `batch` to the driver, removes the
+/// ones it took and returns how many. Fast path: when nothing needs software, this is one
+/// `send` call after a flag check per packet.
+///
+/// A full batch led by a super-segment (the one case `prepare_tx` cannot progress on) is
+/// handled here: the super-segment moves to a side batch where it is segmented and sent on its
+/// own; segments the driver then has no room for are dropped and counted in `dropped_tx_full`.
+pub fn transmit<B: PacketBuf>(
+    caps: &Capabilities,
+    batch: &mut Batch<B>,
+    alloc: &mut dyn FnMut() -> Option<B>,
+    stats: &mut OffloadStats,
+    send: &mut dyn FnMut(&mut Batch<B>, usize) -> usize,
+) -> usize {
+    if batch.iter().all(|b| !needs_software(caps, &b.tx_offload())) {
+        let n = batch.len();
+        return send(batch, n);
+    }
+    let mut sent = 0;
+    loop {
+        let stalled_before = stats.tso_stalled;
+        prepare_tx(caps, batch, alloc, stats);
+        let ready = ready_len(caps, batch);
+        if ready == 0 && stats.tso_stalled != stalled_before {
+            let mut side = Batch::new();
+            if let Some(front) = batch.drain(..1).next() {
+                let _ = side.push(front);
+            }
+            sent += transmit(caps, &mut side, alloc, stats, send);
+            stats.dropped_tx_full += side.len() as u64;
+            if !side.is_empty() {
+                // The driver is full; the rest of the caller's batch waits for the next call.
+                return sent;
+            }
+            continue;
+        }
+        let n = send(batch, ready);
+        sent += n;
+        if n < ready || ready == 0 || batch.is_empty() {
+            return sent;
+        }
+    }
 }
 
 /// Whether `o` asks for something `caps` does not do in hardware (so [`prepare_tx`] must).

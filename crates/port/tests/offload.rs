@@ -1075,3 +1075,97 @@ proptest! {
         prop_assert_eq!(pool.live(), 0);
     }
 }
+
+/// A driver that takes up to `room` frames per call and records them.
+fn driver<'a>(
+    wire: &'a mut Vec<Vec<u8>>,
+    room: &'a mut usize,
+) -> impl FnMut(&mut Batch<TBuf>, usize) -> usize + 'a {
+    move |batch: &mut Batch<TBuf>, n: usize| {
+        let n = n.min(*room);
+        *room -= n;
+        for b in batch.drain(..n) {
+            wire.push(bytes_of(&b));
+        }
+        n
+    }
+}
+
+#[test]
+fn transmit_fast_path_sends_everything_untouched() {
+    let mut pool = Pool::new();
+    let caps = Capabilities::ALL;
+    let (f, o) = udp_frame(b"fast", 1, ChecksumMode::Offload);
+    let mut batch = Batch::new();
+    for _ in 0..10 {
+        batch.push(tagged(&mut pool, &f, o, &[])).unwrap();
+    }
+    let (mut wire, mut room) = (Vec::new(), usize::MAX);
+    let mut st = OffloadStats::default();
+    let sent = offload::transmit(
+        &caps,
+        &mut batch,
+        &mut || pool.alloc(),
+        &mut st,
+        &mut driver(&mut wire, &mut room),
+    );
+    assert_eq!(sent, 10);
+    assert!(
+        wire.iter().all(|w| *w == f),
+        "hardware offloads: frames go out as handed over"
+    );
+    assert_eq!(st, OffloadStats::default());
+    assert_eq!(pool.live(), 0);
+}
+
+#[test]
+fn transmit_handles_a_full_batch_led_by_a_super_segment() {
+    let mut pool = Pool::new();
+    let caps = Capabilities::NONE;
+    let data = payload(3000, 19);
+    let (sup, so) = super_segment(&data, ALL_FLAGS, 1, 1448);
+    let (f, o) = udp_frame(b"y", 2, ChecksumMode::Offload);
+    let mut batch = Batch::new();
+    batch.push(tagged(&mut pool, &sup, so, &[])).unwrap();
+    while !batch.is_full() {
+        batch.push(tagged(&mut pool, &f, o, &[])).unwrap();
+    }
+    let (mut wire, mut room) = (Vec::new(), usize::MAX);
+    let mut st = OffloadStats::default();
+    let sent = offload::transmit(
+        &caps,
+        &mut batch,
+        &mut || pool.alloc(),
+        &mut st,
+        &mut driver(&mut wire, &mut room),
+    );
+    assert_eq!(
+        sent,
+        3 + 63,
+        "three segments, then the 63 datagrams, in order"
+    );
+    assert!(batch.is_empty());
+    check_segments(&wire[..3], &data, 1448, ALL_FLAGS, 1);
+    assert_eq!(st.dropped_tx_full, 0);
+    drop(wire);
+
+    // The same with a driver that has room for only two frames: the third segment is
+    // tail-dropped and counted, the datagrams stay in the caller's batch.
+    let mut batch = Batch::new();
+    batch.push(tagged(&mut pool, &sup, so, &[])).unwrap();
+    while !batch.is_full() {
+        batch.push(tagged(&mut pool, &f, o, &[])).unwrap();
+    }
+    let (mut wire, mut room) = (Vec::new(), 2);
+    let mut st = OffloadStats::default();
+    let sent = offload::transmit(
+        &caps,
+        &mut batch,
+        &mut || pool.alloc(),
+        &mut st,
+        &mut driver(&mut wire, &mut room),
+    );
+    assert_eq!((sent, st.dropped_tx_full, batch.len()), (2, 1, 63));
+    drop(batch);
+    assert_eq!(pool.live(), 0);
+}
