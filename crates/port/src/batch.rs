@@ -89,7 +89,10 @@ impl<B> Batch<B> {
     }
 
     /// Removes and yields the buffers in a range (the rest shift down).
-    pub fn drain<R: core::ops::RangeBounds<usize>>(&mut self, range: R) -> smallvec::Drain<'_, [B; BURST_MAX]> {
+    pub fn drain<R: core::ops::RangeBounds<usize>>(
+        &mut self,
+        range: R,
+    ) -> smallvec::Drain<'_, [B; BURST_MAX]> {
         self.bufs.drain(range)
     }
 

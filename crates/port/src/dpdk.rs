@@ -1,0 +1,1 @@
+//! The DPDK backend (being written).
