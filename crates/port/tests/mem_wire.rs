@@ -911,7 +911,7 @@ fn queues_work_from_other_threads() {
 }
 
 #[test]
-fn scratch_rss_spreads_flows_over_queues() {
+fn rss_spreads_flows_over_queues() {
     let mut b = cfg(1);
     b.queues = 4;
     b.caps.rss = true;
@@ -948,7 +948,7 @@ fn scratch_rss_spreads_flows_over_queues() {
 }
 
 #[test]
-fn scratch_tso_by_nic_or_software_gives_same_segments() {
+fn tso_by_nic_or_software_gives_same_segments() {
     use burst_wire::{checksum, tcp};
     let payload = 3500usize;
     let mut f = vec![0u8; 14 + 40 + payload];

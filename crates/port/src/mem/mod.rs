@@ -21,8 +21,6 @@ mod pool;
 mod port;
 mod wire;
 
-// TEMP: becomes `use crate::offload::{prepare_tx, ready_len, OffloadStats};` (and stub.rs goes)
-// when offload.rs lands.
 use crate::offload::{prepare_tx, ready_len, OffloadStats};
 
 pub use pool::{MemBuf, MemPool, Segments, DEFAULT_BUF_SIZE, DEFAULT_HEADROOM, MAX_SEGS};

@@ -147,14 +147,11 @@ pub(crate) struct Rss {
     queues: u16,
     toeplitz: crate::rss::Toeplitz,
     reta: crate::rss::Reta,
-    // TEMP: crate::rss (Toeplitz, Reta) is being written by another helper. When it lands:
-    // toeplitz: crate::rss::Toeplitz, reta: crate::rss::Reta,
 }
 
 impl Rss {
     /// The RSS unit of a port with `queues` rx queues and Toeplitz key `key`.
     pub(crate) fn new(key: &[u8; crate::rss::KEY_LEN], queues: u16) -> Rss {
-        // TEMP: toeplitz: Toeplitz::new(key), reta: Reta::new(queues)
         Rss {
             queues,
             toeplitz: crate::rss::Toeplitz::new(key),
@@ -168,16 +165,10 @@ impl Rss {
             // Without RSS a NIC puts everything on queue 0.
             return (None, 0);
         }
-        let Some(_k) = key else { return (None, 0) };
-        // TEMP: until crate::rss lands every frame goes to queue 0 without a hash. Then:
-        // let h = match _k.ports {
-        //     Some((sp, dp)) => self.toeplitz.hash_ipv4_l4(_k.src, _k.dst, sp, dp),
-        //     None => self.toeplitz.hash_ipv4(_k.src, _k.dst),
-        // };
-        // (Some(h), if self.queues > 1 { self.reta.queue_for(h) } else { 0 })
-        let h = match _k.ports {
-            Some((sp, dp)) => self.toeplitz.hash_ipv4_l4(_k.src, _k.dst, sp, dp),
-            None => self.toeplitz.hash_ipv4(_k.src, _k.dst),
+        let Some(k) = key else { return (None, 0) };
+        let h = match k.ports {
+            Some((sp, dp)) => self.toeplitz.hash_ipv4_l4(k.src, k.dst, sp, dp),
+            None => self.toeplitz.hash_ipv4(k.src, k.dst),
         };
         (
             Some(h),

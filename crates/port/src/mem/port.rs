@@ -61,7 +61,6 @@ impl MemPortConfig {
             tx_ring: 1024,
             promiscuous: true,
             speed_mbps: 10_000,
-            // TEMP: crate::rss::SYMMETRIC_KEY once rss.rs lands.
             rss_key: crate::rss::SYMMETRIC_KEY,
         }
     }
