@@ -23,6 +23,9 @@ cargo test --workspace --all-features 2>&1 | tee "$log"
 step "fixtures still decode with tshark (independent decoder)"
 scripts/check-fixtures.sh
 
+step "software TSO judged by tshark"
+scripts/check-tso.sh
+
 step "fuzz targets build and run briefly (scripts/fuzz.sh for longer runs)"
 scripts/fuzz.sh "${BURST_FUZZ_SECONDS:-15}" all
 
