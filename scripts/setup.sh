@@ -10,7 +10,7 @@ PKGS=(
   iproute2 iputils-ping iputils-arping iputils-tracepath netcat-openbsd ethtool
   tcpdump tshark python3 python3-scapy nftables
   # DPDK 22.11 LTS: libraries + PMD plugins, headers for bindgen, testpmd, examples (l3fwd).
-  dpdk libdpdk-dev dpdk-doc libclang-dev clang
+  dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang
 )
 
 SUDO=""
