@@ -1,0 +1,3 @@
+//! burst's per-core runtime: configuration, workers, the control thread and the control socket.
+
+pub mod config;
