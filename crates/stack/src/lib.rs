@@ -6,6 +6,8 @@
 //! the same code runs on real ports and on the in-memory wire's virtual clock.
 
 pub mod arp;
+pub mod icmp;
+pub mod ipv4;
 pub mod route;
 pub mod timer;
 
