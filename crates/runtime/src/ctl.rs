@@ -1,0 +1,333 @@
+//! The control socket protocol: `burst ctl` sends one JSON request line over the UNIX socket of
+//! a running `burst run` and reads JSON response lines until one with `"done": true`.
+//!
+//! Requests and responses are plain data (grout-style API types): the CLI only parses, sends and
+//! prints; the control thread does the work.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::Ipv4Addr;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A request to the running daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// `arp -a`: the neighbour cache.
+    ArpShow,
+    /// `arp -s IP MAC [PORT]`: a static entry.
+    ArpAdd {
+        /// The address.
+        ip: Ipv4Addr,
+        /// The MAC, as text.
+        mac: String,
+        /// Port name; found from the connected routes when absent.
+        port: Option<String>,
+    },
+    /// `arp -d IP`.
+    ArpDelete {
+        /// The address.
+        ip: Ipv4Addr,
+    },
+    /// `route print`.
+    RoutePrint,
+    /// `route add PREFIX via GW [metric N]`.
+    RouteAdd {
+        /// Prefix text (`a.b.c.d/len`).
+        prefix: String,
+        /// Gateway.
+        via: Ipv4Addr,
+        /// Metric (default 1).
+        metric: Option<u32>,
+    },
+    /// `route delete PREFIX`.
+    RouteDelete {
+        /// Prefix text.
+        prefix: String,
+    },
+    /// `ping`: echo requests sent by the stack.
+    Ping {
+        /// Destination.
+        dst: Ipv4Addr,
+        /// Number of requests.
+        count: u32,
+        /// Echo data size in bytes.
+        size: u16,
+        /// Set DF (`-M do`).
+        dont_frag: bool,
+        /// TTL (default: the configured default TTL).
+        ttl: Option<u8>,
+        /// Per-request timeout in milliseconds.
+        timeout_ms: u32,
+        /// Interval between requests in milliseconds.
+        interval_ms: u32,
+    },
+    /// `tracert DEST`.
+    Tracert {
+        /// Destination.
+        dst: Ipv4Addr,
+        /// Most hops to try.
+        max_hops: u8,
+        /// Per-probe timeout in milliseconds.
+        timeout_ms: u32,
+    },
+    /// `stats`: per-port and per-core counters.
+    Stats,
+}
+
+/// One neighbour cache entry, as `arp -a` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpEntry {
+    /// Port name.
+    pub port: String,
+    /// Our address on that port (the "Interface:" line).
+    pub interface: Ipv4Addr,
+    /// Neighbour address.
+    pub ip: Ipv4Addr,
+    /// MAC as text.
+    pub mac: String,
+    /// `static` or `dynamic`.
+    pub kind: String,
+}
+
+/// One route, as `route print` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteEntry {
+    /// Network destination.
+    pub network: Ipv4Addr,
+    /// Netmask.
+    pub netmask: Ipv4Addr,
+    /// Gateway, or `On-link`.
+    pub gateway: String,
+    /// Interface address (source).
+    pub interface: Ipv4Addr,
+    /// Port name.
+    pub port: String,
+    /// Metric.
+    pub metric: u32,
+    /// `connected`, `static`, `redirect`, ...
+    pub kind: String,
+}
+
+/// A named counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: u64,
+}
+
+/// A group of counters (a port, a core, a protocol).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterGroup {
+    /// Group title, e.g. `port p0` or `core 1 ipv4`.
+    pub title: String,
+    /// Counters.
+    pub counters: Vec<Counter>,
+}
+
+/// One response line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// Success without data.
+    Ok,
+    /// Failure, with the reason for the operator.
+    Error {
+        /// What went wrong.
+        message: String,
+    },
+    /// `arp -a`.
+    Arp {
+        /// Entries.
+        entries: Vec<ArpEntry>,
+    },
+    /// `route print`.
+    Routes {
+        /// Routes, installed ones first.
+        routes: Vec<RouteEntry>,
+    },
+    /// One ping result.
+    Echo {
+        /// Sequence number.
+        seq: u16,
+        /// What happened.
+        outcome: EchoOutcome,
+    },
+    /// Ping summary.
+    PingDone {
+        /// Requests sent.
+        sent: u32,
+        /// Replies received.
+        received: u32,
+    },
+    /// One tracert hop.
+    Hop {
+        /// TTL of the probe.
+        ttl: u8,
+        /// Who answered (None: timeout).
+        from: Option<Ipv4Addr>,
+        /// Round-trip time in microseconds.
+        rtt_us: Option<u64>,
+        /// Whether the destination itself answered.
+        reached: bool,
+    },
+    /// Tracert finished.
+    TraceDone,
+    /// `stats`.
+    Stats {
+        /// Counter groups.
+        groups: Vec<CounterGroup>,
+    },
+}
+
+/// What became of one echo request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum EchoOutcome {
+    /// An echo reply.
+    Reply {
+        /// From.
+        from: Ipv4Addr,
+        /// Echo data bytes.
+        bytes: u16,
+        /// Reply TTL.
+        ttl: u8,
+        /// Round-trip time in microseconds.
+        rtt_us: u64,
+    },
+    /// No answer in time.
+    Timeout,
+    /// A router or host answered with an ICMP error.
+    IcmpError {
+        /// From.
+        from: Ipv4Addr,
+        /// Human-readable error ("Packet needs to be fragmented but DF set.", ...).
+        message: String,
+        /// Next-hop MTU for fragmentation needed.
+        mtu: Option<u16>,
+    },
+    /// The stack could not send it (no route, ARP failure).
+    Failed {
+        /// Why.
+        message: String,
+    },
+}
+
+impl Response {
+    /// Whether this is the last line of its reply.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Response::Echo { .. } | Response::Hop { .. })
+    }
+}
+
+/// Sends `req` to the daemon at `socket` and calls `each` with every response line until the
+/// final one.
+pub fn request(
+    socket: &Path,
+    req: &Request,
+    mut each: impl FnMut(&Response),
+) -> std::io::Result<()> {
+    let mut s = UnixStream::connect(socket).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot reach burst at {}: {e} (is `burst run` running?)",
+                socket.display()
+            ),
+        )
+    })?;
+    s.set_read_timeout(Some(Duration::from_secs(600)))?;
+    let mut line = serde_json::to_string(req).map_err(std::io::Error::other)?;
+    line.push('\n');
+    s.write_all(line.as_bytes())?;
+    let mut r = BufReader::new(s);
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "burst closed the control connection",
+            ));
+        }
+        let resp: Response = serde_json::from_str(&l).map_err(std::io::Error::other)?;
+        each(&resp);
+        if resp.is_final() {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes one response line.
+pub fn write_response(w: &mut impl Write, r: &Response) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(r).map_err(std::io::Error::other)?;
+    line.push('\n');
+    w.write_all(line.as_bytes())
+}
+
+/// Reads one request line.
+pub fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Request>> {
+    let mut l = String::new();
+    if r.read_line(&mut l)? == 0 {
+        return Ok(None);
+    }
+    serde_json::from_str(&l)
+        .map(Some)
+        .map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_responses_round_trip_as_json_lines() {
+        let reqs = [
+            Request::ArpShow,
+            Request::ArpAdd {
+                ip: Ipv4Addr::new(198, 18, 0, 9),
+                mac: "02:00:00:00:00:09".into(),
+                port: Some("p0".into()),
+            },
+            Request::Ping {
+                dst: Ipv4Addr::new(198, 18, 0, 1),
+                count: 3,
+                size: 1472,
+                dont_frag: true,
+                ttl: None,
+                timeout_ms: 1000,
+                interval_ms: 200,
+            },
+            Request::Stats,
+        ];
+        for r in reqs {
+            let mut buf = Vec::new();
+            let line = serde_json::to_string(&r).unwrap();
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+            assert_eq!(read_request(&mut &buf[..]).unwrap(), Some(r));
+        }
+        let resp = Response::Echo {
+            seq: 1,
+            outcome: EchoOutcome::IcmpError {
+                from: Ipv4Addr::new(198, 18, 0, 1),
+                message: "Packet needs to be fragmented but DF set.".into(),
+                mtu: Some(576),
+            },
+        };
+        let mut w = Vec::new();
+        write_response(&mut w, &resp).unwrap();
+        assert!(!resp.is_final());
+        let back: Response = serde_json::from_slice(&w).unwrap();
+        assert_eq!(back, resp);
+        assert!(Response::PingDone {
+            sent: 1,
+            received: 0
+        }
+        .is_final());
+    }
+}
