@@ -1,0 +1,276 @@
+//! `burst ctl`: parse a command, send it to the running daemon, print the answer the way
+//! arp/route/ping/tracert users expect.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use burst_runtime::ctl::{self, EchoOutcome, Request, Response};
+use clap::{Args, Subcommand};
+
+/// Where to find the daemon.
+#[derive(Args)]
+pub(crate) struct Target {
+    /// Control socket of the running daemon.
+    #[arg(long, default_value = "/run/burst/burst.sock")]
+    socket: PathBuf,
+    /// Read the control socket path from this configuration file instead.
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+}
+
+impl Target {
+    fn socket(&self) -> Result<PathBuf> {
+        match &self.config {
+            Some(c) => Ok(burst_runtime::config::Config::load(c)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .control
+                .socket),
+            None => Ok(self.socket.clone()),
+        }
+    }
+}
+
+/// `burst ctl` commands.
+#[derive(Subcommand)]
+pub(crate) enum CtlCommand {
+    /// ARP cache: `arp -a`, `arp -s IP MAC [PORT]`, `arp -d IP`.
+    Arp {
+        /// Show the cache.
+        #[arg(short = 'a', conflicts_with_all = ["s", "d"])]
+        a: bool,
+        /// Add a static entry: IP MAC [PORT].
+        #[arg(short = 's', num_args = 2..=3, value_names = ["IP", "MAC", "PORT"])]
+        s: Option<Vec<String>>,
+        /// Delete an entry.
+        #[arg(short = 'd', value_name = "IP")]
+        d: Option<Ipv4Addr>,
+    },
+    /// Routes: `route print`, `route add PREFIX via GW [metric N]`, `route delete PREFIX`.
+    Route {
+        /// print | add | delete, then its arguments.
+        #[arg(num_args = 1.., value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// Echo requests sent by the stack.
+    Ping {
+        /// Number of requests.
+        #[arg(short = 'c', default_value_t = 4)]
+        count: u32,
+        /// Echo data size in bytes.
+        #[arg(short = 's', default_value_t = 56)]
+        size: u16,
+        /// Path MTU discovery: `do` sets DF.
+        #[arg(short = 'M', value_name = "do|dont")]
+        pmtu: Option<String>,
+        /// TTL.
+        #[arg(short = 't')]
+        ttl: Option<u8>,
+        /// Seconds between requests.
+        #[arg(short = 'i', default_value_t = 0.2)]
+        interval: f64,
+        /// Seconds to wait for each reply.
+        #[arg(short = 'W', default_value_t = 1.0)]
+        timeout: f64,
+        /// Destination.
+        dest: Ipv4Addr,
+    },
+    /// Hops to a destination (echo requests with increasing TTL).
+    Tracert {
+        /// Most hops.
+        #[arg(short = 'h', default_value_t = 30)]
+        max_hops: u8,
+        /// Seconds to wait for each hop.
+        #[arg(short = 'w', default_value_t = 1.0)]
+        timeout: f64,
+        /// Destination.
+        dest: Ipv4Addr,
+    },
+    /// Per-port and per-core counters, including every drop reason.
+    Stats,
+}
+
+/// Runs one ctl command.
+pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
+    let socket = target.socket()?;
+    let req = match cmd {
+        CtlCommand::Arp { s: Some(v), .. } => Request::ArpAdd {
+            ip: v[0].parse().with_context(|| format!("{}: not an IPv4 address", v[0]))?,
+            mac: v[1].clone(),
+            port: v.get(2).cloned(),
+        },
+        CtlCommand::Arp { d: Some(ip), .. } => Request::ArpDelete { ip },
+        CtlCommand::Arp { .. } => Request::ArpShow,
+        CtlCommand::Route { args } => route_request(&args)?,
+        CtlCommand::Ping {
+            count,
+            size,
+            pmtu,
+            ttl,
+            interval,
+            timeout,
+            dest,
+        } => {
+            let dont_frag = match pmtu.as_deref() {
+                None | Some("dont") => false,
+                Some("do") => true,
+                Some(o) => bail!("-M {o}: expected do or dont"),
+            };
+            if size > 65507 {
+                bail!("-s {size}: at most 65507 bytes of echo data fit in a datagram");
+            }
+            println!("PING {dest} ({dest}) {size}({}) bytes of data.", u32::from(size) + 28);
+            Request::Ping {
+                dst: dest,
+                count,
+                size,
+                dont_frag,
+                ttl,
+                timeout_ms: (timeout * 1000.0) as u32,
+                interval_ms: (interval * 1000.0) as u32,
+            }
+        }
+        CtlCommand::Tracert {
+            max_hops,
+            timeout,
+            dest,
+        } => {
+            println!("Tracing route to {dest} over a maximum of {max_hops} hops\n");
+            Request::Tracert {
+                dst: dest,
+                max_hops,
+                timeout_ms: (timeout * 1000.0) as u32,
+            }
+        }
+        CtlCommand::Stats => Request::Stats,
+    };
+    let dst = match &req {
+        Request::Ping { dst, .. } => Some(*dst),
+        _ => None,
+    };
+    let mut failed = None;
+    ctl::request(&socket, &req, |r| {
+        if let Err(e) = print(r, dst) {
+            failed = Some(e);
+        }
+    })
+    .with_context(|| format!("control socket {}", socket.display()))?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn route_request(args: &[String]) -> Result<Request> {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ok(match a.as_slice() {
+        ["print"] => Request::RoutePrint,
+        ["add", prefix, "via", gw] => Request::RouteAdd {
+            prefix: prefix.to_string(),
+            via: gw.parse().with_context(|| format!("{gw}: not an IPv4 address"))?,
+            metric: None,
+        },
+        ["add", prefix, "via", gw, "metric", m] => Request::RouteAdd {
+            prefix: prefix.to_string(),
+            via: gw.parse().with_context(|| format!("{gw}: not an IPv4 address"))?,
+            metric: Some(m.parse().with_context(|| format!("{m}: not a metric"))?),
+        },
+        ["delete", prefix] => Request::RouteDelete {
+            prefix: prefix.to_string(),
+        },
+        _ => bail!("usage: route print | route add PREFIX via GW [metric N] | route delete PREFIX"),
+    })
+}
+
+fn ms(us: u64) -> String {
+    if us < 1000 {
+        format!("{:.3}", us as f64 / 1000.0)
+    } else {
+        format!("{:.1}", us as f64 / 1000.0)
+    }
+}
+
+fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
+    match r {
+        Response::Ok => {}
+        Response::Error { message } => bail!("{message}"),
+        Response::Arp { entries } => {
+            if entries.is_empty() {
+                println!("No ARP Entries Found.");
+            }
+            let mut last: Option<(&str, Ipv4Addr)> = None;
+            for e in entries {
+                if last != Some((e.port.as_str(), e.interface)) {
+                    println!("\nInterface: {} --- {}", e.interface, e.port);
+                    println!("  Internet Address      Physical Address      Type");
+                    last = Some((e.port.as_str(), e.interface));
+                }
+                println!("  {:<21} {:<21} {}", e.ip, e.mac.replace(':', "-"), e.kind);
+            }
+        }
+        Response::Routes { routes } => {
+            println!("Active Routes:");
+            println!(
+                "{:>18} {:>16} {:>16} {:>16} {:>7}  {:<6} {}",
+                "Network Destination", "Netmask", "Gateway", "Interface", "Metric", "Port", "Type"
+            );
+            for e in routes {
+                println!(
+                    "{:>18} {:>16} {:>16} {:>16} {:>7}  {:<6} {}",
+                    e.network, e.netmask, e.gateway, e.interface, e.metric, e.port, e.kind
+                );
+            }
+        }
+        Response::Echo { seq, outcome } => match outcome {
+            EchoOutcome::Reply {
+                from,
+                bytes,
+                ttl,
+                rtt_us,
+            } => println!(
+                "{} bytes from {from}: icmp_seq={seq} ttl={ttl} time={} ms",
+                u32::from(*bytes) + 8,
+                ms(*rtt_us)
+            ),
+            EchoOutcome::Timeout => println!("Request timed out. icmp_seq={seq}"),
+            EchoOutcome::IcmpError { from, message, mtu } => match mtu {
+                Some(m) => println!("From {from} icmp_seq={seq} {message} (mtu = {m})"),
+                None => println!("From {from} icmp_seq={seq} {message}"),
+            },
+            EchoOutcome::Failed { message } => println!("icmp_seq={seq}: {message}"),
+        },
+        Response::PingDone { sent, received } => {
+            let loss = if *sent == 0 {
+                0
+            } else {
+                100 * (sent - received) / sent
+            };
+            if let Some(d) = ping_dst {
+                println!("\n--- {d} ping statistics ---");
+            }
+            println!("{sent} packets transmitted, {received} received, {loss}% packet loss");
+            if *received == 0 && *sent > 0 {
+                bail!("no reply");
+            }
+        }
+        Response::Hop {
+            ttl,
+            from,
+            rtt_us,
+            reached: _,
+        } => match (from, rtt_us) {
+            (Some(f), Some(t)) => println!("{ttl:>3} {:>8} ms  {f}", ms(*t)),
+            _ => println!("{ttl:>3} {:>8}     Request timed out.", "*"),
+        },
+        Response::TraceDone => println!("\nTrace complete."),
+        Response::Stats { groups } => {
+            for g in groups {
+                println!("{}:", g.title);
+                for c in &g.counters {
+                    println!("  {:<32} {}", c.name, c.value);
+                }
+            }
+        }
+    }
+    Ok(())
+}

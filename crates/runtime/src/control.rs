@@ -1,0 +1,805 @@
+//! The control thread: owns the master route and neighbour tables and publishes them, runs the
+//! ARP state machine, answers `burst ctl` requests, and runs the stack's own ping/tracert
+//! sessions. It is not on the packet path: it may allocate, and it sleeps when idle.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use burst_port::{Nanos, Port};
+use burst_stack::arp::{AddrState, ArpControl, ArpOutput, NeighKind};
+use burst_stack::route::{Route, RouteKind, RouteTable};
+use burst_stack::PortId;
+use burst_wire::arp;
+use burst_wire::ethernet::MacAddr;
+use burst_wire::ipv4::Cidr;
+
+use crate::ctl::{ArpEntry, Counter, CounterGroup, EchoOutcome, Request, Response, RouteEntry};
+use crate::msg::{EchoError, Rings, ToControl, ToWorker, CTL_IDENTS, CTL_IDENT_BASE};
+use crate::worker::SharedStats;
+
+/// A ctl request and where its response lines go.
+#[derive(Debug)]
+pub struct Command {
+    /// The request.
+    pub req: Request,
+    /// Response lines (the last one is final).
+    pub reply: mpsc::Sender<Response>,
+}
+
+/// A port as the control thread knows it.
+#[derive(Debug, Clone)]
+pub struct PortMeta {
+    /// Configured name.
+    pub name: String,
+    /// MAC.
+    pub mac: MacAddr,
+    /// Configured addresses.
+    pub addrs: Vec<Cidr>,
+}
+
+/// The messages ArpControl wants sent, routed to the workers' rings.
+struct Out<'a> {
+    workers: &'a [Rings],
+    lost: &'a mut u64,
+    addr_events: &'a mut Vec<(PortId, Ipv4Addr, AddrState)>,
+}
+
+impl Out<'_> {
+    fn all(&mut self, m: ToWorker) {
+        for w in self.workers {
+            if w.to_worker.push(m).is_err() {
+                *self.lost += 1;
+            }
+        }
+    }
+}
+
+impl ArpOutput for Out<'_> {
+    fn send_arp(&mut self, port: PortId, dst: MacAddr, repr: &arp::Repr) {
+        // Only workers own transmit queues; worker 0 sends for the control thread.
+        if self.workers[0]
+            .to_worker
+            .push(ToWorker::SendArp {
+                port,
+                dst,
+                repr: *repr,
+            })
+            .is_err()
+        {
+            *self.lost += 1;
+        }
+    }
+    fn resolved(&mut self, port: PortId, ip: Ipv4Addr, _mac: MacAddr) {
+        self.all(ToWorker::Resolved { port, ip });
+    }
+    fn resolution_failed(&mut self, port: PortId, ip: Ipv4Addr) {
+        self.all(ToWorker::Failed { port, ip });
+    }
+    fn address_state(&mut self, port: PortId, addr: Ipv4Addr, state: AddrState) {
+        self.all(ToWorker::AddrState { port, addr, state });
+        self.addr_events.push((port, addr, state));
+    }
+}
+
+#[derive(Debug)]
+struct Probe {
+    sent_at: Option<Nanos>,
+    deadline: Nanos,
+}
+
+#[derive(Debug)]
+struct Session {
+    dst: Ipv4Addr,
+    count: u32,
+    size: u16,
+    dont_frag: bool,
+    ttl: u8,
+    timeout: Nanos,
+    interval: Nanos,
+    next_seq: u16,
+    next_send: Nanos,
+    outstanding: HashMap<u16, Probe>,
+    received: u32,
+    /// Tracert: one probe at a time, TTL = seq.
+    trace: bool,
+    done: bool,
+    reply: mpsc::Sender<Response>,
+}
+
+/// Control-thread counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ControlStats {
+    /// Messages to workers lost on a full ring.
+    pub lost_messages: u64,
+    /// Worker messages handled.
+    pub messages: u64,
+    /// ctl requests handled.
+    pub requests: u64,
+}
+
+/// The control thread's state.
+pub struct Control<P: Port> {
+    routes: RouteTable,
+    arp: ArpControl,
+    ports: Vec<P>,
+    meta: Vec<PortMeta>,
+    workers: Vec<Rings>,
+    worker_stats: Vec<Arc<SharedStats>>,
+    commands: mpsc::Receiver<Command>,
+    sessions: HashMap<u16, Session>,
+    next_ident: u16,
+    next_worker: usize,
+    default_ttl: u8,
+    addr_states: HashMap<(PortId, Ipv4Addr), AddrState>,
+    /// Counters.
+    pub stats: ControlStats,
+}
+
+impl<P: Port> Control<P> {
+    /// Control state over already-built tables.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        routes: RouteTable,
+        arp: ArpControl,
+        ports: Vec<P>,
+        meta: Vec<PortMeta>,
+        workers: Vec<Rings>,
+        worker_stats: Vec<Arc<SharedStats>>,
+        commands: mpsc::Receiver<Command>,
+        default_ttl: u8,
+    ) -> Control<P> {
+        Control {
+            routes,
+            arp,
+            ports,
+            meta,
+            workers,
+            worker_stats,
+            commands,
+            sessions: HashMap::new(),
+            next_ident: 0,
+            next_worker: 0,
+            default_ttl,
+            addr_states: HashMap::new(),
+            stats: ControlStats::default(),
+        }
+    }
+
+    /// Starts duplicate address detection on every configured address and installs static
+    /// neighbours; call once before the first `poll`.
+    pub fn start(
+        &mut self,
+        static_arp: &[(PortId, Ipv4Addr, MacAddr)],
+        now: Nanos,
+    ) -> Result<(), String> {
+        let mut events = Vec::new();
+        let mut lost = 0;
+        for (i, m) in self.meta.clone().iter().enumerate() {
+            for c in &m.addrs {
+                let mut out = Out {
+                    workers: &self.workers,
+                    lost: &mut lost,
+                    addr_events: &mut events,
+                };
+                self.arp
+                    .add_address(PortId(i as u16), *c, m.mac, now, &mut out)
+                    .map_err(|e| format!("port {}: address {c}: {e}", m.name))?;
+            }
+        }
+        for &(port, ip, mac) in static_arp {
+            let mut out = Out {
+                workers: &self.workers,
+                lost: &mut lost,
+                addr_events: &mut events,
+            };
+            self.arp
+                .add_static(port, ip, mac, now, &mut out)
+                .map_err(|e| format!("static ARP {ip}: {e}"))?;
+        }
+        self.stats.lost_messages += lost;
+        self.note_addr_events(events);
+        Ok(())
+    }
+
+    fn note_addr_events(&mut self, events: Vec<(PortId, Ipv4Addr, AddrState)>) {
+        for (port, addr, state) in events {
+            let name = self
+                .meta
+                .get(usize::from(port.0))
+                .map_or("?", |m| m.name.as_str());
+            match state {
+                AddrState::Conflict { mac } => tracing::warn!(
+                    port = name,
+                    %addr,
+                    other = %mac,
+                    "address conflict: {addr} is in use by {mac}; address disabled"
+                ),
+                AddrState::Preferred => tracing::info!(port = name, %addr, "address ready"),
+                AddrState::Tentative => {}
+            }
+            self.addr_states.insert((port, addr), state);
+        }
+    }
+
+    /// State of one of our addresses.
+    pub fn address_state(&self, port: PortId, addr: Ipv4Addr) -> Option<AddrState> {
+        self.arp.address_state(port, addr)
+    }
+
+    /// One round: worker messages, ARP timers, route expiry, ctl requests, echo sessions.
+    /// Returns how much work was done (0 = idle).
+    pub fn poll(&mut self, now: Nanos) -> usize {
+        let mut work = 0;
+        let mut events = Vec::new();
+        let mut lost = 0;
+        let mut echo = Vec::new();
+        for w in 0..self.workers.len() {
+            while let Some(m) = self.workers[w].to_control.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                let mut out = Out {
+                    workers: &self.workers,
+                    lost: &mut lost,
+                    addr_events: &mut events,
+                };
+                match m {
+                    ToControl::Arp { port, repr } => self.arp.on_arp(port, &repr, now, &mut out),
+                    ToControl::Resolve { port, ip } => self.arp.resolve(port, ip, now, &mut out),
+                    other => echo.push(other),
+                }
+            }
+        }
+        {
+            let mut out = Out {
+                workers: &self.workers,
+                lost: &mut lost,
+                addr_events: &mut events,
+            };
+            self.arp.poll(now, &mut out);
+        }
+        self.stats.lost_messages += lost;
+        self.note_addr_events(events);
+        self.routes.expire(now);
+        for m in echo {
+            self.echo_event(m);
+        }
+        while let Ok(c) = self.commands.try_recv() {
+            work += 1;
+            self.stats.requests += 1;
+            self.command(c, now);
+        }
+        work += self.run_sessions(now);
+        work
+    }
+
+    fn port_by_name(&self, name: &str) -> Option<PortId> {
+        self.meta
+            .iter()
+            .position(|m| m.name == name)
+            .map(|i| PortId(i as u16))
+    }
+
+    /// The port whose connected subnet holds `ip`.
+    fn port_for(&self, ip: Ipv4Addr) -> Option<PortId> {
+        self.meta
+            .iter()
+            .position(|m| m.addrs.iter().any(|c| c.contains_addr(ip)))
+            .map(|i| PortId(i as u16))
+    }
+
+    fn command(&mut self, c: Command, now: Nanos) {
+        let reply = c.reply.clone();
+        let r = match c.req {
+            Request::ArpShow => Response::Arp {
+                entries: self.arp_entries(),
+            },
+            Request::ArpAdd { ip, mac, port } => self.arp_add(ip, &mac, port.as_deref(), now),
+            Request::ArpDelete { ip } => {
+                if self.arp.delete(ip) == 0 {
+                    Response::Error {
+                        message: format!("The specified entry was not found: {ip}"),
+                    }
+                } else {
+                    Response::Ok
+                }
+            }
+            Request::RoutePrint => Response::Routes {
+                routes: self.route_entries(),
+            },
+            Request::RouteAdd {
+                prefix,
+                via,
+                metric,
+            } => self.route_add(&prefix, via, metric.unwrap_or(1)),
+            Request::RouteDelete { prefix } => match prefix.parse::<Cidr>() {
+                Err(e) => Response::Error {
+                    message: format!("{prefix}: {e}"),
+                },
+                Ok(p) => match self.routes.delete(p.network(), None) {
+                    Ok(0) | Err(_) => Response::Error {
+                        message: format!("route {prefix} not found"),
+                    },
+                    Ok(_) => Response::Ok,
+                },
+            },
+            Request::Ping {
+                dst,
+                count,
+                size,
+                dont_frag,
+                ttl,
+                timeout_ms,
+                interval_ms,
+            } => {
+                self.start_session(
+                    dst,
+                    count,
+                    size,
+                    dont_frag,
+                    ttl.unwrap_or(self.default_ttl),
+                    timeout_ms,
+                    interval_ms,
+                    false,
+                    reply,
+                    now,
+                );
+                return;
+            }
+            Request::Tracert {
+                dst,
+                max_hops,
+                timeout_ms,
+            } => {
+                self.start_session(
+                    dst,
+                    u32::from(max_hops),
+                    32,
+                    false,
+                    1,
+                    timeout_ms,
+                    0,
+                    true,
+                    reply,
+                    now,
+                );
+                return;
+            }
+            Request::Stats => Response::Stats {
+                groups: self.stats_groups(),
+            },
+        };
+        let _ = reply.send(r);
+    }
+
+    fn arp_entries(&self) -> Vec<ArpEntry> {
+        let mut v: Vec<ArpEntry> = self
+            .arp
+            .neighbors()
+            .map(|n| {
+                let m = &self.meta[usize::from(n.port.0)];
+                ArpEntry {
+                    port: m.name.clone(),
+                    interface: m
+                        .addrs
+                        .first()
+                        .map_or(Ipv4Addr::UNSPECIFIED, |c| c.address()),
+                    ip: n.ip,
+                    mac: n.mac.to_string(),
+                    kind: match n.kind {
+                        NeighKind::Static => "static".into(),
+                        _ => "dynamic".into(),
+                    },
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.port, a.ip).cmp(&(&b.port, b.ip)));
+        v
+    }
+
+    fn arp_add(&mut self, ip: Ipv4Addr, mac: &str, port: Option<&str>, now: Nanos) -> Response {
+        let Ok(mac) = mac.parse::<MacAddr>() else {
+            return Response::Error {
+                message: format!("{mac}: not a MAC address"),
+            };
+        };
+        let port = match port {
+            Some(n) => match self.port_by_name(n) {
+                Some(p) => p,
+                None => {
+                    return Response::Error {
+                        message: format!("no port named {n}"),
+                    }
+                }
+            },
+            None => match self.port_for(ip) {
+                Some(p) => p,
+                None => {
+                    return Response::Error {
+                        message: format!("{ip} is on no port's subnet; name the port"),
+                    }
+                }
+            },
+        };
+        let mut events = Vec::new();
+        let mut lost = 0;
+        let mut out = Out {
+            workers: &self.workers,
+            lost: &mut lost,
+            addr_events: &mut events,
+        };
+        let r = self.arp.add_static(port, ip, mac, now, &mut out);
+        self.stats.lost_messages += lost;
+        match r {
+            Ok(()) => Response::Ok,
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        }
+    }
+
+    fn route_entries(&self) -> Vec<RouteEntry> {
+        self.routes
+            .routes()
+            .into_iter()
+            .map(|r| {
+                let m = &self.meta[usize::from(r.port.0)];
+                RouteEntry {
+                    network: r.prefix.network().address(),
+                    netmask: r.prefix.netmask(),
+                    gateway: r.gateway.map_or("On-link".into(), |g| g.to_string()),
+                    interface: r
+                        .source
+                        .or_else(|| m.addrs.first().map(|c| c.address()))
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    port: m.name.clone(),
+                    metric: r.metric,
+                    kind: match r.kind {
+                        RouteKind::Connected => "connected",
+                        RouteKind::Static => "static",
+                        RouteKind::Redirect => "redirect",
+                        RouteKind::RouterDiscovery => "router-discovery",
+                    }
+                    .into(),
+                }
+            })
+            .collect()
+    }
+
+    fn route_add(&mut self, prefix: &str, via: Ipv4Addr, metric: u32) -> Response {
+        let p = match prefix.parse::<Cidr>() {
+            Ok(p) => p,
+            Err(e) => {
+                return Response::Error {
+                    message: format!("{prefix}: {e}"),
+                }
+            }
+        };
+        let Some(port) = self.port_for(via) else {
+            return Response::Error {
+                message: format!("gateway {via} is on no port's subnet"),
+            };
+        };
+        match self.routes.add(Route::via(p.network(), via, port, metric)) {
+            Ok(()) => Response::Ok,
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        }
+    }
+
+    fn stats_groups(&self) -> Vec<CounterGroup> {
+        let mut g = Vec::new();
+        for (i, p) in self.ports.iter().enumerate() {
+            let s = p.stats();
+            let mut counters: Vec<Counter> = [
+                ("rx_packets", s.rx_packets),
+                ("rx_bytes", s.rx_bytes),
+                ("rx_missed", s.rx_missed),
+                ("rx_errors", s.rx_errors),
+                ("rx_nombuf", s.rx_nombuf),
+                ("tx_packets", s.tx_packets),
+                ("tx_bytes", s.tx_bytes),
+                ("tx_errors", s.tx_errors),
+            ]
+            .into_iter()
+            .map(|(n, v)| Counter {
+                name: n.into(),
+                value: v,
+            })
+            .collect();
+            counters.extend(
+                p.xstats()
+                    .into_iter()
+                    .filter(|(_, v)| *v != 0)
+                    .map(|(n, v)| Counter { name: n, value: v }),
+            );
+            g.push(CounterGroup {
+                title: format!("port {}", self.meta[i].name),
+                counters,
+            });
+        }
+        for (i, w) in self.worker_stats.iter().enumerate() {
+            g.push(CounterGroup {
+                title: format!("core {i}"),
+                counters: w
+                    .snapshot()
+                    .into_iter()
+                    .map(|(n, v)| Counter { name: n, value: v })
+                    .collect(),
+            });
+        }
+        let a = self.arp.stats();
+        g.push(CounterGroup {
+            title: "arp (control)".into(),
+            counters: format!("{a:?}")
+                .trim_start_matches("ArpStats {")
+                .trim_end_matches('}')
+                .split(',')
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once(':')?;
+                    Some(Counter {
+                        name: k.trim().into(),
+                        value: v.trim().parse().ok()?,
+                    })
+                })
+                .collect(),
+        });
+        g.push(CounterGroup {
+            title: "control".into(),
+            counters: vec![
+                Counter {
+                    name: "messages".into(),
+                    value: self.stats.messages,
+                },
+                Counter {
+                    name: "requests".into(),
+                    value: self.stats.requests,
+                },
+                Counter {
+                    name: "lost_messages".into(),
+                    value: self.stats.lost_messages,
+                },
+            ],
+        });
+        g
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_session(
+        &mut self,
+        dst: Ipv4Addr,
+        count: u32,
+        size: u16,
+        dont_frag: bool,
+        ttl: u8,
+        timeout_ms: u32,
+        interval_ms: u32,
+        trace: bool,
+        reply: mpsc::Sender<Response>,
+        now: Nanos,
+    ) {
+        let Some(ident) = (0..CTL_IDENTS)
+            .map(|i| CTL_IDENT_BASE + (self.next_ident + i) % CTL_IDENTS)
+            .find(|id| !self.sessions.contains_key(id))
+        else {
+            let _ = reply.send(Response::Error {
+                message: "too many ping sessions".into(),
+            });
+            return;
+        };
+        self.next_ident = (ident - CTL_IDENT_BASE + 1) % CTL_IDENTS;
+        self.sessions.insert(
+            ident,
+            Session {
+                dst,
+                count: count.min(u32::from(u16::MAX)),
+                size,
+                dont_frag,
+                ttl,
+                timeout: Nanos::from_millis(u64::from(timeout_ms.max(1))),
+                interval: Nanos::from_millis(u64::from(interval_ms)),
+                next_seq: 1,
+                next_send: now,
+                outstanding: HashMap::new(),
+                received: 0,
+                trace,
+                done: false,
+                reply,
+            },
+        );
+    }
+
+    fn echo_event(&mut self, m: ToControl) {
+        let (ident, seq) = match m {
+            ToControl::EchoSent { ident, seq, .. }
+            | ToControl::EchoFailed { ident, seq, .. }
+            | ToControl::EchoReply { ident, seq, .. }
+            | ToControl::EchoError { ident, seq, .. } => (ident, seq),
+            _ => return,
+        };
+        let Some(s) = self.sessions.get_mut(&ident) else {
+            return;
+        };
+        if let ToControl::EchoSent { at, .. } = m {
+            if let Some(p) = s.outstanding.get_mut(&seq) {
+                p.sent_at = Some(at);
+            }
+            return;
+        }
+        let Some(probe) = s.outstanding.remove(&seq) else {
+            return;
+        };
+        let rtt = |at: Nanos| probe.sent_at.map(|t| at.saturating_sub(t).0 / 1000);
+        let line = match m {
+            ToControl::EchoReply {
+                from,
+                ttl,
+                bytes,
+                at,
+                ..
+            } => {
+                s.received += 1;
+                if s.trace {
+                    s.done = true;
+                    Response::Hop {
+                        ttl: seq as u8,
+                        from: Some(from),
+                        rtt_us: rtt(at),
+                        reached: true,
+                    }
+                } else {
+                    Response::Echo {
+                        seq,
+                        outcome: EchoOutcome::Reply {
+                            from,
+                            bytes,
+                            ttl,
+                            rtt_us: rtt(at).unwrap_or(0),
+                        },
+                    }
+                }
+            }
+            ToControl::EchoError {
+                from, error, at, ..
+            } => {
+                if s.trace {
+                    if !matches!(error, EchoError::TimeExceeded) {
+                        s.done = true;
+                    }
+                    Response::Hop {
+                        ttl: seq as u8,
+                        from: Some(from),
+                        rtt_us: rtt(at),
+                        reached: false,
+                    }
+                } else {
+                    let (message, mtu) = match error {
+                        EchoError::TimeExceeded => ("Time to live exceeded".to_string(), None),
+                        EchoError::Unreachable(4, mtu) => (
+                            "Packet needs to be fragmented but DF set.".to_string(),
+                            Some(mtu),
+                        ),
+                        EchoError::Unreachable(0, _) => {
+                            ("Destination net unreachable".to_string(), None)
+                        }
+                        EchoError::Unreachable(1, _) => {
+                            ("Destination host unreachable".to_string(), None)
+                        }
+                        EchoError::Unreachable(c, _) => {
+                            (format!("Destination unreachable (code {c})"), None)
+                        }
+                    };
+                    Response::Echo {
+                        seq,
+                        outcome: EchoOutcome::IcmpError { from, message, mtu },
+                    }
+                }
+            }
+            ToControl::EchoFailed { reason, .. } => {
+                if s.trace {
+                    s.done = true;
+                }
+                Response::Echo {
+                    seq,
+                    outcome: EchoOutcome::Failed {
+                        message: reason.into(),
+                    },
+                }
+            }
+            _ => return,
+        };
+        let _ = s.reply.send(line);
+    }
+
+    fn run_sessions(&mut self, now: Nanos) -> usize {
+        let mut work = 0;
+        let mut finished = Vec::new();
+        let nworkers = self.workers.len();
+        for (&ident, s) in self.sessions.iter_mut() {
+            // Timeouts.
+            let expired: Vec<u16> = s
+                .outstanding
+                .iter()
+                .filter(|(_, p)| now >= p.deadline)
+                .map(|(&q, _)| q)
+                .collect();
+            for q in expired {
+                s.outstanding.remove(&q);
+                let line = if s.trace {
+                    Response::Hop {
+                        ttl: q as u8,
+                        from: None,
+                        rtt_us: None,
+                        reached: false,
+                    }
+                } else {
+                    Response::Echo {
+                        seq: q,
+                        outcome: EchoOutcome::Timeout,
+                    }
+                };
+                let _ = s.reply.send(line);
+                work += 1;
+            }
+            let sent_all = u32::from(s.next_seq) > s.count;
+            let can_send = !s.done
+                && !sent_all
+                && now >= s.next_send
+                && (!s.trace || s.outstanding.is_empty());
+            if can_send {
+                let seq = s.next_seq;
+                let ttl = if s.trace { seq.min(255) as u8 } else { s.ttl };
+                let w = self.next_worker % nworkers;
+                self.next_worker += 1;
+                let m = ToWorker::Ping {
+                    dst: s.dst,
+                    ident,
+                    seq,
+                    size: s.size,
+                    ttl,
+                    dont_frag: s.dont_frag,
+                };
+                if self.workers[w].to_worker.push(m).is_ok() {
+                    s.outstanding.insert(
+                        seq,
+                        Probe {
+                            sent_at: None,
+                            deadline: now + s.timeout,
+                        },
+                    );
+                    s.next_seq += 1;
+                    s.next_send = now + s.interval;
+                    work += 1;
+                }
+            }
+            if (s.done || u32::from(s.next_seq) > s.count) && s.outstanding.is_empty() {
+                let last = if s.trace {
+                    Response::TraceDone
+                } else {
+                    Response::PingDone {
+                        sent: s.count,
+                        received: s.received,
+                    }
+                };
+                let _ = s.reply.send(last);
+                finished.push(ident);
+            }
+        }
+        for i in finished {
+            self.sessions.remove(&i);
+        }
+        work
+    }
+
+    /// The route table (for the node's setup and tests).
+    pub fn routes_mut(&mut self) -> &mut RouteTable {
+        &mut self.routes
+    }
+
+    /// The ARP control (tests).
+    pub fn arp(&self) -> &ArpControl {
+        &self.arp
+    }
+}

@@ -1,0 +1,167 @@
+//! Messages between workers and the control thread, over bounded lock-free rings.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use burst_port::Nanos;
+use burst_stack::arp::AddrState;
+use burst_stack::PortId;
+use burst_wire::arp;
+use burst_wire::ethernet::MacAddr;
+use crossbeam_queue::ArrayQueue;
+
+/// Echo identifiers reserved for the stack's own ping/tracert (ctl requests); replies and
+/// errors quoting them are reported to the control thread.
+pub const CTL_IDENT_BASE: u16 = 0xb500;
+/// How many ctl echo sessions can run at once.
+pub const CTL_IDENTS: u16 = 256;
+
+/// Whether `ident` belongs to a ctl echo session.
+pub fn is_ctl_ident(ident: u16) -> bool {
+    (CTL_IDENT_BASE..CTL_IDENT_BASE + CTL_IDENTS).contains(&ident)
+}
+
+/// What went wrong with a ctl echo request, as an ICMP error told us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoError {
+    /// Time exceeded in transit (tracert hop).
+    TimeExceeded,
+    /// Destination unreachable with this code and next-hop MTU.
+    Unreachable(u8, u16),
+}
+
+/// Worker → control.
+#[derive(Debug, Clone, Copy)]
+pub enum ToControl {
+    /// An ARP packet received on one of our ports (after the worker answered it if needed).
+    Arp {
+        /// Port.
+        port: PortId,
+        /// The packet.
+        repr: arp::Repr,
+    },
+    /// The worker queued packets for an unresolved neighbour.
+    Resolve {
+        /// Port.
+        port: PortId,
+        /// Neighbour.
+        ip: Ipv4Addr,
+    },
+    /// A ctl echo request left.
+    EchoSent {
+        /// Identifier.
+        ident: u16,
+        /// Sequence.
+        seq: u16,
+        /// When.
+        at: Nanos,
+    },
+    /// A ctl echo request could not be sent.
+    EchoFailed {
+        /// Identifier.
+        ident: u16,
+        /// Sequence.
+        seq: u16,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A reply to a ctl echo request.
+    EchoReply {
+        /// Identifier.
+        ident: u16,
+        /// Sequence.
+        seq: u16,
+        /// From.
+        from: Ipv4Addr,
+        /// TTL of the reply.
+        ttl: u8,
+        /// Echo data bytes.
+        bytes: u16,
+        /// When it arrived.
+        at: Nanos,
+    },
+    /// An ICMP error quoting a ctl echo request.
+    EchoError {
+        /// Identifier.
+        ident: u16,
+        /// Sequence.
+        seq: u16,
+        /// Who sent the error.
+        from: Ipv4Addr,
+        /// Which error.
+        error: EchoError,
+        /// When it arrived.
+        at: Nanos,
+    },
+}
+
+/// Control → worker.
+#[derive(Debug, Clone, Copy)]
+pub enum ToWorker {
+    /// Transmit an ARP packet (worker 0 does this for the control thread).
+    SendArp {
+        /// Port.
+        port: PortId,
+        /// Ethernet destination.
+        dst: MacAddr,
+        /// The packet.
+        repr: arp::Repr,
+    },
+    /// A neighbour resolved: send what was queued for it.
+    Resolved {
+        /// Port.
+        port: PortId,
+        /// Neighbour.
+        ip: Ipv4Addr,
+    },
+    /// A neighbour did not resolve: drop what was queued for it (host unreachable).
+    Failed {
+        /// Port.
+        port: PortId,
+        /// Neighbour.
+        ip: Ipv4Addr,
+    },
+    /// One of our addresses changed state.
+    AddrState {
+        /// Port.
+        port: PortId,
+        /// Address.
+        addr: Ipv4Addr,
+        /// New state.
+        state: AddrState,
+    },
+    /// Send one ctl echo request.
+    Ping {
+        /// Destination.
+        dst: Ipv4Addr,
+        /// Identifier.
+        ident: u16,
+        /// Sequence.
+        seq: u16,
+        /// Echo data bytes.
+        size: u16,
+        /// TTL.
+        ttl: u8,
+        /// Don't Fragment.
+        dont_frag: bool,
+    },
+}
+
+/// The rings of one worker.
+#[derive(Debug, Clone)]
+pub struct Rings {
+    /// Worker → control.
+    pub to_control: Arc<ArrayQueue<ToControl>>,
+    /// Control → worker.
+    pub to_worker: Arc<ArrayQueue<ToWorker>>,
+}
+
+impl Rings {
+    /// Rings of `capacity` messages each way.
+    pub fn new(capacity: usize) -> Rings {
+        Rings {
+            to_control: Arc::new(ArrayQueue::new(capacity)),
+            to_worker: Arc::new(ArrayQueue::new(capacity)),
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! A node: the workers and the control thread over a set of ports, built from a
+//! [`NodeConfig`]. Runs either on threads ([`Node::spawn`]) or stepped by hand on a virtual
+//! clock ([`Node::step`], for deterministic tests on the in-memory wire).
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use burst_port::clock::Clock;
+use burst_port::{Nanos, Port};
+use burst_stack::arp::{ArpConfig, ArpControl};
+use burst_stack::icmp::IcmpConfig;
+use burst_stack::ipv4::{AddrState, IfAddr, Ipv4Config};
+use burst_stack::route::{Route, RouteTable};
+use burst_stack::PortId;
+use burst_wire::ethernet::MacAddr;
+use burst_wire::ipv4::Cidr;
+
+use crate::control::{Command, Control, PortMeta};
+use crate::msg::Rings;
+use crate::worker::{PortCtx, Worker, WorkerConfig};
+
+/// One port of a node.
+#[derive(Debug, Clone)]
+pub struct NodePort {
+    /// Name (`p0`).
+    pub name: String,
+    /// Addresses with prefix lengths.
+    pub addrs: Vec<Cidr>,
+}
+
+/// A static route.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeRoute {
+    /// Prefix.
+    pub prefix: Cidr,
+    /// Gateway.
+    pub via: Ipv4Addr,
+    /// Metric.
+    pub metric: u32,
+}
+
+/// Everything a node is built from.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Ports, in the order of the `ports` vector given to [`Node::build`].
+    pub ports: Vec<NodePort>,
+    /// Static routes.
+    pub routes: Vec<NodeRoute>,
+    /// Static neighbours: port name, address, MAC.
+    pub static_arp: Vec<(String, Ipv4Addr, MacAddr)>,
+    /// Number of workers (each takes queue `i` of every port).
+    pub workers: usize,
+    /// ARP tunables.
+    pub arp: ArpConfig,
+    /// IPv4 tunables.
+    pub ipv4: Ipv4Config,
+    /// ICMP tunables.
+    pub icmp: IcmpConfig,
+    /// Capacity of the second-level LPM tables (route scale).
+    pub lpm_tbl8_groups: u32,
+    /// Most distinct next hops.
+    pub max_next_hops: u32,
+}
+
+/// A built node.
+pub struct Node<P: Port> {
+    /// The control state.
+    pub control: Control<P>,
+    /// The workers.
+    pub workers: Vec<Worker<P::Queue>>,
+    /// Sends ctl commands to the control thread.
+    pub commands: mpsc::Sender<Command>,
+}
+
+/// Why a node could not be built.
+pub type BuildError = String;
+
+impl<P: Port + Send + 'static> Node<P>
+where
+    P::Queue: Send + 'static,
+{
+    /// Builds the tables, workers and control state over `ports` (index = port id), and starts
+    /// duplicate address detection at `now`.
+    pub fn build(cfg: &NodeConfig, mut ports: Vec<P>, now: Nanos) -> Result<Node<P>, BuildError> {
+        if cfg.ports.len() != ports.len() {
+            return Err(format!(
+                "{} port configurations for {} ports",
+                cfg.ports.len(),
+                ports.len()
+            ));
+        }
+        let mut routes = RouteTable::new(cfg.lpm_tbl8_groups, cfg.max_next_hops);
+        let mut meta = Vec::new();
+        let mut addrs = Vec::new();
+        let mut ctxs = Vec::new();
+        for (i, (pc, p)) in cfg.ports.iter().zip(&ports).enumerate() {
+            let id = PortId(i as u16);
+            let info = p.info();
+            for c in &pc.addrs {
+                routes
+                    .add(Route::connected(c.network(), id, c.address()))
+                    .map_err(|e| format!("port {}: connected route {c}: {e}", pc.name))?;
+                addrs.push(IfAddr {
+                    port: id,
+                    cidr: *c,
+                    state: AddrState::Tentative,
+                });
+            }
+            meta.push(PortMeta {
+                name: pc.name.clone(),
+                mac: info.mac,
+                addrs: pc.addrs.clone(),
+            });
+            ctxs.push(PortCtx {
+                id,
+                mac: info.mac,
+                mtu: info.mtu,
+            });
+        }
+        for r in &cfg.routes {
+            let port = cfg
+                .ports
+                .iter()
+                .position(|p| p.addrs.iter().any(|c| c.contains_addr(r.via)))
+                .ok_or_else(|| {
+                    format!(
+                        "route {} via {}: the gateway is on no port's subnet",
+                        r.prefix, r.via
+                    )
+                })?;
+            routes
+                .add(Route::via(
+                    r.prefix.network(),
+                    r.via,
+                    PortId(port as u16),
+                    r.metric,
+                ))
+                .map_err(|e| format!("route {} via {}: {e}", r.prefix, r.via))?;
+        }
+        let arp = ArpControl::new(cfg.arp.clone());
+        let mut workers = Vec::new();
+        let mut rings = Vec::new();
+        for w in 0..cfg.workers.max(1) {
+            let mut queues = Vec::new();
+            for (i, p) in ports.iter_mut().enumerate() {
+                queues.push(p.take_queue(w as u16).ok_or_else(|| {
+                    format!(
+                        "port {}: no queue {w} for worker {w} (the port has {} queues)",
+                        cfg.ports[i].name,
+                        p.info().queues
+                    )
+                })?);
+            }
+            let r = Rings::new(4096);
+            rings.push(r.clone());
+            workers.push(Worker::new(
+                w,
+                queues,
+                ctxs.clone(),
+                addrs.clone(),
+                routes.reader(),
+                arp.reader(),
+                r,
+                WorkerConfig {
+                    ipv4: cfg.ipv4,
+                    icmp: cfg.icmp,
+                    arp: cfg.arp.clone(),
+                },
+            ));
+        }
+        let stats = workers.iter().map(|w| w.shared_stats()).collect();
+        let (tx, rx) = mpsc::channel();
+        let mut control = Control::new(
+            routes,
+            arp,
+            ports,
+            meta,
+            rings,
+            stats,
+            rx,
+            cfg.ipv4.default_ttl,
+        );
+        let static_arp = cfg
+            .static_arp
+            .iter()
+            .map(|(name, ip, mac)| {
+                let p = cfg
+                    .ports
+                    .iter()
+                    .position(|p| &p.name == name)
+                    .ok_or_else(|| format!("static ARP {ip}: no port named {name}"))?;
+                Ok((PortId(p as u16), *ip, *mac))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        control.start(&static_arp, now)?;
+        Ok(Node {
+            control,
+            workers,
+            commands: tx,
+        })
+    }
+
+    /// One round of every worker and the control thread at `now` (single-threaded stepping for
+    /// tests). Returns the work done.
+    pub fn step(&mut self, now: Nanos) -> usize {
+        let mut work = 0;
+        for w in &mut self.workers {
+            work += w.poll(now);
+        }
+        work += self.control.poll(now);
+        for w in &mut self.workers {
+            work += w.poll(now);
+        }
+        work
+    }
+
+    /// Runs every worker on its own thread and the control thread on another, until `stop`
+    /// is set. Returns the handles (join them after setting `stop`).
+    pub fn spawn<C: Clock + Clone + 'static>(
+        self,
+        clock: C,
+        stop: Arc<AtomicBool>,
+    ) -> std::io::Result<Vec<JoinHandle<()>>> {
+        let mut handles = Vec::new();
+        for mut w in self.workers {
+            let (clock, stop) = (clock.clone(), stop.clone());
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("burst-worker-{}", w.id()))
+                    .spawn(move || {
+                        let mut idle = 0u32;
+                        while !stop.load(Ordering::Relaxed) {
+                            if w.poll(clock.now()) == 0 {
+                                // A poll-mode worker spins; yield now and then so a shared core (the
+                                // 2-core lab) still serves the control thread.
+                                idle += 1;
+                                if idle % 1024 == 0 {
+                                    std::thread::yield_now();
+                                }
+                            } else {
+                                idle = 0;
+                            }
+                        }
+                    })?,
+            );
+        }
+        let mut control = self.control;
+        handles.push(
+            std::thread::Builder::new()
+                .name("burst-control".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        if control.poll(clock.now()) == 0 {
+                            // Not the packet path: sleeping keeps a core free for the workers.
+                            std::thread::sleep(Duration::from_micros(500));
+                        }
+                    }
+                })?,
+        );
+        Ok(handles)
+    }
+}

@@ -1,0 +1,728 @@
+//! One worker: owns one rx/tx queue on every port and runs to completion — rx burst → parse →
+//! ARP / IPv4 / ICMP → tx bursts → messages from the control thread. No locks, no allocation,
+//! no syscalls on this path; the route and neighbour tables are read through epoch-pinned
+//! snapshots the control thread publishes.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use burst_port::{Batch, Nanos, PacketBuf, Queue};
+use burst_stack::arp::{self as sarp, AddrState, NeighReader, PendingQueues, Queued};
+use burst_stack::icmp::{self, ErrorKind, IcmpConfig, IcmpStats, RateLimiter};
+use burst_stack::ipv4::{self as sipv4, Destination, IfAddr, Ipv4Config, Ipv4Stats};
+use burst_stack::route::RouteReader;
+use burst_stack::PortId;
+use burst_wire::ethernet::{self, EtherType, MacAddr};
+use burst_wire::icmpv4::{self, DstUnreachable};
+use burst_wire::ipv4::{self, Protocol};
+use burst_wire::{arp, ChecksumCheck};
+
+use crate::msg::{is_ctl_ident, EchoError, Rings, ToControl, ToWorker};
+
+/// What a worker knows about a port.
+#[derive(Debug, Clone)]
+pub struct PortCtx {
+    /// Port id.
+    pub id: PortId,
+    /// Our MAC on it.
+    pub mac: MacAddr,
+    /// IP MTU.
+    pub mtu: u16,
+}
+
+/// Link-layer and worker-level counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct L2Stats {
+    /// Frames received.
+    pub rx_frames: u64,
+    /// Frames handed to the ports.
+    pub tx_frames: u64,
+    /// Dropped: not a valid Ethernet frame.
+    pub drop_malformed: u64,
+    /// Dropped: addressed to another station's MAC.
+    pub drop_not_our_mac: u64,
+    /// Dropped: an EtherType we do not speak (IPv6, LLDP...).
+    pub drop_ethertype: u64,
+    /// Dropped: a chained (multi-segment) frame on receive.
+    pub drop_chained: u64,
+    /// Dropped: the port's transmit ring stayed full.
+    pub drop_tx_full: u64,
+    /// ARP packets received.
+    pub arp_rx: u64,
+    /// Dropped: malformed or unsupported ARP.
+    pub arp_drop_malformed: u64,
+    /// ARP replies sent (answers to requests for our addresses).
+    pub arp_replies: u64,
+    /// ARP packets sent for the control thread (requests, gratuitous).
+    pub arp_sent_for_control: u64,
+    /// Messages to the control thread lost because its ring was full.
+    pub drop_ring_full: u64,
+    /// Packets queued waiting for ARP.
+    pub arp_queued: u64,
+    /// Packets dropped: their neighbour's pending queue was full.
+    pub drop_pending_full: u64,
+    /// Packets dropped: their neighbour did not resolve.
+    pub drop_resolution_failed: u64,
+    /// UDP datagrams to a closed port (answered with port unreachable).
+    pub udp_no_port: u64,
+    /// TCP segments dropped (no TCP yet).
+    pub tcp_dropped: u64,
+}
+
+/// The counters a worker publishes for `burst ctl stats` (single writer: the worker).
+#[derive(Debug, Default)]
+pub struct SharedStats {
+    values: Vec<AtomicU64>,
+    names: Vec<String>,
+}
+
+impl SharedStats {
+    /// Names and current values.
+    pub fn snapshot(&self) -> Vec<(String, u64)> {
+        self.names
+            .iter()
+            .zip(&self.values)
+            .map(|(n, v)| (n.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+/// Worker tunables.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// IPv4.
+    pub ipv4: Ipv4Config,
+    /// ICMP.
+    pub icmp: IcmpConfig,
+    /// ARP (pending-queue sizes).
+    pub arp: sarp::ArpConfig,
+}
+
+/// One worker.
+pub struct Worker<Q: Queue> {
+    id: usize,
+    queues: Vec<Q>,
+    ports: Vec<PortCtx>,
+    addrs: Vec<IfAddr>,
+    routes: RouteReader,
+    neigh: NeighReader,
+    pending: PendingQueues<Q::Buf>,
+    rings: Rings,
+    tx: Vec<Batch<Q::Buf>>,
+    cfg: WorkerConfig,
+    echo_limit: RateLimiter,
+    error_limit: RateLimiter,
+    /// IPv4 counters.
+    pub ipv4: Ipv4Stats,
+    /// ICMP counters.
+    pub icmp: IcmpStats,
+    /// Link-layer counters.
+    pub l2: L2Stats,
+    shared: Arc<SharedStats>,
+    last_publish: Nanos,
+}
+
+impl<Q: Queue> Worker<Q> {
+    /// A worker owning `queues` (index = port id).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: usize,
+        queues: Vec<Q>,
+        ports: Vec<PortCtx>,
+        addrs: Vec<IfAddr>,
+        routes: RouteReader,
+        neigh: NeighReader,
+        rings: Rings,
+        cfg: WorkerConfig,
+    ) -> Worker<Q> {
+        let tx = (0..queues.len()).map(|_| Batch::new()).collect();
+        let names: Vec<String> = Self::all_counters(
+            &Ipv4Stats::default(),
+            &IcmpStats::default(),
+            &L2Stats::default(),
+        )
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+        let shared = Arc::new(SharedStats {
+            values: names.iter().map(|_| AtomicU64::new(0)).collect(),
+            names,
+        });
+        Worker {
+            id,
+            queues,
+            ports,
+            addrs,
+            routes,
+            neigh,
+            pending: PendingQueues::from_config(&cfg.arp),
+            rings,
+            tx,
+            echo_limit: RateLimiter::new(cfg.icmp.echo_rate, cfg.icmp.echo_burst),
+            error_limit: RateLimiter::new(cfg.icmp.error_rate, cfg.icmp.error_burst),
+            cfg,
+            ipv4: Ipv4Stats::default(),
+            icmp: IcmpStats::default(),
+            l2: L2Stats::default(),
+            shared,
+            last_publish: Nanos::ZERO,
+        }
+    }
+
+    /// This worker's published counters.
+    pub fn shared_stats(&self) -> Arc<SharedStats> {
+        self.shared.clone()
+    }
+
+    /// Worker index.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    fn all_counters(ip: &Ipv4Stats, icmp: &IcmpStats, l2: &L2Stats) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = Vec::new();
+        let l = l2;
+        for (n, x) in [
+            ("rx_frames", l.rx_frames),
+            ("tx_frames", l.tx_frames),
+            ("drop_malformed", l.drop_malformed),
+            ("drop_not_our_mac", l.drop_not_our_mac),
+            ("drop_ethertype", l.drop_ethertype),
+            ("drop_chained", l.drop_chained),
+            ("drop_tx_full", l.drop_tx_full),
+            ("arp_rx", l.arp_rx),
+            ("arp_drop_malformed", l.arp_drop_malformed),
+            ("arp_replies", l.arp_replies),
+            ("arp_sent_for_control", l.arp_sent_for_control),
+            ("drop_ring_full", l.drop_ring_full),
+            ("arp_queued", l.arp_queued),
+            ("drop_pending_full", l.drop_pending_full),
+            ("drop_resolution_failed", l.drop_resolution_failed),
+            ("udp_no_port", l.udp_no_port),
+            ("tcp_dropped", l.tcp_dropped),
+        ] {
+            v.push((format!("l2.{n}"), x));
+        }
+        for (n, x) in ip.named() {
+            v.push((format!("ipv4.{n}"), x));
+        }
+        for (n, x) in icmp.named() {
+            v.push((format!("icmp.{n}"), x));
+        }
+        v
+    }
+
+    fn publish_stats(&self) {
+        for (slot, (_, v)) in self
+            .shared
+            .values
+            .iter()
+            .zip(Self::all_counters(&self.ipv4, &self.icmp, &self.l2))
+        {
+            slot.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// One round: every port's rx queue, control messages, transmit. Returns the frames
+    /// received (0 = idle).
+    pub fn poll(&mut self, now: Nanos) -> usize {
+        let mut work = 0;
+        let mut rx = Batch::new();
+        for p in 0..self.queues.len() {
+            self.queues[p].rx_burst(&mut rx);
+            work += rx.len();
+            for buf in rx.drain(..) {
+                self.input(PortId(p as u16), buf, now);
+            }
+        }
+        while let Some(m) = self.rings.to_worker.pop() {
+            self.message(m, now);
+            work += 1;
+        }
+        self.flush_tx();
+        // Publishing counters is cheap but not free: a few times a second is plenty.
+        if now >= self.last_publish + Nanos::from_millis(50) || work == 0 {
+            self.publish_stats();
+            self.last_publish = now;
+        }
+        work
+    }
+
+    fn flush_tx(&mut self) {
+        for (p, b) in self.tx.iter_mut().enumerate() {
+            let mut tries = 0;
+            while !b.is_empty() && tries < 8 {
+                let n = self.queues[p].tx_burst(b);
+                self.l2.tx_frames += n as u64;
+                tries += 1;
+            }
+            self.l2.drop_tx_full += b.len() as u64;
+            b.clear();
+        }
+    }
+
+    fn tell_control(&mut self, m: ToControl) {
+        if self.rings.to_control.push(m).is_err() {
+            self.l2.drop_ring_full += 1;
+        }
+    }
+
+    fn queue_tx(&mut self, port: PortId, buf: Q::Buf) {
+        let p = usize::from(port.0);
+        if let Err(b) = self.tx[p].push(buf) {
+            // Batch full: send what we have, then queue.
+            let n = self.queues[p].tx_burst(&mut self.tx[p]);
+            self.l2.tx_frames += n as u64;
+            if let Err(b) = self.tx[p].push(b) {
+                self.l2.drop_tx_full += 1;
+                drop(b);
+            }
+        }
+    }
+
+    fn input(&mut self, port: PortId, buf: Q::Buf, now: Nanos) {
+        self.l2.rx_frames += 1;
+        if buf.nb_segs() != 1 {
+            self.l2.drop_chained += 1;
+            return;
+        }
+        let data = buf.data();
+        let Ok(frame) = ethernet::Frame::new_checked(data) else {
+            self.l2.drop_malformed += 1;
+            return;
+        };
+        let pctx = &self.ports[usize::from(port.0)];
+        let dst = frame.dst_addr();
+        if dst != pctx.mac && !dst.is_multicast() {
+            self.l2.drop_not_our_mac += 1;
+            return;
+        }
+        let hl = frame.header_len();
+        match frame.ethertype() {
+            EtherType::ARP => self.arp_input(port, &buf, hl, now),
+            EtherType::IPV4 => self.ipv4_input(port, buf, hl, now),
+            _ => self.l2.drop_ethertype += 1,
+        }
+    }
+
+    fn arp_input(&mut self, port: PortId, buf: &Q::Buf, hl: usize, now: Nanos) {
+        self.l2.arp_rx += 1;
+        let repr =
+            match arp::Packet::new_checked(&buf.data()[hl..]).and_then(|p| arp::Repr::parse(&p)) {
+                Ok(r) => r,
+                Err(_) => {
+                    self.l2.arp_drop_malformed += 1;
+                    return;
+                }
+            };
+        let mac = self.ports[usize::from(port.0)].mac;
+        let ours: smallvec::SmallVec<[(Ipv4Addr, MacAddr); 4]> = self
+            .addrs
+            .iter()
+            .filter(|a| a.port == port && a.state == sipv4::AddrState::Preferred)
+            .map(|a| (a.cidr.address(), mac))
+            .collect();
+        if let Some(reply) = sarp::answer_request(&ours, &repr) {
+            self.send_arp(port, reply.target_hardware_addr, &reply);
+            self.l2.arp_replies += 1;
+        }
+        let _ = now;
+        self.tell_control(ToControl::Arp { port, repr });
+    }
+
+    fn send_arp(&mut self, port: PortId, dst: MacAddr, repr: &arp::Repr) {
+        let p = usize::from(port.0);
+        let Some(mut b) = self.queues[p].alloc() else {
+            self.ipv4.drop_no_buffer += 1;
+            return;
+        };
+        let len = ethernet::HEADER_LEN + repr.buffer_len();
+        let Some(f) = b.append(len) else {
+            self.ipv4.drop_no_buffer += 1;
+            return;
+        };
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: dst,
+            vlan: None,
+            ethertype: EtherType::ARP,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
+        repr.emit(&mut arp::Packet::new_unchecked(
+            &mut f[ethernet::HEADER_LEN..],
+        ));
+        self.queue_tx(port, b);
+    }
+
+    fn ipv4_input(&mut self, port: PortId, buf: Q::Buf, hl: usize, now: Nanos) {
+        self.ipv4.received += 1;
+        let rx = buf.rx_meta();
+        let bytes = &buf.data()[hl..];
+        let p = match sipv4::check(bytes, &rx, &self.cfg.ipv4) {
+            Ok(p) => p,
+            Err(r) => {
+                r.count(&mut self.ipv4);
+                return;
+            }
+        };
+        let dst = p.dst_addr();
+        let class = sipv4::classify(dst, &self.addrs);
+        match class {
+            Destination::Local if sipv4::is_disabled(dst, &self.addrs) => {
+                self.ipv4.drop_address_disabled += 1;
+                return;
+            }
+            Destination::Local | Destination::Broadcast => {}
+            Destination::Multicast | Destination::Other => {
+                // Forwarding and multicast groups arrive with later issues.
+                self.ipv4.drop_not_for_us += 1;
+                return;
+            }
+        }
+        if p.is_fragment() {
+            self.ipv4.drop_fragment += 1;
+            return;
+        }
+        let total = usize::from(p.total_len());
+        let datagram = &bytes[..total];
+        match p.protocol() {
+            Protocol::ICMP => {
+                self.ipv4.delivered += 1;
+                self.icmp_input(port, datagram, class, now);
+            }
+            Protocol::UDP => {
+                // No UDP sockets yet: every port is closed (RFC 1122 §4.1.3.1).
+                self.ipv4.delivered += 1;
+                self.l2.udp_no_port += 1;
+                self.send_error(
+                    datagram,
+                    class,
+                    ErrorKind::Unreachable(DstUnreachable::PortUnreachable, 0),
+                    now,
+                );
+            }
+            Protocol::TCP => {
+                self.l2.tcp_dropped += 1;
+            }
+            _ => {
+                self.ipv4.drop_unknown_protocol += 1;
+                self.send_error(
+                    datagram,
+                    class,
+                    ErrorKind::Unreachable(DstUnreachable::ProtoUnreachable, 0),
+                    now,
+                );
+            }
+        }
+    }
+
+    fn icmp_input(&mut self, _port: PortId, datagram: &[u8], class: Destination, now: Nanos) {
+        self.icmp.in_msgs += 1;
+        let ip = ipv4::Packet::new_unchecked(datagram);
+        let payload = ip.payload();
+        let Ok(pkt) = icmpv4::Packet::new_checked(payload) else {
+            self.icmp.in_errors += 1;
+            return;
+        };
+        let Ok(repr) = icmpv4::Repr::parse(&pkt, ChecksumCheck::Verify) else {
+            self.icmp.in_errors += 1;
+            return;
+        };
+        match repr {
+            icmpv4::Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            } => {
+                self.icmp.in_echo_requests += 1;
+                // RFC 1122 §3.2.2.6: a request to a broadcast address may be ignored; we do.
+                if class != Destination::Local {
+                    return;
+                }
+                if !self.echo_limit.allow(now) {
+                    self.icmp.rate_limited += 1;
+                    return;
+                }
+                let reply = icmpv4::Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
+                let (src, dst) = (ip.dst_addr(), ip.src_addr());
+                let ttl = self.cfg.ipv4.default_ttl;
+                let len = ipv4::HEADER_LEN + reply.buffer_len();
+                if self
+                    .send_ip(dst, Some(src), len, now, |out, s| {
+                        icmp::emit(&reply, s, dst, ttl, false, out)
+                    })
+                    .is_ok()
+                {
+                    self.icmp.out_msgs += 1;
+                    self.icmp.out_echo_replies += 1;
+                }
+            }
+            icmpv4::Repr::EchoReply {
+                ident,
+                seq_no,
+                data,
+            } => {
+                self.icmp.in_echo_replies += 1;
+                if is_ctl_ident(ident) {
+                    self.tell_control(ToControl::EchoReply {
+                        ident,
+                        seq: seq_no,
+                        from: ip.src_addr(),
+                        ttl: ip.ttl(),
+                        bytes: data.len() as u16,
+                        at: now,
+                    });
+                }
+            }
+            icmpv4::Repr::DstUnreachable {
+                reason,
+                next_hop_mtu,
+                ..
+            } => {
+                self.icmp.in_dest_unreachable += 1;
+                self.quoted_echo_error(
+                    &repr,
+                    ip.src_addr(),
+                    EchoError::Unreachable(reason.into(), next_hop_mtu),
+                    now,
+                );
+            }
+            icmpv4::Repr::TimeExceeded { .. } => {
+                self.icmp.in_time_exceeded += 1;
+                self.quoted_echo_error(&repr, ip.src_addr(), EchoError::TimeExceeded, now);
+            }
+            icmpv4::Repr::SourceQuench { .. } => self.icmp.in_source_quench += 1,
+            icmpv4::Repr::Redirect { .. } => self.icmp.in_redirects += 1,
+            _ => self.icmp.in_other += 1,
+        }
+    }
+
+    /// Reports an ICMP error about one of our ctl echo requests to the control thread.
+    fn quoted_echo_error(
+        &mut self,
+        repr: &icmpv4::Repr<'_>,
+        from: Ipv4Addr,
+        error: EchoError,
+        now: Nanos,
+    ) {
+        let Some(Ok(inv)) = repr.invoking_datagram() else {
+            return;
+        };
+        if inv.header.protocol != Protocol::ICMP {
+            return;
+        }
+        if let Some((ident, seq)) = inv.echo_ident_seq_no() {
+            if is_ctl_ident(ident) {
+                self.tell_control(ToControl::EchoError {
+                    ident,
+                    seq,
+                    from,
+                    error,
+                    at: now,
+                });
+            }
+        }
+    }
+
+    fn send_error(&mut self, orig: &[u8], class: Destination, kind: ErrorKind, now: Nanos) {
+        let p = ipv4::Packet::new_unchecked(orig);
+        if !icmp::may_send_error(&p, class != Destination::Local) {
+            self.icmp.errors_suppressed += 1;
+            return;
+        }
+        if !self.error_limit.allow(now) {
+            self.icmp.rate_limited += 1;
+            return;
+        }
+        let dst = p.src_addr();
+        let src = p.dst_addr();
+        let ttl = self.cfg.ipv4.default_ttl;
+        let quoted = icmpv4::quote_original(orig).len();
+        let len = ipv4::HEADER_LEN + icmpv4::HEADER_LEN + quoted;
+        if self
+            .send_ip(dst, Some(src), len, now, |out, s| {
+                icmp::build_error(orig, kind, s, dst, ttl, out)
+            })
+            .is_ok()
+        {
+            self.icmp.out_msgs += 1;
+            match kind {
+                ErrorKind::Unreachable(..) => self.icmp.out_dest_unreachable += 1,
+                ErrorKind::TimeExceeded(_) => self.icmp.out_time_exceeded += 1,
+            }
+        }
+    }
+
+    /// Originates a datagram to `dst`: route, source address, buffer, then the neighbour's MAC
+    /// (or the pending queue while ARP resolves it). `write(out, src)` writes the whole IPv4
+    /// datagram (at most `max_len` bytes) and returns its length.
+    fn send_ip(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+        max_len: usize,
+        now: Nanos,
+        write: impl FnOnce(&mut [u8], Ipv4Addr) -> usize,
+    ) -> Result<(), &'static str> {
+        let guard = crossbeam_epoch::pin();
+        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+            self.ipv4.drop_no_route += 1;
+            return Err("Destination net unreachable.");
+        };
+        drop(guard);
+        let port = nh.port;
+        let p = usize::from(port.0);
+        // Source: the address the peer used (replies), else the route's, else the port's first.
+        let src = src_hint
+            .filter(|s| {
+                self.addrs
+                    .iter()
+                    .any(|a| a.cidr.address() == *s && a.state == sipv4::AddrState::Preferred)
+            })
+            .or(nh.source)
+            .or_else(|| {
+                self.addrs
+                    .iter()
+                    .find(|a| a.port == port && a.state == sipv4::AddrState::Preferred)
+                    .map(|a| a.cidr.address())
+            });
+        let Some(src) = src else {
+            self.ipv4.drop_no_route += 1;
+            return Err("No usable source address.");
+        };
+        let Some(mut b) = self.queues[p].alloc() else {
+            self.ipv4.drop_no_buffer += 1;
+            return Err("No buffer.");
+        };
+        let Some(f) = b.append(ethernet::HEADER_LEN + max_len) else {
+            self.ipv4.drop_no_buffer += 1;
+            return Err("Datagram larger than a buffer.");
+        };
+        let n = write(&mut f[ethernet::HEADER_LEN..], src);
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: MacAddr::ZERO,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
+        b.trim(max_len - n);
+        self.ipv4.sent += 1;
+        let nip = nh.neighbour(dst);
+        let mac =
+            if dst.is_broadcast() || self.addrs.iter().any(|a| a.cidr.is_directed_broadcast(dst)) {
+                Some(MacAddr::BROADCAST)
+            } else if dst.is_multicast() {
+                MacAddr::from_ipv4_multicast(dst)
+            } else {
+                self.neigh.lookup(port, nip, now)
+            };
+        match mac {
+            Some(m) => {
+                b.data_mut()[..6].copy_from_slice(&m.0);
+                self.queue_tx(port, b);
+            }
+            None => match self.pending.push(port, nip, b, now) {
+                Ok(q) => {
+                    self.l2.arp_queued += 1;
+                    if q == Queued::AskResolve {
+                        self.tell_control(ToControl::Resolve { port, ip: nip });
+                    }
+                }
+                Err(b) => {
+                    drop(b);
+                    self.l2.drop_pending_full += 1;
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn message(&mut self, m: ToWorker, now: Nanos) {
+        match m {
+            ToWorker::SendArp { port, dst, repr } => {
+                self.send_arp(port, dst, &repr);
+                self.l2.arp_sent_for_control += 1;
+            }
+            ToWorker::Resolved { port, ip } => {
+                let Some(mac) = self.neigh.lookup(port, ip, now) else {
+                    return;
+                };
+                let bufs: Vec<Q::Buf> = self.pending.take(port, ip).collect();
+                for mut b in bufs {
+                    b.data_mut()[..6].copy_from_slice(&mac.0);
+                    self.queue_tx(port, b);
+                }
+            }
+            ToWorker::Failed { port, ip } => {
+                let n = self.pending.drop_failed(port, ip).count();
+                self.l2.drop_resolution_failed += n as u64;
+                self.ipv4.drop_unresolved += n as u64;
+            }
+            ToWorker::AddrState { port, addr, state } => {
+                for a in self
+                    .addrs
+                    .iter_mut()
+                    .filter(|a| a.port == port && a.cidr.address() == addr)
+                {
+                    a.state = match state {
+                        AddrState::Tentative => sipv4::AddrState::Tentative,
+                        AddrState::Preferred => sipv4::AddrState::Preferred,
+                        AddrState::Conflict { .. } => sipv4::AddrState::Conflict,
+                    };
+                }
+            }
+            ToWorker::Ping {
+                dst,
+                ident,
+                seq,
+                size,
+                ttl,
+                dont_frag,
+            } => {
+                let data_len = usize::from(size);
+                let len = ipv4::HEADER_LEN + icmpv4::HEADER_LEN + data_len;
+                let mtu = usize::from(self.ports.first().map_or(1500, |p| p.mtu));
+                let r = if dont_frag && len > mtu {
+                    // Our own DF datagram does not fit the link: what ping reports locally.
+                    Err("Packet needs to be fragmented but DF set.")
+                } else if len > mtu {
+                    Err("Fragmentation arrives with the next issue.")
+                } else {
+                    // Fits one frame (≤ 1472 bytes of data at MTU 1500): a stack copy of the
+                    // pattern, no allocation.
+                    let mut data = [0u8; 9000];
+                    let data_len = data_len.min(data.len());
+                    for (i, x) in data[..data_len].iter_mut().enumerate() {
+                        *x = (0x10 + i) as u8;
+                    }
+                    let msg = icmpv4::Repr::EchoRequest {
+                        ident,
+                        seq_no: seq,
+                        data: &data[..data_len],
+                    };
+                    self.send_ip(dst, None, len, now, |out, src| {
+                        icmp::emit(&msg, src, dst, ttl, dont_frag, out)
+                    })
+                };
+                match r {
+                    Ok(()) => {
+                        self.icmp.out_msgs += 1;
+                        self.icmp.out_echo_requests += 1;
+                        self.tell_control(ToControl::EchoSent {
+                            ident,
+                            seq,
+                            at: now,
+                        });
+                    }
+                    Err(reason) => self.tell_control(ToControl::EchoFailed { ident, seq, reason }),
+                }
+            }
+        }
+    }
+}
