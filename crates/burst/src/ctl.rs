@@ -95,7 +95,9 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
     let socket = target.socket()?;
     let req = match cmd {
         CtlCommand::Arp { s: Some(v), .. } => Request::ArpAdd {
-            ip: v[0].parse().with_context(|| format!("{}: not an IPv4 address", v[0]))?,
+            ip: v[0]
+                .parse()
+                .with_context(|| format!("{}: not an IPv4 address", v[0]))?,
             mac: v[1].clone(),
             port: v.get(2).cloned(),
         },
@@ -119,7 +121,10 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
             if size > 65507 {
                 bail!("-s {size}: at most 65507 bytes of echo data fit in a datagram");
             }
-            println!("PING {dest} ({dest}) {size}({}) bytes of data.", u32::from(size) + 28);
+            println!(
+                "PING {dest} ({dest}) {size}({}) bytes of data.",
+                u32::from(size) + 28
+            );
             Request::Ping {
                 dst: dest,
                 count,
@@ -167,12 +172,16 @@ fn route_request(args: &[String]) -> Result<Request> {
         ["print"] => Request::RoutePrint,
         ["add", prefix, "via", gw] => Request::RouteAdd {
             prefix: prefix.to_string(),
-            via: gw.parse().with_context(|| format!("{gw}: not an IPv4 address"))?,
+            via: gw
+                .parse()
+                .with_context(|| format!("{gw}: not an IPv4 address"))?,
             metric: None,
         },
         ["add", prefix, "via", gw, "metric", m] => Request::RouteAdd {
             prefix: prefix.to_string(),
-            via: gw.parse().with_context(|| format!("{gw}: not an IPv4 address"))?,
+            via: gw
+                .parse()
+                .with_context(|| format!("{gw}: not an IPv4 address"))?,
             metric: Some(m.parse().with_context(|| format!("{m}: not a metric"))?),
         },
         ["delete", prefix] => Request::RouteDelete {
@@ -211,8 +220,8 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
         Response::Routes { routes } => {
             println!("Active Routes:");
             println!(
-                "{:>18} {:>16} {:>16} {:>16} {:>7}  {:<6} {}",
-                "Network Destination", "Netmask", "Gateway", "Interface", "Metric", "Port", "Type"
+                "{:>18} {:>16} {:>16} {:>16} {:>7}  {:<6} Type",
+                "Network Destination", "Netmask", "Gateway", "Interface", "Metric", "Port"
             );
             for e in routes {
                 println!(

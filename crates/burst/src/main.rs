@@ -1,6 +1,6 @@
-//! The `burst` command: today the packet decoder; the router, `run` and `ctl` come with the
-//! runtime issues.
+//! The `burst` command: `run` a configuration, talk to it with `ctl`, `decode` pcap files.
 
+mod ctl;
 mod decode;
 
 use std::path::PathBuf;
@@ -18,6 +18,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the stack on the ports a configuration names, until SIGINT/SIGTERM.
+    Run {
+        /// Configuration file (TOML; see docs/configuration.md).
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+    },
+    /// Talk to a running `burst run` (arp, route, ping, tracert, stats).
+    Ctl {
+        #[command(flatten)]
+        target: ctl::Target,
+        #[command(subcommand)]
+        command: ctl::CtlCommand,
+    },
     /// Decode a pcap file with burst's own parsers, one line per frame (like `tcpdump -r`).
     Decode {
         /// Re-emit every frame from its parsed values and require byte-exact output and valid
@@ -35,8 +48,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BURST_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run { config } => run(&config),
+        Command::Ctl { target, command } => ctl::run(&target, command),
         Command::Decode {
             verify,
             fields,
@@ -50,4 +72,38 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let cfg = burst_runtime::config::Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    match cfg.backend {
+        burst_runtime::config::Backend::Dpdk => run_dpdk(&cfg, stop),
+        burst_runtime::config::Backend::Mem => {
+            anyhow::bail!("{}: backend \"mem\" runs inside tests (crates/runtime/tests); `burst run` needs DPDK ports", path.display())
+        }
+    }
+}
+
+#[cfg(feature = "dpdk")]
+fn run_dpdk(
+    cfg: &burst_runtime::config::Config,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<()> {
+    burst_runtime::daemon::run(cfg, stop).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn run_dpdk(
+    _cfg: &burst_runtime::config::Config,
+    _stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this burst was built without DPDK: rebuild with `--features dpdk` (scripts/run.sh does)"
+    )
 }

@@ -3,6 +3,9 @@
 pub mod config;
 pub mod control;
 pub mod ctl;
+#[cfg(feature = "dpdk")]
+pub mod daemon;
 pub mod msg;
 pub mod node;
+pub mod server;
 pub mod worker;

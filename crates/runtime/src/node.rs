@@ -36,8 +36,10 @@ pub struct NodePort {
 pub struct NodeRoute {
     /// Prefix.
     pub prefix: Cidr,
-    /// Gateway.
-    pub via: Ipv4Addr,
+    /// Gateway; `None` for a destination on the port's link.
+    pub via: Option<Ipv4Addr>,
+    /// The port.
+    pub port: PortId,
     /// Metric.
     pub metric: u32,
 }
@@ -63,6 +65,73 @@ pub struct NodeConfig {
     pub lpm_tbl8_groups: u32,
     /// Most distinct next hops.
     pub max_next_hops: u32,
+}
+
+impl From<&crate::config::Config> for NodeConfig {
+    fn from(c: &crate::config::Config) -> NodeConfig {
+        let arp = ArpConfig {
+            cache_life_unused: c.arp.cache_life_unused,
+            cache_life_max: c.arp.cache_life_max,
+            retry_count: c.arp.retry_count,
+            retry_interval: c.arp.retry_interval,
+            pending_per_neighbor: usize::from(c.arp.pending_per_neighbor),
+            max_entries: c.arp.max_entries as usize,
+            ..ArpConfig::default()
+        };
+        NodeConfig {
+            ports: c
+                .ports
+                .iter()
+                .map(|p| NodePort {
+                    name: p.name.clone(),
+                    addrs: p.addresses.clone(),
+                })
+                .collect(),
+            routes: c
+                .routes
+                .iter()
+                .map(|r| NodeRoute {
+                    prefix: r.prefix,
+                    via: r.via,
+                    port: r.port,
+                    metric: r.metric,
+                })
+                .collect(),
+            static_arp: c
+                .static_arp
+                .iter()
+                .map(|a| (c.ports[usize::from(a.port.0)].name.clone(), a.ip, a.mac))
+                .collect(),
+            workers: usize::from(c.eal.cores),
+            arp,
+            ipv4: Ipv4Config {
+                default_ttl: c.ipv4.default_ttl,
+                accept_source_route: c.ipv4.accept_source_route,
+                forwarding: c.ipv4.forwarding,
+            },
+            icmp: IcmpConfig {
+                // 0 means unlimited in the configuration.
+                echo_rate: if c.icmp.echo_rate_limit == 0 {
+                    u32::MAX / 2
+                } else {
+                    c.icmp.echo_rate_limit
+                },
+                echo_burst: if c.icmp.echo_rate_limit == 0 {
+                    u32::MAX / 2
+                } else {
+                    c.icmp.echo_rate_limit.max(1)
+                },
+                error_rate: if c.icmp.error_rate_limit == 0 {
+                    u32::MAX / 2
+                } else {
+                    c.icmp.error_rate_limit
+                },
+                error_burst: c.icmp.error_burst.max(1),
+            },
+            lpm_tbl8_groups: 4096,
+            max_next_hops: 4096,
+        }
+    }
 }
 
 /// A built node.
@@ -121,24 +190,16 @@ where
             });
         }
         for r in &cfg.routes {
-            let port = cfg
-                .ports
-                .iter()
-                .position(|p| p.addrs.iter().any(|c| c.contains_addr(r.via)))
-                .ok_or_else(|| {
-                    format!(
-                        "route {} via {}: the gateway is on no port's subnet",
-                        r.prefix, r.via
-                    )
-                })?;
+            let route = match r.via {
+                Some(via) => Route::via(r.prefix.network(), via, r.port, r.metric),
+                None => Route {
+                    gateway: None,
+                    ..Route::via(r.prefix.network(), Ipv4Addr::UNSPECIFIED, r.port, r.metric)
+                },
+            };
             routes
-                .add(Route::via(
-                    r.prefix.network(),
-                    r.via,
-                    PortId(port as u16),
-                    r.metric,
-                ))
-                .map_err(|e| format!("route {} via {}: {e}", r.prefix, r.via))?;
+                .add(route)
+                .map_err(|e| format!("route {}: {e}", r.prefix))?;
         }
         let arp = ArpControl::new(cfg.arp.clone());
         let mut workers = Vec::new();

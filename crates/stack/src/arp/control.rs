@@ -632,6 +632,10 @@ impl ArpControl {
                 continue;
             }
             if a.sent < self.cfg.retry_count {
+                // An RFC 5227 probe (sender address 0.0.0.0) first: hosts that do not answer
+                // gratuitous requests for their own address (Linux) do answer probes. Then the
+                // seeds' gratuitous request, which hosts like the seeds' own answer.
+                out.send_arp(a.port, MacAddr::BROADCAST, &arp::Repr::probe(a.mac, a.ip()));
                 out.send_arp(
                     a.port,
                     MacAddr::BROADCAST,

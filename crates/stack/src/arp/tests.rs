@@ -172,10 +172,13 @@ fn dad_sends_three_gratuitous_arps_then_prefers() {
     let mut f = Fake::default();
     c.add_address(P0, our_cidr(), OUR_MAC, s(5), &mut f)
         .unwrap();
+    // Each round: an RFC 5227 probe (which Linux answers) and the seeds' gratuitous request.
+    let probe = Ev::Sent(P0, MacAddr::BROADCAST, Repr::probe(OUR_MAC, OUR_IP));
     assert_eq!(
         f.take(),
         [
             Ev::State(P0, OUR_IP, AddrState::Tentative),
+            probe.clone(),
             gratuitous(OUR_MAC, OUR_IP)
         ]
     );
@@ -183,9 +186,9 @@ fn dad_sends_three_gratuitous_arps_then_prefers() {
     assert_eq!(c.poll(s(6) - Nanos(1), &mut f), Some(s(6)));
     assert!(f.take().is_empty());
     assert_eq!(c.poll(s(6), &mut f), Some(s(7)));
-    assert_eq!(f.take(), [gratuitous(OUR_MAC, OUR_IP)]);
+    assert_eq!(f.take(), [probe.clone(), gratuitous(OUR_MAC, OUR_IP)]);
     assert_eq!(c.poll(s(7), &mut f), Some(s(8)));
-    assert_eq!(f.take(), [gratuitous(OUR_MAC, OUR_IP)]);
+    assert_eq!(f.take(), [probe.clone(), gratuitous(OUR_MAC, OUR_IP)]);
     assert_eq!(c.address_state(P0, OUR_IP), Some(AddrState::Tentative));
     // One interval after the third, no one objected: preferred, nothing more scheduled.
     assert_eq!(c.poll(s(8), &mut f), None);

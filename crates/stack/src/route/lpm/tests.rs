@@ -40,6 +40,7 @@ impl Reference {
         let a = a.to_bits();
         (0..=32u8)
             .rev()
+            .filter(|&d| !self.rules[d as usize].is_empty())
             .find_map(|d| self.rules[d as usize].get(&(a & mask(d))).copied())
     }
 }
@@ -129,6 +130,7 @@ fn construction_is_lazy_and_fast() {
     assert!(l.is_empty());
     // Generous bound (debug build, shared machine); it is microseconds in practice.
     assert!(took < Duration::from_secs(1), "{took:?}");
+    eprintln!("Lpm::new(1024) took {took:?}");
 }
 
 /// A realistic mix: 55% /24, 35% /8–/23 (longer ones far more often, as in a BGP table),
@@ -192,6 +194,7 @@ fn million_prefixes_match_the_reference() {
         let guard = epoch::pin();
         for chunk in probes[..80_000].chunks_exact(8) {
             let c: &[Ipv4Addr; 8] = chunk.try_into().unwrap();
+            c.iter().for_each(|&a| reader.prefetch(a));
             let got = reader.lookup_bulk(c, &guard);
             let want: [Option<u32>; 8] = core::array::from_fn(|i| r.lookup(c[i]));
             assert_eq!(got, want);

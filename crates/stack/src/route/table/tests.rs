@@ -36,6 +36,13 @@ const GW_C: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
 const GW_D: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 4);
 
 #[test]
+fn readers_are_shareable() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<RouteReader>();
+    shareable::<crate::route::LpmReader>();
+}
+
+#[test]
 fn longest_prefix_then_metric_then_port_then_insertion() {
     let mut t = table();
     t.add(Route::via(cidr("198.18.0.0/15"), GW_A, PortId(0), 10))

@@ -1,0 +1,100 @@
+//! The control socket server: accepts `burst ctl` connections on a UNIX socket and relays each
+//! request to the control thread, streaming its response lines back.
+
+use std::io::BufReader;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::control::Command;
+use crate::ctl::{self, Response};
+
+/// Serves `path` until `stop` is set; removes the socket file when it ends.
+pub fn serve(
+    path: &Path,
+    commands: mpsc::Sender<Command>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("{} is in use by another burst", path.display()),
+            ));
+        }
+        // A stale socket left by a crash.
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
+    let path: PathBuf = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("burst-ctl".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let commands = commands.clone();
+                        let _ = std::thread::Builder::new()
+                            .name("burst-ctl-conn".into())
+                            .spawn(move || {
+                                if let Err(e) = connection(s, &commands) {
+                                    tracing::debug!("control connection: {e}");
+                                }
+                            });
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // Not the packet path: a short sleep keeps accept latency low and the core free.
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => {
+                        tracing::warn!("control socket: {e}");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+            let _ = std::fs::remove_file(&path);
+        })
+}
+
+fn connection(s: UnixStream, commands: &mpsc::Sender<Command>) -> std::io::Result<()> {
+    s.set_nonblocking(false)?;
+    let mut w = s.try_clone()?;
+    let mut r = BufReader::new(s);
+    let Some(req) = ctl::read_request(&mut r)? else {
+        return Ok(());
+    };
+    let (tx, rx) = mpsc::channel();
+    if commands.send(Command { req, reply: tx }).is_err() {
+        return ctl::write_response(
+            &mut w,
+            &Response::Error {
+                message: "burst is shutting down".into(),
+            },
+        );
+    }
+    loop {
+        match rx.recv_timeout(Duration::from_secs(600)) {
+            Ok(resp) => {
+                ctl::write_response(&mut w, &resp)?;
+                if resp.is_final() {
+                    return Ok(());
+                }
+            }
+            Err(_) => {
+                return ctl::write_response(
+                    &mut w,
+                    &Response::Error {
+                        message: "no answer from the control thread".into(),
+                    },
+                );
+            }
+        }
+    }
+}
