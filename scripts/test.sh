@@ -23,6 +23,10 @@ cargo test --workspace --all-features 2>&1 | tee "$log"
 step "fixtures still decode with tshark (independent decoder)"
 scripts/check-fixtures.sh
 
+step "burst run as a host against Linux in a lab namespace (scripts/smoke-host.sh)"
+cargo build --release -p burst --features dpdk
+scripts/smoke-host.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 

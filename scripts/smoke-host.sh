@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# burst as a host on the lab "host" topology, with the Linux kernel as the peer (grout-style
+# smoke test). Checks, each with a PASS/FAIL line:
+#   Linux pings burst (also -s 1472 -M do); arping gets answers; Linux's neighbour table learns
+#   our MAC; burst ctl ping reaches Linux; burst ctl arp -a lists Linux's MAC as dynamic; static
+#   entries add/delete; route add/print/delete change where our own traffic goes; both workers
+#   serve traffic; a Linux host already holding our address makes burst disable it and log the
+#   conflicting MAC; SIGTERM shuts down cleanly (socket removed).
+# Needs root. Uses its own lab (LAB_PREFIX) and cleans up on exit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export LAB_PREFIX=${LAB_PREFIX:-bs$$}
+LAB_PREFIX=${LAB_PREFIX:0:8}
+NS=${LAB_PREFIX}peer
+IF=${LAB_PREFIX}h0
+work=$(mktemp -d)
+SOCK=$work/burst.sock
+BURST=${BURST:-target/release/burst}
+pid=""
+fails=0
+
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  scripts/lab.sh down host >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@" >>"$work/check.log" 2>&1; then pass "$what"; else fail "$what"; tail -5 "$work/check.log"; fi; }
+ctl() { "$BURST" ctl --socket "$SOCK" "$@"; }
+
+# A configuration for this lab: the example host config with our interface, socket and prefix.
+sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host.sock|$SOCK|" -e "s/burst-host/burst-$LAB_PREFIX/" \
+  configs/host.toml >"$work/host.toml"
+
+start() {
+  "$BURST" run -c "$work/host.toml" >"$work/burst.log" 2>&1 &
+  pid=$!
+  # Ready when the control socket answers and the address finished duplicate detection.
+  for _ in $(seq 1 100); do
+    if grep -q "address ready\|address conflict" "$work/burst.log" 2>/dev/null && [ -S "$SOCK" ]; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "burst did not start:"; cat "$work/burst.log"; return 1
+}
+
+stop() {
+  kill -TERM "$pid"
+  local rc=0
+  wait "$pid" || rc=$?
+  pid=""
+  return $rc
+}
+
+scripts/lab.sh up host >/dev/null
+start || exit 1
+
+check "Linux pings burst" ip netns exec "$NS" ping -c 3 -i 0.2 -W 1 198.18.0.2
+check "Linux pings burst with 1472 bytes and DF" ip netns exec "$NS" ping -c 2 -i 0.2 -W 1 -s 1472 -M do 198.18.0.2
+check "arping gets answers" ip netns exec "$NS" arping -c 2 -w 3 -I eth0 198.18.0.2
+our_mac=$(cat "/sys/class/net/$IF/address")
+peer_mac=$(ip netns exec "$NS" cat /sys/class/net/eth0/address)
+check "Linux's neighbour table learned our MAC ($our_mac)" \
+  sh -c "ip -n $NS neigh show 198.18.0.2 | grep -qi '$our_mac'"
+check "burst ctl ping reaches Linux" ctl ping -c 3 198.18.0.1
+check "burst ctl arp -a lists Linux's MAC as dynamic" \
+  sh -c "'$BURST' ctl --socket '$SOCK' arp -a | grep -i '198.18.0.1 ' | grep -i '${peer_mac//:/-}' | grep -q dynamic"
+check "static ARP entry added" sh -c "'$BURST' ctl --socket '$SOCK' arp -s 198.18.0.77 02:00:00:00:00:77 p0 && '$BURST' ctl --socket '$SOCK' arp -a | grep '198.18.0.77 ' | grep -q static"
+check "static ARP entry deleted" sh -c "'$BURST' ctl --socket '$SOCK' arp -d 198.18.0.77 && ! '$BURST' ctl --socket '$SOCK' arp -a | grep -q '198.18.0.77 '"
+
+# Routes change where our own traffic goes: without the default route 198.19.5.5 is
+# unreachable; with a route via Linux our echo request reaches Linux's link.
+check "route delete (default)" ctl route delete 0.0.0.0/0
+check "no route: ping says net unreachable" sh -c "'$BURST' ctl --socket '$SOCK' ping -c 1 198.19.5.5 | grep -q 'net unreachable'"
+check "route add 198.19.0.0/16 via Linux" ctl route add 198.19.0.0/16 via 198.18.0.1 metric 5
+check "route print shows it" sh -c "'$BURST' ctl --socket '$SOCK' route print | grep '198.19.0.0' | grep -q '198.18.0.1'"
+timeout 10 ip netns exec "$NS" tcpdump -i eth0 -n -c 1 -w "$work/routed.pcap" 'icmp and dst host 198.19.5.5' 2>"$work/tcpdump.err" &
+tcpdump_pid=$!
+for _ in $(seq 1 50); do grep -q listening "$work/tcpdump.err" && break; sleep 0.1; done
+ctl ping -c 1 -W 1 198.19.5.5 >/dev/null 2>&1
+wait $tcpdump_pid
+check "our echo to 198.19.5.5 went out via Linux" sh -c "tcpdump -r '$work/routed.pcap' -n 2>/dev/null | grep -q '198.19.5.5'"
+check "route delete 198.19.0.0/16" ctl route delete 198.19.0.0/16
+check "deleted: net unreachable again" sh -c "'$BURST' ctl --socket '$SOCK' ping -c 1 198.19.5.5 | grep -q 'net unreachable'"
+
+# Both workers served traffic (RSS / af_packet fanout spread the flows over both queues).
+ip netns exec "$NS" ping -c 20 -i 0.01 -W 1 198.18.0.2 >/dev/null 2>&1
+for i in 1 2 3 4 5 6; do ip netns exec "$NS" ping -c 2 -i 0.01 -W 1 -I "198.18.0.1" 198.18.0.2 >/dev/null 2>&1; done
+ctl stats >"$work/stats.txt"
+check "core 0 received frames" sh -c "awk '/^core 0:/{f=1} f && /l2.rx_frames/{print \$2; exit}' '$work/stats.txt' | grep -qv '^0$'"
+check "core 1 received frames" sh -c "awk '/^core 1:/{f=1} f && /l2.rx_frames/{print \$2; exit}' '$work/stats.txt' | grep -qv '^0$'"
+
+check "SIGTERM stops burst cleanly" stop
+check "control socket removed" test ! -e "$SOCK"
+
+# Duplicate address: Linux already holds 198.18.0.2.
+ip -n "$NS" addr add 198.18.0.2/24 dev eth0
+start || exit 1
+check "conflict detected and the other MAC logged ($peer_mac)" \
+  sh -c "grep 'address conflict' '$work/burst.log' | grep -qi '$peer_mac'"
+check "the conflicting address is not answered" sh -c "! ip netns exec $NS arping -c 2 -w 2 -I eth0 -s 198.18.0.1 198.18.0.2 2>/dev/null | grep -qi '$our_mac'"
+stop >/dev/null 2>&1
+
+echo
+if [ "$fails" -eq 0 ]; then echo "smoke-host: all checks passed"; else echo "smoke-host: $fails check(s) failed"; fi
+[ "$fails" -eq 0 ]
