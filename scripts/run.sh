@@ -24,7 +24,7 @@ say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 scripts/lab.sh up host
 say "burst run -c configs/host.toml &"
-"$B" run -c configs/host.toml 2>&1 | sed 's/^/  [burst] /' &
+"$B" run -c configs/host.toml > >(sed 's/^/  [burst] /') 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && "$B" ctl --socket "$SOCK" stats >/dev/null 2>&1 && break; sleep 0.1; done
 sleep 3.5 # duplicate address detection: three probes one second apart

@@ -1155,7 +1155,7 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
         }
         seen.sort_by(|a, b| a.0.cmp(&b.0));
         let names: Vec<_> = seen.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["host.toml", "mem-demo.toml", "router.toml"]);
+        assert_eq!(names, ["host.toml", "router.toml"]);
 
         let host = &seen[0].1;
         assert_eq!(host.backend, Backend::Dpdk);
@@ -1166,11 +1166,8 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
         assert!(host.eal.args.iter().any(|a| a.contains("iface=blh0")));
         assert!(!host.ipv4.forwarding);
 
-        let mem = &seen[1].1;
-        assert_eq!(mem.backend, Backend::Mem);
-
-        let router = &seen[2].1;
-        assert!(router.ipv4.forwarding);
+        let router = &seen[1].1;
+        assert!(!router.ipv4.forwarding, "refused until forwarding lands");
         let addrs: Vec<String> = router
             .ports
             .iter()

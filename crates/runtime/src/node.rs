@@ -154,6 +154,9 @@ where
     /// Builds the tables, workers and control state over `ports` (index = port id), and starts
     /// duplicate address detection at `now`.
     pub fn build(cfg: &NodeConfig, mut ports: Vec<P>, now: Nanos) -> Result<Node<P>, BuildError> {
+        if cfg.ipv4.forwarding {
+            return Err("ipv4.forwarding = true: router mode is not implemented yet (it arrives with the forwarding issue)".into());
+        }
         if cfg.ports.len() != ports.len() {
             return Err(format!(
                 "{} port configurations for {} ports",

@@ -1,0 +1,566 @@
+//! A whole node (2 workers + the control thread, stepped by hand) on the in-memory wire with a
+//! virtual clock, against a scripted peer: duplicate address detection and conflicts, ARP
+//! resolution with retries and failure, pending-queue overflow, cache aging at 2 and 10
+//! minutes, and an ARP answer received by one worker releasing packets another queued.
+
+use std::net::Ipv4Addr;
+use std::sync::mpsc;
+
+use burst_port::clock::{Clock, VirtualClock};
+use burst_port::mem::{MemPool, MemPort, MemPortConfig, MemQueue, Wire, WireConfig};
+use burst_port::{Batch, Capabilities, Nanos, PacketBuf, Port, Queue};
+use burst_runtime::control::Command;
+use burst_runtime::ctl::{EchoOutcome, Request, Response};
+use burst_runtime::node::{Node, NodeConfig, NodePort};
+use burst_stack::arp::{AddrState, ArpConfig};
+use burst_stack::icmp::IcmpConfig;
+use burst_stack::ipv4::Ipv4Config;
+use burst_stack::PortId;
+use burst_wire::dissect::{self, Network, Transport};
+use burst_wire::ethernet::{self, EtherType, MacAddr};
+use burst_wire::ipv4::{self, Protocol};
+use burst_wire::{arp, icmpv4, ChecksumCheck, ChecksumMode};
+
+const NODE_MAC: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0, 2);
+const PEER_MAC: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0, 1);
+const NODE_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const PEER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const STEP: Nanos = Nanos::from_millis(10);
+
+/// How the scripted peer behaves.
+#[derive(Default, Clone, Copy)]
+struct PeerMode {
+    /// Answer ARP requests for PEER_IP.
+    answer_arp: bool,
+    /// Answer echo requests.
+    answer_echo: bool,
+    /// Claim NODE_IP: answer probes/requests for it (a host already holding our address).
+    claim_node_ip: bool,
+}
+
+struct Lab {
+    clock: VirtualClock,
+    wire: Wire,
+    pool: MemPool,
+    node: Node<MemPort>,
+    peer: MemQueue,
+    _peer_port: MemPort,
+    mode: PeerMode,
+    /// Every frame the peer received, dissected summaries.
+    seen: Vec<Vec<u8>>,
+}
+
+fn lab(mode: PeerMode, workers: usize) -> Lab {
+    let clock = VirtualClock::new();
+    clock.advance(Nanos::from_secs(1));
+    let wire = Wire::new(&clock, WireConfig::default());
+    let pool = MemPool::new(4096, burst_port::mem::DEFAULT_BUF_SIZE);
+    let mut pc = MemPortConfig::new("p0", NODE_MAC);
+    pc.queues = workers as u16;
+    pc.caps = Capabilities {
+        rss: true,
+        ..Capabilities::NONE
+    };
+    let port = MemPort::new(&wire, &pool, pc);
+    let mut peer_port = MemPort::new(&wire, &pool, MemPortConfig::new("peer", PEER_MAC));
+    let peer = peer_port.take_queue(0).unwrap();
+    let cfg = NodeConfig {
+        ports: vec![NodePort {
+            name: "p0".into(),
+            addrs: vec!["198.18.0.2/24".parse().unwrap()],
+        }],
+        routes: vec![],
+        static_arp: vec![],
+        workers,
+        arp: ArpConfig::default(),
+        ipv4: Ipv4Config::default(),
+        icmp: IcmpConfig::default(),
+        lpm_tbl8_groups: 64,
+        max_next_hops: 64,
+    };
+    let node = Node::build(&cfg, vec![port], clock.now()).unwrap();
+    Lab {
+        clock,
+        wire,
+        pool,
+        node,
+        peer,
+        _peer_port: peer_port,
+        mode,
+        seen: Vec::new(),
+    }
+}
+
+fn frame(dst: MacAddr, ethertype: EtherType, body: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + body.len()];
+    ethernet::Repr {
+        src_addr: PEER_MAC,
+        dst_addr: dst,
+        vlan: None,
+        ethertype,
+    }
+    .emit(&mut ethernet::Frame::new_unchecked(&mut f[..]));
+    f[14..].copy_from_slice(body);
+    f
+}
+
+fn arp_frame(dst: MacAddr, r: arp::Repr) -> Vec<u8> {
+    let mut b = [0u8; 28];
+    r.emit(&mut arp::Packet::new_unchecked(&mut b[..]));
+    frame(dst, EtherType::ARP, &b)
+}
+
+fn icmp_frame(msg: icmpv4::Repr<'_>, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+    let mut d = vec![0u8; 20 + msg.buffer_len()];
+    burst_stack::icmp::emit(&msg, src, dst, 64, false, &mut d);
+    frame(NODE_MAC, EtherType::IPV4, &d)
+}
+
+impl Lab {
+    fn now(&self) -> Nanos {
+        self.clock.now()
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let mut b = self.peer.alloc().unwrap();
+        b.append(bytes.len()).unwrap().copy_from_slice(bytes);
+        let mut batch = Batch::new();
+        batch.push(b).unwrap();
+        assert_eq!(self.peer.tx_burst(&mut batch), 1);
+    }
+
+    /// The peer's side of one step: receive, record, answer per its mode.
+    fn peer_step(&mut self) {
+        let mut rx = Batch::new();
+        self.peer.rx_burst(&mut rx);
+        let frames: Vec<Vec<u8>> = rx
+            .drain(..)
+            .map(|b| {
+                let mut v = vec![0u8; b.pkt_len()];
+                b.copy_to(&mut v);
+                v
+            })
+            .collect();
+        for f in frames {
+            let d = dissect::parse(&f, ChecksumCheck::Verify).expect("the node sends valid frames");
+            match d.network {
+                Network::Arp(a) if a.operation == arp::Operation::REQUEST => {
+                    if self.mode.answer_arp && a.target_protocol_addr == PEER_IP {
+                        let r = arp::Repr::reply(
+                            PEER_MAC,
+                            PEER_IP,
+                            a.source_hardware_addr,
+                            a.source_protocol_addr,
+                        );
+                        self.send(&arp_frame(a.source_hardware_addr, r));
+                    }
+                    if self.mode.claim_node_ip
+                        && a.target_protocol_addr == NODE_IP
+                        && a.source_hardware_addr != PEER_MAC
+                    {
+                        // Linux answers a probe (sender 0.0.0.0) to the broadcast-free unicast of the asker.
+                        let r = arp::Repr::reply(
+                            PEER_MAC,
+                            NODE_IP,
+                            a.source_hardware_addr,
+                            a.source_protocol_addr,
+                        );
+                        self.send(&arp_frame(a.source_hardware_addr, r));
+                    }
+                }
+                Network::Ipv4 {
+                    header,
+                    transport:
+                        Transport::Icmpv4(icmpv4::Repr::EchoRequest {
+                            ident,
+                            seq_no,
+                            data,
+                        }),
+                } => {
+                    if self.mode.answer_echo {
+                        let reply = icmp_frame(
+                            icmpv4::Repr::EchoReply {
+                                ident,
+                                seq_no,
+                                data,
+                            },
+                            PEER_IP,
+                            header.src_addr,
+                        );
+                        self.send(&reply);
+                    }
+                }
+                _ => {}
+            }
+            self.seen.push(f);
+        }
+    }
+
+    /// Runs the node and the peer for `d` of virtual time, in 10 ms steps.
+    fn run_for(&mut self, d: Nanos) {
+        let end = self.now() + d;
+        while self.now() < end {
+            self.node.step(self.now());
+            self.wire.deliver_due();
+            self.peer_step();
+            self.node.step(self.now());
+            self.clock.advance(STEP);
+        }
+    }
+
+    fn request(&mut self, req: Request) -> mpsc::Receiver<Response> {
+        let (tx, rx) = mpsc::channel();
+        self.node.commands.send(Command { req, reply: tx }).unwrap();
+        rx
+    }
+
+    fn arp_entries(&mut self) -> Vec<(Ipv4Addr, String)> {
+        let rx = self.request(Request::ArpShow);
+        self.run_for(STEP);
+        match rx.try_recv().unwrap() {
+            Response::Arp { entries } => entries.into_iter().map(|e| (e.ip, e.kind)).collect(),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    fn arp_frames_seen(&self, pred: impl Fn(&arp::Repr) -> bool) -> usize {
+        self.seen
+            .iter()
+            .filter(|f| matches!(dissect::parse(f, ChecksumCheck::Verify), Ok(dissect::Frame { network: Network::Arp(a), .. }) if pred(&a)))
+            .count()
+    }
+
+    fn echo_requests_seen(&self) -> usize {
+        self.seen
+            .iter()
+            .filter(|f| {
+                matches!(
+                    dissect::parse(f, ChecksumCheck::Verify),
+                    Ok(dissect::Frame {
+                        network: Network::Ipv4 {
+                            transport: Transport::Icmpv4(icmpv4::Repr::EchoRequest { .. }),
+                            ..
+                        },
+                        ..
+                    })
+                )
+            })
+            .count()
+    }
+
+    fn ping_from_peer(&mut self, seq: u16) {
+        let f = icmp_frame(
+            icmpv4::Repr::EchoRequest {
+                ident: 7,
+                seq_no: seq,
+                data: b"abcdefgh",
+            },
+            PEER_IP,
+            NODE_IP,
+        );
+        self.send(&f);
+    }
+
+    fn echo_replies_seen(&self) -> usize {
+        self.seen
+            .iter()
+            .filter(|f| {
+                matches!(
+                    dissect::parse(f, ChecksumCheck::Verify),
+                    Ok(dissect::Frame {
+                        network: Network::Ipv4 {
+                            transport: Transport::Icmpv4(icmpv4::Repr::EchoReply { ident: 7, .. }),
+                            ..
+                        },
+                        ..
+                    })
+                )
+            })
+            .count()
+    }
+
+    fn finish(self) {
+        let Lab {
+            node,
+            peer,
+            pool,
+            wire,
+            ..
+        } = self;
+        drop(node);
+        drop(peer);
+        wire.clear();
+        assert_eq!(pool.in_use(), 0, "every buffer back in the pool");
+    }
+}
+
+#[test]
+fn dad_resolution_echo_and_aging_at_2_and_10_minutes() {
+    let mut l = lab(
+        PeerMode {
+            answer_arp: true,
+            answer_echo: true,
+            claim_node_ip: false,
+        },
+        2,
+    );
+    // Duplicate address detection: three rounds (probe + gratuitous) one second apart.
+    l.run_for(Nanos::from_millis(3500));
+    assert_eq!(
+        l.arp_frames_seen(|a| a.is_probe() && a.target_protocol_addr == NODE_IP),
+        3
+    );
+    assert_eq!(
+        l.arp_frames_seen(|a| a.is_gratuitous() && a.source_protocol_addr == NODE_IP),
+        3
+    );
+    assert_eq!(
+        l.node.control.address_state(PortId(0), NODE_IP),
+        Some(AddrState::Preferred)
+    );
+
+    // The peer pings us: we resolve its MAC (request → its reply) and answer.
+    l.ping_from_peer(1);
+    l.run_for(Nanos::from_millis(100));
+    assert_eq!(l.echo_replies_seen(), 1);
+    assert_eq!(l.arp_entries(), [(PEER_IP, "dynamic".to_string())]);
+    let learned = l.now();
+
+    // Unused for two minutes: removed.
+    l.run_for(Nanos::from_secs(119));
+    assert_eq!(l.arp_entries().len(), 1, "still there before two minutes");
+    l.run_for(Nanos::from_secs(3));
+    assert!(
+        l.arp_entries().is_empty(),
+        "aged out after two minutes unused"
+    );
+
+    // Used all the time: still removed ten minutes after it was learned.
+    l.ping_from_peer(2);
+    l.run_for(Nanos::from_millis(100));
+    let relearned = l.now();
+    assert!(relearned > learned);
+    let mut seq = 3;
+    while l.now() < relearned + Nanos::from_secs(590) {
+        l.ping_from_peer(seq);
+        seq += 1;
+        l.run_for(Nanos::from_secs(10));
+    }
+    assert_eq!(l.arp_entries().len(), 1, "in use: kept before ten minutes");
+    let requests_before = l.arp_frames_seen(|a| {
+        a.operation == arp::Operation::REQUEST && a.target_protocol_addr == PEER_IP
+    });
+    l.run_for(Nanos::from_secs(12));
+    // Gone at ten minutes even though used; the next reply re-resolves it.
+    l.ping_from_peer(seq);
+    l.run_for(Nanos::from_millis(200));
+    let requests_after = l.arp_frames_seen(|a| {
+        a.operation == arp::Operation::REQUEST && a.target_protocol_addr == PEER_IP
+    });
+    assert_eq!(
+        requests_after,
+        requests_before + 1,
+        "re-resolved after the ten-minute limit"
+    );
+    assert_eq!(l.echo_replies_seen(), usize::from(seq) - 1 + 1);
+    l.finish();
+}
+
+#[test]
+fn silent_neighbour_retries_overflows_and_fails() {
+    let mut l = lab(
+        PeerMode {
+            answer_arp: false,
+            answer_echo: false,
+            claim_node_ip: false,
+        },
+        1,
+    );
+    l.run_for(Nanos::from_millis(3500));
+    // 20 echo requests at once to a neighbour that never answers ARP: 16 wait, 4 are dropped.
+    let rx = l.request(Request::Ping {
+        dst: PEER_IP,
+        count: 20,
+        size: 8,
+        dont_frag: false,
+        ttl: None,
+        timeout_ms: 10_000,
+        interval_ms: 0,
+    });
+    l.run_for(Nanos::from_millis(200));
+    assert_eq!(l.node.workers[0].l2.arp_queued, 16);
+    assert_eq!(l.node.workers[0].l2.drop_pending_full, 4);
+    // Requests at 0, 1 and 3 s; the resolution fails at 7 s and the 16 are dropped.
+    l.run_for(Nanos::from_secs(8));
+    let requests = l.arp_frames_seen(|a| {
+        a.operation == arp::Operation::REQUEST && a.target_protocol_addr == PEER_IP
+    });
+    assert_eq!(requests, 3, "three ARP requests (ArpRetryCount)");
+    assert_eq!(l.node.workers[0].l2.drop_resolution_failed, 16);
+    assert_eq!(l.echo_requests_seen(), 0);
+    l.run_for(Nanos::from_secs(3));
+    let lines: Vec<Response> = rx.try_iter().collect();
+    assert!(
+        matches!(
+            lines.last(),
+            Some(Response::PingDone {
+                sent: 20,
+                received: 0
+            })
+        ),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|r| matches!(
+        r,
+        Response::Echo {
+            outcome: EchoOutcome::Timeout,
+            ..
+        }
+    )));
+    l.finish();
+}
+
+#[test]
+fn a_host_holding_our_address_disables_it() {
+    let mut l = lab(
+        PeerMode {
+            answer_arp: true,
+            answer_echo: true,
+            claim_node_ip: true,
+        },
+        1,
+    );
+    l.run_for(Nanos::from_millis(3500));
+    assert_eq!(
+        l.node.control.address_state(PortId(0), NODE_IP),
+        Some(AddrState::Conflict { mac: PEER_MAC })
+    );
+    // The seeds' restoring announcement: sender NODE_IP with the defender's MAC.
+    assert_eq!(
+        l.arp_frames_seen(|a| a.source_protocol_addr == NODE_IP
+            && a.source_hardware_addr == PEER_MAC
+            && a.operation == arp::Operation::REQUEST),
+        1
+    );
+    // A disabled address is not answered.
+    l.ping_from_peer(1);
+    l.run_for(Nanos::from_millis(200));
+    assert_eq!(l.echo_replies_seen(), 0);
+    assert_eq!(l.node.workers[0].ipv4.drop_address_disabled, 1);
+    l.finish();
+}
+
+#[test]
+fn an_arp_answer_on_one_worker_releases_packets_another_queued() {
+    let mut l = lab(
+        PeerMode {
+            answer_arp: true,
+            answer_echo: true,
+            claim_node_ip: false,
+        },
+        2,
+    );
+    l.run_for(Nanos::from_millis(3500));
+    // The control thread hands echo requests to the workers in turn, so both queue one for
+    // the unresolved peer; the peer's ARP reply (not IP: RSS puts it on queue 0) reaches worker
+    // 0 only, and the control thread's "resolved" must release worker 1's packet too.
+    let rx = l.request(Request::Ping {
+        dst: PEER_IP,
+        count: 2,
+        size: 8,
+        dont_frag: false,
+        ttl: None,
+        timeout_ms: 2000,
+        interval_ms: 0,
+    });
+    l.run_for(Nanos::from_millis(500));
+    assert_eq!(l.node.workers[0].l2.arp_queued, 1);
+    assert_eq!(l.node.workers[1].l2.arp_queued, 1);
+    assert_eq!(
+        l.node.workers[1].l2.arp_rx, 0,
+        "the ARP reply arrived at worker 0"
+    );
+    assert_eq!(l.echo_requests_seen(), 2, "both queued requests left");
+    l.run_for(Nanos::from_secs(1));
+    let lines: Vec<Response> = rx.try_iter().collect();
+    assert!(
+        matches!(
+            lines.last(),
+            Some(Response::PingDone {
+                sent: 2,
+                received: 2
+            })
+        ),
+        "{lines:?}"
+    );
+    l.finish();
+}
+
+#[test]
+fn ip_input_drops_are_counted_by_reason() {
+    let mut l = lab(
+        PeerMode {
+            answer_arp: true,
+            answer_echo: true,
+            claim_node_ip: false,
+        },
+        1,
+    );
+    l.run_for(Nanos::from_millis(3500));
+    let good = {
+        let mut d = vec![0u8; 28];
+        let r = ipv4::Repr::new(PEER_IP, NODE_IP, Protocol(99), 8, 64);
+        r.emit(
+            &mut ipv4::Packet::new_unchecked(&mut d[..]),
+            ChecksumMode::Compute,
+        );
+        d
+    };
+    let mut bad_csum = good.clone();
+    bad_csum[10] ^= 0xff;
+    let mut martian = good.clone();
+    martian[12..16].copy_from_slice(&[127, 0, 0, 1]);
+    ipv4::Packet::new_unchecked(&mut martian[..]).fill_checksum();
+    let mut not_ours = good.clone();
+    not_ours[16..20].copy_from_slice(&[198, 18, 0, 99]);
+    ipv4::Packet::new_unchecked(&mut not_ours[..]).fill_checksum();
+    for d in [&good, &bad_csum, &martian, &not_ours] {
+        l.send(&frame(NODE_MAC, EtherType::IPV4, d));
+    }
+    l.send(&frame(
+        MacAddr::new(2, 9, 9, 9, 9, 9),
+        EtherType::IPV4,
+        &good,
+    ));
+    l.send(&frame(NODE_MAC, EtherType(0x86dd), &good));
+    l.run_for(Nanos::from_millis(200));
+    let w = &l.node.workers[0];
+    assert_eq!(w.ipv4.drop_checksum, 1);
+    assert_eq!(w.ipv4.drop_martian_source, 1);
+    assert_eq!(w.ipv4.drop_not_for_us, 1);
+    assert_eq!(w.ipv4.drop_unknown_protocol, 1);
+    assert_eq!(w.l2.drop_not_our_mac, 1);
+    assert_eq!(w.l2.drop_ethertype, 1);
+    // Protocol 99 got a protocol unreachable quoting it.
+    let unreach = l
+        .seen
+        .iter()
+        .filter(|f| {
+            matches!(
+                dissect::parse(f, ChecksumCheck::Verify),
+                Ok(dissect::Frame {
+                    network: Network::Ipv4 {
+                        transport: Transport::Icmpv4(icmpv4::Repr::DstUnreachable {
+                            reason: icmpv4::DstUnreachable::ProtoUnreachable,
+                            ..
+                        }),
+                        ..
+                    },
+                    ..
+                })
+            )
+        })
+        .count();
+    assert_eq!(unreach, 1);
+    l.finish();
+}
