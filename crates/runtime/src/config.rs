@@ -245,8 +245,8 @@ impl Default for Ipv4Tunables {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table")]
 pub struct IcmpTunables {
-    /// Echo replies per second per worker; 0 answers every request. No seed value (the seed
-    /// answers every ping); 0.
+    /// Echo replies per second per worker (also the burst); 0 answers every request. No seed
+    /// value; 1000, so a ping flood cannot make the stack an amplifier.
     #[serde(deserialize_with = "range::<_, _, 0, 100000000>")]
     pub echo_rate_limit: u32,
     /// ICMP errors (unreachable, time exceeded, ...) per second per worker, token bucket; 0
@@ -270,7 +270,7 @@ pub struct IcmpTunables {
 impl Default for IcmpTunables {
     fn default() -> Self {
         IcmpTunables {
-            echo_rate_limit: 0,
+            echo_rate_limit: 1000,
             error_rate_limit: 1000,
             error_burst: 50,
             accept_redirects: true,
@@ -1299,7 +1299,7 @@ kind = \"mem\"
             retry_count = 3\nretry_interval = \"1s\"\npending_per_neighbor = 16\n\
             max_entries = 4096\nduplicate_detection = true\n[ipv4]\ndefault_ttl = 128\n\
             multicast_ttl = 1\naccept_source_route = false\nforwarding = false\n[icmp]\n\
-            echo_rate_limit = 0\nerror_rate_limit = 1000\nerror_burst = 50\n\
+            echo_rate_limit = 1000\nerror_rate_limit = 1000\nerror_burst = 50\n\
             accept_redirects = true\nredirect_lifetime = \"10m\"\nsend_redirects = true\n";
         let c = Config::parse(&format!("{BASE}{spelled}"), ORIGIN).unwrap();
         assert_eq!((c.arp, c.ipv4, c.icmp), (a, ip, icmp));

@@ -660,9 +660,23 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
             ToWorker::Failed { port, ip } => {
-                let n = self.pending.drop_failed(port, ip).count();
-                self.l2.drop_resolution_failed += n as u64;
-                self.ipv4.drop_unresolved += n as u64;
+                // Host unreachable to local senders: today those are the stack's own echo
+                // requests (ctl ping/tracert); sockets join with the UDP/TCP issues.
+                let mut notes: smallvec::SmallVec<[ToControl; 16]> = smallvec::SmallVec::new();
+                let mut n = 0u64;
+                for b in self.pending.drop_failed(port, ip) {
+                    n += 1;
+                    if let Some(m) = unreachable_note(b.data(), now) {
+                        if !notes.spilled() && notes.len() < notes.inline_size() {
+                            notes.push(m);
+                        }
+                    }
+                }
+                self.l2.drop_resolution_failed += n;
+                self.ipv4.drop_unresolved += n;
+                for m in notes {
+                    self.tell_control(m);
+                }
             }
             ToWorker::AddrState { port, addr, state } => {
                 for a in self
@@ -724,5 +738,28 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
         }
+    }
+}
+
+/// If `frame` is one of the stack's own echo requests (a ctl ping), the "host unreachable"
+/// report its session gets when the next hop does not resolve.
+fn unreachable_note(frame: &[u8], now: Nanos) -> Option<ToControl> {
+    let eth = ethernet::Frame::new_checked(frame).ok()?;
+    let ip = ipv4::Packet::new_checked(eth.payload()).ok()?;
+    if ip.protocol() != Protocol::ICMP {
+        return None;
+    }
+    let icmp = icmpv4::Packet::new_checked(ip.payload()).ok()?;
+    match icmpv4::Repr::parse(&icmp, ChecksumCheck::Trust).ok()? {
+        icmpv4::Repr::EchoRequest { ident, seq_no, .. } if is_ctl_ident(ident) => {
+            Some(ToControl::EchoError {
+                ident,
+                seq: seq_no,
+                from: ip.src_addr(),
+                error: EchoError::Unreachable(1, 0),
+                at: now,
+            })
+        }
+        _ => None,
     }
 }
