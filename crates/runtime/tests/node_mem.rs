@@ -176,19 +176,17 @@ impl Lab {
                             seq_no,
                             data,
                         }),
-                } => {
-                    if self.mode.answer_echo {
-                        let reply = icmp_frame(
-                            icmpv4::Repr::EchoReply {
-                                ident,
-                                seq_no,
-                                data,
-                            },
-                            PEER_IP,
-                            header.src_addr,
-                        );
-                        self.send(&reply);
-                    }
+                } if self.mode.answer_echo => {
+                    let reply = icmp_frame(
+                        icmpv4::Repr::EchoReply {
+                            ident,
+                            seq_no,
+                            data,
+                        },
+                        PEER_IP,
+                        header.src_addr,
+                    );
+                    self.send(&reply);
                 }
                 _ => {}
             }
