@@ -7,6 +7,7 @@
 
 pub mod arp;
 pub mod icmp;
+pub mod igmp;
 pub mod ipv4;
 pub mod route;
 pub mod timer;
