@@ -346,10 +346,14 @@ fn concurrent_readers_always_resolve_a_legal_next_hop() {
                     assert_eq!(hop.port, PortId(port));
                     n += 1;
                 }
+                // Progress the writer can see (it keeps changing routes until the reader has
+                // really run alongside it, however the two cores are shared).
+                seen.store(n, Relaxed);
             }
-            seen.fetch_add(n, Relaxed);
         });
-        for round in 0..500u32 {
+        let mut round = 0u32;
+        while round < 500 || (seen.load(Relaxed) < 10_000 && Instant::now() < deadline) {
+            round += 1;
             let gw = if round % 2 == 0 { GW_B } else { GW_C };
             t.add(Route::via(cidr("198.18.9.0/24"), gw, PortId(1), 1))
                 .unwrap();
@@ -367,6 +371,9 @@ fn concurrent_readers_always_resolve_a_legal_next_hop() {
         }
         done.store(true, Relaxed);
     });
-    assert!(seen.load(Relaxed) > 100);
+    assert!(
+        seen.load(Relaxed) >= 10_000,
+        "the reader ran alongside the writer"
+    );
     assert_eq!(t.routes().len(), 1);
 }
