@@ -21,7 +21,7 @@ if [ "${#P}" -gt 8 ]; then echo "lab: LAB_PREFIX must be at most 8 characters" >
 
 quiet_ethtool() {
   # veths accept these; ignore features a kernel does not expose.
-  ethtool -K "$@" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+  ethtool -K "$@" tx off rx off sg off tso off gso off gro off >/dev/null 2>&1 || true
 }
 
 # pair DPDK_END NETNS ADDR/LEN GATEWAY
@@ -34,7 +34,7 @@ pair() {
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
   ip -n "$ns" addr add "$addr" dev eth0
-  ip netns exec "$ns" ethtool -K eth0 tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+  ip netns exec "$ns" ethtool -K eth0 tx off rx off sg off tso off gso off gro off >/dev/null 2>&1 || true
   if [ -n "$gw" ]; then ip -n "$ns" route add default via "$gw"; fi
   # The DPDK end carries no kernel address: burst owns it. Keep IPv6 noise off it.
   sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1" || true

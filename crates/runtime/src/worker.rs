@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use burst_port::{Batch, Nanos, PacketBuf, Queue};
 use burst_stack::arp::{self as sarp, AddrState, NeighReader, PendingQueues, Queued};
+use burst_stack::frag::{self, Insert, Reassembler, ReassemblyConfig};
 use burst_stack::icmp::{self, ErrorKind, IcmpConfig, IcmpStats, RateLimiter};
 use burst_stack::ipv4::{self as sipv4, Destination, IfAddr, Ipv4Config, Ipv4Stats};
 use burst_stack::route::RouteReader;
 use burst_stack::PortId;
 use burst_wire::ethernet::{self, EtherType, MacAddr};
-use burst_wire::icmpv4::{self, DstUnreachable};
+use burst_wire::icmpv4::{self, DstUnreachable, TimeExceeded};
 use burst_wire::ipv4::{self, Protocol};
 use burst_wire::{arp, ChecksumCheck};
 
@@ -121,7 +122,17 @@ pub struct Worker<Q: Queue> {
     pub l2: L2Stats,
     shared: Arc<SharedStats>,
     last_publish: Nanos,
+    reasm: Reassembler<Q::Buf>,
+    /// Linearised received datagrams (reassembled chains), allocated once.
+    rx_scratch: Vec<u8>,
+    /// Outgoing datagrams too large for one frame, built here and then fragmented.
+    tx_scratch: Vec<u8>,
+    /// Echo data for the stack's own pings.
+    data_scratch: Vec<u8>,
 }
+
+/// Largest IPv4 datagram plus an Ethernet header.
+const SCRATCH: usize = 65535 + 64;
 
 impl<Q: Queue> Worker<Q> {
     /// A worker owning `queues` (index = port id).
@@ -141,6 +152,7 @@ impl<Q: Queue> Worker<Q> {
             &Ipv4Stats::default(),
             &IcmpStats::default(),
             &L2Stats::default(),
+            &frag::ReassemblyStats::default(),
         )
         .into_iter()
         .map(|(n, _)| n)
@@ -167,6 +179,10 @@ impl<Q: Queue> Worker<Q> {
             l2: L2Stats::default(),
             shared,
             last_publish: Nanos::ZERO,
+            reasm: Reassembler::new(ReassemblyConfig::default()),
+            rx_scratch: vec![0; SCRATCH],
+            tx_scratch: vec![0; SCRATCH],
+            data_scratch: vec![0; SCRATCH],
         }
     }
 
@@ -180,7 +196,12 @@ impl<Q: Queue> Worker<Q> {
         self.id
     }
 
-    fn all_counters(ip: &Ipv4Stats, icmp: &IcmpStats, l2: &L2Stats) -> Vec<(String, u64)> {
+    fn all_counters(
+        ip: &Ipv4Stats,
+        icmp: &IcmpStats,
+        l2: &L2Stats,
+        reasm: &frag::ReassemblyStats,
+    ) -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> = Vec::new();
         let l = l2;
         for (n, x) in [
@@ -210,16 +231,19 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in icmp.named() {
             v.push((format!("icmp.{n}"), x));
         }
+        for (n, x) in reasm.named() {
+            v.push((format!("frag.{n}"), x));
+        }
         v
     }
 
     fn publish_stats(&self) {
-        for (slot, (_, v)) in self
-            .shared
-            .values
-            .iter()
-            .zip(Self::all_counters(&self.ipv4, &self.icmp, &self.l2))
-        {
+        for (slot, (_, v)) in self.shared.values.iter().zip(Self::all_counters(
+            &self.ipv4,
+            &self.icmp,
+            &self.l2,
+            self.reasm.stats(),
+        )) {
             slot.store(v, Ordering::Relaxed);
         }
     }
@@ -239,6 +263,9 @@ impl<Q: Queue> Worker<Q> {
         while let Some(m) = self.rings.to_worker.pop() {
             self.message(m, now);
             work += 1;
+        }
+        if self.reasm.next_deadline().is_some_and(|d| now >= d) {
+            self.expire_reassembly(now);
         }
         self.flush_tx();
         // Publishing counters is cheap but not free: a few times a second is plenty.
@@ -284,6 +311,7 @@ impl<Q: Queue> Worker<Q> {
     fn input(&mut self, port: PortId, buf: Q::Buf, now: Nanos) {
         self.l2.rx_frames += 1;
         if buf.nb_segs() != 1 {
+            // Jumbo frames scattered over several buffers are not expected at our MTUs.
             self.l2.drop_chained += 1;
             return;
         }
@@ -358,34 +386,57 @@ impl<Q: Queue> Worker<Q> {
     fn ipv4_input(&mut self, port: PortId, buf: Q::Buf, hl: usize, now: Nanos) {
         self.ipv4.received += 1;
         let rx = buf.rx_meta();
-        let bytes = &buf.data()[hl..];
-        let p = match sipv4::check(bytes, &rx, &self.cfg.ipv4) {
-            Ok(p) => p,
-            Err(r) => {
-                r.count(&mut self.ipv4);
-                return;
+        let (class, is_fragment) = {
+            let bytes = &buf.data()[hl..];
+            let p = match sipv4::check(bytes, &rx, &self.cfg.ipv4) {
+                Ok(p) => p,
+                Err(r) => {
+                    r.count(&mut self.ipv4);
+                    return;
+                }
+            };
+            let dst = p.dst_addr();
+            let class = sipv4::classify(dst, &self.addrs);
+            match class {
+                Destination::Local if sipv4::is_disabled(dst, &self.addrs) => {
+                    self.ipv4.drop_address_disabled += 1;
+                    return;
+                }
+                Destination::Local | Destination::Broadcast => {}
+                Destination::Multicast | Destination::Other => {
+                    // Forwarding and multicast groups arrive with later issues.
+                    self.ipv4.drop_not_for_us += 1;
+                    return;
+                }
             }
+            (class, p.is_fragment())
         };
-        let dst = p.dst_addr();
-        let class = sipv4::classify(dst, &self.addrs);
-        match class {
-            Destination::Local if sipv4::is_disabled(dst, &self.addrs) => {
-                self.ipv4.drop_address_disabled += 1;
-                return;
+        let buf = if is_fragment {
+            match self.reasm.insert(buf, hl, now) {
+                Insert::Complete(b) => b,
+                Insert::Pending | Insert::Dropped(_) => return,
             }
-            Destination::Local | Destination::Broadcast => {}
-            Destination::Multicast | Destination::Other => {
-                // Forwarding and multicast groups arrive with later issues.
-                self.ipv4.drop_not_for_us += 1;
-                return;
-            }
-        }
-        if p.is_fragment() {
-            self.ipv4.drop_fragment += 1;
-            return;
-        }
-        let total = usize::from(p.total_len());
-        let datagram = &bytes[..total];
+        } else {
+            buf
+        };
+        // One contiguous view of the datagram: the buffer itself, or (a reassembled chain)
+        // a copy in the scratch area taken out of `self` for the duration.
+        let mut scratch = core::mem::take(&mut self.rx_scratch);
+        let datagram: &[u8] = if buf.nb_segs() == 1 {
+            &buf.data()[hl..]
+        } else {
+            let n = buf.copy_to(&mut scratch);
+            &scratch[hl..n]
+        };
+        let total =
+            usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
+        self.deliver(port, &datagram[..total], class, now);
+        self.rx_scratch = scratch;
+    }
+
+    /// Local delivery of a whole (possibly reassembled) datagram.
+    fn deliver(&mut self, port: PortId, datagram: &[u8], class: Destination, now: Nanos) {
+        let p = ipv4::Packet::new_unchecked(datagram);
         match p.protocol() {
             Protocol::ICMP => {
                 self.ipv4.delivered += 1;
@@ -414,6 +465,26 @@ impl<Q: Queue> Worker<Q> {
                     now,
                 );
             }
+        }
+    }
+
+    /// Drops timed-out reassemblies; quotes the first fragment in a time exceeded when it came.
+    fn expire_reassembly(&mut self, now: Nanos) {
+        let mut firsts: smallvec::SmallVec<[(Q::Buf, usize); 8]> = smallvec::SmallVec::new();
+        self.reasm.expire(now, |e| {
+            if firsts.len() < firsts.inline_size() {
+                firsts.push((e.first, e.l2_len));
+            }
+        });
+        for (b, l2) in firsts {
+            let orig = &b.data()[l2..];
+            // RFC 792: time exceeded, fragment reassembly time exceeded (code 1).
+            self.send_error(
+                orig,
+                Destination::Local,
+                ErrorKind::TimeExceeded(TimeExceeded::FragReassemblyExpired),
+                now,
+            );
         }
     }
 
@@ -595,6 +666,11 @@ impl<Q: Queue> Worker<Q> {
             self.ipv4.drop_no_route += 1;
             return Err("No usable source address.");
         };
+        let mtu = usize::from(self.ports[p].mtu);
+        let nip = nh.neighbour(dst);
+        if max_len > mtu {
+            return self.send_fragmented(port, dst, nip, src, max_len, mtu, now, write);
+        }
         let Some(mut b) = self.queues[p].alloc() else {
             self.ipv4.drop_no_buffer += 1;
             return Err("No buffer.");
@@ -613,7 +689,95 @@ impl<Q: Queue> Worker<Q> {
         .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
         b.trim(max_len - n);
         self.ipv4.sent += 1;
-        let nip = nh.neighbour(dst);
+        self.l2_out(port, dst, nip, b, now);
+        Ok(())
+    }
+
+    /// A datagram larger than the link MTU: built whole in the scratch area, then split into
+    /// fragments (RFC 791) that each go out like any frame. DF set → the local sender's error.
+    #[allow(clippy::too_many_arguments)]
+    fn send_fragmented(
+        &mut self,
+        port: PortId,
+        dst: Ipv4Addr,
+        nip: Ipv4Addr,
+        src: Ipv4Addr,
+        max_len: usize,
+        mtu: usize,
+        now: Nanos,
+        write: impl FnOnce(&mut [u8], Ipv4Addr) -> usize,
+    ) -> Result<(), &'static str> {
+        let p = usize::from(port.0);
+        let mut scratch = core::mem::take(&mut self.tx_scratch);
+        let hl = ethernet::HEADER_LEN;
+        let n = write(&mut scratch[hl..hl + max_len], src);
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: MacAddr::ZERO,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut scratch[..hl]));
+        let frame = &scratch[..hl + n];
+        // The whole datagram as a chain of pool buffers, which `fragment` splits.
+        let q = &mut self.queues[p];
+        let mut chain: Option<Q::Buf> = None;
+        let mut ok = true;
+        for piece in frame.chunks(1024) {
+            let Some(mut b) = q.alloc() else {
+                ok = false;
+                break;
+            };
+            match b.append(piece.len()) {
+                Some(d) => d.copy_from_slice(piece),
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+            match chain.as_mut() {
+                None => chain = Some(b),
+                Some(c) => {
+                    if c.chain(b).is_err() {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+        }
+        self.tx_scratch = scratch;
+        let Some(chain) = chain.filter(|_| ok) else {
+            self.ipv4.drop_no_buffer += 1;
+            return Err("No buffer.");
+        };
+        let mut frags: smallvec::SmallVec<[Q::Buf; 48]> = smallvec::SmallVec::new();
+        let q = &mut self.queues[p];
+        let r = frag::fragment(&chain, hl, mtu as u16, &mut || q.alloc(), &mut |f| {
+            frags.push(f)
+        });
+        drop(chain);
+        match r {
+            Ok(_) => {}
+            Err(frag::FragError::DontFragment) => {
+                return Err("Packet needs to be fragmented but DF set.")
+            }
+            Err(frag::FragError::NoBuffer) => {
+                self.ipv4.drop_no_buffer += 1;
+                return Err("No buffer.");
+            }
+            Err(_) => return Err("Cannot fragment."),
+        }
+        self.ipv4.sent += 1;
+        self.ipv4.fragments_created += frags.len() as u64;
+        for f in frags {
+            self.l2_out(port, dst, nip, f, now);
+        }
+        Ok(())
+    }
+
+    /// Fills in the Ethernet destination (broadcast, multicast mapping or the neighbour's MAC)
+    /// and queues the frame for transmit, or parks it while ARP resolves the neighbour.
+    fn l2_out(&mut self, port: PortId, dst: Ipv4Addr, nip: Ipv4Addr, mut b: Q::Buf, now: Nanos) {
         let mac =
             if dst.is_broadcast() || self.addrs.iter().any(|a| a.cidr.is_directed_broadcast(dst)) {
                 Some(MacAddr::BROADCAST)
@@ -640,7 +804,6 @@ impl<Q: Queue> Worker<Q> {
                 }
             },
         }
-        Ok(())
     }
 
     fn message(&mut self, m: ToWorker, now: Nanos) {
@@ -699,22 +862,13 @@ impl<Q: Queue> Worker<Q> {
                 ttl,
                 dont_frag,
             } => {
-                let data_len = usize::from(size);
+                let data_len = usize::from(size).min(65507);
                 let len = ipv4::HEADER_LEN + icmpv4::HEADER_LEN + data_len;
-                let mtu = usize::from(self.ports.first().map_or(1500, |p| p.mtu));
-                let r = if dont_frag && len > mtu {
-                    // Our own DF datagram does not fit the link: what ping reports locally.
-                    Err("Packet needs to be fragmented but DF set.")
-                } else if len > mtu {
-                    Err("Fragmentation arrives with the next issue.")
-                } else {
-                    // Fits one frame (≤ 1472 bytes of data at MTU 1500): a stack copy of the
-                    // pattern, no allocation.
-                    let mut data = [0u8; 9000];
-                    let data_len = data_len.min(data.len());
-                    for (i, x) in data[..data_len].iter_mut().enumerate() {
-                        *x = (0x10 + i) as u8;
-                    }
+                let mut data = core::mem::take(&mut self.data_scratch);
+                for (i, x) in data[..data_len].iter_mut().enumerate() {
+                    *x = (0x10 + i) as u8;
+                }
+                let r = {
                     let msg = icmpv4::Repr::EchoRequest {
                         ident,
                         seq_no: seq,
@@ -724,6 +878,7 @@ impl<Q: Queue> Worker<Q> {
                         icmp::emit(&msg, src, dst, ttl, dont_frag, out)
                     })
                 };
+                self.data_scratch = data;
                 match r {
                     Ok(()) => {
                         self.icmp.out_msgs += 1;

@@ -42,6 +42,8 @@ pub struct Ipv4Stats {
     pub delivered: u64,
     /// Originated by us.
     pub sent: u64,
+    /// Fragments created for datagrams larger than the link MTU.
+    pub fragments_created: u64,
     /// Dropped: shorter than a header, or a length field inconsistent with the frame.
     pub drop_truncated: u64,
     /// Dropped: version is not 4.
@@ -58,7 +60,7 @@ pub struct Ipv4Stats {
     pub drop_source_route: u64,
     /// Dropped: not addressed to us and forwarding is off.
     pub drop_not_for_us: u64,
-    /// Dropped: a fragment (reassembly arrives with the next issue).
+    /// Dropped: a fragment that reassembly refused (details in the `frag.*` counters).
     pub drop_fragment: u64,
     /// Dropped: destination address disabled by an address conflict.
     pub drop_address_disabled: u64,
@@ -78,6 +80,7 @@ impl Ipv4Stats {
         self.received += o.received;
         self.delivered += o.delivered;
         self.sent += o.sent;
+        self.fragments_created += o.fragments_created;
         self.drop_truncated += o.drop_truncated;
         self.drop_version += o.drop_version;
         self.drop_header_len += o.drop_header_len;
@@ -95,11 +98,12 @@ impl Ipv4Stats {
     }
 
     /// Every counter with its name, for `stats` output.
-    pub fn named(&self) -> [(&'static str, u64); 17] {
+    pub fn named(&self) -> [(&'static str, u64); 18] {
         [
             ("received", self.received),
             ("delivered", self.delivered),
             ("sent", self.sent),
+            ("fragments_created", self.fragments_created),
             ("drop_truncated", self.drop_truncated),
             ("drop_version", self.drop_version),
             ("drop_header_len", self.drop_header_len),

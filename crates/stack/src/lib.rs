@@ -24,3 +24,6 @@ impl fmt::Display for PortId {
         write!(f, "port{}", self.0)
     }
 }
+pub mod pmtu;
+pub mod rdisc;
+pub mod redirect;

@@ -363,7 +363,11 @@ fn concurrent_readers_always_resolve_a_legal_next_hop() {
             while let Err(e) = t.add(host) {
                 assert_eq!(e, RouteError::TableFull);
                 tries += 1;
-                assert!(tries < 10_000, "the reader never let the group go");
+                // Bounded by time, not by a count a loaded machine could exhaust.
+                assert!(
+                    Instant::now() < deadline,
+                    "the reader never let the group go ({tries} tries)"
+                );
                 std::thread::yield_now();
             }
             t.delete(cidr("198.18.9.200/32"), None).unwrap();
