@@ -73,6 +73,11 @@ pub struct EalConfig {
     pub args: Vec<String>,
     /// Number of workers (one per core), `1..=MAX_CORES`.
     pub cores: u16,
+    /// Data bytes per packet buffer (mbuf data room, headroom excluded). Frames larger than
+    /// this arrive chained or not at all (af_packet truncates to its `framesz`). Default 2048.
+    pub mbuf_data_room: u16,
+    /// Packet buffers in the pool. Default 16383.
+    pub mbufs: u32,
 }
 
 /// `[[port]]`: one network port.
@@ -365,6 +370,10 @@ struct RawEal {
     args: Vec<String>,
     #[serde(deserialize_with = "range::<_, _, 1, { MAX_CORES as i64 }>")]
     cores: u16,
+    #[serde(deserialize_with = "range::<_, _, 256, 65000>")]
+    mbuf_data_room: u16,
+    #[serde(deserialize_with = "range::<_, _, 1023, 16777215>")]
+    mbufs: u32,
 }
 
 impl Default for RawEal {
@@ -372,6 +381,8 @@ impl Default for RawEal {
         RawEal {
             args: Vec::new(),
             cores: 1,
+            mbuf_data_room: 2048,
+            mbufs: 16383,
         }
     }
 }
@@ -462,6 +473,8 @@ impl RawConfig {
             eal: EalConfig {
                 args: self.eal.args,
                 cores: self.eal.cores,
+                mbuf_data_room: self.eal.mbuf_data_room,
+                mbufs: self.eal.mbufs,
             },
             ports,
             routes,

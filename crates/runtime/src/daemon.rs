@@ -20,7 +20,9 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
         &eal,
         "burst",
         &MempoolConfig {
-            size: 16383,
+            size: cfg.eal.mbufs,
+            // DPDK's data room includes the 128-byte headroom.
+            data_room: cfg.eal.mbuf_data_room.saturating_add(128),
             ..MempoolConfig::default()
         },
     )
