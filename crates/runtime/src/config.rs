@@ -1489,7 +1489,7 @@ kind = \"mem\"
         let e = err(&BASE.replace("cores = 2", "cores = 2\nworkers = 3"));
         assert_eq!(
             e,
-            "test.toml:5:1: eal.workers: unknown key (expected `args` or `cores`)"
+            "test.toml:5:1: eal.workers: unknown key (expected one of `args`, `cores`, `mbuf_data_room`, `mbufs`)"
         );
         let e = err_with("[arp_tunables]\ncache_life = \"2m\"\n");
         assert!(
