@@ -87,6 +87,25 @@ check "our echo to 198.19.5.5 went out via Linux" sh -c "tcpdump -r '$work/route
 check "route delete 198.19.0.0/16" ctl route delete 198.19.0.0/16
 check "deleted: net unreachable again" sh -c "'$BURST' ctl --socket '$SOCK' ping -c 1 198.19.5.5 | grep -q 'net unreachable'"
 
+# UDP: the simple services (enabled in configs/host.toml) and a closed port.
+check "UDP echo (nc -u) returns the same bytes" \
+  sh -c "[ \"\$(echo 'hello burst' | ip netns exec $NS nc -u -w 1 198.18.0.2 7)\" = 'hello burst' ]"
+check "daytime answers" sh -c "echo x | ip netns exec $NS nc -u -w 1 198.18.0.2 13 | grep -q UTC"
+check "quote of the day answers" sh -c "echo x | ip netns exec $NS nc -u -w 1 198.18.0.2 17 | grep -q ."
+check "chargen answers" sh -c "echo x | ip netns exec $NS nc -u -w 1 198.18.0.2 19 | grep -qF '!\"#\$%'"
+check "closed UDP port: Linux reports connection refused" ip netns exec "$NS" /usr/bin/python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.connect(('198.18.0.2', 4444))
+s.send(b'x')
+try:
+    s.recv(10)
+except ConnectionRefusedError:
+    raise SystemExit(0)
+raise SystemExit('no ICMP port unreachable')
+"
+
 # Both workers served traffic (RSS / af_packet fanout spread the flows over both queues).
 ip netns exec "$NS" ping -c 20 -i 0.01 -W 1 198.18.0.2 >/dev/null 2>&1
 for i in 1 2 3 4 5 6; do ip netns exec "$NS" ping -c 2 -i 0.01 -W 1 -I "198.18.0.1" 198.18.0.2 >/dev/null 2>&1; done

@@ -64,6 +64,55 @@ pub struct Config {
     pub icmp: IcmpTunables,
     /// Which port backend to run on.
     pub backend: Backend,
+    /// The simple TCP/IP services (seed 004), each off unless enabled.
+    pub services: ServicesConfig,
+    /// TCP/IP filtering (seed 000): what traffic to this host is accepted.
+    pub filtering: FilteringConfig,
+}
+
+/// `[services]`: the simple TCP/IP services (echo 7, discard 9, daytime 13, quote of the day 17,
+/// character generator 19), over UDP for now. Seed 004: installed only on request; all off.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct ServicesConfig {
+    /// Echo (port 7, RFC 862).
+    pub echo: bool,
+    /// Discard (port 9, RFC 863).
+    pub discard: bool,
+    /// Daytime (port 13, RFC 867).
+    pub daytime: bool,
+    /// Quote of the day (port 17, RFC 865).
+    pub qotd: bool,
+    /// Character generator (port 19, RFC 864).
+    pub chargen: bool,
+    /// The quote the qotd service sends (at most 512 bytes, RFC 865).
+    pub qotd_text: String,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig {
+            echo: false,
+            discard: false,
+            daytime: false,
+            qotd: false,
+            chargen: false,
+            qotd_text: "Packets are never lost; they are only counted.\r\n".into(),
+        }
+    }
+}
+
+/// `[filtering]`: TCP/IP filtering (seed 000) of traffic to this host. A missing list permits
+/// everything; a list permits only what it names; the rest is dropped silently and counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct FilteringConfig {
+    /// Permitted TCP destination ports.
+    pub tcp_ports: Option<Vec<u16>>,
+    /// Permitted UDP destination ports.
+    pub udp_ports: Option<Vec<u16>>,
+    /// Permitted IP protocol numbers.
+    pub protocols: Option<Vec<u8>>,
 }
 
 /// `[eal]`: the DPDK Environment Abstraction Layer.
@@ -362,6 +411,10 @@ struct RawConfig {
     icmp: IcmpTunables,
     #[serde(default)]
     backend: RawBackend,
+    #[serde(default)]
+    services: ServicesConfig,
+    #[serde(default)]
+    filtering: FilteringConfig,
 }
 
 #[derive(Deserialize)]
@@ -484,6 +537,8 @@ impl RawConfig {
             ipv4: self.ipv4,
             icmp: self.icmp,
             backend,
+            services: self.services,
+            filtering: self.filtering,
         })
     }
 }

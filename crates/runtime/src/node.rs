@@ -65,6 +65,12 @@ pub struct NodeConfig {
     pub lpm_tbl8_groups: u32,
     /// Most distinct next hops.
     pub max_next_hops: u32,
+    /// Built-in UDP services to run on every worker.
+    pub services: Vec<burst_stack::udp::Service>,
+    /// The quote of the day.
+    pub qotd: String,
+    /// TCP/IP filtering.
+    pub filtering: burst_stack::udp::Filtering,
 }
 
 impl From<&crate::config::Config> for NodeConfig {
@@ -130,6 +136,27 @@ impl From<&crate::config::Config> for NodeConfig {
             },
             lpm_tbl8_groups: 4096,
             max_next_hops: 4096,
+            services: {
+                use burst_stack::udp::Service;
+                let s = &c.services;
+                [
+                    (s.echo, Service::Echo),
+                    (s.discard, Service::Discard),
+                    (s.daytime, Service::Daytime),
+                    (s.qotd, Service::Qotd),
+                    (s.chargen, Service::Chargen),
+                ]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, svc)| svc)
+                .collect()
+            },
+            qotd: c.services.qotd_text.clone(),
+            filtering: burst_stack::udp::Filtering {
+                tcp_ports: c.filtering.tcp_ports.clone(),
+                udp_ports: c.filtering.udp_ports.clone(),
+                protocols: c.filtering.protocols.clone(),
+            },
         }
     }
 }
@@ -232,6 +259,9 @@ where
                     ipv4: cfg.ipv4,
                     icmp: cfg.icmp,
                     arp: cfg.arp.clone(),
+                    services: cfg.services.clone(),
+                    qotd: cfg.qotd.clone(),
+                    filtering: cfg.filtering.clone(),
                 },
             ));
         }

@@ -13,11 +13,12 @@ use burst_stack::frag::{self, Insert, Reassembler, ReassemblyConfig};
 use burst_stack::icmp::{self, ErrorKind, IcmpConfig, IcmpStats, RateLimiter};
 use burst_stack::ipv4::{self as sipv4, Destination, IfAddr, Ipv4Config, Ipv4Stats};
 use burst_stack::route::RouteReader;
+use burst_stack::udp::{self as sudp, Filtering, Received, Service, UdpSockets};
 use burst_stack::PortId;
 use burst_wire::ethernet::{self, EtherType, MacAddr};
 use burst_wire::icmpv4::{self, DstUnreachable, TimeExceeded};
 use burst_wire::ipv4::{self, Protocol};
-use burst_wire::{arp, ChecksumCheck};
+use burst_wire::{arp, udp, ChecksumCheck, ChecksumMode};
 
 use crate::msg::{is_ctl_ident, EchoError, Rings, ToControl, ToWorker};
 
@@ -98,6 +99,12 @@ pub struct WorkerConfig {
     pub icmp: IcmpConfig,
     /// ARP (pending-queue sizes).
     pub arp: sarp::ArpConfig,
+    /// Built-in services to run.
+    pub services: Vec<Service>,
+    /// The quote of the day.
+    pub qotd: String,
+    /// TCP/IP filtering.
+    pub filtering: Filtering,
 }
 
 /// One worker.
@@ -129,6 +136,11 @@ pub struct Worker<Q: Queue> {
     tx_scratch: Vec<u8>,
     /// Echo data for the stack's own pings.
     data_scratch: Vec<u8>,
+    /// UDP sockets and services of this core.
+    pub udp: UdpSockets<Q::Buf>,
+    /// Datagrams dropped by TCP/IP filtering (any protocol).
+    pub filtered: u64,
+    chargen_line: usize,
 }
 
 /// Largest IPv4 datagram plus an Ethernet header.
@@ -148,11 +160,17 @@ impl<Q: Queue> Worker<Q> {
         cfg: WorkerConfig,
     ) -> Worker<Q> {
         let tx = (0..queues.len()).map(|_| Batch::new()).collect();
+        let mut udp = UdpSockets::new(1024, 64);
+        for svc in &cfg.services {
+            // Distinct well-known ports on a fresh table: binding cannot fail.
+            let _ = udp.bind_service(*svc);
+        }
         let names: Vec<String> = Self::all_counters(
             &Ipv4Stats::default(),
             &IcmpStats::default(),
             &L2Stats::default(),
             &frag::ReassemblyStats::default(),
+            &sudp::UdpStats::default(),
         )
         .into_iter()
         .map(|(n, _)| n)
@@ -183,6 +201,9 @@ impl<Q: Queue> Worker<Q> {
             rx_scratch: vec![0; SCRATCH],
             tx_scratch: vec![0; SCRATCH],
             data_scratch: vec![0; SCRATCH],
+            udp,
+            filtered: 0,
+            chargen_line: 0,
         }
     }
 
@@ -201,6 +222,7 @@ impl<Q: Queue> Worker<Q> {
         icmp: &IcmpStats,
         l2: &L2Stats,
         reasm: &frag::ReassemblyStats,
+        udp: &sudp::UdpStats,
     ) -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> = Vec::new();
         let l = l2;
@@ -234,6 +256,9 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in reasm.named() {
             v.push((format!("frag.{n}"), x));
         }
+        for (n, x) in udp.named() {
+            v.push((format!("udp.{n}"), x));
+        }
         v
     }
 
@@ -243,6 +268,7 @@ impl<Q: Queue> Worker<Q> {
             &self.icmp,
             &self.l2,
             self.reasm.stats(),
+            &self.udp.stats,
         )) {
             slot.store(v, Ordering::Relaxed);
         }
@@ -430,31 +456,60 @@ impl<Q: Queue> Worker<Q> {
         };
         let total =
             usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
-        self.deliver(port, &datagram[..total], class, now);
+        let datagram = &datagram[..total];
+        let to_socket = self.deliver(port, datagram, class, rx.l4_checksum, now);
+        // A datagram for a user socket keeps its own buffer (zero-copy) when it arrived whole.
+        if let Some((id, from, to, offset, len)) = to_socket {
+            if buf.nb_segs() == 1 {
+                let d = Received {
+                    from,
+                    to,
+                    buf,
+                    offset: hl + offset,
+                    len,
+                };
+                if let Err(d) = self.udp.deliver(id, d) {
+                    drop(d);
+                }
+            } else {
+                // Reassembled datagrams reach services only, for now.
+                self.udp.stats.rcvbuf_errors += 1;
+            }
+        }
         self.rx_scratch = scratch;
     }
 
-    /// Local delivery of a whole (possibly reassembled) datagram.
-    fn deliver(&mut self, port: PortId, datagram: &[u8], class: Destination, now: Nanos) {
+    /// Local delivery of a whole (possibly reassembled) datagram. Returns where a UDP datagram
+    /// for a user socket goes (socket, sender, destination, payload offset and length within
+    /// the datagram); the caller moves the buffer there.
+    #[allow(clippy::type_complexity)]
+    fn deliver(
+        &mut self,
+        port: PortId,
+        datagram: &[u8],
+        class: Destination,
+        l4_checksum: burst_port::ChecksumStatus,
+        now: Nanos,
+    ) -> Option<(sudp::SocketId, (Ipv4Addr, u16), Ipv4Addr, usize, usize)> {
         let p = ipv4::Packet::new_unchecked(datagram);
+        if !self.cfg.filtering.protocol_ok(p.protocol().0) {
+            // Seed 000: TCP/IP filtering drops silently.
+            self.filtered += 1;
+            return None;
+        }
         match p.protocol() {
             Protocol::ICMP => {
                 self.ipv4.delivered += 1;
                 self.icmp_input(port, datagram, class, now);
+                None
             }
             Protocol::UDP => {
-                // No UDP sockets yet: every port is closed (RFC 1122 §4.1.3.1).
                 self.ipv4.delivered += 1;
-                self.l2.udp_no_port += 1;
-                self.send_error(
-                    datagram,
-                    class,
-                    ErrorKind::Unreachable(DstUnreachable::PortUnreachable, 0),
-                    now,
-                );
+                self.udp_input(datagram, class, l4_checksum, now)
             }
             Protocol::TCP => {
                 self.l2.tcp_dropped += 1;
+                None
             }
             _ => {
                 self.ipv4.drop_unknown_protocol += 1;
@@ -464,7 +519,127 @@ impl<Q: Queue> Worker<Q> {
                     ErrorKind::Unreachable(DstUnreachable::ProtoUnreachable, 0),
                     now,
                 );
+                None
             }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn udp_input(
+        &mut self,
+        datagram: &[u8],
+        class: Destination,
+        l4_checksum: burst_port::ChecksumStatus,
+        now: Nanos,
+    ) -> Option<(sudp::SocketId, (Ipv4Addr, u16), Ipv4Addr, usize, usize)> {
+        let ip = ipv4::Packet::new_unchecked(datagram);
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let hl = ip.header_len();
+        let Ok(u) = udp::Packet::new_checked(ip.payload()) else {
+            self.udp.stats.in_errors += 1;
+            return None;
+        };
+        let checksum_ok = match l4_checksum {
+            burst_port::ChecksumStatus::Good => true,
+            burst_port::ChecksumStatus::Bad => false,
+            burst_port::ChecksumStatus::Unknown => u.verify_checksum(src, dst),
+        };
+        if !checksum_ok {
+            self.udp.stats.in_errors += 1;
+            return None;
+        }
+        let (sport, dport) = (u.src_port(), u.dst_port());
+        if !self.cfg.filtering.udp_ok(dport) {
+            self.udp.stats.filtered += 1;
+            self.filtered += 1;
+            return None;
+        }
+        let payload = u.payload();
+        let Some(id) = self.udp.lookup(dst, dport, (src, sport)) else {
+            self.udp.stats.no_ports += 1;
+            self.l2.udp_no_port += 1;
+            // RFC 1122 §4.1.3.1: port unreachable (send_error applies the never-send rules).
+            self.send_error(
+                datagram,
+                class,
+                ErrorKind::Unreachable(DstUnreachable::PortUnreachable, 0),
+                now,
+            );
+            return None;
+        };
+        let service = self.udp.get(id).ok().and_then(|s| s.service);
+        let Some(service) = service else {
+            return Some((id, (src, sport), dst, hl + udp::HEADER_LEN, payload.len()));
+        };
+        self.udp.stats.in_datagrams += 1;
+        // Replies come from the address the request was sent to (unicast), else the route's.
+        let reply_src = (class == Destination::Local).then_some(dst);
+        match service {
+            Service::Discard => {}
+            Service::Echo => self.udp_send(reply_src, dport, src, sport, payload, now),
+            Service::Daytime => {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let text = sudp::daytime(t);
+                self.udp_send(reply_src, dport, src, sport, text.as_bytes(), now);
+            }
+            Service::Qotd => {
+                let q = core::mem::take(&mut self.cfg.qotd);
+                self.udp_send(reply_src, dport, src, sport, q.as_bytes(), now);
+                self.cfg.qotd = q;
+            }
+            Service::Chargen => {
+                // RFC 864: a datagram of 0 to 512 characters, whatever the request held.
+                let mut out = [0u8; 512];
+                let lines = 1 + (self.chargen_line % 6);
+                let n = sudp::chargen(self.chargen_line, &mut out[..lines * 74]);
+                self.chargen_line += 1;
+                self.udp_send(reply_src, dport, src, sport, &out[..n], now);
+            }
+        }
+        None
+    }
+
+    /// Sends one UDP datagram (fragmented when larger than the MTU).
+    pub fn udp_send(
+        &mut self,
+        src: Option<Ipv4Addr>,
+        sport: u16,
+        dst: Ipv4Addr,
+        dport: u16,
+        payload: &[u8],
+        now: Nanos,
+    ) {
+        let u = udp::Repr {
+            src_port: sport,
+            dst_port: dport,
+            payload_len: payload.len(),
+        };
+        let len = ipv4::HEADER_LEN + u.buffer_len();
+        let ttl = if dst.is_multicast() {
+            1
+        } else {
+            self.cfg.ipv4.default_ttl
+        };
+        let r = self.send_ip(dst, src, len, now, |out, s| {
+            let ip = ipv4::Repr::new(s, dst, Protocol::UDP, u.buffer_len(), ttl);
+            let hl = ip.header_len();
+            out[hl + udp::HEADER_LEN..hl + u.buffer_len()].copy_from_slice(payload);
+            u.emit(
+                &mut udp::Packet::new_unchecked(&mut out[hl..hl + u.buffer_len()]),
+                s,
+                dst,
+                ChecksumMode::Compute,
+            );
+            ip.emit(
+                &mut ipv4::Packet::new_unchecked(&mut out[..ip.buffer_len()]),
+                ChecksumMode::Compute,
+            );
+            ip.buffer_len()
+        });
+        if r.is_ok() {
+            self.udp.stats.out_datagrams += 1;
         }
     }
 

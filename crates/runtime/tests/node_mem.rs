@@ -77,6 +77,9 @@ fn lab(mode: PeerMode, workers: usize) -> Lab {
         icmp: IcmpConfig::default(),
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
+        services: vec![],
+        qotd: String::new(),
+        filtering: Default::default(),
     };
     let node = Node::build(&cfg, vec![port], clock.now()).unwrap();
     Lab {

@@ -12,6 +12,7 @@ pub mod igmp;
 pub mod ipv4;
 pub mod route;
 pub mod timer;
+pub mod udp;
 
 use core::fmt;
 
