@@ -51,6 +51,10 @@ struct Lab {
 }
 
 fn lab(mode: PeerMode, workers: usize) -> Lab {
+    lab_with(mode, workers, Default::default())
+}
+
+fn lab_with(mode: PeerMode, workers: usize, filtering: burst_stack::udp::Filtering) -> Lab {
     let clock = VirtualClock::new();
     clock.advance(Nanos::from_secs(1));
     let wire = Wire::new(&clock, WireConfig::default());
@@ -79,7 +83,7 @@ fn lab(mode: PeerMode, workers: usize) -> Lab {
         max_next_hops: 64,
         services: vec![],
         qotd: String::new(),
-        filtering: Default::default(),
+        filtering,
     };
     let node = Node::build(&cfg, vec![port], clock.now()).unwrap();
     Lab {
@@ -575,5 +579,141 @@ fn ip_input_drops_are_counted_by_reason() {
         })
         .count();
     assert_eq!(unreach, 1);
+    l.finish();
+}
+
+fn udp_frame(dport: u16, payload: &[u8]) -> Vec<u8> {
+    let u = burst_wire::udp::Repr {
+        src_port: 40000,
+        dst_port: dport,
+        payload_len: payload.len(),
+    };
+    let ip = ipv4::Repr::new(PEER_IP, NODE_IP, Protocol::UDP, u.buffer_len(), 64);
+    let mut d = vec![0u8; ip.buffer_len()];
+    d[28..].copy_from_slice(payload);
+    u.emit(
+        &mut burst_wire::udp::Packet::new_unchecked(&mut d[20..]),
+        PEER_IP,
+        NODE_IP,
+        ChecksumMode::Compute,
+    );
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..]),
+        ChecksumMode::Compute,
+    );
+    frame(NODE_MAC, EtherType::IPV4, &d)
+}
+
+#[test]
+fn udp_sockets_services_and_filtering() {
+    use burst_stack::udp::Service;
+    let mut l = lab(
+        PeerMode {
+            answer_arp: true,
+            answer_echo: true,
+            claim_node_ip: false,
+        },
+        1,
+    );
+    l.run_for(Nanos::from_millis(3500));
+    let w = &mut l.node.workers[0];
+    w.udp.bind_service(Service::Echo).unwrap();
+    let sock = w.udp.bind(Ipv4Addr::UNSPECIFIED, 5000).unwrap();
+    // A user socket receives the datagram in its own buffer, and becomes ready once.
+    l.send(&udp_frame(5000, b"for the socket"));
+    l.send(&udp_frame(5000, b"and another"));
+    l.send(&udp_frame(7, b"echo me"));
+    l.send(&udp_frame(4444, b"nobody here"));
+    l.run_for(Nanos::from_millis(200));
+    let w = &mut l.node.workers[0];
+    assert_eq!(w.udp.next_ready(), Some(sock));
+    assert_eq!(w.udp.next_ready(), None, "listed once until drained");
+    let r = w.udp.recv_from(sock).unwrap();
+    assert_eq!(r.from, (PEER_IP, 40000));
+    assert_eq!(&r.buf.data()[r.offset..r.offset + r.len], b"for the socket");
+    drop(r);
+    let r = w.udp.recv_from(sock).unwrap();
+    assert_eq!(&r.buf.data()[r.offset..r.offset + r.len], b"and another");
+    drop(r);
+    assert!(w.udp.recv_from(sock).is_none());
+    assert_eq!(w.udp.stats.no_ports, 1);
+    // The echo came back to the peer; the closed port got a port unreachable quoting it.
+    let echoed = l
+        .seen
+        .iter()
+        .filter(|f| matches!(dissect::parse(f, ChecksumCheck::Verify), Ok(dissect::Frame { network: Network::Ipv4 { transport: Transport::Udp { header, payload }, .. }, .. }) if header.src_port == 7 && payload == b"echo me"))
+        .count();
+    assert_eq!(echoed, 1);
+    let unreachable = l
+        .seen
+        .iter()
+        .filter(|f| {
+            matches!(
+                dissect::parse(f, ChecksumCheck::Verify),
+                Ok(dissect::Frame {
+                    network: Network::Ipv4 {
+                        transport: Transport::Icmpv4(icmpv4::Repr::DstUnreachable {
+                            reason: icmpv4::DstUnreachable::PortUnreachable,
+                            ..
+                        }),
+                        ..
+                    },
+                    ..
+                })
+            )
+        })
+        .count();
+    assert_eq!(unreachable, 1);
+    l.finish();
+
+    // Filtering: only UDP port 7 and the ICMP and UDP protocols are permitted; the rest
+    // vanishes silently (no port or protocol unreachable), counted.
+    let f = burst_stack::udp::Filtering {
+        udp_ports: Some(vec![7]),
+        protocols: Some(vec![1, 17]),
+        tcp_ports: None,
+    };
+    let mut l = lab_with(
+        PeerMode {
+            answer_arp: true,
+            answer_echo: true,
+            claim_node_ip: false,
+        },
+        1,
+        f,
+    );
+    l.run_for(Nanos::from_millis(3500));
+    l.node.workers[0].udp.bind_service(Service::Echo).unwrap();
+    let seen_before = l.seen.len();
+    l.send(&udp_frame(4444, b"filtered port"));
+    let mut gre = vec![0u8; 28];
+    ipv4::Repr::new(PEER_IP, NODE_IP, Protocol(47), 8, 64).emit(
+        &mut ipv4::Packet::new_unchecked(&mut gre[..]),
+        ChecksumMode::Compute,
+    );
+    l.send(&frame(NODE_MAC, EtherType::IPV4, &gre));
+    l.send(&udp_frame(7, b"permitted"));
+    l.ping_from_peer(1);
+    l.run_for(Nanos::from_millis(200));
+    assert_eq!(l.node.workers[0].filtered, 2);
+    assert_eq!(
+        l.node.workers[0].ipv4.drop_unknown_protocol, 0,
+        "filtered before protocol handling"
+    );
+    // Only the echo reply and the UDP echo came back: nothing about the filtered two.
+    let answers = l.seen[seen_before..]
+        .iter()
+        .filter(|f| {
+            matches!(
+                dissect::parse(f, ChecksumCheck::Verify),
+                Ok(dissect::Frame {
+                    network: Network::Ipv4 { .. },
+                    ..
+                })
+            )
+        })
+        .count();
+    assert_eq!(answers, 2, "no ICMP error for silently filtered traffic");
+    assert_eq!(l.echo_replies_seen(), 1);
     l.finish();
 }
