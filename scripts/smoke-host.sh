@@ -106,6 +106,9 @@ except ConnectionRefusedError:
 raise SystemExit('no ICMP port unreachable')
 "
 
+check "netstat -s sums the UDP counters" sh -c "'$BURST' ctl --socket '$SOCK' netstat -s | grep -A8 'UDP Statistics' | grep -E 'in_datagrams +=' | grep -qv '= 0'"
+check "netstat -r lists the routes" sh -c "'$BURST' ctl --socket '$SOCK' netstat -r | grep -q 'On-link'"
+
 # Both workers served traffic (RSS / af_packet fanout spread the flows over both queues).
 ip netns exec "$NS" ping -c 20 -i 0.01 -W 1 198.18.0.2 >/dev/null 2>&1
 for i in 1 2 3 4 5 6; do ip netns exec "$NS" ping -c 2 -i 0.01 -W 1 -I "198.18.0.1" 198.18.0.2 >/dev/null 2>&1; done

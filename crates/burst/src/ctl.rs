@@ -88,6 +88,15 @@ pub(crate) enum CtlCommand {
     },
     /// Per-port and per-core counters, including every drop reason.
     Stats,
+    /// `netstat -s` (per-protocol counters summed over cores) or `netstat -r` (routes).
+    Netstat {
+        /// Per-protocol statistics.
+        #[arg(short = 's')]
+        s: bool,
+        /// The routing table.
+        #[arg(short = 'r')]
+        r: bool,
+    },
 }
 
 /// Runs one ctl command.
@@ -148,6 +157,11 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
             }
         }
         CtlCommand::Stats => Request::Stats,
+        CtlCommand::Netstat { r: true, .. } => Request::RoutePrint,
+        CtlCommand::Netstat { s: true, .. } => {
+            return netstat_s(&socket);
+        }
+        CtlCommand::Netstat { .. } => bail!("usage: netstat -s | netstat -r"),
     };
     let dst = match &req {
         Request::Ping { dst, .. } => Some(*dst),
@@ -279,6 +293,39 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
                     println!("  {:<32} {}", c.name, c.value);
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// `netstat -s`: the per-core protocol counters summed, one section per protocol.
+fn netstat_s(socket: &std::path::Path) -> Result<()> {
+    let mut groups = Vec::new();
+    ctl::request(socket, &Request::Stats, |r| {
+        if let Response::Stats { groups: g } = r {
+            groups = g.clone();
+        }
+    })
+    .with_context(|| format!("control socket {}", socket.display()))?;
+    let mut totals: Vec<(String, u64)> = Vec::new();
+    for g in groups.iter().filter(|g| g.title.starts_with("core ")) {
+        for c in &g.counters {
+            match totals.iter_mut().find(|(n, _)| *n == c.name) {
+                Some((_, v)) => *v += c.value,
+                None => totals.push((c.name.clone(), c.value)),
+            }
+        }
+    }
+    for (prefix, title) in [
+        ("ipv4.", "IPv4 Statistics"),
+        ("icmp.", "ICMPv4 Statistics"),
+        ("udp.", "UDP Statistics for IPv4"),
+        ("frag.", "IPv4 Reassembly"),
+        ("l2.", "Link layer and queues"),
+    ] {
+        println!("\n{title}\n");
+        for (n, v) in totals.iter().filter(|(n, _)| n.starts_with(prefix)) {
+            println!("  {:<36} = {v}", &n[prefix.len()..]);
         }
     }
     Ok(())
