@@ -88,6 +88,8 @@ pub(crate) enum CtlCommand {
     },
     /// Per-port and per-core counters, including every drop reason.
     Stats,
+    /// Joined multicast groups per port.
+    Igmp,
     /// `netstat -s` (per-protocol counters summed over cores) or `netstat -r` (routes).
     Netstat {
         /// Per-protocol statistics.
@@ -157,6 +159,7 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
             }
         }
         CtlCommand::Stats => Request::Stats,
+        CtlCommand::Igmp => Request::Igmp,
         CtlCommand::Netstat { r: true, .. } => Request::RoutePrint,
         CtlCommand::Netstat { s: true, .. } => {
             return netstat_s(&socket);
@@ -286,6 +289,14 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
             _ => println!("{ttl:>3} {:>8}     Request timed out.", "*"),
         },
         Response::TraceDone => println!("\nTrace complete."),
+        Response::Igmp { ports } => {
+            for p in ports {
+                println!("Interface {}:", p.port);
+                for g in &p.groups {
+                    println!("  {g}");
+                }
+            }
+        }
         Response::Stats { groups } => {
             for g in groups {
                 println!("{}:", g.title);

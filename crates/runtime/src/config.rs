@@ -148,6 +148,8 @@ pub struct PortConfig {
     pub offloads: bool,
     /// Queue pairs; 0 means one per worker.
     pub queues: u16,
+    /// Multicast groups joined at start (IGMP; datagrams to other groups are dropped).
+    pub groups: Vec<Ipv4Addr>,
 }
 
 impl PortConfig {
@@ -475,6 +477,8 @@ struct RawPort {
     offloads: bool,
     #[serde(default, deserialize_with = "range::<_, _, 0, 128>")]
     queues: u16,
+    #[serde(default)]
+    groups: Vec<Text<Ipv4Addr>>,
 }
 
 #[derive(Deserialize)]
@@ -663,6 +667,16 @@ fn validate_ports(raw: Vec<RawPort>, backend: Backend) -> Result<Vec<PortConfig>
             }
             m => m.map(|Text(m)| m),
         };
+        let mut groups = Vec::with_capacity(p.groups.len());
+        for (j, Text(g)) in p.groups.into_iter().enumerate() {
+            if !g.is_multicast() || g == Ipv4Addr::new(224, 0, 0, 1) {
+                return Err(invalid(
+                    format!("{key}.groups[{j}]"),
+                    format!("{g}: not a multicast group a host can join"),
+                ));
+            }
+            groups.push(g);
+        }
         ports.push(PortConfig {
             id: PortId(i as u16),
             name: p.name,
@@ -672,6 +686,7 @@ fn validate_ports(raw: Vec<RawPort>, backend: Backend) -> Result<Vec<PortConfig>
             mac,
             offloads: p.offloads,
             queues: p.queues,
+            groups,
         });
     }
     Ok(ports)
@@ -1522,7 +1537,7 @@ kind = \"mem\"
             "test.toml:16:15: ipv4.default_ttl: must be 1..=255, got 0"
         );
         let e = err_with("ipv4 = 3\n");
-        assert!(e.ends_with("port[1].ipv4: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`)"), "{e}");
+        assert!(e.ends_with("port[1].ipv4: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`)"), "{e}");
         let e = err(&format!("ipv4 = 3\n{BASE}"));
         assert_eq!(
             e,
@@ -1540,7 +1555,7 @@ kind = \"mem\"
     #[test]
     fn unknown_keys_are_reported_with_their_path() {
         let e = err_with("bogus = 1\n");
-        assert_eq!(e, "test.toml:15:1: port[1].bogus: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`)");
+        assert_eq!(e, "test.toml:15:1: port[1].bogus: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`)");
         let e = err(&BASE.replace("cores = 2", "cores = 2\nworkers = 3"));
         assert_eq!(
             e,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{AddrState, ArpControl, ArpOutput, NeighKind};
+use burst_stack::igmp::{IgmpConfig, IgmpHost, IgmpOutput};
 use burst_stack::route::{Route, RouteKind, RouteTable};
 use burst_stack::PortId;
 use burst_wire::arp;
@@ -16,7 +17,7 @@ use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::Cidr;
 
 use crate::ctl::{ArpEntry, Counter, CounterGroup, EchoOutcome, Request, Response, RouteEntry};
-use crate::msg::{EchoError, Rings, ToControl, ToWorker, CTL_IDENTS, CTL_IDENT_BASE};
+use crate::msg::{EchoError, Rings, ToControl, ToWorker, CTL_IDENTS, CTL_IDENT_BASE, IGMP_OUT_MAX};
 use crate::worker::SharedStats;
 
 /// A ctl request and where its response lines go.
@@ -83,6 +84,29 @@ impl ArpOutput for Out<'_> {
     }
 }
 
+/// IGMP messages the hosts want sent, handed to worker 0 (the transmit owner).
+struct IgmpOut<'a> {
+    workers: &'a [Rings],
+    lost: &'a mut u64,
+}
+
+impl IgmpOutput for IgmpOut<'_> {
+    fn send(&mut self, port: PortId, dst: Ipv4Addr, msg: &[u8]) {
+        let mut m = [0u8; IGMP_OUT_MAX];
+        let n = msg.len().min(IGMP_OUT_MAX);
+        m[..n].copy_from_slice(&msg[..n]);
+        let w = ToWorker::SendIgmp {
+            port,
+            dst,
+            len: n as u16,
+            msg: m,
+        };
+        if self.workers[0].to_worker.push(w).is_err() {
+            *self.lost += 1;
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Probe {
     sent_at: Option<Nanos>,
@@ -133,6 +157,7 @@ pub struct Control<P: Port> {
     next_worker: usize,
     default_ttl: u8,
     addr_states: HashMap<(PortId, Ipv4Addr), AddrState>,
+    igmp: Vec<Option<IgmpHost>>,
     /// Counters.
     pub stats: ControlStats,
 }
@@ -163,8 +188,66 @@ impl<P: Port> Control<P> {
             next_worker: 0,
             default_ttl,
             addr_states: HashMap::new(),
+            igmp: Vec::new(),
             stats: ControlStats::default(),
         }
+    }
+
+    /// Starts IGMP on every port with an address and joins `groups[port]` there.
+    pub fn start_igmp(&mut self, groups: &[Vec<Ipv4Addr>], now: Nanos) -> Result<(), String> {
+        let mut lost = 0;
+        for (i, m) in self.meta.iter().enumerate() {
+            let port = PortId(i as u16);
+            let host = m.addrs.first().map(|c| {
+                IgmpHost::new(
+                    port,
+                    c.address(),
+                    IgmpConfig::default(),
+                    0x1c3b_5eed ^ i as u64,
+                )
+            });
+            self.igmp.push(host);
+            for &g in groups.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                let Some(h) = self.igmp[i].as_mut() else {
+                    return Err(format!(
+                        "port {}: groups need an address to report from",
+                        m.name
+                    ));
+                };
+                let mut out = IgmpOut {
+                    workers: &self.workers,
+                    lost: &mut lost,
+                };
+                h.join(g, now, &mut out)
+                    .map_err(|e| format!("port {}: join {g}: {e:?}", m.name))?;
+                for w in &self.workers {
+                    if w.to_worker
+                        .push(ToWorker::Group {
+                            port,
+                            group: g,
+                            joined: true,
+                        })
+                        .is_err()
+                    {
+                        lost += 1;
+                    }
+                }
+            }
+        }
+        self.stats.lost_messages += lost;
+        Ok(())
+    }
+
+    /// Joined groups per port, for `burst ctl igmp`.
+    pub fn igmp_groups(&self) -> Vec<(String, Vec<Ipv4Addr>)> {
+        self.igmp
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                h.as_ref()
+                    .map(|h| (self.meta[i].name.clone(), h.groups().collect()))
+            })
+            .collect()
     }
 
     /// Starts duplicate address detection on every configured address and installs static
@@ -247,6 +330,17 @@ impl<P: Port> Control<P> {
                 match m {
                     ToControl::Arp { port, repr } => self.arp.on_arp(port, &repr, now, &mut out),
                     ToControl::Resolve { port, ip } => self.arp.resolve(port, ip, now, &mut out),
+                    ToControl::Igmp {
+                        port,
+                        src,
+                        dst,
+                        len,
+                        msg,
+                    } => {
+                        if let Some(Some(h)) = self.igmp.get_mut(usize::from(port.0)) {
+                            h.on_message(&msg[..usize::from(len)], src, dst, now);
+                        }
+                    }
                     other => echo.push(other),
                 }
             }
@@ -258,6 +352,15 @@ impl<P: Port> Control<P> {
                 addr_events: &mut events,
             };
             self.arp.poll(now, &mut out);
+        }
+        {
+            let mut out = IgmpOut {
+                workers: &self.workers,
+                lost: &mut lost,
+            };
+            for h in self.igmp.iter_mut().flatten() {
+                h.poll(now, &mut out);
+            }
         }
         self.stats.lost_messages += lost;
         self.note_addr_events(events);
@@ -368,6 +471,13 @@ impl<P: Port> Control<P> {
             }
             Request::Stats => Response::Stats {
                 groups: self.stats_groups(),
+            },
+            Request::Igmp => Response::Igmp {
+                ports: self
+                    .igmp_groups()
+                    .into_iter()
+                    .map(|(port, groups)| crate::ctl::IgmpPort { port, groups })
+                    .collect(),
             },
         };
         let _ = reply.send(r);

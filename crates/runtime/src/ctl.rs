@@ -76,6 +76,17 @@ pub enum Request {
     },
     /// `stats`: per-port and per-core counters.
     Stats,
+    /// `igmp`: joined multicast groups per port.
+    Igmp,
+}
+
+/// Joined groups of one port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgmpPort {
+    /// Port name.
+    pub port: String,
+    /// Groups (224.0.0.1 first).
+    pub groups: Vec<Ipv4Addr>,
 }
 
 /// One neighbour cache entry, as `arp -a` shows it.
@@ -182,6 +193,11 @@ pub enum Response {
     Stats {
         /// Counter groups.
         groups: Vec<CounterGroup>,
+    },
+    /// `igmp`.
+    Igmp {
+        /// Per port.
+        ports: Vec<IgmpPort>,
     },
 }
 

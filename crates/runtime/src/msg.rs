@@ -33,6 +33,19 @@ pub enum EchoError {
 /// Worker → control.
 #[derive(Debug, Clone, Copy)]
 pub enum ToControl {
+    /// An IGMP message received on a port (queries and other hosts' reports).
+    Igmp {
+        /// Port.
+        port: PortId,
+        /// IPv4 source.
+        src: Ipv4Addr,
+        /// IPv4 destination.
+        dst: Ipv4Addr,
+        /// Message length (at most [`IGMP_IN_MAX`] kept).
+        len: u8,
+        /// The message.
+        msg: [u8; IGMP_IN_MAX],
+    },
     /// An ARP packet received on one of our ports (after the worker answered it if needed).
     Arp {
         /// Port.
@@ -95,9 +108,39 @@ pub enum ToControl {
     },
 }
 
+/// Longest IGMP message a worker forwards to the control thread (a v3 query with up to 13
+/// sources; longer ones are cut, which only loses sources we do not filter on).
+pub const IGMP_IN_MAX: usize = 64;
+/// Longest IGMP message the control thread asks a worker to send.
+pub const IGMP_OUT_MAX: usize = 256;
+
 /// Control → worker.
+// The IGMP variant is large, but messages live in a ring allocated once; boxing it would
+// allocate per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum ToWorker {
+    /// Send an IGMP message (report or leave) from `port` to `dst`, TTL 1 with Router Alert.
+    SendIgmp {
+        /// Port.
+        port: PortId,
+        /// Destination group or 224.0.0.22 / 224.0.0.2.
+        dst: Ipv4Addr,
+        /// Message length.
+        len: u16,
+        /// The IGMP message.
+        msg: [u8; IGMP_OUT_MAX],
+    },
+    /// A group was joined (`true`) or left on a port: deliver (or stop delivering) its
+    /// datagrams.
+    Group {
+        /// Port.
+        port: PortId,
+        /// Group.
+        group: Ipv4Addr,
+        /// Joined or left.
+        joined: bool,
+    },
     /// Transmit an ARP packet (worker 0 does this for the control thread).
     SendArp {
         /// Port.

@@ -29,6 +29,8 @@ pub struct NodePort {
     pub name: String,
     /// Addresses with prefix lengths.
     pub addrs: Vec<Cidr>,
+    /// Multicast groups joined at start.
+    pub groups: Vec<Ipv4Addr>,
 }
 
 /// A static route.
@@ -91,6 +93,7 @@ impl From<&crate::config::Config> for NodeConfig {
                 .map(|p| NodePort {
                     name: p.name.clone(),
                     addrs: p.addresses.clone(),
+                    groups: p.groups.clone(),
                 })
                 .collect(),
             routes: c
@@ -290,6 +293,8 @@ where
             })
             .collect::<Result<Vec<_>, String>>()?;
         control.start(&static_arp, now)?;
+        let groups: Vec<Vec<Ipv4Addr>> = cfg.ports.iter().map(|p| p.groups.clone()).collect();
+        control.start_igmp(&groups, now)?;
         Ok(Node {
             control,
             workers,

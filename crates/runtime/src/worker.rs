@@ -141,6 +141,8 @@ pub struct Worker<Q: Queue> {
     /// Datagrams dropped by TCP/IP filtering (any protocol).
     pub filtered: u64,
     chargen_line: usize,
+    /// Multicast groups joined per port (IGMP, published by the control thread).
+    groups: smallvec::SmallVec<[(PortId, Ipv4Addr); 16]>,
 }
 
 /// Largest IPv4 datagram plus an Ethernet header.
@@ -204,6 +206,7 @@ impl<Q: Queue> Worker<Q> {
             udp,
             filtered: 0,
             chargen_line: 0,
+            groups: smallvec::SmallVec::new(),
         }
     }
 
@@ -429,8 +432,19 @@ impl<Q: Queue> Worker<Q> {
                     return;
                 }
                 Destination::Local | Destination::Broadcast => {}
-                Destination::Multicast | Destination::Other => {
-                    // Forwarding and multicast groups arrive with later issues.
+                Destination::Multicast => {
+                    // The 01:00:5e mapping is not unique and ports are promiscuous: deliver
+                    // only groups joined on this port (224.0.0.1 always).
+                    let member = dst == Ipv4Addr::new(224, 0, 0, 1)
+                        || self.groups.iter().any(|&(p, g)| p == port && g == dst);
+                    if !member {
+                        self.ipv4.drop_not_member += 1;
+                        return;
+                    }
+                    self.ipv4.multicast_in += 1;
+                }
+                Destination::Other => {
+                    // Forwarding arrives with the router issue.
                     self.ipv4.drop_not_for_us += 1;
                     return;
                 }
@@ -506,6 +520,21 @@ impl<Q: Queue> Worker<Q> {
             Protocol::UDP => {
                 self.ipv4.delivered += 1;
                 self.udp_input(datagram, class, l4_checksum, now)
+            }
+            Protocol::IGMP => {
+                self.ipv4.delivered += 1;
+                let msg = p.payload();
+                let n = msg.len().min(crate::msg::IGMP_IN_MAX);
+                let mut m = [0u8; crate::msg::IGMP_IN_MAX];
+                m[..n].copy_from_slice(&msg[..n]);
+                self.tell_control(ToControl::Igmp {
+                    port,
+                    src: p.src_addr(),
+                    dst: p.dst_addr(),
+                    len: n as u8,
+                    msg: m,
+                });
+                None
             }
             Protocol::TCP => {
                 self.l2.tcp_dropped += 1;
@@ -981,8 +1010,64 @@ impl<Q: Queue> Worker<Q> {
         }
     }
 
+    /// IGMP goes straight onto the link (TTL 1, Router Alert; RFC 3376 §4), no routing.
+    fn send_igmp(&mut self, port: PortId, dst: Ipv4Addr, msg: &[u8]) {
+        let p = usize::from(port.0);
+        // Joins made at start go out while duplicate address detection still runs: report from
+        // the port's address unless it lost a conflict (RFC 3376 allows 0.0.0.0 otherwise).
+        let src = self
+            .addrs
+            .iter()
+            .find(|a| a.port == port && a.state != sipv4::AddrState::Conflict)
+            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.cidr.address());
+        let ip = burst_stack::igmp::ipv4_header(src, dst, msg.len());
+        let Some(mut b) = self.queues[p].alloc() else {
+            self.ipv4.drop_no_buffer += 1;
+            return;
+        };
+        let hl = ethernet::HEADER_LEN;
+        let Some(f) = b.append(hl + ip.buffer_len()) else {
+            self.ipv4.drop_no_buffer += 1;
+            return;
+        };
+        let Some(mac) = MacAddr::from_ipv4_multicast(dst) else {
+            return;
+        };
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: mac,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
+        let ihl = ip.header_len();
+        f[hl + ihl..hl + ihl + msg.len()].copy_from_slice(msg);
+        ip.emit(
+            &mut ipv4::Packet::new_unchecked(&mut f[hl..]),
+            ChecksumMode::Compute,
+        );
+        self.ipv4.sent += 1;
+        self.queue_tx(port, b);
+    }
+
     fn message(&mut self, m: ToWorker, now: Nanos) {
         match m {
+            ToWorker::SendIgmp {
+                port,
+                dst,
+                len,
+                msg,
+            } => self.send_igmp(port, dst, &msg[..usize::from(len)]),
+            ToWorker::Group {
+                port,
+                group,
+                joined,
+            } => {
+                self.groups.retain(|&mut (p, g)| !(p == port && g == group));
+                if joined && self.groups.len() < self.groups.inline_size() {
+                    self.groups.push((port, group));
+                }
+            }
             ToWorker::SendArp { port, dst, repr } => {
                 self.send_arp(port, dst, &repr);
                 self.l2.arp_sent_for_control += 1;

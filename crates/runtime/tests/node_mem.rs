@@ -72,6 +72,7 @@ fn lab_with(mode: PeerMode, workers: usize, filtering: burst_stack::udp::Filteri
         ports: vec![NodePort {
             name: "p0".into(),
             addrs: vec!["198.18.0.2/24".parse().unwrap()],
+            groups: vec![Ipv4Addr::new(239, 1, 2, 3)],
         }],
         routes: vec![],
         static_arp: vec![],
@@ -715,5 +716,115 @@ fn udp_sockets_services_and_filtering() {
         .count();
     assert_eq!(answers, 2, "no ICMP error for silently filtered traffic");
     assert_eq!(l.echo_replies_seen(), 1);
+    l.finish();
+}
+
+fn igmp_records(f: &[u8]) -> Option<Vec<(burst_wire::igmp::RecordType, Ipv4Addr)>> {
+    match dissect::parse(f, ChecksumCheck::Verify).ok()?.network {
+        Network::Ipv4 {
+            transport:
+                Transport::Igmp {
+                    message: burst_wire::igmp::Repr::MembershipReportV3 { records },
+                    ..
+                },
+            ..
+        } => Some(
+            records
+                .iter()
+                .map(|r| (r.record_type(), r.group_addr()))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+#[test]
+fn igmp_join_report_multicast_delivery_and_query_answer() {
+    use burst_wire::igmp::{self, RecordType};
+    let mut l = lab(
+        PeerMode {
+            answer_arp: true,
+            answer_echo: true,
+            claim_node_ip: false,
+        },
+        1,
+    );
+    l.node.workers[0]
+        .udp
+        .bind_service(burst_stack::udp::Service::Discard)
+        .unwrap();
+    l.run_for(Nanos::from_millis(3500));
+    let group = Ipv4Addr::new(239, 1, 2, 3);
+    // The configured join went out as v3 state-change reports (robustness 2).
+    let joins = l
+        .seen
+        .iter()
+        .filter_map(|f| igmp_records(f))
+        .filter(|r| r.contains(&(RecordType::CHANGE_TO_EXCLUDE_MODE, group)))
+        .count();
+    assert_eq!(joins, 2);
+    // Datagrams to the joined group are delivered; to another group (same MAC mapping or not)
+    // they are dropped.
+    let mcast = |dst: Ipv4Addr| {
+        let u = burst_wire::udp::Repr {
+            src_port: 40000,
+            dst_port: 9,
+            payload_len: 4,
+        };
+        let ip = ipv4::Repr::new(PEER_IP, dst, Protocol::UDP, u.buffer_len(), 1);
+        let mut d = vec![0u8; ip.buffer_len()];
+        u.emit(
+            &mut burst_wire::udp::Packet::new_unchecked(&mut d[20..]),
+            PEER_IP,
+            dst,
+            ChecksumMode::Compute,
+        );
+        ip.emit(
+            &mut ipv4::Packet::new_unchecked(&mut d[..]),
+            ChecksumMode::Compute,
+        );
+        frame(
+            MacAddr::from_ipv4_multicast(dst).unwrap(),
+            EtherType::IPV4,
+            &d,
+        )
+    };
+    l.send(&mcast(group));
+    l.send(&mcast(Ipv4Addr::new(239, 129, 2, 3))); // same 01:00:5e:01:02:03, not joined
+    l.run_for(Nanos::from_millis(100));
+    assert_eq!(l.node.workers[0].ipv4.multicast_in, 1);
+    assert_eq!(l.node.workers[0].ipv4.drop_not_member, 1);
+    // A general v3 query (max response 2 s) from the peer: a MODE_IS_EXCLUDE report within it.
+    let q = igmp::Repr::MembershipQuery {
+        version: igmp::Version::V3,
+        max_resp_code: 20,
+        group_addr: Ipv4Addr::UNSPECIFIED,
+        s_flag: false,
+        qrv: 2,
+        qqic: 125,
+        sources: igmp::SourceList::EMPTY,
+    };
+    let mut m = vec![0u8; q.buffer_len()];
+    q.emit(&mut igmp::Packet::new_unchecked(&mut m[..]));
+    let ip = burst_stack::igmp::ipv4_header(PEER_IP, Ipv4Addr::new(224, 0, 0, 1), m.len());
+    let mut d = vec![0u8; ip.buffer_len()];
+    d[ip.header_len()..].copy_from_slice(&m);
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..]),
+        ChecksumMode::Compute,
+    );
+    let before = l.seen.len();
+    l.send(&frame(
+        MacAddr::from_ipv4_multicast(Ipv4Addr::new(224, 0, 0, 1)).unwrap(),
+        EtherType::IPV4,
+        &d,
+    ));
+    l.run_for(Nanos::from_millis(2000));
+    let answers = l.seen[before..]
+        .iter()
+        .filter_map(|f| igmp_records(f))
+        .filter(|r| r.contains(&(RecordType::MODE_IS_EXCLUDE, group)))
+        .count();
+    assert_eq!(answers, 1, "answered within the 2 s max response time");
     l.finish();
 }

@@ -44,6 +44,10 @@ pub struct Ipv4Stats {
     pub sent: u64,
     /// Fragments created for datagrams larger than the link MTU.
     pub fragments_created: u64,
+    /// Multicast datagrams delivered (to a group joined on the port).
+    pub multicast_in: u64,
+    /// Dropped: multicast to a group nobody joined on that port.
+    pub drop_not_member: u64,
     /// Dropped: shorter than a header, or a length field inconsistent with the frame.
     pub drop_truncated: u64,
     /// Dropped: version is not 4.
@@ -81,6 +85,8 @@ impl Ipv4Stats {
         self.delivered += o.delivered;
         self.sent += o.sent;
         self.fragments_created += o.fragments_created;
+        self.multicast_in += o.multicast_in;
+        self.drop_not_member += o.drop_not_member;
         self.drop_truncated += o.drop_truncated;
         self.drop_version += o.drop_version;
         self.drop_header_len += o.drop_header_len;
@@ -98,12 +104,14 @@ impl Ipv4Stats {
     }
 
     /// Every counter with its name, for `stats` output.
-    pub fn named(&self) -> [(&'static str, u64); 18] {
+    pub fn named(&self) -> [(&'static str, u64); 20] {
         [
             ("received", self.received),
             ("delivered", self.delivered),
             ("sent", self.sent),
             ("fragments_created", self.fragments_created),
+            ("multicast_in", self.multicast_in),
+            ("drop_not_member", self.drop_not_member),
             ("drop_truncated", self.drop_truncated),
             ("drop_version", self.drop_version),
             ("drop_header_len", self.drop_header_len),
