@@ -109,6 +109,39 @@ raise SystemExit('no ICMP port unreachable')
 check "netstat -s sums the UDP counters" sh -c "'$BURST' ctl --socket '$SOCK' netstat -s | grep -A8 'UDP Statistics' | grep -E 'in_datagrams +=' | grep -qv '= 0'"
 check "netstat -r lists the routes" sh -c "'$BURST' ctl --socket '$SOCK' netstat -r | grep -q 'On-link'"
 
+# Multicast: a datagram to the group burst joined is received, one to another group dropped;
+# an IGMP query from Linux (scapy) is answered within its max response time (2 s).
+mcast() {
+  ip netns exec "$NS" /usr/bin/python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('198.18.0.1'))
+s.sendto(b'to the group', ('$1', 9))
+"
+}
+counter() { "$BURST" ctl --socket "$SOCK" netstat -s | awk -v k="$1" '$1 == k {print $3; exit}'; }
+mcast 239.1.2.3; mcast 239.1.2.3; mcast 239.9.9.9
+sleep 0.3
+mi=$(counter multicast_in); dn=$(counter drop_not_member)
+check "datagrams to the joined group 239.1.2.3 are received ($mi)" test "${mi:-0}" -ge 2
+check "datagrams to a group nobody joined are dropped ($dn)" test "${dn:-0}" -ge 1
+check "ctl igmp lists the group" sh -c "'$BURST' ctl --socket '$SOCK' igmp | grep -q 239.1.2.3"
+timeout 5 ip netns exec "$NS" tcpdump -l -i eth0 -n -c 1 'igmp and src host 198.18.0.2' >"$work/igmp.txt" 2>"$work/igmp.err" &
+tcpdump_pid=$!
+for _ in $(seq 1 50); do grep -q listening "$work/igmp.err" && break; sleep 0.1; done
+ip netns exec "$NS" /usr/bin/python3 -c "
+from scapy.all import Ether, IP, IPOption_Router_Alert, sendp, conf
+from scapy.contrib.igmpv3 import IGMPv3, IGMPv3mq
+conf.verb = 0
+q = Ether(dst='01:00:5e:00:00:01') / IP(src='198.18.0.1', dst='224.0.0.1', ttl=1, options=[IPOption_Router_Alert()]) / IGMPv3(type=0x11, mrcode=20) / IGMPv3mq(gaddr='0.0.0.0')
+sendp(q, iface='eth0')
+" 2>>"$work/check.log"
+start_q=$(date +%s.%N)
+wait $tcpdump_pid
+end_q=$(date +%s.%N)
+check "IGMP query answered by a report for 239.1.2.3" grep -q "igmp v3 report" "$work/igmp.txt"
+check "... within the 2 s max response time" awk -v a="$start_q" -v b="$end_q" 'BEGIN { exit !((b - a) <= 2.5) }'
+
 # Both workers served traffic (RSS / af_packet fanout spread the flows over both queues).
 ip netns exec "$NS" ping -c 20 -i 0.01 -W 1 198.18.0.2 >/dev/null 2>&1
 for i in 1 2 3 4 5 6; do ip netns exec "$NS" ping -c 2 -i 0.01 -W 1 -I "198.18.0.1" 198.18.0.2 >/dev/null 2>&1; done
