@@ -823,12 +823,6 @@ impl Options {
     /// Takes raw option bytes (validated by walking them up to End-of-List); pads with zeros
     /// (End-of-List) to a multiple of 4.
     pub fn from_bytes(raw: &[u8]) -> Result<Options> {
-        if raw.len() > MAX_OPTIONS_LEN {
-            return Err(Error::BadHeaderLength {
-                layer: Layer::Tcp,
-                value: HEADER_LEN + raw.len(),
-            });
-        }
         for o in OptionsIter::new(raw) {
             o?;
         }
