@@ -10,11 +10,15 @@ use std::sync::Arc;
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{AddrState, ArpControl, ArpOutput, NeighKind};
 use burst_stack::igmp::{IgmpConfig, IgmpHost, IgmpOutput};
+use burst_stack::pmtu::{PmtuCache, PmtuConfig};
+use burst_stack::redirect::{RedirectConfig, RedirectPolicy};
 use burst_stack::route::{Route, RouteKind, RouteTable};
 use burst_stack::PortId;
 use burst_wire::arp;
 use burst_wire::ethernet::MacAddr;
+use burst_wire::icmpv4;
 use burst_wire::ipv4::Cidr;
+use burst_wire::ChecksumCheck;
 
 use crate::ctl::{ArpEntry, Counter, CounterGroup, EchoOutcome, Request, Response, RouteEntry};
 use crate::msg::{EchoError, Rings, ToControl, ToWorker, CTL_IDENTS, CTL_IDENT_BASE, IGMP_OUT_MAX};
@@ -158,6 +162,8 @@ pub struct Control<P: Port> {
     default_ttl: u8,
     addr_states: HashMap<(PortId, Ipv4Addr), AddrState>,
     igmp: Vec<Option<IgmpHost>>,
+    redirects: RedirectPolicy,
+    pmtu: PmtuCache,
     /// Counters.
     pub stats: ControlStats,
 }
@@ -189,8 +195,49 @@ impl<P: Port> Control<P> {
             default_ttl,
             addr_states: HashMap::new(),
             igmp: Vec::new(),
+            redirects: RedirectPolicy::new(RedirectConfig::default()),
+            pmtu: PmtuCache::new(PmtuConfig::default(), 9216),
             stats: ControlStats::default(),
         }
+    }
+
+    /// An ICMP redirect (accepted only per the redirect policy's checks) or fragmentation
+    /// needed (into the path MTU cache) that a worker received.
+    fn icmp_note(&mut self, port: PortId, from: Ipv4Addr, msg: &[u8], now: Nanos) {
+        let Ok(p) = icmpv4::Packet::new_checked(msg) else {
+            return;
+        };
+        let Ok(repr) = icmpv4::Repr::parse(&p, ChecksumCheck::Trust) else {
+            return;
+        };
+        match repr {
+            icmpv4::Repr::Redirect { .. } => {
+                let ours: Vec<(PortId, Cidr)> = self
+                    .meta
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, m)| m.addrs.iter().map(move |c| (PortId(i as u16), *c)))
+                    .collect();
+                match self
+                    .redirects
+                    .on_redirect(port, from, &repr, &mut self.routes, &ours, now)
+                {
+                    Ok(()) => tracing::info!(%from, "ICMP redirect accepted: host route installed"),
+                    Err(e) => tracing::debug!(%from, "ICMP redirect rejected: {e:?}"),
+                }
+            }
+            icmpv4::Repr::DstUnreachable { .. } => {
+                if let Some((dst, mtu)) = self.pmtu.on_icmp(&repr, now) {
+                    tracing::info!(%dst, mtu, "path MTU lowered");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The path MTU learned for `dst`, if any.
+    pub fn path_mtu(&self, dst: Ipv4Addr, now: Nanos) -> Option<u16> {
+        self.pmtu.get(dst, now)
     }
 
     /// Starts IGMP on every port with an address and joins `groups[port]` there.
@@ -318,6 +365,7 @@ impl<P: Port> Control<P> {
         let mut events = Vec::new();
         let mut lost = 0;
         let mut echo = Vec::new();
+        let mut notes = Vec::new();
         for w in 0..self.workers.len() {
             while let Some(m) = self.workers[w].to_control.pop() {
                 work += 1;
@@ -330,6 +378,12 @@ impl<P: Port> Control<P> {
                 match m {
                     ToControl::Arp { port, repr } => self.arp.on_arp(port, &repr, now, &mut out),
                     ToControl::Resolve { port, ip } => self.arp.resolve(port, ip, now, &mut out),
+                    ToControl::IcmpNote {
+                        port,
+                        from,
+                        len,
+                        msg,
+                    } => notes.push((port, from, len, msg)),
                     ToControl::Igmp {
                         port,
                         src,
@@ -364,6 +418,10 @@ impl<P: Port> Control<P> {
         }
         self.stats.lost_messages += lost;
         self.note_addr_events(events);
+        for (port, from, len, msg) in notes {
+            self.icmp_note(port, from, &msg[..usize::from(len)], now);
+        }
+        self.pmtu.expire(now);
         self.routes.expire(now);
         for m in echo {
             self.echo_event(m);

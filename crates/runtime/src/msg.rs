@@ -30,9 +30,25 @@ pub enum EchoError {
     Unreachable(u8, u16),
 }
 
+/// Longest ICMP message (redirect, fragmentation needed) a worker forwards: header + quoted
+/// IPv4 header (up to 60) + 8 bytes.
+pub const ICMP_NOTE_MAX: usize = 80;
+
 /// Worker → control.
 #[derive(Debug, Clone, Copy)]
 pub enum ToControl {
+    /// An ICMP redirect or fragmentation-needed received on a port, for the control thread's
+    /// redirect policy and path MTU cache.
+    IcmpNote {
+        /// Port.
+        port: PortId,
+        /// Who sent it.
+        from: Ipv4Addr,
+        /// Message length kept.
+        len: u8,
+        /// The ICMP message (quote cut to [`ICMP_NOTE_MAX`]).
+        msg: [u8; ICMP_NOTE_MAX],
+    },
     /// An IGMP message received on a port (queries and other hosts' reports).
     Igmp {
         /// Port.

@@ -760,6 +760,9 @@ impl<Q: Queue> Worker<Q> {
                 ..
             } => {
                 self.icmp.in_dest_unreachable += 1;
+                if reason == DstUnreachable::FragRequired {
+                    self.icmp_note(_port, ip.src_addr(), payload);
+                }
                 self.quoted_echo_error(
                     &repr,
                     ip.src_addr(),
@@ -772,9 +775,26 @@ impl<Q: Queue> Worker<Q> {
                 self.quoted_echo_error(&repr, ip.src_addr(), EchoError::TimeExceeded, now);
             }
             icmpv4::Repr::SourceQuench { .. } => self.icmp.in_source_quench += 1,
-            icmpv4::Repr::Redirect { .. } => self.icmp.in_redirects += 1,
+            icmpv4::Repr::Redirect { .. } => {
+                self.icmp.in_redirects += 1;
+                self.icmp_note(_port, ip.src_addr(), payload);
+            }
             _ => self.icmp.in_other += 1,
         }
+    }
+
+    /// Forwards an ICMP redirect or fragmentation-needed to the control thread (the quote is
+    /// cut to what the redirect policy and the PMTU cache read).
+    fn icmp_note(&mut self, port: PortId, from: Ipv4Addr, icmp: &[u8]) {
+        let n = icmp.len().min(crate::msg::ICMP_NOTE_MAX);
+        let mut msg = [0u8; crate::msg::ICMP_NOTE_MAX];
+        msg[..n].copy_from_slice(&icmp[..n]);
+        self.tell_control(ToControl::IcmpNote {
+            port,
+            from,
+            len: n as u8,
+            msg,
+        });
     }
 
     /// Reports an ICMP error about one of our ctl echo requests to the control thread.

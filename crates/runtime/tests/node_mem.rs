@@ -55,6 +55,15 @@ fn lab(mode: PeerMode, workers: usize) -> Lab {
 }
 
 fn lab_with(mode: PeerMode, workers: usize, filtering: burst_stack::udp::Filtering) -> Lab {
+    lab_full(mode, workers, filtering, vec![])
+}
+
+fn lab_full(
+    mode: PeerMode,
+    workers: usize,
+    filtering: burst_stack::udp::Filtering,
+    routes: Vec<burst_runtime::node::NodeRoute>,
+) -> Lab {
     let clock = VirtualClock::new();
     clock.advance(Nanos::from_secs(1));
     let wire = Wire::new(&clock, WireConfig::default());
@@ -74,7 +83,7 @@ fn lab_with(mode: PeerMode, workers: usize, filtering: burst_stack::udp::Filteri
             addrs: vec!["198.18.0.2/24".parse().unwrap()],
             groups: vec![Ipv4Addr::new(239, 1, 2, 3)],
         }],
-        routes: vec![],
+        routes,
         static_arp: vec![],
         workers,
         arp: ArpConfig::default(),
@@ -827,4 +836,116 @@ fn igmp_join_report_multicast_delivery_and_query_answer() {
         .count();
     assert_eq!(answers, 1, "answered within the 2 s max response time");
     l.finish();
+}
+
+#[test]
+fn redirect_from_the_gateway_installs_an_expiring_host_route_and_pmtu_is_learned() {
+    use burst_runtime::node::NodeRoute;
+    let default = NodeRoute {
+        prefix: "0.0.0.0/0".parse().unwrap(),
+        via: Some(PEER_IP),
+        port: PortId(0),
+        metric: 1,
+    };
+    let mut l = lab_full(
+        PeerMode {
+            answer_arp: true,
+            answer_echo: true,
+            claim_node_ip: false,
+        },
+        1,
+        Default::default(),
+        vec![default],
+    );
+    l.run_for(Nanos::from_millis(3500));
+    let far = Ipv4Addr::new(198, 19, 0, 5);
+    let better = Ipv4Addr::new(198, 18, 0, 7);
+    // A datagram we sent to `far` (through the default gateway, the peer), as the peer quotes it.
+    let quoted = {
+        let ip = ipv4::Repr::new(NODE_IP, far, Protocol::UDP, 8, 64);
+        let mut d = vec![0u8; 28];
+        ip.emit(
+            &mut ipv4::Packet::new_unchecked(&mut d[..]),
+            ChecksumMode::Compute,
+        );
+        d
+    };
+    let routes = |l: &mut Lab| {
+        let rx = l.request(Request::RoutePrint);
+        l.run_for(STEP);
+        match rx.try_recv().unwrap() {
+            Response::Routes { routes } => routes,
+            r => panic!("{r:?}"),
+        }
+    };
+    // From the current first hop, for an on-link gateway: accepted.
+    let redirect = icmpv4::Repr::Redirect {
+        reason: icmpv4::Redirect::Host,
+        gateway: better,
+        invoking: &quoted,
+    };
+    l.send(&icmp_frame(redirect, PEER_IP, NODE_IP));
+    l.run_for(Nanos::from_millis(100));
+    let r = routes(&mut l);
+    let host = r
+        .iter()
+        .find(|e| e.network == far)
+        .expect("host route installed");
+    assert_eq!(
+        (host.gateway.as_str(), host.kind.as_str()),
+        ("198.18.0.7", "redirect")
+    );
+    // Expires after 10 minutes (seeds).
+    l.run_for(Nanos::from_secs(599));
+    assert!(routes(&mut l).iter().any(|e| e.network == far));
+    l.run_for(Nanos::from_secs(2));
+    assert!(
+        !routes(&mut l).iter().any(|e| e.network == far),
+        "gone after 10 minutes"
+    );
+    // From someone who is not our gateway: rejected.
+    let mut l2 = l;
+    let stranger = icmp_frame(
+        icmpv4::Repr::Redirect {
+            reason: icmpv4::Redirect::Host,
+            gateway: better,
+            invoking: &quoted,
+        },
+        Ipv4Addr::new(198, 18, 0, 99),
+        NODE_IP,
+    );
+    l2.send(&stranger);
+    l2.run_for(Nanos::from_millis(100));
+    assert!(
+        !routes(&mut l2).iter().any(|e| e.network == far),
+        "not from the current gateway"
+    );
+    // Fragmentation needed with next-hop MTU 576 (the seeds' example) → path MTU 576.
+    let big = {
+        let ip = ipv4::Repr {
+            dont_frag: true,
+            ..ipv4::Repr::new(NODE_IP, far, Protocol::UDP, 980, 64)
+        };
+        let mut d = vec![0u8; 28];
+        let mut full = vec![0u8; 1000];
+        ip.emit(
+            &mut ipv4::Packet::new_unchecked(&mut full[..]),
+            ChecksumMode::Compute,
+        );
+        d.copy_from_slice(&full[..28]);
+        d
+    };
+    let fneed = icmpv4::Repr::dst_unreachable(icmpv4::DstUnreachable::FragRequired, 576, &big);
+    l2.send(&icmp_frame(fneed, PEER_IP, NODE_IP));
+    l2.run_for(Nanos::from_millis(100));
+    let now = l2.now();
+    assert_eq!(l2.node.control.path_mtu(far, now), Some(576));
+    l2.run_for(Nanos::from_secs(601));
+    let now = l2.now();
+    assert_eq!(
+        l2.node.control.path_mtu(far, now),
+        None,
+        "aged out after 10 minutes"
+    );
+    l2.finish();
 }
