@@ -152,6 +152,22 @@ check "core 1 received frames" sh -c "awk '/^core 1:/{f=1} f && /l2.rx_frames/{p
 check "SIGTERM stops burst cleanly" stop
 check "control socket removed" test ! -e "$SOCK"
 
+# Fragments: over AF_XDP (af_packet makes the kernel defragment, docs/ports.md) a 4000-byte
+# ping crosses the link as three fragments each way; burst reassembles Linux's and fragments
+# its own.
+sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host-xdp.sock|$SOCK|" -e "s/burst-host-xdp/burst-x$LAB_PREFIX/" \
+  configs/host-xdp.toml >"$work/host.toml"
+start || exit 1
+check "Linux's 4000-byte ping is answered (fragmented both ways, AF_XDP)" ip netns exec "$NS" ping -c 2 -i 0.3 -W 2 -s 4000 198.18.0.2
+check "burst's own 4000-byte ping to Linux works" ctl ping -c 2 -s 4000 198.18.0.1
+ro=$(counter reasm_oks); fc=$(counter fragments_created)
+check "burst reassembled Linux's fragments ($ro datagrams)" test "${ro:-0}" -ge 4
+check "burst fragmented its own datagrams ($fc fragments)" test "${fc:-0}" -ge 12
+check "ping -M do -s 4000: fragmentation needed reported locally" sh -c "'$BURST' ctl --socket '$SOCK' ping -c 1 -s 4000 -M do 198.18.0.1 | grep -q 'needs to be fragmented'"
+stop >/dev/null 2>&1
+sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host.sock|$SOCK|" -e "s/burst-host/burst-$LAB_PREFIX/" \
+  configs/host.toml >"$work/host.toml"
+
 # Duplicate address: Linux already holds 198.18.0.2.
 ip -n "$NS" addr add 198.18.0.2/24 dev eth0
 start || exit 1

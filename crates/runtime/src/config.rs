@@ -1238,9 +1238,11 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
         }
         seen.sort_by(|a, b| a.0.cmp(&b.0));
         let names: Vec<_> = seen.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["host.toml", "router.toml"]);
+        assert_eq!(names, ["host-xdp.toml", "host.toml", "router.toml"]);
 
-        let host = &seen[0].1;
+        let xdp = &seen[0].1;
+        assert_eq!(xdp.ports[0].device, "net_af_xdp0");
+        let host = &seen[1].1;
         assert_eq!(host.backend, Backend::Dpdk);
         assert_eq!(host.ports[0].device, "net_af_packet0");
         assert_eq!(host.ports[0].addresses, ["198.18.0.2/24".parse().unwrap()]);
@@ -1249,7 +1251,7 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
         assert!(host.eal.args.iter().any(|a| a.contains("iface=blh0")));
         assert!(!host.ipv4.forwarding);
 
-        let router = &seen[1].1;
+        let router = &seen[2].1;
         assert!(!router.ipv4.forwarding, "refused until forwarding lands");
         let addrs: Vec<String> = router
             .ports
