@@ -167,16 +167,15 @@ impl<Q: Queue> Worker<Q> {
             // Distinct well-known ports on a fresh table: binding cannot fail.
             let _ = udp.bind_service(*svc);
         }
-        let names: Vec<String> = Self::all_counters(
+        let mut names: Vec<String> = Vec::new();
+        Self::for_each_counter(
             &Ipv4Stats::default(),
             &IcmpStats::default(),
             &L2Stats::default(),
             &frag::ReassemblyStats::default(),
             &sudp::UdpStats::default(),
-        )
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+            &mut |section, name, _| names.push(format!("{section}.{name}")),
+        );
         let shared = Arc::new(SharedStats {
             values: names.iter().map(|_| AtomicU64::new(0)).collect(),
             names,
@@ -220,15 +219,16 @@ impl<Q: Queue> Worker<Q> {
         self.id
     }
 
-    fn all_counters(
+    /// Visits every counter in a fixed order as (section, name, value), without allocating: the
+    /// names are built once at construction, the values published from the same walk.
+    fn for_each_counter(
         ip: &Ipv4Stats,
         icmp: &IcmpStats,
-        l2: &L2Stats,
+        l: &L2Stats,
         reasm: &frag::ReassemblyStats,
         udp: &sudp::UdpStats,
-    ) -> Vec<(String, u64)> {
-        let mut v: Vec<(String, u64)> = Vec::new();
-        let l = l2;
+        f: &mut impl FnMut(&'static str, &'static str, u64),
+    ) {
         for (n, x) in [
             ("rx_frames", l.rx_frames),
             ("tx_frames", l.tx_frames),
@@ -248,33 +248,36 @@ impl<Q: Queue> Worker<Q> {
             ("udp_no_port", l.udp_no_port),
             ("tcp_dropped", l.tcp_dropped),
         ] {
-            v.push((format!("l2.{n}"), x));
+            f("l2", n, x);
         }
         for (n, x) in ip.named() {
-            v.push((format!("ipv4.{n}"), x));
+            f("ipv4", n, x);
         }
         for (n, x) in icmp.named() {
-            v.push((format!("icmp.{n}"), x));
+            f("icmp", n, x);
         }
         for (n, x) in reasm.named() {
-            v.push((format!("frag.{n}"), x));
+            f("frag", n, x);
         }
         for (n, x) in udp.named() {
-            v.push((format!("udp.{n}"), x));
+            f("udp", n, x);
         }
-        v
     }
 
     fn publish_stats(&self) {
-        for (slot, (_, v)) in self.shared.values.iter().zip(Self::all_counters(
+        let mut slots = self.shared.values.iter();
+        Self::for_each_counter(
             &self.ipv4,
             &self.icmp,
             &self.l2,
             self.reasm.stats(),
             &self.udp.stats,
-        )) {
-            slot.store(v, Ordering::Relaxed);
-        }
+            &mut |_, _, v| {
+                if let Some(slot) = slots.next() {
+                    slot.store(v, Ordering::Relaxed);
+                }
+            },
+        );
     }
 
     /// One round: every port's rx queue, control messages, transmit. Returns the frames
@@ -298,6 +301,8 @@ impl<Q: Queue> Worker<Q> {
         }
         self.flush_tx();
         // Publishing counters is cheap but not free: a few times a second is plenty.
+        // Idle polls publish too (allocation-free), so counters read after a burst of traffic
+        // are current.
         if now >= self.last_publish + Nanos::from_millis(50) || work == 0 {
             self.publish_stats();
             self.last_publish = now;
@@ -1096,7 +1101,8 @@ impl<Q: Queue> Worker<Q> {
                 let Some(mac) = self.neigh.lookup(port, ip, now) else {
                     return;
                 };
-                let bufs: Vec<Q::Buf> = self.pending.take(port, ip).collect();
+                // At most `pending_per_neighbor` (16 by default): inline, no allocation.
+                let bufs: smallvec::SmallVec<[Q::Buf; 16]> = self.pending.take(port, ip).collect();
                 for mut b in bufs {
                     b.data_mut()[..6].copy_from_slice(&mac.0);
                     self.queue_tx(port, b);
