@@ -90,6 +90,14 @@ pub(crate) enum CtlCommand {
     Stats,
     /// Joined multicast groups per port.
     Igmp,
+    /// Records the path of the next N received packets through the stack and prints it.
+    Trace {
+        /// Seconds to wait for the packets.
+        #[arg(short = 'w', default_value_t = 10.0)]
+        timeout: f64,
+        /// Packets to trace.
+        count: u32,
+    },
     /// `netstat -s` (per-protocol counters summed over cores) or `netstat -r` (routes).
     Netstat {
         /// Per-protocol statistics.
@@ -160,6 +168,10 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
         }
         CtlCommand::Stats => Request::Stats,
         CtlCommand::Igmp => Request::Igmp,
+        CtlCommand::Trace { timeout, count } => Request::Trace {
+            count,
+            timeout_ms: (timeout * 1000.0) as u32,
+        },
         CtlCommand::Netstat { r: true, .. } => Request::RoutePrint,
         CtlCommand::Netstat { s: true, .. } => {
             return netstat_s(&socket);
@@ -297,6 +309,15 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
                 }
             }
         }
+        Response::Trace { packets } => {
+            for (i, p) in packets.iter().enumerate() {
+                println!("packet {} (core {}):", i + 1, p.core);
+                for s in &p.steps {
+                    println!("  {s}");
+                }
+            }
+            println!("{} packet(s) traced.", packets.len());
+        }
         Response::Stats { groups } => {
             for g in groups {
                 println!("{}:", g.title);
@@ -332,6 +353,7 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
         ("icmp.", "ICMPv4 Statistics"),
         ("udp.", "UDP Statistics for IPv4"),
         ("frag.", "IPv4 Reassembly"),
+        ("fwd.", "IPv4 Forwarding"),
         ("l2.", "Link layer and queues"),
     ] {
         println!("\n{title}\n");

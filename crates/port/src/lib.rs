@@ -27,4 +27,19 @@ pub mod rss;
 pub use batch::{Batch, BURST_MAX};
 pub use buf::{ChecksumStatus, L4Checksum, PacketBuf, PacketType, RxMeta, TxOffload};
 pub use clock::{Clock, Nanos};
+
+/// Starts loading the cache line at `p` without waiting for it (a hint; never faults).
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` only needs SSE, which every x86_64 CPU has; a prefetch is a hint
+    // that never faults and does not access memory architecturally, whatever the address.
+    unsafe {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 pub use port::{Capabilities, LinkStatus, Port, PortInfo, PortStats, Queue};

@@ -166,6 +166,16 @@ pub struct Control<P: Port> {
     pmtu: PmtuCache,
     /// Counters.
     pub stats: ControlStats,
+    trace_gate: crate::trace::TraceGate,
+    trace_req: Option<TraceRequest>,
+}
+
+/// A `ctl trace` waiting for its packets.
+struct TraceRequest {
+    want: usize,
+    got: Vec<crate::ctl::TracedPacket>,
+    deadline: Nanos,
+    reply: mpsc::Sender<Response>,
 }
 
 impl<P: Port> Control<P> {
@@ -198,7 +208,54 @@ impl<P: Port> Control<P> {
             redirects: RedirectPolicy::new(RedirectConfig::default()),
             pmtu: PmtuCache::new(PmtuConfig::default(), 9216),
             stats: ControlStats::default(),
+            trace_gate: crate::trace::TraceGate::new(),
+            trace_req: None,
         }
+    }
+
+    /// The budget workers read for `ctl trace`.
+    pub fn set_trace_gate(&mut self, gate: crate::trace::TraceGate) {
+        self.trace_gate = gate;
+    }
+
+    fn trace_record(&mut self, r: &crate::trace::TraceRecord) {
+        let Some(t) = self.trace_req.as_mut() else {
+            return;
+        };
+        let ports: Vec<String> = self.meta.iter().map(|m| m.name.clone()).collect();
+        let mut steps: Vec<String> = r
+            .steps()
+            .map(|s| {
+                crate::trace::StepDisplay {
+                    step: s,
+                    ports: &ports,
+                }
+                .to_string()
+            })
+            .collect();
+        if r.lost > 0 {
+            steps.push(format!("... {} more steps", r.lost));
+        }
+        t.got.push(crate::ctl::TracedPacket {
+            core: r.core,
+            steps,
+        });
+    }
+
+    /// Answers a `ctl trace` once its packets are in or its time is up.
+    fn finish_trace(&mut self, now: Nanos) -> usize {
+        let done = self
+            .trace_req
+            .as_ref()
+            .is_some_and(|t| t.got.len() >= t.want || now >= t.deadline);
+        if !done {
+            return 0;
+        }
+        self.trace_gate.arm(0);
+        if let Some(t) = self.trace_req.take() {
+            let _ = t.reply.send(Response::Trace { packets: t.got });
+        }
+        1
     }
 
     /// An ICMP redirect (accepted only per the redirect policy's checks) or fragmentation
@@ -395,6 +452,7 @@ impl<P: Port> Control<P> {
                             h.on_message(&msg[..usize::from(len)], src, dst, now);
                         }
                     }
+                    ToControl::Trace(r) => self.trace_record(&r),
                     other => echo.push(other),
                 }
             }
@@ -432,6 +490,7 @@ impl<P: Port> Control<P> {
             self.command(c, now);
         }
         work += self.run_sessions(now);
+        work += self.finish_trace(now);
         work
     }
 
@@ -526,6 +585,26 @@ impl<P: Port> Control<P> {
                     now,
                 );
                 return;
+            }
+            Request::Trace { count, timeout_ms } => {
+                if self.trace_req.is_some() {
+                    Response::Error {
+                        message: "a trace is already running".into(),
+                    }
+                } else if count == 0 {
+                    Response::Trace {
+                        packets: Vec::new(),
+                    }
+                } else {
+                    self.trace_req = Some(TraceRequest {
+                        want: count as usize,
+                        got: Vec::new(),
+                        deadline: now + Nanos::from_millis(u64::from(timeout_ms)),
+                        reply,
+                    });
+                    self.trace_gate.arm(count);
+                    return;
+                }
             }
             Request::Stats => Response::Stats {
                 groups: self.stats_groups(),

@@ -78,6 +78,22 @@ pub enum Request {
     Stats,
     /// `igmp`: joined multicast groups per port.
     Igmp,
+    /// `trace N`: the path of the next N received packets.
+    Trace {
+        /// Packets to trace.
+        count: u32,
+        /// Give up waiting after this many milliseconds.
+        timeout_ms: u32,
+    },
+}
+
+/// The recorded path of one packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracedPacket {
+    /// The core that handled it.
+    pub core: u16,
+    /// The stages it went through, in order.
+    pub steps: Vec<String>,
 }
 
 /// Joined groups of one port.
@@ -198,6 +214,11 @@ pub enum Response {
     Igmp {
         /// Per port.
         ports: Vec<IgmpPort>,
+    },
+    /// `trace`: the packets traced (fewer than asked when the timeout came first).
+    Trace {
+        /// Packets in arrival order at the control thread.
+        packets: Vec<TracedPacket>,
     },
 }
 

@@ -8,4 +8,5 @@ pub mod daemon;
 pub mod msg;
 pub mod node;
 pub mod server;
+pub mod trace;
 pub mod worker;

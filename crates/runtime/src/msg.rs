@@ -35,6 +35,9 @@ pub enum EchoError {
 pub const ICMP_NOTE_MAX: usize = 80;
 
 /// Worker → control.
+// A trace record is the largest message; it only travels while `ctl trace` runs, and boxing
+// it would allocate on the packet path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum ToControl {
     /// An ICMP redirect or fragmentation-needed received on a port, for the control thread's
@@ -69,6 +72,8 @@ pub enum ToControl {
         /// The packet.
         repr: arp::Repr,
     },
+    /// The path of one traced packet (`ctl trace`).
+    Trace(crate::trace::TraceRecord),
     /// The worker queued packets for an unresolved neighbour.
     Resolve {
         /// Port.

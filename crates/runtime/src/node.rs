@@ -73,6 +73,8 @@ pub struct NodeConfig {
     pub qotd: String,
     /// TCP/IP filtering.
     pub filtering: burst_stack::udp::Filtering,
+    /// Router mode: ICMP redirects to hosts on the arrival link.
+    pub send_redirects: bool,
 }
 
 impl From<&crate::config::Config> for NodeConfig {
@@ -160,6 +162,7 @@ impl From<&crate::config::Config> for NodeConfig {
                 udp_ports: c.filtering.udp_ports.clone(),
                 protocols: c.filtering.protocols.clone(),
             },
+            send_redirects: c.icmp.send_redirects,
         }
     }
 }
@@ -184,9 +187,6 @@ where
     /// Builds the tables, workers and control state over `ports` (index = port id), and starts
     /// duplicate address detection at `now`.
     pub fn build(cfg: &NodeConfig, mut ports: Vec<P>, now: Nanos) -> Result<Node<P>, BuildError> {
-        if cfg.ipv4.forwarding {
-            return Err("ipv4.forwarding = true: router mode is not implemented yet (it arrives with the forwarding issue)".into());
-        }
         if cfg.ports.len() != ports.len() {
             return Err(format!(
                 "{} port configurations for {} ports",
@@ -235,6 +235,7 @@ where
                 .map_err(|e| format!("route {}: {e}", r.prefix))?;
         }
         let arp = ArpControl::new(cfg.arp.clone());
+        let trace = crate::trace::TraceGate::new();
         let mut workers = Vec::new();
         let mut rings = Vec::new();
         for w in 0..cfg.workers.max(1) {
@@ -265,6 +266,9 @@ where
                     services: cfg.services.clone(),
                     qotd: cfg.qotd.clone(),
                     filtering: cfg.filtering.clone(),
+                    send_redirects: cfg.send_redirects,
+                    filters: burst_stack::filter::FilterReader::default(),
+                    trace: trace.clone(),
                 },
             ));
         }
@@ -280,6 +284,7 @@ where
             rx,
             cfg.ipv4.default_ttl,
         );
+        control.set_trace_gate(trace);
         let static_arp = cfg
             .static_arp
             .iter()

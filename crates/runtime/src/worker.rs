@@ -21,6 +21,25 @@ use burst_wire::ipv4::{self, Protocol};
 use burst_wire::{arp, udp, ChecksumCheck, ChecksumMode};
 
 use crate::msg::{is_ctl_ident, EchoError, Rings, ToControl, ToWorker};
+use crate::trace::{Step, TraceGate, TraceRecord};
+
+mod forward;
+
+pub use forward::ForwardStats;
+
+/// Section names for per-port worker counters (ports beyond these have NIC counters only).
+const PORT_SECTIONS: [&str; 8] = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"];
+
+/// A worker's counters for one port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortCounters {
+    /// Frames received on the port by this worker.
+    pub rx: u64,
+    /// Frames this worker handed to the port.
+    pub tx: u64,
+    /// Frames dropped because the port's transmit ring stayed full.
+    pub tx_full: u64,
+}
 
 /// What a worker knows about a port.
 #[derive(Debug, Clone)]
@@ -105,6 +124,12 @@ pub struct WorkerConfig {
     pub qotd: String,
     /// TCP/IP filtering.
     pub filtering: Filtering,
+    /// Router mode: send ICMP redirects when forwarding back out of the arrival port.
+    pub send_redirects: bool,
+    /// Per-port packet filters (router mode).
+    pub filters: burst_stack::filter::FilterReader,
+    /// `ctl trace`: how many more packets to trace.
+    pub trace: TraceGate,
 }
 
 /// One worker.
@@ -143,6 +168,16 @@ pub struct Worker<Q: Queue> {
     chargen_line: usize,
     /// Multicast groups joined per port (IGMP, published by the control thread).
     groups: smallvec::SmallVec<[(PortId, Ipv4Addr); 16]>,
+    /// Forwarding counters.
+    pub fwd: ForwardStats,
+    /// Per-port counters (index = port id).
+    pub port_counters: Vec<PortCounters>,
+    /// Next-hop MACs of the fast path, valid per neighbour-table version.
+    nh_cache: Box<[forward::NhSlot]>,
+    /// Our addresses and subnet broadcasts: never forwarded.
+    local_ips: smallvec::SmallVec<[Ipv4Addr; 8]>,
+    /// The trace of the packet being handled, while `ctl trace` runs.
+    cur_trace: Option<TraceRecord>,
 }
 
 /// Largest IPv4 datagram plus an Ethernet header.
@@ -162,6 +197,11 @@ impl<Q: Queue> Worker<Q> {
         cfg: WorkerConfig,
     ) -> Worker<Q> {
         let tx = (0..queues.len()).map(|_| Batch::new()).collect();
+        let nports = queues.len();
+        let local_ips = addrs
+            .iter()
+            .flat_map(|a| [a.cidr.address(), a.cidr.broadcast()])
+            .collect();
         let mut udp = UdpSockets::new(1024, 64);
         for svc in &cfg.services {
             // Distinct well-known ports on a fresh table: binding cannot fail.
@@ -174,6 +214,8 @@ impl<Q: Queue> Worker<Q> {
             &L2Stats::default(),
             &frag::ReassemblyStats::default(),
             &sudp::UdpStats::default(),
+            &ForwardStats::default(),
+            &vec![PortCounters::default(); nports],
             &mut |section, name, _| names.push(format!("{section}.{name}")),
         );
         let shared = Arc::new(SharedStats {
@@ -206,6 +248,11 @@ impl<Q: Queue> Worker<Q> {
             filtered: 0,
             chargen_line: 0,
             groups: smallvec::SmallVec::new(),
+            fwd: ForwardStats::default(),
+            port_counters: vec![PortCounters::default(); nports],
+            nh_cache: vec![forward::NhSlot::default(); forward::NH_CACHE].into_boxed_slice(),
+            local_ips,
+            cur_trace: None,
         }
     }
 
@@ -221,12 +268,15 @@ impl<Q: Queue> Worker<Q> {
 
     /// Visits every counter in a fixed order as (section, name, value), without allocating: the
     /// names are built once at construction, the values published from the same walk.
+    #[allow(clippy::too_many_arguments)]
     fn for_each_counter(
         ip: &Ipv4Stats,
         icmp: &IcmpStats,
         l: &L2Stats,
         reasm: &frag::ReassemblyStats,
         udp: &sudp::UdpStats,
+        fwd: &ForwardStats,
+        ports: &[PortCounters],
         f: &mut impl FnMut(&'static str, &'static str, u64),
     ) {
         for (n, x) in [
@@ -262,6 +312,14 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in udp.named() {
             f("udp", n, x);
         }
+        for (n, x) in fwd.named() {
+            f("fwd", n, x);
+        }
+        for (section, p) in PORT_SECTIONS.iter().zip(ports) {
+            f(section, "rx", p.rx);
+            f(section, "tx", p.tx);
+            f(section, "tx_full", p.tx_full);
+        }
     }
 
     fn publish_stats(&self) {
@@ -272,6 +330,8 @@ impl<Q: Queue> Worker<Q> {
             &self.l2,
             self.reasm.stats(),
             &self.udp.stats,
+            &self.fwd,
+            &self.port_counters,
             &mut |_, _, v| {
                 if let Some(slot) = slots.next() {
                     slot.store(v, Ordering::Relaxed);
@@ -285,11 +345,26 @@ impl<Q: Queue> Worker<Q> {
     pub fn poll(&mut self, now: Nanos) -> usize {
         let mut work = 0;
         let mut rx = Batch::new();
+        // Read once per burst: while nobody traces, no packet pays for tracing.
+        let tracing = self.cfg.trace.is_open();
+        let router = self.cfg.ipv4.forwarding && !tracing;
         for p in 0..self.queues.len() {
             self.queues[p].rx_burst(&mut rx);
             work += rx.len();
-            for buf in rx.drain(..) {
-                self.input(PortId(p as u16), buf, now);
+            if rx.is_empty() {
+                continue;
+            }
+            let port = PortId(p as u16);
+            if router {
+                self.rx_router(port, &mut rx, now);
+            } else if tracing {
+                for buf in rx.drain(..) {
+                    self.input_traced(port, buf, now);
+                }
+            } else {
+                for buf in rx.drain(..) {
+                    self.input(port, buf, now);
+                }
             }
         }
         while let Some(m) = self.rings.to_worker.pop() {
@@ -316,9 +391,11 @@ impl<Q: Queue> Worker<Q> {
             while !b.is_empty() && tries < 8 {
                 let n = self.queues[p].tx_burst(b);
                 self.l2.tx_frames += n as u64;
+                self.port_counters[p].tx += n as u64;
                 tries += 1;
             }
             self.l2.drop_tx_full += b.len() as u64;
+            self.port_counters[p].tx_full += b.len() as u64;
             b.clear();
         }
     }
@@ -331,40 +408,86 @@ impl<Q: Queue> Worker<Q> {
 
     fn queue_tx(&mut self, port: PortId, buf: Q::Buf) {
         let p = usize::from(port.0);
+        self.step(Step::Tx(port));
         if let Err(b) = self.tx[p].push(buf) {
             // Batch full: send what we have, then queue.
             let n = self.queues[p].tx_burst(&mut self.tx[p]);
             self.l2.tx_frames += n as u64;
+            self.port_counters[p].tx += n as u64;
             if let Err(b) = self.tx[p].push(b) {
                 self.l2.drop_tx_full += 1;
+                self.port_counters[p].tx_full += 1;
                 drop(b);
             }
         }
     }
 
+    /// Records a trace step for the packet being handled (only while `ctl trace` runs).
+    #[inline]
+    fn step(&mut self, s: Step) {
+        if let Some(t) = self.cur_trace.as_mut() {
+            t.push(s);
+        }
+    }
+
+    #[inline]
+    fn count_port_rx(&mut self, port: PortId) {
+        if let Some(c) = self.port_counters.get_mut(usize::from(port.0)) {
+            c.rx += 1;
+        }
+    }
+
+    /// [`input`](Self::input) with the packet's path recorded while the trace budget lasts.
+    fn input_traced(&mut self, port: PortId, buf: Q::Buf, now: Nanos) {
+        if !self.cfg.trace.claim() {
+            self.input(port, buf, now);
+            return;
+        }
+        let mut t = TraceRecord::new(self.id as u16);
+        t.push(Step::Rx {
+            port,
+            len: buf.pkt_len().min(usize::from(u16::MAX)) as u16,
+        });
+        self.cur_trace = Some(t);
+        self.input(port, buf, now);
+        if let Some(t) = self.cur_trace.take() {
+            self.tell_control(ToControl::Trace(t));
+        }
+    }
+
     fn input(&mut self, port: PortId, buf: Q::Buf, now: Nanos) {
         self.l2.rx_frames += 1;
+        self.count_port_rx(port);
         if buf.nb_segs() != 1 {
             // Jumbo frames scattered over several buffers are not expected at our MTUs.
             self.l2.drop_chained += 1;
+            self.step(Step::Drop("drop_chained"));
             return;
         }
         let data = buf.data();
         let Ok(frame) = ethernet::Frame::new_checked(data) else {
             self.l2.drop_malformed += 1;
+            self.step(Step::Drop("drop_malformed"));
             return;
         };
         let pctx = &self.ports[usize::from(port.0)];
         let dst = frame.dst_addr();
         if dst != pctx.mac && !dst.is_multicast() {
             self.l2.drop_not_our_mac += 1;
+            self.step(Step::Drop("drop_not_our_mac"));
             return;
         }
         let hl = frame.header_len();
         match frame.ethertype() {
-            EtherType::ARP => self.arp_input(port, &buf, hl, now),
+            EtherType::ARP => {
+                self.step(Step::Arp);
+                self.arp_input(port, &buf, hl, now)
+            }
             EtherType::IPV4 => self.ipv4_input(port, buf, hl, now),
-            _ => self.l2.drop_ethertype += 1,
+            _ => {
+                self.l2.drop_ethertype += 1;
+                self.step(Step::Drop("drop_ethertype"));
+            }
         }
     }
 
@@ -426,14 +549,24 @@ impl<Q: Queue> Worker<Q> {
                 Ok(p) => p,
                 Err(r) => {
                     r.count(&mut self.ipv4);
+                    self.step(Step::Drop(r.name()));
                     return;
                 }
             };
             let dst = p.dst_addr();
+            if self.cur_trace.is_some() {
+                self.step(Step::Ipv4 {
+                    src: p.src_addr(),
+                    dst,
+                    proto: p.protocol().0,
+                    ttl: p.ttl(),
+                });
+            }
             let class = sipv4::classify(dst, &self.addrs);
             match class {
                 Destination::Local if sipv4::is_disabled(dst, &self.addrs) => {
                     self.ipv4.drop_address_disabled += 1;
+                    self.step(Step::Drop("drop_address_disabled"));
                     return;
                 }
                 Destination::Local | Destination::Broadcast => {}
@@ -444,18 +577,25 @@ impl<Q: Queue> Worker<Q> {
                         || self.groups.iter().any(|&(p, g)| p == port && g == dst);
                     if !member {
                         self.ipv4.drop_not_member += 1;
+                        self.step(Step::Drop("drop_not_member"));
                         return;
                     }
                     self.ipv4.multicast_in += 1;
                 }
+                Destination::Other if self.cfg.ipv4.forwarding => {}
                 Destination::Other => {
-                    // Forwarding arrives with the router issue.
                     self.ipv4.drop_not_for_us += 1;
+                    self.step(Step::Drop("drop_not_for_us"));
                     return;
                 }
             }
             (class, p.is_fragment())
         };
+        if class == Destination::Other {
+            // Transit: fragments are forwarded as they are, never reassembled (RFC 1812).
+            self.forward(port, buf, hl, now);
+            return;
+        }
         let buf = if is_fragment {
             match self.reasm.insert(buf, hl, now) {
                 Insert::Complete(b) => b,
@@ -519,15 +659,18 @@ impl<Q: Queue> Worker<Q> {
         match p.protocol() {
             Protocol::ICMP => {
                 self.ipv4.delivered += 1;
+                self.step(Step::Local("icmp"));
                 self.icmp_input(port, datagram, class, now);
                 None
             }
             Protocol::UDP => {
                 self.ipv4.delivered += 1;
+                self.step(Step::Local("udp"));
                 self.udp_input(datagram, class, l4_checksum, now)
             }
             Protocol::IGMP => {
                 self.ipv4.delivered += 1;
+                self.step(Step::Local("igmp"));
                 let msg = p.payload();
                 let n = msg.len().min(crate::msg::IGMP_IN_MAX);
                 let mut m = [0u8; crate::msg::IGMP_IN_MAX];
@@ -543,6 +686,7 @@ impl<Q: Queue> Worker<Q> {
             }
             Protocol::TCP => {
                 self.l2.tcp_dropped += 1;
+                self.step(Step::Drop("tcp_dropped"));
                 None
             }
             _ => {
@@ -831,7 +975,8 @@ impl<Q: Queue> Worker<Q> {
 
     fn send_error(&mut self, orig: &[u8], class: Destination, kind: ErrorKind, now: Nanos) {
         let p = ipv4::Packet::new_unchecked(orig);
-        if !icmp::may_send_error(&p, class != Destination::Local) {
+        let to_group = matches!(class, Destination::Broadcast | Destination::Multicast);
+        if !icmp::may_send_error(&p, to_group) {
             self.icmp.errors_suppressed += 1;
             return;
         }
@@ -854,6 +999,7 @@ impl<Q: Queue> Worker<Q> {
             match kind {
                 ErrorKind::Unreachable(..) => self.icmp.out_dest_unreachable += 1,
                 ErrorKind::TimeExceeded(_) => self.icmp.out_time_exceeded += 1,
+                ErrorKind::Redirect(..) => self.icmp.out_redirects += 1,
             }
         }
     }
@@ -1017,11 +1163,13 @@ impl<Q: Queue> Worker<Q> {
             };
         match mac {
             Some(m) => {
+                self.step(Step::Neighbour(m));
                 b.data_mut()[..6].copy_from_slice(&m.0);
                 self.queue_tx(port, b);
             }
             None => match self.pending.push(port, nip, b, now) {
                 Ok(q) => {
+                    self.step(Step::ArpPending(nip));
                     self.l2.arp_queued += 1;
                     if q == Queued::AskResolve {
                         self.tell_control(ToControl::Resolve { port, ip: nip });
@@ -1030,6 +1178,7 @@ impl<Q: Queue> Worker<Q> {
                 Err(b) => {
                     drop(b);
                     self.l2.drop_pending_full += 1;
+                    self.step(Step::Drop("drop_pending_full"));
                 }
             },
         }
@@ -1112,9 +1261,11 @@ impl<Q: Queue> Worker<Q> {
                 // Host unreachable to local senders: today those are the stack's own echo
                 // requests (ctl ping/tracert); sockets join with the UDP/TCP issues.
                 let mut notes: smallvec::SmallVec<[ToControl; 16]> = smallvec::SmallVec::new();
-                let mut n = 0u64;
-                for b in self.pending.drop_failed(port, ip) {
-                    n += 1;
+                // At most `pending_per_neighbor` (16 by default): inline, no allocation.
+                let bufs: smallvec::SmallVec<[Q::Buf; 16]> =
+                    self.pending.drop_failed(port, ip).collect();
+                let n = bufs.len() as u64;
+                for b in &bufs {
                     if let Some(m) = unreachable_note(b.data(), now) {
                         if !notes.spilled() && notes.len() < notes.inline_size() {
                             notes.push(m);
@@ -1125,6 +1276,27 @@ impl<Q: Queue> Worker<Q> {
                 self.ipv4.drop_unresolved += n;
                 for m in notes {
                     self.tell_control(m);
+                }
+                // Forwarded datagrams (a source that is not ours): RFC 1812 §5.2.7.1 host
+                // unreachable back to their senders.
+                for b in &bufs {
+                    let Some(orig) = b.data().get(ethernet::HEADER_LEN..) else {
+                        continue;
+                    };
+                    let Ok(p) = ipv4::Packet::new_checked(orig) else {
+                        continue;
+                    };
+                    let src = p.src_addr();
+                    if self.addrs.iter().any(|a| a.cidr.address() == src) {
+                        continue;
+                    }
+                    self.fwd.drop_unresolved += 1;
+                    self.send_error(
+                        orig,
+                        Destination::Other,
+                        ErrorKind::Unreachable(DstUnreachable::HostUnreachable, 0),
+                        now,
+                    );
                 }
             }
             ToWorker::AddrState { port, addr, state } => {

@@ -94,6 +94,7 @@ fn lab_full(
         services: vec![],
         qotd: String::new(),
         filtering,
+        send_redirects: true,
     };
     let node = Node::build(&cfg, vec![port], clock.now()).unwrap();
     Lab {

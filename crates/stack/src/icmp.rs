@@ -63,6 +63,8 @@ pub struct IcmpStats {
     pub out_dest_unreachable: u64,
     /// Time exceeded sent.
     pub out_time_exceeded: u64,
+    /// Redirects sent (router mode).
+    pub out_redirects: u64,
     /// Not sent: over the rate limit.
     pub rate_limited: u64,
     /// Not sent: RFC 1122 forbids an error about this datagram (an ICMP error, a broadcast or
@@ -78,7 +80,7 @@ impl IcmpStats {
         }
     }
 
-    fn fields_mut(&mut self) -> [&mut u64; 16] {
+    fn fields_mut(&mut self) -> [&mut u64; 17] {
         [
             &mut self.in_msgs,
             &mut self.in_errors,
@@ -94,13 +96,14 @@ impl IcmpStats {
             &mut self.out_echo_requests,
             &mut self.out_dest_unreachable,
             &mut self.out_time_exceeded,
+            &mut self.out_redirects,
             &mut self.rate_limited,
             &mut self.errors_suppressed,
         ]
     }
 
     /// Every counter with its name.
-    pub fn named(&self) -> [(&'static str, u64); 16] {
+    pub fn named(&self) -> [(&'static str, u64); 17] {
         [
             ("in_msgs", self.in_msgs),
             ("in_errors", self.in_errors),
@@ -116,6 +119,7 @@ impl IcmpStats {
             ("out_echo_requests", self.out_echo_requests),
             ("out_dest_unreachable", self.out_dest_unreachable),
             ("out_time_exceeded", self.out_time_exceeded),
+            ("out_redirects", self.out_redirects),
             ("rate_limited", self.rate_limited),
             ("errors_suppressed", self.errors_suppressed),
         ]
@@ -187,6 +191,8 @@ pub enum ErrorKind {
     Unreachable(DstUnreachable, u16),
     /// Time exceeded.
     TimeExceeded(TimeExceeded),
+    /// Redirect (a router telling a host on the arrival link of a better first hop).
+    Redirect(icmpv4::Redirect, Ipv4Addr),
 }
 
 /// Writes an IPv4 datagram carrying an ICMP error about `orig` (the received datagram's bytes,
@@ -203,6 +209,11 @@ pub fn build_error(
     let msg = match kind {
         ErrorKind::Unreachable(reason, mtu) => icmpv4::Repr::dst_unreachable(reason, mtu, quoted),
         ErrorKind::TimeExceeded(reason) => icmpv4::Repr::time_exceeded(reason, quoted),
+        ErrorKind::Redirect(reason, gateway) => icmpv4::Repr::Redirect {
+            reason,
+            gateway,
+            invoking: quoted,
+        },
     };
     emit(&msg, src, dst, ttl, false, out)
 }

@@ -185,6 +185,19 @@ pub enum Refused {
 }
 
 impl Refused {
+    /// The name of the counter this refusal increments.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refused::Truncated => "drop_truncated",
+            Refused::Version => "drop_version",
+            Refused::HeaderLen => "drop_header_len",
+            Refused::Checksum => "drop_checksum",
+            Refused::MartianSource => "drop_martian_source",
+            Refused::BadOptions => "drop_bad_options",
+            Refused::SourceRoute => "drop_source_route",
+        }
+    }
+
     /// Counts the refusal.
     pub fn count(self, s: &mut Ipv4Stats) {
         match self {

@@ -6,6 +6,7 @@
 //! the same code runs on real ports and on the in-memory wire's virtual clock.
 
 pub mod arp;
+pub mod filter;
 pub mod frag;
 pub mod icmp;
 pub mod igmp;

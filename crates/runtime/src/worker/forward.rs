@@ -1,0 +1,505 @@
+//! Router mode (RFC 1812): the transit path of a worker.
+//!
+//! Two paths, one behaviour:
+//! * the **fast path** ([`Worker::rx_router`]) takes a whole rx burst, screens every frame
+//!   with a few loads and compares (our MAC, IPv4 without options, checksum, TTL > 1, sane
+//!   addresses, not for us), looks the survivors' destinations up eight at a time in the LPM,
+//!   takes the next hop's MAC from a per-worker cache that is valid for one neighbour-table
+//!   version, rewrites TTL (RFC 1624 incremental checksum) and Ethernet addresses in place,
+//!   and queues the frames on the egress port's tx batch. Anything unusual — an expiring TTL,
+//!   no route, a frame larger than the egress MTU, a neighbour not yet resolved, options, a
+//!   redirect to send, a packet being traced — is left to
+//! * the **full path** ([`Worker::forward`]), reached through the normal input path, which
+//!   does every check and answers with the right ICMP error, and records trace steps.
+//!
+//! Features that are off cost nothing per packet: filters are consulted only for a port and
+//! direction that has rules, tracing switches the whole burst to the full path.
+
+use std::net::Ipv4Addr;
+
+use burst_port::{ChecksumStatus, Nanos, PacketBuf, Queue};
+use burst_stack::frag;
+use burst_stack::icmp::ErrorKind;
+use burst_stack::ipv4::Destination;
+use burst_stack::PortId;
+use burst_wire::checksum;
+use burst_wire::ethernet::{self, MacAddr};
+use burst_wire::icmpv4::{DstUnreachable, Redirect, TimeExceeded};
+use burst_wire::ipv4;
+
+use super::Worker;
+use crate::trace::Step;
+
+/// Per-worker forwarding counters (`stats`, section `fwd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ForwardStats {
+    /// Datagrams forwarded (fragments of one datagram count once).
+    pub forwarded: u64,
+    /// Of those, taken by the fast path.
+    pub fast_path: u64,
+    /// Datagrams fragmented for a smaller egress MTU.
+    pub fragmented: u64,
+    /// Dropped: TTL expired (time exceeded sent when allowed).
+    pub drop_ttl_expired: u64,
+    /// Dropped: no route (network unreachable sent when allowed).
+    pub drop_no_route: u64,
+    /// Dropped: larger than the egress MTU with DF set (fragmentation needed sent).
+    pub drop_frag_needed: u64,
+    /// Dropped: fragmentation failed (no buffer or malformed).
+    pub drop_frag_failed: u64,
+    /// Dropped: link-local source or destination (RFC 3927 §7).
+    pub drop_link_local: u64,
+    /// Dropped: martian destination (0/8, 127/8, 240/4).
+    pub drop_martian_dst: u64,
+    /// Dropped: unicast IP in a link-layer broadcast or multicast frame (RFC 1812 §5.3.4).
+    pub drop_l2_not_unicast: u64,
+    /// Dropped by an inbound filter rule.
+    pub drop_filter_in: u64,
+    /// Dropped by an outbound filter rule.
+    pub drop_filter_out: u64,
+    /// Dropped: the next hop did not answer ARP (host unreachable sent when allowed).
+    pub drop_unresolved: u64,
+    /// Redirects sent to hosts on the arrival link.
+    pub redirects_sent: u64,
+}
+
+impl ForwardStats {
+    /// Every counter with its name.
+    pub fn named(&self) -> [(&'static str, u64); 14] {
+        [
+            ("forwarded", self.forwarded),
+            ("fast_path", self.fast_path),
+            ("fragmented", self.fragmented),
+            ("drop_ttl_expired", self.drop_ttl_expired),
+            ("drop_no_route", self.drop_no_route),
+            ("drop_frag_needed", self.drop_frag_needed),
+            ("drop_frag_failed", self.drop_frag_failed),
+            ("drop_link_local", self.drop_link_local),
+            ("drop_martian_dst", self.drop_martian_dst),
+            ("drop_l2_not_unicast", self.drop_l2_not_unicast),
+            ("drop_filter_in", self.drop_filter_in),
+            ("drop_filter_out", self.drop_filter_out),
+            ("drop_unresolved", self.drop_unresolved),
+            ("redirects_sent", self.redirects_sent),
+        ]
+    }
+}
+
+/// Slots in the next-hop MAC cache (a power of two).
+pub(super) const NH_CACHE: usize = 256;
+
+/// How long a cached MAC is used before the neighbour table is consulted again, which also
+/// stamps the entry used so ARP aging (2 min unused) sees forwarded traffic.
+const NH_REFRESH: Nanos = Nanos::from_millis(1000);
+
+/// One cached neighbour: (port, IPv4) → MAC, valid for one neighbour-table version.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NhSlot {
+    key: u64,
+    version: u64,
+    mac: [u8; 6],
+    at: Nanos,
+}
+
+/// The fast path's decision for one frame of a burst.
+#[derive(Debug, Clone, Copy)]
+enum Decision {
+    /// Leave it to the full path.
+    Slow,
+    /// Dropped (already counted).
+    Drop,
+    /// Forward out of `port` to `mac`.
+    Fwd { port: PortId, mac: MacAddr },
+}
+
+/// Neither a source nor a destination a router forwards: 0/8, 127/8, 169.254/16 and
+/// everything from 224/4 up (multicast is not routed; 240/4 and broadcast are martian).
+#[inline(always)]
+fn unroutable(a: [u8; 4]) -> bool {
+    a[0] == 0 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254)
+}
+
+impl<Q: Queue> Worker<Q> {
+    /// The fast path over one rx burst from `port` (router mode, not tracing).
+    pub(super) fn rx_router(
+        &mut self,
+        port: PortId,
+        rx: &mut burst_port::Batch<Q::Buf>,
+        now: Nanos,
+    ) {
+        let n = rx.len();
+        let mut decisions = [Decision::Slow; burst_port::BURST_MAX];
+        {
+            let guard = crossbeam_epoch::pin();
+            let neigh = self.neigh.pin();
+            let nver = neigh.version();
+            let pmac = self.ports[usize::from(port.0)].mac.0;
+            let bufs = rx.as_slice();
+            // Warm the first group's packet data while nothing else is in flight.
+            for b in bufs.iter().take(8) {
+                burst_port::prefetch(b.data().as_ptr());
+            }
+            let mut i = 0;
+            while i < n {
+                let end = (i + 8).min(n);
+                for b in bufs.iter().take((end + 8).min(n)).skip(end) {
+                    burst_port::prefetch(b.data().as_ptr());
+                }
+                let mut dsts = [Ipv4Addr::UNSPECIFIED; 8];
+                let mut ok = [false; 8];
+                for j in i..end {
+                    if let Some(d) = self.screen(&bufs[j], pmac) {
+                        dsts[j - i] = d;
+                        ok[j - i] = true;
+                    }
+                }
+                let hops = self.routes.lookup_bulk(&dsts, &guard);
+                for j in i..end {
+                    let k = j - i;
+                    if !ok[k] {
+                        continue;
+                    }
+                    let Some(nh) = hops[k] else { continue };
+                    let egress = nh.port;
+                    let data = bufs[j].data();
+                    let ip = &data[ethernet::HEADER_LEN..];
+                    let tl = u16::from_be_bytes([ip[2], ip[3]]);
+                    if tl > self.ports[usize::from(egress.0)].mtu
+                        || (egress == port && self.cfg.send_redirects)
+                    {
+                        continue;
+                    }
+                    if self
+                        .cfg
+                        .filters
+                        .is_active(port, burst_stack::filter::Direction::In, &guard)
+                    {
+                        let v = self.cfg.filters.evaluate(
+                            port,
+                            burst_stack::filter::Direction::In,
+                            &ip[..usize::from(tl)],
+                            self.id,
+                            &guard,
+                        );
+                        if !v.permit {
+                            self.fwd.drop_filter_in += 1;
+                            decisions[j] = Decision::Drop;
+                            continue;
+                        }
+                    }
+                    if self.cfg.filters.is_active(
+                        egress,
+                        burst_stack::filter::Direction::Out,
+                        &guard,
+                    ) {
+                        let v = self.cfg.filters.evaluate(
+                            egress,
+                            burst_stack::filter::Direction::Out,
+                            &ip[..usize::from(tl)],
+                            self.id,
+                            &guard,
+                        );
+                        if !v.permit {
+                            self.fwd.drop_filter_out += 1;
+                            decisions[j] = Decision::Drop;
+                            continue;
+                        }
+                    }
+                    let nip = nh.neighbour(dsts[k]);
+                    let key = (u64::from(nip.to_bits()) << 16) | u64::from(egress.0) | 1 << 63;
+                    let slot =
+                        (nip.to_bits().wrapping_mul(0x9e37_79b1) >> 24) as usize & (NH_CACHE - 1);
+                    let s = &mut self.nh_cache[slot];
+                    let mac = if s.key == key && s.version == nver && now < s.at + NH_REFRESH {
+                        MacAddr(s.mac)
+                    } else {
+                        // A miss or a stale stamp: ask the table (which stamps the entry used).
+                        let Some(m) = neigh.lookup(egress, nip, now) else {
+                            continue;
+                        };
+                        *s = NhSlot {
+                            key,
+                            version: nver,
+                            mac: m.0,
+                            at: now,
+                        };
+                        m
+                    };
+                    decisions[j] = Decision::Fwd { port: egress, mac };
+                }
+                i = end;
+            }
+        }
+        let mut slow: smallvec::SmallVec<[Q::Buf; burst_port::BURST_MAX]> =
+            smallvec::SmallVec::new();
+        for (j, mut b) in rx.drain(..).enumerate() {
+            match decisions[j] {
+                Decision::Slow => slow.push(b),
+                Decision::Drop => {
+                    self.l2.rx_frames += 1;
+                    self.ipv4.received += 1;
+                    self.count_port_rx(port);
+                }
+                Decision::Fwd { port: egress, mac } => {
+                    self.l2.rx_frames += 1;
+                    self.ipv4.received += 1;
+                    self.count_port_rx(port);
+                    let smac = self.ports[usize::from(egress.0)].mac;
+                    let d = b.data_mut();
+                    d[..6].copy_from_slice(&mac.0);
+                    d[6..12].copy_from_slice(&smac.0);
+                    ipv4::Packet::new_unchecked(&mut d[ethernet::HEADER_LEN..]).decrement_ttl();
+                    self.fwd.forwarded += 1;
+                    self.fwd.fast_path += 1;
+                    self.queue_tx(egress, b);
+                }
+            }
+        }
+        for b in slow {
+            self.input(port, b, now);
+        }
+    }
+
+    /// The fast path's screen: the destination if this frame is a plain transit IPv4 datagram
+    /// (to our MAC, no options, good checksum, TTL > 1, routable addresses, not for us).
+    #[inline(always)]
+    fn screen(&self, b: &Q::Buf, pmac: [u8; 6]) -> Option<Ipv4Addr> {
+        let d = b.data();
+        if b.nb_segs() != 1 || d.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN {
+            return None;
+        }
+        if d[..6] != pmac || d[12..14] != [0x08, 0x00] {
+            return None;
+        }
+        let ip = &d[ethernet::HEADER_LEN..];
+        let tl = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        if ip[0] != 0x45 || tl < ipv4::HEADER_LEN || tl > ip.len() || ip[8] <= 1 {
+            return None;
+        }
+        match b.rx_meta().ip_checksum {
+            ChecksumStatus::Good => {}
+            ChecksumStatus::Bad => return None,
+            ChecksumStatus::Unknown => {
+                if checksum::sum(&ip[..ipv4::HEADER_LEN]) != 0xffff {
+                    return None;
+                }
+            }
+        }
+        let src = [ip[12], ip[13], ip[14], ip[15]];
+        let dst = [ip[16], ip[17], ip[18], ip[19]];
+        if unroutable(src) || unroutable(dst) {
+            return None;
+        }
+        let dst = Ipv4Addr::from(dst);
+        if self.local_ips.contains(&dst) {
+            return None;
+        }
+        Some(dst)
+    }
+
+    /// The full transit path for a datagram that passed the IPv4 input checks and is not for
+    /// us: RFC 1812 checks, filters, TTL, route, redirect, MTU, neighbour.
+    pub(super) fn forward(&mut self, port: PortId, mut buf: Q::Buf, hl: usize, now: Nanos) {
+        let data = buf.data();
+        // RFC 1812 §5.3.4: a unicast datagram in a link-layer broadcast/multicast frame is not
+        // forwarded.
+        if data[..6] != self.ports[usize::from(port.0)].mac.0 {
+            self.fwd.drop_l2_not_unicast += 1;
+            self.step(Step::Drop("drop_l2_not_unicast"));
+            return;
+        }
+        let ip = ipv4::Packet::new_unchecked(&data[hl..]);
+        let (src, dst, ttl) = (ip.src_addr(), ip.dst_addr(), ip.ttl());
+        let tl = usize::from(ip.total_len());
+        if (src.octets()[0] == 169 && src.octets()[1] == 254)
+            || (dst.octets()[0] == 169 && dst.octets()[1] == 254)
+        {
+            self.fwd.drop_link_local += 1;
+            self.step(Step::Drop("drop_link_local"));
+            return;
+        }
+        if unroutable(dst.octets()) {
+            self.fwd.drop_martian_dst += 1;
+            self.step(Step::Drop("drop_martian_dst"));
+            return;
+        }
+        let guard = crossbeam_epoch::pin();
+        if self
+            .cfg
+            .filters
+            .is_active(port, burst_stack::filter::Direction::In, &guard)
+        {
+            let v = self.cfg.filters.evaluate(
+                port,
+                burst_stack::filter::Direction::In,
+                &data[hl..hl + tl],
+                self.id,
+                &guard,
+            );
+            self.step(Step::FilterIn {
+                permit: v.permit,
+                rule: v.rule.map(|r| r as u16),
+            });
+            if !v.permit {
+                self.fwd.drop_filter_in += 1;
+                self.step(Step::Drop("drop_filter_in"));
+                return;
+            }
+        }
+        // RFC 1812 §5.3.1: a datagram whose TTL would reach 0 is discarded with time exceeded.
+        if ttl <= 1 {
+            self.fwd.drop_ttl_expired += 1;
+            self.transit_error(
+                &buf,
+                hl,
+                ErrorKind::TimeExceeded(TimeExceeded::TtlExpired),
+                now,
+            );
+            self.step(Step::Drop("drop_ttl_expired"));
+            return;
+        }
+        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+            self.fwd.drop_no_route += 1;
+            self.transit_error(
+                &buf,
+                hl,
+                ErrorKind::Unreachable(DstUnreachable::NetUnreachable, 0),
+                now,
+            );
+            self.step(Step::Drop("drop_no_route"));
+            return;
+        };
+        let egress = nh.port;
+        self.step(Step::Route {
+            port: egress,
+            gateway: nh.gateway,
+        });
+        if self
+            .cfg
+            .filters
+            .is_active(egress, burst_stack::filter::Direction::Out, &guard)
+        {
+            let v = self.cfg.filters.evaluate(
+                egress,
+                burst_stack::filter::Direction::Out,
+                &data[hl..hl + tl],
+                self.id,
+                &guard,
+            );
+            self.step(Step::FilterOut {
+                permit: v.permit,
+                rule: v.rule.map(|r| r as u16),
+            });
+            if !v.permit {
+                self.fwd.drop_filter_out += 1;
+                self.step(Step::Drop("drop_filter_out"));
+                return;
+            }
+        }
+        drop(guard);
+        let nip = nh.neighbour(dst);
+        // RFC 1812 §5.2.7.2: leaving by the arrival port towards a next hop on the sender's own
+        // subnet, the sender could have gone there directly: tell it, and forward anyway.
+        if egress == port
+            && self.cfg.send_redirects
+            && self
+                .addrs
+                .iter()
+                .any(|a| a.port == port && a.cidr.contains_addr(src) && a.cidr.contains_addr(nip))
+            && self.transit_error(&buf, hl, ErrorKind::Redirect(Redirect::Host, nip), now)
+        {
+            self.fwd.redirects_sent += 1;
+        }
+        let mtu = usize::from(self.ports[usize::from(egress.0)].mtu);
+        if tl > mtu && ip.dont_frag() {
+            // RFC 1191: the next-hop MTU tells the sender what fits.
+            self.fwd.drop_frag_needed += 1;
+            self.transit_error(
+                &buf,
+                hl,
+                ErrorKind::Unreachable(DstUnreachable::FragRequired, mtu as u16),
+                now,
+            );
+            self.step(Step::Drop("drop_frag_needed"));
+            return;
+        }
+        let smac = self.ports[usize::from(egress.0)].mac;
+        let d = buf.data_mut();
+        let new_ttl = ipv4::Packet::new_unchecked(&mut d[hl..]).decrement_ttl();
+        d[6..12].copy_from_slice(&smac.0);
+        self.step(Step::Ttl(new_ttl));
+        if tl > mtu {
+            let q = &mut self.queues[usize::from(egress.0)];
+            let mut frags: smallvec::SmallVec<[Q::Buf; 48]> = smallvec::SmallVec::new();
+            let r = frag::fragment(&buf, hl, mtu as u16, &mut || q.alloc(), &mut |f| {
+                frags.push(f)
+            });
+            drop(buf);
+            match r {
+                Ok(_) => {
+                    self.fwd.forwarded += 1;
+                    self.fwd.fragmented += 1;
+                    self.ipv4.fragments_created += frags.len() as u64;
+                    self.step(Step::Fragmented(frags.len() as u16));
+                    for f in frags {
+                        self.l2_out(egress, dst, nip, f, now);
+                    }
+                }
+                Err(_) => {
+                    self.fwd.drop_frag_failed += 1;
+                    self.step(Step::Drop("drop_frag_failed"));
+                }
+            }
+            return;
+        }
+        // The frame may carry link padding beyond the datagram: send only the datagram.
+        let extra = buf.pkt_len() - (hl + tl);
+        if extra > 0 {
+            buf.trim(extra);
+        }
+        self.fwd.forwarded += 1;
+        self.l2_out(egress, dst, nip, buf, now);
+    }
+
+    /// An ICMP error about a transit datagram (from our address on the way back to its
+    /// sender). Returns whether it was sent.
+    fn transit_error(&mut self, buf: &Q::Buf, hl: usize, kind: ErrorKind, now: Nanos) -> bool {
+        let before = self.icmp.out_msgs;
+        // Unicast to someone else: `send_error` applies RFC 1812's never-send rules and the
+        // rate limit; the source becomes our address on the port back to the sender.
+        self.send_error(&buf.data()[hl..], Destination::Other, kind, now);
+        let sent = self.icmp.out_msgs > before;
+        if sent {
+            self.step(Step::Icmp(match kind {
+                ErrorKind::TimeExceeded(_) => "time exceeded",
+                ErrorKind::Unreachable(DstUnreachable::FragRequired, _) => "fragmentation needed",
+                ErrorKind::Unreachable(DstUnreachable::HostUnreachable, _) => "host unreachable",
+                ErrorKind::Unreachable(..) => "unreachable",
+                ErrorKind::Redirect(..) => "redirect",
+            }));
+        }
+        sent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unroutable_addresses() {
+        for a in [
+            [0, 1, 2, 3],
+            [127, 0, 0, 1],
+            [169, 254, 1, 1],
+            [224, 0, 0, 1],
+            [240, 0, 0, 1],
+            [255, 255, 255, 255],
+        ] {
+            assert!(unroutable(a), "{a:?}");
+        }
+        for a in [[198, 18, 0, 1], [198, 19, 255, 254], [169, 253, 0, 1]] {
+            assert!(!unroutable(a), "{a:?}");
+        }
+    }
+}
