@@ -1,0 +1,622 @@
+//! Router mode on the in-memory wire: a node with two ports between two scripted hosts
+//! (A on 198.18.1.0/24, B on 198.18.2.0/24), virtual clock. Every forwarding decision —
+//! forwarded (fast and full path), each drop reason with its counter and the ICMP error the
+//! sender gets, fragmentation, redirects, filters — is checked with real packets, and the
+//! `ctl trace` path record.
+
+use std::net::Ipv4Addr;
+use std::sync::mpsc;
+
+use burst_port::clock::{Clock, VirtualClock};
+use burst_port::mem::{MemPool, MemPort, MemPortConfig, MemQueue, Wire, WireConfig};
+use burst_port::{Batch, Nanos, PacketBuf, Port, Queue};
+use burst_runtime::control::Command;
+use burst_runtime::ctl::{Request, Response};
+use burst_runtime::node::{Node, NodeConfig, NodePort, NodeRoute};
+use burst_runtime::worker::ForwardStats;
+use burst_stack::arp::ArpConfig;
+use burst_stack::icmp::IcmpConfig;
+use burst_stack::ipv4::Ipv4Config;
+use burst_stack::PortId;
+use burst_wire::dissect;
+use burst_wire::ethernet::{self, EtherType, MacAddr};
+use burst_wire::icmpv4::{self, DstUnreachable};
+use burst_wire::ipv4::{self, Protocol};
+use burst_wire::{udp, ChecksumCheck, ChecksumMode};
+
+const R_A: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0xa, 1);
+const R_B: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0xb, 1);
+const A_MAC: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0xa, 2);
+const B_MAC: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0xb, 2);
+const A: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+const B: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 1);
+const R_A_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 254);
+const STEP: Nanos = Nanos::from_millis(10);
+
+struct Lab {
+    clock: VirtualClock,
+    wires: [Wire; 2],
+    pool: MemPool,
+    node: Node<MemPort>,
+    /// Host A's and host B's queues.
+    hosts: [MemQueue; 2],
+    _host_ports: Vec<MemPort>,
+    /// Frames each host received.
+    seen: [Vec<Vec<u8>>; 2],
+}
+
+struct Opts {
+    workers: usize,
+    mtu_b: u16,
+    send_redirects: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            workers: 1,
+            mtu_b: 1500,
+            send_redirects: true,
+        }
+    }
+}
+
+fn lab(o: Opts) -> Lab {
+    let clock = VirtualClock::new();
+    clock.advance(Nanos::from_secs(1));
+    let wires = [
+        Wire::new(&clock, WireConfig::default()),
+        Wire::new(&clock, WireConfig::default()),
+    ];
+    let pool = MemPool::new(4096, burst_port::mem::DEFAULT_BUF_SIZE);
+    let mut ports = Vec::new();
+    for (i, (name, mac)) in [("a", R_A), ("b", R_B)].into_iter().enumerate() {
+        let mut pc = MemPortConfig::new(name, mac);
+        pc.queues = o.workers as u16;
+        if i == 1 {
+            pc.mtu = o.mtu_b;
+        }
+        ports.push(MemPort::new(&wires[i], &pool, pc));
+    }
+    let mut host_ports = vec![
+        MemPort::new(&wires[0], &pool, MemPortConfig::new("hosta", A_MAC)),
+        MemPort::new(&wires[1], &pool, MemPortConfig::new("hostb", B_MAC)),
+    ];
+    let hosts = [
+        host_ports[0].take_queue(0).unwrap(),
+        host_ports[1].take_queue(0).unwrap(),
+    ];
+    let cfg = NodeConfig {
+        ports: vec![
+            NodePort {
+                name: "a".into(),
+                addrs: vec!["198.18.1.254/24".parse().unwrap()],
+                groups: vec![],
+            },
+            NodePort {
+                name: "b".into(),
+                addrs: vec!["198.18.2.254/24".parse().unwrap()],
+                groups: vec![],
+            },
+        ],
+        routes: vec![NodeRoute {
+            // A network behind B (B is its gateway).
+            prefix: "198.19.0.0/16".parse().unwrap(),
+            via: Some(B),
+            port: PortId(1),
+            metric: 1,
+        }],
+        static_arp: vec![
+            ("a".into(), A, A_MAC),
+            ("b".into(), B, B_MAC),
+            // A second host on A's link, for redirects.
+            (
+                "a".into(),
+                Ipv4Addr::new(198, 18, 1, 77),
+                MacAddr::new(2, 0, 0, 0, 0xa, 77),
+            ),
+        ],
+        workers: o.workers,
+        arp: ArpConfig::default(),
+        ipv4: Ipv4Config {
+            forwarding: true,
+            ..Ipv4Config::default()
+        },
+        icmp: IcmpConfig {
+            error_rate: 100_000,
+            error_burst: 100_000,
+            ..IcmpConfig::default()
+        },
+        lpm_tbl8_groups: 64,
+        max_next_hops: 64,
+        services: vec![],
+        qotd: String::new(),
+        filtering: Default::default(),
+        send_redirects: o.send_redirects,
+    };
+    let node = Node::build(&cfg, ports, clock.now()).unwrap();
+    let mut l = Lab {
+        clock,
+        wires,
+        pool,
+        node,
+        hosts,
+        _host_ports: host_ports,
+        seen: [Vec::new(), Vec::new()],
+    };
+    // Duplicate address detection: ICMP errors need a preferred source address.
+    l.run_for(Nanos::from_millis(3500));
+    l.seen = [Vec::new(), Vec::new()];
+    l
+}
+
+/// An IPv4 datagram from `src` to `dst` carrying a UDP payload of `len` bytes.
+fn udp_datagram(src: Ipv4Addr, dst: Ipv4Addr, len: usize, ttl: u8, df: bool) -> Vec<u8> {
+    let u = udp::Repr {
+        src_port: 40000,
+        dst_port: 5001,
+        payload_len: len,
+    };
+    let ip = ipv4::Repr {
+        dont_frag: df,
+        ..ipv4::Repr::new(src, dst, Protocol::UDP, u.buffer_len(), ttl)
+    };
+    let mut d = vec![0u8; ip.buffer_len()];
+    for (i, x) in d[28..].iter_mut().enumerate() {
+        *x = i as u8;
+    }
+    u.emit(
+        &mut udp::Packet::new_unchecked(&mut d[20..]),
+        src,
+        dst,
+        ChecksumMode::Compute,
+    );
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
+        ChecksumMode::Compute,
+    );
+    d
+}
+
+fn frame(src: MacAddr, dst: MacAddr, body: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + body.len()];
+    ethernet::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        vlan: None,
+        ethertype: EtherType::IPV4,
+    }
+    .emit(&mut ethernet::Frame::new_unchecked(&mut f[..]));
+    f[14..].copy_from_slice(body);
+    f
+}
+
+impl Lab {
+    fn now(&self) -> Nanos {
+        self.clock.now()
+    }
+
+    /// Host `h` (0 = A, 1 = B) sends a frame.
+    fn send(&mut self, h: usize, bytes: &[u8]) {
+        let mut b = self.hosts[h].alloc().unwrap();
+        b.append(bytes.len()).unwrap().copy_from_slice(bytes);
+        let mut batch = Batch::new();
+        batch.push(b).unwrap();
+        assert_eq!(self.hosts[h].tx_burst(&mut batch), 1);
+    }
+
+    /// Host A sends a datagram to the router's MAC.
+    fn send_from_a(&mut self, d: &[u8]) {
+        self.send(0, &frame(A_MAC, R_A, d));
+    }
+
+    fn run_for(&mut self, d: Nanos) {
+        let end = self.now() + d;
+        while self.now() < end {
+            self.node.step(self.now());
+            for w in &self.wires {
+                w.deliver_due();
+            }
+            for h in 0..2 {
+                let mut rx = Batch::new();
+                self.hosts[h].rx_burst(&mut rx);
+                for b in rx.drain(..) {
+                    let mut v = vec![0u8; b.pkt_len()];
+                    b.copy_to(&mut v);
+                    // The router never sends a frame with a bad checksum.
+                    dissect::parse(&v, ChecksumCheck::Verify).expect("valid frame from router");
+                    self.seen[h].push(v);
+                }
+            }
+            self.node.step(self.now());
+            self.clock.advance(STEP);
+        }
+    }
+
+    fn request(&mut self, req: Request) -> mpsc::Receiver<Response> {
+        let (tx, rx) = mpsc::channel();
+        self.node.commands.send(Command { req, reply: tx }).unwrap();
+        rx
+    }
+
+    /// Forwarding counters summed over workers.
+    fn fwd(&self) -> ForwardStats {
+        let mut s = ForwardStats::default();
+        for w in &self.node.workers {
+            let f = &w.fwd;
+            s.forwarded += f.forwarded;
+            s.fast_path += f.fast_path;
+            s.fragmented += f.fragmented;
+            s.drop_ttl_expired += f.drop_ttl_expired;
+            s.drop_no_route += f.drop_no_route;
+            s.drop_frag_needed += f.drop_frag_needed;
+            s.drop_frag_failed += f.drop_frag_failed;
+            s.drop_link_local += f.drop_link_local;
+            s.drop_martian_dst += f.drop_martian_dst;
+            s.drop_l2_not_unicast += f.drop_l2_not_unicast;
+            s.drop_filter_in += f.drop_filter_in;
+            s.drop_filter_out += f.drop_filter_out;
+            s.drop_unresolved += f.drop_unresolved;
+            s.redirects_sent += f.redirects_sent;
+        }
+        s
+    }
+
+    /// The IPv4 datagrams host `h` received (Ethernet header stripped), with their frames'
+    /// source and destination MACs.
+    fn ipv4_seen(&self, h: usize) -> Vec<(MacAddr, MacAddr, Vec<u8>)> {
+        self.seen[h]
+            .iter()
+            .filter_map(|f| {
+                let e = ethernet::Frame::new_checked(&f[..]).ok()?;
+                (e.ethertype() == EtherType::IPV4)
+                    .then(|| (e.src_addr(), e.dst_addr(), e.payload().to_vec()))
+            })
+            .collect()
+    }
+
+    /// The ICMP messages host `h` received, with their IPv4 source.
+    fn icmp_seen(&self, h: usize) -> Vec<(Ipv4Addr, Vec<u8>)> {
+        self.ipv4_seen(h)
+            .into_iter()
+            .filter_map(|(_, _, d)| {
+                let p = ipv4::Packet::new_checked(&d[..]).ok()?;
+                (p.protocol() == Protocol::ICMP).then(|| (p.src_addr(), p.payload().to_vec()))
+            })
+            .collect()
+    }
+
+    fn finish(self) {
+        let Lab {
+            node,
+            hosts,
+            pool,
+            wires,
+            ..
+        } = self;
+        drop(node);
+        drop(hosts);
+        for w in &wires {
+            w.clear();
+        }
+        assert_eq!(pool.in_use(), 0, "every buffer back in the pool");
+    }
+}
+
+/// Parses an ICMP message (checksum verified).
+fn icmp(m: &[u8]) -> icmpv4::Repr<'_> {
+    icmpv4::Repr::parse(
+        &icmpv4::Packet::new_checked(m).unwrap(),
+        ChecksumCheck::Verify,
+    )
+    .unwrap()
+}
+
+#[test]
+fn forwards_both_ways_with_ttl_and_macs_rewritten() {
+    let mut l = lab(Opts::default());
+    let d = udp_datagram(A, B, 100, 64, true);
+    for _ in 0..10 {
+        l.send_from_a(&d);
+    }
+    let back = udp_datagram(B, A, 30, 9, false);
+    l.send(1, &frame(B_MAC, R_B, &back));
+    l.run_for(Nanos::from_millis(50));
+    let at_b = l.ipv4_seen(1);
+    assert_eq!(at_b.len(), 10);
+    for (src, dst, got) in &at_b {
+        assert_eq!((*src, *dst), (R_B, B_MAC));
+        let p = ipv4::Packet::new_checked(&got[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(p.ttl(), 63);
+        // Everything but TTL and checksum is untouched.
+        assert_eq!(got[..8], d[..8]);
+        assert_eq!(got[9], d[9]);
+        assert_eq!(got[12..], d[12..]);
+    }
+    let at_a = l.ipv4_seen(0);
+    assert_eq!(at_a.len(), 1);
+    assert_eq!((at_a[0].0, at_a[0].1), (R_A, A_MAC));
+    assert_eq!(ipv4::Packet::new_checked(&at_a[0].2[..]).unwrap().ttl(), 8);
+    let f = l.fwd();
+    assert_eq!(f.forwarded, 11);
+    assert_eq!(f.fast_path, 11, "plain transit takes the fast path");
+    // A gateway route: the frame goes to the gateway's MAC.
+    l.send_from_a(&udp_datagram(
+        A,
+        Ipv4Addr::new(198, 19, 3, 4),
+        10,
+        64,
+        false,
+    ));
+    l.run_for(Nanos::from_millis(30));
+    let at_b = l.ipv4_seen(1);
+    assert_eq!(at_b.len(), 11);
+    assert_eq!(at_b[10].1, B_MAC);
+    l.finish();
+}
+
+#[test]
+fn two_workers_forward_and_count() {
+    let mut l = lab(Opts {
+        workers: 2,
+        ..Opts::default()
+    });
+    for i in 0..40u8 {
+        let mut d = udp_datagram(A, B, 20 + usize::from(i), 64, false);
+        // Different source ports spread the flows over both queues (RSS).
+        d[20] = i;
+        ipv4::Packet::new_unchecked(&mut d[..]).fill_checksum();
+        let mut u = udp::Packet::new_unchecked(&mut d[20..]);
+        u.fill_checksum(A, B);
+        l.send_from_a(&d);
+    }
+    l.run_for(Nanos::from_millis(50));
+    assert_eq!(l.ipv4_seen(1).len(), 40);
+    assert_eq!(l.fwd().forwarded, 40);
+    l.finish();
+}
+
+#[test]
+fn ttl_expiry_answers_time_exceeded_from_the_arrival_port() {
+    let mut l = lab(Opts::default());
+    let d = udp_datagram(A, B, 32, 1, false);
+    l.send_from_a(&d);
+    l.run_for(Nanos::from_millis(30));
+    assert!(l.ipv4_seen(1).is_empty(), "nothing reaches B");
+    let errs = l.icmp_seen(0);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(
+        errs[0].0, R_A_IP,
+        "from our address on A's link (traceroute hop 1)"
+    );
+    match icmp(&errs[0].1) {
+        icmpv4::Repr::TimeExceeded {
+            reason, invoking, ..
+        } => {
+            assert_eq!(reason, icmpv4::TimeExceeded::TtlExpired);
+            // The quote is the datagram as received: header + 8 bytes.
+            assert_eq!(invoking, &d[..28]);
+        }
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(l.fwd().drop_ttl_expired, 1);
+    l.finish();
+}
+
+#[test]
+fn no_route_answers_net_unreachable() {
+    let mut l = lab(Opts::default());
+    l.send_from_a(&udp_datagram(
+        A,
+        Ipv4Addr::new(198, 18, 200, 1),
+        8,
+        64,
+        false,
+    ));
+    l.run_for(Nanos::from_millis(30));
+    let errs = l.icmp_seen(0);
+    assert_eq!(errs.len(), 1);
+    assert!(matches!(
+        icmp(&errs[0].1),
+        icmpv4::Repr::DstUnreachable {
+            reason: DstUnreachable::NetUnreachable,
+            ..
+        }
+    ));
+    assert_eq!(l.fwd().drop_no_route, 1);
+    l.finish();
+}
+
+#[test]
+fn egress_mtu_fragments_or_answers_fragmentation_needed() {
+    let mut l = lab(Opts {
+        mtu_b: 1280,
+        ..Opts::default()
+    });
+    // DF set: fragmentation needed carrying the next-hop MTU (RFC 1191).
+    let big_df = udp_datagram(A, B, 1372, 64, true);
+    assert_eq!(big_df.len(), 1400);
+    l.send_from_a(&big_df);
+    l.run_for(Nanos::from_millis(30));
+    assert!(l.ipv4_seen(1).is_empty());
+    let errs = l.icmp_seen(0);
+    assert_eq!(errs.len(), 1);
+    match icmp(&errs[0].1) {
+        icmpv4::Repr::DstUnreachable {
+            reason,
+            next_hop_mtu,
+            invoking,
+            ..
+        } => {
+            assert_eq!(reason, DstUnreachable::FragRequired);
+            assert_eq!(next_hop_mtu, 1280);
+            assert_eq!(invoking, &big_df[..28], "quoted as received (TTL 64)");
+        }
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(l.fwd().drop_frag_needed, 1);
+    // DF clear: fragmented to fit, and the pieces put back together are the datagram.
+    let big = udp_datagram(A, B, 1372, 64, false);
+    l.send_from_a(&big);
+    l.run_for(Nanos::from_millis(30));
+    let frags = l.ipv4_seen(1);
+    assert_eq!(frags.len(), 2);
+    let mut payload = vec![0u8; 1380];
+    for (_, _, f) in &frags {
+        assert!(f.len() <= 1280);
+        let p = ipv4::Packet::new_checked(&f[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(p.ttl(), 63);
+        let off = usize::from(p.frag_offset());
+        payload[off..off + p.payload().len()].copy_from_slice(p.payload());
+    }
+    assert_eq!(&payload[..], &big[20..]);
+    let f = l.fwd();
+    assert_eq!((f.forwarded, f.fragmented), (1, 1));
+    l.finish();
+}
+
+#[test]
+fn unroutable_addresses_and_link_broadcasts_are_dropped_silently() {
+    let mut l = lab(Opts::default());
+    l.send_from_a(&udp_datagram(
+        Ipv4Addr::new(169, 254, 1, 1),
+        B,
+        8,
+        64,
+        false,
+    ));
+    l.send_from_a(&udp_datagram(
+        A,
+        Ipv4Addr::new(169, 254, 9, 9),
+        8,
+        64,
+        false,
+    ));
+    l.send_from_a(&udp_datagram(A, Ipv4Addr::new(240, 0, 0, 1), 8, 64, false));
+    l.send_from_a(&udp_datagram(A, Ipv4Addr::new(0, 1, 2, 3), 8, 64, false));
+    // A unicast datagram in a link-layer broadcast (RFC 1812 §5.3.4).
+    l.send(
+        0,
+        &frame(A_MAC, MacAddr::BROADCAST, &udp_datagram(A, B, 8, 64, false)),
+    );
+    // Martian source and a bad header checksum: the input checks drop them.
+    l.send_from_a(&udp_datagram(Ipv4Addr::new(127, 0, 0, 1), B, 8, 64, false));
+    let mut bad = udp_datagram(A, B, 8, 64, false);
+    bad[10] ^= 0x55;
+    l.send_from_a(&bad);
+    l.run_for(Nanos::from_millis(30));
+    assert!(l.ipv4_seen(1).is_empty(), "nothing forwarded");
+    assert!(l.icmp_seen(0).is_empty(), "no ICMP error about any of them");
+    let f = l.fwd();
+    assert_eq!(f.drop_link_local, 2);
+    assert_eq!(f.drop_martian_dst, 2);
+    assert_eq!(f.drop_l2_not_unicast, 1);
+    assert_eq!(f.forwarded, 0);
+    let w = &l.node.workers[0];
+    assert_eq!(w.ipv4.drop_martian_source, 1);
+    assert_eq!(w.ipv4.drop_checksum, 1);
+    l.finish();
+}
+
+#[test]
+fn unresolved_next_hop_answers_host_unreachable_after_arp_gives_up() {
+    let mut l = lab(Opts::default());
+    let silent = Ipv4Addr::new(198, 18, 2, 77);
+    l.send_from_a(&udp_datagram(A, silent, 8, 64, false));
+    l.run_for(Nanos::from_millis(100));
+    // Parked while ARP asks on B's link.
+    let asks = l.seen[1]
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x06])
+        .count();
+    assert_eq!(asks, 1);
+    assert!(l.icmp_seen(0).is_empty());
+    // Retries at 1, 2, 4 s (the seeds' ArpRetryCount), then failure.
+    l.run_for(Nanos::from_secs(10));
+    let errs = l.icmp_seen(0);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(matches!(
+        icmp(&errs[0].1),
+        icmpv4::Repr::DstUnreachable {
+            reason: DstUnreachable::HostUnreachable,
+            ..
+        }
+    ));
+    assert_eq!(l.fwd().drop_unresolved, 1);
+    l.finish();
+}
+
+#[test]
+fn same_link_next_hop_gets_a_redirect_and_is_still_forwarded() {
+    let other = Ipv4Addr::new(198, 18, 1, 77);
+    let mut l = lab(Opts::default());
+    l.send_from_a(&udp_datagram(A, other, 8, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    let at_a = l.ipv4_seen(0);
+    // The redirect to A, and the datagram itself, sent back on A's link to .77's MAC.
+    let fwd: Vec<_> = at_a
+        .iter()
+        .filter(|(_, dst, _)| *dst == MacAddr::new(2, 0, 0, 0, 0xa, 77))
+        .collect();
+    assert_eq!(fwd.len(), 1);
+    let errs = l.icmp_seen(0);
+    assert_eq!(errs.len(), 1);
+    match icmp(&errs[0].1) {
+        icmpv4::Repr::Redirect {
+            reason, gateway, ..
+        } => {
+            assert_eq!(reason, icmpv4::Redirect::Host);
+            assert_eq!(gateway, other);
+        }
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(l.fwd().redirects_sent, 1);
+    l.finish();
+
+    // Off: forwarded without a redirect.
+    let mut l = lab(Opts {
+        send_redirects: false,
+        ..Opts::default()
+    });
+    l.send_from_a(&udp_datagram(A, other, 8, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    assert!(l.icmp_seen(0).is_empty());
+    assert_eq!(l.fwd().forwarded, 1);
+    l.finish();
+}
+
+#[test]
+fn ctl_trace_records_each_stage_and_the_drop_reason() {
+    let mut l = lab(Opts::default());
+    let rx = l.request(Request::Trace {
+        count: 2,
+        timeout_ms: 5000,
+    });
+    l.run_for(STEP);
+    l.send_from_a(&udp_datagram(A, B, 8, 64, false));
+    l.send_from_a(&udp_datagram(A, B, 8, 1, false));
+    l.run_for(Nanos::from_millis(50));
+    let Ok(Response::Trace { packets }) = rx.try_recv() else {
+        panic!("no trace answer");
+    };
+    assert_eq!(packets.len(), 2);
+    let joined: Vec<String> = packets.iter().map(|p| p.steps.join(" | ")).collect();
+    assert_eq!(
+        joined[0],
+        "rx a 50 B | ipv4 198.18.1.1 > 198.18.2.1 udp ttl 64 | route direct on b | ttl -> 63 \
+         | neighbour 02:00:00:00:0b:02 | tx b"
+    );
+    assert!(
+        joined[1].contains("icmp time exceeded sent")
+            && joined[1].ends_with("DROP drop_ttl_expired"),
+        "{}",
+        joined[1]
+    );
+    // Tracing is over: the next packet takes the fast path again.
+    l.send_from_a(&udp_datagram(A, B, 8, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    assert_eq!(l.fwd().fast_path, 1);
+    l.finish();
+}
