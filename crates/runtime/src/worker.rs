@@ -105,6 +105,8 @@ pub struct WorkerConfig {
     pub qotd: String,
     /// TCP/IP filtering.
     pub filtering: Filtering,
+    /// Per-port inbound/outbound packet filters (the control thread publishes changes).
+    pub filters: burst_stack::filter::FilterReader,
 }
 
 /// One worker.
