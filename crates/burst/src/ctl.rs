@@ -52,6 +52,19 @@ pub(crate) enum CtlCommand {
         #[arg(num_args = 1.., value_name = "ARGS")]
         args: Vec<String>,
     },
+    /// Packet filters: `filter list`, `filter add PORT in|out [--src PREFIX] [--dst PREFIX]
+    /// [--proto tcp|udp|icmp|N] [--sport A[-B]] [--dport A[-B]] [--flags syn] [--index N]
+    /// permit|deny|count`, `filter delete PORT in|out INDEX`.
+    Filter {
+        /// list | add | delete, then its arguments.
+        #[arg(
+            num_args = 1..,
+            value_name = "ARGS",
+            allow_hyphen_values = true,
+            trailing_var_arg = true
+        )]
+        args: Vec<String>,
+    },
     /// Echo requests sent by the stack.
     Ping {
         /// Number of requests.
@@ -123,6 +136,7 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
         CtlCommand::Arp { d: Some(ip), .. } => Request::ArpDelete { ip },
         CtlCommand::Arp { .. } => Request::ArpShow,
         CtlCommand::Route { args } => route_request(&args)?,
+        CtlCommand::Filter { args } => filter_request(&args)?,
         CtlCommand::Ping {
             count,
             size,
@@ -218,6 +232,76 @@ fn route_request(args: &[String]) -> Result<Request> {
         },
         _ => bail!("usage: route print | route add PREFIX via GW [metric N] | route delete PREFIX"),
     })
+}
+
+const FILTER_USAGE: &str = "usage: filter list | filter add PORT in|out [--src PREFIX] \
+    [--dst PREFIX] [--proto tcp|udp|icmp|N] [--sport A[-B]] [--dport A[-B]] [--flags syn] \
+    [--index N] permit|deny|count | filter delete PORT in|out INDEX";
+
+/// `filter ...`: the rule words go to the daemon as they are (it parses and explains errors);
+/// only `--index N`, which says where to insert, is taken out here.
+fn filter_request(args: &[String]) -> Result<Request> {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dir = |d: &str| -> Result<String> {
+        match d {
+            "in" | "out" => Ok(d.to_string()),
+            _ => bail!("{d}: expected in or out\n{FILTER_USAGE}"),
+        }
+    };
+    Ok(match a.as_slice() {
+        ["list"] => Request::FilterList,
+        ["add", port, d, rest @ ..] if !rest.is_empty() => {
+            let mut index = None;
+            let mut words = Vec::new();
+            let mut it = rest.iter();
+            while let Some(w) = it.next() {
+                if *w == "--index" {
+                    let n = it.next().context("--index needs a value")?;
+                    if index.is_some() {
+                        bail!("--index given twice");
+                    }
+                    index = Some(
+                        n.parse::<usize>()
+                            .with_context(|| format!("--index {n}: not an index"))?,
+                    );
+                } else {
+                    words.push(*w);
+                }
+            }
+            Request::FilterAdd {
+                port: port.to_string(),
+                dir: dir(d)?,
+                rule: words.join(" "),
+                index,
+            }
+        }
+        ["delete", port, d, i] => Request::FilterDelete {
+            port: port.to_string(),
+            dir: dir(d)?,
+            index: i
+                .parse()
+                .with_context(|| format!("{i}: not a rule index"))?,
+        },
+        _ => bail!("{FILTER_USAGE}"),
+    })
+}
+
+fn print_filters(rules: &[ctl::FilterRule]) {
+    if rules.is_empty() {
+        println!("No filter rules (every packet is permitted).");
+        return;
+    }
+    let w = rules.iter().map(|r| r.rule.len()).max().unwrap_or(0).max(4);
+    println!(
+        "{:<10} {:<4} {:>5}  {:<w$}  {:>12}",
+        "Port", "Dir", "Index", "Rule", "Hits"
+    );
+    for r in rules {
+        println!(
+            "{:<10} {:<4} {:>5}  {:<w$}  {:>12}",
+            r.port, r.dir, r.index, r.rule, r.hits
+        );
+    }
 }
 
 fn ms(us: u64) -> String {
@@ -318,6 +402,9 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
             }
             println!("{} packet(s) traced.", packets.len());
         }
+        Response::Filters { rules } => print_filters(rules),
+        Response::FilterAdded { index, rule } => println!("added at index {index}: {rule}"),
+        Response::FilterDeleted { rule } => println!("deleted: {rule}"),
         Response::Stats { groups } => {
             for g in groups {
                 println!("{}:", g.title);
@@ -362,4 +449,87 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: CtlCommand,
+    }
+
+    fn req(line: &str) -> Result<Request> {
+        let cli = Cli::try_parse_from(std::iter::once("ctl").chain(line.split_whitespace()))?;
+        match cli.cmd {
+            CtlCommand::Filter { args } => filter_request(&args),
+            CtlCommand::Route { args } => route_request(&args),
+            _ => bail!("not a filter or route command"),
+        }
+    }
+
+    #[test]
+    fn filter_commands_parse() {
+        assert_eq!(req("filter list").unwrap(), Request::FilterList);
+        assert_eq!(
+            req("filter add p0 in --dst 198.18.2.0/24 --proto tcp --dport 80 deny").unwrap(),
+            Request::FilterAdd {
+                port: "p0".into(),
+                dir: "in".into(),
+                rule: "--dst 198.18.2.0/24 --proto tcp --dport 80 deny".into(),
+                index: None,
+            }
+        );
+        assert_eq!(
+            req("filter add p1 out --index 0 --sport 1000-2000 count").unwrap(),
+            Request::FilterAdd {
+                port: "p1".into(),
+                dir: "out".into(),
+                rule: "--sport 1000-2000 count".into(),
+                index: Some(0),
+            }
+        );
+        assert_eq!(
+            req("filter add p0 in permit").unwrap(),
+            Request::FilterAdd {
+                port: "p0".into(),
+                dir: "in".into(),
+                rule: "permit".into(),
+                index: None,
+            }
+        );
+        assert_eq!(
+            req("filter delete p0 out 3").unwrap(),
+            Request::FilterDelete {
+                port: "p0".into(),
+                dir: "out".into(),
+                index: 3,
+            }
+        );
+        // Route parsing still works next to it.
+        assert_eq!(req("route print").unwrap(), Request::RoutePrint);
+    }
+
+    #[test]
+    fn filter_usage_errors() {
+        let e = |l: &str| format!("{:#}", req(l).unwrap_err());
+        let m = e("filter");
+        assert!(m.starts_with("usage: filter list"), "{m}");
+        assert!(e("filter show").starts_with("usage: filter list"));
+        assert!(e("filter add p0 in").starts_with("usage: filter list"));
+        assert!(e("filter add p0 sideways deny").starts_with("sideways: expected in or out"));
+        assert_eq!(
+            e("filter delete p0 in x"),
+            "x: not a rule index: invalid digit found in string"
+        );
+        assert_eq!(e("filter add p0 in --index"), "--index needs a value");
+        assert!(e("filter add p0 in --index -1 deny").starts_with("--index -1: not an index"));
+        assert_eq!(
+            e("filter add p0 in --index 1 --index 2 deny"),
+            "--index given twice"
+        );
+    }
 }

@@ -8,6 +8,7 @@
 //! | `[[port]]` | [`PortConfig`], one per port, in [`PortId`] order |
 //! | `[[route]]` | [`RouteConfig`]: static routes |
 //! | `[[arp]]` | [`StaticArpEntry`]: static neighbours |
+//! | `[[filter]]` | [`FilterConfig`]: per-port inbound/outbound packet filter rules |
 //! | `[control]` | [`ControlConfig`]: the control socket |
 //! | `[arp_tunables]` | [`ArpTunables`] |
 //! | `[ipv4]` | [`Ipv4Tunables`] |
@@ -31,6 +32,7 @@ use core::ops::Range;
 use std::path::{Path, PathBuf};
 
 use burst_port::Nanos;
+use burst_stack::filter::{self, Action, Direction, PortRange, Rule, RuleError};
 use burst_stack::PortId;
 use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::{Cidr, CidrError};
@@ -68,6 +70,19 @@ pub struct Config {
     pub services: ServicesConfig,
     /// TCP/IP filtering (seed 000): what traffic to this host is accepted.
     pub filtering: FilteringConfig,
+    /// Packet filter rules (the seeds' filter hook), in file order.
+    pub filters: Vec<FilterConfig>,
+}
+
+/// `[[filter]]`: one packet filter rule, appended to its port's list for its direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterConfig {
+    /// The port whose list holds the rule.
+    pub port: PortId,
+    /// Inbound or outbound list.
+    pub direction: Direction,
+    /// The rule (matches and action).
+    pub rule: Rule,
 }
 
 /// `[services]`: the simple TCP/IP services (echo 7, discard 9, daytime 13, quote of the day 17,
@@ -417,6 +432,8 @@ struct RawConfig {
     services: ServicesConfig,
     #[serde(default)]
     filtering: FilteringConfig,
+    #[serde(default)]
+    filter: Vec<RawFilter>,
 }
 
 #[derive(Deserialize)]
@@ -503,6 +520,26 @@ struct RawArp {
     port: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawFilter {
+    port: String,
+    direction: Text<Direction>,
+    action: Text<Action>,
+    #[serde(default)]
+    src: Option<Text<Cidr>>,
+    #[serde(default)]
+    dst: Option<Text<Cidr>>,
+    #[serde(default, deserialize_with = "protocol")]
+    proto: Option<u8>,
+    #[serde(default, deserialize_with = "port_range")]
+    sport: Option<PortRange>,
+    #[serde(default, deserialize_with = "port_range")]
+    dport: Option<PortRange>,
+    #[serde(default)]
+    flags: Option<Text<SynFlag>>,
+}
+
 /// A validation failure before it is placed in the file.
 struct Invalid {
     key: String,
@@ -522,6 +559,7 @@ impl RawConfig {
         let ports = validate_ports(self.port, backend)?;
         let routes = validate_routes(self.route, &ports)?;
         let static_arp = validate_arp(self.arp, &ports)?;
+        let filters = validate_filters(self.filter, &ports)?;
         if self.control.socket.as_os_str().is_empty() {
             return Err(invalid("control.socket", "must not be empty"));
         }
@@ -543,6 +581,7 @@ impl RawConfig {
             backend,
             services: self.services,
             filtering: self.filtering,
+            filters,
         })
     }
 }
@@ -856,6 +895,56 @@ fn validate_arp(raw: Vec<RawArp>, ports: &[PortConfig]) -> Result<Vec<StaticArpE
     Ok(entries)
 }
 
+fn validate_filters(
+    raw: Vec<RawFilter>,
+    ports: &[PortConfig],
+) -> Result<Vec<FilterConfig>, Invalid> {
+    let mut filters: Vec<FilterConfig> = Vec::with_capacity(raw.len());
+    for (i, f) in raw.into_iter().enumerate() {
+        let key = format!("filter[{i}]");
+        let port = port_named(ports, &f.port, &format!("{key}.port"), "filter")?.id;
+        let rule = Rule {
+            // Host bits play no part in matching; keep the prefix as `filter list` shows it.
+            src: f.src.map(|Text(c)| c.network()),
+            dst: f.dst.map(|Text(c)| c.network()),
+            proto: f.proto,
+            sport: f.sport,
+            dport: f.dport,
+            syn: f.flags.is_some(),
+            action: f.action.0,
+        };
+        if let Err(e) = rule.validate() {
+            let field = match e {
+                RuleError::FlagsNeedTcp(_) => "flags",
+                _ if f.dport.is_some() => "dport",
+                _ => "sport",
+            };
+            return Err(invalid(format!("{key}.{field}"), e.to_string()));
+        }
+        let direction = f.direction.0;
+        let same = filters
+            .iter()
+            .filter(|o| o.port == port && o.direction == direction)
+            .count();
+        if same >= filter::MAX_RULES {
+            return Err(invalid(
+                key,
+                format!(
+                    "more than {} rules for port {} {direction}",
+                    filter::MAX_RULES,
+                    f.port
+                ),
+            ));
+        }
+        filters.push(FilterConfig {
+            port,
+            direction,
+            rule,
+        });
+    }
+    Ok(filters)
+}
+
 fn validate_tunables(arp: &ArpTunables, icmp: &IcmpTunables) -> Result<(), Invalid> {
     if arp.cache_life_unused == Nanos::ZERO {
         return Err(invalid(
@@ -932,6 +1021,77 @@ impl FromText for MacAddr {
         s.parse()
             .map_err(|_| format!("{s}: not a MAC address (expected xx:xx:xx:xx:xx:xx)"))
     }
+}
+
+impl FromText for Direction {
+    fn from_text(s: &str) -> Result<Self, String> {
+        s.parse().map_err(|e: RuleError| e.to_string())
+    }
+}
+
+impl FromText for Action {
+    fn from_text(s: &str) -> Result<Self, String> {
+        s.parse().map_err(|e: RuleError| e.to_string())
+    }
+}
+
+/// `flags = "syn"`, the one flag match there is.
+struct SynFlag;
+
+impl FromText for SynFlag {
+    fn from_text(s: &str) -> Result<Self, String> {
+        if s == "syn" {
+            Ok(SynFlag)
+        } else {
+            Err(RuleError::BadFlags(s.into()).to_string())
+        }
+    }
+}
+
+/// An IP protocol: `"tcp"`, `"udp"`, `"icmp"` or an integer `0..=255`.
+fn protocol<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = u8;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("\"tcp\", \"udp\", \"icmp\" or a protocol number 0..=255")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<u8, E> {
+            filter::parse_protocol(s).map_err(|e| E::custom(e.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u8, E> {
+            u8::try_from(v).map_err(|_| E::custom(RuleError::BadProtocol(v.to_string())))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u8, E> {
+            u8::try_from(v).map_err(|_| E::custom(RuleError::BadProtocol(v.to_string())))
+        }
+    }
+    d.deserialize_any(V).map(Some)
+}
+
+/// A TCP/UDP port (an integer) or an inclusive range (`"1000-2000"`).
+fn port_range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PortRange>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = PortRange;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a port 0..=65535 or a range \"A-B\"")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<PortRange, E> {
+            s.parse().map_err(|e: RuleError| E::custom(e.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<PortRange, E> {
+            u16::try_from(v)
+                .map(PortRange::single)
+                .map_err(|_| E::custom(RuleError::BadPort(v.to_string())))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<PortRange, E> {
+            u16::try_from(v)
+                .map(PortRange::single)
+                .map_err(|_| E::custom(RuleError::BadPort(v.to_string())))
+        }
+    }
+    d.deserialize_any(V).map(Some)
 }
 
 impl<'de, T: FromText> Deserialize<'de> for Text<T> {
@@ -1276,6 +1436,34 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
     }
 
     #[test]
+    fn the_filter_example_in_the_docs_parses() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let section = &doc[doc.find("## `[[filter]]`").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + section[start..].find("```").unwrap();
+        let example = &section[start..end];
+        let c = Config::parse(&format!("{BASE}{example}"), "docs/configuration.md").unwrap();
+        // Each rule is the `burst ctl` line in the comment above it.
+        let ctl: Vec<&str> = example
+            .lines()
+            .filter_map(|l| l.strip_prefix("# filter add "))
+            .collect();
+        let got: Vec<String> = c
+            .filters
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {}",
+                    c.ports[usize::from(f.port.0)].name,
+                    f.direction,
+                    f.rule
+                )
+            })
+            .collect();
+        assert_eq!(got, ctl);
+    }
+
+    #[test]
     fn typed_values_and_resolved_ports() {
         let c = Config::parse(
             &format!(
@@ -1577,6 +1765,144 @@ kind = \"mem\"
         assert_eq!(
             e,
             "test.toml:16:8: backend.kind: unknown value `xdp`, expected `dpdk` or `mem`"
+        );
+    }
+
+    #[test]
+    fn filters_parse_in_file_order() {
+        let c = Config::parse(
+            &format!(
+                "{BASE}
+[[filter]]
+port = \"p1\"
+direction = \"in\"
+dst = \"198.18.2.0/24\"
+proto = \"tcp\"
+dport = 80
+action = \"deny\"
+[[filter]]
+port = \"p0\"
+direction = \"out\"
+src = \"198.18.0.7/24\"
+proto = 47
+action = \"count\"
+[[filter]]
+port = \"p0\"
+direction = \"out\"
+proto = \"udp\"
+sport = \"1000-2000\"
+dport = \"53\"
+action = \"permit\"
+[[filter]]
+port = \"p1\"
+direction = \"in\"
+flags = \"syn\"
+action = \"deny\"
+"
+            ),
+            ORIGIN,
+        )
+        .unwrap();
+        let got: Vec<(PortId, Direction, String)> = c
+            .filters
+            .iter()
+            .map(|f| (f.port, f.direction, f.rule.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    PortId(1),
+                    Direction::In,
+                    "--dst 198.18.2.0/24 --proto tcp --dport 80 deny".to_string()
+                ),
+                (
+                    PortId(0),
+                    Direction::Out,
+                    "--src 198.18.0.0/24 --proto 47 count".to_string()
+                ),
+                (
+                    PortId(0),
+                    Direction::Out,
+                    "--proto udp --sport 1000-2000 --dport 53 permit".to_string()
+                ),
+                (PortId(1), Direction::In, "--flags syn deny".to_string()),
+            ]
+        );
+        assert!(Config::parse(BASE, ORIGIN).unwrap().filters.is_empty());
+    }
+
+    #[test]
+    fn filter_errors() {
+        let f = |body: &str| err_with(&format!("[[filter]]\n{body}"));
+        let e = f("port = \"p9\"\ndirection = \"in\"\naction = \"deny\"\n");
+        assert_eq!(
+            e,
+            "test.toml:16:8: filter[0].port: filter port p9 does not exist"
+        );
+        let e =
+            f("port = \"p0\"\ndirection = \"in\"\nsrc = \"198.18.0.300/24\"\naction = \"deny\"\n");
+        assert_eq!(
+            e,
+            "test.toml:18:7: filter[0].src: 198.18.0.300/24: not an IPv4 prefix (expected a.b.c.d/len)"
+        );
+        let e = f("port = \"p0\"\ndirection = \"in\"\ndport = \"10-5\"\naction = \"deny\"\n");
+        assert_eq!(
+            e,
+            "test.toml:18:9: filter[0].dport: port range 10-5 is reversed"
+        );
+        let e = f("port = \"p0\"\ndirection = \"in\"\naction = \"drop\"\n");
+        assert_eq!(
+            e,
+            "test.toml:18:10: filter[0].action: unknown action drop (expected permit, deny or count)"
+        );
+        let e = f("port = \"p0\"\ndirection = \"both\"\naction = \"deny\"\n");
+        assert!(
+            e.ends_with("filter[0].direction: bad direction both (expected in or out)"),
+            "{e}"
+        );
+        let e = f("port = \"p0\"\ndirection = \"in\"\nproto = 300\naction = \"deny\"\n");
+        assert!(
+            e.ends_with(
+                "filter[0].proto: bad protocol 300 (expected tcp, udp, icmp or a number 0..=255)"
+            ),
+            "{e}"
+        );
+        let e = f("port = \"p0\"\ndirection = \"in\"\nproto = \"gre\"\naction = \"deny\"\n");
+        assert!(
+            e.ends_with(
+                "filter[0].proto: bad protocol gre (expected tcp, udp, icmp or a number 0..=255)"
+            ),
+            "{e}"
+        );
+        let e = f("port = \"p0\"\ndirection = \"in\"\nsport = 70000\naction = \"deny\"\n");
+        assert!(
+            e.ends_with("filter[0].sport: bad port 70000 (expected N or A-B, ports 0..=65535)"),
+            "{e}"
+        );
+        let e = f(
+            "port = \"p0\"\ndirection = \"in\"\nproto = \"icmp\"\ndport = 80\naction = \"deny\"\n",
+        );
+        assert_eq!(
+            e,
+            "test.toml:19:9: filter[0].dport: port ranges need --proto tcp or udp (or no --proto), not icmp"
+        );
+        let e = f("port = \"p0\"\ndirection = \"in\"\nproto = \"udp\"\nflags = \"syn\"\naction = \"deny\"\n");
+        assert!(
+            e.ends_with("filter[0].flags: --flags syn needs --proto tcp (or no --proto), not udp"),
+            "{e}"
+        );
+        let e = f("port = \"p0\"\ndirection = \"in\"\nflags = \"ack\"\naction = \"deny\"\n");
+        assert!(
+            e.ends_with("filter[0].flags: bad flags ack (only syn is supported)"),
+            "{e}"
+        );
+        let e = f("port = \"p0\"\ndirection = \"in\"\n");
+        assert_eq!(e, "test.toml:15:1: filter[0].action: missing required key");
+        let e = f("port = \"p0\"\ndirection = \"in\"\naction = \"deny\"\nsyn = true\n");
+        assert!(
+            e.starts_with("test.toml:19:1: filter[0].syn: unknown key (expected one of `port`, `direction`, `action`"),
+            "{e}"
         );
     }
 

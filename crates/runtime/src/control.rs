@@ -1,6 +1,6 @@
-//! The control thread: owns the master route and neighbour tables and publishes them, runs the
-//! ARP state machine, answers `burst ctl` requests, and runs the stack's own ping/tracert
-//! sessions. It is not on the packet path: it may allocate, and it sleeps when idle.
+//! The control thread: owns the master route, neighbour and packet filter tables and publishes
+//! them, runs the ARP state machine, answers `burst ctl` requests, and runs the stack's own
+//! ping/tracert sessions. It is not on the packet path: it may allocate, and it sleeps when idle.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{AddrState, ArpControl, ArpOutput, NeighKind};
+use burst_stack::filter::{Direction, FilterError, FilterTable, Rule};
 use burst_stack::igmp::{IgmpConfig, IgmpHost, IgmpOutput};
 use burst_stack::pmtu::{PmtuCache, PmtuConfig};
 use burst_stack::redirect::{RedirectConfig, RedirectPolicy};
@@ -20,7 +21,9 @@ use burst_wire::icmpv4;
 use burst_wire::ipv4::Cidr;
 use burst_wire::ChecksumCheck;
 
-use crate::ctl::{ArpEntry, Counter, CounterGroup, EchoOutcome, Request, Response, RouteEntry};
+use crate::ctl::{
+    ArpEntry, Counter, CounterGroup, EchoOutcome, FilterRule, Request, Response, RouteEntry,
+};
 use crate::msg::{EchoError, Rings, ToControl, ToWorker, CTL_IDENTS, CTL_IDENT_BASE, IGMP_OUT_MAX};
 use crate::worker::SharedStats;
 
@@ -150,6 +153,7 @@ pub struct ControlStats {
 /// The control thread's state.
 pub struct Control<P: Port> {
     routes: RouteTable,
+    filters: FilterTable,
     arp: ArpControl,
     ports: Vec<P>,
     meta: Vec<PortMeta>,
@@ -183,6 +187,7 @@ impl<P: Port> Control<P> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         routes: RouteTable,
+        filters: FilterTable,
         arp: ArpControl,
         ports: Vec<P>,
         meta: Vec<PortMeta>,
@@ -193,6 +198,7 @@ impl<P: Port> Control<P> {
     ) -> Control<P> {
         Control {
             routes,
+            filters,
             arp,
             ports,
             meta,
@@ -616,6 +622,16 @@ impl<P: Port> Control<P> {
                     .map(|(port, groups)| crate::ctl::IgmpPort { port, groups })
                     .collect(),
             },
+            Request::FilterList => Response::Filters {
+                rules: self.filter_rules(),
+            },
+            Request::FilterAdd {
+                port,
+                dir,
+                rule,
+                index,
+            } => self.filter_add(&port, &dir, &rule, index),
+            Request::FilterDelete { port, dir, index } => self.filter_delete(&port, &dir, index),
         };
         let _ = reply.send(r);
     }
@@ -733,6 +749,79 @@ impl<P: Port> Control<P> {
             Err(e) => Response::Error {
                 message: e.to_string(),
             },
+        }
+    }
+
+    fn filter_rules(&self) -> Vec<FilterRule> {
+        self.filters
+            .list()
+            .into_iter()
+            .map(|e| FilterRule {
+                port: self.meta[usize::from(e.port.0)].name.clone(),
+                dir: e.dir.to_string(),
+                index: e.index,
+                rule: e.rule.to_string(),
+                hits: e.hits,
+            })
+            .collect()
+    }
+
+    /// The port and direction a filter request names.
+    fn filter_list_of(&self, port: &str, dir: &str) -> Result<(PortId, Direction), Response> {
+        let Some(p) = self.port_by_name(port) else {
+            return Err(Response::Error {
+                message: format!("no port named {port}"),
+            });
+        };
+        let d = dir.parse::<Direction>().map_err(|e| Response::Error {
+            message: e.to_string(),
+        })?;
+        Ok((p, d))
+    }
+
+    fn filter_error(port: &str, dir: Direction, e: FilterError) -> Response {
+        let message = match e {
+            FilterError::NoSuchIndex { index, len } => format!(
+                "port {port} {dir} has no rule at index {index} (it has {len} rule{})",
+                if len == 1 { "" } else { "s" }
+            ),
+            e => format!("port {port} {dir}: {e}"),
+        };
+        Response::Error { message }
+    }
+
+    fn filter_add(&mut self, port: &str, dir: &str, rule: &str, index: Option<usize>) -> Response {
+        let (p, d) = match self.filter_list_of(port, dir) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let rule = match rule.parse::<Rule>() {
+            Ok(r) => r,
+            Err(e) => {
+                return Response::Error {
+                    message: e.to_string(),
+                }
+            }
+        };
+        match self.filters.add(p, d, index, rule) {
+            Ok(index) => Response::FilterAdded {
+                index,
+                rule: rule.to_string(),
+            },
+            Err(e) => Self::filter_error(port, d, e),
+        }
+    }
+
+    fn filter_delete(&mut self, port: &str, dir: &str, index: usize) -> Response {
+        let (p, d) = match self.filter_list_of(port, dir) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        match self.filters.delete(p, d, index) {
+            Ok(rule) => Response::FilterDeleted {
+                rule: rule.to_string(),
+            },
+            Err(e) => Self::filter_error(port, d, e),
         }
     }
 
@@ -1043,6 +1132,16 @@ impl<P: Port> Control<P> {
     /// The route table (for the node's setup and tests).
     pub fn routes_mut(&mut self) -> &mut RouteTable {
         &mut self.routes
+    }
+
+    /// The packet filter table (for the node's setup and tests).
+    pub fn filters_mut(&mut self) -> &mut FilterTable {
+        &mut self.filters
+    }
+
+    /// The packet filter table.
+    pub fn filters(&self) -> &FilterTable {
+        &self.filters
     }
 
     /// The ARP control (tests).

@@ -85,6 +85,28 @@ pub enum Request {
         /// Give up waiting after this many milliseconds.
         timeout_ms: u32,
     },
+    /// `filter list`: every port's packet filter rules with their hit counts.
+    FilterList,
+    /// `filter add PORT in|out [OPTIONS] ACTION`.
+    FilterAdd {
+        /// Port name.
+        port: String,
+        /// `in` or `out`.
+        dir: String,
+        /// The rule in `burst_stack::filter::Rule` syntax (`--dst 198.18.2.0/24 deny`).
+        rule: String,
+        /// Where to insert it (0 = first); appended when absent.
+        index: Option<usize>,
+    },
+    /// `filter delete PORT in|out INDEX`.
+    FilterDelete {
+        /// Port name.
+        port: String,
+        /// `in` or `out`.
+        dir: String,
+        /// Index in that list (as `filter list` shows it).
+        index: usize,
+    },
 }
 
 /// The recorded path of one packet.
@@ -94,6 +116,21 @@ pub struct TracedPacket {
     pub core: u16,
     /// The stages it went through, in order.
     pub steps: Vec<String>,
+}
+
+/// One packet filter rule, as `filter list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterRule {
+    /// Port name.
+    pub port: String,
+    /// `in` or `out`.
+    pub dir: String,
+    /// Position in the port's list for `dir` (evaluation order, 0-based).
+    pub index: usize,
+    /// The rule, in `filter add` syntax.
+    pub rule: String,
+    /// Packets that matched it, summed over workers.
+    pub hits: u64,
 }
 
 /// Joined groups of one port.
@@ -220,6 +257,23 @@ pub enum Response {
         /// Packets in arrival order at the control thread.
         packets: Vec<TracedPacket>,
     },
+    /// `filter list`.
+    Filters {
+        /// By port (configuration order), `in` before `out`, then index.
+        rules: Vec<FilterRule>,
+    },
+    /// `filter add`: where the rule went.
+    FilterAdded {
+        /// Its index in the list.
+        index: usize,
+        /// The rule as stored (canonical syntax).
+        rule: String,
+    },
+    /// `filter delete`: the rule that went.
+    FilterDeleted {
+        /// The rule, in `filter add` syntax.
+        rule: String,
+    },
 }
 
 /// What became of one echo request.
@@ -340,6 +394,18 @@ mod tests {
                 interval_ms: 200,
             },
             Request::Stats,
+            Request::FilterList,
+            Request::FilterAdd {
+                port: "p0".into(),
+                dir: "in".into(),
+                rule: "--dst 198.18.2.0/24 --proto tcp --dport 80 deny".into(),
+                index: Some(0),
+            },
+            Request::FilterDelete {
+                port: "p0".into(),
+                dir: "out".into(),
+                index: 3,
+            },
         ];
         for r in reqs {
             let mut buf = Vec::new();
@@ -361,6 +427,19 @@ mod tests {
         assert!(!resp.is_final());
         let back: Response = serde_json::from_slice(&w).unwrap();
         assert_eq!(back, resp);
+        let resp = Response::Filters {
+            rules: vec![FilterRule {
+                port: "p0".into(),
+                dir: "in".into(),
+                index: 0,
+                rule: "--proto tcp count".into(),
+                hits: 7,
+            }],
+        };
+        let mut w = Vec::new();
+        write_response(&mut w, &resp).unwrap();
+        assert!(resp.is_final());
+        assert_eq!(serde_json::from_slice::<Response>(&w).unwrap(), resp);
         assert!(Response::PingDone {
             sent: 1,
             received: 0

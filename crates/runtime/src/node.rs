@@ -11,6 +11,7 @@ use std::time::Duration;
 use burst_port::clock::Clock;
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{ArpConfig, ArpControl};
+use burst_stack::filter::{Direction, FilterTable, Rule};
 use burst_stack::icmp::IcmpConfig;
 use burst_stack::ipv4::{AddrState, IfAddr, Ipv4Config};
 use burst_stack::route::{Route, RouteTable};
@@ -75,6 +76,8 @@ pub struct NodeConfig {
     pub filtering: burst_stack::udp::Filtering,
     /// Router mode: ICMP redirects to hosts on the arrival link.
     pub send_redirects: bool,
+    /// Packet filter rules: port name, direction, rule; appended in this order.
+    pub filters: Vec<(String, Direction, Rule)>,
 }
 
 impl From<&crate::config::Config> for NodeConfig {
@@ -163,6 +166,17 @@ impl From<&crate::config::Config> for NodeConfig {
                 protocols: c.filtering.protocols.clone(),
             },
             send_redirects: c.icmp.send_redirects,
+            filters: c
+                .filters
+                .iter()
+                .map(|f| {
+                    (
+                        c.ports[usize::from(f.port.0)].name.clone(),
+                        f.direction,
+                        f.rule,
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -234,6 +248,17 @@ where
                 .add(route)
                 .map_err(|e| format!("route {}: {e}", r.prefix))?;
         }
+        let mut filters = FilterTable::new(cfg.ports.len(), cfg.workers.max(1));
+        for (name, dir, rule) in &cfg.filters {
+            let p = cfg
+                .ports
+                .iter()
+                .position(|p| &p.name == name)
+                .ok_or_else(|| format!("filter {dir} {rule}: no port named {name}"))?;
+            filters
+                .add(PortId(p as u16), *dir, None, *rule)
+                .map_err(|e| format!("filter {name} {dir} {rule}: {e}"))?;
+        }
         let arp = ArpControl::new(cfg.arp.clone());
         let trace = crate::trace::TraceGate::new();
         let mut workers = Vec::new();
@@ -267,7 +292,7 @@ where
                     qotd: cfg.qotd.clone(),
                     filtering: cfg.filtering.clone(),
                     send_redirects: cfg.send_redirects,
-                    filters: burst_stack::filter::FilterReader::default(),
+                    filters: filters.reader(),
                     trace: trace.clone(),
                 },
             ));
@@ -276,6 +301,7 @@ where
         let (tx, rx) = mpsc::channel();
         let mut control = Control::new(
             routes,
+            filters,
             arp,
             ports,
             meta,

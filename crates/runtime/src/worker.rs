@@ -589,6 +589,29 @@ impl<Q: Queue> Worker<Q> {
                     return;
                 }
             }
+            // The arrival port's inbound filter sees everything that passed the input checks:
+            // transit traffic and traffic to the router itself.
+            let guard = crossbeam_epoch::pin();
+            let fset = self.cfg.filters.set(&guard);
+            if fset.is_active(port, burst_stack::filter::Direction::In) {
+                let tl = usize::from(p.total_len()).min(bytes.len());
+                let v = fset.evaluate(
+                    port,
+                    burst_stack::filter::Direction::In,
+                    &bytes[..tl],
+                    self.id,
+                );
+                drop(guard);
+                self.step(Step::FilterIn {
+                    permit: v.permit,
+                    rule: v.rule.map(|r| r as u16),
+                });
+                if !v.permit {
+                    self.fwd.drop_filter_in += 1;
+                    self.step(Step::Drop("drop_filter_in"));
+                    return;
+                }
+            }
             (class, p.is_fragment())
         };
         if class == Destination::Other {

@@ -15,6 +15,7 @@ use burst_runtime::ctl::{Request, Response};
 use burst_runtime::node::{Node, NodeConfig, NodePort, NodeRoute};
 use burst_runtime::worker::ForwardStats;
 use burst_stack::arp::ArpConfig;
+use burst_stack::filter::{Direction, Rule};
 use burst_stack::icmp::IcmpConfig;
 use burst_stack::ipv4::Ipv4Config;
 use burst_stack::PortId;
@@ -49,6 +50,7 @@ struct Opts {
     workers: usize,
     mtu_b: u16,
     send_redirects: bool,
+    filters: Vec<(String, Direction, Rule)>,
 }
 
 impl Default for Opts {
@@ -57,6 +59,7 @@ impl Default for Opts {
             workers: 1,
             mtu_b: 1500,
             send_redirects: true,
+            filters: vec![],
         }
     }
 }
@@ -133,6 +136,7 @@ fn lab(o: Opts) -> Lab {
         qotd: String::new(),
         filtering: Default::default(),
         send_redirects: o.send_redirects,
+        filters: o.filters,
     };
     let node = Node::build(&cfg, ports, clock.now()).unwrap();
     let mut l = Lab {
@@ -618,5 +622,107 @@ fn ctl_trace_records_each_stage_and_the_drop_reason() {
     l.send_from_a(&udp_datagram(A, B, 8, 64, false));
     l.run_for(Nanos::from_millis(30));
     assert_eq!(l.fwd().fast_path, 1);
+    l.finish();
+}
+
+/// A TCP SYN from A to B's port `dport`.
+fn tcp_syn(dport: u16) -> Vec<u8> {
+    let t = burst_wire::tcp::Repr {
+        src_port: 40001,
+        dst_port: dport,
+        seq: burst_wire::tcp::SeqNumber(1000),
+        ack_number: burst_wire::tcp::SeqNumber(0),
+        flags: burst_wire::tcp::Flags::SYN,
+        reserved: 0,
+        window: 64240,
+        urgent: 0,
+        options: burst_wire::tcp::Options::default(),
+        payload_len: 0,
+    };
+    let ip = ipv4::Repr::new(A, B, Protocol::TCP, t.buffer_len(), 64);
+    let mut d = vec![0u8; ip.buffer_len()];
+    t.emit(
+        &mut burst_wire::tcp::Packet::new_unchecked(&mut d[20..]),
+        A,
+        B,
+        ChecksumMode::Compute,
+    );
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
+        ChecksumMode::Compute,
+    );
+    d
+}
+
+#[test]
+fn filters_deny_in_and_out_count_hits_and_change_at_run_time() {
+    let deny80: Rule = "--dst 198.18.2.1/32 --proto tcp --dport 80 deny"
+        .parse()
+        .unwrap();
+    let count_all: Rule = "count".parse().unwrap();
+    let mut l = lab(Opts {
+        filters: vec![
+            ("a".into(), Direction::In, count_all),
+            ("b".into(), Direction::Out, deny80),
+        ],
+        ..Opts::default()
+    });
+    l.send_from_a(&tcp_syn(80));
+    l.send_from_a(&tcp_syn(22));
+    l.send_from_a(&udp_datagram(A, B, 8, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    let at_b = l.ipv4_seen(1);
+    assert_eq!(at_b.len(), 2, "port 80 denied, port 22 and UDP pass");
+    let f = l.fwd();
+    assert_eq!(
+        (f.drop_filter_out, f.drop_filter_in, f.forwarded),
+        (1, 0, 2)
+    );
+    // Hits: the counting rule saw all three, the deny rule one.
+    let rx = l.request(Request::FilterList);
+    l.run_for(STEP);
+    let Ok(Response::Filters { rules }) = rx.try_recv() else {
+        panic!("no filter list");
+    };
+    let hits: Vec<(String, String, u64)> = rules
+        .iter()
+        .map(|r| (r.port.clone(), r.dir.clone(), r.hits))
+        .collect();
+    assert_eq!(
+        hits,
+        [("a".into(), "in".into(), 3), ("b".into(), "out".into(), 1)]
+    );
+    // At run time: deny everything from A inbound on port a (traffic to the router too).
+    let rx = l.request(Request::FilterAdd {
+        port: "a".into(),
+        dir: "in".into(),
+        rule: "--src 198.18.1.0/24 deny".into(),
+        index: Some(0),
+    });
+    l.run_for(STEP);
+    assert!(matches!(
+        rx.try_recv(),
+        Ok(Response::FilterAdded { index: 0, .. })
+    ));
+    l.send_from_a(&tcp_syn(22));
+    l.send_from_a(&udp_datagram(A, R_A_IP, 8, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    assert_eq!(l.ipv4_seen(1).len(), 2, "nothing more reached B");
+    assert!(
+        l.icmp_seen(0).is_empty(),
+        "no port unreachable: denied before delivery"
+    );
+    assert_eq!(l.fwd().drop_filter_in, 2);
+    // Deleted: traffic flows again.
+    let rx = l.request(Request::FilterDelete {
+        port: "a".into(),
+        dir: "in".into(),
+        index: 0,
+    });
+    l.run_for(STEP);
+    assert!(matches!(rx.try_recv(), Ok(Response::FilterDeleted { .. })));
+    l.send_from_a(&tcp_syn(22));
+    l.run_for(Nanos::from_millis(30));
+    assert_eq!(l.ipv4_seen(1).len(), 3);
     l.finish();
 }

@@ -1,9 +1,10 @@
 //! burst's protocol layers, per core and sans-IO.
 //!
 //! Workers own their state (pending queues, timers, counters) and read the shared, read-mostly
-//! tables (routes, neighbours) that the control thread publishes as new versions; no lock is
-//! taken on the packet path. Every module is driven by explicit time (`burst_port::Nanos`) so
-//! the same code runs on real ports and on the in-memory wire's virtual clock.
+//! tables (routes, neighbours, packet filters) that the control thread publishes as new
+//! versions; no lock is taken on the packet path. Every module is driven by explicit time
+//! (`burst_port::Nanos`) so the same code runs on real ports and on the in-memory wire's virtual
+//! clock.
 
 pub mod arp;
 pub mod filter;

@@ -18,11 +18,11 @@
 use std::net::Ipv4Addr;
 
 use burst_port::{ChecksumStatus, Nanos, PacketBuf, Queue};
+use burst_stack::filter::Direction;
 use burst_stack::frag;
 use burst_stack::icmp::ErrorKind;
 use burst_stack::ipv4::Destination;
 use burst_stack::PortId;
-use burst_wire::checksum;
 use burst_wire::ethernet::{self, MacAddr};
 use burst_wire::icmpv4::{DstUnreachable, Redirect, TimeExceeded};
 use burst_wire::ipv4;
@@ -145,6 +145,8 @@ impl<Q: Queue> Worker<Q> {
         let mut decisions = [Decision::Slow; burst_port::BURST_MAX];
         {
             let guard = crossbeam_epoch::pin();
+            let fset = self.cfg.filters.set(&guard);
+            let filter_in = fset.is_active(port, Direction::In);
             let neigh = self.neigh.pin();
             let nver = neigh.version();
             let pmac = self.ports[usize::from(port.0)].mac.0;
@@ -183,36 +185,17 @@ impl<Q: Queue> Worker<Q> {
                     {
                         continue;
                     }
-                    if self
-                        .cfg
-                        .filters
-                        .is_active(port, burst_stack::filter::Direction::In, &guard)
-                    {
-                        let v = self.cfg.filters.evaluate(
-                            port,
-                            burst_stack::filter::Direction::In,
-                            &ip[..usize::from(tl)],
-                            self.id,
-                            &guard,
-                        );
+                    if filter_in {
+                        let v = fset.evaluate(port, Direction::In, &ip[..usize::from(tl)], self.id);
                         if !v.permit {
                             self.fwd.drop_filter_in += 1;
                             decisions[j] = Decision::Drop;
                             continue;
                         }
                     }
-                    if self.cfg.filters.is_active(
-                        egress,
-                        burst_stack::filter::Direction::Out,
-                        &guard,
-                    ) {
-                        let v = self.cfg.filters.evaluate(
-                            egress,
-                            burst_stack::filter::Direction::Out,
-                            &ip[..usize::from(tl)],
-                            self.id,
-                            &guard,
-                        );
+                    if fset.is_active(egress, Direction::Out) {
+                        let v =
+                            fset.evaluate(egress, Direction::Out, &ip[..usize::from(tl)], self.id);
                         if !v.permit {
                             self.fwd.drop_filter_out += 1;
                             decisions[j] = Decision::Drop;
@@ -338,28 +321,6 @@ impl<Q: Queue> Worker<Q> {
             return;
         }
         let guard = crossbeam_epoch::pin();
-        if self
-            .cfg
-            .filters
-            .is_active(port, burst_stack::filter::Direction::In, &guard)
-        {
-            let v = self.cfg.filters.evaluate(
-                port,
-                burst_stack::filter::Direction::In,
-                &data[hl..hl + tl],
-                self.id,
-                &guard,
-            );
-            self.step(Step::FilterIn {
-                permit: v.permit,
-                rule: v.rule.map(|r| r as u16),
-            });
-            if !v.permit {
-                self.fwd.drop_filter_in += 1;
-                self.step(Step::Drop("drop_filter_in"));
-                return;
-            }
-        }
         // RFC 1812 §5.3.1: a datagram whose TTL would reach 0 is discarded with time exceeded.
         if ttl <= 1 {
             self.fwd.drop_ttl_expired += 1;
@@ -388,18 +349,9 @@ impl<Q: Queue> Worker<Q> {
             port: egress,
             gateway: nh.gateway,
         });
-        if self
-            .cfg
-            .filters
-            .is_active(egress, burst_stack::filter::Direction::Out, &guard)
-        {
-            let v = self.cfg.filters.evaluate(
-                egress,
-                burst_stack::filter::Direction::Out,
-                &data[hl..hl + tl],
-                self.id,
-                &guard,
-            );
+        let fset = self.cfg.filters.set(&guard);
+        if fset.is_active(egress, Direction::Out) {
+            let v = fset.evaluate(egress, Direction::Out, &data[hl..hl + tl], self.id);
             self.step(Step::FilterOut {
                 permit: v.permit,
                 rule: v.rule.map(|r| r as u16),
@@ -499,6 +451,7 @@ impl<Q: Queue> Worker<Q> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burst_wire::checksum;
 
     #[test]
     fn header_checksum_matches_the_reference_sum() {
