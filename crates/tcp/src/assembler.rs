@@ -131,7 +131,8 @@ impl Assembler {
                     continue;
                 }
                 match best {
-                    Some(b) if self.ranges[b].stamp.wrapping_sub(self.ranges[k].stamp) as i32 >= 0 => {}
+                    Some(b)
+                        if self.ranges[b].stamp.wrapping_sub(self.ranges[k].stamp) as i32 >= 0 => {}
                     _ => best = Some(k),
                 }
             }
@@ -142,7 +143,6 @@ impl Assembler {
         }
         SackBlocks::new(&out[..n])
     }
-
 }
 
 #[cfg(test)]

@@ -44,8 +44,9 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Receive buffer in bytes (seed: `TcpWindowSize` / `SO_RCVBUF`); rounded up to a whole
     /// number of MSS at construction, and the advertised window is kept in MSS multiples.
-    /// Default 64 KiB (the seed's auto-determination above 100 Mbit/s). Above 65535 a window
-    /// scale is negotiated (seed example: a 1 MiB buffer gives shift 5).
+    /// Default 64,240 bytes: the seed's 64 KB for links above 100 Mbit/s, as 44 segments of
+    /// 1460 so it fits the 16-bit window unscaled. Above 65535 a window scale is negotiated
+    /// (seed example: a 1 MiB buffer gives shift 5).
     pub recv_buffer: usize,
     /// Send buffer in bytes (data accepted by `send` and not yet acknowledged). Default 64 KiB.
     pub send_buffer: usize,
@@ -126,7 +127,7 @@ impl Default for TcpConfig {
             window_scaling: Negotiate::Offer,
             timestamps: Negotiate::Answer,
             sack: true,
-            recv_buffer: 64 * 1024,
+            recv_buffer: 64_240,
             send_buffer: 64 * 1024,
             delayed_ack: Some(Nanos::from_millis(200)),
             ack_every: 2,
@@ -195,7 +196,10 @@ mod tests {
     fn defaults_follow_the_seeds() {
         let c = TcpConfig::default();
         assert_eq!(c.initial_rto, Nanos::from_secs(3));
-        assert_eq!((c.syn_retries, c.data_retries, c.dup_ack_threshold), (2, 5, 3));
+        assert_eq!(
+            (c.syn_retries, c.data_retries, c.dup_ack_threshold),
+            (2, 5, 3)
+        );
         assert_eq!(c.delayed_ack, Some(Nanos::from_millis(200)));
         assert_eq!(c.time_wait, Nanos::from_secs(240));
         assert!(c.keepalive.is_none() && c.nagle && c.sack && c.pmtu_discovery);

@@ -104,7 +104,10 @@ mod tests {
         let ck = c.encode(t0, l, r, isn, 1460);
         let (seq, ack) = (isn + 1, ck + 1);
         assert_eq!(c.check(t0, l, r, seq, ack), Some(1460));
-        assert_eq!(c.check(t0 + Nanos::from_secs(100), l, r, seq, ack), Some(1460));
+        assert_eq!(
+            c.check(t0 + Nanos::from_secs(100), l, r, seq, ack),
+            Some(1460)
+        );
         assert_eq!(c.check(t0 + Nanos::from_secs(200), l, r, seq, ack), None);
         assert_eq!(c.check(t0, l, r, seq, ack + 1), None);
         assert_eq!(c.check(t0, l, r, seq + 1, ack), None);

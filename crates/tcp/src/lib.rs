@@ -23,8 +23,6 @@ mod scoreboard;
 
 pub use cc::{Congestion, CongestionControl, Cubic, NewReno};
 pub use config::{CongestionAlgorithm, KeepAlive, Negotiate, TcpConfig};
-pub use conn::{
-    ConnError, ConnParams, ConnStats, Connection, Counters, Events, IcmpError, State,
-};
+pub use conn::{ConnError, ConnParams, ConnStats, Connection, Counters, Events, IcmpError, State};
 pub use cookie::SynCookies;
 pub use isn::IsnGenerator;

@@ -36,7 +36,11 @@ impl Scoreboard {
         una: SeqNumber,
         nxt: SeqNumber,
     ) -> bool {
-        if !matches!(left.partial_cmp(&right), Some(core::cmp::Ordering::Less)) || right <= una || right > nxt || left < una - (1 << 30) {
+        if !matches!(left.partial_cmp(&right), Some(core::cmp::Ordering::Less))
+            || right <= una
+            || right > nxt
+            || left < una - (1 << 30)
+        {
             return false;
         }
         let left = left.max(una);
@@ -61,10 +65,7 @@ impl Scoreboard {
             self.blocks[i] = (left, right);
             self.len += 1;
         } else {
-            let merged = (
-                self.blocks[i].0.min(left),
-                self.blocks[j - 1].1.max(right),
-            );
+            let merged = (self.blocks[i].0.min(left), self.blocks[j - 1].1.max(right));
             self.blocks[i] = merged;
             self.blocks.copy_within(j..self.len, i + 1);
             self.len -= j - i - 1;

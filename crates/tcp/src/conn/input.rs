@@ -172,8 +172,7 @@ impl Connection {
             // RFC 9293: an unacceptable non-RST segment gets an ACK (this also answers
             // keep-alive and zero-window probes).
             self.counters.drop_out_of_window += 1;
-            if seg_len > 0 && seq + seg_len <= self.rcv_nxt && !payload.is_empty() && self.sack_ok
-            {
+            if seg_len > 0 && seq + seg_len <= self.rcv_nxt && !payload.is_empty() && self.sack_ok {
                 // RFC 2883: report the duplicate.
                 self.dsack = Some((seq, seq + payload.len()));
                 self.counters.dup_segments += 1;
@@ -273,9 +272,7 @@ impl Connection {
             if let Some(blocks) = seg.options.sack_blocks() {
                 let una = self.snd_una.max(ack);
                 for &(l, r) in blocks.iter() {
-                    sacked_new |= self
-                        .sb
-                        .add(SeqNumber(l), SeqNumber(r), una, self.snd_nxt);
+                    sacked_new |= self.sb.add(SeqNumber(l), SeqNumber(r), una, self.snd_nxt);
                 }
             }
         }

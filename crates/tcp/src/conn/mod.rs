@@ -852,10 +852,14 @@ impl Connection {
     /// to whole segments (receiver SWS avoidance, RFC 1122 §4.2.3.3; the seed's "even
     /// increments of the MSS"), never moving the right edge left (RFC 9293 §3.8.6.2.2).
     fn window_field(&self, syn: bool) -> (u16, SeqNumber) {
-        let shift = if self.ws_ok && !syn { self.rcv_wscale } else { 0 };
+        let shift = if self.ws_ok && !syn {
+            self.rcv_wscale
+        } else {
+            0
+        };
         let seg = self.rcv_seg_size();
         let free = self.recv_buf.free();
-        let wnd = (free / seg * seg).min(65535usize << shift);
+        let wnd = free.min(65535usize << shift) / seg * seg;
         let cur = dist(self.rcv_adv, self.rcv_nxt);
         let mut field = wnd >> shift;
         if (field << shift) < cur {

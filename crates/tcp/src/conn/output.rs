@@ -116,7 +116,13 @@ impl Connection {
 
     /// Fills in the header fields every segment shares and does the bookkeeping of sending
     /// an ACK (window advertised, delayed ACK cancelled).
-    fn finish(&mut self, seq: SeqNumber, flags: Flags, options: Options, payload_len: usize) -> Repr {
+    fn finish(
+        &mut self,
+        seq: SeqNumber,
+        flags: Flags,
+        options: Options,
+        payload_len: usize,
+    ) -> Repr {
         let syn = flags.contains(Flags::SYN);
         let (window, right) = self.window_field(syn);
         let mut r = Repr {
@@ -208,7 +214,12 @@ impl Connection {
         if self.rto_at.is_none() {
             self.rto_at = Some(now + self.rtt.backed_off(u32::from(self.retries)));
         }
-        tracing::debug!(port = self.local_port, seq = s.0, len = n, "tcp: retransmit");
+        tracing::debug!(
+            port = self.local_port,
+            seq = s.0,
+            len = n,
+            "tcp: retransmit"
+        );
         Some(self.finish(s, flags, opts, n))
     }
 

@@ -67,7 +67,11 @@ impl Connection {
             self.cfg.data_retries
         };
         if self.retries >= max {
-            tracing::debug!(port = self.local_port, retries = self.retries, "tcp: timed out");
+            tracing::debug!(
+                port = self.local_port,
+                retries = self.retries,
+                "tcp: timed out"
+            );
             let err = self.soft_error.unwrap_or(ConnError::TimedOut);
             self.enter_closed(Some(err));
             return;
@@ -100,7 +104,10 @@ impl Connection {
                 && self.snd_mss > DEFAULT_MSS
                 && flight >= self.seg_size()
             {
-                tracing::info!(port = self.local_port, "tcp: PMTU black hole suspected, MSS 536");
+                tracing::info!(
+                    port = self.local_port,
+                    "tcp: PMTU black hole suspected, MSS 536"
+                );
                 self.snd_mss = DEFAULT_MSS;
                 self.counters.blackhole_fallbacks += 1;
             }
