@@ -20,9 +20,14 @@ pub mod isn;
 mod ring;
 mod rtt;
 mod scoreboard;
+pub mod stack;
 
 pub use cc::{Congestion, CongestionControl, Cubic, NewReno};
 pub use config::{CongestionAlgorithm, KeepAlive, Negotiate, TcpConfig};
 pub use conn::{ConnError, ConnParams, ConnStats, Connection, Counters, Events, IcmpError, State};
 pub use cookie::SynCookies;
 pub use isn::IsnGenerator;
+pub use stack::{
+    ConnRow, IcmpKind, ListenerHandle, SocketHandle, StackConfig, TcpError, TcpStack, TcpStackStats,
+    Transmit,
+};
