@@ -28,6 +28,6 @@ pub use conn::{ConnError, ConnParams, ConnStats, Connection, Counters, Events, I
 pub use cookie::SynCookies;
 pub use isn::IsnGenerator;
 pub use stack::{
-    ConnRow, IcmpKind, ListenerHandle, SocketHandle, StackConfig, TcpError, TcpStack, TcpStackStats,
-    Transmit,
+    ConnRow, IcmpKind, ListenerHandle, SocketHandle, StackConfig, TcpError, TcpStack,
+    TcpStackStats, Transmit,
 };

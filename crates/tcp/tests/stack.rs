@@ -122,7 +122,10 @@ impl Net {
                 deliver(&mut self.b, self.now, w);
             }
             for w in &to_a {
-                assert_eq!((w.src, w.dst), (B, A));
+                assert_eq!(w.src, B);
+                if w.dst != A {
+                    continue; // to a flooder's address: nobody answers
+                }
                 self.b_sent.push(parse(w));
                 if !self.cut_b_to_a {
                     deliver(&mut self.a, self.now, w);
@@ -242,8 +245,14 @@ fn listen_connect_accept_transfer_close_both_ways() {
     assert_eq!(net.a.timers_armed() + net.b.timers_armed(), 0);
 
     let (sa, sb) = (net.a.stats(), net.b.stats());
-    assert_eq!((sa.active_opens, sa.passive_opens, sa.curr_estab), (1, 0, 0));
-    assert_eq!((sb.active_opens, sb.passive_opens, sb.curr_estab), (0, 1, 0));
+    assert_eq!(
+        (sa.active_opens, sa.passive_opens, sa.curr_estab),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        (sb.active_opens, sb.passive_opens, sb.curr_estab),
+        (0, 1, 0)
+    );
     assert_eq!((sa.conns_freed, sb.conns_freed), (1, 1));
     assert_eq!(sa.out_rsts + sb.out_rsts, 0);
     assert!(sa.segs_out > 100 && sb.segs_in == sa.segs_out);
@@ -453,7 +462,11 @@ fn port_exhaustion_and_time_wait_ports_skipped_then_reused() {
     net.b.close(srv[0]).unwrap();
     net.run_for(Nanos::from_millis(100));
     assert_eq!(
-        net.a.connections().find(|r| r.local.port() == 50000).unwrap().state,
+        net.a
+            .connections()
+            .find(|r| r.local.port() == 50000)
+            .unwrap()
+            .state,
         State::TimeWait
     );
     assert_eq!(
@@ -466,12 +479,16 @@ fn port_exhaustion_and_time_wait_ports_skipped_then_reused() {
     net.a.close(conns[1]).unwrap();
     net.run_for(Nanos::from_millis(100));
     let c = net.a.connect(net.now, A, (B, 80)).unwrap();
-    assert_eq!(net.a.local_addr(c).unwrap().port(), 50001, "TIME-WAIT port skipped");
+    assert_eq!(
+        net.a.local_addr(c).unwrap().port(),
+        50001,
+        "TIME-WAIT port skipped"
+    );
     // After TIME-WAIT, 50000 is available again.
     net.run_for(Nanos::from_secs(31));
     let c2 = net.a.connect(net.now, A, (B, 80)).unwrap();
     assert_eq!(net.a.local_addr(c2).unwrap().port(), 50000);
-    assert_eq!(net.a.stats().port_exhausted, 3);
+    assert_eq!(net.a.stats().port_exhausted, 2);
 }
 
 #[test]
@@ -524,9 +541,11 @@ fn readiness_list_holds_only_connections_with_events() {
     assert!(net.a.is_empty());
     assert_eq!(net.a.send(clients[0], b"x"), Err(TcpError::InvalidHandle));
     let c = net.a.connect(net.now, A, (B, 7000)).unwrap();
-    assert_eq!(c.index(), clients[0].index());
-    assert_ne!(c, clients[0]);
-    assert_eq!(net.a.send(clients[0], b"x"), Err(TcpError::InvalidHandle));
+    // The slot is reused, the handle is not.
+    let old = *clients.iter().find(|o| o.index() == c.index()).unwrap();
+    assert_ne!(c, old);
+    assert_eq!(net.a.send(old, b"x"), Err(TcpError::InvalidHandle));
+    assert_eq!(net.a.send(c, b"x"), Ok(1));
     for s in servers {
         net.b.abort(s).unwrap();
     }
@@ -721,7 +740,9 @@ fn http_keep_alive_close_404_and_400() {
         b"GET /missing HTTP/1.1\r\nHost: b\r\n\r\nHEAD / HTTP/1.1\r\n\r\n",
     );
     assert!(r2.starts_with("HTTP/1.1 404 Not Found\r\n"), "{r2}");
-    let head = r2.find("\r\n\r\nHTTP/1.1 200 OK\r\n").expect("pipelined HEAD answered");
+    let head = r2
+        .find("not found\nHTTP/1.1 200 OK\r\n")
+        .unwrap_or_else(|| panic!("pipelined HEAD answered: {r2:?}"));
     assert!(r2[head..].ends_with("Content-Length: 15\r\n\r\n"), "{r2}");
     assert!(!t.net.a.is_read_closed(c).unwrap());
     // `Connection: close`: answered, then the server closes.

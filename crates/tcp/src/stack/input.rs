@@ -29,7 +29,10 @@ impl TcpStack {
             remote: SocketAddrV4::new(src, seg.src_port),
         };
         if let Some(&idx) = self.table.get(&tuple) {
-            let e = self.slots[idx as usize].entry.as_mut().expect("table entry");
+            let e = self.slots[idx as usize]
+                .entry
+                .as_mut()
+                .expect("table entry");
             e.conn.on_segment(now, seg, payload);
             self.touch(idx);
             return;
@@ -215,7 +218,10 @@ impl TcpStack {
             self.stats.icmp_no_conn += 1;
             return false;
         };
-        let e = self.slots[idx as usize].entry.as_mut().expect("table entry");
+        let e = self.slots[idx as usize]
+            .entry
+            .as_mut()
+            .expect("table entry");
         match kind {
             IcmpKind::FragNeeded { mtu } => {
                 e.conn.on_frag_needed(now, mtu, seq);

@@ -426,7 +426,12 @@ impl TcpStack {
         TcpStack {
             isn,
             cookies,
-            slots: (0..n).map(|_| Slot { gen: 0, entry: None }).collect(),
+            slots: (0..n)
+                .map(|_| Slot {
+                    gen: 0,
+                    entry: None,
+                })
+                .collect(),
             // Popped from the end: hand out low indices first.
             free: (0..n as u32).rev().collect(),
             // Twice the entries so tombstones never force a resize.
@@ -593,8 +598,10 @@ impl TcpStack {
             .ok_or(TcpError::InvalidHandle)?;
         let slot = &mut self.listeners[l.index as usize];
         slot.gen = slot.gen.wrapping_add(1);
-        self.listen_map
-            .remove(&(listener.local.unwrap_or(Ipv4Addr::UNSPECIFIED), listener.port));
+        self.listen_map.remove(&(
+            listener.local.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            listener.port,
+        ));
         // Rare and operator-driven: a walk of the slab finds the listener's connections.
         for idx in 0..self.slots.len() as u32 {
             let Some(e) = self.slots[idx as usize].entry.as_mut() else {
@@ -846,7 +853,6 @@ impl TcpStack {
         listener: Option<ListenerHandle>,
     ) -> u32 {
         let idx = self.free.pop().expect("caller checked for a free slot");
-        let last_state = conn.state();
         self.slots[idx as usize].entry = Some(Entry {
             conn,
             tuple,
@@ -859,7 +865,9 @@ impl TcpStack {
             in_dirty: false,
             in_table: true,
             burst: 0,
-            last_state,
+            // So the first sync counts the initial state (a cookie connection starts
+            // ESTABLISHED).
+            last_state: State::Closed,
         });
         self.table.insert(tuple, idx);
         self.live += 1;

@@ -162,7 +162,9 @@ pub struct ServiceSet {
     cfg: ServiceConfig,
     listeners: Vec<(ListenerHandle, Kind)>,
     conns: Vec<Option<Box<SvcConn>>>,
-    /// Free boxes, allocated at construction and reused.
+    /// Free states, allocated at construction and reused. Boxed so moving one between the pool
+    /// and the table moves a pointer, not its buffers.
+    #[allow(clippy::vec_box)]
     pool: Vec<Box<SvcConn>>,
     scratch: Vec<u8>,
     active: usize,
@@ -473,7 +475,10 @@ impl ServiceSet {
             self.stats.http_errors += 1;
         }
         let (body_len, ctype) = match r.body {
-            Body::Http => (self.cfg.http_body.len(), self.cfg.http_content_type.as_str()),
+            Body::Http => (
+                self.cfg.http_body.len(),
+                self.cfg.http_content_type.as_str(),
+            ),
             Body::NotFound => (NOT_FOUND.len(), "text/plain"),
             Body::NotImplemented => (NOT_IMPLEMENTED.len(), "text/plain"),
             _ => (BAD_REQUEST.len(), "text/plain"),
