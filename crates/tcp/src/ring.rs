@@ -106,10 +106,8 @@ impl Ring {
         let n = n.min(self.len);
         self.head = self.idx(n);
         self.len -= n;
-        if self.len == 0 {
-            // Keep runs contiguous as long as possible.
-            self.head = 0;
-        }
+        // The head is not reset to 0 when the ring empties: out-of-order bytes parked after
+        // the committed ones (receive side) are addressed relative to it.
         n
     }
 }
