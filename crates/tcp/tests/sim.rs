@@ -145,6 +145,10 @@ struct End {
     received: usize,
     total: usize,
     shut: bool,
+    /// Bytes the application reads per 10 ms tick (`None`: everything, at once).
+    read_budget: Option<usize>,
+    /// Left to read in the current tick.
+    budget_left: usize,
 }
 
 impl End {
@@ -165,13 +169,20 @@ impl End {
             self.c.shutdown_write();
             self.shut = true;
         }
-        // Read everything (zero-copy), checking each byte.
+        // Read everything allowed (zero-copy), checking each byte.
         loop {
             let got = self.c.peek();
             if got.is_empty() {
                 break;
             }
-            let n = got.len();
+            let n = match self.read_budget {
+                Some(_) => got.len().min(self.budget_left),
+                None => got.len(),
+            };
+            if n == 0 {
+                break;
+            }
+            let got = &got[..n];
             pattern_pieces(self.dir ^ 1, self.received, n, |off, p| {
                 assert!(
                     got[off..off + p.len()] == *p,
@@ -182,6 +193,7 @@ impl End {
             });
             self.c.consume(n);
             self.received += n;
+            self.budget_left -= n.min(self.budget_left);
         }
     }
 }
@@ -195,6 +207,19 @@ struct Outcome {
 
 /// Runs one transfer of `bytes` each way; panics on any mismatch or if a bound is hit.
 fn run(cfg: &TcpConfig, link: LinkCfg, bytes: usize, seed: u64) -> Outcome {
+    run_with_reader(cfg, link, bytes, seed, None)
+}
+
+/// [`run`] with the server's application reading at most `read_budget` bytes per 10 ms.
+fn run_with_reader(
+    cfg: &TcpConfig,
+    link: LinkCfg,
+    bytes: usize,
+    seed: u64,
+    read_budget: Option<usize>,
+) -> Outcome {
+    const TICK: Nanos = Nanos::from_millis(10);
+    let mut next_tick = TICK;
     let mut rng = SplitMix64::new(seed);
     let mut ab = Link::new(link);
     let mut ba = Link::new(link);
@@ -222,6 +247,8 @@ fn run(cfg: &TcpConfig, link: LinkCfg, bytes: usize, seed: u64) -> Outcome {
         received: 0,
         total: bytes,
         shut: false,
+        read_budget: None,
+        budget_left: 0,
     };
     let mut b: Option<End> = None;
     let mut buf = vec![0u8; 2048];
@@ -251,6 +278,8 @@ fn run(cfg: &TcpConfig, link: LinkCfg, bytes: usize, seed: u64) -> Outcome {
                         received: 0,
                         total: bytes,
                         shut: false,
+                        read_budget,
+                        budget_left: read_budget.unwrap_or(0),
                     });
                 }
             }
@@ -268,6 +297,12 @@ fn run(cfg: &TcpConfig, link: LinkCfg, bytes: usize, seed: u64) -> Outcome {
             }
         }
         // Applications.
+        if now >= next_tick {
+            next_tick = now + TICK;
+            if let Some(e) = b.as_mut() {
+                e.budget_left = e.read_budget.unwrap_or(0);
+            }
+        }
         if a.c.state().is_synchronized() {
             a.app(&mut chunk);
         }
@@ -308,6 +343,7 @@ fn run(cfg: &TcpConfig, link: LinkCfg, bytes: usize, seed: u64) -> Outcome {
             ba.next_at(),
             a.c.next_deadline(),
             b.as_ref().and_then(|e| e.c.next_deadline()),
+            read_budget.map(|_| next_tick),
         ]
         .into_iter()
         .flatten()
@@ -456,7 +492,19 @@ fn many_seeds_small_transfers() {
     }
 }
 
-#[allow(dead_code)]
-fn unused() -> Nanos {
-    common::ms(0)
+#[test]
+fn slow_reader_closes_and_reopens_the_window() {
+    // The server reads 20 kB per 10 ms (2 MB/s) from a 64 kB buffer: its window closes again
+    // and again; persist probes and window updates keep the transfer going.
+    for alg in [CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic] {
+        let mut cfg = config(alg, false);
+        cfg.recv_buffer = 64_240;
+        let o = run_with_reader(&cfg, link(0.01), 2 * MIB, 9, Some(20_000));
+        // 2 MiB at 2 MB/s: about a second; the reader, not the network, sets the pace.
+        assert!(
+            (Nanos::from_millis(1000)..Nanos::from_secs(4)).contains(&o.time),
+            "{alg:?}: {:?}",
+            o.time
+        );
+    }
 }

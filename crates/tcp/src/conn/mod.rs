@@ -197,6 +197,8 @@ pub struct Counters {
     pub dup_acks: u64,
     /// Challenge ACKs sent (RFC 5961).
     pub challenge_acks: u64,
+    /// Challenge ACKs not sent: over the per-second limit (RFC 5961 §7).
+    pub challenge_acks_suppressed: u64,
     /// Zero-window probes sent.
     pub persist_probes: u64,
     /// Keep-alive probes sent.
@@ -355,6 +357,12 @@ pub struct Connection {
     /// The one timed segment when timestamps are off: (sequence number to be acked, sent at).
     rtt_probe: Option<(SeqNumber, Nanos)>,
     keepalive: Option<KeepAlive>,
+    /// When the last acceptable segment arrived (a zero-window peer that still answers is not
+    /// timed out).
+    last_rx: Nanos,
+    /// Start of the current one-second challenge-ACK budget, and ACKs sent in it.
+    challenge_start: Nanos,
+    challenge_count: u32,
 
     // --- congestion control and loss recovery ---
     cc: Congestion,
@@ -448,6 +456,9 @@ impl Connection {
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rtt_probe: None,
             keepalive: cfg.keepalive,
+            last_rx: Nanos::ZERO,
+            challenge_start: Nanos::ZERO,
+            challenge_count: 0,
             cc: Congestion::new(cfg.congestion, iw),
             sb: Scoreboard::new(),
             in_recovery: false,
