@@ -207,7 +207,7 @@ struct Outcome {
 
 /// Runs one transfer of `bytes` each way; panics on any mismatch or if a bound is hit.
 fn run(cfg: &TcpConfig, link: LinkCfg, bytes: usize, seed: u64) -> Outcome {
-    run_with_reader(cfg, link, bytes, seed, None)
+    run_with_reader(cfg, link, bytes, seed, None, None)
 }
 
 /// [`run`] with the server's application reading at most `read_budget` bytes per 10 ms.
@@ -217,6 +217,7 @@ fn run_with_reader(
     bytes: usize,
     seed: u64,
     read_budget: Option<usize>,
+    iss: Option<(u32, u32)>,
 ) -> Outcome {
     const TICK: Nanos = Nanos::from_millis(10);
     let mut next_tick = TICK;
@@ -239,6 +240,10 @@ fn run_with_reader(
         mtu: 1500,
         local_destination: true,
     };
+    let (mut pa, mut pb) = (pa, pb);
+    if let Some((x, y)) = iss {
+        (pa.iss, pb.iss) = (SeqNumber(x), SeqNumber(y));
+    }
     let mut now = Nanos::ZERO;
     let mut a = End {
         c: Connection::connect(cfg, pa, now),
@@ -499,12 +504,22 @@ fn slow_reader_closes_and_reopens_the_window() {
     for alg in [CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic] {
         let mut cfg = config(alg, false);
         cfg.recv_buffer = 64_240;
-        let o = run_with_reader(&cfg, link(0.01), 2 * MIB, 9, Some(20_000));
+        let o = run_with_reader(&cfg, link(0.01), 2 * MIB, 9, Some(20_000), None);
         // 2 MiB at 2 MB/s: about a second; the reader, not the network, sets the pace.
         assert!(
             (Nanos::from_millis(1000)..Nanos::from_secs(4)).contains(&o.time),
             "{alg:?}: {:?}",
             o.time
         );
+    }
+}
+
+#[test]
+fn sequence_numbers_wrap_mid_transfer() {
+    // Both ISNs just below 2^32: every comparison crosses the wrap within the first segments.
+    for options in [true, false] {
+        let cfg = config(CongestionAlgorithm::Cubic, options);
+        let iss = Some((u32::MAX - 3000, u32::MAX - 100_000));
+        run_with_reader(&cfg, link(0.03), MIB, 77, None, iss);
     }
 }

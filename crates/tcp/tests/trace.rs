@@ -1095,3 +1095,20 @@ fn zero_window_peer_that_answers_is_not_timed_out() {
     assert_eq!(h.c.state(), State::Established);
     assert!(h.c.stats().counters.timeouts >= 12);
 }
+
+#[test]
+fn d_sack_reports_do_not_count_as_duplicate_acks() {
+    let mut h = ten_in_flight(CongestionAlgorithm::NewReno, true);
+    // The peer reports (D-SACK) a duplicate below the cumulative ACK, three times.
+    let dsack = Options::ack(None, Some(SackBlocks::single(ISS + 1, ISS + 1461)));
+    for _ in 0..3 {
+        h.input(with_opts(from_peer(IRS + 1, Some(ISS + 1461), A, 64240), dsack), &[]);
+    }
+    let s = h.c.stats();
+    assert_eq!((s.counters.dup_acks, s.counters.fast_recoveries), (0, 0));
+    // Plain duplicate ACKs on a SACK connection do not count either (RFC 6675 §2).
+    for _ in 0..3 {
+        peer_ack(&mut h, IRS + 1, ISS + 1461, 64240);
+    }
+    assert_eq!(h.c.stats().counters.fast_recoveries, 0);
+}

@@ -294,12 +294,15 @@ impl Connection {
         if ack > self.snd_una {
             self.on_new_ack(now, seg, ack);
         } else if ack == self.snd_una && self.snd_nxt > self.snd_una {
-            // RFC 5681 §2 duplicate ACK (no data, no SYN/FIN, same window), or (RFC 6675) an
-            // ACK that SACKs new data.
-            let plain = payload_len == 0
-                && !seg.flags.intersects(Flags::SYN | Flags::FIN)
-                && !window_changed;
-            if plain || sacked_new {
+            // With SACK, a duplicate ACK is one that SACKs new data (RFC 6675 §2), so D-SACK
+            // reports of spurious retransmissions (RFC 2883) do not count. Without SACK,
+            // RFC 5681 §2: no data, no SYN/FIN, same window.
+            let dup = if self.sack_ok {
+                sacked_new
+            } else {
+                payload_len == 0 && !seg.flags.intersects(Flags::SYN | Flags::FIN) && !window_changed
+            };
+            if dup {
                 self.on_dup_ack(now);
             }
         }
