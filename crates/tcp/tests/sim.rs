@@ -202,6 +202,8 @@ struct Outcome {
     time: Nanos,
     steps: u64,
     retransmits: u64,
+    timeouts: u64,
+    recoveries: u64,
     drops: u64,
 }
 
@@ -359,10 +361,13 @@ fn run_with_reader(
     let b = b.unwrap();
     assert_eq!((a.received, b.received), (bytes, bytes));
     let retransmits = a.c.stats().counters.retransmits + b.c.stats().counters.retransmits;
+    let (sa, sb) = (a.c.stats().counters, b.c.stats().counters);
     Outcome {
         time: now,
         steps,
         retransmits,
+        timeouts: sa.timeouts + sb.timeouts,
+        recoveries: sa.fast_recoveries + sb.fast_recoveries,
         drops: ab.drops + ba.drops,
     }
 }
@@ -443,8 +448,8 @@ fn lossy_links_newreno() {
             );
             assert!(o.retransmits > 0 && o.drops > 0);
             eprintln!(
-                "newreno loss {loss} options {options}: {:?} {} steps, {} retransmits",
-                o.time, o.steps, o.retransmits
+                "newreno loss {loss} options {options}: {:?} {} steps, {} retransmits, {} timeouts, {} recoveries",
+                o.time, o.steps, o.retransmits, o.timeouts, o.recoveries
             );
         }
     }
@@ -462,8 +467,8 @@ fn lossy_links_cubic() {
             );
             assert!(o.retransmits > 0 && o.drops > 0);
             eprintln!(
-                "cubic loss {loss} options {options}: {:?} {} steps, {} retransmits",
-                o.time, o.steps, o.retransmits
+                "cubic loss {loss} options {options}: {:?} {} steps, {} retransmits, {} timeouts, {} recoveries",
+                o.time, o.steps, o.retransmits, o.timeouts, o.recoveries
             );
         }
     }
