@@ -110,5 +110,9 @@ fn steady_state_transfer_does_not_allocate() {
     COUNTING.store(false, Ordering::Relaxed);
     assert_eq!((got_a, got_b), (total, total), "transfer did not finish");
     assert!(a.stats().counters.retransmits + b.stats().counters.retransmits > 0);
-    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "allocations on the segment path");
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed),
+        0,
+        "allocations on the segment path"
+    );
 }

@@ -1102,7 +1102,10 @@ fn d_sack_reports_do_not_count_as_duplicate_acks() {
     // The peer reports (D-SACK) a duplicate below the cumulative ACK, three times.
     let dsack = Options::ack(None, Some(SackBlocks::single(ISS + 1, ISS + 1461)));
     for _ in 0..3 {
-        h.input(with_opts(from_peer(IRS + 1, Some(ISS + 1461), A, 64240), dsack), &[]);
+        h.input(
+            with_opts(from_peer(IRS + 1, Some(ISS + 1461), A, 64240), dsack),
+            &[],
+        );
     }
     let s = h.c.stats();
     assert_eq!((s.counters.dup_acks, s.counters.fast_recoveries), (0, 0));
@@ -1111,4 +1114,76 @@ fn d_sack_reports_do_not_count_as_duplicate_acks() {
         peer_ack(&mut h, IRS + 1, ISS + 1461, 64240);
     }
     assert_eq!(h.c.stats().counters.fast_recoveries, 0);
+}
+
+/// After one loss (cwnd 14600 → reduction), runs a receiver that acknowledges everything sent
+/// at least 100 ms earlier, every 10 ms, keeping the sender busy; returns the congestion window
+/// sampled every 100 ms for `secs` seconds.
+fn window_curve(alg: CongestionAlgorithm, secs: u64) -> (usize, Vec<usize>) {
+    let cfg = TcpConfig {
+        congestion: alg,
+        send_buffer: 1 << 20,
+        ..cfg()
+    };
+    let mut h = established(&cfg, false);
+    h.at(ms(1000));
+    h.c.send(&[1; 1 << 20]);
+    assert_eq!(h.drain().len(), 10);
+    for _ in 0..3 {
+        peer_ack(&mut h, IRS + 1, ISS + 1, 64240);
+    }
+    h.drain();
+    // Everything is acknowledged at once: recovery ends with cwnd = ssthresh.
+    let mut sent: Vec<(Nanos, u32)> = vec![(h.now, ISS + 1 + 10 * 1460)];
+    peer_ack(&mut h, IRS + 1, ISS + 1 + 10 * 1460, 65535);
+    let start = h.c.stats().cwnd;
+    let mut curve = vec![];
+    let t0 = h.now;
+    for step in 1..=secs * 100 {
+        let now = t0 + ms(10 * step);
+        h.at(now);
+        let cutoff = now.saturating_sub(ms(100));
+        if let Some(&(_, end)) = sent.iter().rev().find(|(t, _)| *t <= cutoff) {
+            peer_ack(&mut h, IRS + 1, end, 65535);
+            sent.retain(|(t, _)| *t > cutoff);
+        }
+        for (r, _) in h.drain() {
+            sent.push((now, r.seq.0 + r.payload_len as u32));
+        }
+        if step % 10 == 0 {
+            curve.push(h.c.stats().cwnd);
+        }
+    }
+    assert_eq!(h.c.stats().counters.timeouts, 0);
+    (start, curve)
+}
+
+#[test]
+fn newreno_congestion_avoidance_adds_one_segment_per_rtt() {
+    let (start, curve) = window_curve(CongestionAlgorithm::NewReno, 3);
+    // ssthresh = FlightSize / 2 = 7300.
+    assert_eq!(start, 7300);
+    // One SMSS per window of ACKed data, i.e. per 100 ms RTT: +1460 per sample.
+    for (k, w) in curve.iter().enumerate() {
+        let want = 7300 + (k + 1) * 1460;
+        assert!(w.abs_diff(want) <= 1460, "sample {k}: {w} vs {want}");
+    }
+}
+
+#[test]
+fn cubic_grows_in_the_reno_friendly_region_at_small_windows() {
+    let (start, curve) = window_curve(CongestionAlgorithm::Cubic, 3);
+    // ssthresh = 0.7 · 14600.
+    assert_eq!(start, 10_220);
+    // K = ∛((14600 − 10220) / 1460 / 0.4) ≈ 1.96 s: the cubic curve would still be below
+    // W_max for two seconds, so the Reno-friendly estimate (α = 3·0.3/1.7 ≈ 0.53 segment per
+    // RTT, RFC 9438 §4.3) sets the pace.
+    let per_rtt = 3.0 * 0.3 / 1.7 * 1460.0;
+    for (k, &w) in curve.iter().enumerate() {
+        let want = 10_220.0 + (k + 1) as f64 * per_rtt;
+        assert!(
+            (w as f64 - want).abs() <= 1460.0,
+            "sample {k}: {w} vs {want}"
+        );
+    }
 }

@@ -300,7 +300,9 @@ impl Connection {
             let dup = if self.sack_ok {
                 sacked_new
             } else {
-                payload_len == 0 && !seg.flags.intersects(Flags::SYN | Flags::FIN) && !window_changed
+                payload_len == 0
+                    && !seg.flags.intersects(Flags::SYN | Flags::FIN)
+                    && !window_changed
             };
             if dup {
                 self.on_dup_ack(now);
