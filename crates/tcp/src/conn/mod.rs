@@ -480,8 +480,11 @@ impl Connection {
 
     /// An active open (RFC 9293 CONNECT): the connection starts in SYN-SENT and its first
     /// `poll_transmit` returns the SYN.
-    pub fn connect(cfg: &TcpConfig, params: ConnParams, _now: Nanos) -> Connection {
-        Connection::new(cfg, params, State::SynSent)
+    pub fn connect(cfg: &TcpConfig, params: ConnParams, now: Nanos) -> Connection {
+        let mut c = Connection::new(cfg, params, State::SynSent);
+        c.last_rx = now;
+        c.challenge_start = now;
+        c
     }
 
     /// A passive open from a listener: `syn` is the peer's SYN (its payload, if any, is not
@@ -497,6 +500,8 @@ impl Connection {
         c.snd_wnd = usize::from(syn.window);
         c.max_snd_wnd = c.snd_wnd;
         c.snd_wl1 = syn.seq;
+        c.last_rx = now;
+        c.challenge_start = now;
         c.touch_keepalive(now);
         c
     }
