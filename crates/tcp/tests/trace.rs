@@ -433,6 +433,15 @@ fn reset_in_each_state() {
     h.input(from_peer(IRS + 2, None, Flags::RST, 0), &[]);
     assert_eq!((h.c.state(), h.c.error()), (State::Closed, None));
 
+    // CLOSING: likewise.
+    let mut h = established(&cfg(), false);
+    h.c.shutdown_write();
+    h.output().unwrap();
+    h.input(from_peer(IRS + 1, Some(ISS + 1), FA, 64240), &[]);
+    assert_eq!(h.c.state(), State::Closing);
+    h.input(from_peer(IRS + 2, None, Flags::RST, 0), &[]);
+    assert_eq!((h.c.state(), h.c.error()), (State::Closed, None));
+
     let mut h = established(&cfg(), false);
     h.c.shutdown_write();
     h.output().unwrap();
@@ -624,12 +633,19 @@ fn data_is_retried_five_times_doubling_then_aborted() {
     let first = h.expect(to_peer(ISS + 1, Some(IRS + 1), PA, 64240, 1000));
     assert_eq!(first, vec![9; 1000]);
     let mut times = vec![];
-    for _ in 0..5 {
+    h.c.take_events();
+    for k in 1..=5 {
         let t = h.run_deadline();
         let (r, p) = h.output().unwrap();
         assert_eq!((r.seq, r.payload_len, p[0]), (SeqNumber(ISS + 1), 1000, 9));
         h.expect_none();
         times.push(t.as_millis() - 1000);
+        // Dead-gateway input: raised with the third retransmission (5 / 2 rounded up).
+        assert_eq!(
+            h.c.take_events().contains(Events::ROUTE_SUSPECT),
+            k == 3,
+            "retry {k}"
+        );
     }
     // RTO 300 ms doubling: +0.3, +0.9, +2.1, +4.5, +9.3 s; the sixth expiry aborts at +18.9 s.
     assert_eq!(times, [300, 900, 2_100, 4_500, 9_300]);

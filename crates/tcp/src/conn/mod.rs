@@ -119,6 +119,10 @@ impl Events {
     pub const CLOSED: Events = Events(16);
     /// It failed; see [`Connection::error`].
     pub const ERROR: Events = Events(32);
+    /// Half of the data retransmissions went unanswered: the route may be dead (seed: dead
+    /// gateway detection switches the destination to the next default gateway at this point,
+    /// `TcpMaxDataRetransmissions / 2`, i.e. after the third retransmission of five).
+    pub const ROUTE_SUSPECT: Events = Events(64);
 
     /// No events.
     pub const fn empty() -> Events {

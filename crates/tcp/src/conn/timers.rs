@@ -4,7 +4,7 @@
 
 use burst_port::Nanos;
 
-use super::{dist, ConnError, Connection, Probe, State};
+use super::{dist, ConnError, Connection, Events, Probe, State};
 use crate::cc::CongestionControl;
 use crate::config::DEFAULT_MSS;
 
@@ -102,6 +102,9 @@ impl Connection {
             self.high_rxt = self.snd_una;
             self.dupacks = 0;
             self.rexmit_now = true;
+            if self.retries == self.cfg.data_retries.div_ceil(2) {
+                self.events |= Events::ROUTE_SUSPECT;
+            }
             // Seed (EnablePMTUBHDetect): after two timeouts of full-sized segments, assume a
             // router drops them silently and fall back to the 536-byte default MSS.
             if self.cfg.pmtu_blackhole_detection
