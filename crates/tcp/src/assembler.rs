@@ -126,13 +126,12 @@ impl Assembler {
         let mut used = [false; MAX_RANGES];
         while n < max.min(SackBlocks::MAX) {
             let mut best: Option<usize> = None;
-            for k in 0..self.len {
+            for (k, r) in self.ranges[..self.len].iter().enumerate() {
                 if used[k] {
                     continue;
                 }
                 match best {
-                    Some(b)
-                        if self.ranges[b].stamp.wrapping_sub(self.ranges[k].stamp) as i32 >= 0 => {}
+                    Some(b) if self.ranges[b].stamp.wrapping_sub(r.stamp) as i32 >= 0 => {}
                     _ => best = Some(k),
                 }
             }

@@ -8,6 +8,42 @@
 //! driver passes `now`, parsed segments ([`burst_wire::tcp::Repr`] and payload) and socket
 //! calls in, and polls segments and deadlines out. See [`conn`] for the calling order and
 //! `docs/tcp.md` for the design and the configuration table.
+//!
+//! Two connections talking directly to each other:
+//!
+//! ```
+//! use burst_port::Nanos;
+//! use burst_tcp::{ConnParams, Connection, Events, State, TcpConfig};
+//! use burst_wire::tcp::SeqNumber;
+//!
+//! let cfg = TcpConfig::default();
+//! let p = |local, remote, iss| ConnParams {
+//!     local_port: local,
+//!     remote_port: remote,
+//!     iss: SeqNumber(iss),
+//!     ts_offset: 0,
+//!     mtu: 1500,
+//!     local_destination: true,
+//! };
+//! let now = Nanos::ZERO;
+//! let mut buf = [0u8; 1500];
+//! let mut client = Connection::connect(&cfg, p(40000, 80, 1), now);
+//! let syn = client.poll_transmit(now, 1480, &mut buf).unwrap();
+//! let mut server = Connection::accept(&cfg, p(80, 40000, 9), now, &syn);
+//! client.send(b"hello");
+//! // Shuttle segments until both sides are quiet.
+//! for _ in 0..10 {
+//!     while let Some(seg) = server.poll_transmit(now, 1480, &mut buf) {
+//!         client.on_segment(now, &seg, &buf[..seg.payload_len]);
+//!     }
+//!     while let Some(seg) = client.poll_transmit(now, 1480, &mut buf) {
+//!         server.on_segment(now, &seg, &buf[..seg.payload_len]);
+//!     }
+//! }
+//! assert_eq!(server.state(), State::Established);
+//! assert!(server.take_events().contains(Events::CONNECTED | Events::READABLE));
+//! assert_eq!(server.peek(), b"hello");
+//! ```
 
 #![forbid(unsafe_code)]
 

@@ -106,10 +106,8 @@ impl Ring {
         let n = n.min(self.len);
         self.head = self.idx(n);
         self.len -= n;
-        if self.len == 0 {
-            // Keep runs contiguous as long as possible.
-            self.head = 0;
-        }
+        // The head is not reset to 0 when the ring empties: out-of-order bytes parked after
+        // the committed ones (receive side) are addressed relative to it.
         n
     }
 }
@@ -136,7 +134,10 @@ mod tests {
         assert_eq!(r.write_at(2, b"xyz"), 3);
         assert_eq!(r.write_at(0, b"uv"), 2);
         r.commit(5);
-        assert_eq!(r.peek(), b"uvxyz");
+        // The head stayed where the ring emptied (offset 4): the run wraps after 4 bytes.
+        assert_eq!(r.peek(), b"uvxy");
+        assert_eq!(r.read_at(0, &mut out[..5]), 5);
+        assert_eq!(&out[..5], b"uvxyz");
         assert_eq!(r.write_at(7, b"123"), 1);
         assert_eq!(r.write_at(9, b"1"), 0);
     }

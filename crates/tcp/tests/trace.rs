@@ -433,6 +433,15 @@ fn reset_in_each_state() {
     h.input(from_peer(IRS + 2, None, Flags::RST, 0), &[]);
     assert_eq!((h.c.state(), h.c.error()), (State::Closed, None));
 
+    // CLOSING: likewise.
+    let mut h = established(&cfg(), false);
+    h.c.shutdown_write();
+    h.output().unwrap();
+    h.input(from_peer(IRS + 1, Some(ISS + 1), FA, 64240), &[]);
+    assert_eq!(h.c.state(), State::Closing);
+    h.input(from_peer(IRS + 2, None, Flags::RST, 0), &[]);
+    assert_eq!((h.c.state(), h.c.error()), (State::Closed, None));
+
     let mut h = established(&cfg(), false);
     h.c.shutdown_write();
     h.output().unwrap();
@@ -601,12 +610,12 @@ fn syn_is_retried_twice_then_the_connect_fails() {
     let syn = h.output().unwrap().0;
     let mut times = vec![];
     for _ in 0..2 {
-        let t = h.to_deadline();
+        let t = h.run_deadline();
         assert_eq!(h.output().unwrap().0, syn);
         times.push(t.as_millis());
     }
     assert_eq!(times, [3_000, 9_000]);
-    let t = h.to_deadline();
+    let t = h.run_deadline();
     assert_eq!(t, ms(21_000));
     assert_eq!(
         (h.c.state(), h.c.error()),
@@ -624,16 +633,23 @@ fn data_is_retried_five_times_doubling_then_aborted() {
     let first = h.expect(to_peer(ISS + 1, Some(IRS + 1), PA, 64240, 1000));
     assert_eq!(first, vec![9; 1000]);
     let mut times = vec![];
-    for _ in 0..5 {
-        let t = h.to_deadline();
+    h.c.take_events();
+    for k in 1..=5 {
+        let t = h.run_deadline();
         let (r, p) = h.output().unwrap();
         assert_eq!((r.seq, r.payload_len, p[0]), (SeqNumber(ISS + 1), 1000, 9));
         h.expect_none();
         times.push(t.as_millis() - 1000);
+        // Dead-gateway input: raised with the third retransmission (5 / 2 rounded up).
+        assert_eq!(
+            h.c.take_events().contains(Events::ROUTE_SUSPECT),
+            k == 3,
+            "retry {k}"
+        );
     }
     // RTO 300 ms doubling: +0.3, +0.9, +2.1, +4.5, +9.3 s; the sixth expiry aborts at +18.9 s.
     assert_eq!(times, [300, 900, 2_100, 4_500, 9_300]);
-    let t = h.to_deadline();
+    let t = h.run_deadline();
     assert_eq!(t, ms(19_900));
     assert_eq!(
         (h.c.state(), h.c.error()),
@@ -729,7 +745,7 @@ fn zero_window_is_probed_with_backoff_until_it_opens() {
     // Probes: one below SND.UNA, at RTO, then doubling (0.3, 0.6, 1.2 s apart).
     let mut times = vec![];
     for _ in 0..3 {
-        let t = h.to_deadline();
+        let t = h.run_deadline();
         h.expect(to_peer(ISS, Some(IRS + 1), A, 64240, 0));
         h.expect_none();
         times.push(t.as_millis());
@@ -767,12 +783,12 @@ fn keepalive_probes_then_abort() {
     assert_eq!(h.c.next_deadline(), Some(ms(20_150)));
     let mut times = vec![];
     for _ in 0..3 {
-        let t = h.to_deadline();
+        let t = h.run_deadline();
         h.expect(to_peer(ISS, Some(IRS + 1), A, 64240, 0));
         times.push(t.as_millis());
     }
     assert_eq!(times, [20_150, 21_150, 22_150]);
-    assert_eq!(h.to_deadline(), ms(23_150));
+    assert_eq!(h.run_deadline(), ms(23_150));
     assert_eq!(
         (h.c.state(), h.c.error()),
         (State::Closed, Some(ConnError::TimedOut))
@@ -942,9 +958,9 @@ fn black_hole_detection_falls_back_to_536() {
     let mut h = established(&cfg, false);
     h.c.send(&[1; 1460]);
     assert_eq!(h.output().unwrap().0.payload_len, 1460);
-    h.to_deadline();
+    h.run_deadline();
     assert_eq!(h.output().unwrap().0.payload_len, 1460);
-    h.to_deadline();
+    h.run_deadline();
     let (r, _) = h.output().unwrap();
     assert_eq!((r.seq, r.payload_len), (SeqNumber(ISS + 1), 536));
     assert_eq!(h.c.stats().counters.blackhole_fallbacks, 1);
@@ -956,7 +972,7 @@ fn icmp_errors_are_soft_except_in_syn_sent_after_a_retry() {
     h.output().unwrap();
     h.c.on_icmp_error(h.now, IcmpError::PortUnreachable, SeqNumber(ISS));
     assert_eq!(h.c.state(), State::SynSent);
-    h.to_deadline();
+    h.run_deadline();
     h.output().unwrap();
     h.c.on_icmp_error(h.now, IcmpError::PortUnreachable, SeqNumber(ISS));
     assert_eq!(
@@ -968,7 +984,7 @@ fn icmp_errors_are_soft_except_in_syn_sent_after_a_retry() {
     h.output().unwrap();
     h.c.on_icmp_error(h.now, IcmpError::HostUnreachable, SeqNumber(ISS));
     for _ in 0..3 {
-        h.to_deadline();
+        h.run_deadline();
     }
     assert_eq!(
         (h.c.state(), h.c.error()),
@@ -1030,3 +1046,160 @@ fn receive_window_closes_when_the_buffer_fills_and_reopens() {
 }
 
 use burst_port::Nanos;
+
+#[test]
+fn syn_cookie_handshake_rebuilds_an_established_connection() {
+    use burst_tcp::{IsnGenerator, SynCookies};
+    use core::net::{Ipv4Addr, SocketAddrV4};
+    let local = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), LOCAL);
+    let remote = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), REMOTE);
+    let cookies = SynCookies::new(&IsnGenerator::new([9; 16]));
+    let t = Nanos::from_secs(100);
+    // The listener answers the SYN statelessly with the cookie as its ISN...
+    let cookie = cookies.encode(t, local, remote, SeqNumber(IRS), 1460);
+    // ...and the ACK that comes back (carrying data) validates and rebuilds the connection.
+    let ack = from_peer(IRS + 1, Some(cookie.0.wrapping_add(1)), PA, 501);
+    let mss = cookies
+        .check(t + ms(30), local, remote, ack.seq, ack.ack_number)
+        .expect("valid cookie");
+    assert_eq!(mss, 1460);
+    let mut p = params(cookie.0);
+    p.iss = cookie;
+    let c = Connection::from_cookie(&cfg(), p, t + ms(30), &ack, mss);
+    let mut h = Harness::new(c);
+    h.at(t + ms(30));
+    assert_eq!(h.c.state(), State::Established);
+    assert!(h.c.take_events().contains(Events::CONNECTED));
+    h.input(ack, b"hello");
+    assert_eq!(h.c.recv_queue(), 5);
+    h.c.send(b"world");
+    let (r, p) = h.output().unwrap();
+    assert_eq!(
+        (r.seq, r.ack(), &p[..]),
+        (cookie + 1, Some(SeqNumber(IRS + 6)), &b"world"[..])
+    );
+    assert_eq!(h.c.stats().snd_wnd, 501);
+}
+
+#[test]
+fn challenge_acks_are_rate_limited() {
+    let mut h = established(&cfg(), false);
+    for k in 0..150 {
+        h.input(from_peer(IRS + 10 + k, None, Flags::SYN, 64240), &[]);
+        h.drain();
+    }
+    let c = h.c.stats().counters;
+    assert_eq!((c.challenge_acks, c.challenge_acks_suppressed), (100, 50));
+    h.at(ms(1200));
+    h.input(from_peer(IRS + 10, None, Flags::SYN, 64240), &[]);
+    assert_eq!(h.drain().len(), 1);
+}
+
+#[test]
+fn zero_window_peer_that_answers_is_not_timed_out() {
+    let mut h = established(&cfg(), false);
+    h.at(ms(1000));
+    h.c.send(&[1; 1000]);
+    h.output().unwrap();
+    // The peer shrinks its window to zero without taking the data, but keeps answering.
+    peer_ack(&mut h, IRS + 1, ISS + 1, 0);
+    for _ in 0..12 {
+        h.run_deadline();
+        h.drain();
+        peer_ack(&mut h, IRS + 1, ISS + 1, 0);
+    }
+    assert_eq!(h.c.state(), State::Established);
+    assert!(h.c.stats().counters.timeouts >= 12);
+}
+
+#[test]
+fn d_sack_reports_do_not_count_as_duplicate_acks() {
+    let mut h = ten_in_flight(CongestionAlgorithm::NewReno, true);
+    // The peer reports (D-SACK) a duplicate below the cumulative ACK, three times.
+    let dsack = Options::ack(None, Some(SackBlocks::single(ISS + 1, ISS + 1461)));
+    for _ in 0..3 {
+        h.input(
+            with_opts(from_peer(IRS + 1, Some(ISS + 1461), A, 64240), dsack),
+            &[],
+        );
+    }
+    let s = h.c.stats();
+    assert_eq!((s.counters.dup_acks, s.counters.fast_recoveries), (0, 0));
+    // Plain duplicate ACKs on a SACK connection do not count either (RFC 6675 §2).
+    for _ in 0..3 {
+        peer_ack(&mut h, IRS + 1, ISS + 1461, 64240);
+    }
+    assert_eq!(h.c.stats().counters.fast_recoveries, 0);
+}
+
+/// After one loss (cwnd 14600 → reduction), runs a receiver that acknowledges everything sent
+/// at least 100 ms earlier, every 10 ms, keeping the sender busy; returns the congestion window
+/// sampled every 100 ms for `secs` seconds.
+fn window_curve(alg: CongestionAlgorithm, secs: u64) -> (usize, Vec<usize>) {
+    let cfg = TcpConfig {
+        congestion: alg,
+        send_buffer: 1 << 20,
+        ..cfg()
+    };
+    let mut h = established(&cfg, false);
+    h.at(ms(1000));
+    h.c.send(&[1; 1 << 20]);
+    assert_eq!(h.drain().len(), 10);
+    for _ in 0..3 {
+        peer_ack(&mut h, IRS + 1, ISS + 1, 64240);
+    }
+    h.drain();
+    // Everything is acknowledged at once: recovery ends with cwnd = ssthresh.
+    let mut sent: Vec<(Nanos, u32)> = vec![(h.now, ISS + 1 + 10 * 1460)];
+    peer_ack(&mut h, IRS + 1, ISS + 1 + 10 * 1460, 65535);
+    let start = h.c.stats().cwnd;
+    let mut curve = vec![];
+    let t0 = h.now;
+    for step in 1..=secs * 100 {
+        let now = t0 + ms(10 * step);
+        h.at(now);
+        let cutoff = now.saturating_sub(ms(100));
+        if let Some(&(_, end)) = sent.iter().rev().find(|(t, _)| *t <= cutoff) {
+            peer_ack(&mut h, IRS + 1, end, 65535);
+            sent.retain(|(t, _)| *t > cutoff);
+        }
+        for (r, _) in h.drain() {
+            sent.push((now, r.seq.0 + r.payload_len as u32));
+        }
+        if step % 10 == 0 {
+            curve.push(h.c.stats().cwnd);
+        }
+    }
+    assert_eq!(h.c.stats().counters.timeouts, 0);
+    (start, curve)
+}
+
+#[test]
+fn newreno_congestion_avoidance_adds_one_segment_per_rtt() {
+    let (start, curve) = window_curve(CongestionAlgorithm::NewReno, 3);
+    // ssthresh = FlightSize / 2 = 7300.
+    assert_eq!(start, 7300);
+    // One SMSS per window of ACKed data, i.e. per 100 ms RTT: +1460 per sample.
+    for (k, w) in curve.iter().enumerate() {
+        let want = 7300 + (k + 1) * 1460;
+        assert!(w.abs_diff(want) <= 1460, "sample {k}: {w} vs {want}");
+    }
+}
+
+#[test]
+fn cubic_grows_in_the_reno_friendly_region_at_small_windows() {
+    let (start, curve) = window_curve(CongestionAlgorithm::Cubic, 3);
+    // ssthresh = 0.7 · 14600.
+    assert_eq!(start, 10_220);
+    // K = ∛((14600 − 10220) / 1460 / 0.4) ≈ 1.96 s: the cubic curve would still be below
+    // W_max for two seconds, so the Reno-friendly estimate (α = 3·0.3/1.7 ≈ 0.53 segment per
+    // RTT, RFC 9438 §4.3) sets the pace.
+    let per_rtt = 3.0 * 0.3 / 1.7 * 1460.0;
+    for (k, &w) in curve.iter().enumerate() {
+        let want = 10_220.0 + (k + 1) as f64 * per_rtt;
+        assert!(
+            (w as f64 - want).abs() <= 1460.0,
+            "sample {k}: {w} vs {want}"
+        );
+    }
+}

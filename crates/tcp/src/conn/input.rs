@@ -10,6 +10,10 @@ use crate::cc::CongestionControl;
 
 /// RTT samples above this are ignored (a timestamp echo from a confused peer).
 const MAX_RTT_SAMPLE: Nanos = Nanos::from_secs(60);
+/// Challenge ACKs per connection per second (RFC 5961 §7 asks for a limit so an attacker
+/// cannot turn spoofed segments into an ACK flood; Linux's default is 1000 per second for the
+/// host, this is per connection).
+const CHALLENGE_ACKS_PER_SEC: u32 = 100;
 
 impl Connection {
     /// Processes one segment of this connection (`payload` is its data; the checksum was
@@ -150,12 +154,12 @@ impl Connection {
         // RFC 5961 §3.2: a reset is believed only at exactly RCV.NXT; in the window it draws
         // a challenge ACK; elsewhere it is dropped.
         if is_rst {
-            if !acceptable && !(wnd == 0 && seq == self.rcv_nxt) {
+            if !acceptable {
                 self.counters.drop_rst += 1;
                 return;
             }
             if seq != self.rcv_nxt {
-                self.challenge_ack();
+                self.challenge_ack(now);
                 return;
             }
             match self.state {
@@ -188,7 +192,7 @@ impl Connection {
         // RFC 5961 §4: a SYN in a synchronized state draws a challenge ACK, whatever its
         // sequence number.
         if syn {
-            self.challenge_ack();
+            self.challenge_ack(now);
             return;
         }
 
@@ -197,6 +201,7 @@ impl Connection {
             return;
         };
         self.touch_keepalive(now);
+        self.last_rx = now;
 
         // RFC 7323 §4.3: remember the timestamp of the segment that covers the ACK we sent.
         if let (true, Some((tsval, _))) = (self.ts_ok, ts) {
@@ -234,8 +239,17 @@ impl Connection {
         self.process_text(now, seq, payload, fin, true);
     }
 
-    /// Queues a challenge ACK (RFC 5961 §3.2, §4.2, §5.2).
-    fn challenge_ack(&mut self) {
+    /// Queues a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the rate limit.
+    fn challenge_ack(&mut self, now: Nanos) {
+        if now.saturating_sub(self.challenge_start) >= Nanos::from_secs(1) {
+            self.challenge_start = now;
+            self.challenge_count = 0;
+        }
+        if self.challenge_count >= CHALLENGE_ACKS_PER_SEC {
+            self.counters.challenge_acks_suppressed += 1;
+            return;
+        }
+        self.challenge_count += 1;
         self.counters.challenge_acks += 1;
         self.ack_now = true;
     }
@@ -260,7 +274,7 @@ impl Connection {
         let oldest = self.snd_una - self.max_snd_wnd.clamp(1, 1 << 30);
         if ack < oldest {
             self.counters.drop_bad_ack += 1;
-            self.challenge_ack();
+            self.challenge_ack(now);
             return false;
         }
         let wnd = usize::from(seg.window) << self.snd_wscale;
@@ -280,12 +294,17 @@ impl Connection {
         if ack > self.snd_una {
             self.on_new_ack(now, seg, ack);
         } else if ack == self.snd_una && self.snd_nxt > self.snd_una {
-            // RFC 5681 §2 duplicate ACK (no data, no SYN/FIN, same window), or (RFC 6675) an
-            // ACK that SACKs new data.
-            let plain = payload_len == 0
-                && !seg.flags.intersects(Flags::SYN | Flags::FIN)
-                && !window_changed;
-            if plain || sacked_new {
+            // With SACK, a duplicate ACK is one that SACKs new data (RFC 6675 §2), so D-SACK
+            // reports of spurious retransmissions (RFC 2883) do not count. Without SACK,
+            // RFC 5681 §2: no data, no SYN/FIN, same window.
+            let dup = if self.sack_ok {
+                sacked_new
+            } else {
+                payload_len == 0
+                    && !seg.flags.intersects(Flags::SYN | Flags::FIN)
+                    && !window_changed
+            };
+            if dup {
                 self.on_dup_ack(now);
             }
         }

@@ -119,6 +119,10 @@ impl Events {
     pub const CLOSED: Events = Events(16);
     /// It failed; see [`Connection::error`].
     pub const ERROR: Events = Events(32);
+    /// Half of the data retransmissions went unanswered: the route may be dead (seed: dead
+    /// gateway detection switches the destination to the next default gateway at this point,
+    /// `TcpMaxDataRetransmissions / 2`, i.e. after the third retransmission of five).
+    pub const ROUTE_SUSPECT: Events = Events(64);
 
     /// No events.
     pub const fn empty() -> Events {
@@ -197,6 +201,8 @@ pub struct Counters {
     pub dup_acks: u64,
     /// Challenge ACKs sent (RFC 5961).
     pub challenge_acks: u64,
+    /// Challenge ACKs not sent: over the per-second limit (RFC 5961 §7).
+    pub challenge_acks_suppressed: u64,
     /// Zero-window probes sent.
     pub persist_probes: u64,
     /// Keep-alive probes sent.
@@ -355,6 +361,12 @@ pub struct Connection {
     /// The one timed segment when timestamps are off: (sequence number to be acked, sent at).
     rtt_probe: Option<(SeqNumber, Nanos)>,
     keepalive: Option<KeepAlive>,
+    /// When the last acceptable segment arrived (a zero-window peer that still answers is not
+    /// timed out).
+    last_rx: Nanos,
+    /// Start of the current one-second challenge-ACK budget, and ACKs sent in it.
+    challenge_start: Nanos,
+    challenge_count: u32,
 
     // --- congestion control and loss recovery ---
     cc: Congestion,
@@ -448,6 +460,9 @@ impl Connection {
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rtt_probe: None,
             keepalive: cfg.keepalive,
+            last_rx: Nanos::ZERO,
+            challenge_start: Nanos::ZERO,
+            challenge_count: 0,
             cc: Congestion::new(cfg.congestion, iw),
             sb: Scoreboard::new(),
             in_recovery: false,
@@ -469,8 +484,11 @@ impl Connection {
 
     /// An active open (RFC 9293 CONNECT): the connection starts in SYN-SENT and its first
     /// `poll_transmit` returns the SYN.
-    pub fn connect(cfg: &TcpConfig, params: ConnParams, _now: Nanos) -> Connection {
-        Connection::new(cfg, params, State::SynSent)
+    pub fn connect(cfg: &TcpConfig, params: ConnParams, now: Nanos) -> Connection {
+        let mut c = Connection::new(cfg, params, State::SynSent);
+        c.last_rx = now;
+        c.challenge_start = now;
+        c
     }
 
     /// A passive open from a listener: `syn` is the peer's SYN (its payload, if any, is not
@@ -486,6 +504,8 @@ impl Connection {
         c.snd_wnd = usize::from(syn.window);
         c.max_snd_wnd = c.snd_wnd;
         c.snd_wl1 = syn.seq;
+        c.last_rx = now;
+        c.challenge_start = now;
         c.touch_keepalive(now);
         c
     }

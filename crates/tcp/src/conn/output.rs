@@ -13,7 +13,8 @@ impl Connection {
     /// written to the start of `out`; `room` is how many bytes of TCP segment (header and
     /// payload) the packet can carry (the IP MTU less the IP header). The caller reserves
     /// [`tcp::MAX_HEADER_LEN`] bytes of headroom before `out` for `repr.emit`, so the
-    /// payload is never copied again. Call until it returns `None`.
+    /// payload is never copied again. `room` must be at least [`tcp::MAX_HEADER_LEN`] (any
+    /// IPv4 MTU TCP accepts, 88 and up, gives that). Call until it returns `None`.
     pub fn poll_transmit(&mut self, now: Nanos, room: usize, out: &mut [u8]) -> Option<Repr> {
         if let Some((seq, ack)) = self.pending_rst.take() {
             return Some(self.rst(seq, ack));

@@ -4,7 +4,7 @@
 
 use burst_port::Nanos;
 
-use super::{dist, ConnError, Connection, Probe, State};
+use super::{dist, ConnError, Connection, Events, Probe, State};
 use crate::cc::CongestionControl;
 use crate::config::DEFAULT_MSS;
 
@@ -66,7 +66,12 @@ impl Connection {
         } else {
             self.cfg.data_retries
         };
-        if self.retries >= max {
+        // A peer that closed its window but keeps answering is not dead: the retransmissions
+        // act as window probes and are not counted (Linux does the same, bounded by the
+        // maximum RTO since the last answer).
+        let zero_window_alive =
+            !handshake && self.snd_wnd == 0 && now.saturating_sub(self.last_rx) < self.cfg.max_rto;
+        if self.retries >= max && !zero_window_alive {
             tracing::debug!(
                 port = self.local_port,
                 retries = self.retries,
@@ -76,7 +81,7 @@ impl Connection {
             self.enter_closed(Some(err));
             return;
         }
-        self.retries += 1;
+        self.retries = (self.retries + 1).min(max);
         self.counters.timeouts += 1;
         self.rtt_probe = None;
         if handshake {
@@ -97,6 +102,9 @@ impl Connection {
             self.high_rxt = self.snd_una;
             self.dupacks = 0;
             self.rexmit_now = true;
+            if self.retries == self.cfg.data_retries.div_ceil(2) {
+                self.events |= Events::ROUTE_SUSPECT;
+            }
             // Seed (EnablePMTUBHDetect): after two timeouts of full-sized segments, assume a
             // router drops them silently and fall back to the 536-byte default MSS.
             if self.cfg.pmtu_blackhole_detection

@@ -107,7 +107,7 @@ impl Harness {
     }
 
     /// Jumps to the next deadline, runs it, and returns its time.
-    pub fn to_deadline(&mut self) -> Nanos {
+    pub fn run_deadline(&mut self) -> Nanos {
         let d = self.c.next_deadline().expect("a deadline");
         self.at(d.max(self.now));
         d
