@@ -8,8 +8,8 @@ use burst_port::clock::SplitMix64;
 use burst_port::Nanos;
 use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
 use burst_tcp::{
-    ConnError, Events, IcmpError, IcmpKind, SocketHandle, StackConfig, State, TcpConfig, TcpError,
-    TcpStack, Transmit,
+    ConnError, Events, IcmpError, IcmpKind, KeepAlive, SocketHandle, StackConfig, State, TcpConfig,
+    TcpError, TcpStack, Transmit,
 };
 use burst_wire::tcp::{Flags, Packet, Repr, SeqNumber};
 use burst_wire::{ChecksumCheck, ChecksumMode};
@@ -590,13 +590,16 @@ struct Svc {
 
 impl Svc {
     fn new() -> Svc {
-        let mut net = Net::new(cfg(), cfg());
-        let sc = ServiceConfig {
+        Svc::with(ServiceConfig {
             qotd: "Simplicity is prerequisite for reliability.\r\n".into(),
             http_body: b"<h1>burst</h1>\n".to_vec(),
             unix_time_at_zero: 1_700_000_000,
             ..ServiceConfig::default()
-        };
+        })
+    }
+
+    fn with(sc: ServiceConfig) -> Svc {
+        let mut net = Net::new(cfg(), cfg());
         let svc = ServiceSet::new(&mut net.b, sc).unwrap();
         Svc { net, svc }
     }
@@ -769,4 +772,100 @@ fn http_keep_alive_close_404_and_400() {
     assert_eq!(t.svc.active(), 0);
     let st = t.svc.stats();
     assert_eq!((st.http_requests, st.http_errors), (6, 2));
+}
+
+#[test]
+fn http_body_larger_than_the_send_buffer_on_any_path() {
+    let body = pattern(100_000, 7);
+    let mut t = Svc::with(ServiceConfig {
+        http_body: body.clone(),
+        http_path: None,
+        http_content_type: "application/octet-stream".into(),
+        ..ServiceConfig::default()
+    });
+    let c = t.connect(80);
+    t.net
+        .a
+        .send(c, b"GET /any/path?q HTTP/1.1\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2_000 {
+        t.run(1);
+        read_all(&mut t.net.a, c, &mut got);
+        if got.len() >= body.len() + 100 {
+            break;
+        }
+    }
+    let head = b"HTTP/1.1 200 OK\r\nServer: burst\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n";
+    assert_eq!(&got[..head.len()], head);
+    assert!(got[head.len()..] == body[..]);
+    t.net.a.close(c).unwrap();
+    t.run(300);
+    t.net.run_for(Nanos::from_secs(31));
+    assert!(t.net.a.is_empty() && t.net.b.is_empty());
+}
+
+#[test]
+fn accept_queue_full_drops_syns_and_unlisten_resets_the_queue() {
+    let mut net = Net::new(cfg(), cfg());
+    let l = net.b.listen(None, 80, 2).unwrap();
+    let c: Vec<_> = (0..4)
+        .map(|_| net.a.connect(net.now, A, (B, 80)).unwrap())
+        .collect();
+    net.pump();
+    // All four SYNs found room in the SYN queue; two handshakes wait for accept queue room
+    // (their ACKs are ignored), and a fifth SYN is dropped.
+    assert_eq!(net.b.accept_queue_len(l), 2);
+    assert_eq!(net.b.syn_queue_len(l), 2);
+    assert_eq!(net.b.stats().listen_overflows, 2);
+    let c5 = net.a.connect(net.now, A, (B, 80)).unwrap();
+    net.pump();
+    assert_eq!(net.b.stats().listen_drops, 1);
+    net.a.abort(c5).unwrap();
+    let s1 = net.b.accept(l).unwrap();
+    assert_eq!(
+        net.b.remote_addr(s1).unwrap(),
+        net.a.local_addr(c[0]).unwrap()
+    );
+    // The SYN-ACK is retransmitted after the RTO, the clients ACK again: one fits.
+    net.run_for(Nanos::from_millis(1_500));
+    assert_eq!(net.b.accept_queue_len(l), 2);
+    assert_eq!(net.b.syn_queue_len(l), 1);
+    net.b.unlisten(l).unwrap();
+    assert_eq!(net.b.accept(l), None);
+    assert_eq!(net.b.unlisten(l), Err(TcpError::InvalidHandle));
+    net.run_for(Nanos::from_secs(5));
+    // The queued and the half-open connections were reset.
+    for &h in &c[1..] {
+        assert_eq!(net.a.error(h).unwrap(), Some(ConnError::Reset));
+    }
+    assert_eq!(net.a.state(c[0]).unwrap(), State::Established);
+    assert_eq!(net.b.len(), 1);
+    assert_eq!(net.b.listener_count(), 0);
+}
+
+#[test]
+fn keepalive_times_out_a_silent_peer_and_nodelay_is_per_socket() {
+    let mut net = Net::new(cfg(), cfg());
+    net.b.listen(None, 80, 2).unwrap();
+    let c = net.a.connect(net.now, A, (B, 80)).unwrap();
+    net.pump();
+    net.a.set_nodelay(c, true).unwrap();
+    let ka = KeepAlive {
+        time: Nanos::from_secs(10),
+        interval: Nanos::from_secs(1),
+        probes: 2,
+    };
+    net.a.set_keepalive(net.now, c, Some(ka)).unwrap();
+    while net.a.take_ready().is_some() {}
+    net.cut_b_to_a = true;
+    net.run_for(Nanos::from_secs(9));
+    assert_eq!(net.a.state(c).unwrap(), State::Established);
+    net.run_for(Nanos::from_secs(5));
+    assert_eq!(net.a.error(c).unwrap(), Some(ConnError::TimedOut));
+    assert!(events_for(&mut net.a, c).contains(Events::ERROR));
+    assert_eq!(net.a.stats().estab_resets, 1);
+    net.a.close(c).unwrap();
+    net.pump();
+    assert!(net.a.is_empty());
 }

@@ -31,6 +31,20 @@ impl TcpStack {
         if let Some(&idx) = self.table.get(&tuple) {
             let e = self.slots[idx as usize]
                 .entry
+                .as_ref()
+                .expect("table entry");
+            if e.phase == Phase::HalfOpen
+                && seg.ack().is_some()
+                && !seg.flags.contains(Flags::RST)
+                && self.accept_queue_full(e.listener)
+            {
+                // Like Linux (tcp_abort_on_overflow off): ignore the handshake's ACK while the
+                // accept queue is full; our SYN-ACK retransmission makes the peer ACK again.
+                self.stats.listen_overflows += 1;
+                return;
+            }
+            let e = self.slots[idx as usize]
+                .entry
                 .as_mut()
                 .expect("table entry");
             e.conn.on_segment(now, seg, payload);
@@ -70,6 +84,11 @@ impl TcpStack {
                 self.reply_rst(tuple, seg);
             }
         }
+    }
+
+    fn accept_queue_full(&self, l: Option<ListenerHandle>) -> bool {
+        l.and_then(|l| self.listener_ref(l))
+            .is_some_and(|l| l.accept.len() >= l.backlog)
     }
 
     /// A SYN for listener `l`: a half-open connection in its SYN queue, or a cookie SYN-ACK when
