@@ -107,7 +107,7 @@ fn steady_state_services_flood_and_resets_do_not_allocate() {
             // Connected and past the first events: nothing may allocate from here on.
             COUNTING.store(true, Ordering::Relaxed);
         }
-        now = now + Nanos::from_micros(100);
+        now += Nanos::from_micros(100);
         a.poll(now);
         b.poll(now);
         while a.take_ready().is_some() {}
