@@ -869,3 +869,26 @@ fn keepalive_times_out_a_silent_peer_and_nodelay_is_per_socket() {
     net.pump();
     assert!(net.a.is_empty());
 }
+
+#[test]
+fn orphan_in_fin_wait_2_is_freed_after_the_timeout() {
+    let mut net = Net::new(cfg(), cfg());
+    let l = net.b.listen(None, 80, 2).unwrap();
+    let c = net.a.connect(net.now, A, (B, 80)).unwrap();
+    net.pump();
+    let s = net.b.accept(l).unwrap();
+    // A closes; B's application never does: A waits in FIN-WAIT-2.
+    net.a.close(c).unwrap();
+    net.run_for(Nanos::from_secs(1));
+    assert_eq!(net.a.connections().next().unwrap().state, State::FinWait2);
+    net.run_for(Nanos::from_secs(58));
+    assert_eq!(net.a.len(), 1);
+    net.run_for(Nanos::from_secs(2));
+    assert!(net.a.is_empty());
+    assert_eq!(net.a.stats().orphan_timeouts, 1);
+    // The reset reached B.
+    assert_eq!(net.b.error(s).unwrap(), Some(ConnError::Reset));
+    net.b.close(s).unwrap();
+    net.pump();
+    assert!(net.b.is_empty());
+}

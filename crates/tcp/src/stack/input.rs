@@ -20,6 +20,7 @@ impl TcpStack {
         seg: &Repr,
         payload: &[u8],
     ) {
+        self.now = self.now.max(now);
         self.stats.segs_in += 1;
         if seg.flags.contains(Flags::RST) {
             self.stats.in_rsts += 1;
@@ -229,6 +230,7 @@ impl TcpStack {
     /// connection checks the quoted sequence number, RFC 5927 §4.1). Returns whether a
     /// connection took it.
     pub fn on_icmp(&mut self, now: Nanos, quoted: &[u8], kind: IcmpKind) -> bool {
+        self.now = self.now.max(now);
         let Some((tuple, seq)) = quoted_tuple(quoted) else {
             self.stats.icmp_no_conn += 1;
             return false;

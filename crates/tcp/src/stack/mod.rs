@@ -86,6 +86,10 @@ pub struct StackConfig {
     pub local_destination: bool,
     /// Tick of the timing wheel.
     pub timer_tick: Nanos,
+    /// How long a closed (orphaned) connection may wait in FIN-WAIT-2 for the peer's FIN
+    /// before it is reset and freed (Linux `tcp_fin_timeout`, 60 s); the engine itself waits
+    /// forever, as RFC 9293 allows while the application could still read.
+    pub fin_wait2_timeout: Nanos,
     /// The secret of the ISN generator and SYN cookies (draw it from the OS at start-up).
     pub secret: [u8; 16],
 }
@@ -104,6 +108,7 @@ impl Default for StackConfig {
             mtu: 1500,
             local_destination: true,
             timer_tick: Nanos::from_millis(1),
+            fin_wait2_timeout: Nanos::from_secs(60),
             secret: [0; 16],
         }
     }
@@ -261,13 +266,15 @@ pub struct TcpStackStats {
     pub icmp_delivered: u64,
     /// Dropped: ICMP errors quoting no connection of ours, or too short.
     pub icmp_no_conn: u64,
+    /// Orphaned connections reset after `fin_wait2_timeout` in FIN-WAIT-2.
+    pub orphan_timeouts: u64,
     /// Connections freed.
     pub conns_freed: u64,
 }
 
 impl TcpStackStats {
     /// The counters with their names, for `netstat -s` and the counter export.
-    pub fn named(&self) -> [(&'static str, u64); 24] {
+    pub fn named(&self) -> [(&'static str, u64); 25] {
         [
             ("active_opens", self.active_opens),
             ("passive_opens", self.passive_opens),
@@ -292,6 +299,7 @@ impl TcpStackStats {
             ("port_exhausted", self.port_exhausted),
             ("icmp_delivered", self.icmp_delivered),
             ("icmp_no_conn", self.icmp_no_conn),
+            ("orphan_timeouts", self.orphan_timeouts),
             ("conns_freed", self.conns_freed),
         ]
     }
@@ -328,6 +336,8 @@ struct Entry {
     timer: Option<TimerId>,
     /// The deadline `timer` is armed for.
     armed_for: Option<Nanos>,
+    /// When an orphan in FIN-WAIT-2 is given up.
+    orphan_at: Option<Nanos>,
     /// Events not yet handed out by `take_ready`.
     pending: Events,
     in_ready: bool,
@@ -395,6 +405,8 @@ pub struct TcpStack {
     /// Retransmissions of freed connections.
     retired_retransmits: u64,
     live: usize,
+    /// The latest time the driver passed in (for deadlines set by socket calls).
+    now: Nanos,
 }
 
 impl core::fmt::Debug for TcpStack {
@@ -454,6 +466,7 @@ impl TcpStack {
             stats: TcpStackStats::default(),
             retired_retransmits: 0,
             live: 0,
+            now,
             cfg,
         }
     }
@@ -647,6 +660,7 @@ impl TcpStack {
         local: Ipv4Addr,
         remote: (Ipv4Addr, u16),
     ) -> Result<SocketHandle, TcpError> {
+        self.now = self.now.max(now);
         if self.free.is_empty() {
             return Err(TcpError::TableFull);
         }
@@ -860,6 +874,7 @@ impl TcpStack {
             listener,
             timer: None,
             armed_for: None,
+            orphan_at: None,
             pending: Events::empty(),
             in_ready: false,
             in_dirty: false,
@@ -931,7 +946,12 @@ impl TcpStack {
                     self.queue_ready(idx);
                 }
             }
-            Phase::Released => e.pending = Events::empty(),
+            Phase::Released => {
+                e.pending = Events::empty();
+                if state == State::FinWait2 && e.orphan_at.is_none() {
+                    e.orphan_at = Some(self.now + self.cfg.fin_wait2_timeout);
+                }
+            }
         }
         self.rearm(idx);
     }
@@ -980,7 +1000,10 @@ impl TcpStack {
     fn rearm(&mut self, idx: u32) {
         let gen = self.slots[idx as usize].gen;
         let e = self.slots[idx as usize].entry.as_mut().expect("entry");
-        let want = e.conn.next_deadline();
+        let want = match (e.conn.next_deadline(), e.orphan_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if want == e.armed_for && (want.is_none() || e.timer.is_some()) {
             return;
         }

@@ -4,6 +4,7 @@ use burst_port::Nanos;
 use burst_wire::tcp::Flags;
 
 use super::{TcpStack, Transmit};
+use crate::conn::State;
 
 /// Segments one connection may send in a row before the next dirty connection gets a turn.
 const BURST: u32 = 16;
@@ -14,6 +15,7 @@ impl TcpStack {
     /// of `out` (give at least the MSS; the worker reserves header room in front of it). Call
     /// until it returns `None`; connections finished meanwhile are freed here.
     pub fn poll_transmit(&mut self, now: Nanos, out: &mut [u8]) -> Option<Transmit> {
+        self.now = self.now.max(now);
         if let Some(r) = self.replies.pop_front() {
             self.count_out(&r.repr.flags);
             return Some(Transmit {
@@ -64,6 +66,7 @@ impl TcpStack {
     /// Runs every connection timer due at `now` (RTO, delayed ACK, persist, keep-alive,
     /// TIME-WAIT); their segments come out of `poll_transmit`.
     pub fn poll(&mut self, now: Nanos) {
+        self.now = self.now.max(now);
         let mut fired = core::mem::take(&mut self.fired);
         fired.clear();
         self.timers.advance(now, |_, p| fired.push(p));
@@ -77,7 +80,14 @@ impl TcpStack {
             };
             e.timer = None;
             e.armed_for = None;
-            e.conn.on_timeout(now);
+            if e.orphan_at.is_some_and(|t| t <= now) && e.conn.state() == State::FinWait2 {
+                tracing::debug!(remote = %e.tuple.remote, "tcp: orphan FIN-WAIT-2 timeout");
+                e.orphan_at = None;
+                e.conn.abort();
+                self.stats.orphan_timeouts += 1;
+            } else {
+                e.conn.on_timeout(now);
+            }
             self.touch(idx);
         }
         self.fired = fired;
