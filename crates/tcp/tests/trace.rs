@@ -1203,3 +1203,18 @@ fn cubic_grows_in_the_reno_friendly_region_at_small_windows() {
         );
     }
 }
+
+#[test]
+fn an_application_limited_sender_does_not_grow_its_window() {
+    let mut h = established(&cfg(), false);
+    let mut seq = ISS + 1;
+    for k in 0..50u64 {
+        h.at(ms(1000 + 100 * k));
+        h.c.send(&[1; 1000]);
+        assert_eq!(h.drain().len(), 1);
+        seq += 1000;
+        peer_ack(&mut h, IRS + 1, seq, 64240);
+    }
+    // One segment in flight of a ten-segment window: never window-limited, so no growth.
+    assert_eq!(h.c.stats().cwnd, 14_600);
+}
