@@ -1218,3 +1218,19 @@ fn an_application_limited_sender_does_not_grow_its_window() {
     // One segment in flight of a ten-segment window: never window-limited, so no growth.
     assert_eq!(h.c.stats().cwnd, 14_600);
 }
+
+#[test]
+fn an_early_fin_waits_for_the_data_before_it() {
+    let mut h = established(&cfg(), false);
+    // "world" and the FIN arrive before "hello ".
+    h.input(from_peer(IRS + 7, Some(ISS + 1), FA, 64240), b"world");
+    assert_eq!(h.c.state(), State::Established);
+    h.expect(to_peer(ISS + 1, Some(IRS + 1), A, 64240, 0));
+    h.input(from_peer(IRS + 1, Some(ISS + 1), PA, 64240), b"hello ");
+    assert_eq!(h.c.state(), State::CloseWait);
+    h.expect(to_peer(ISS + 1, Some(IRS + 13), A, 64240 - 12, 0));
+    let mut buf = [0u8; 32];
+    assert_eq!(h.c.recv(&mut buf), 11);
+    assert_eq!(&buf[..11], b"hello world");
+    assert!(h.c.is_read_closed());
+}
