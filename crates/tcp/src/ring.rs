@@ -3,11 +3,22 @@
 //! after them at their final position).
 
 /// A byte ring of fixed capacity. Offsets are relative to the head (the oldest byte).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Ring {
     buf: Box<[u8]>,
     head: usize,
     len: usize,
+}
+
+impl core::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Not the bytes: a connection's Debug output must stay readable.
+        f.debug_struct("Ring")
+            .field("capacity", &self.buf.len())
+            .field("head", &self.head)
+            .field("len", &self.len)
+            .finish()
+    }
 }
 
 impl Ring {
@@ -140,5 +151,6 @@ mod tests {
         assert_eq!(&out[..5], b"uvxyz");
         assert_eq!(r.write_at(7, b"123"), 1);
         assert_eq!(r.write_at(9, b"1"), 0);
+        assert_eq!(format!("{r:?}"), "Ring { capacity: 8, head: 4, len: 5 }");
     }
 }

@@ -3,7 +3,8 @@
 //! stays at zero once both are set up.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use burst_port::clock::SplitMix64;
 use burst_port::Nanos;
@@ -12,13 +13,21 @@ use burst_wire::tcp::SeqNumber;
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Counting is per thread, so the test runner's own allocations do not count.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.with(Cell::get)
+}
 
 // SAFETY: forwards to the system allocator unchanged; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as the caller's.
@@ -31,7 +40,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as the caller's.
@@ -75,7 +84,7 @@ fn steady_state_transfer_does_not_allocate() {
     for step in 0..200_000u32 {
         if step == 10 {
             // Both are set up; from here on nothing may allocate.
-            COUNTING.store(true, Ordering::Relaxed);
+            COUNTING.with(|c| c.set(true));
         }
         // A hop that drops 1% of the segments (no queue: segments pass at once).
         while let Some(r) = a.poll_transmit(now, 1480, &mut buf_a) {
@@ -107,7 +116,7 @@ fn steady_state_transfer_does_not_allocate() {
             }
         }
     }
-    COUNTING.store(false, Ordering::Relaxed);
+    COUNTING.with(|c| c.set(false));
     assert_eq!((got_a, got_b), (total, total), "transfer did not finish");
     assert!(a.stats().counters.retransmits + b.stats().counters.retransmits > 0);
     assert_eq!(

@@ -310,11 +310,13 @@ fn run_with_reader(
                 e.budget_left = e.read_budget.unwrap_or(0);
             }
         }
-        if a.c.state().is_synchronized() {
+        // (A closed connection may still hold bytes to read.)
+        let open = |c: &Connection| c.state().is_synchronized() || c.state() == State::Closed;
+        if open(&a.c) {
             a.app(&mut chunk);
         }
         if let Some(e) = b.as_mut() {
-            if e.c.state().is_synchronized() {
+            if open(&e.c) {
                 e.app(&mut chunk);
             }
         }
@@ -490,15 +492,39 @@ fn congestion_only_losses_from_a_small_queue() {
 
 #[test]
 fn many_seeds_small_transfers() {
-    for seed in 0..12u64 {
-        let alg = if seed % 2 == 0 {
+    // 12 seeds by default; BURST_TCP_SIM_SEEDS=N sweeps more (every seed is a different
+    // configuration, link and size).
+    let seeds: u64 = std::env::var("BURST_TCP_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    for seed in 0..seeds {
+        let mut r = SplitMix64::new(0xabc0 + seed);
+        let alg = if r.below(2) == 0 {
             CongestionAlgorithm::NewReno
         } else {
             CongestionAlgorithm::Cubic
         };
-        let mut l = link(0.02 + (seed % 4) as f64 * 0.02);
-        l.jitter = Nanos::from_millis(seed % 3 * 2);
-        run(&config(alg, seed % 3 != 0), l, 256 * 1024, 1000 + seed);
+        let mut cfg = config(alg, r.below(3) != 0);
+        cfg.sack = r.below(4) != 0;
+        cfg.nagle = r.below(2) == 0;
+        if r.below(3) == 0 {
+            cfg.delayed_ack = None;
+        }
+        if r.below(3) == 0 {
+            cfg.recv_buffer = 4_000 + r.below(60_000) as usize;
+            cfg.send_buffer = 4_000 + r.below(60_000) as usize;
+        }
+        let mut l = link(r.below(11) as f64 / 100.0);
+        l.jitter = Nanos::from_micros(r.below(5_000));
+        l.delay = Nanos::from_micros(100 + r.below(40_000));
+        l.queue = 8 * 1024 + r.below(256 * 1024) as usize;
+        let bytes = 1 + r.below(512 * 1024) as usize;
+        let reader = (r.below(3) == 0).then(|| 1_000 + r.below(50_000) as usize);
+        let o = run_with_reader(&cfg, l, bytes, 1000 + seed, reader, None);
+        if seeds > 12 {
+            eprintln!("seed {seed}: {:?} {} retransmits", o.time, o.retransmits);
+        }
     }
 }
 

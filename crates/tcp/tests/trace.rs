@@ -1203,3 +1203,34 @@ fn cubic_grows_in_the_reno_friendly_region_at_small_windows() {
         );
     }
 }
+
+#[test]
+fn an_application_limited_sender_does_not_grow_its_window() {
+    let mut h = established(&cfg(), false);
+    let mut seq = ISS + 1;
+    for k in 0..50u64 {
+        h.at(ms(1000 + 100 * k));
+        h.c.send(&[1; 1000]);
+        assert_eq!(h.drain().len(), 1);
+        seq += 1000;
+        peer_ack(&mut h, IRS + 1, seq, 64240);
+    }
+    // One segment in flight of a ten-segment window: never window-limited, so no growth.
+    assert_eq!(h.c.stats().cwnd, 14_600);
+}
+
+#[test]
+fn an_early_fin_waits_for_the_data_before_it() {
+    let mut h = established(&cfg(), false);
+    // "world" and the FIN arrive before "hello ".
+    h.input(from_peer(IRS + 7, Some(ISS + 1), FA, 64240), b"world");
+    assert_eq!(h.c.state(), State::Established);
+    h.expect(to_peer(ISS + 1, Some(IRS + 1), A, 64240, 0));
+    h.input(from_peer(IRS + 1, Some(ISS + 1), PA, 64240), b"hello ");
+    assert_eq!(h.c.state(), State::CloseWait);
+    h.expect(to_peer(ISS + 1, Some(IRS + 13), A, 64240 - 12, 0));
+    let mut buf = [0u8; 32];
+    assert_eq!(h.c.recv(&mut buf), 11);
+    assert_eq!(&buf[..11], b"hello world");
+    assert!(h.c.is_read_closed());
+}

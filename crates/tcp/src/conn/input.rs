@@ -347,6 +347,7 @@ impl Connection {
     /// `SND.UNA < ack ≤ SND.NXT`: new data acknowledged.
     fn on_new_ack(&mut self, now: Nanos, seg: &Repr, ack: SeqNumber) {
         let acked = dist(ack, self.snd_una);
+        let flight_before = dist(self.snd_nxt, self.snd_una);
         let data = dist(ack, self.snd_data).min(self.send_buf.len());
         if data > 0 {
             self.send_buf.consume(data);
@@ -400,7 +401,9 @@ impl Connection {
                 self.rto_recovery = false;
             }
             self.dupacks = 0;
-            self.cc.on_ack(now, acked, mss, self.rtt.srtt());
+            if self.cwnd_limited(flight_before, mss) {
+                self.cc.on_ack(now, acked, mss, self.rtt.srtt());
+            }
         }
 
         // RFC 6298 §5.2–5.3.
@@ -409,6 +412,20 @@ impl Connection {
         } else {
             Some(now + self.rtt.rto())
         };
+    }
+
+    /// Whether the window was what limited the sender when `flight` bytes were out: only then
+    /// does an ACK grow it (RFC 7661's concern, in the simple form Linux uses: in slow start
+    /// at least half the window was in use, in congestion avoidance all but two segments).
+    /// Otherwise an application that sends little would inflate the window without ever
+    /// testing it.
+    fn cwnd_limited(&self, flight: usize, mss: usize) -> bool {
+        let cwnd = self.cc.cwnd();
+        if cwnd < self.cc.ssthresh() {
+            2 * flight >= cwnd
+        } else {
+            flight + 2 * mss >= cwnd
+        }
     }
 
     /// A duplicate ACK (RFC 5681 §3.2, RFC 6582 §3.2, RFC 6675 §5).
