@@ -1,0 +1,947 @@
+//! One TCP connection: the RFC 9293 state machine with its send and receive queues, loss
+//! recovery and timers, as a sans-IO value.
+//!
+//! # Driving a connection
+//!
+//! A driver (the stack's TCP layer, or a test) owns the connection and calls, in any order:
+//!
+//! - [`Connection::on_segment`] for every segment of this 4-tuple (checksum already verified);
+//! - [`Connection::on_timeout`] once [`Connection::next_deadline`] has passed;
+//! - the socket calls ([`Connection::send`], [`Connection::recv`], [`Connection::peek`] /
+//!   [`Connection::consume`], [`Connection::shutdown_write`], [`Connection::close`],
+//!   [`Connection::abort`]);
+//!
+//! and after any of them [`Connection::poll_transmit`] until it returns `None`, handing each
+//! segment to IP; then re-arms its timer for [`Connection::next_deadline`] and collects
+//! [`Connection::take_events`]. Nothing allocates after construction.
+//!
+//! The module is split by mechanism: `input` (segment arrival, RFC 9293 §3.10.7), `output`
+//! (what to send next), `timers` (RTO, delayed ACK, persist, keep-alive, TIME-WAIT).
+
+mod input;
+mod output;
+mod timers;
+
+use burst_port::Nanos;
+use burst_wire::tcp::{Repr, SeqNumber};
+
+use crate::assembler::Assembler;
+use crate::cc::{initial_window, Congestion, CongestionControl};
+use crate::config::{KeepAlive, Negotiate, TcpConfig, DEFAULT_MSS, MIN_MTU};
+use crate::ring::Ring;
+use crate::rtt::RttEstimator;
+use crate::scoreboard::Scoreboard;
+
+/// Connection states (RFC 9293 §3.3.2). LISTEN belongs to the listener, not to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection (never opened, or finished).
+    Closed,
+    /// Our SYN is sent; waiting for the peer's SYN.
+    SynSent,
+    /// SYN received and SYN-ACK sent; waiting for its ACK.
+    SynReceived,
+    /// Open in both directions.
+    Established,
+    /// We closed; our FIN is not yet acknowledged.
+    FinWait1,
+    /// We closed and our FIN is acknowledged; waiting for the peer's FIN.
+    FinWait2,
+    /// The peer closed; we may still send.
+    CloseWait,
+    /// Both closed at once; waiting for the ACK of our FIN.
+    Closing,
+    /// The peer closed, then we did; waiting for the ACK of our FIN.
+    LastAck,
+    /// Both FINs acknowledged; waiting 2×MSL for stray segments.
+    TimeWait,
+}
+
+impl State {
+    /// Whether both sequence spaces are synchronized (every state after the handshake).
+    pub fn is_synchronized(self) -> bool {
+        !matches!(self, State::Closed | State::SynSent | State::SynReceived)
+    }
+}
+
+/// Why a connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnError {
+    /// The peer answered our SYN with a reset.
+    Refused,
+    /// The peer reset an established connection.
+    Reset,
+    /// Retransmissions or keep-alive probes went unanswered.
+    TimedOut,
+    /// ICMP reported the destination unreachable (RFC 1122 §4.2.3.9, RFC 5927).
+    Unreachable,
+}
+
+/// ICMP destination-unreachable causes relevant to TCP (RFC 1122 §4.2.3.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IcmpError {
+    /// Network unreachable (soft).
+    NetUnreachable,
+    /// Host unreachable (soft).
+    HostUnreachable,
+    /// Protocol unreachable (hard).
+    ProtocolUnreachable,
+    /// Port unreachable (hard).
+    PortUnreachable,
+    /// Communication administratively prohibited (soft).
+    AdminProhibited,
+}
+
+impl IcmpError {
+    /// Whether RFC 1122 calls it a hard error.
+    pub fn is_hard(self) -> bool {
+        matches!(
+            self,
+            IcmpError::ProtocolUnreachable | IcmpError::PortUnreachable
+        )
+    }
+}
+
+/// Things that happened since the last [`Connection::take_events`], as a small bit set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Events(u8);
+
+impl Events {
+    /// The handshake completed.
+    pub const CONNECTED: Events = Events(1);
+    /// New bytes can be read.
+    pub const READABLE: Events = Events(2);
+    /// Send-queue space was freed.
+    pub const WRITABLE: Events = Events(4);
+    /// The peer's FIN arrived: reads end once the queue is drained.
+    pub const READ_CLOSED: Events = Events(8);
+    /// The connection reached CLOSED.
+    pub const CLOSED: Events = Events(16);
+    /// It failed; see [`Connection::error`].
+    pub const ERROR: Events = Events(32);
+    /// Half of the data retransmissions went unanswered: the route may be dead (seed: dead
+    /// gateway detection switches the destination to the next default gateway at this point,
+    /// `TcpMaxDataRetransmissions / 2`, i.e. after the third retransmission of five).
+    pub const ROUTE_SUSPECT: Events = Events(64);
+
+    /// No events.
+    pub const fn empty() -> Events {
+        Events(0)
+    }
+
+    /// Whether no event is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every event of `other` is set.
+    pub const fn contains(self, other: Events) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The raw bits.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+}
+
+impl core::ops::BitOr for Events {
+    type Output = Events;
+    fn bitor(self, rhs: Events) -> Events {
+        Events(self.0 | rhs.0)
+    }
+}
+
+impl core::ops::BitOrAssign for Events {
+    fn bitor_assign(&mut self, rhs: Events) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// What the driver knows about the path when it creates a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnParams {
+    /// Our port.
+    pub local_port: u16,
+    /// The peer's port.
+    pub remote_port: u16,
+    /// Our initial sequence number (from [`crate::IsnGenerator`], or a SYN cookie).
+    pub iss: SeqNumber,
+    /// Offset added to our millisecond timestamp clock ([`crate::IsnGenerator::ts_offset`]).
+    pub ts_offset: u32,
+    /// IP MTU towards the peer (route / interface / PMTU cache).
+    pub mtu: u16,
+    /// Whether the peer is on a directly connected subnet (with PMTU discovery off, others
+    /// get a 536-byte MSS).
+    pub local_destination: bool,
+}
+
+/// Monotonic counters of one connection; every drop has its own field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Segments handed to `on_segment`.
+    pub segs_in: u64,
+    /// Segments returned by `poll_transmit`.
+    pub segs_out: u64,
+    /// New payload bytes sent (first transmissions).
+    pub bytes_sent: u64,
+    /// Payload bytes retransmitted.
+    pub bytes_retransmitted: u64,
+    /// Payload bytes the peer acknowledged.
+    pub bytes_acked: u64,
+    /// Payload bytes received in order.
+    pub bytes_received: u64,
+    /// Segments retransmitted (any cause).
+    pub retransmits: u64,
+    /// Retransmission timer expirations.
+    pub timeouts: u64,
+    /// Fast-recovery episodes (dup-ACK or SACK triggered).
+    pub fast_recoveries: u64,
+    /// Duplicate ACKs received.
+    pub dup_acks: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Challenge ACKs not sent: over the per-second limit (RFC 5961 §7).
+    pub challenge_acks_suppressed: u64,
+    /// Zero-window probes sent.
+    pub persist_probes: u64,
+    /// Keep-alive probes sent.
+    pub keepalive_probes: u64,
+    /// MSS reductions from ICMP fragmentation-needed.
+    pub pmtu_reductions: u64,
+    /// MSS fallbacks by black-hole detection.
+    pub blackhole_fallbacks: u64,
+    /// Out-of-order segments received.
+    pub ooo_segments: u64,
+    /// Segments wholly duplicate (below RCV.NXT).
+    pub dup_segments: u64,
+    /// Dropped: the connection is closed.
+    pub drop_closed: u64,
+    /// Dropped: PAWS (RFC 7323 §5) found an old timestamp.
+    pub drop_paws: u64,
+    /// Dropped: timestamps were negotiated but the segment had none (RFC 7323 §3.2).
+    pub drop_no_timestamp: u64,
+    /// Dropped: sequence number outside the receive window (RFC 9293 §3.10.7.4).
+    pub drop_out_of_window: u64,
+    /// Dropped: reset outside the window, or in TIME-WAIT (RFC 1337).
+    pub drop_rst: u64,
+    /// Dropped: ACK of something never sent, or too old (RFC 5961 §5).
+    pub drop_bad_ack: u64,
+    /// Dropped: no ACK bit in a synchronized state.
+    pub drop_no_ack: u64,
+    /// Dropped: SYN-SENT got a segment that is neither a SYN nor a valid reset.
+    pub drop_syn_sent: u64,
+    /// Dropped: out-of-order data when the reassembly ranges were full.
+    pub drop_ooo_full: u64,
+    /// Payload bytes cut off beyond the receive buffer.
+    pub drop_beyond_buffer: u64,
+    /// Ignored ICMP errors (quoted sequence number not in flight, RFC 5927 §4.1).
+    pub icmp_ignored: u64,
+}
+
+/// A snapshot of one connection for netstat-like tools.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnStats {
+    /// State.
+    pub state: State,
+    /// Congestion window (bytes; inflated during NewReno recovery).
+    pub cwnd: usize,
+    /// Slow-start threshold (bytes; `usize::MAX` before the first loss).
+    pub ssthresh: usize,
+    /// Smoothed RTT.
+    pub srtt: Option<Nanos>,
+    /// RTT variation.
+    pub rttvar: Nanos,
+    /// Current retransmission timeout (not backed off).
+    pub rto: Nanos,
+    /// MSS we send with.
+    pub snd_mss: u16,
+    /// MSS we advertised.
+    pub adv_mss: u16,
+    /// Bytes sent and not yet acknowledged.
+    pub bytes_in_flight: usize,
+    /// RFC 6675 `pipe`: bytes estimated to be in the network.
+    pub pipe: usize,
+    /// Bytes in the send queue (unacknowledged plus unsent).
+    pub send_queue: usize,
+    /// Bytes waiting to be read.
+    pub recv_queue: usize,
+    /// Peer's receive window (scaled, bytes).
+    pub snd_wnd: usize,
+    /// Receive window we last advertised (bytes).
+    pub rcv_wnd: usize,
+    /// Negotiated options: window scale shifts (send, receive) when on.
+    pub window_scale: Option<(u8, u8)>,
+    /// Timestamps negotiated.
+    pub timestamps: bool,
+    /// SACK negotiated.
+    pub sack: bool,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// A segment to send that is not part of the data flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// Zero-window probe (persist timer).
+    Window,
+    /// Keep-alive probe.
+    KeepAlive,
+}
+
+/// One TCP connection (see the module docs for the calling order).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    cfg: TcpConfig,
+    state: State,
+    local_port: u16,
+    remote_port: u16,
+    mtu: u16,
+    local_destination: bool,
+
+    // --- send sequence space (RFC 9293 §3.3.1) ---
+    iss: SeqNumber,
+    snd_una: SeqNumber,
+    /// Highest sequence number sent + 1 (SND.MAX in BSD terms: never moves back;
+    /// retransmissions are tracked by `high_rxt`).
+    snd_nxt: SeqNumber,
+    snd_wnd: usize,
+    max_snd_wnd: usize,
+    snd_wl1: SeqNumber,
+    snd_wl2: SeqNumber,
+    snd_wscale: u8,
+    send_buf: Ring,
+    /// Sequence number of the first byte in `send_buf`.
+    snd_data: SeqNumber,
+    fin_queued: bool,
+    /// Sequence number our FIN occupies (valid when `fin_queued`).
+    fin_seq: SeqNumber,
+    /// Our SYN (SYN-ACK) must be (re)sent.
+    syn_pending: bool,
+    nodelay: bool,
+
+    // --- receive sequence space ---
+    irs: SeqNumber,
+    rcv_nxt: SeqNumber,
+    /// Right edge of the window we advertised (never moves left, RFC 9293 §3.8.6.2.2).
+    rcv_adv: SeqNumber,
+    rcv_wscale: u8,
+    recv_buf: Ring,
+    asm: Assembler,
+    /// The peer's FIN, once seen (possibly out of order).
+    rcv_fin: Option<SeqNumber>,
+    read_closed: bool,
+    last_ack_sent: SeqNumber,
+    segs_unacked: u8,
+    ack_now: bool,
+    dsack: Option<(SeqNumber, SeqNumber)>,
+
+    // --- options ---
+    ws_ok: bool,
+    sack_ok: bool,
+    ts_ok: bool,
+    ts_recent: u32,
+    ts_offset: u32,
+    adv_mss: u16,
+    snd_mss: u16,
+
+    // --- timers ---
+    rto_at: Option<Nanos>,
+    delack_at: Option<Nanos>,
+    persist_at: Option<Nanos>,
+    keepalive_at: Option<Nanos>,
+    timewait_at: Option<Nanos>,
+    retries: u8,
+    persist_backoff: u32,
+    ka_probes: u8,
+    probe: Option<Probe>,
+    /// Send even if Nagle / SWS avoidance would wait (the persist timer's override).
+    force_send: bool,
+    rtt: RttEstimator,
+    /// The one timed segment when timestamps are off: (sequence number to be acked, sent at).
+    rtt_probe: Option<(SeqNumber, Nanos)>,
+    keepalive: Option<KeepAlive>,
+    /// When the last acceptable segment arrived (a zero-window peer that still answers is not
+    /// timed out).
+    last_rx: Nanos,
+    /// Start of the current one-second challenge-ACK budget, and ACKs sent in it.
+    challenge_start: Nanos,
+    challenge_count: u32,
+
+    // --- congestion control and loss recovery ---
+    cc: Congestion,
+    sb: Scoreboard,
+    in_recovery: bool,
+    rto_recovery: bool,
+    /// RFC 6582 `recover` / RFC 6675 `RecoveryPoint`.
+    recovery_point: SeqNumber,
+    /// RFC 6675 `HighRxt`: retransmissions have covered everything below this.
+    high_rxt: SeqNumber,
+    /// Everything un-SACKed below this is lost regardless of SACK (the first segment at fast
+    /// retransmit, all outstanding data after a timeout or an MTU drop).
+    forced_lost: SeqNumber,
+    dupacks: u32,
+    /// NewReno's inflated window during non-SACK fast recovery (RFC 6582 §3.2).
+    rec_cwnd: Option<usize>,
+    /// The fast retransmission is due regardless of the window (RFC 5681 §3.2 step 2).
+    rexmit_now: bool,
+
+    // --- reporting ---
+    /// A reset answering an unacceptable segment: (sequence number, acknowledgment).
+    pending_rst: Option<(SeqNumber, Option<SeqNumber>)>,
+    events: Events,
+    error: Option<ConnError>,
+    soft_error: Option<ConnError>,
+    counters: Counters,
+}
+
+/// Signed distance `a − b` as a byte count, zero when `a` is not ahead of `b`.
+#[inline]
+pub(crate) fn dist(a: SeqNumber, b: SeqNumber) -> usize {
+    (a - b).max(0) as usize
+}
+
+impl Connection {
+    fn new(cfg: &TcpConfig, p: ConnParams, state: State) -> Connection {
+        let cfg = cfg.sanitized();
+        let mtu = p.mtu.max(MIN_MTU);
+        let path_mss = mtu - 40;
+        let adv_mss = cfg.mss.min(path_mss);
+        let iw = initial_window(cfg.initial_window, usize::from(adv_mss));
+        Connection {
+            state,
+            local_port: p.local_port,
+            remote_port: p.remote_port,
+            mtu,
+            local_destination: p.local_destination,
+            iss: p.iss,
+            snd_una: p.iss,
+            snd_nxt: p.iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: p.iss,
+            snd_wscale: 0,
+            send_buf: Ring::new(cfg.send_buffer),
+            snd_data: p.iss + 1,
+            fin_queued: false,
+            fin_seq: p.iss,
+            syn_pending: true,
+            nodelay: !cfg.nagle,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            rcv_wscale: 0,
+            recv_buf: Ring::new(cfg.recv_buffer_rounded()),
+            asm: Assembler::new(),
+            rcv_fin: None,
+            read_closed: false,
+            last_ack_sent: SeqNumber(0),
+            segs_unacked: 0,
+            ack_now: false,
+            dsack: None,
+            ws_ok: false,
+            sack_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_offset: p.ts_offset,
+            adv_mss,
+            snd_mss: DEFAULT_MSS.min(path_mss),
+            rto_at: None,
+            delack_at: None,
+            persist_at: None,
+            keepalive_at: None,
+            timewait_at: None,
+            retries: 0,
+            persist_backoff: 0,
+            ka_probes: 0,
+            probe: None,
+            force_send: false,
+            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+            rtt_probe: None,
+            keepalive: cfg.keepalive,
+            last_rx: Nanos::ZERO,
+            challenge_start: Nanos::ZERO,
+            challenge_count: 0,
+            cc: Congestion::new(cfg.congestion, iw),
+            sb: Scoreboard::new(),
+            in_recovery: false,
+            rto_recovery: false,
+            recovery_point: p.iss,
+            high_rxt: p.iss,
+            forced_lost: p.iss,
+            dupacks: 0,
+            rec_cwnd: None,
+            rexmit_now: false,
+            pending_rst: None,
+            events: Events::empty(),
+            error: None,
+            soft_error: None,
+            counters: Counters::default(),
+            cfg,
+        }
+    }
+
+    /// An active open (RFC 9293 CONNECT): the connection starts in SYN-SENT and its first
+    /// `poll_transmit` returns the SYN.
+    pub fn connect(cfg: &TcpConfig, params: ConnParams, now: Nanos) -> Connection {
+        let mut c = Connection::new(cfg, params, State::SynSent);
+        c.last_rx = now;
+        c.challenge_start = now;
+        c
+    }
+
+    /// A passive open from a listener: `syn` is the peer's SYN (its payload, if any, is not
+    /// taken: the peer sends it again). Starts in SYN-RECEIVED; the first `poll_transmit`
+    /// returns the SYN-ACK.
+    pub fn accept(cfg: &TcpConfig, params: ConnParams, now: Nanos, syn: &Repr) -> Connection {
+        let mut c = Connection::new(cfg, params, State::SynReceived);
+        c.irs = syn.seq;
+        c.rcv_nxt = syn.seq + 1;
+        c.rcv_adv = c.rcv_nxt;
+        c.last_ack_sent = c.rcv_nxt;
+        c.negotiate(syn, false);
+        c.snd_wnd = usize::from(syn.window);
+        c.max_snd_wnd = c.snd_wnd;
+        c.snd_wl1 = syn.seq;
+        c.last_rx = now;
+        c.challenge_start = now;
+        c.touch_keepalive(now);
+        c
+    }
+
+    /// A connection rebuilt from the ACK that completes a SYN-cookie handshake
+    /// ([`crate::SynCookies::check`] gave `mss`): ESTABLISHED at once, without window scaling,
+    /// SACK or timestamps (a cookie does not carry them). `params.iss` is the cookie.
+    pub fn from_cookie(
+        cfg: &TcpConfig,
+        params: ConnParams,
+        now: Nanos,
+        ack: &Repr,
+        mss: u16,
+    ) -> Connection {
+        let mut c = Connection::new(cfg, params, State::Established);
+        c.syn_pending = false;
+        c.irs = ack.seq - 1usize;
+        c.rcv_nxt = ack.seq;
+        c.rcv_adv = c.rcv_nxt;
+        c.last_ack_sent = c.rcv_nxt;
+        c.snd_una = params.iss + 1;
+        c.snd_nxt = c.snd_una;
+        c.high_rxt = c.snd_una;
+        c.forced_lost = c.snd_una;
+        c.recovery_point = c.snd_una;
+        c.snd_mss = mss.min(c.mtu - 40);
+        c.snd_wnd = usize::from(ack.window);
+        c.max_snd_wnd = c.snd_wnd;
+        c.snd_wl1 = ack.seq;
+        c.snd_wl2 = c.snd_una;
+        c.events |= Events::CONNECTED | Events::WRITABLE;
+        c.touch_keepalive(now);
+        c
+    }
+
+    /// Applies the options of the peer's SYN (RFC 7323 §1.3, RFC 2018 §2, RFC 9293 §3.7.1).
+    /// `active`: we sent a SYN first, so only what we offered can be on.
+    fn negotiate(&mut self, syn: &Repr, active: bool) {
+        let o = &syn.options;
+        let shift = self.cfg.window_shift();
+        let ws_offered = !active || (self.cfg.window_scaling == Negotiate::Offer && shift > 0);
+        let ts_offered = !active || self.cfg.timestamps == Negotiate::Offer;
+        match o.window_scale() {
+            Some(ws) if self.cfg.window_scaling != Negotiate::Off && ws_offered => {
+                self.ws_ok = true;
+                // RFC 7323 §2.3: a shift above 14 is treated as 14.
+                self.snd_wscale = ws.min(14);
+                self.rcv_wscale = shift;
+            }
+            _ => {
+                self.ws_ok = false;
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        match o.timestamp() {
+            Some((tsval, _)) if self.cfg.timestamps != Negotiate::Off && ts_offered => {
+                self.ts_ok = true;
+                self.ts_recent = tsval;
+            }
+            _ => self.ts_ok = false,
+        }
+        self.sack_ok = self.cfg.sack && o.sack_permitted();
+        let peer_mss = o.mss().unwrap_or(DEFAULT_MSS).max(MIN_MTU - 40);
+        self.snd_mss = peer_mss.min(self.mtu - 40);
+        if !self.cfg.pmtu_discovery && !self.local_destination {
+            self.snd_mss = self.snd_mss.min(DEFAULT_MSS);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Socket side
+    // ------------------------------------------------------------------------------------
+
+    /// Queues bytes for sending; returns how many fit in the send buffer (0 once the write side
+    /// is shut down or the connection is not open).
+    pub fn send(&mut self, data: &[u8]) -> usize {
+        let open = matches!(
+            self.state,
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+        );
+        if !open || self.fin_queued {
+            return 0;
+        }
+        self.send_buf.push(data)
+    }
+
+    /// Free space in the send buffer.
+    pub fn send_capacity(&self) -> usize {
+        self.send_buf.free()
+    }
+
+    /// Copies received bytes into `out`; returns how many (0 when none are queued; see
+    /// [`Connection::is_read_closed`] for end of stream).
+    pub fn recv(&mut self, out: &mut [u8]) -> usize {
+        let n = self.recv_buf.read_at(0, out);
+        self.consume(n);
+        n
+    }
+
+    /// The received bytes at the head of the queue, without copying (a contiguous part of
+    /// them; call again after [`Connection::consume`] for the rest).
+    pub fn peek(&self) -> &[u8] {
+        self.recv_buf.peek()
+    }
+
+    /// Drops `n` received bytes (after [`Connection::peek`]); may open the window.
+    pub fn consume(&mut self, n: usize) -> usize {
+        let n = self.recv_buf.consume(n);
+        if n > 0 {
+            self.maybe_window_update();
+        }
+        n
+    }
+
+    /// Bytes waiting to be read.
+    pub fn recv_queue(&self) -> usize {
+        self.recv_buf.len()
+    }
+
+    /// Whether the peer's FIN arrived and every byte before it has been read.
+    pub fn is_read_closed(&self) -> bool {
+        self.read_closed && self.recv_buf.is_empty()
+    }
+
+    /// Ends our direction (RFC 9293 CLOSE with reads still allowed): a FIN follows the queued
+    /// data.
+    pub fn shutdown_write(&mut self) {
+        if self.fin_queued {
+            return;
+        }
+        match self.state {
+            State::SynSent => {
+                // RFC 9293 §3.10.4: nothing was synchronized, just forget the connection.
+                self.enter_closed(None);
+                return;
+            }
+            State::SynReceived => {}
+            State::Established => self.state = State::FinWait1,
+            State::CloseWait => self.state = State::LastAck,
+            _ => return,
+        }
+        self.fin_queued = true;
+        self.fin_seq = self.snd_data + self.send_buf.len();
+    }
+
+    /// Closes the connection: like [`Connection::shutdown_write`], but if received data was
+    /// left unread the peer is reset instead (RFC 1122 §4.2.2.13).
+    pub fn close(&mut self) {
+        if !self.recv_buf.is_empty() {
+            self.abort();
+        } else {
+            self.shutdown_write();
+        }
+    }
+
+    /// Aborts at once (RFC 9293 ABORT): a reset goes out if the peer knows the connection,
+    /// and the connection is CLOSED.
+    pub fn abort(&mut self) {
+        if matches!(
+            self.state,
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        ) {
+            self.pending_rst = Some((self.snd_nxt, None));
+        }
+        if self.state != State::Closed {
+            self.enter_closed(None);
+        }
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on.
+    pub fn set_nodelay(&mut self, nodelay: bool) {
+        self.nodelay = nodelay;
+    }
+
+    /// Turns keep-alives on with the given timing, or off.
+    pub fn set_keepalive(&mut self, now: Nanos, keepalive: Option<KeepAlive>) {
+        self.keepalive = keepalive;
+        self.ka_probes = 0;
+        self.keepalive_at = None;
+        self.touch_keepalive(now);
+    }
+
+    /// The state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The error that closed the connection, if any.
+    pub fn error(&self) -> Option<ConnError> {
+        self.error
+    }
+
+    /// Our port.
+    pub fn local_port(&self) -> u16 {
+        self.local_port
+    }
+
+    /// The peer's port.
+    pub fn remote_port(&self) -> u16 {
+        self.remote_port
+    }
+
+    /// Returns and clears the events gathered since the last call.
+    pub fn take_events(&mut self) -> Events {
+        core::mem::take(&mut self.events)
+    }
+
+    /// Whether events are waiting (cheap check for a driver's ready list).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// A snapshot for netstat.
+    pub fn stats(&self) -> ConnStats {
+        ConnStats {
+            state: self.state,
+            cwnd: self.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+            srtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            rto: self.rtt.rto(),
+            snd_mss: self.snd_mss,
+            adv_mss: self.adv_mss,
+            bytes_in_flight: dist(self.snd_nxt, self.snd_una),
+            pipe: self.pipe(),
+            send_queue: self.send_buf.len(),
+            recv_queue: self.recv_buf.len(),
+            snd_wnd: self.snd_wnd,
+            rcv_wnd: dist(self.rcv_adv, self.rcv_nxt),
+            window_scale: self.ws_ok.then_some((self.snd_wscale, self.rcv_wscale)),
+            timestamps: self.ts_ok,
+            sack: self.sack_ok,
+            counters: self.counters,
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // ICMP (RFC 5927, RFC 1191, RFC 1122 §4.2.3.9)
+    // ------------------------------------------------------------------------------------
+
+    /// Whether `seq` (quoted by an ICMP error) is something we have in flight (RFC 5927 §4.1:
+    /// otherwise the error is likely forged or stale).
+    fn quoted_in_flight(&self, seq: SeqNumber) -> bool {
+        self.snd_una <= seq && seq < self.snd_nxt
+    }
+
+    /// ICMP fragmentation-needed with next-hop `mtu` for a segment starting at `quoted_seq`:
+    /// lowers the MSS and resends what is in flight at the new size (without a congestion
+    /// response: nothing was congested). Returns whether the MSS changed.
+    pub fn on_frag_needed(&mut self, _now: Nanos, mtu: u16, quoted_seq: SeqNumber) -> bool {
+        if !self.quoted_in_flight(quoted_seq) || !self.cfg.pmtu_discovery {
+            self.counters.icmp_ignored += 1;
+            return false;
+        }
+        let mtu = mtu.max(MIN_MTU);
+        let mss = mtu - 40;
+        if mss >= self.snd_mss {
+            return false;
+        }
+        tracing::debug!(
+            port = self.local_port,
+            old = self.snd_mss,
+            new = mss,
+            "tcp: path MTU reduced"
+        );
+        self.mtu = mtu;
+        self.snd_mss = mss;
+        self.counters.pmtu_reductions += 1;
+        if self.state.is_synchronized() && self.snd_nxt > self.snd_una {
+            // Everything in flight was too big: resend it all (Linux tcp_simple_retransmit).
+            self.rto_recovery = true;
+            self.recovery_point = self.snd_nxt;
+            self.forced_lost = self.snd_nxt;
+            self.high_rxt = self.snd_una;
+            self.rtt_probe = None;
+        }
+        true
+    }
+
+    /// Another ICMP destination-unreachable for a segment starting at `quoted_seq`. Errors are
+    /// soft (RFC 5461): remembered and reported if the connection later times out. A hard
+    /// error in SYN-SENT aborts once the SYN has been retried at least once, so a single stray
+    /// or forged ICMP cannot kill a fresh connect.
+    pub fn on_icmp_error(&mut self, _now: Nanos, err: IcmpError, quoted_seq: SeqNumber) {
+        if !self.quoted_in_flight(quoted_seq) {
+            self.counters.icmp_ignored += 1;
+            return;
+        }
+        self.soft_error = Some(ConnError::Unreachable);
+        if self.state == State::SynSent && err.is_hard() && self.retries >= 1 {
+            self.enter_closed(Some(ConnError::Unreachable));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Shared helpers
+    // ------------------------------------------------------------------------------------
+
+    /// The window we may fill: NewReno's inflated window in non-SACK recovery, else the
+    /// algorithm's.
+    fn cwnd(&self) -> usize {
+        self.rec_cwnd.unwrap_or_else(|| self.cc.cwnd())
+    }
+
+    /// Bytes of TCP options on every synchronized segment (the timestamps).
+    fn ts_len(&self) -> usize {
+        if self.ts_ok {
+            12
+        } else {
+            0
+        }
+    }
+
+    /// Payload of a full-sized segment we send.
+    fn seg_size(&self) -> usize {
+        (usize::from(self.snd_mss) - self.ts_len()).max(1)
+    }
+
+    /// Payload of a full-sized segment the peer sends us (for window rounding and ACK
+    /// pacing).
+    fn rcv_seg_size(&self) -> usize {
+        (usize::from(self.adv_mss) - self.ts_len()).max(1)
+    }
+
+    /// Our timestamp clock (RFC 7323 §5.4: 1 ms ticks, with a per-connection offset).
+    fn ts_now(&self, now: Nanos) -> u32 {
+        ((now.0 / 1_000_000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Everything un-SACKed below this is lost (RFC 6675 `IsLost` as a boundary).
+    fn lost_end(&self) -> SeqNumber {
+        if !(self.in_recovery || self.rto_recovery) {
+            return self.snd_una;
+        }
+        let mut e = self.forced_lost;
+        if self.sack_ok {
+            if let Some(b) = self
+                .sb
+                .lost_boundary(usize::from(self.cfg.dup_ack_threshold), self.seg_size())
+            {
+                e = e.max(b);
+            }
+        }
+        e.min(self.snd_nxt).max(self.snd_una)
+    }
+
+    /// RFC 6675 `pipe`: outstanding bytes, less the SACKed ones and the lost ones not yet
+    /// retransmitted.
+    fn pipe(&self) -> usize {
+        let out = dist(self.snd_nxt, self.snd_una);
+        let sacked = self.sb.sacked_bytes();
+        let start = self.high_rxt.max(self.snd_una);
+        let le = self.lost_end();
+        let lost = dist(le, start).saturating_sub(self.sb.sacked_in(start, le));
+        out.saturating_sub(sacked).saturating_sub(lost)
+    }
+
+    /// The window to advertise: `(field value, right edge)`. Free buffer space rounded down
+    /// to whole segments (receiver SWS avoidance, RFC 1122 §4.2.3.3; the seed's "even
+    /// increments of the MSS"), never moving the right edge left (RFC 9293 §3.8.6.2.2).
+    fn window_field(&self, syn: bool) -> (u16, SeqNumber) {
+        let shift = if self.ws_ok && !syn {
+            self.rcv_wscale
+        } else {
+            0
+        };
+        let seg = self.rcv_seg_size();
+        let free = self.recv_buf.free();
+        let wnd = free.min(65535usize << shift) / seg * seg;
+        let cur = dist(self.rcv_adv, self.rcv_nxt);
+        let mut field = wnd >> shift;
+        if (field << shift) < cur {
+            field = cur.div_ceil(1 << shift);
+        }
+        let field = field.min(65535);
+        (field as u16, self.rcv_nxt + (field << shift))
+    }
+
+    /// After the application read: send a window update if the window grew enough to matter
+    /// (at least two segments, or half the buffer).
+    fn maybe_window_update(&mut self) {
+        if !matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
+            return;
+        }
+        let (_, right) = self.window_field(false);
+        let grow = dist(right, self.rcv_adv);
+        let threshold = (2 * self.rcv_seg_size()).min(self.recv_buf.capacity() / 2);
+        if grow >= threshold.max(1) {
+            self.ack_now = true;
+        }
+    }
+
+    /// (Re)arms the keep-alive timer after activity.
+    fn touch_keepalive(&mut self, now: Nanos) {
+        self.ka_probes = 0;
+        self.keepalive_at = match self.keepalive {
+            Some(k) if !matches!(self.state, State::Closed | State::TimeWait) => Some(now + k.time),
+            _ => None,
+        };
+    }
+
+    /// Enters CLOSED, reporting `err`.
+    fn enter_closed(&mut self, err: Option<ConnError>) {
+        if let Some(e) = err {
+            tracing::debug!(port = self.local_port, ?e, "tcp: connection failed");
+            self.error = Some(e);
+            self.events |= Events::ERROR;
+        }
+        self.state = State::Closed;
+        self.events |= Events::CLOSED;
+        self.rto_at = None;
+        self.delack_at = None;
+        self.persist_at = None;
+        self.keepalive_at = None;
+        self.timewait_at = None;
+        self.ack_now = false;
+        self.syn_pending = false;
+        self.probe = None;
+    }
+
+    /// Enters TIME-WAIT (RFC 9293: 2×MSL, the seed's `TcpTimedWaitDelay`).
+    fn enter_time_wait(&mut self, now: Nanos) {
+        self.state = State::TimeWait;
+        self.timewait_at = Some(now + self.cfg.time_wait);
+        self.rto_at = None;
+        self.persist_at = None;
+        self.keepalive_at = None;
+        self.delack_at = None;
+        self.probe = None;
+    }
+}

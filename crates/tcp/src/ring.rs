@@ -1,0 +1,156 @@
+//! A fixed-capacity byte ring, allocated once per connection: the send queue (unacknowledged
+//! and unsent bytes) and the receive queue (in-order bytes, with out-of-order bytes parked
+//! after them at their final position).
+
+/// A byte ring of fixed capacity. Offsets are relative to the head (the oldest byte).
+#[derive(Clone)]
+pub(crate) struct Ring {
+    buf: Box<[u8]>,
+    head: usize,
+    len: usize,
+}
+
+impl core::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Not the bytes: a connection's Debug output must stay readable.
+        f.debug_struct("Ring")
+            .field("capacity", &self.buf.len())
+            .field("head", &self.head)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Ring {
+    /// A ring of `capacity` bytes (the only allocation it makes).
+    pub(crate) fn new(capacity: usize) -> Ring {
+        Ring {
+            buf: vec![0; capacity].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Total capacity.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Bytes held (committed).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no bytes are held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Free bytes after the committed ones.
+    pub(crate) fn free(&self) -> usize {
+        self.buf.len() - self.len
+    }
+
+    /// Physical index of logical offset `off` (any `off < 2 * capacity`).
+    fn idx(&self, off: usize) -> usize {
+        let i = self.head + off;
+        if i >= self.buf.len() {
+            i - self.buf.len()
+        } else {
+            i
+        }
+    }
+
+    /// Appends as much of `data` as fits; returns how much.
+    pub(crate) fn push(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        self.write_at(self.len, &data[..n]);
+        self.len += n;
+        n
+    }
+
+    /// Writes `data` at offset `off` from the head without committing it (out-of-order
+    /// reception). Bytes that would pass the capacity are cut off; returns how many were
+    /// written.
+    pub(crate) fn write_at(&mut self, off: usize, data: &[u8]) -> usize {
+        let cap = self.buf.len();
+        if off >= cap {
+            return 0;
+        }
+        let n = data.len().min(cap - off);
+        let start = self.idx(off);
+        let first = n.min(cap - start);
+        self.buf[start..start + first].copy_from_slice(&data[..first]);
+        self.buf[..n - first].copy_from_slice(&data[first..n]);
+        n
+    }
+
+    /// Marks `n` more bytes after the committed ones as held (they were written with
+    /// [`Ring::write_at`]).
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.len = (self.len + n).min(self.buf.len());
+    }
+
+    /// Copies up to `out.len()` bytes starting at offset `off` into `out`; returns how many.
+    pub(crate) fn read_at(&self, off: usize, out: &mut [u8]) -> usize {
+        if off >= self.len {
+            return 0;
+        }
+        let n = out.len().min(self.len - off);
+        let cap = self.buf.len();
+        let start = self.idx(off);
+        let first = n.min(cap - start);
+        out[..first].copy_from_slice(&self.buf[start..start + first]);
+        out[first..n].copy_from_slice(&self.buf[..n - first]);
+        n
+    }
+
+    /// The contiguous run of committed bytes at the head (the rest follows after a
+    /// [`Ring::consume`]).
+    pub(crate) fn peek(&self) -> &[u8] {
+        let first = self.len.min(self.buf.len() - self.head);
+        &self.buf[self.head..self.head + first]
+    }
+
+    /// Drops `n` bytes from the head (at most the bytes held).
+    pub(crate) fn consume(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
+        self.head = self.idx(n);
+        self.len -= n;
+        // The head is not reset to 0 when the ring empties: out-of-order bytes parked after
+        // the committed ones (receive side) are addressed relative to it.
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_and_reads_back() {
+        let mut r = Ring::new(8);
+        assert_eq!(r.push(b"abcdef"), 6);
+        assert_eq!(r.consume(4), 4);
+        assert_eq!(r.push(b"ghijklmn"), 6);
+        assert_eq!(r.len(), 8);
+        let mut out = [0u8; 8];
+        assert_eq!(r.read_at(0, &mut out), 8);
+        assert_eq!(&out, b"efghijkl");
+        assert_eq!(r.peek(), b"efgh");
+        assert_eq!(r.read_at(3, &mut out[..2]), 2);
+        assert_eq!(&out[..2], b"hi");
+        r.consume(8);
+        assert!(r.is_empty());
+        assert_eq!(r.write_at(2, b"xyz"), 3);
+        assert_eq!(r.write_at(0, b"uv"), 2);
+        r.commit(5);
+        // The head stayed where the ring emptied (offset 4): the run wraps after 4 bytes.
+        assert_eq!(r.peek(), b"uvxy");
+        assert_eq!(r.read_at(0, &mut out[..5]), 5);
+        assert_eq!(&out[..5], b"uvxyz");
+        assert_eq!(r.write_at(7, b"123"), 1);
+        assert_eq!(r.write_at(9, b"1"), 0);
+        assert_eq!(format!("{r:?}"), "Ring { capacity: 8, head: 4, len: 5 }");
+    }
+}
