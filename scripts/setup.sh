@@ -7,7 +7,7 @@ set -euo pipefail
 # (the Linux stack in network namespaces, tcpdump/tshark as independent decoders).
 PKGS=(
   build-essential pkg-config ca-certificates curl
-  iproute2 iputils-ping iputils-arping iputils-tracepath netcat-openbsd ethtool
+  iproute2 iputils-ping iputils-arping iputils-tracepath traceroute netcat-openbsd ethtool
   tcpdump tshark python3 python3-scapy nftables
   # DPDK 22.11 LTS: libraries + PMD plugins, headers for bindgen, testpmd, examples (l3fwd).
   dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang

@@ -27,6 +27,9 @@ step "burst run as a host against Linux in a lab namespace (scripts/smoke-host.s
 cargo build --release -p burst --features dpdk
 scripts/smoke-host.sh
 
+step "burst as a router between two Linux namespaces (scripts/smoke-router.sh)"
+scripts/smoke-router.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 
