@@ -363,7 +363,14 @@ impl Connection {
             if let Some((_, tsecr)) = seg.options.timestamp() {
                 let ms = self.ts_now(now).wrapping_sub(tsecr) as i32;
                 let r = Nanos::from_millis(ms.max(0) as u64);
-                if tsecr != 0 && ms >= 0 && r <= MAX_RTT_SAMPLE {
+                // A receiver that got a retransmission it already had echoes an older
+                // timestamp (RFC 7323 §4.3 updates TS.Recent only from acceptable segments),
+                // so after a timeout an echo from before it spans the outage: skip it, the
+                // timestamp form of Karn's rule.
+                let stale = self
+                    .rtt_ts_floor
+                    .is_some_and(|f| (tsecr.wrapping_sub(f) as i32) < 0);
+                if tsecr != 0 && ms >= 0 && r <= MAX_RTT_SAMPLE && !stale {
                     self.rtt.sample(r);
                 }
             }
