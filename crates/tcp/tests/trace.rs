@@ -503,6 +503,14 @@ fn paws_drops_old_timestamps() {
     h.input(from_peer(IRS + 4, Some(ISS + 1), A, 64240), b"bare");
     assert_eq!(h.c.stats().counters.drop_no_timestamp, 1);
     h.expect_none();
+    // After 24 idle days an old-looking timestamp is taken as the new TS.Recent (RFC 7323
+    // §5.5).
+    h.at(Nanos::from_secs(25 * 24 * 3600));
+    h.input(
+        with_opts(from_peer(IRS + 4, Some(ISS + 1), A, 64240), ts(3)),
+        b"late",
+    );
+    assert_eq!(h.c.recv_queue(), 7);
 }
 
 // ---------------------------------------------------------------------------------------------
