@@ -503,6 +503,14 @@ fn paws_drops_old_timestamps() {
     h.input(from_peer(IRS + 4, Some(ISS + 1), A, 64240), b"bare");
     assert_eq!(h.c.stats().counters.drop_no_timestamp, 1);
     h.expect_none();
+    // After 24 idle days an old-looking timestamp is taken as the new TS.Recent (RFC 7323
+    // §5.5).
+    h.at(Nanos::from_secs(25 * 24 * 3600));
+    h.input(
+        with_opts(from_peer(IRS + 4, Some(ISS + 1), A, 64240), ts(3)),
+        b"late",
+    );
+    assert_eq!(h.c.recv_queue(), 7);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1233,4 +1241,39 @@ fn an_early_fin_waits_for_the_data_before_it() {
     assert_eq!(h.c.recv(&mut buf), 11);
     assert_eq!(&buf[..11], b"hello world");
     assert!(h.c.is_read_closed());
+}
+
+#[test]
+fn echoes_from_before_a_timeout_are_not_rtt_samples() {
+    let cfg = TcpConfig {
+        timestamps: Negotiate::Offer,
+        ..cfg()
+    };
+    let mut h = Harness::client(&cfg);
+    h.at(ms(1000));
+    h.output().unwrap();
+    h.at(ms(1100));
+    let peer = Options::syn(1460, None, false, Some((7, 1000)));
+    h.input(
+        with_opts(from_peer(IRS, Some(ISS + 1), SA, 64240), peer),
+        &[],
+    );
+    h.output().unwrap();
+    assert_eq!(h.c.stats().srtt, Some(ms(100)));
+    h.at(ms(2000));
+    h.c.send(&[1; 100]);
+    let (first, _) = h.output().unwrap();
+    assert_eq!(first.options.timestamp(), Some((2000, 7)));
+    // The data times out (RTO 300 ms) and is resent; the peer had it all along and its ACK
+    // echoes the first transmission's timestamp: 2.6 s ago by the time it arrives.
+    h.run_deadline();
+    h.output().unwrap();
+    h.at(ms(4600));
+    let echo = Options::ack(Some((8, 2000)), None);
+    h.input(
+        with_opts(from_peer(IRS + 1, Some(ISS + 101), A, 64240), echo),
+        &[],
+    );
+    assert_eq!(h.c.stats().bytes_in_flight, 0);
+    assert_eq!(h.c.stats().srtt, Some(ms(100)));
 }

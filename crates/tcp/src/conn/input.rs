@@ -10,6 +10,8 @@ use crate::cc::CongestionControl;
 
 /// RTT samples above this are ignored (a timestamp echo from a confused peer).
 const MAX_RTT_SAMPLE: Nanos = Nanos::from_secs(60);
+/// Idle time after which PAWS no longer trusts TS.Recent (RFC 7323 §5.5: 24 days).
+const PAWS_IDLE: Nanos = Nanos::from_secs(24 * 24 * 3600);
 /// Challenge ACKs per connection per second (RFC 5961 §7 asks for a limit so an attacker
 /// cannot turn spoofed segments into an ACK flood; Linux's default is 1000 per second for the
 /// host, this is per connection).
@@ -122,6 +124,13 @@ impl Connection {
         // RFC 7323 §5.3 PAWS, before the sequence check.
         let ts = seg.options.timestamp();
         if self.ts_ok && !is_rst {
+            // RFC 7323 §5.5: after 24 idle days TS.Recent may have wrapped out of meaning;
+            // take the segment's timestamp instead of comparing.
+            if now.saturating_sub(self.last_rx) > PAWS_IDLE {
+                if let Some((tsval, _)) = ts {
+                    self.ts_recent = tsval;
+                }
+            }
             match ts {
                 Some((tsval, _)) if (tsval.wrapping_sub(self.ts_recent) as i32) < 0 => {
                     self.counters.drop_paws += 1;
@@ -363,7 +372,14 @@ impl Connection {
             if let Some((_, tsecr)) = seg.options.timestamp() {
                 let ms = self.ts_now(now).wrapping_sub(tsecr) as i32;
                 let r = Nanos::from_millis(ms.max(0) as u64);
-                if tsecr != 0 && ms >= 0 && r <= MAX_RTT_SAMPLE {
+                // A receiver that got a retransmission it already had echoes an older
+                // timestamp (RFC 7323 §4.3 updates TS.Recent only from acceptable segments),
+                // so after a timeout an echo from before it spans the outage: skip it, the
+                // timestamp form of Karn's rule.
+                let stale = self
+                    .rtt_ts_floor
+                    .is_some_and(|f| (tsecr.wrapping_sub(f) as i32) < 0);
+                if tsecr != 0 && ms >= 0 && r <= MAX_RTT_SAMPLE && !stale {
                     self.rtt.sample(r);
                 }
             }

@@ -360,6 +360,9 @@ pub struct Connection {
     rtt: RttEstimator,
     /// The one timed segment when timestamps are off: (sequence number to be acked, sent at).
     rtt_probe: Option<(SeqNumber, Nanos)>,
+    /// Our timestamp clock at the last retransmission timeout: echoes older than this
+    /// measure the outage, not the path, and are not RTT samples.
+    rtt_ts_floor: Option<u32>,
     keepalive: Option<KeepAlive>,
     /// When the last acceptable segment arrived (a zero-window peer that still answers is not
     /// timed out).
@@ -459,6 +462,7 @@ impl Connection {
             force_send: false,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rtt_probe: None,
+            rtt_ts_floor: None,
             keepalive: cfg.keepalive,
             last_rx: Nanos::ZERO,
             challenge_start: Nanos::ZERO,

@@ -84,6 +84,7 @@ impl Connection {
         self.retries = (self.retries + 1).min(max);
         self.counters.timeouts += 1;
         self.rtt_probe = None;
+        self.rtt_ts_floor = Some(self.ts_now(now));
         if handshake {
             self.syn_pending = true;
         } else {
