@@ -58,6 +58,10 @@ pub const LEGACY_EPHEMERAL_PORTS: (u16, u16) = (1024, 5000);
 /// queue of the core that owns the connection.
 pub type PortFilter = Box<dyn Fn(Ipv4Addr, u16, Ipv4Addr, u16) -> bool + Send>;
 
+/// "Is this peer on one of our connected subnets?" (the worker answers from its connected
+/// routes); decides the MSS for non-local peers when PMTU discovery is off.
+pub type LocalPredicate = Box<dyn Fn(Ipv4Addr) -> bool + Send>;
+
 /// Configuration of a [`TcpStack`]: sizes fixed at construction, and switches.
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -397,6 +401,8 @@ pub struct TcpStack {
     dirty: VecDeque<u32>,
     replies: VecDeque<Reply>,
     port_filter: PortFilter,
+    /// Whether a peer is on a connected subnet (`None`: `cfg.local_destination` for all).
+    local_pred: Option<LocalPredicate>,
     /// Where the next ephemeral port search starts.
     next_port: u16,
     /// Segment room: MTU less the IPv4 header.
@@ -461,6 +467,7 @@ impl TcpStack {
             dirty: VecDeque::with_capacity(n),
             replies: VecDeque::with_capacity(cfg.reply_queue),
             port_filter: Box::new(|_, _, _, _| true),
+            local_pred: None,
             next_port: cfg.ephemeral_ports.0,
             room: usize::from(cfg.mtu.max(crate::config::MIN_MTU)) - 20,
             stats: TcpStackStats::default(),
@@ -474,6 +481,12 @@ impl TcpStack {
     /// Sets the predicate that decides which ephemeral ports land on this core.
     pub fn set_port_filter(&mut self, filter: PortFilter) {
         self.port_filter = filter;
+    }
+
+    /// Sets the predicate that tells whether a peer is on a connected subnet (instead of
+    /// `StackConfig::local_destination` for every peer).
+    pub fn set_local_predicate(&mut self, pred: LocalPredicate) {
+        self.local_pred = Some(pred);
     }
 
     /// The configuration (sanitized).
@@ -528,6 +541,15 @@ impl TcpStack {
                 retransmits: s.counters.retransmits,
             }
         })
+    }
+
+    /// The open listeners: (local address or `None` for all, port, accept-queue length, SYN
+    /// queue length), for netstat (a walk of the listener table: not for the packet path).
+    pub fn listeners(&self) -> impl Iterator<Item = (Option<Ipv4Addr>, u16, usize, usize)> + '_ {
+        self.listeners
+            .iter()
+            .filter_map(|s| s.listener.as_ref())
+            .map(|l| (l.local, l.port, l.accept.len(), l.syn_count))
     }
 
     fn entries(&self) -> impl Iterator<Item = (SocketHandle, &Entry)> + '_ {
@@ -687,7 +709,10 @@ impl TcpStack {
             iss: self.isn.isn(now, t.local, t.remote),
             ts_offset: self.isn.ts_offset(t.local, t.remote),
             mtu: self.cfg.mtu,
-            local_destination: self.cfg.local_destination,
+            local_destination: self
+                .local_pred
+                .as_ref()
+                .map_or(self.cfg.local_destination, |f| f(*t.remote.ip())),
         }
     }
 
