@@ -1762,6 +1762,7 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
         assert_eq!(host.routes[0].port, PortId(0));
         assert!(host.eal.args.iter().any(|a| a.contains("iface=blh0")));
         assert!(!host.ipv4.forwarding);
+        assert!(host.services.http && host.services.echo && host.services.chargen);
 
         let router = &seen[2].1;
         assert!(router.ipv4.forwarding, "the lab router forwards");
@@ -1928,6 +1929,111 @@ kind = \"mem\"
             accept_redirects = true\nredirect_lifetime = \"10m\"\nsend_redirects = true\n";
         let c = Config::parse(&format!("{BASE}{spelled}"), ORIGIN).unwrap();
         assert_eq!((c.arp, c.ipv4, c.icmp), (a, ip, icmp));
+    }
+
+    #[test]
+    fn tcp_section_defaults_and_values() {
+        // Defaults: the seeds' values, and the engine's own defaults exactly.
+        let c = Config::parse(BASE, ORIGIN).unwrap();
+        let t = &c.tcp;
+        assert_eq!(t.time_wait, Nanos::from_secs(240)); // TcpTimedWaitDelay
+        assert_eq!(t.delayed_ack, Nanos::from_millis(200)); // TcpDelAckTicks 2
+        assert_eq!((t.syn_retries, t.data_retries, t.dup_acks), (2, 5, 3));
+        assert_eq!(t.keepalive_time, Nanos::from_secs(7200)); // KeepAliveTime
+        assert_eq!(t.keepalive_interval, Nanos::from_secs(1)); // KeepAliveInterval
+        assert!(!t.keepalive && t.syn_cookies && t.sack && t.pmtu_discovery);
+        assert_eq!(t.ephemeral_ports, (49152, 65535));
+        assert_eq!(t.tcp_config(), burst_tcp::TcpConfig::default());
+        assert_eq!(node_tcp(&c).services.map(|s| s.http_port), None);
+        // Every key spelled out.
+        let c = Config::parse(
+            &format!(
+                "{BASE}[tcp]\nmss = 1400\nwindow_scaling = \"off\"\ntimestamps = \"offer\"\n\
+                 sack = false\nrecv_buffer = 1048576\nsend_buffer = 262144\ndelayed_ack = 0\n\
+                 nagle = false\ninitial_rto = \"1s\"\nmin_rto = \"200ms\"\nmax_rto = \"2m\"\n\
+                 syn_retries = 3\ndata_retries = 8\ndup_acks = 2\nkeepalive = true\n\
+                 keepalive_time = \"10m\"\nkeepalive_interval = \"2s\"\nkeepalive_probes = 9\n\
+                 time_wait = \"30s\"\ninitial_window = 4\ncongestion = \"newreno\"\n\
+                 pmtu_discovery = false\npmtu_blackhole_detection = true\nsyn_cookies = false\n\
+                 ephemeral_ports = \"1024-5000\"\nmax_connections = 100000\nsyn_backlog = 500\n\
+                 backlog = 64\n[services]\nhttp = true\nhttp_port = 8080\n\
+                 http_body = \"hi\"\nhttp_path = \"/index.html\"\necho = true\n"
+            ),
+            ORIGIN,
+        )
+        .unwrap();
+        let e = c.tcp.tcp_config();
+        assert_eq!(e.mss, 1400);
+        assert_eq!(e.window_scaling, burst_tcp::Negotiate::Off);
+        assert_eq!(e.timestamps, burst_tcp::Negotiate::Offer);
+        assert!(!e.sack && !e.nagle && !e.pmtu_discovery && e.pmtu_blackhole_detection);
+        assert_eq!((e.recv_buffer, e.send_buffer), (1 << 20, 256 << 10));
+        assert_eq!(e.delayed_ack, None);
+        assert_eq!(e.initial_rto, Nanos::from_secs(1));
+        assert_eq!(e.min_rto, Nanos::from_millis(200));
+        assert_eq!(e.max_rto, Nanos::from_secs(120));
+        assert_eq!(
+            (e.syn_retries, e.data_retries, e.dup_ack_threshold),
+            (3, 8, 2)
+        );
+        assert_eq!(
+            e.keepalive,
+            Some(burst_tcp::KeepAlive {
+                time: Nanos::from_secs(600),
+                interval: Nanos::from_secs(2),
+                probes: 9
+            })
+        );
+        assert_eq!(e.time_wait, Nanos::from_secs(30));
+        assert_eq!(e.initial_window, 4);
+        assert_eq!(e.congestion, burst_tcp::CongestionAlgorithm::NewReno);
+        let s = c.tcp.stack_config();
+        assert_eq!(s.ephemeral_ports, (1024, 5000));
+        assert_eq!((s.max_connections, s.syn_backlog), (100_000, 500));
+        assert!(!s.syn_cookies);
+        let svc = node_tcp(&c).services.unwrap();
+        assert_eq!(svc.http_port, Some(8080));
+        assert_eq!(svc.echo_port, Some(7));
+        assert_eq!(svc.discard_port, None);
+        assert_eq!(svc.http_body, b"hi");
+        assert_eq!(svc.http_path.as_deref(), Some("/index.html"));
+        assert_eq!(svc.backlog, 64);
+    }
+
+    #[test]
+    fn tcp_errors() {
+        let e = err_with("[tcp]\ntime_wait = \"10s\"\n");
+        assert_eq!(
+            e,
+            "test.toml:16:13: tcp.time_wait: 10s must be 30s..=300s (TcpTimedWaitDelay)"
+        );
+        let e = err_with("[tcp]\ndup_acks = 4\n");
+        assert_eq!(e, "test.toml:16:12: tcp.dup_acks: must be 1..=3, got 4");
+        let e = err_with("[tcp]\ncongestion = \"bbr\"\n");
+        assert!(
+            e.starts_with("test.toml:16:14: tcp.congestion: unknown value `bbr`"),
+            "{e}"
+        );
+        let e = err_with("[tcp]\nephemeral_ports = \"6000-5000\"\n");
+        assert!(
+            e.ends_with("tcp.ephemeral_ports: \"6000-5000\": not a port range (expected \"LO-HI\", 1 <= LO <= HI <= 65535)"),
+            "{e}"
+        );
+        let e = err_with("[tcp]\nmin_rto = \"5s\"\n");
+        assert!(
+            e.ends_with("tcp.initial_rto: 3s must be min_rto..=max_rto (5s..=1m)"),
+            "{e}"
+        );
+        let e = err_with("[tcp]\nwindow_scaling = \"always\"\n");
+        assert!(
+            e.contains("tcp.window_scaling: unknown value `always`"),
+            "{e}"
+        );
+        let e = err_with("[services]\nhttp_path = \"index.html\"\n");
+        assert!(
+            e.ends_with("services.http_path: \"index.html\": must start with '/' and contain no spaces or controls"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -471,3 +471,61 @@ where
         Ok(handles)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burst_port::{Capabilities, PortInfo};
+
+    fn info(driver: &str, queues: u16, rss: bool) -> PortInfo {
+        PortInfo {
+            name: "p0".into(),
+            driver: driver.into(),
+            mac: MacAddr::new(2, 0, 0, 0, 0, 1),
+            mtu: 1500,
+            queues,
+            caps: Capabilities {
+                rss,
+                ..Capabilities::NONE
+            },
+            rss_key: burst_port::rss::SYMMETRIC_KEY,
+        }
+    }
+
+    #[test]
+    fn active_open_port_choice_per_port_kind() {
+        let any = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Any);
+        let toeplitz = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Toeplitz { .. });
+        let never = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Unpredictable);
+        // One worker: every flow is ours.
+        assert!(any(active_open_rss(
+            &[info("net_af_packet", 1, false)],
+            1,
+            0
+        )));
+        // Known key and RETA: Toeplitz on every worker.
+        let nic = [info("net_ice", 4, true), info("net_ice", 4, true)];
+        assert!(toeplitz(active_open_rss(&nic, 4, 3)));
+        assert!(toeplitz(active_open_rss(&[info("mem", 3, true)], 3, 2)));
+        // A hardware RETA over 3 queues: its size is unknown, so the queue is too.
+        assert!(never(active_open_rss(&[info("net_ice", 3, true)], 3, 0)));
+        // af_packet fanout (or a device key we do not know): no active opens.
+        assert!(never(active_open_rss(
+            &[info("net_af_packet", 2, false)],
+            2,
+            0
+        )));
+        assert!(never(active_open_rss(
+            &[info("net_af_packet", 2, false)],
+            2,
+            1
+        )));
+        // A mem port without RSS delivers everything to queue 0.
+        assert!(any(active_open_rss(&[info("mem", 2, false)], 2, 0)));
+        assert!(never(active_open_rss(&[info("mem", 2, false)], 2, 1)));
+        // Ports with different keys: not predictable.
+        let mut other = info("mem", 2, true);
+        other.rss_key = burst_port::rss::MICROSOFT_KEY;
+        assert!(never(active_open_rss(&[info("mem", 2, true), other], 2, 0)));
+    }
+}
