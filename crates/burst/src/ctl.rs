@@ -565,6 +565,32 @@ mod tests {
     }
 
     #[test]
+    fn netstat_flags_parse() {
+        let parse = |l: &str| {
+            Cli::try_parse_from(std::iter::once("ctl").chain(l.split_whitespace()))
+                .map(|c| c.cmd)
+                .unwrap()
+        };
+        assert!(matches!(
+            parse("netstat -an"),
+            CtlCommand::Netstat {
+                a: true,
+                n: true,
+                s: false,
+                r: false
+            }
+        ));
+        assert!(matches!(
+            parse("netstat -a"),
+            CtlCommand::Netstat { a: true, .. }
+        ));
+        assert!(matches!(
+            parse("netstat -s"),
+            CtlCommand::Netstat { s: true, .. }
+        ));
+    }
+
+    #[test]
     fn filter_usage_errors() {
         let e = |l: &str| format!("{:#}", req(l).unwrap_err());
         let m = e("filter");
