@@ -236,7 +236,7 @@ pub struct TcpStackStats {
     pub segs_in: u64,
     /// Segments sent (tcpOutSegs, retransmissions included).
     pub segs_out: u64,
-    /// Segments retransmitted (tcpRetransSegs; live connections plus freed ones).
+    /// Segments retransmitted (tcpRetransSegs).
     pub retrans_segs: u64,
     /// Segments sent with RST (tcpOutRsts).
     pub out_rsts: u64,
@@ -408,8 +408,6 @@ pub struct TcpStack {
     /// Segment room: MTU less the IPv4 header.
     room: usize,
     stats: TcpStackStats,
-    /// Retransmissions of freed connections.
-    retired_retransmits: u64,
     live: usize,
     /// The latest time the driver passed in (for deadlines set by socket calls).
     now: Nanos,
@@ -471,7 +469,6 @@ impl TcpStack {
             next_port: cfg.ephemeral_ports.0,
             room: usize::from(cfg.mtu.max(crate::config::MIN_MTU)) - 20,
             stats: TcpStackStats::default(),
-            retired_retransmits: 0,
             live: 0,
             now,
             cfg,
@@ -514,15 +511,9 @@ impl TcpStack {
         self.timers.len()
     }
 
-    /// The counters, with the gauges and aggregated retransmissions filled in.
+    /// The counters (kept up to date as things happen: cheap enough for every publication).
     pub fn stats(&self) -> TcpStackStats {
-        let mut s = self.stats;
-        s.retrans_segs = self.retired_retransmits
-            + self
-                .entries()
-                .map(|(_, e)| e.conn.stats().counters.retransmits)
-                .sum::<u64>();
-        s
+        self.stats
     }
 
     /// Netstat rows of every connection (a walk of the slab: not for the packet path).
@@ -1072,7 +1063,6 @@ impl TcpStack {
             // Rare (closed with undelivered events); keeps the list bounded by the slab.
             self.ready.retain(|&i| i != idx);
         }
-        self.retired_retransmits += e.conn.stats().counters.retransmits;
         self.stats.conns_freed += 1;
         self.free.push(idx);
         self.live -= 1;
