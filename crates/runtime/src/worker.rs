@@ -1,5 +1,6 @@
 //! One worker: owns one rx/tx queue on every port and runs to completion — rx burst → parse →
-//! ARP / IPv4 / ICMP → tx bursts → messages from the control thread. No locks, no allocation,
+//! ARP / IPv4 / ICMP / UDP / TCP → messages from the control thread → TCP timers, services and
+//! output → tx bursts. Each worker owns one TCP stack (`worker/tcp.rs`). No locks, no allocation,
 //! no syscalls on this path; the route and neighbour tables are read through epoch-pinned
 //! snapshots the control thread publishes.
 

@@ -63,6 +63,8 @@ struct Opts {
     imp: Impairments,
     /// A third endpoint on the wire (raw frames; the wire becomes a hub).
     attacker: bool,
+    /// Node 2's TCP/IP filtering.
+    filtering_b: burst_stack::udp::Filtering,
 }
 
 impl Default for Opts {
@@ -76,6 +78,7 @@ impl Default for Opts {
             seed: 1,
             imp: Impairments::NONE,
             attacker: false,
+            filtering_b: Default::default(),
         }
     }
 }
@@ -113,6 +116,7 @@ fn node_cfg(
     workers: usize,
     tcp: NodeTcp,
     static_arp: Vec<(String, Ipv4Addr, MacAddr)>,
+    filtering: burst_stack::udp::Filtering,
 ) -> NodeConfig {
     NodeConfig {
         ports: vec![NodePort {
@@ -130,7 +134,7 @@ fn node_cfg(
         max_next_hops: 64,
         services: vec![],
         qotd: String::new(),
-        filtering: Default::default(),
+        filtering,
         send_redirects: false,
         filters: vec![],
         tcp,
@@ -187,6 +191,7 @@ fn lab(o: Opts) -> Lab {
                 services: None,
             },
             vec![],
+            Default::default(),
         ),
         vec![pa],
         now,
@@ -201,6 +206,7 @@ fn lab(o: Opts) -> Lab {
                 services: o.services_b,
             },
             vec![("p0".into(), IP_X, MAC_X)],
+            o.filtering_b,
         ),
         vec![pb],
         now,
@@ -1087,4 +1093,35 @@ fn frag_needed_from_a_router_lowers_the_mss() {
         .max()
         .unwrap();
     assert!(largest <= 1000, "node 1 sent a {largest}-byte datagram");
+}
+
+#[test]
+fn tcp_filtering_drops_silently() {
+    let mut l = lab(Opts {
+        services_b: Some(http_services()),
+        filtering_b: burst_stack::udp::Filtering {
+            tcp_ports: Some(vec![80]),
+            ..Default::default()
+        },
+        ..Opts::default()
+    });
+    let now = l.now();
+    // Port 7 (echo) is not permitted: no reset, the SYN is dropped and counted.
+    let blocked = l.a.workers[0].tcp_connect(now, (IP_B, 7)).unwrap();
+    let open = l.a.workers[0].tcp_connect(now, (IP_B, 80)).unwrap();
+    l.run_for(Nanos::from_secs(1));
+    let a = l.a.workers[0].tcp();
+    assert_eq!(a.state(blocked), Ok(State::SynSent));
+    assert_eq!(a.state(open), Ok(State::Established));
+    assert_eq!(counter(&l.b, "tcp.in_filtered"), 1);
+    assert_eq!(counter(&l.b, "tcp.no_port"), 0);
+    assert_eq!(counter(&l.b, "tcp.out_rsts"), 0);
+    assert_eq!(counter(&l.a, "tcp.in_rsts"), 0);
+    // The SYN retries (3 s, then 6 s later) are dropped too; the connect fails at 21 s.
+    l.run_for(Nanos::from_secs(21));
+    assert_eq!(counter(&l.b, "tcp.in_filtered"), 3);
+    let a = l.a.workers[0].tcp();
+    assert_eq!(a.error(blocked), Ok(Some(ConnError::TimedOut)));
+    l.settle();
+    assert_eq!(counter(&l.a, "tcp.attempt_fails"), 1);
 }
