@@ -20,6 +20,9 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-features 2>&1 | tee "$log"
 
+step "TCP simulations with 100 MiB each way per transfer (release; ~5 s once built)"
+BURST_TCP_SIM_BYTES=104857600 cargo test --release -p burst-runtime --test tcp_mem 2>&1 | tee -a "$log"
+
 step "fixtures still decode with tshark (independent decoder)"
 scripts/check-fixtures.sh
 

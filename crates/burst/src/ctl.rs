@@ -111,8 +111,15 @@ pub(crate) enum CtlCommand {
         /// Packets to trace.
         count: u32,
     },
-    /// `netstat -s` (per-protocol counters summed over cores) or `netstat -r` (routes).
+    /// `netstat -a` (TCP connections and listeners of every core), `netstat -s`
+    /// (per-protocol counters summed over cores) or `netstat -r` (routes).
     Netstat {
+        /// Every TCP connection and listener.
+        #[arg(short = 'a')]
+        a: bool,
+        /// Addresses and ports as numbers (always: burst has no resolver; accepted for habit).
+        #[arg(short = 'n')]
+        n: bool,
         /// Per-protocol statistics.
         #[arg(short = 's')]
         s: bool,
@@ -190,7 +197,8 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
         CtlCommand::Netstat { s: true, .. } => {
             return netstat_s(&socket);
         }
-        CtlCommand::Netstat { .. } => bail!("usage: netstat -s | netstat -r"),
+        CtlCommand::Netstat { a: true, .. } => Request::Netstat,
+        CtlCommand::Netstat { .. } => bail!("usage: netstat -a [-n] | netstat -s | netstat -r"),
     };
     let dst = match &req {
         Request::Ping { dst, .. } => Some(*dst),
@@ -405,6 +413,10 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
         Response::Filters { rules } => print_filters(rules),
         Response::FilterAdded { index, rule } => println!("added at index {index}: {rule}"),
         Response::FilterDeleted { rule } => println!("deleted: {rule}"),
+        Response::Netstat {
+            connections,
+            missing_cores,
+        } => print_netstat(connections, missing_cores),
         Response::Stats { groups } => {
             for g in groups {
                 println!("{}:", g.title);
@@ -415,6 +427,44 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `netstat -an` with burst's extra columns (send/receive queues, cwnd, SRTT, retransmissions,
+/// owning core).
+fn print_netstat(rows: &[ctl::TcpConnection], missing: &[u16]) {
+    println!("\nActive Connections\n");
+    println!(
+        "  {:<5} {:<22} {:<22} {:<13} {:>8} {:>8} {:>8} {:>9} {:>6} {:>4}",
+        "Proto",
+        "Local Address",
+        "Foreign Address",
+        "State",
+        "Send-Q",
+        "Recv-Q",
+        "cwnd",
+        "srtt(ms)",
+        "retx",
+        "core"
+    );
+    for r in rows {
+        let srtt = r.srtt_us.map_or_else(|| "-".to_string(), ms);
+        println!(
+            "  {:<5} {:<22} {:<22} {:<13} {:>8} {:>8} {:>8} {:>9} {:>6} {:>4}",
+            "TCP",
+            r.local.to_string(),
+            r.remote.to_string(),
+            r.state,
+            r.send_q,
+            r.recv_q,
+            r.cwnd,
+            srtt,
+            r.retransmits,
+            r.core
+        );
+    }
+    if !missing.is_empty() {
+        println!("\n  (no answer from core(s) {missing:?} in time: their rows are missing)");
+    }
 }
 
 /// `netstat -s`: the per-core protocol counters summed, one section per protocol.
@@ -439,6 +489,7 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
         ("ipv4.", "IPv4 Statistics"),
         ("icmp.", "ICMPv4 Statistics"),
         ("udp.", "UDP Statistics for IPv4"),
+        ("tcp.", "TCP Statistics for IPv4"),
         ("frag.", "IPv4 Reassembly"),
         ("fwd.", "IPv4 Forwarding"),
         ("l2.", "Link layer and queues"),
@@ -511,6 +562,32 @@ mod tests {
         );
         // Route parsing still works next to it.
         assert_eq!(req("route print").unwrap(), Request::RoutePrint);
+    }
+
+    #[test]
+    fn netstat_flags_parse() {
+        let parse = |l: &str| {
+            Cli::try_parse_from(std::iter::once("ctl").chain(l.split_whitespace()))
+                .map(|c| c.cmd)
+                .unwrap()
+        };
+        assert!(matches!(
+            parse("netstat -an"),
+            CtlCommand::Netstat {
+                a: true,
+                n: true,
+                s: false,
+                r: false
+            }
+        ));
+        assert!(matches!(
+            parse("netstat -a"),
+            CtlCommand::Netstat { a: true, .. }
+        ));
+        assert!(matches!(
+            parse("netstat -s"),
+            CtlCommand::Netstat { s: true, .. }
+        ));
     }
 
     #[test]

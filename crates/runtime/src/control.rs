@@ -172,6 +172,15 @@ pub struct Control<P: Port> {
     pub stats: ControlStats,
     trace_gate: crate::trace::TraceGate,
     trace_req: Option<TraceRequest>,
+    netstat_req: Option<NetstatRequest>,
+}
+
+/// A `ctl netstat -a` waiting for the workers' rows.
+struct NetstatRequest {
+    /// Per worker: the generation asked for, and the rows once they came.
+    workers: Vec<(u64, Option<Vec<crate::ctl::TcpConnection>>)>,
+    deadline: Nanos,
+    reply: mpsc::Sender<Response>,
 }
 
 /// A `ctl trace` waiting for its packets.
@@ -216,6 +225,7 @@ impl<P: Port> Control<P> {
             stats: ControlStats::default(),
             trace_gate: crate::trace::TraceGate::new(),
             trace_req: None,
+            netstat_req: None,
         }
     }
 
@@ -249,6 +259,38 @@ impl<P: Port> Control<P> {
     }
 
     /// Answers a `ctl trace` once its packets are in or its time is up.
+    /// Collects the workers' netstat rows; answers once all came or the 200 ms deadline passed.
+    fn finish_netstat(&mut self, now: Nanos) -> usize {
+        let Some(req) = self.netstat_req.as_mut() else {
+            return 0;
+        };
+        for (i, (gen, rows)) in req.workers.iter_mut().enumerate() {
+            if rows.is_none() {
+                *rows = self.worker_stats[i].netstat.take(*gen);
+            }
+        }
+        let all = req.workers.iter().all(|(_, r)| r.is_some());
+        if !all && now < req.deadline {
+            return 0;
+        }
+        let Some(req) = self.netstat_req.take() else {
+            return 0;
+        };
+        let mut connections = Vec::new();
+        let mut missing_cores = Vec::new();
+        for (i, (_, rows)) in req.workers.into_iter().enumerate() {
+            match rows {
+                Some(r) => connections.extend(r),
+                None => missing_cores.push(i as u16),
+            }
+        }
+        let _ = req.reply.send(Response::Netstat {
+            connections,
+            missing_cores,
+        });
+        1
+    }
+
     fn finish_trace(&mut self, now: Nanos) -> usize {
         let done = self
             .trace_req
@@ -497,6 +539,7 @@ impl<P: Port> Control<P> {
         }
         work += self.run_sessions(now);
         work += self.finish_trace(now);
+        work += self.finish_netstat(now);
         work
     }
 
@@ -632,6 +675,24 @@ impl<P: Port> Control<P> {
                 index,
             } => self.filter_add(&port, &dir, &rule, index),
             Request::FilterDelete { port, dir, index } => self.filter_delete(&port, &dir, index),
+            Request::Netstat => {
+                if self.netstat_req.is_some() {
+                    Response::Error {
+                        message: "a netstat is already running".into(),
+                    }
+                } else {
+                    self.netstat_req = Some(NetstatRequest {
+                        workers: self
+                            .worker_stats
+                            .iter()
+                            .map(|w| (w.netstat.request(), None))
+                            .collect(),
+                        deadline: now + Nanos::from_millis(200),
+                        reply,
+                    });
+                    return;
+                }
+            }
         };
         let _ = reply.send(r);
     }

@@ -107,6 +107,31 @@ pub enum Request {
         /// Index in that list (as `filter list` shows it).
         index: usize,
     },
+    /// `netstat -a`: every TCP connection and listener of every core.
+    Netstat,
+}
+
+/// One TCP connection or listener, as `netstat -a` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpConnection {
+    /// Our address and port (`0.0.0.0` for a listener on every address).
+    pub local: std::net::SocketAddrV4,
+    /// The peer's (`0.0.0.0:0` for a listener).
+    pub remote: std::net::SocketAddrV4,
+    /// `LISTENING`, `ESTABLISHED`, `TIME_WAIT`, ...
+    pub state: String,
+    /// Bytes not yet acknowledged by the peer (a listener: its SYN queue).
+    pub send_q: u64,
+    /// Bytes not yet read by the application (a listener: its accept queue).
+    pub recv_q: u64,
+    /// Congestion window in bytes.
+    pub cwnd: u64,
+    /// Smoothed round-trip time in microseconds, once measured.
+    pub srtt_us: Option<u64>,
+    /// Segments retransmitted.
+    pub retransmits: u64,
+    /// The core (worker) that owns it.
+    pub core: u16,
 }
 
 /// The recorded path of one packet.
@@ -273,6 +298,13 @@ pub enum Response {
     FilterDeleted {
         /// The rule, in `filter add` syntax.
         rule: String,
+    },
+    /// `netstat -a`.
+    Netstat {
+        /// Listeners and connections, by core, listeners first.
+        connections: Vec<TcpConnection>,
+        /// Cores that did not answer in time (their rows are missing).
+        missing_cores: Vec<u16>,
     },
 }
 

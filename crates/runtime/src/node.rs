@@ -21,7 +21,7 @@ use burst_wire::ipv4::Cidr;
 
 use crate::control::{Command, Control, PortMeta};
 use crate::msg::Rings;
-use crate::worker::{PortCtx, Worker, WorkerConfig};
+use crate::worker::{ActiveOpenRss, PortCtx, TcpSetup, Worker, WorkerConfig};
 
 /// One port of a node.
 #[derive(Debug, Clone)]
@@ -78,6 +78,59 @@ pub struct NodeConfig {
     pub send_redirects: bool,
     /// Packet filter rules: port name, direction, rule; appended in this order.
     pub filters: Vec<(String, Direction, Rule)>,
+    /// TCP.
+    pub tcp: NodeTcp,
+}
+
+/// A node's TCP: the same stack configuration and services on every worker.
+#[derive(Debug, Clone, Default)]
+pub struct NodeTcp {
+    /// Stack configuration; its `mtu` is replaced by the smallest port MTU and its `secret`
+    /// by fresh randomness when it is all zero.
+    pub stack: burst_tcp::StackConfig,
+    /// TCP services, `None` for none.
+    pub services: Option<burst_tcp::stack::services::ServiceConfig>,
+}
+
+/// 16 bytes from the OS's randomness (std's per-process hash keys, which it draws from the
+/// OS), for the ISN and SYN-cookie secret.
+fn random_secret() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = [0u8; 16];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
+}
+
+/// How worker `w` of `workers` picks source ports for active opens over ports `infos`.
+fn active_open_rss(infos: &[burst_port::PortInfo], workers: usize, w: usize) -> ActiveOpenRss {
+    if workers <= 1 || infos.iter().all(|i| i.queues <= 1) {
+        return ActiveOpenRss::Any;
+    }
+    let first = &infos[0];
+    let same_spread = infos
+        .iter()
+        .all(|i| i.queues == first.queues && i.rss_key == first.rss_key);
+    // DPDK drivers fill their RETA (any power-of-two size) round-robin: with a power-of-two
+    // queue count entry `h % size` is queue `h % queues` whatever the size. The mem NIC uses
+    // a 128-entry round-robin table for any count.
+    let reta_known = infos
+        .iter()
+        .all(|i| i.driver == "mem" || i.queues.is_power_of_two());
+    if same_spread && reta_known && infos.iter().all(|i| i.caps.rss) {
+        return ActiveOpenRss::Toeplitz {
+            key: first.rss_key,
+            reta: burst_port::rss::Reta::new(first.queues),
+        };
+    }
+    // A mem port without RSS delivers everything to queue 0.
+    if w == 0 && infos.iter().all(|i| i.driver == "mem" && !i.caps.rss) {
+        return ActiveOpenRss::Any;
+    }
+    ActiveOpenRss::Unpredictable
 }
 
 impl From<&crate::config::Config> for NodeConfig {
@@ -166,6 +219,7 @@ impl From<&crate::config::Config> for NodeConfig {
                 protocols: c.filtering.protocols.clone(),
             },
             send_redirects: c.icmp.send_redirects,
+            tcp: crate::config::node_tcp(c),
             filters: c
                 .filters
                 .iter()
@@ -261,6 +315,25 @@ where
         }
         let arp = ArpControl::new(cfg.arp.clone());
         let trace = crate::trace::TraceGate::new();
+        let infos: Vec<burst_port::PortInfo> = ports.iter().map(|p| p.info().clone()).collect();
+        let mut tcp_stack = cfg.tcp.stack.clone();
+        tcp_stack.mtu = ctxs.iter().map(|c| c.mtu).min().unwrap_or(1500);
+        if tcp_stack.secret == [0; 16] {
+            tcp_stack.secret = random_secret();
+        }
+        let nworkers = cfg.workers.max(1);
+        for w in 0..nworkers {
+            if matches!(
+                active_open_rss(&infos, nworkers, w),
+                ActiveOpenRss::Unpredictable
+            ) {
+                tracing::warn!(
+                    worker = w,
+                    "tcp: this worker cannot predict where replies to its connections land \
+                     (no computable RSS): active opens on it fail; run one worker to connect"
+                );
+            }
+        }
         let mut workers = Vec::new();
         let mut rings = Vec::new();
         for w in 0..cfg.workers.max(1) {
@@ -294,6 +367,11 @@ where
                     send_redirects: cfg.send_redirects,
                     filters: filters.reader(),
                     trace: trace.clone(),
+                    tcp: TcpSetup {
+                        stack: tcp_stack.clone(),
+                        services: cfg.tcp.services.clone(),
+                        rss: active_open_rss(&infos, nworkers, w),
+                    },
                 },
             ));
         }
@@ -391,5 +469,63 @@ where
                 })?,
         );
         Ok(handles)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burst_port::{Capabilities, PortInfo};
+
+    fn info(driver: &str, queues: u16, rss: bool) -> PortInfo {
+        PortInfo {
+            name: "p0".into(),
+            driver: driver.into(),
+            mac: MacAddr::new(2, 0, 0, 0, 0, 1),
+            mtu: 1500,
+            queues,
+            caps: Capabilities {
+                rss,
+                ..Capabilities::NONE
+            },
+            rss_key: burst_port::rss::SYMMETRIC_KEY,
+        }
+    }
+
+    #[test]
+    fn active_open_port_choice_per_port_kind() {
+        let any = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Any);
+        let toeplitz = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Toeplitz { .. });
+        let never = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Unpredictable);
+        // One worker: every flow is ours.
+        assert!(any(active_open_rss(
+            &[info("net_af_packet", 1, false)],
+            1,
+            0
+        )));
+        // Known key and RETA: Toeplitz on every worker.
+        let nic = [info("net_ice", 4, true), info("net_ice", 4, true)];
+        assert!(toeplitz(active_open_rss(&nic, 4, 3)));
+        assert!(toeplitz(active_open_rss(&[info("mem", 3, true)], 3, 2)));
+        // A hardware RETA over 3 queues: its size is unknown, so the queue is too.
+        assert!(never(active_open_rss(&[info("net_ice", 3, true)], 3, 0)));
+        // af_packet fanout (or a device key we do not know): no active opens.
+        assert!(never(active_open_rss(
+            &[info("net_af_packet", 2, false)],
+            2,
+            0
+        )));
+        assert!(never(active_open_rss(
+            &[info("net_af_packet", 2, false)],
+            2,
+            1
+        )));
+        // A mem port without RSS delivers everything to queue 0.
+        assert!(any(active_open_rss(&[info("mem", 2, false)], 2, 0)));
+        assert!(never(active_open_rss(&[info("mem", 2, false)], 2, 1)));
+        // Ports with different keys: not predictable.
+        let mut other = info("mem", 2, true);
+        other.rss_key = burst_port::rss::MICROSOFT_KEY;
+        assert!(never(active_open_rss(&[info("mem", 2, true), other], 2, 0)));
     }
 }

@@ -1,5 +1,6 @@
 //! One worker: owns one rx/tx queue on every port and runs to completion — rx burst → parse →
-//! ARP / IPv4 / ICMP → tx bursts → messages from the control thread. No locks, no allocation,
+//! ARP / IPv4 / ICMP / UDP / TCP → messages from the control thread → TCP timers, services and
+//! output → tx bursts. Each worker owns one TCP stack (`worker/tcp.rs`). No locks, no allocation,
 //! no syscalls on this path; the route and neighbour tables are read through epoch-pinned
 //! snapshots the control thread publishes.
 
@@ -24,8 +25,10 @@ use crate::msg::{is_ctl_ident, EchoError, Rings, ToControl, ToWorker};
 use crate::trace::{Step, TraceGate, TraceRecord};
 
 mod forward;
+mod tcp;
 
 pub use forward::ForwardStats;
+pub use tcp::{state_name, ActiveOpenRss, NetstatSlot, TcpSetup, TcpWorkerStats};
 
 /// Section names for per-port worker counters (ports beyond these have NIC counters only).
 const PORT_SECTIONS: [&str; 8] = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"];
@@ -87,8 +90,6 @@ pub struct L2Stats {
     pub drop_resolution_failed: u64,
     /// UDP datagrams to a closed port (answered with port unreachable).
     pub udp_no_port: u64,
-    /// TCP segments dropped (no TCP yet).
-    pub tcp_dropped: u64,
 }
 
 /// The counters a worker publishes for `burst ctl stats` (single writer: the worker).
@@ -96,6 +97,8 @@ pub struct L2Stats {
 pub struct SharedStats {
     values: Vec<AtomicU64>,
     names: Vec<String>,
+    /// `netstat -a` rows on request.
+    pub netstat: NetstatSlot,
 }
 
 impl SharedStats {
@@ -130,6 +133,8 @@ pub struct WorkerConfig {
     pub filters: burst_stack::filter::FilterReader,
     /// `ctl trace`: how many more packets to trace.
     pub trace: TraceGate,
+    /// TCP: stack configuration, services, active-open port choice.
+    pub tcp: TcpSetup,
 }
 
 /// One worker.
@@ -178,6 +183,20 @@ pub struct Worker<Q: Queue> {
     local_ips: smallvec::SmallVec<[Ipv4Addr; 8]>,
     /// The trace of the packet being handled, while `ctl trace` runs.
     cur_trace: Option<TraceRecord>,
+    /// This core's TCP.
+    tcp: burst_tcp::TcpStack,
+    /// The TCP services (connections accepted on their listeners).
+    tcp_services: Option<burst_tcp::stack::services::ServiceSet>,
+    /// Events of the application's own TCP sockets.
+    app_events: tcp::AppEvents,
+    /// Payload of the segment being sent (the stack writes it here).
+    tcp_scratch: Vec<u8>,
+    /// Worker-level TCP counters.
+    pub tcp_stats: TcpWorkerStats,
+    /// The last netstat generation answered.
+    netstat_seen: u64,
+    /// Counters changed since they were last published.
+    unpublished: bool,
 }
 
 /// Largest IPv4 datagram plus an Ethernet header.
@@ -207,6 +226,9 @@ impl<Q: Queue> Worker<Q> {
             // Distinct well-known ports on a fresh table: binding cannot fail.
             let _ = udp.bind_service(*svc);
         }
+        let subnets = addrs.iter().map(|a| a.cidr).collect();
+        let (tcp, tcp_services) = tcp::build_stack(id, &cfg.tcp, subnets, Nanos::ZERO);
+        let app_slots = tcp.config().max_connections;
         let mut names: Vec<String> = Vec::new();
         Self::for_each_counter(
             &Ipv4Stats::default(),
@@ -215,12 +237,15 @@ impl<Q: Queue> Worker<Q> {
             &frag::ReassemblyStats::default(),
             &sudp::UdpStats::default(),
             &ForwardStats::default(),
+            &burst_tcp::TcpStackStats::default(),
+            &TcpWorkerStats::default(),
             &vec![PortCounters::default(); nports],
             &mut |section, name, _| names.push(format!("{section}.{name}")),
         );
         let shared = Arc::new(SharedStats {
             values: names.iter().map(|_| AtomicU64::new(0)).collect(),
             names,
+            netstat: NetstatSlot::default(),
         });
         Worker {
             id,
@@ -253,6 +278,13 @@ impl<Q: Queue> Worker<Q> {
             nh_cache: vec![forward::NhSlot::default(); forward::NH_CACHE].into_boxed_slice(),
             local_ips,
             cur_trace: None,
+            tcp,
+            tcp_services,
+            app_events: tcp::AppEvents::new(app_slots),
+            tcp_scratch: vec![0; SCRATCH],
+            tcp_stats: TcpWorkerStats::default(),
+            netstat_seen: 0,
+            unpublished: true,
         }
     }
 
@@ -276,6 +308,8 @@ impl<Q: Queue> Worker<Q> {
         reasm: &frag::ReassemblyStats,
         udp: &sudp::UdpStats,
         fwd: &ForwardStats,
+        tcp: &burst_tcp::TcpStackStats,
+        tcpw: &TcpWorkerStats,
         ports: &[PortCounters],
         f: &mut impl FnMut(&'static str, &'static str, u64),
     ) {
@@ -296,7 +330,6 @@ impl<Q: Queue> Worker<Q> {
             ("drop_pending_full", l.drop_pending_full),
             ("drop_resolution_failed", l.drop_resolution_failed),
             ("udp_no_port", l.udp_no_port),
-            ("tcp_dropped", l.tcp_dropped),
         ] {
             f("l2", n, x);
         }
@@ -315,6 +348,12 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in fwd.named() {
             f("fwd", n, x);
         }
+        for (n, x) in tcp.named() {
+            f("tcp", n, x);
+        }
+        for (n, x) in tcpw.named() {
+            f("tcp", n, x);
+        }
         for (section, p) in PORT_SECTIONS.iter().zip(ports) {
             f(section, "rx", p.rx);
             f(section, "tx", p.tx);
@@ -331,6 +370,8 @@ impl<Q: Queue> Worker<Q> {
             self.reasm.stats(),
             &self.udp.stats,
             &self.fwd,
+            &self.tcp.stats(),
+            &self.tcp_stats,
             &self.port_counters,
             &mut |_, _, v| {
                 if let Some(slot) = slots.next() {
@@ -373,14 +414,22 @@ impl<Q: Queue> Worker<Q> {
         }
         if self.reasm.next_deadline().is_some_and(|d| now >= d) {
             self.expire_reassembly(now);
+            self.unpublished = true;
         }
+        if self.tcp.next_deadline().is_some_and(|d| now >= d) {
+            self.unpublished = true;
+        }
+        work += self.tcp_round(now);
         self.flush_tx();
+        self.tcp_netstat();
         // Publishing counters is cheap but not free: a few times a second is plenty.
-        // Idle polls publish too (allocation-free), so counters read after a burst of traffic
-        // are current.
-        if now >= self.last_publish + Nanos::from_millis(50) || work == 0 {
+        // Idle polls publish too (allocation-free) when anything happened since the last
+        // publication, so counters read after a burst of traffic are current.
+        self.unpublished |= work > 0;
+        if now >= self.last_publish + Nanos::from_millis(50) || (work == 0 && self.unpublished) {
             self.publish_stats();
             self.last_publish = now;
+            self.unpublished = false;
         }
         work
     }
@@ -708,8 +757,9 @@ impl<Q: Queue> Worker<Q> {
                 None
             }
             Protocol::TCP => {
-                self.l2.tcp_dropped += 1;
-                self.step(Step::Drop("tcp_dropped"));
+                self.ipv4.delivered += 1;
+                self.step(Step::Local("tcp"));
+                self.tcp_input(datagram, class, l4_checksum, now);
                 None
             }
             _ => {
@@ -935,6 +985,9 @@ impl<Q: Queue> Worker<Q> {
                 if reason == DstUnreachable::FragRequired {
                     self.icmp_note(_port, ip.src_addr(), payload);
                 }
+                if let Some(q) = payload.get(icmpv4::HEADER_LEN..) {
+                    self.tcp_icmp(q, Self::tcp_icmp_kind(reason, next_hop_mtu), now);
+                }
                 self.quoted_echo_error(
                     &repr,
                     ip.src_addr(),
@@ -944,6 +997,12 @@ impl<Q: Queue> Worker<Q> {
             }
             icmpv4::Repr::TimeExceeded { .. } => {
                 self.icmp.in_time_exceeded += 1;
+                if let Some(q) = payload.get(icmpv4::HEADER_LEN..) {
+                    // Soft, as Linux treats it (EHOSTUNREACH, reported only on timeout).
+                    let kind =
+                        burst_tcp::IcmpKind::Unreachable(burst_tcp::IcmpError::HostUnreachable);
+                    self.tcp_icmp(q, kind, now);
+                }
                 self.quoted_echo_error(&repr, ip.src_addr(), EchoError::TimeExceeded, now);
             }
             icmpv4::Repr::SourceQuench { .. } => self.icmp.in_source_quench += 1,

@@ -106,6 +106,7 @@ fn lab_filters(
         qotd: String::new(),
         filtering,
         send_redirects: true,
+        tcp: Default::default(),
         filters,
     };
     let node = Node::build(&cfg, vec![port], clock.now()).unwrap();

@@ -136,6 +136,7 @@ fn lab(o: Opts) -> Lab {
         qotd: String::new(),
         filtering: Default::default(),
         send_redirects: o.send_redirects,
+        tcp: Default::default(),
         filters: o.filters,
     };
     let node = Node::build(&cfg, ports, clock.now()).unwrap();

@@ -727,6 +727,11 @@ impl Connection {
         !self.events.is_empty()
     }
 
+    /// The counters alone (cheap, unlike [`Connection::stats`]).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// A snapshot for netstat.
     pub fn stats(&self) -> ConnStats {
         ConnStats {

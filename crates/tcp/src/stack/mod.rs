@@ -58,6 +58,10 @@ pub const LEGACY_EPHEMERAL_PORTS: (u16, u16) = (1024, 5000);
 /// queue of the core that owns the connection.
 pub type PortFilter = Box<dyn Fn(Ipv4Addr, u16, Ipv4Addr, u16) -> bool + Send>;
 
+/// "Is this peer on one of our connected subnets?" (the worker answers from its connected
+/// routes); decides the MSS for non-local peers when PMTU discovery is off.
+pub type LocalPredicate = Box<dyn Fn(Ipv4Addr) -> bool + Send>;
+
 /// Configuration of a [`TcpStack`]: sizes fixed at construction, and switches.
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -232,7 +236,7 @@ pub struct TcpStackStats {
     pub segs_in: u64,
     /// Segments sent (tcpOutSegs, retransmissions included).
     pub segs_out: u64,
-    /// Segments retransmitted (tcpRetransSegs; live connections plus freed ones).
+    /// Segments retransmitted (tcpRetransSegs).
     pub retrans_segs: u64,
     /// Segments sent with RST (tcpOutRsts).
     pub out_rsts: u64,
@@ -397,13 +401,13 @@ pub struct TcpStack {
     dirty: VecDeque<u32>,
     replies: VecDeque<Reply>,
     port_filter: PortFilter,
+    /// Whether a peer is on a connected subnet (`None`: `cfg.local_destination` for all).
+    local_pred: Option<LocalPredicate>,
     /// Where the next ephemeral port search starts.
     next_port: u16,
     /// Segment room: MTU less the IPv4 header.
     room: usize,
     stats: TcpStackStats,
-    /// Retransmissions of freed connections.
-    retired_retransmits: u64,
     live: usize,
     /// The latest time the driver passed in (for deadlines set by socket calls).
     now: Nanos,
@@ -461,10 +465,10 @@ impl TcpStack {
             dirty: VecDeque::with_capacity(n),
             replies: VecDeque::with_capacity(cfg.reply_queue),
             port_filter: Box::new(|_, _, _, _| true),
+            local_pred: None,
             next_port: cfg.ephemeral_ports.0,
             room: usize::from(cfg.mtu.max(crate::config::MIN_MTU)) - 20,
             stats: TcpStackStats::default(),
-            retired_retransmits: 0,
             live: 0,
             now,
             cfg,
@@ -474,6 +478,12 @@ impl TcpStack {
     /// Sets the predicate that decides which ephemeral ports land on this core.
     pub fn set_port_filter(&mut self, filter: PortFilter) {
         self.port_filter = filter;
+    }
+
+    /// Sets the predicate that tells whether a peer is on a connected subnet (instead of
+    /// `StackConfig::local_destination` for every peer).
+    pub fn set_local_predicate(&mut self, pred: LocalPredicate) {
+        self.local_pred = Some(pred);
     }
 
     /// The configuration (sanitized).
@@ -501,15 +511,9 @@ impl TcpStack {
         self.timers.len()
     }
 
-    /// The counters, with the gauges and aggregated retransmissions filled in.
+    /// The counters (kept up to date as things happen: cheap enough for every publication).
     pub fn stats(&self) -> TcpStackStats {
-        let mut s = self.stats;
-        s.retrans_segs = self.retired_retransmits
-            + self
-                .entries()
-                .map(|(_, e)| e.conn.stats().counters.retransmits)
-                .sum::<u64>();
-        s
+        self.stats
     }
 
     /// Netstat rows of every connection (a walk of the slab: not for the packet path).
@@ -528,6 +532,15 @@ impl TcpStack {
                 retransmits: s.counters.retransmits,
             }
         })
+    }
+
+    /// The open listeners: (local address or `None` for all, port, accept-queue length, SYN
+    /// queue length), for netstat (a walk of the listener table: not for the packet path).
+    pub fn listeners(&self) -> impl Iterator<Item = (Option<Ipv4Addr>, u16, usize, usize)> + '_ {
+        self.listeners
+            .iter()
+            .filter_map(|s| s.listener.as_ref())
+            .map(|l| (l.local, l.port, l.accept.len(), l.syn_count))
     }
 
     fn entries(&self) -> impl Iterator<Item = (SocketHandle, &Entry)> + '_ {
@@ -687,7 +700,10 @@ impl TcpStack {
             iss: self.isn.isn(now, t.local, t.remote),
             ts_offset: self.isn.ts_offset(t.local, t.remote),
             mtu: self.cfg.mtu,
-            local_destination: self.cfg.local_destination,
+            local_destination: self
+                .local_pred
+                .as_ref()
+                .map_or(self.cfg.local_destination, |f| f(*t.remote.ip())),
         }
     }
 
@@ -1047,7 +1063,6 @@ impl TcpStack {
             // Rare (closed with undelivered events); keeps the list bounded by the slab.
             self.ready.retain(|&i| i != idx);
         }
-        self.retired_retransmits += e.conn.stats().counters.retransmits;
         self.stats.conns_freed += 1;
         self.free.push(idx);
         self.live -= 1;

@@ -31,8 +31,11 @@ impl TcpStack {
                 .as_mut()
                 .expect("dirty entries are never freed");
             if e.burst < BURST {
+                let rexmits = e.conn.counters().retransmits;
                 if let Some(repr) = e.conn.poll_transmit(now, self.room, out) {
                     e.burst += 1;
+                    // Counted as they happen, so `stats` never walks the connections.
+                    self.stats.retrans_segs += e.conn.counters().retransmits - rexmits;
                     let t = Transmit {
                         src: *e.tuple.local.ip(),
                         dst: *e.tuple.remote.ip(),

@@ -1,0 +1,447 @@
+//! The worker's TCP: one [`TcpStack`] per core (with the TCP side of the simple services and
+//! the HTTP server), fed from IPv4 local delivery and ICMP errors, polled once per round, its
+//! segments wrapped in IPv4 and sent through [`Worker::send_ip`] (routing, ARP pending queues
+//! and counters shared with every other protocol).
+//!
+//! Transmit copies: the stack writes a segment's payload into a worker-owned scratch buffer
+//! and the IPv4 + TCP headers and the payload are then written into a fresh packet buffer,
+//! with the TCP checksum computed in software. Zero-copy transmit (payload written straight
+//! into the packet buffer), checksum offload and TSO are later work.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use burst_port::rss::{Reta, Toeplitz, KEY_LEN};
+use burst_port::{ChecksumStatus, Nanos, Queue};
+use burst_stack::ipv4::Destination;
+use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
+use burst_tcp::{Events, IcmpError, IcmpKind, SocketHandle, StackConfig, State, TcpStack};
+use burst_wire::icmpv4::DstUnreachable;
+use burst_wire::ipv4::{self, Protocol};
+use burst_wire::{tcp, ChecksumCheck, ChecksumMode};
+
+use super::Worker;
+use crate::ctl::TcpConnection;
+use crate::trace::Step;
+
+/// How a worker's active opens choose source ports so that the peer's replies reach this
+/// worker's receive queue (`TcpStack::set_port_filter`).
+#[derive(Debug, Clone)]
+pub enum ActiveOpenRss {
+    /// Every packet of every flow lands on this worker: one worker, or ports that do not
+    /// spread (a mem port without RSS delivers everything to queue 0).
+    Any,
+    /// The ports spread flows with a Toeplitz hash and a redirection table we can compute:
+    /// pick ports whose return 4-tuple hashes to this worker's queue.
+    Toeplitz {
+        /// The ports' (common) RSS key.
+        key: [u8; KEY_LEN],
+        /// The redirection table.
+        reta: Reta,
+    },
+    /// The spreading cannot be predicted (af_packet fanout, a device key we do not know) or
+    /// this worker's queue receives nothing: active opens fail with
+    /// `TcpError::NoEphemeralPort` (run a single worker to make connections). Passive opens
+    /// work on every worker (a flow always hashes to the same queue).
+    Unpredictable,
+}
+
+/// What a worker's TCP runs with.
+#[derive(Debug, Clone)]
+pub struct TcpSetup {
+    /// The stack (its `mtu` is the smallest port MTU, set by the node).
+    pub stack: StackConfig,
+    /// The TCP services (echo, discard, daytime, qotd, chargen, HTTP); `None` runs none.
+    pub services: Option<ServiceConfig>,
+    /// Source-port choice for active opens.
+    pub rss: ActiveOpenRss,
+}
+
+impl Default for TcpSetup {
+    fn default() -> Self {
+        TcpSetup {
+            stack: StackConfig::default(),
+            services: None,
+            rss: ActiveOpenRss::Any,
+        }
+    }
+}
+
+/// Worker-level TCP counters (the stack's own are [`burst_tcp::TcpStackStats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpWorkerStats {
+    /// Dropped: shorter than a TCP header or with a bad data offset.
+    pub in_malformed: u64,
+    /// Dropped: bad checksum (software check or the NIC's verdict).
+    pub in_csum_errors: u64,
+    /// Dropped: sent to a broadcast or multicast address.
+    pub in_not_unicast: u64,
+    /// Dropped silently by TCP/IP filtering (`[filtering] tcp_ports`).
+    pub in_filtered: u64,
+    /// ICMP errors quoting TCP handed to the stack.
+    pub icmp_in: u64,
+    /// Segments not sent: no route, no source address or no buffer.
+    pub out_drop: u64,
+}
+
+impl TcpWorkerStats {
+    /// The counters with their names.
+    pub fn named(&self) -> [(&'static str, u64); 6] {
+        [
+            ("in_malformed", self.in_malformed),
+            ("in_csum_errors", self.in_csum_errors),
+            ("in_not_unicast", self.in_not_unicast),
+            ("in_filtered", self.in_filtered),
+            ("icmp_in", self.icmp_in),
+            ("out_drop", self.out_drop),
+        ]
+    }
+}
+
+/// A worker's answer to `netstat -a`: the control thread raises `requested`, the worker fills
+/// `rows` at its next poll and sets `filled` to the same generation. The lock is taken only on
+/// a ctl request, never on the packet path.
+#[derive(Debug, Default)]
+pub struct NetstatSlot {
+    requested: AtomicU64,
+    filled: AtomicU64,
+    rows: Mutex<Vec<TcpConnection>>,
+}
+
+impl NetstatSlot {
+    /// Asks the worker for rows; returns the generation to wait for.
+    pub fn request(&self) -> u64 {
+        self.requested.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// The rows, once the worker answered generation `gen`.
+    pub fn take(&self, gen: u64) -> Option<Vec<TcpConnection>> {
+        if self.filled.load(Ordering::Acquire) < gen {
+            return None;
+        }
+        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        Some(core::mem::take(&mut *rows))
+    }
+}
+
+/// The application's own socket events (not the services'), one entry per connection slot so
+/// repeated events merge and nothing allocates.
+pub(super) struct AppEvents {
+    pending: Vec<(Option<SocketHandle>, Events)>,
+    queue: VecDeque<u32>,
+}
+
+impl AppEvents {
+    pub(super) fn new(slots: usize) -> AppEvents {
+        AppEvents {
+            pending: vec![(None, Events::empty()); slots],
+            queue: VecDeque::with_capacity(slots),
+        }
+    }
+
+    fn push(&mut self, h: SocketHandle, ev: Events) {
+        let Some(slot) = self.pending.get_mut(h.index()) else {
+            return;
+        };
+        let queued = !slot.1.is_empty();
+        if slot.0 != Some(h) {
+            // A stale handle's events are dropped: the slot belongs to a new connection.
+            *slot = (Some(h), Events::empty());
+        }
+        slot.1 |= ev;
+        if !queued {
+            self.queue.push_back(h.index() as u32);
+        }
+    }
+
+    fn pop(&mut self) -> Option<(SocketHandle, Events)> {
+        while let Some(i) = self.queue.pop_front() {
+            let slot = &mut self.pending[i as usize];
+            let ev = core::mem::take(&mut slot.1);
+            if let (Some(h), false) = (slot.0, ev.is_empty()) {
+                return Some((h, ev));
+            }
+        }
+        None
+    }
+}
+
+/// netstat's name of a state.
+pub fn state_name(s: State) -> &'static str {
+    match s {
+        State::Closed => "CLOSED",
+        State::SynSent => "SYN_SENT",
+        State::SynReceived => "SYN_RECEIVED",
+        State::Established => "ESTABLISHED",
+        State::FinWait1 => "FIN_WAIT_1",
+        State::FinWait2 => "FIN_WAIT_2",
+        State::CloseWait => "CLOSE_WAIT",
+        State::Closing => "CLOSING",
+        State::LastAck => "LAST_ACK",
+        State::TimeWait => "TIME_WAIT",
+    }
+}
+
+/// Builds a worker's stack from its setup: port predicate for active opens and the
+/// connected-subnet predicate; then the services' listeners.
+pub(super) fn build_stack(
+    id: usize,
+    setup: &TcpSetup,
+    subnets: Vec<burst_wire::ipv4::Cidr>,
+    now: Nanos,
+) -> (TcpStack, Option<ServiceSet>) {
+    let mut stack = TcpStack::new(setup.stack.clone(), now);
+    match &setup.rss {
+        ActiveOpenRss::Any => {}
+        ActiveOpenRss::Toeplitz { key, reta } => {
+            let hasher = Toeplitz::new(key);
+            let reta = reta.clone();
+            let queue = id as u16;
+            // The reply as the NIC sees it arriving: from the remote end to us.
+            stack.set_port_filter(Box::new(move |lip, lport, rip, rport| {
+                reta.queue_for(hasher.hash_ipv4_l4(rip, lip, rport, lport)) == queue
+            }));
+        }
+        ActiveOpenRss::Unpredictable => stack.set_port_filter(Box::new(|_, _, _, _| false)),
+    }
+    stack.set_local_predicate(Box::new(move |ip| {
+        subnets.iter().any(|c| c.contains_addr(ip))
+    }));
+    let services = setup.services.clone().and_then(|cfg| {
+        ServiceSet::new(&mut stack, cfg)
+            .map_err(|e| tracing::warn!(worker = id, "tcp services not started: {e}"))
+            .ok()
+    });
+    (stack, services)
+}
+
+impl<Q: Queue> Worker<Q> {
+    /// This worker's TCP stack: listen, connect, and the socket calls of a test or a load
+    /// generator running on the worker's thread. Segments the calls produce go out on the next
+    /// [`Worker::poll`]; events of the application's own sockets come from
+    /// [`Worker::tcp_take_ready`] (not from `TcpStack::take_ready`, which the worker drains).
+    pub fn tcp(&mut self) -> &mut TcpStack {
+        &mut self.tcp
+    }
+
+    /// The next of the application's sockets with events since it was last returned (the
+    /// services' connections are handled by the worker).
+    pub fn tcp_take_ready(&mut self) -> Option<(SocketHandle, Events)> {
+        self.app_events.pop()
+    }
+
+    /// The TCP services' counters, when they run.
+    pub fn tcp_service_stats(&self) -> Option<burst_tcp::stack::services::ServiceStats> {
+        self.tcp_services.as_ref().map(ServiceSet::stats)
+    }
+
+    /// Opens a connection to `remote` from the source address the route to it gives.
+    pub fn tcp_connect(
+        &mut self,
+        now: Nanos,
+        remote: (Ipv4Addr, u16),
+    ) -> Result<SocketHandle, burst_tcp::TcpError> {
+        let src = self.source_for(remote.0).unwrap_or(Ipv4Addr::UNSPECIFIED);
+        self.tcp.connect(now, src, remote)
+    }
+
+    /// The source address of datagrams to `dst`: the route's, else its port's first address.
+    pub fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        let guard = crossbeam_epoch::pin();
+        let nh = self.routes.lookup(dst, &guard).copied()?;
+        nh.source.or_else(|| {
+            self.addrs
+                .iter()
+                .find(|a| a.port == nh.port)
+                .map(|a| a.cidr.address())
+        })
+    }
+
+    /// A TCP segment of a datagram delivered locally.
+    pub(super) fn tcp_input(
+        &mut self,
+        datagram: &[u8],
+        class: Destination,
+        l4_checksum: ChecksumStatus,
+        now: Nanos,
+    ) {
+        let ip = ipv4::Packet::new_unchecked(datagram);
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        if class != Destination::Local {
+            // RFC 9293 §3.9.1 / RFC 1122 §4.2.3.10: TCP is unicast only.
+            self.tcp_stats.in_not_unicast += 1;
+            self.step(Step::Drop("tcp.in_not_unicast"));
+            return;
+        }
+        let Ok(seg) = tcp::Packet::new_checked(ip.payload()) else {
+            self.tcp_stats.in_malformed += 1;
+            self.step(Step::Drop("tcp.in_malformed"));
+            return;
+        };
+        let check = match l4_checksum {
+            ChecksumStatus::Good => ChecksumCheck::Trust,
+            ChecksumStatus::Bad => {
+                self.tcp_stats.in_csum_errors += 1;
+                self.step(Step::Drop("tcp.in_csum_errors"));
+                return;
+            }
+            ChecksumStatus::Unknown => ChecksumCheck::Verify,
+        };
+        if !self.cfg.filtering.tcp_ok(seg.dst_port()) {
+            // Seed 000: TCP/IP filtering drops silently.
+            self.tcp_stats.in_filtered += 1;
+            self.filtered += 1;
+            self.step(Step::Drop("tcp.in_filtered"));
+            return;
+        }
+        let repr = match tcp::Repr::parse(&seg, src, dst, check) {
+            Ok(r) => r,
+            Err(burst_wire::Error::BadChecksum { .. }) => {
+                self.tcp_stats.in_csum_errors += 1;
+                self.step(Step::Drop("tcp.in_csum_errors"));
+                return;
+            }
+            Err(_) => {
+                self.tcp_stats.in_malformed += 1;
+                self.step(Step::Drop("tcp.in_malformed"));
+                return;
+            }
+        };
+        self.tcp.on_segment(now, src, dst, &repr, seg.payload());
+    }
+
+    /// An ICMP error (destination unreachable or time exceeded) whose quote is TCP; `quoted`
+    /// is the invoking datagram's header and leading bytes.
+    pub(super) fn tcp_icmp(&mut self, quoted: &[u8], kind: IcmpKind, now: Nanos) {
+        if quoted.len() < 20 || quoted[9] != Protocol::TCP.0 {
+            return;
+        }
+        self.tcp_stats.icmp_in += 1;
+        self.tcp.on_icmp(now, quoted, kind);
+    }
+
+    /// The stack's kind for an ICMP destination-unreachable code.
+    pub(super) fn tcp_icmp_kind(reason: DstUnreachable, mtu: u16) -> IcmpKind {
+        match reason {
+            DstUnreachable::FragRequired => IcmpKind::FragNeeded { mtu },
+            DstUnreachable::NetUnreachable => IcmpKind::Unreachable(IcmpError::NetUnreachable),
+            DstUnreachable::ProtoUnreachable => {
+                IcmpKind::Unreachable(IcmpError::ProtocolUnreachable)
+            }
+            DstUnreachable::PortUnreachable => IcmpKind::Unreachable(IcmpError::PortUnreachable),
+            DstUnreachable::NetProhibited
+            | DstUnreachable::HostProhibited
+            | DstUnreachable::CommProhibited => IcmpKind::Unreachable(IcmpError::AdminProhibited),
+            _ => IcmpKind::Unreachable(IcmpError::HostUnreachable),
+        }
+    }
+
+    /// One TCP round: timers when due, the services and the application's events, then every
+    /// segment the stack has to send. Returns the segments sent.
+    pub(super) fn tcp_round(&mut self, now: Nanos) -> usize {
+        if self.tcp.next_deadline().is_some_and(|d| now >= d) {
+            self.tcp.poll(now);
+        }
+        if let Some(s) = self.tcp_services.as_mut() {
+            s.accept_all(&mut self.tcp, now);
+        }
+        while let Some((h, ev)) = self.tcp.take_ready() {
+            let taken = self
+                .tcp_services
+                .as_mut()
+                .is_some_and(|s| s.on_event(&mut self.tcp, now, h, ev));
+            if !taken {
+                self.app_events.push(h, ev);
+            }
+        }
+        self.tcp_output(now)
+    }
+
+    /// Drains the stack's output into IPv4 packets.
+    fn tcp_output(&mut self, now: Nanos) -> usize {
+        if !self.tcp.has_output() {
+            return 0;
+        }
+        let mut buf = core::mem::take(&mut self.tcp_scratch);
+        let ttl = self.cfg.ipv4.default_ttl;
+        let mut n = 0;
+        while let Some(t) = self.tcp.poll_transmit(now, &mut buf) {
+            n += 1;
+            let payload = &buf[..t.payload_len];
+            let seg_len = t.repr.header_len() + t.payload_len;
+            let dst = t.dst;
+            let repr = &t.repr;
+            let r = self.send_ip(
+                dst,
+                Some(t.src),
+                ipv4::HEADER_LEN + seg_len,
+                now,
+                |out, s| {
+                    let mut ip = ipv4::Repr::new(s, dst, Protocol::TCP, seg_len, ttl);
+                    // RFC 1191: TCP segments are sized to the path MTU and never fragmented.
+                    ip.dont_frag = true;
+                    let hl = ip.header_len();
+                    let th = repr.header_len();
+                    out[hl + th..hl + seg_len].copy_from_slice(payload);
+                    repr.emit(
+                        &mut tcp::Packet::new_unchecked(&mut out[hl..hl + seg_len]),
+                        s,
+                        dst,
+                        ChecksumMode::Compute,
+                    );
+                    ip.emit(
+                        &mut ipv4::Packet::new_unchecked(&mut out[..hl + seg_len]),
+                        ChecksumMode::Compute,
+                    );
+                    hl + seg_len
+                },
+            );
+            if r.is_err() {
+                self.tcp_stats.out_drop += 1;
+            }
+        }
+        self.tcp_scratch = buf;
+        n
+    }
+
+    /// Fills the netstat slot if the control thread asked (one atomic load per poll).
+    pub(super) fn tcp_netstat(&mut self) {
+        let slot = &self.shared.netstat;
+        let want = slot.requested.load(Ordering::Acquire);
+        if want == self.netstat_seen {
+            return;
+        }
+        self.netstat_seen = want;
+        let core = self.id as u16;
+        let mut rows: Vec<TcpConnection> = self
+            .tcp
+            .listeners()
+            .map(|(local, port, accept, syn)| TcpConnection {
+                local: SocketAddrV4::new(local.unwrap_or(Ipv4Addr::UNSPECIFIED), port),
+                remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                state: "LISTENING".into(),
+                send_q: syn as u64,
+                recv_q: accept as u64,
+                cwnd: 0,
+                srtt_us: None,
+                retransmits: 0,
+                core,
+            })
+            .collect();
+        rows.extend(self.tcp.connections().map(|c| TcpConnection {
+            local: c.local,
+            remote: c.remote,
+            state: state_name(c.state).into(),
+            send_q: c.send_queue as u64,
+            recv_q: c.recv_queue as u64,
+            cwnd: c.cwnd as u64,
+            srtt_us: c.srtt.map(|d| d.0 / 1000),
+            retransmits: c.retransmits,
+            core,
+        }));
+        *slot.rows.lock().unwrap_or_else(|e| e.into_inner()) = rows;
+        slot.filled.store(want, Ordering::Release);
+    }
+}
