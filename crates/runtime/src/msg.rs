@@ -72,6 +72,18 @@ pub enum ToControl {
         /// The packet.
         repr: arp::Repr,
     },
+    /// A TCP connection to `dst` was established (dead gateway detection tracks the
+    /// destinations reached through the default gateway).
+    RouteUse {
+        /// The peer.
+        dst: Ipv4Addr,
+    },
+    /// A TCP connection to `dst` retransmitted half of `TcpMaxDataRetransmissions` times: its
+    /// gateway may be dead (seed: "Dead Gateway Detection").
+    RouteSuspect {
+        /// The peer.
+        dst: Ipv4Addr,
+    },
     /// The path of one traced packet (`ctl trace`).
     Trace(crate::trace::TraceRecord),
     /// The worker queued packets for an unresolved neighbour.

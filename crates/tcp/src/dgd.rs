@@ -49,6 +49,11 @@ impl DeadGatewayDetector {
         }
     }
 
+    /// The gateways, in preference order.
+    pub fn gateways(&self) -> &[Ipv4Addr] {
+        &self.gateways
+    }
+
     /// The host's current default gateway.
     pub fn default_gateway(&self) -> Option<Ipv4Addr> {
         self.gateways.get(self.current).copied()

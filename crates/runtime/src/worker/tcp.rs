@@ -24,6 +24,7 @@ use burst_wire::{tcp, ChecksumCheck, ChecksumMode};
 
 use super::Worker;
 use crate::ctl::TcpConnection;
+use crate::msg::ToControl;
 use crate::trace::Step;
 
 /// How a worker's active opens choose source ports so that the peer's replies reach this
@@ -348,6 +349,17 @@ impl<Q: Queue> Worker<Q> {
             s.accept_all(&mut self.tcp, now);
         }
         while let Some((h, ev)) = self.tcp.take_ready() {
+            if ev.contains(Events::CONNECTED) || ev.contains(Events::ROUTE_SUSPECT) {
+                if let Ok(remote) = self.tcp.remote_addr(h) {
+                    let dst = *remote.ip();
+                    if ev.contains(Events::CONNECTED) {
+                        self.tell_control(ToControl::RouteUse { dst });
+                    }
+                    if ev.contains(Events::ROUTE_SUSPECT) {
+                        self.tell_control(ToControl::RouteSuspect { dst });
+                    }
+                }
+            }
             let taken = self
                 .tcp_services
                 .as_mut()

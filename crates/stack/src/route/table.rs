@@ -49,6 +49,9 @@ pub enum RouteKind {
     Redirect,
     /// A default router learned from router advertisements (RFC 1256).
     RouterDiscovery,
+    /// A host route moving one destination to another default gateway (dead gateway
+    /// detection: its TCP connections kept retransmitting through the current one).
+    DeadGateway,
 }
 
 /// One route.
