@@ -1097,6 +1097,23 @@ impl<Q: Queue> Worker<Q> {
         now: Nanos,
         write: impl FnOnce(&mut [u8], Ipv4Addr) -> usize,
     ) -> Result<(), &'static str> {
+        self.send_ip_with(dst, src_hint, max_len, now, None, |out, s, _| write(out, s))
+    }
+
+    /// [`send_ip`](Self::send_ip) for a datagram whose IPv4 and `l4` checksums are left to the
+    /// port: `write` gets [`ChecksumMode::Offload`] and the buffer the matching transmit
+    /// request, which the NIC completes, or the backend in software when the port lacks it
+    /// (`burst_port::offload::prepare_tx`). A datagram that must be fragmented gets
+    /// [`ChecksumMode::Compute`] instead.
+    fn send_ip_with(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+        max_len: usize,
+        now: Nanos,
+        l4: Option<burst_port::L4Checksum>,
+        write: impl FnOnce(&mut [u8], Ipv4Addr, ChecksumMode) -> usize,
+    ) -> Result<(), &'static str> {
         let guard = crossbeam_epoch::pin();
         let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
             self.ipv4.drop_no_route += 1;
@@ -1126,7 +1143,9 @@ impl<Q: Queue> Worker<Q> {
         let mtu = usize::from(self.ports[p].mtu);
         let nip = nh.neighbour(dst);
         if max_len > mtu {
-            return self.send_fragmented(port, dst, nip, src, max_len, mtu, now, write);
+            return self.send_fragmented(port, dst, nip, src, max_len, mtu, now, |out, s| {
+                write(out, s, ChecksumMode::Compute)
+            });
         }
         let Some(mut b) = self.queues[p].alloc() else {
             self.ipv4.drop_no_buffer += 1;
@@ -1136,7 +1155,13 @@ impl<Q: Queue> Worker<Q> {
             self.ipv4.drop_no_buffer += 1;
             return Err("Datagram larger than a buffer.");
         };
-        let n = write(&mut f[ethernet::HEADER_LEN..], src);
+        let mode = if l4.is_some() {
+            ChecksumMode::Offload
+        } else {
+            ChecksumMode::Compute
+        };
+        let n = write(&mut f[ethernet::HEADER_LEN..], src, mode);
+        let ihl = (f[ethernet::HEADER_LEN] & 0x0f) * 4;
         ethernet::Repr {
             src_addr: self.ports[p].mac,
             dst_addr: MacAddr::ZERO,
@@ -1145,6 +1170,16 @@ impl<Q: Queue> Worker<Q> {
         }
         .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
         b.trim(max_len - n);
+        if l4.is_some() {
+            b.set_tx_offload(burst_port::TxOffload {
+                l2_len: ethernet::HEADER_LEN as u8,
+                l3_len: ihl,
+                l4_len: 0,
+                ipv4_checksum: true,
+                l4_checksum: l4,
+                tso_segsz: 0,
+            });
+        }
         self.ipv4.sent += 1;
         self.l2_out(port, dst, nip, b, now);
         Ok(())

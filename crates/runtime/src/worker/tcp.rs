@@ -20,7 +20,7 @@ use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
 use burst_tcp::{Events, IcmpError, IcmpKind, SocketHandle, StackConfig, State, TcpStack};
 use burst_wire::icmpv4::DstUnreachable;
 use burst_wire::ipv4::{self, Protocol};
-use burst_wire::{tcp, ChecksumCheck, ChecksumMode};
+use burst_wire::{tcp, ChecksumCheck};
 
 use super::Worker;
 use crate::ctl::TcpConnection;
@@ -385,12 +385,14 @@ impl<Q: Queue> Worker<Q> {
             let seg_len = t.repr.header_len() + t.payload_len;
             let dst = t.dst;
             let repr = &t.repr;
-            let r = self.send_ip(
+            // Checksums are left to the port: the NIC fills them, or the backend in software.
+            let r = self.send_ip_with(
                 dst,
                 Some(t.src),
                 ipv4::HEADER_LEN + seg_len,
                 now,
-                |out, s| {
+                Some(burst_port::L4Checksum::Tcp),
+                |out, s, mode| {
                     let mut ip = ipv4::Repr::new(s, dst, Protocol::TCP, seg_len, ttl);
                     // RFC 1191: TCP segments are sized to the path MTU and never fragmented.
                     ip.dont_frag = true;
@@ -401,11 +403,11 @@ impl<Q: Queue> Worker<Q> {
                         &mut tcp::Packet::new_unchecked(&mut out[hl..hl + seg_len]),
                         s,
                         dst,
-                        ChecksumMode::Compute,
+                        mode,
                     );
                     ip.emit(
                         &mut ipv4::Packet::new_unchecked(&mut out[..hl + seg_len]),
-                        ChecksumMode::Compute,
+                        mode,
                     );
                     hl + seg_len
                 },
