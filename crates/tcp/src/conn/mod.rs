@@ -280,6 +280,59 @@ pub struct ConnStats {
     pub counters: Counters,
 }
 
+/// The storage of a connection's send and receive rings, sized for one [`TcpConfig`].
+///
+/// Allocated (and zeroed) once by [`Buffers::new`], then handed from a finished connection
+/// ([`Connection::take_buffers`], [`Connection::into_buffers`]) to a new one
+/// ([`Connection::connect_in`], [`Connection::accept_in`], [`Connection::from_cookie_in`])
+/// without allocating or zeroing again: a stack keeps a pool of them. A new connection never
+/// sees the bytes of the one before (a ring reads only bytes it wrote).
+pub struct Buffers {
+    send: Box<[u8]>,
+    recv: Box<[u8]>,
+}
+
+impl core::fmt::Debug for Buffers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Buffers")
+            .field("send", &self.send.len())
+            .field("recv", &self.recv.len())
+            .finish()
+    }
+}
+
+impl Buffers {
+    /// Zeroed storage for the rings of a connection configured by `cfg`.
+    pub fn new(cfg: &TcpConfig) -> Buffers {
+        let (send, recv) = Buffers::sizes(cfg);
+        Buffers {
+            send: vec![0; send].into_boxed_slice(),
+            recv: vec![0; recv].into_boxed_slice(),
+        }
+    }
+
+    /// Whether these are the sizes a connection configured by `cfg` uses.
+    pub fn fits(&self, cfg: &TcpConfig) -> bool {
+        Buffers::sizes(cfg) == (self.send.len(), self.recv.len())
+    }
+
+    /// Bytes held (both rings).
+    pub fn len(&self) -> usize {
+        self.send.len() + self.recv.len()
+    }
+
+    /// Whether both rings are empty (never, for storage from [`Buffers::new`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// (send, receive) ring sizes for `cfg`, as `Connection::new` uses them.
+    fn sizes(cfg: &TcpConfig) -> (usize, usize) {
+        let cfg = cfg.sanitized();
+        (cfg.send_buffer, cfg.recv_buffer_rounded())
+    }
+}
+
 /// A segment to send that is not part of the data flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Probe {
@@ -405,8 +458,17 @@ pub(crate) fn dist(a: SeqNumber, b: SeqNumber) -> usize {
 }
 
 impl Connection {
-    fn new(cfg: &TcpConfig, p: ConnParams, state: State) -> Connection {
+    /// A connection in `state` on `bufs` (fresh storage when `None` or not sized for `cfg`).
+    fn new(cfg: &TcpConfig, p: ConnParams, state: State, bufs: Option<Buffers>) -> Connection {
         let cfg = cfg.sanitized();
+        let (send_size, recv_size) = (cfg.send_buffer, cfg.recv_buffer_rounded());
+        let bufs = match bufs {
+            Some(b) if (b.send.len(), b.recv.len()) == (send_size, recv_size) => b,
+            _ => Buffers {
+                send: vec![0; send_size].into_boxed_slice(),
+                recv: vec![0; recv_size].into_boxed_slice(),
+            },
+        };
         let mtu = p.mtu.max(MIN_MTU);
         let path_mss = mtu - 40;
         let adv_mss = cfg.mss.min(path_mss);
@@ -425,7 +487,7 @@ impl Connection {
             snd_wl1: SeqNumber(0),
             snd_wl2: p.iss,
             snd_wscale: 0,
-            send_buf: Ring::new(cfg.send_buffer),
+            send_buf: Ring::from_storage(bufs.send),
             snd_data: p.iss + 1,
             fin_queued: false,
             fin_seq: p.iss,
@@ -435,7 +497,7 @@ impl Connection {
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
             rcv_wscale: 0,
-            recv_buf: Ring::new(cfg.recv_buffer_rounded()),
+            recv_buf: Ring::from_storage(bufs.recv),
             asm: Assembler::new(),
             rcv_fin: None,
             read_closed: false,
@@ -489,7 +551,18 @@ impl Connection {
     /// An active open (RFC 9293 CONNECT): the connection starts in SYN-SENT and its first
     /// `poll_transmit` returns the SYN.
     pub fn connect(cfg: &TcpConfig, params: ConnParams, now: Nanos) -> Connection {
-        let mut c = Connection::new(cfg, params, State::SynSent);
+        Connection::connect_in(cfg, params, now, None)
+    }
+
+    /// [`Connection::connect`] on recycled ring storage (allocated when `None` or not sized
+    /// for `cfg`).
+    pub fn connect_in(
+        cfg: &TcpConfig,
+        params: ConnParams,
+        now: Nanos,
+        bufs: Option<Buffers>,
+    ) -> Connection {
+        let mut c = Connection::new(cfg, params, State::SynSent, bufs);
         c.last_rx = now;
         c.challenge_start = now;
         c
@@ -499,7 +572,19 @@ impl Connection {
     /// taken: the peer sends it again). Starts in SYN-RECEIVED; the first `poll_transmit`
     /// returns the SYN-ACK.
     pub fn accept(cfg: &TcpConfig, params: ConnParams, now: Nanos, syn: &Repr) -> Connection {
-        let mut c = Connection::new(cfg, params, State::SynReceived);
+        Connection::accept_in(cfg, params, now, syn, None)
+    }
+
+    /// [`Connection::accept`] on recycled ring storage (allocated when `None` or not sized
+    /// for `cfg`).
+    pub fn accept_in(
+        cfg: &TcpConfig,
+        params: ConnParams,
+        now: Nanos,
+        syn: &Repr,
+        bufs: Option<Buffers>,
+    ) -> Connection {
+        let mut c = Connection::new(cfg, params, State::SynReceived, bufs);
         c.irs = syn.seq;
         c.rcv_nxt = syn.seq + 1;
         c.rcv_adv = c.rcv_nxt;
@@ -524,7 +609,20 @@ impl Connection {
         ack: &Repr,
         mss: u16,
     ) -> Connection {
-        let mut c = Connection::new(cfg, params, State::Established);
+        Connection::from_cookie_in(cfg, params, now, ack, mss, None)
+    }
+
+    /// [`Connection::from_cookie`] on recycled ring storage (allocated when `None` or not
+    /// sized for `cfg`).
+    pub fn from_cookie_in(
+        cfg: &TcpConfig,
+        params: ConnParams,
+        now: Nanos,
+        ack: &Repr,
+        mss: u16,
+        bufs: Option<Buffers>,
+    ) -> Connection {
+        let mut c = Connection::new(cfg, params, State::Established, bufs);
         c.syn_pending = false;
         c.irs = ack.seq - 1usize;
         c.rcv_nxt = ack.seq;
@@ -543,6 +641,42 @@ impl Connection {
         c.events |= Events::CONNECTED | Events::WRITABLE;
         c.touch_keepalive(now);
         c
+    }
+
+    /// Hands the ring storage back once the connection no longer needs it: in TIME-WAIT or
+    /// CLOSED with both queues empty (nothing left to send or to read). The connection goes
+    /// on as before (a TIME-WAIT connection still answers with the same window); it just
+    /// holds no buffers. `None` if it still needs them or gave them back already.
+    pub fn take_buffers(&mut self) -> Option<Buffers> {
+        if !matches!(self.state, State::TimeWait | State::Closed)
+            || !self.send_buf.is_empty()
+            || !self.recv_buf.is_empty()
+            || !self.has_buffers()
+        {
+            return None;
+        }
+        let send = self.send_buf.take_storage()?;
+        let recv = self.recv_buf.take_storage()?;
+        Some(Buffers { send, recv })
+    }
+
+    /// Whether the connection still holds its ring storage.
+    pub fn has_buffers(&self) -> bool {
+        self.send_buf.has_storage() && self.recv_buf.has_storage()
+    }
+
+    /// The ring storage of a connection that is being dropped, whatever it held (`None` if
+    /// it was handed back already).
+    pub fn into_buffers(mut self) -> Option<Buffers> {
+        if !self.has_buffers() {
+            return None;
+        }
+        // Whatever is queued is dropped with the connection.
+        self.send_buf.consume(usize::MAX);
+        self.recv_buf.consume(usize::MAX);
+        let send = self.send_buf.take_storage()?;
+        let recv = self.recv_buf.take_storage()?;
+        Some(Buffers { send, recv })
     }
 
     /// Applies the options of the peer's SYN (RFC 7323 §1.3, RFC 2018 §2, RFC 9293 §3.7.1).

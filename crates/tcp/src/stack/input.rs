@@ -7,6 +7,7 @@ use burst_port::Nanos;
 use burst_wire::tcp::{Flags, Options, Repr, SeqNumber};
 
 use super::{IcmpKind, ListenerHandle, Phase, Reply, TcpStack, Tuple};
+use crate::config::Negotiate;
 use crate::conn::Connection;
 
 impl TcpStack {
@@ -115,7 +116,10 @@ impl TcpStack {
             }
             return;
         }
-        let conn = Connection::accept(&self.cfg.tcp, self.params(now, tuple), now, seg);
+        let ts = self.cfg.tcp.timestamps != Negotiate::Off && seg.options.timestamp().is_some();
+        let params = self.params(now, tuple, ts);
+        let bufs = self.buffers();
+        let conn = Connection::accept_in(&self.cfg.tcp, params, now, seg, Some(bufs));
         let idx = self.insert(conn, tuple, Phase::HalfOpen, Some(l));
         self.listener_mut(l).expect("listener").syn_count += 1;
         self.touch(idx);
@@ -151,9 +155,11 @@ impl TcpStack {
             self.stats.table_full += 1;
             return;
         }
-        let mut params = self.params(now, tuple);
+        // A cookie connection has no timestamps.
+        let mut params = self.params(now, tuple, false);
         params.iss = ack - 1usize;
-        let mut conn = Connection::from_cookie(&self.cfg.tcp, params, now, seg, mss);
+        let bufs = self.buffers();
+        let mut conn = Connection::from_cookie_in(&self.cfg.tcp, params, now, seg, mss, Some(bufs));
         if !payload.is_empty() || seg.flags.contains(Flags::FIN) {
             // Data (or a FIN) riding on the completing ACK.
             conn.on_segment(now, seg, payload);
