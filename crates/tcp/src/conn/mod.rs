@@ -23,7 +23,7 @@ mod output;
 mod timers;
 
 use burst_port::Nanos;
-use burst_wire::tcp::{Repr, SeqNumber};
+use burst_wire::tcp::{Options, Repr, SeqNumber, TcpOption};
 
 use crate::assembler::Assembler;
 use crate::cc::{initial_window, Congestion, CongestionControl};
@@ -330,6 +330,40 @@ impl Buffers {
     fn sizes(cfg: &TcpConfig) -> (usize, usize) {
         let cfg = cfg.sanitized();
         (cfg.send_buffer, cfg.recv_buffer_rounded())
+    }
+}
+
+/// The options of a SYN that negotiation looks at, from one walk over them (the first of
+/// each kind counts, as with `Options`' own look-ups).
+#[derive(Debug, Clone, Copy, Default)]
+struct SynOptions {
+    mss: Option<u16>,
+    window_scale: Option<u8>,
+    sack_permitted: bool,
+    timestamp: Option<(u32, u32)>,
+}
+
+impl SynOptions {
+    fn parse(opts: &Options) -> SynOptions {
+        let mut o = SynOptions::default();
+        // `Options` are validated when built: the walk yields no errors (and would stop at
+        // one, like the look-ups).
+        for opt in opts.iter().map_while(Result::ok) {
+            match opt {
+                TcpOption::MaxSegmentSize(v) => {
+                    o.mss.get_or_insert(v);
+                }
+                TcpOption::WindowScale(v) => {
+                    o.window_scale.get_or_insert(v);
+                }
+                TcpOption::SackPermitted => o.sack_permitted = true,
+                TcpOption::Timestamp { tsval, tsecr } => {
+                    o.timestamp.get_or_insert((tsval, tsecr));
+                }
+                _ => {}
+            }
+        }
+        o
     }
 }
 
@@ -679,14 +713,25 @@ impl Connection {
         Some(Buffers { send, recv })
     }
 
+    /// Sets the timestamp clock's offset (a stack computes it only once it knows the
+    /// connection uses timestamps; nothing reads it before the first segment is sent).
+    pub(crate) fn set_ts_offset(&mut self, offset: u32) {
+        self.ts_offset = offset;
+    }
+
+    /// Whether timestamps are in use (negotiated, or offered in our SYN).
+    pub(crate) fn timestamps_on(&self) -> bool {
+        self.ts_ok
+    }
+
     /// Applies the options of the peer's SYN (RFC 7323 §1.3, RFC 2018 §2, RFC 9293 §3.7.1).
     /// `active`: we sent a SYN first, so only what we offered can be on.
     fn negotiate(&mut self, syn: &Repr, active: bool) {
-        let o = &syn.options;
+        let o = SynOptions::parse(&syn.options);
         let shift = self.cfg.window_shift();
         let ws_offered = !active || (self.cfg.window_scaling == Negotiate::Offer && shift > 0);
         let ts_offered = !active || self.cfg.timestamps == Negotiate::Offer;
-        match o.window_scale() {
+        match o.window_scale {
             Some(ws) if self.cfg.window_scaling != Negotiate::Off && ws_offered => {
                 self.ws_ok = true;
                 // RFC 7323 §2.3: a shift above 14 is treated as 14.
@@ -699,15 +744,15 @@ impl Connection {
                 self.rcv_wscale = 0;
             }
         }
-        match o.timestamp() {
+        match o.timestamp {
             Some((tsval, _)) if self.cfg.timestamps != Negotiate::Off && ts_offered => {
                 self.ts_ok = true;
                 self.ts_recent = tsval;
             }
             _ => self.ts_ok = false,
         }
-        self.sack_ok = self.cfg.sack && o.sack_permitted();
-        let peer_mss = o.mss().unwrap_or(DEFAULT_MSS).max(MIN_MTU - 40);
+        self.sack_ok = self.cfg.sack && o.sack_permitted;
+        let peer_mss = o.mss.unwrap_or(DEFAULT_MSS).max(MIN_MTU - 40);
         self.snd_mss = peer_mss.min(self.mtu - 40);
         if !self.cfg.pmtu_discovery && !self.local_destination {
             self.snd_mss = self.snd_mss.min(DEFAULT_MSS);
@@ -1004,6 +1049,10 @@ impl Connection {
     /// retransmitted.
     fn pipe(&self) -> usize {
         let out = dist(self.snd_nxt, self.snd_una);
+        if !(self.in_recovery || self.rto_recovery) && self.sb.is_empty() {
+            // Nothing SACKed and nothing lost (`lost_end` is SND.UNA outside recovery).
+            return out;
+        }
         let sacked = self.sb.sacked_bytes();
         let start = self.high_rxt.max(self.snd_una);
         let le = self.lost_end();

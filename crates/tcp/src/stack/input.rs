@@ -7,7 +7,6 @@ use burst_port::Nanos;
 use burst_wire::tcp::{Flags, Options, Repr, SeqNumber};
 
 use super::{IcmpKind, ListenerHandle, Phase, Reply, TcpStack, Tuple};
-use crate::config::Negotiate;
 use crate::conn::Connection;
 
 impl TcpStack {
@@ -30,7 +29,7 @@ impl TcpStack {
             local: SocketAddrV4::new(dst, seg.dst_port),
             remote: SocketAddrV4::new(src, seg.src_port),
         };
-        if let Some(&idx) = self.table.get(&tuple) {
+        if let Some(idx) = self.lookup(&tuple) {
             let e = self.slots[idx as usize]
                 .entry
                 .as_ref()
@@ -116,10 +115,14 @@ impl TcpStack {
             }
             return;
         }
-        let ts = self.cfg.tcp.timestamps != Negotiate::Off && seg.options.timestamp().is_some();
-        let params = self.params(now, tuple, ts);
+        let params = self.params(now, tuple, false);
         let bufs = self.buffers();
-        let conn = Connection::accept_in(&self.cfg.tcp, params, now, seg, Some(bufs));
+        let mut conn = Connection::accept_in(&self.cfg.tcp, params, now, seg, Some(bufs));
+        if conn.timestamps_on() {
+            // Negotiated from the SYN: only now is the offset's hash worth computing (the
+            // SYN-ACK, the first segment to carry it, is not built yet).
+            conn.set_ts_offset(self.isn.ts_offset(tuple.local, tuple.remote));
+        }
         let idx = self.insert(conn, tuple, Phase::HalfOpen, Some(l));
         self.listener_mut(l).expect("listener").syn_count += 1;
         self.touch(idx);
@@ -241,7 +244,7 @@ impl TcpStack {
             self.stats.icmp_no_conn += 1;
             return false;
         };
-        let Some(&idx) = self.table.get(&tuple) else {
+        let Some(idx) = self.lookup(&tuple) else {
             self.stats.icmp_no_conn += 1;
             return false;
         };
