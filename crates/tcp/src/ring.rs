@@ -188,4 +188,37 @@ mod tests {
         assert_eq!(r.write_at(9, b"1"), 0);
         assert_eq!(format!("{r:?}"), "Ring { capacity: 8, head: 4, len: 5 }");
     }
+
+    #[test]
+    fn recycled_storage_shows_no_stale_bytes_and_an_emptied_ring_keeps_its_capacity() {
+        let mut r = Ring::new(8);
+        r.push(b"secret");
+        assert!(r.take_storage().is_none(), "not while bytes are held");
+        r.consume(4);
+        r.write_at(4, b"zz");
+        r.consume(2);
+        let buf = r.take_storage().expect("empty ring gives its storage back");
+        // The old bytes are still there (never zeroed again)...
+        assert_eq!(&buf[..], b"zzcret\0\0");
+        // The emptied ring: same capacity and free space, reads nothing, takes nothing.
+        assert!(!r.has_storage());
+        assert_eq!((r.capacity(), r.free(), r.len()), (8, 8, 0));
+        assert_eq!(r.peek(), b"");
+        assert_eq!(r.push(b"abc"), 0);
+        assert_eq!(r.write_at(0, b"abc"), 0);
+        r.commit(3);
+        assert_eq!(r.read_at(0, &mut [0u8; 4]), 0);
+        assert!(r.take_storage().is_none());
+        // ...but a new ring on them reads only what it writes.
+        let mut n = Ring::from_storage(buf);
+        assert_eq!((n.capacity(), n.len(), n.peek()), (8, 0, &b""[..]));
+        n.write_at(1, b"q");
+        n.commit(0);
+        assert_eq!(n.read_at(0, &mut [0u8; 8]), 0);
+        n.push(b"ab");
+        let mut out = [0u8; 8];
+        assert_eq!(n.read_at(0, &mut out), 2);
+        assert_eq!(&out[..2], b"ab");
+        assert_eq!(n.peek(), b"ab");
+    }
 }
