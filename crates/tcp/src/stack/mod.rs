@@ -1134,6 +1134,15 @@ fn rearm(timers: &mut TimerWheel<(u32, u32)>, e: &mut Entry, idx: u32, gen: u32)
     if want == e.armed_for && (want.is_none() || e.timer.is_some()) {
         return;
     }
+    if let (Some(_), Some(w), Some(armed)) = (e.timer, want, e.armed_for) {
+        if armed <= w {
+            // The deadline moved later (the RTO restarted by an ACK, the keep-alive by any
+            // segment): leave the earlier entry. It fires early, `poll` finds nothing due
+            // (harmless, see `Connection::on_timeout`) and re-arms for the real deadline, so
+            // the wheel is touched once per expiry instead of once per segment.
+            return;
+        }
+    }
     e.armed_for = want;
     match (e.timer, want) {
         (Some(id), Some(d)) => {
