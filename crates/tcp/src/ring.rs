@@ -113,7 +113,10 @@ impl Ring {
         let start = self.idx(off);
         let first = n.min(cap - start);
         self.buf[start..start + first].copy_from_slice(&data[..first]);
-        self.buf[..n - first].copy_from_slice(&data[first..n]);
+        if n > first {
+            // Wrapped (a call to memcpy even for zero bytes otherwise).
+            self.buf[..n - first].copy_from_slice(&data[first..n]);
+        }
         n
     }
 
@@ -133,7 +136,9 @@ impl Ring {
         let start = self.idx(off);
         let first = n.min(cap - start);
         out[..first].copy_from_slice(&self.buf[start..start + first]);
-        out[first..n].copy_from_slice(&self.buf[..n - first]);
+        if n > first {
+            out[first..n].copy_from_slice(&self.buf[..n - first]);
+        }
         n
     }
 
