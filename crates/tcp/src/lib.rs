@@ -61,7 +61,9 @@ pub mod stack;
 
 pub use cc::{Congestion, CongestionControl, Cubic, NewReno};
 pub use config::{CongestionAlgorithm, KeepAlive, Negotiate, TcpConfig};
-pub use conn::{ConnError, ConnParams, ConnStats, Connection, Counters, Events, IcmpError, State};
+pub use conn::{
+    Buffers, ConnError, ConnParams, ConnStats, Connection, Counters, Events, IcmpError, State,
+};
 pub use cookie::SynCookies;
 pub use dgd::{DeadGatewayDetector, GatewayChange};
 pub use isn::IsnGenerator;

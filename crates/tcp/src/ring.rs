@@ -1,11 +1,19 @@
-//! A fixed-capacity byte ring, allocated once per connection: the send queue (unacknowledged
+//! A fixed-capacity byte ring per queue of a connection: the send queue (unacknowledged
 //! and unsent bytes) and the receive queue (in-order bytes, with out-of-order bytes parked
 //! after them at their final position).
+//!
+//! The storage is a plain boxed slice that a ring can be built on and give back
+//! ([`Ring::from_storage`], [`Ring::take_storage`]), so a stack recycles it between
+//! connections instead of allocating and zeroing it for each one. Stale bytes of an earlier
+//! connection are never visible: only committed bytes (written by this ring) are read.
 
 /// A byte ring of fixed capacity. Offsets are relative to the head (the oldest byte).
 #[derive(Clone)]
 pub(crate) struct Ring {
     buf: Box<[u8]>,
+    /// The logical capacity: `buf.len()`, kept after the storage was handed back (an empty
+    /// ring without storage still reports its free space, e.g. for TIME-WAIT's window).
+    cap: usize,
     head: usize,
     len: usize,
 }
@@ -14,7 +22,7 @@ impl core::fmt::Debug for Ring {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Not the bytes: a connection's Debug output must stay readable.
         f.debug_struct("Ring")
-            .field("capacity", &self.buf.len())
+            .field("capacity", &self.cap)
             .field("head", &self.head)
             .field("len", &self.len)
             .finish()
@@ -23,17 +31,39 @@ impl core::fmt::Debug for Ring {
 
 impl Ring {
     /// A ring of `capacity` bytes (the only allocation it makes).
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> Ring {
+        Ring::from_storage(vec![0; capacity].into_boxed_slice())
+    }
+
+    /// An empty ring on `buf` (whatever bytes it holds are never read before being written).
+    pub(crate) fn from_storage(buf: Box<[u8]>) -> Ring {
         Ring {
-            buf: vec![0; capacity].into_boxed_slice(),
+            cap: buf.len(),
+            buf,
             head: 0,
             len: 0,
         }
     }
 
+    /// Hands the storage back if the ring is empty and still has it; the ring keeps its
+    /// logical capacity, reads nothing and takes no more bytes.
+    pub(crate) fn take_storage(&mut self) -> Option<Box<[u8]>> {
+        if self.len != 0 || self.buf.is_empty() {
+            return None;
+        }
+        self.head = 0;
+        Some(core::mem::take(&mut self.buf))
+    }
+
+    /// Whether the ring still has its storage.
+    pub(crate) fn has_storage(&self) -> bool {
+        self.buf.len() == self.cap
+    }
+
     /// Total capacity.
     pub(crate) fn capacity(&self) -> usize {
-        self.buf.len()
+        self.cap
     }
 
     /// Bytes held (committed).
@@ -48,14 +78,15 @@ impl Ring {
 
     /// Free bytes after the committed ones.
     pub(crate) fn free(&self) -> usize {
-        self.buf.len() - self.len
+        self.cap - self.len
     }
 
     /// Physical index of logical offset `off` (any `off < 2 * capacity`).
+    #[inline]
     fn idx(&self, off: usize) -> usize {
         let i = self.head + off;
-        if i >= self.buf.len() {
-            i - self.buf.len()
+        if i >= self.cap {
+            i - self.cap
         } else {
             i
         }
@@ -64,7 +95,7 @@ impl Ring {
     /// Appends as much of `data` as fits; returns how much.
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.free());
-        self.write_at(self.len, &data[..n]);
+        let n = self.write_at(self.len, &data[..n]);
         self.len += n;
         n
     }
@@ -73,6 +104,7 @@ impl Ring {
     /// reception). Bytes that would pass the capacity are cut off; returns how many were
     /// written.
     pub(crate) fn write_at(&mut self, off: usize, data: &[u8]) -> usize {
+        // The physical length: 0 once the storage was handed back.
         let cap = self.buf.len();
         if off >= cap {
             return 0;
@@ -81,7 +113,10 @@ impl Ring {
         let start = self.idx(off);
         let first = n.min(cap - start);
         self.buf[start..start + first].copy_from_slice(&data[..first]);
-        self.buf[..n - first].copy_from_slice(&data[first..n]);
+        if n > first {
+            // Wrapped (a call to memcpy even for zero bytes otherwise).
+            self.buf[..n - first].copy_from_slice(&data[first..n]);
+        }
         n
     }
 
@@ -97,18 +132,23 @@ impl Ring {
             return 0;
         }
         let n = out.len().min(self.len - off);
-        let cap = self.buf.len();
+        let cap = self.cap;
         let start = self.idx(off);
         let first = n.min(cap - start);
         out[..first].copy_from_slice(&self.buf[start..start + first]);
-        out[first..n].copy_from_slice(&self.buf[..n - first]);
+        if n > first {
+            out[first..n].copy_from_slice(&self.buf[..n - first]);
+        }
         n
     }
 
     /// The contiguous run of committed bytes at the head (the rest follows after a
     /// [`Ring::consume`]).
     pub(crate) fn peek(&self) -> &[u8] {
-        let first = self.len.min(self.buf.len() - self.head);
+        if self.len == 0 {
+            return &[];
+        }
+        let first = self.len.min(self.cap - self.head);
         &self.buf[self.head..self.head + first]
     }
 
@@ -152,5 +192,38 @@ mod tests {
         assert_eq!(r.write_at(7, b"123"), 1);
         assert_eq!(r.write_at(9, b"1"), 0);
         assert_eq!(format!("{r:?}"), "Ring { capacity: 8, head: 4, len: 5 }");
+    }
+
+    #[test]
+    fn recycled_storage_shows_no_stale_bytes_and_an_emptied_ring_keeps_its_capacity() {
+        let mut r = Ring::new(8);
+        r.push(b"secret");
+        assert!(r.take_storage().is_none(), "not while bytes are held");
+        r.consume(4);
+        r.write_at(4, b"zz");
+        r.consume(2);
+        let buf = r.take_storage().expect("empty ring gives its storage back");
+        // The old bytes are still there (never zeroed again)...
+        assert_eq!(&buf[..], b"zzcret\0\0");
+        // The emptied ring: same capacity and free space, reads nothing, takes nothing.
+        assert!(!r.has_storage());
+        assert_eq!((r.capacity(), r.free(), r.len()), (8, 8, 0));
+        assert_eq!(r.peek(), b"");
+        assert_eq!(r.push(b"abc"), 0);
+        assert_eq!(r.write_at(0, b"abc"), 0);
+        r.commit(3);
+        assert_eq!(r.read_at(0, &mut [0u8; 4]), 0);
+        assert!(r.take_storage().is_none());
+        // ...but a new ring on them reads only what it writes.
+        let mut n = Ring::from_storage(buf);
+        assert_eq!((n.capacity(), n.len(), n.peek()), (8, 0, &b""[..]));
+        n.write_at(1, b"q");
+        n.commit(0);
+        assert_eq!(n.read_at(0, &mut [0u8; 8]), 0);
+        n.push(b"ab");
+        let mut out = [0u8; 8];
+        assert_eq!(n.read_at(0, &mut out), 2);
+        assert_eq!(&out[..2], b"ab");
+        assert_eq!(n.peek(), b"ab");
     }
 }

@@ -86,6 +86,11 @@ impl Scoreboard {
         }
     }
 
+    /// Whether nothing is SACKed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Total bytes SACKed.
     pub(crate) fn sacked_bytes(&self) -> usize {
         self.blocks[..self.len]

@@ -1,23 +1,23 @@
 //! The per-segment paths do not allocate: two connected engines exchange 2 MiB each way
 //! (with SACK, timestamps and a lossy hop) under a counting global allocator, and the count
-//! stays at zero once both are set up.
+//! stays at zero once both are set up. Connection setup and teardown on recycled ring storage
+//! (`Buffers`) allocate nothing either.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use burst_port::clock::SplitMix64;
 use burst_port::Nanos;
-use burst_tcp::{ConnParams, Connection, Negotiate, TcpConfig};
+use burst_tcp::{Buffers, ConnParams, Connection, Negotiate, State, TcpConfig};
 use burst_wire::tcp::SeqNumber;
 
 struct Counting;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
     /// Counting is per thread, so the test runner's own allocations do not count.
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// Allocations counted on this thread.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn counting() -> bool {
@@ -28,7 +28,7 @@ fn counting() -> bool {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if counting() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            ALLOCS.with(|a| a.set(a.get() + 1));
         }
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
@@ -41,7 +41,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if counting() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            ALLOCS.with(|a| a.set(a.get() + 1));
         }
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -80,6 +80,7 @@ fn steady_state_transfer_does_not_allocate() {
     let mut sink = vec![0u8; 64 * 1024];
     let mut rng = SplitMix64::new(5);
     let total = 2usize << 20;
+    let before = ALLOCS.with(Cell::get);
     let (mut sent_a, mut sent_b, mut got_a, mut got_b) = (0, 0, 0, 0);
     for step in 0..200_000u32 {
         if step == 10 {
@@ -120,8 +121,69 @@ fn steady_state_transfer_does_not_allocate() {
     assert_eq!((got_a, got_b), (total, total), "transfer did not finish");
     assert!(a.stats().counters.retransmits + b.stats().counters.retransmits > 0);
     assert_eq!(
-        ALLOCS.load(Ordering::Relaxed),
+        ALLOCS.with(Cell::get) - before,
         0,
         "allocations on the segment path"
+    );
+}
+
+#[test]
+fn setup_and_teardown_on_recycled_buffers_do_not_allocate() {
+    let cfg = TcpConfig {
+        timestamps: Negotiate::Offer,
+        recv_buffer: 64 * 1024,
+        send_buffer: 64 * 1024,
+        ..TcpConfig::default()
+    };
+    let mut pool = vec![Buffers::new(&cfg), Buffers::new(&cfg)];
+    pool.reserve(2);
+    assert!(pool[0].fits(&cfg) && !pool[0].is_empty());
+    let mut buf = vec![0u8; 2048];
+    let mut sink = [0u8; 2048];
+    let msg = [0x33u8; 3000];
+    let mut now = Nanos::ZERO;
+    let before = ALLOCS.with(Cell::get);
+    COUNTING.with(|c| c.set(true));
+    for i in 0..500u32 {
+        now += Nanos::from_millis(10);
+        let mut a = Connection::connect_in(&cfg, params(40000, 80, i), now, pool.pop());
+        let syn = a.poll_transmit(now, 1480, &mut buf).unwrap();
+        let mut b = Connection::accept_in(&cfg, params(80, 40000, !i), now, &syn, pool.pop());
+        assert_eq!(a.send(&msg), msg.len());
+        let mut got = 0;
+        for _ in 0..50 {
+            while let Some(r) = b.poll_transmit(now, 1480, &mut buf) {
+                a.on_segment(now, &r, &buf[..r.payload_len]);
+            }
+            while let Some(r) = a.poll_transmit(now, 1480, &mut buf) {
+                b.on_segment(now, &r, &buf[..r.payload_len]);
+            }
+            got += b.recv(&mut sink);
+            if got == msg.len() {
+                // The acceptor closes first (and ends in TIME-WAIT), then the connector.
+                if b.state() == State::Established {
+                    b.close();
+                } else if a.state() == State::CloseWait {
+                    a.close();
+                }
+            }
+            now += Nanos::from_millis(1);
+            if b.state() == State::TimeWait {
+                break;
+            }
+        }
+        assert_eq!(got, msg.len());
+        assert_eq!(b.state(), State::TimeWait, "{:?}", a.state());
+        // TIME-WAIT gives its rings back; the other side is dropped whole.
+        pool.push(b.take_buffers().expect("TIME-WAIT rings"));
+        assert!(b.take_buffers().is_none() && !b.has_buffers());
+        pool.push(a.into_buffers().expect("rings"));
+        assert_eq!(pool.len(), 2);
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        ALLOCS.with(Cell::get) - before,
+        0,
+        "allocations while setting up and tearing down connections"
     );
 }

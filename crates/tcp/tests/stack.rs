@@ -892,3 +892,160 @@ fn orphan_in_fin_wait_2_is_freed_after_the_timeout() {
     net.pump();
     assert!(net.b.is_empty());
 }
+
+#[test]
+fn pooled_rings_are_reused_and_a_reused_connection_starts_clean() {
+    // The first client offers everything (window scaling, timestamps, SACK) with a big
+    // buffer; the second, a different stack at the same address on other ports, nothing.
+    let rich = StackConfig {
+        tcp: TcpConfig {
+            recv_buffer: 256 * 1024,
+            timestamps: burst_tcp::Negotiate::Offer,
+            ..cfg().tcp
+        },
+        ..cfg()
+    };
+    let plain = StackConfig {
+        tcp: TcpConfig {
+            window_scaling: burst_tcp::Negotiate::Off,
+            timestamps: burst_tcp::Negotiate::Off,
+            sack: false,
+            ..cfg().tcp
+        },
+        ephemeral_ports: (50000, 50010),
+        ..cfg()
+    };
+    let server = StackConfig {
+        tcp: TcpConfig {
+            recv_buffer: 128 * 1024,
+            ..cfg().tcp
+        },
+        ..cfg()
+    };
+    let mut net = Net::new(rich, server);
+    let l = net.b.listen(None, 80, 8).unwrap();
+    let c = net.a.connect(net.now, A, (B, 80)).unwrap();
+    net.pump();
+    let s = net.b.accept(l).unwrap();
+    let st = net.b.connection(s).unwrap().stats();
+    assert!(
+        st.timestamps && st.sack && st.window_scale.is_some(),
+        "{st:?}"
+    );
+    assert_eq!(net.b.buffer_stats(), (1, 0));
+
+    // 16 KB A→B with the second data segment lost once: B parks out-of-order data and
+    // SACKs it until the retransmission fills the hole. B answers with 12 KB.
+    let up = pattern(16_000, 11);
+    let down = pattern(12_000, 12);
+    assert_eq!(net.a.send(c, &up).unwrap(), up.len());
+    let mut to_b = VecDeque::new();
+    Net::drain(&mut net.a, net.now, &mut net.buf, &mut to_b);
+    let mut data_segs = 0;
+    for w in &to_b {
+        let r = parse(w);
+        data_segs += usize::from(r.payload_len > 0);
+        if !(r.payload_len > 0 && data_segs == 2) {
+            deliver(&mut net.b, net.now, w);
+        }
+    }
+    assert!(data_segs >= 3);
+    assert_eq!(net.b.send(s, &down).unwrap(), down.len());
+    net.pump();
+    assert!(
+        net.b_sent.iter().any(|r| r.options.sack_blocks().is_some()),
+        "B SACKed the parked data"
+    );
+    let (mut got_b, mut got_a) = (Vec::new(), Vec::new());
+    for _ in 0..1_000 {
+        net.run_for(Nanos::from_millis(10));
+        read_all(&mut net.b, s, &mut got_b);
+        read_all(&mut net.a, c, &mut got_a);
+        if got_b.len() == up.len() && got_a.len() == down.len() {
+            break;
+        }
+    }
+    assert!(
+        got_b == up && got_a == down,
+        "first connection's data intact"
+    );
+    assert!(net.b.connection(s).unwrap().stats().counters.ooo_segments > 0);
+
+    // B closes first and ends in TIME-WAIT: the connection stays, its rings go to the pool.
+    net.b.close(s).unwrap();
+    net.run_for(Nanos::from_millis(10));
+    net.a.close(c).unwrap();
+    net.run_for(Nanos::from_millis(10));
+    let tw: Vec<_> = net.b.connections().map(|r| r.state).collect();
+    assert_eq!(tw, [State::TimeWait]);
+    assert_eq!(net.b.buffer_stats(), (1, 1), "TIME-WAIT holds no rings");
+
+    // B's last ACK of the first connection (for A's FIN).
+    let last = *net.b_sent.last().unwrap();
+    assert!(last.flags.contains(Flags::ACK) && last.payload_len == 0);
+
+    // A second client without options: B's new connection runs on the recycled rings and
+    // starts clean (no stale bytes, options or SACK state).
+    net.a = TcpStack::new(plain, net.now);
+    net.b_sent.clear();
+    let c2 = net.a.connect(net.now, A, (B, 80)).unwrap();
+    net.pump();
+    let s2 = net.b.accept(l).unwrap();
+    assert_eq!(net.b.buffer_stats(), (1, 0), "rings reused, none allocated");
+    let st = net.b.connection(s2).unwrap().stats();
+    assert!(
+        !st.timestamps && !st.sack && st.window_scale.is_none(),
+        "{st:?}"
+    );
+    assert_eq!(
+        (st.recv_queue, st.send_queue, st.bytes_in_flight),
+        (0, 0, 0)
+    );
+    assert_eq!(st.counters.ooo_segments, 0);
+    assert_eq!(st.counters.bytes_received, 0);
+    assert_eq!(net.b.peek(s2).unwrap(), b"");
+    assert_eq!(net.b.send_capacity(s2).unwrap(), 16 * 1024);
+    net.a.send(c2, b"xyz").unwrap();
+    net.b.send(s2, b"hello").unwrap();
+    net.run_for(Nanos::from_millis(300));
+    assert_eq!(net.b.peek(s2).unwrap(), b"xyz");
+    let mut got = Vec::new();
+    read_all(&mut net.a, c2, &mut got);
+    assert_eq!(got, b"hello");
+    for r in &net.b_sent {
+        if r.flags.contains(Flags::SYN) {
+            assert_eq!(r.options.timestamp(), None);
+            assert!(!r.options.sack_permitted());
+            assert_eq!(r.options.window_scale(), None);
+        } else {
+            assert!(r.options.is_empty(), "no stale SACK or timestamps: {r:?}");
+        }
+    }
+    // The TIME-WAIT connection, without rings, still answers a retransmitted FIN exactly as
+    // before (same acknowledgment, same window).
+    let mut fin = Repr {
+        src_port: last.dst_port,
+        dst_port: last.src_port,
+        seq: last.ack_number - 1usize,
+        flags: Flags::FIN | Flags::ACK,
+        window: 1024,
+        ..Repr::default()
+    };
+    fin.set_ack(Some(last.seq));
+    let fin_ts = (last.options.timestamp().unwrap().1, 0);
+    fin.options = burst_wire::tcp::Options::ack(Some(fin_ts), None);
+    net.b.on_segment(net.now, A, B, &fin, &[]);
+    let t = net
+        .b
+        .poll_transmit(net.now, &mut net.buf)
+        .expect("ACK from TIME-WAIT");
+    assert_eq!(
+        (t.repr.ack_number, t.repr.window, t.repr.seq),
+        (last.ack_number, last.window, last.seq)
+    );
+    assert!(net.b.poll_transmit(net.now, &mut net.buf).is_none());
+    assert_eq!(net.b.len(), 2);
+    net.run_for(Nanos::from_secs(31));
+    assert_eq!(net.b.len(), 1, "TIME-WAIT expired");
+    assert_eq!(net.b.buffer_stats(), (1, 0));
+}

@@ -1,27 +1,47 @@
 //! The stack's per-segment paths do not allocate: under a counting global allocator, once two
 //! stacks are connected, echo and HTTP keep-alive traffic through the built-in services, a SYN
-//! flood answered with cookies and resets for a closed port allocate nothing.
+//! flood answered with cookies and resets for a closed port allocate nothing; and once the
+//! ring pool has warmed up, thousands of connections opened and closed (each leaving a
+//! TIME-WAIT behind) allocate nothing either.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use burst_port::Nanos;
 use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
-use burst_tcp::{StackConfig, TcpConfig, TcpStack};
+use burst_tcp::{StackConfig, State, TcpConfig, TcpStack};
 use burst_wire::tcp::{Flags, Packet, Repr, SeqNumber};
 use burst_wire::{ChecksumCheck, ChecksumMode};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// Counting is per thread, so the test runner's and the other test's allocations do not
+    /// count.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// Allocations counted on this thread.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn counting() -> bool {
+    COUNTING.with(Cell::get)
+}
+
+fn set_counting(on: bool) {
+    COUNTING.with(|c| c.set(on));
+}
+
+/// Allocations counted so far on this thread.
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
 
 // SAFETY: forwards to the system allocator unchanged; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        if counting() {
+            ALLOCS.with(|a| a.set(a.get() + 1));
         }
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
@@ -33,8 +53,8 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        if counting() {
+            ALLOCS.with(|a| a.set(a.get() + 1));
         }
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -102,10 +122,11 @@ fn steady_state_services_flood_and_resets_do_not_allocate() {
     let chunk = vec![0x5au8; 4096];
     let request = b"GET / HTTP/1.1\r\nHost: b\r\n\r\n";
     let (mut echoed, mut responses) = (0usize, 0usize);
+    let before = allocs();
     for step in 0..20_000u32 {
         if step == 20 {
             // Connected and past the first events: nothing may allocate from here on.
-            COUNTING.store(true, Ordering::Relaxed);
+            set_counting(true);
         }
         now += Nanos::from_micros(100);
         a.poll(now);
@@ -153,12 +174,96 @@ fn steady_state_services_flood_and_resets_do_not_allocate() {
             svc.poll(&mut b, now);
         }
     }
-    COUNTING.store(false, Ordering::Relaxed);
-    let allocs = ALLOCS.load(Ordering::Relaxed);
+    set_counting(false);
+    let allocs = allocs() - before;
     assert!(echoed > 1 << 20, "echoed {echoed}");
     assert!(responses > 300, "responses {responses}");
     let s = b.stats();
     assert!(s.no_port >= 2_000, "{s:?}");
     assert_eq!(s.syn_cookies_sent, 2_000);
     assert_eq!(allocs, 0, "allocations in steady state");
+}
+
+/// Runs both stacks' timers and moves segments until both are quiet.
+fn settle(a: &mut TcpStack, b: &mut TcpStack, now: Nanos, buf: &mut [u8], wire: &mut [u8]) {
+    a.poll(now);
+    b.poll(now);
+    for _ in 0..100 {
+        if hop(a, b, now, buf, wire) + hop(b, a, now, buf, wire) == 0 {
+            return;
+        }
+    }
+    panic!("the link never went quiet");
+}
+
+#[test]
+fn connection_churn_with_thousands_in_time_wait_does_not_allocate() {
+    let cfg = StackConfig {
+        tcp: TcpConfig {
+            recv_buffer: 16 * 1024,
+            send_buffer: 16 * 1024,
+            ..TcpConfig::default()
+        },
+        max_connections: 4096,
+        ..StackConfig::default()
+    };
+    let mut now = Nanos::ZERO;
+    let mut a = TcpStack::new(cfg.clone(), now);
+    let mut b = TcpStack::new(cfg, now);
+    let l = b.listen(None, 9000, 64).unwrap();
+    let mut buf = vec![0u8; 2048];
+    let mut wire = vec![0u8; 2048];
+    let mut rx = [0u8; 256];
+    let request = [b'q'; 100];
+    let response = [b'r'; 1000];
+    let cycles = 3_000u32;
+    let before = allocs();
+    for i in 0..cycles {
+        if i == 10 {
+            // The pools hold what one connection at a time needs: nothing may allocate now.
+            set_counting(true);
+        }
+        now += Nanos::from_millis(1);
+        let c = a.connect(now, A, (B, 9000)).unwrap();
+        settle(&mut a, &mut b, now, &mut buf, &mut wire);
+        let s = b.accept(l).expect("accepted");
+        assert_eq!(a.send(c, &request).unwrap(), request.len());
+        settle(&mut a, &mut b, now, &mut buf, &mut wire);
+        assert_eq!(b.recv(s, &mut rx).unwrap(), request.len());
+        assert_eq!(b.send(s, &response).unwrap(), response.len());
+        // The server closes first and keeps the TIME-WAIT.
+        b.close(s).unwrap();
+        settle(&mut a, &mut b, now, &mut buf, &mut wire);
+        let mut got = 0;
+        loop {
+            let n = a.recv(c, &mut rx).unwrap();
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        assert_eq!(got, response.len());
+        assert!(a.is_read_closed(c).unwrap());
+        a.close(c).unwrap();
+        settle(&mut a, &mut b, now, &mut buf, &mut wire);
+        while a.take_ready().is_some() {}
+        while b.take_ready().is_some() {}
+        assert!(a.is_empty(), "client side freed at once");
+        // One set of rings per side, however many connections sit in TIME-WAIT.
+        assert_eq!(a.buffer_stats(), (1, 1));
+        assert_eq!(b.buffer_stats(), (1, 1));
+    }
+    set_counting(false);
+    let allocs = allocs() - before;
+    assert_eq!(
+        b.len(),
+        cycles as usize,
+        "every server side waits in TIME-WAIT"
+    );
+    assert!(b.connections().all(|r| r.state == State::TimeWait));
+    assert_eq!(b.stats().passive_opens, u64::from(cycles));
+    assert_eq!(
+        allocs, 0,
+        "allocations while opening and closing connections"
+    );
 }

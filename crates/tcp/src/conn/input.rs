@@ -121,8 +121,13 @@ impl Connection {
             }
         }
 
-        // RFC 7323 §5.3 PAWS, before the sequence check.
-        let ts = seg.options.timestamp();
+        // RFC 7323 §5.3 PAWS, before the sequence check. (Most segments of a connection
+        // without timestamps carry no options at all: no walk then.)
+        let ts = if seg.options.is_empty() {
+            None
+        } else {
+            seg.options.timestamp()
+        };
         if self.ts_ok && !is_rst {
             // RFC 7323 §5.5: after 24 idle days TS.Recent may have wrapped out of meaning;
             // take the segment's timestamp instead of comparing.
@@ -291,7 +296,7 @@ impl Connection {
 
         // SACK blocks first, so loss detection below sees them.
         let mut sacked_new = false;
-        if self.sack_ok {
+        if self.sack_ok && !seg.options.is_empty() {
             if let Some(blocks) = seg.options.sack_blocks() {
                 let una = self.snd_una.max(ack);
                 for &(l, r) in blocks.iter() {

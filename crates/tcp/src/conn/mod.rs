@@ -23,7 +23,7 @@ mod output;
 mod timers;
 
 use burst_port::Nanos;
-use burst_wire::tcp::{Repr, SeqNumber};
+use burst_wire::tcp::{Options, Repr, SeqNumber, TcpOption};
 
 use crate::assembler::Assembler;
 use crate::cc::{initial_window, Congestion, CongestionControl};
@@ -280,6 +280,93 @@ pub struct ConnStats {
     pub counters: Counters,
 }
 
+/// The storage of a connection's send and receive rings, sized for one [`TcpConfig`].
+///
+/// Allocated (and zeroed) once by [`Buffers::new`], then handed from a finished connection
+/// ([`Connection::take_buffers`], [`Connection::into_buffers`]) to a new one
+/// ([`Connection::connect_in`], [`Connection::accept_in`], [`Connection::from_cookie_in`])
+/// without allocating or zeroing again: a stack keeps a pool of them. A new connection never
+/// sees the bytes of the one before (a ring reads only bytes it wrote).
+pub struct Buffers {
+    send: Box<[u8]>,
+    recv: Box<[u8]>,
+}
+
+impl core::fmt::Debug for Buffers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Buffers")
+            .field("send", &self.send.len())
+            .field("recv", &self.recv.len())
+            .finish()
+    }
+}
+
+impl Buffers {
+    /// Zeroed storage for the rings of a connection configured by `cfg`.
+    pub fn new(cfg: &TcpConfig) -> Buffers {
+        let (send, recv) = Buffers::sizes(cfg);
+        Buffers {
+            send: vec![0; send].into_boxed_slice(),
+            recv: vec![0; recv].into_boxed_slice(),
+        }
+    }
+
+    /// Whether these are the sizes a connection configured by `cfg` uses.
+    pub fn fits(&self, cfg: &TcpConfig) -> bool {
+        Buffers::sizes(cfg) == (self.send.len(), self.recv.len())
+    }
+
+    /// Bytes held (both rings).
+    pub fn len(&self) -> usize {
+        self.send.len() + self.recv.len()
+    }
+
+    /// Whether both rings are empty (never, for storage from [`Buffers::new`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// (send, receive) ring sizes for `cfg`, as `Connection::new` uses them.
+    fn sizes(cfg: &TcpConfig) -> (usize, usize) {
+        let cfg = cfg.sanitized();
+        (cfg.send_buffer, cfg.recv_buffer_rounded())
+    }
+}
+
+/// The options of a SYN that negotiation looks at, from one walk over them (the first of
+/// each kind counts, as with `Options`' own look-ups).
+#[derive(Debug, Clone, Copy, Default)]
+struct SynOptions {
+    mss: Option<u16>,
+    window_scale: Option<u8>,
+    sack_permitted: bool,
+    timestamp: Option<(u32, u32)>,
+}
+
+impl SynOptions {
+    fn parse(opts: &Options) -> SynOptions {
+        let mut o = SynOptions::default();
+        // `Options` are validated when built: the walk yields no errors (and would stop at
+        // one, like the look-ups).
+        for opt in opts.iter().map_while(Result::ok) {
+            match opt {
+                TcpOption::MaxSegmentSize(v) => {
+                    o.mss.get_or_insert(v);
+                }
+                TcpOption::WindowScale(v) => {
+                    o.window_scale.get_or_insert(v);
+                }
+                TcpOption::SackPermitted => o.sack_permitted = true,
+                TcpOption::Timestamp { tsval, tsecr } => {
+                    o.timestamp.get_or_insert((tsval, tsecr));
+                }
+                _ => {}
+            }
+        }
+        o
+    }
+}
+
 /// A segment to send that is not part of the data flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Probe {
@@ -405,8 +492,17 @@ pub(crate) fn dist(a: SeqNumber, b: SeqNumber) -> usize {
 }
 
 impl Connection {
-    fn new(cfg: &TcpConfig, p: ConnParams, state: State) -> Connection {
+    /// A connection in `state` on `bufs` (fresh storage when `None` or not sized for `cfg`).
+    fn new(cfg: &TcpConfig, p: ConnParams, state: State, bufs: Option<Buffers>) -> Connection {
         let cfg = cfg.sanitized();
+        let (send_size, recv_size) = (cfg.send_buffer, cfg.recv_buffer_rounded());
+        let bufs = match bufs {
+            Some(b) if (b.send.len(), b.recv.len()) == (send_size, recv_size) => b,
+            _ => Buffers {
+                send: vec![0; send_size].into_boxed_slice(),
+                recv: vec![0; recv_size].into_boxed_slice(),
+            },
+        };
         let mtu = p.mtu.max(MIN_MTU);
         let path_mss = mtu - 40;
         let adv_mss = cfg.mss.min(path_mss);
@@ -425,7 +521,7 @@ impl Connection {
             snd_wl1: SeqNumber(0),
             snd_wl2: p.iss,
             snd_wscale: 0,
-            send_buf: Ring::new(cfg.send_buffer),
+            send_buf: Ring::from_storage(bufs.send),
             snd_data: p.iss + 1,
             fin_queued: false,
             fin_seq: p.iss,
@@ -435,7 +531,7 @@ impl Connection {
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
             rcv_wscale: 0,
-            recv_buf: Ring::new(cfg.recv_buffer_rounded()),
+            recv_buf: Ring::from_storage(bufs.recv),
             asm: Assembler::new(),
             rcv_fin: None,
             read_closed: false,
@@ -489,7 +585,18 @@ impl Connection {
     /// An active open (RFC 9293 CONNECT): the connection starts in SYN-SENT and its first
     /// `poll_transmit` returns the SYN.
     pub fn connect(cfg: &TcpConfig, params: ConnParams, now: Nanos) -> Connection {
-        let mut c = Connection::new(cfg, params, State::SynSent);
+        Connection::connect_in(cfg, params, now, None)
+    }
+
+    /// [`Connection::connect`] on recycled ring storage (allocated when `None` or not sized
+    /// for `cfg`).
+    pub fn connect_in(
+        cfg: &TcpConfig,
+        params: ConnParams,
+        now: Nanos,
+        bufs: Option<Buffers>,
+    ) -> Connection {
+        let mut c = Connection::new(cfg, params, State::SynSent, bufs);
         c.last_rx = now;
         c.challenge_start = now;
         c
@@ -499,7 +606,19 @@ impl Connection {
     /// taken: the peer sends it again). Starts in SYN-RECEIVED; the first `poll_transmit`
     /// returns the SYN-ACK.
     pub fn accept(cfg: &TcpConfig, params: ConnParams, now: Nanos, syn: &Repr) -> Connection {
-        let mut c = Connection::new(cfg, params, State::SynReceived);
+        Connection::accept_in(cfg, params, now, syn, None)
+    }
+
+    /// [`Connection::accept`] on recycled ring storage (allocated when `None` or not sized
+    /// for `cfg`).
+    pub fn accept_in(
+        cfg: &TcpConfig,
+        params: ConnParams,
+        now: Nanos,
+        syn: &Repr,
+        bufs: Option<Buffers>,
+    ) -> Connection {
+        let mut c = Connection::new(cfg, params, State::SynReceived, bufs);
         c.irs = syn.seq;
         c.rcv_nxt = syn.seq + 1;
         c.rcv_adv = c.rcv_nxt;
@@ -524,7 +643,20 @@ impl Connection {
         ack: &Repr,
         mss: u16,
     ) -> Connection {
-        let mut c = Connection::new(cfg, params, State::Established);
+        Connection::from_cookie_in(cfg, params, now, ack, mss, None)
+    }
+
+    /// [`Connection::from_cookie`] on recycled ring storage (allocated when `None` or not
+    /// sized for `cfg`).
+    pub fn from_cookie_in(
+        cfg: &TcpConfig,
+        params: ConnParams,
+        now: Nanos,
+        ack: &Repr,
+        mss: u16,
+        bufs: Option<Buffers>,
+    ) -> Connection {
+        let mut c = Connection::new(cfg, params, State::Established, bufs);
         c.syn_pending = false;
         c.irs = ack.seq - 1usize;
         c.rcv_nxt = ack.seq;
@@ -545,14 +677,61 @@ impl Connection {
         c
     }
 
+    /// Hands the ring storage back once the connection no longer needs it: in TIME-WAIT or
+    /// CLOSED with both queues empty (nothing left to send or to read). The connection goes
+    /// on as before (a TIME-WAIT connection still answers with the same window); it just
+    /// holds no buffers. `None` if it still needs them or gave them back already.
+    pub fn take_buffers(&mut self) -> Option<Buffers> {
+        if !matches!(self.state, State::TimeWait | State::Closed)
+            || !self.send_buf.is_empty()
+            || !self.recv_buf.is_empty()
+            || !self.has_buffers()
+        {
+            return None;
+        }
+        let send = self.send_buf.take_storage()?;
+        let recv = self.recv_buf.take_storage()?;
+        Some(Buffers { send, recv })
+    }
+
+    /// Whether the connection still holds its ring storage.
+    pub fn has_buffers(&self) -> bool {
+        self.send_buf.has_storage() && self.recv_buf.has_storage()
+    }
+
+    /// The ring storage of a connection that is being dropped, whatever it held (`None` if
+    /// it was handed back already).
+    pub fn into_buffers(mut self) -> Option<Buffers> {
+        if !self.has_buffers() {
+            return None;
+        }
+        // Whatever is queued is dropped with the connection.
+        self.send_buf.consume(usize::MAX);
+        self.recv_buf.consume(usize::MAX);
+        let send = self.send_buf.take_storage()?;
+        let recv = self.recv_buf.take_storage()?;
+        Some(Buffers { send, recv })
+    }
+
+    /// Sets the timestamp clock's offset (a stack computes it only once it knows the
+    /// connection uses timestamps; nothing reads it before the first segment is sent).
+    pub(crate) fn set_ts_offset(&mut self, offset: u32) {
+        self.ts_offset = offset;
+    }
+
+    /// Whether timestamps are in use (negotiated, or offered in our SYN).
+    pub(crate) fn timestamps_on(&self) -> bool {
+        self.ts_ok
+    }
+
     /// Applies the options of the peer's SYN (RFC 7323 §1.3, RFC 2018 §2, RFC 9293 §3.7.1).
     /// `active`: we sent a SYN first, so only what we offered can be on.
     fn negotiate(&mut self, syn: &Repr, active: bool) {
-        let o = &syn.options;
+        let o = SynOptions::parse(&syn.options);
         let shift = self.cfg.window_shift();
         let ws_offered = !active || (self.cfg.window_scaling == Negotiate::Offer && shift > 0);
         let ts_offered = !active || self.cfg.timestamps == Negotiate::Offer;
-        match o.window_scale() {
+        match o.window_scale {
             Some(ws) if self.cfg.window_scaling != Negotiate::Off && ws_offered => {
                 self.ws_ok = true;
                 // RFC 7323 §2.3: a shift above 14 is treated as 14.
@@ -565,15 +744,15 @@ impl Connection {
                 self.rcv_wscale = 0;
             }
         }
-        match o.timestamp() {
+        match o.timestamp {
             Some((tsval, _)) if self.cfg.timestamps != Negotiate::Off && ts_offered => {
                 self.ts_ok = true;
                 self.ts_recent = tsval;
             }
             _ => self.ts_ok = false,
         }
-        self.sack_ok = self.cfg.sack && o.sack_permitted();
-        let peer_mss = o.mss().unwrap_or(DEFAULT_MSS).max(MIN_MTU - 40);
+        self.sack_ok = self.cfg.sack && o.sack_permitted;
+        let peer_mss = o.mss.unwrap_or(DEFAULT_MSS).max(MIN_MTU - 40);
         self.snd_mss = peer_mss.min(self.mtu - 40);
         if !self.cfg.pmtu_discovery && !self.local_destination {
             self.snd_mss = self.snd_mss.min(DEFAULT_MSS);
@@ -870,6 +1049,10 @@ impl Connection {
     /// retransmitted.
     fn pipe(&self) -> usize {
         let out = dist(self.snd_nxt, self.snd_una);
+        if !(self.in_recovery || self.rto_recovery) && self.sb.is_empty() {
+            // Nothing SACKed and nothing lost (`lost_end` is SND.UNA outside recovery).
+            return out;
+        }
         let sacked = self.sb.sacked_bytes();
         let start = self.high_rxt.max(self.snd_una);
         let le = self.lost_end();

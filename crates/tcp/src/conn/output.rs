@@ -99,6 +99,10 @@ impl Connection {
     /// Options of a synchronized segment: timestamps, and SACK blocks while out-of-order
     /// data is held or a D-SACK is due (RFC 2018 §4: up to 3 blocks next to timestamps).
     fn ack_options(&self, now: Nanos) -> Options {
+        if !self.ts_ok && (!self.sack_ok || (self.asm.is_empty() && self.dsack.is_none())) {
+            // The common case without timestamps: nothing to build.
+            return Options::EMPTY;
+        }
         let ts = self.ts_ok.then(|| (self.ts_now(now), self.ts_recent));
         let sack = if self.sack_ok && (!self.asm.is_empty() || self.dsack.is_some()) {
             self.asm.sack_blocks(MAX_RANGES, self.dsack)

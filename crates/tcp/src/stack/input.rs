@@ -29,7 +29,7 @@ impl TcpStack {
             local: SocketAddrV4::new(dst, seg.dst_port),
             remote: SocketAddrV4::new(src, seg.src_port),
         };
-        if let Some(&idx) = self.table.get(&tuple) {
+        if let Some(idx) = self.lookup(&tuple) {
             let e = self.slots[idx as usize]
                 .entry
                 .as_ref()
@@ -115,7 +115,14 @@ impl TcpStack {
             }
             return;
         }
-        let conn = Connection::accept(&self.cfg.tcp, self.params(now, tuple), now, seg);
+        let params = self.params(now, tuple, false);
+        let bufs = self.buffers();
+        let mut conn = Connection::accept_in(&self.cfg.tcp, params, now, seg, Some(bufs));
+        if conn.timestamps_on() {
+            // Negotiated from the SYN: only now is the offset's hash worth computing (the
+            // SYN-ACK, the first segment to carry it, is not built yet).
+            conn.set_ts_offset(self.isn.ts_offset(tuple.local, tuple.remote));
+        }
         let idx = self.insert(conn, tuple, Phase::HalfOpen, Some(l));
         self.listener_mut(l).expect("listener").syn_count += 1;
         self.touch(idx);
@@ -151,9 +158,11 @@ impl TcpStack {
             self.stats.table_full += 1;
             return;
         }
-        let mut params = self.params(now, tuple);
+        // A cookie connection has no timestamps.
+        let mut params = self.params(now, tuple, false);
         params.iss = ack - 1usize;
-        let mut conn = Connection::from_cookie(&self.cfg.tcp, params, now, seg, mss);
+        let bufs = self.buffers();
+        let mut conn = Connection::from_cookie_in(&self.cfg.tcp, params, now, seg, mss, Some(bufs));
         if !payload.is_empty() || seg.flags.contains(Flags::FIN) {
             // Data (or a FIN) riding on the completing ACK.
             conn.on_segment(now, seg, payload);
@@ -235,7 +244,7 @@ impl TcpStack {
             self.stats.icmp_no_conn += 1;
             return false;
         };
-        let Some(&idx) = self.table.get(&tuple) else {
+        let Some(idx) = self.lookup(&tuple) else {
             self.stats.icmp_no_conn += 1;
             return false;
         };

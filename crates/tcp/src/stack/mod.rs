@@ -16,8 +16,11 @@
 //!
 //! Nothing scans all connections per packet: segments find their connection by a hash of the
 //! 4-tuple, connections with new events go on a ready list and connections that may have
-//! something to send on a dirty list. After construction nothing allocates except
-//! [`Connection`]'s own send and receive rings when a connection is created.
+//! something to send on a dirty list. After construction nothing allocates except the
+//! storage of connections' send and receive rings, and that only until the stack has seen as
+//! many connections at once as it will: the rings come from a per-stack pool, go back to it
+//! when their connection enters TIME-WAIT (once nothing is left to read) or is freed, and are
+//! reused without zeroing ([`TcpStack::reserve_buffers`] fills the pool up front).
 //!
 //! # Handles and lifetime
 //!
@@ -40,8 +43,8 @@ use burst_stack::timer::{TimerId, TimerWheel};
 use burst_wire::tcp::Repr;
 use hashbrown::HashMap;
 
-use crate::config::{KeepAlive, TcpConfig};
-use crate::conn::{ConnError, Connection, Events, State};
+use crate::config::{KeepAlive, Negotiate, TcpConfig};
+use crate::conn::{Buffers, ConnError, Connection, Events, State};
 use crate::cookie::SynCookies;
 use crate::isn::IsnGenerator;
 
@@ -409,6 +412,15 @@ pub struct TcpStack {
     room: usize,
     stats: TcpStackStats,
     live: usize,
+    /// Ring storage of finished connections, for the next ones (capacity `max_connections`:
+    /// every connection holds at most one, so pushing never reallocates).
+    pool: Vec<Buffers>,
+    /// Ring storage allocated so far (in the pool or held by connections).
+    buffers_allocated: usize,
+    /// The last 4-tuple found in `table` and its slab index: a burst of segments usually
+    /// belongs to one connection, and comparing 12 bytes is cheaper than hashing them.
+    /// Cleared whenever an entry leaves the table.
+    last_lookup: Option<(Tuple, u32)>,
     /// The latest time the driver passed in (for deadlines set by socket calls).
     now: Nanos,
 }
@@ -470,6 +482,9 @@ impl TcpStack {
             room: usize::from(cfg.mtu.max(crate::config::MIN_MTU)) - 20,
             stats: TcpStackStats::default(),
             live: 0,
+            pool: Vec::with_capacity(n),
+            buffers_allocated: 0,
+            last_lookup: None,
             now,
             cfg,
         }
@@ -504,6 +519,46 @@ impl TcpStack {
     /// Listeners open.
     pub fn listener_count(&self) -> usize {
         self.listen_map.len()
+    }
+
+    /// Allocates ring storage until `n` connections' worth (at most `max_connections`) exist,
+    /// so the first connections do not allocate either. Without it storage is allocated as
+    /// connections first need it and recycled afterwards.
+    pub fn reserve_buffers(&mut self, n: usize) {
+        while self.buffers_allocated < n.min(self.cfg.max_connections) {
+            self.pool.push(Buffers::new(&self.cfg.tcp));
+            self.buffers_allocated += 1;
+        }
+    }
+
+    /// Ring storage: (sets allocated so far, sets idle in the pool). Each set is one
+    /// connection's send and receive rings.
+    pub fn buffer_stats(&self) -> (usize, usize) {
+        (self.buffers_allocated, self.pool.len())
+    }
+
+    /// The slab index of the connection with this 4-tuple, if any.
+    #[inline]
+    fn lookup(&mut self, tuple: &Tuple) -> Option<u32> {
+        if let Some((t, idx)) = self.last_lookup {
+            if t == *tuple {
+                return Some(idx);
+            }
+        }
+        let idx = *self.table.get(tuple)?;
+        self.last_lookup = Some((*tuple, idx));
+        Some(idx)
+    }
+
+    /// Ring storage for a new connection: from the pool, or newly allocated.
+    fn buffers(&mut self) -> Buffers {
+        match self.pool.pop() {
+            Some(b) => b,
+            None => {
+                self.buffers_allocated += 1;
+                Buffers::new(&self.cfg.tcp)
+            }
+        }
     }
 
     /// Timers armed in the wheel (at most one per connection).
@@ -686,19 +741,28 @@ impl TcpStack {
             local: SocketAddrV4::new(local, port),
             remote,
         };
-        let conn = Connection::connect(&self.cfg.tcp, self.params(now, tuple), now);
+        let ts = self.cfg.tcp.timestamps == Negotiate::Offer;
+        let params = self.params(now, tuple, ts);
+        let bufs = self.buffers();
+        let conn = Connection::connect_in(&self.cfg.tcp, params, now, Some(bufs));
         let idx = self.insert(conn, tuple, Phase::User, None);
         self.stats.active_opens += 1;
         self.touch(idx);
         Ok(self.handle_of(idx))
     }
 
-    fn params(&self, now: Nanos, t: Tuple) -> crate::ConnParams {
+    /// The parameters of a new connection; `ts`: whether it may use timestamps (the offset's
+    /// SipHash is skipped otherwise: nothing reads it).
+    fn params(&self, now: Nanos, t: Tuple, ts: bool) -> crate::ConnParams {
         crate::ConnParams {
             local_port: t.local.port(),
             remote_port: t.remote.port(),
             iss: self.isn.isn(now, t.local, t.remote),
-            ts_offset: self.isn.ts_offset(t.local, t.remote),
+            ts_offset: if ts {
+                self.isn.ts_offset(t.local, t.remote)
+            } else {
+                0
+            },
             mtu: self.cfg.mtu,
             local_destination: self
                 .local_pred
@@ -922,7 +986,9 @@ impl TcpStack {
     /// Collects a connection's events and state changes: counters, SYN/accept queue moves,
     /// ready list, table removal once CLOSED, timer re-arm.
     fn sync(&mut self, idx: u32) {
-        let Some(e) = self.slots[idx as usize].entry.as_mut() else {
+        let slot = &mut self.slots[idx as usize];
+        let gen = slot.gen;
+        let Some(e) = slot.entry.as_mut() else {
             return;
         };
         let state = e.conn.state();
@@ -944,9 +1010,17 @@ impl TcpStack {
             }
         }
         e.pending |= e.conn.take_events();
-        if state == State::Closed && e.in_table {
-            e.in_table = false;
-            self.table.remove(&e.tuple);
+        if matches!(state, State::TimeWait | State::Closed) {
+            if state == State::Closed && e.in_table {
+                e.in_table = false;
+                self.table.remove(&e.tuple);
+                self.last_lookup = None;
+            }
+            // TIME-WAIT keeps only the state it needs: the rings go back to the pool once
+            // nothing is left in them to send or read.
+            if let Some(b) = e.conn.take_buffers() {
+                self.pool.push(b);
+            }
         }
         match e.phase {
             Phase::HalfOpen => {
@@ -955,11 +1029,15 @@ impl TcpStack {
                     let established = state != State::Closed;
                     self.leave_syn_queue(idx, l, established);
                 }
+                let e = self.slots[idx as usize].entry.as_mut().expect("entry");
+                rearm(&mut self.timers, e, idx, gen);
+                return;
             }
             Phase::Queued => {}
             Phase::User => {
-                if !e.pending.is_empty() {
-                    self.queue_ready(idx);
+                if !e.in_ready && !e.pending.is_empty() {
+                    e.in_ready = true;
+                    self.ready.push_back(idx);
                 }
             }
             Phase::Released => {
@@ -969,7 +1047,7 @@ impl TcpStack {
                 }
             }
         }
-        self.rearm(idx);
+        rearm(&mut self.timers, e, idx, gen);
     }
 
     /// A half-open connection completed its handshake (to the accept queue, or reset when it
@@ -1012,33 +1090,6 @@ impl TcpStack {
         }
     }
 
-    /// Re-arms the wheel for the connection's next deadline if it changed.
-    fn rearm(&mut self, idx: u32) {
-        let gen = self.slots[idx as usize].gen;
-        let e = self.slots[idx as usize].entry.as_mut().expect("entry");
-        let want = match (e.conn.next_deadline(), e.orphan_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if want == e.armed_for && (want.is_none() || e.timer.is_some()) {
-            return;
-        }
-        e.armed_for = want;
-        match (e.timer, want) {
-            (Some(id), Some(d)) => {
-                if !self.timers.reset(id, d) {
-                    e.timer = self.timers.arm(d, (idx, gen)).ok();
-                }
-            }
-            (Some(id), None) => {
-                self.timers.cancel(id);
-                e.timer = None;
-            }
-            (None, Some(d)) => e.timer = self.timers.arm(d, (idx, gen)).ok(),
-            (None, None) => {}
-        }
-    }
-
     /// After the connection's output was drained: sync, and free it if it is finished and
     /// nobody holds it.
     fn settle(&mut self, idx: u32) {
@@ -1058,6 +1109,10 @@ impl TcpStack {
         }
         if e.in_table {
             self.table.remove(&e.tuple);
+            self.last_lookup = None;
+        }
+        if let Some(b) = e.conn.into_buffers() {
+            self.pool.push(b);
         }
         if e.in_ready {
             // Rare (closed with undelivered events); keeps the list bounded by the slab.
@@ -1066,5 +1121,40 @@ impl TcpStack {
         self.stats.conns_freed += 1;
         self.free.push(idx);
         self.live -= 1;
+    }
+}
+
+/// Re-arms the wheel for the connection's next deadline if it changed.
+#[inline]
+fn rearm(timers: &mut TimerWheel<(u32, u32)>, e: &mut Entry, idx: u32, gen: u32) {
+    let want = match (e.conn.next_deadline(), e.orphan_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if want == e.armed_for && (want.is_none() || e.timer.is_some()) {
+        return;
+    }
+    if let (Some(_), Some(w), Some(armed)) = (e.timer, want, e.armed_for) {
+        if armed <= w {
+            // The deadline moved later (the RTO restarted by an ACK, the keep-alive by any
+            // segment): leave the earlier entry. It fires early, `poll` finds nothing due
+            // (harmless, see `Connection::on_timeout`) and re-arms for the real deadline, so
+            // the wheel is touched once per expiry instead of once per segment.
+            return;
+        }
+    }
+    e.armed_for = want;
+    match (e.timer, want) {
+        (Some(id), Some(d)) => {
+            if !timers.reset(id, d) {
+                e.timer = timers.arm(d, (idx, gen)).ok();
+            }
+        }
+        (Some(id), None) => {
+            timers.cancel(id);
+            e.timer = None;
+        }
+        (None, Some(d)) => e.timer = timers.arm(d, (idx, gen)).ok(),
+        (None, None) => {}
     }
 }
