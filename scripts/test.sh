@@ -33,6 +33,9 @@ scripts/smoke-host.sh
 step "burst as a router between two Linux namespaces (scripts/smoke-router.sh)"
 scripts/smoke-router.sh
 
+step "burst's TCP against Linux: HTTP, 100 MiB echo clean and under loss/delay/reordering, 200 connections (scripts/smoke-tcp.sh)"
+scripts/smoke-tcp.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 
