@@ -56,6 +56,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        // The tools end quietly when their reader goes away (`burst ctl netstat -s | head`), as
+        // Unix tools do, instead of failing on the broken pipe; the daemon keeps ignoring
+        // SIGPIPE so a ctl client that disconnects cannot kill it.
+        restore_sigpipe();
+    }
     let result = match cli.command {
         Command::Run { config } => run(&config),
         Command::Ctl { target, command } => ctl::run(&target, command),
@@ -71,6 +77,16 @@ fn main() -> ExitCode {
             eprintln!("burst: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Puts SIGPIPE back to its default action (Rust ignores it at start-up).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: `signal` with SIG_DFL installs no handler code; it only changes how this
+    // single-threaded tool process ends on a write to a closed pipe.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
