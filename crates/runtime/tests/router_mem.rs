@@ -727,3 +727,28 @@ fn filters_deny_in_and_out_count_hits_and_change_at_run_time() {
     assert_eq!(l.ipv4_seen(1).len(), 3);
     l.finish();
 }
+
+#[test]
+fn fragmentation_without_buffers_is_dropped_and_counted() {
+    let mut l = lab(Opts {
+        mtu_b: 1280,
+        ..Opts::default()
+    });
+    l.send_from_a(&udp_datagram(A, B, 1372, 64, false));
+    // The frame is on the wire; take every free buffer before the router sees it, so the
+    // fragments cannot be allocated.
+    let mut held = Vec::new();
+    while let Some(b) = l.hosts[1].alloc() {
+        held.push(b);
+    }
+    l.run_for(Nanos::from_millis(30));
+    drop(held);
+    assert!(l.ipv4_seen(1).is_empty(), "no fragment left");
+    let f = l.fwd();
+    assert_eq!((f.drop_frag_failed, f.forwarded), (1, 0));
+    // With buffers back, the same datagram goes through.
+    l.send_from_a(&udp_datagram(A, B, 1372, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    assert_eq!(l.ipv4_seen(1).len(), 2);
+    l.finish();
+}
