@@ -44,6 +44,11 @@ proptest! {
         let s = window(&data, start, len);
         prop_assert_eq!(checksum::checksum(s), ep_checksum(s));
         prop_assert_eq!(checksum::sum(s), smol::data(s));
+        // The portable loop and the copying sum (AVX2 where available) give the same value.
+        prop_assert_eq!(checksum::sum_portable(s), smol::data(s));
+        let mut copy = vec![0u8; s.len()];
+        prop_assert_eq!(checksum::copy_and_sum(&mut copy, s), smol::data(s));
+        prop_assert_eq!(&copy[..], s);
     }
 
     #[test]
