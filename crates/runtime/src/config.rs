@@ -1017,6 +1017,10 @@ fn own_address(ports: &[PortConfig], ip: Ipv4Addr) -> Option<&PortConfig> {
 
 fn validate_routes(raw: Vec<RawRoute>, ports: &[PortConfig]) -> Result<Vec<RouteConfig>, Invalid> {
     let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.len());
+    // (prefix, metric) -> index, so duplicates are found in O(1): generated tables with
+    // hundreds of thousands of routes (scripts/bench-l3fwd.sh) must not load in O(n²).
+    let mut seen: std::collections::HashMap<(Cidr, u32), usize> =
+        std::collections::HashMap::with_capacity(raw.len());
     for (i, r) in raw.into_iter().enumerate() {
         let key = format!("route[{i}]");
         let prefix = r.prefix.0;
@@ -1066,10 +1070,7 @@ fn validate_routes(raw: Vec<RawRoute>, ports: &[PortConfig]) -> Result<Vec<Route
                 )
             })?,
         };
-        if let Some(j) = routes
-            .iter()
-            .position(|o| o.prefix == prefix && o.metric == r.metric)
-        {
+        if let Some(&j) = seen.get(&(prefix, r.metric)) {
             return Err(invalid(
                 key,
                 format!(
@@ -1078,6 +1079,7 @@ fn validate_routes(raw: Vec<RawRoute>, ports: &[PortConfig]) -> Result<Vec<Route
                 ),
             ));
         }
+        seen.insert((prefix, r.metric), routes.len());
         routes.push(RouteConfig {
             prefix,
             via,
@@ -1750,8 +1752,23 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
         }
         seen.sort_by(|a, b| a.0.cmp(&b.0));
         let names: Vec<_> = seen.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["host-xdp.toml", "host.toml", "router.toml"]);
+        assert_eq!(
+            names,
+            [
+                "bench-router.toml",
+                "host-xdp.toml",
+                "host.toml",
+                "router.toml"
+            ]
+        );
 
+        let bench = &seen[0].1;
+        assert!(bench.ipv4.forwarding);
+        assert_eq!(bench.eal.cores, 1);
+        assert_eq!(bench.routes.len(), 2);
+        assert_eq!(bench.static_arp.len(), 2);
+        assert!(bench.eal.args.iter().any(|a| a.contains("infinite_rx=1")));
+        let seen = &seen[1..];
         let xdp = &seen[0].1;
         assert_eq!(xdp.ports[0].device, "net_af_xdp0");
         let host = &seen[1].1;

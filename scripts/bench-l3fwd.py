@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench-l3fwd.sh (standard library only).
+
+  bench-l3fwd.py pcap OUT.pcap DST_MAC SRC_NET DST_NET [COUNT]
+      Writes COUNT (default 256) 60-byte Ethernet/IPv4/TCP frames (64 bytes on the wire with
+      the FCS): destination MAC DST_MAC (the router port's), TTL 64, valid IPv4 and TCP
+      checksums, sources SRC_NET.10-25 and destinations DST_NET.10-25 (SRC_NET/DST_NET are the
+      first three octets, e.g. 198.18.0), source ports 1024.. and destination ports 80..95 so
+      every frame is a different flow.
+
+  bench-l3fwd.py routes VIA0 VIA1
+      Prints [[route]] entries for every prefix of length /16../32 inside 198.18.0.0/15 that
+      does not overlap 198.18.0.0/23 (the test destinations) or 198.19.0.0/23 (the transit
+      subnets): 260,082 routes, the largest table the address rule (198.18.0.0/15 only)
+      allows without changing where the test traffic goes. Next hops alternate VIA0/VIA1.
+
+  bench-l3fwd.py rate SOCKET WARMUP SECONDS PORT...
+      Connects to a DPDK telemetry v2 socket, waits WARMUP seconds, reads /ethdev/stats of the
+      ports, waits SECONDS, reads them again and prints one line:
+      "rate MPPS opackets N ipackets N imissed N oerrors N rx_nombuf N window S query_ms MS"
+      (deltas over the window; MPPS = forwarded frames, the ports' opackets summed, per
+      second; query_ms = the longer of the two snapshots' query times).
+"""
+
+import json
+import socket
+import struct
+import sys
+import time
+
+
+def csum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def pcap(out: str, dst_mac: str, src_net: str, dst_net: str, count: int) -> None:
+    dmac = bytes.fromhex(dst_mac.replace(":", ""))
+    smac = bytes.fromhex("020000000099")  # the upstream host that sends to the router
+    sn = bytes(int(x) for x in src_net.split("."))
+    dn = bytes(int(x) for x in dst_net.split("."))
+    assert len(dmac) == 6 and len(sn) == 3 and len(dn) == 3
+    with open(out, "wb") as f:
+        # pcap global header: microsecond timestamps, v2.4, snaplen 65535, LINKTYPE_ETHERNET.
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i in range(count):
+            src = sn + bytes([10 + i % 16])
+            dst = dn + bytes([10 + (i // 16) % 16])
+            sport, dport = 1024 + i, 80 + i % 16
+            ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i, 0x4000, 64, 6, 0, src, dst))
+            ip[10:12] = struct.pack("!H", csum(bytes(ip)))
+            tcp = bytearray(struct.pack("!HHIIBBHHH", sport, dport, 1 + i, 0, 0x50, 0x02, 65535, 0, 0))
+            pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+            tcp[16:18] = struct.pack("!H", csum(pseudo + bytes(tcp)))
+            frame = dmac + smac + b"\x08\x00" + bytes(ip) + bytes(tcp)
+            frame += b"\0" * (60 - len(frame))  # Ethernet minimum: 60 bytes + 4-byte FCS
+            f.write(struct.pack("<IIII", i, 0, len(frame), len(frame)) + frame)
+
+
+def routes(via0: str, via1: str) -> None:
+    base = (198 << 24) | (18 << 16)
+    test = [(base, 23), (base | (1 << 16), 23)]  # 198.18.0.0/23, 198.19.0.0/23
+    out, n = [], 0
+    for length in range(16, 33):
+        size = 1 << (32 - length)
+        for net in range(base, base + (1 << 17), size):
+            if any(net < t + (1 << (32 - tl)) and t < net + size for t, tl in test):
+                continue
+            a = "%d.%d.%d.%d" % (net >> 24, (net >> 16) & 255, (net >> 8) & 255, net & 255)
+            out.append('[[route]]\nprefix = "%s/%d"\nvia = "%s"\n' % (a, length, via1 if n % 2 else via0))
+            n += 1
+    sys.stdout.write("".join(out))
+
+
+def query(sock: socket.socket, cmd: str) -> dict:
+    sock.send(cmd.encode())
+    return json.loads(sock.recv(1 << 16).decode())
+
+
+def stats(sock: socket.socket, ports: list) -> dict:
+    total = {}
+    for p in ports:
+        reply = query(sock, "/ethdev/stats,%d" % p)["/ethdev/stats"]
+        for k in ("opackets", "ipackets", "imissed", "oerrors", "rx_nombuf"):
+            total[k] = total.get(k, 0) + int(reply[k])
+    return total
+
+
+def rate(path: str, warmup: float, secs: float, ports: list) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sock.settimeout(5)
+    sock.connect(path)
+    json.loads(sock.recv(1 << 16).decode())  # greeting: version, pid, max_output_len
+    time.sleep(warmup)
+    # Each snapshot is stamped at the middle of its queries: the router's telemetry thread
+    # shares the forwarding CPU, so an answer can take a scheduler tick or two.
+    s0 = time.monotonic()
+    a = stats(sock, ports)
+    s1 = time.monotonic()
+    time.sleep(secs)
+    e0 = time.monotonic()
+    b = stats(sock, ports)
+    e1 = time.monotonic()
+    d = {k: b[k] - a[k] for k in a}
+    window = (e0 + e1) / 2 - (s0 + s1) / 2
+    print("rate %.3f %s window %.3f query_ms %.1f" % (
+        d["opackets"] / window / 1e6, " ".join("%s %d" % kv for kv in d.items()), window,
+        max(s1 - s0, e1 - e0) * 1e3))
+
+
+def main() -> int:
+    if len(sys.argv) >= 6 and sys.argv[1] == "pcap":
+        pcap(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]) if len(sys.argv) > 6 else 256)
+    elif len(sys.argv) == 4 and sys.argv[1] == "routes":
+        routes(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 6 and sys.argv[1] == "rate":
+        rate(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), [int(p) for p in sys.argv[5:]])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# IPv4 forwarding on one core and two ports: burst's router mode (configs/bench-router.toml)
+# against DPDK's l3fwd example in LPM mode, alternating, several rounds, same machine, same run.
+#
+# Both read the same 64-byte IPv4/TCP frames (60 bytes + FCS; scripts/bench-l3fwd.py pcap)
+# from net_pcap vdevs in a loop (infinite_rx=1): port 0 gets 198.18.0.x -> 198.18.1.x, port 1
+# the reverse, so every frame leaves by the other port. Neither has a tx_pcap: net_pcap drops
+# the transmitted frames and counts them in opackets. Both are pinned to CPU 1 and their rate
+# is read the same way, from DPDK telemetry (/ethdev/stats of both ports): forwarded frames
+# (opackets summed) over SECONDS after a 2 s warm-up, sampled from CPU 0.
+#
+# A third run per round is burst with a large route table: every prefix /16../32 of
+# 198.18.0.0/15 that leaves the test and transit subnets alone (260,082 routes; the address
+# rule allows no more, see docs/benchmarks.md).
+#
+# Prints each round's rates, the medians over rounds, and the ratios burst/l3fwd and
+# burst big table/burst. Exits non-zero if a tool fails to build or run, not on the ratio.
+#
+# Usage: scripts/bench-l3fwd.sh [ROUNDS] [SECONDS]     (default 5 rounds of 5 s each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+secs=${2:-5}
+warm=2
+cpu=1
+helper=scripts/bench-l3fwd.py
+
+if ! pkg-config --exists libdpdk 2>/dev/null; then
+  echo "DPDK development files not found (run scripts/setup.sh)"; exit 1
+fi
+[ -d /usr/share/dpdk/examples/l3fwd ] || { echo "l3fwd source not found: install dpdk-doc (scripts/setup.sh)"; exit 1; }
+for t in python3 taskset timeout make patch cc; do
+  command -v "$t" >/dev/null || { echo "$t not found (run scripts/setup.sh)"; exit 1; }
+done
+[ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs (forwarding on CPU $cpu, sampling on CPU 0)"; exit 1; }
+
+tmp=$(mktemp -d /tmp/bench-l3fwd.XXXXXX)
+runtime=/var/run/dpdk
+[ "$(id -u)" -eq 0 ] || runtime=${XDG_RUNTIME_DIR:-/tmp}/dpdk
+pid=""
+prefixes=()
+cleanup() {
+  if [ -n "$pid" ]; then kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+  for p in "${prefixes[@]}"; do rm -rf "${runtime:?}/$p"; done
+}
+trap cleanup EXIT
+
+# --- l3fwd: a copy of Debian's examples/l3fwd, patched for vdevs, built with its Makefile ---
+src=target/l3fwd-src
+l3fwd=$src/l3fwd/build/l3fwd
+stamp=$(cat scripts/l3fwd-vdev.patch /usr/share/dpdk/examples/l3fwd/main.c | sha256sum | cut -c1-16)
+if [ ! -x "$l3fwd" ] || [ "$(cat "$src/stamp" 2>/dev/null)" != "$stamp" ]; then
+  echo "building l3fwd in $src"
+  rm -rf "$src"
+  mkdir -p "$src"
+  cp -r /usr/share/dpdk/examples/l3fwd /usr/share/dpdk/examples/common "$src/"
+  (cd "$src/l3fwd" && patch -s -p1 --forward < ../../../scripts/l3fwd-vdev.patch && make -s >/dev/null)
+  echo "$stamp" > "$src/stamp"
+fi
+cargo build -q --release --features dpdk -p burst
+burst=target/release/burst
+
+# --- inputs: one pcap per port, addressed to the router port's MAC ---
+# net_pcap's own MACs (02:70:63:61:70:<port>, "pcap"): it cannot change them, so burst's
+# config keeps the device's (no `mac` key) and the frames are addressed to these.
+mac0=02:70:63:61:70:00 mac1=02:70:63:61:70:01
+nh0=02:00:00:00:00:10 nh1=02:00:00:00:00:20        # next hops: 198.19.0.2, 198.19.1.2
+python3 "$helper" pcap "$tmp/port0.pcap" "$mac0" 198.18.0 198.18.1
+python3 "$helper" pcap "$tmp/port1.pcap" "$mac1" 198.18.1 198.18.0
+vdevs=("--vdev=net_pcap0,rx_pcap=$tmp/port0.pcap,infinite_rx=1" "--vdev=net_pcap1,rx_pcap=$tmp/port1.pcap,infinite_rx=1")
+
+# burst's configurations: the committed one with this run's pcaps, prefix and socket, and the
+# same plus the large table.
+bprefix=bench-l3fwd-burst$$
+sed -e "s#target/bench-l3fwd/#$tmp/#g" -e "s#--file-prefix=burst-bench-l3fwd#--file-prefix=$bprefix#" \
+    -e "s#/run/burst/bench-l3fwd.sock#$tmp/burst.sock#" configs/bench-router.toml > "$tmp/small.toml"
+grep -q "$tmp/port0.pcap" "$tmp/small.toml" || { echo "configs/bench-router.toml: pcap paths not found"; exit 1; }
+gprefix=bench-l3fwd-big$$
+{ sed "s#--file-prefix=$bprefix#--file-prefix=$gprefix#" "$tmp/small.toml"
+  python3 "$helper" routes 198.19.0.2 198.19.1.2; } > "$tmp/big.toml"
+lprefix=bench-l3fwd-l3fwd$$
+prefixes=("$bprefix" "$gprefix" "$lprefix")
+
+# run NAME PREFIX READY_PATTERN START_TIMEOUT CMD...: starts CMD on CPU $cpu, waits (bounded)
+# for READY_PATTERN in its output and its telemetry socket, samples the rate from CPU 0, stops
+# it with SIGINT. Sets rate and rx (forwarded and received Mpps); fails if the tool did not
+# come up or exited with an error.
+run() {
+  local name=$1 prefix=$2 ready=$3 start=$4
+  shift 4
+  local log=$tmp/$name.log sock=$runtime/$prefix/dpdk_telemetry.v2 out i rc=0
+  timeout -s INT $((start + warm + secs + 30)) taskset -c "$cpu" "$@" >"$log" 2>&1 </dev/null &
+  pid=$!
+  for ((i = 0; i < start * 10; i++)); do
+    if grep -q "$ready" "$log" && [ -S "$sock" ]; then break; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q "$ready" "$log" || ! [ -S "$sock" ]; then
+    echo "$name did not start within ${start} s; its output:" >&2; tail -20 "$log" >&2; return 1
+  fi
+  out=$(timeout -s INT $((warm + secs + 10)) taskset -c 0 python3 "$helper" rate "$sock" "$warm" "$secs" 0 1) || {
+    echo "$name: reading telemetry failed" >&2; tail -20 "$log" >&2; return 1; }
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" || rc=$?
+  pid=""
+  rm -rf "${runtime:?}/$prefix"   # EAL leaves the (empty) runtime directory
+  # 0: stopped by our SIGINT; 124: timeout's SIGINT. Anything else is a failure.
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then
+    echo "$name exited with status $rc; its output:" >&2; tail -20 "$log" >&2; return 1
+  fi
+  echo "$name: $out" >>"$tmp/detail.log"
+  read -r rate rx q < <(awk '{for (i = 1; i < NF; i++) v[$i] = $(i + 1)}
+      END {printf "%.3f %.3f %.0f\n", v["rate"], v["ipackets"] / v["window"] / 1e6, v["query_ms"]}' <<<"$out")
+  # A slow telemetry answer means the CPU was shared with something else: say so.
+  if [ "$q" -gt 100 ]; then echo "  ($name: a telemetry query took $q ms)" >&2; fi
+}
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
+
+echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+b_all=(); l_all=(); g_all=()
+for r in $(seq 1 "$rounds"); do
+  run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
+  b=$rate brx=$rx
+  run l3fwd "$lprefix" "entering main loop" 30 "$l3fwd" \
+      -l "$cpu" --no-huge --no-pci --no-shconf -m 512 --file-prefix="$lprefix" --log-level=lib.eal:error "${vdevs[@]}" -- \
+      -p 0x3 --config="(0,0,$cpu),(1,0,$cpu)" --parse-ptype --eth-dest=0,"$nh0" --eth-dest=1,"$nh1"
+  l=$rate lrx=$rx
+  run burst-big "$gprefix" "burst running" 300 "$burst" run -c "$tmp/big.toml"
+  g=$rate grx=$rx
+  printf 'round %d: burst %6.2f Mpps (rx %6.2f)   l3fwd-lpm %6.2f Mpps (rx %6.2f)   burst, %s routes %6.2f Mpps (rx %6.2f)\n' \
+    "$r" "$b" "$brx" "$l" "$lrx" 260082 "$g" "$grx"
+  b_all+=("$b"); l_all+=("$l"); g_all+=("$g")
+done
+bm=$(printf '%s\n' "${b_all[@]}" | median)
+lm=$(printf '%s\n' "${l_all[@]}" | median)
+gm=$(printf '%s\n' "${g_all[@]}" | median)
+ratio=$(awk -v b="$bm" -v t="$lm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
+gratio=$(awk -v b="$gm" -v t="$bm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
+printf 'median over %d rounds: burst %.2f Mpps, l3fwd-lpm %.2f Mpps, ratio burst/l3fwd %s (goal >= 1.25)\n' "$rounds" "$bm" "$lm" "$ratio"
+printf 'burst with 260082 routes: %.2f Mpps, %s of burst with the 2 test routes\n' "$gm" "$gratio"
+echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
