@@ -83,7 +83,8 @@ const OPAQUE: &[&str] = &["rte_arp_hdr", "rte_arp_ipv4", "rte_l2tpv2_combined_ms
 /// The C functions bound: EAL, ethdev control, mbuf/mempool/ring management, lcores, time.
 const FUNCTIONS: &str = "rte_eal_.*|rte_eth_.*|rte_pktmbuf_.*|rte_mempool_.*|rte_mbuf_.*|\
 rte_lcore_.*|rte_socket_id|rte_socket_count|rte_get_main_lcore|rte_get_tsc_hz|rte_strerror|\
-rte_ring_create|rte_ring_free|rte_ring_lookup|rte_dev_probe|rte_dev_remove|rte_exit";
+rte_ring_create|rte_ring_free|rte_ring_lookup|rte_dev_probe|rte_dev_remove|rte_exit|\
+rte_thread_register|rte_thread_unregister";
 
 /// The macros bound (bindgen only evaluates object-like ones; RTE_BIT64(n) ones are skipped or
 /// typed u32, which is why `flags.rs` defines the 64-bit flags by hand).

@@ -247,6 +247,39 @@ pub fn tsc() -> u64 {
     unsafe { sys::burst_rte_rdtsc() }
 }
 
+/// A handle for registering threads the EAL did not create (burst's workers) as lcores, so
+/// mempool operations from them use a per-lcore cache instead of the pool's shared ring every
+/// time. Made from a live [`Eal`]; threads that use it must end before the EAL is cleaned up.
+#[derive(Debug, Clone, Copy)]
+pub struct EalThreads(());
+
+impl Eal {
+    /// The thread-registration handle of this EAL.
+    pub fn threads(&self) -> EalThreads {
+        EalThreads(())
+    }
+}
+
+impl EalThreads {
+    /// Registers the calling thread; returns its lcore id.
+    pub fn register(&self) -> Result<u32, DpdkError> {
+        // SAFETY: an `EalThreads` exists only after rte_eal_init succeeded, and its users end
+        // before the EAL is cleaned up (type docs); it only assigns the calling thread an lcore
+        // id (thread-local state).
+        if unsafe { sys::rte_thread_register() } != 0 {
+            return Err(errno_error("rte_thread_register"));
+        }
+        // SAFETY: reads the calling thread's lcore id; no preconditions.
+        Ok(unsafe { sys::burst_rte_lcore_id() })
+    }
+
+    /// Gives the calling thread's lcore id back (a thread that never registered: no-op).
+    pub fn unregister(&self) {
+        // SAFETY: as in `register`: the EAL is initialised and not yet cleaned up.
+        unsafe { sys::rte_thread_unregister() }
+    }
+}
+
 /// TSC ticks per second, as the EAL measured them.
 pub fn tsc_hz(_eal: &Eal) -> u64 {
     // SAFETY: valid after rte_eal_init, which holding an `Eal` proves.

@@ -47,8 +47,20 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
     let node = Node::build(&NodeConfig::from(cfg), ports, clock.now())?;
     let server = crate::server::serve(&cfg.control.socket, node.commands.clone(), stop.clone())
         .map_err(|e| format!("control socket {}: {e}", cfg.control.socket.display()))?;
+    // Workers register with the EAL: an lcore id each, hence a per-lcore mempool cache (every
+    // mbuf alloc/free otherwise goes to the pool's shared ring).
+    // The threads are joined below, before the EAL is cleaned up.
+    let threads = eal.threads();
     let handles = node
-        .spawn(clock, stop.clone())
+        .spawn_with(
+            clock,
+            stop.clone(),
+            Arc::new(move |w| match threads.register() {
+                Ok(lcore) => tracing::debug!(worker = w, lcore, "worker registered with the EAL"),
+                Err(e) => tracing::warn!(worker = w, "worker not registered with the EAL (no mempool cache): {e}"),
+            }),
+            Arc::new(move |_| threads.unregister()),
+        )
         .map_err(|e| format!("threads: {e}"))?;
     tracing::info!(workers = cores, socket = %cfg.control.socket.display(), "burst running");
     while !stop.load(Ordering::Relaxed) {

@@ -139,6 +139,7 @@ impl From<&crate::config::Config> for NodeConfig {
             cache_life_unused: c.arp.cache_life_unused,
             cache_life_max: c.arp.cache_life_max,
             retry_count: c.arp.retry_count,
+            duplicate_detection: c.arp.duplicate_detection,
             retry_interval: c.arp.retry_interval,
             pending_per_neighbor: usize::from(c.arp.pending_per_neighbor),
             max_entries: c.arp.max_entries as usize,
@@ -432,13 +433,28 @@ where
         clock: C,
         stop: Arc<AtomicBool>,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
+        self.spawn_with(clock, stop, Arc::new(|_| {}), Arc::new(|_| {}))
+    }
+
+    /// [`spawn`](Self::spawn), with `enter(worker index)` run first on each worker thread and
+    /// `leave(worker index)` last (the DPDK backend registers its workers with the EAL there,
+    /// which gives them a mempool cache).
+    pub fn spawn_with<C: Clock + Clone + 'static>(
+        self,
+        clock: C,
+        stop: Arc<AtomicBool>,
+        enter: Arc<dyn Fn(usize) + Send + Sync>,
+        leave: Arc<dyn Fn(usize) + Send + Sync>,
+    ) -> std::io::Result<Vec<JoinHandle<()>>> {
         let mut handles = Vec::new();
         for mut w in self.workers {
             let (clock, stop) = (clock.clone(), stop.clone());
+            let (enter, leave) = (enter.clone(), leave.clone());
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("burst-worker-{}", w.id()))
                     .spawn(move || {
+                        enter(w.id());
                         let mut idle = 0u32;
                         while !stop.load(Ordering::Relaxed) {
                             if w.poll(clock.now()) == 0 {
@@ -452,6 +468,10 @@ where
                                 idle = 0;
                             }
                         }
+                        let id = w.id();
+                        // The worker's buffers go back to their pool while still registered.
+                        drop(w);
+                        leave(id);
                     })?,
             );
         }
@@ -460,10 +480,17 @@ where
             std::thread::Builder::new()
                 .name("burst-control".into())
                 .spawn(move || {
+                    // Not the packet path: sleeping keeps a core free for the workers. The nap
+                    // grows while nothing happens (ARP and route timers work in seconds, ctl
+                    // requests tolerate milliseconds), so an idle control thread does not keep
+                    // preempting a worker that shares its CPU.
+                    let mut nap = Duration::from_micros(200);
                     while !stop.load(Ordering::Relaxed) {
                         if control.poll(clock.now()) == 0 {
-                            // Not the packet path: sleeping keeps a core free for the workers.
-                            std::thread::sleep(Duration::from_micros(500));
+                            std::thread::sleep(nap);
+                            nap = (nap * 2).min(Duration::from_millis(5));
+                        } else {
+                            nap = Duration::from_micros(200);
                         }
                     }
                 })?,

@@ -133,6 +133,17 @@ fn header_checksum_ok(h: &[u8]) -> bool {
     s == 0xffff
 }
 
+/// Decrements the TTL of a header (TTL > 1, checked by the screen) and patches its checksum: the
+/// TTL is the high byte of the fifth word, so the sum drops by 0x0100 and the complemented
+/// checksum rises by it, with the end-around carry (RFC 1141, RFC 1624 §5).
+#[inline(always)]
+fn ttl_down(h: &mut [u8]) {
+    h[8] -= 1;
+    let c = u32::from(u16::from_be_bytes([h[10], h[11]])) + 0x0100;
+    let c = (c + (c >> 16)) as u16;
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
 impl<Q: Queue> Worker<Q> {
     /// The fast path over one rx burst from `port` (router mode, not tracing).
     pub(super) fn rx_router(
@@ -245,7 +256,7 @@ impl<Q: Queue> Worker<Q> {
                     let d = b.data_mut();
                     d[..6].copy_from_slice(&mac.0);
                     d[6..12].copy_from_slice(&smac.0);
-                    ipv4::Packet::new_unchecked(&mut d[ethernet::HEADER_LEN..]).decrement_ttl();
+                    ttl_down(&mut d[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 12]);
                     self.fwd.forwarded += 1;
                     self.fwd.fast_path += 1;
                     self.queue_tx(egress, b);
@@ -469,6 +480,27 @@ mod tests {
                 h[10..12].copy_from_slice(&c.to_be_bytes());
             }
             assert_eq!(header_checksum_ok(&h), checksum::sum(&h) == 0xffff, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn ttl_down_keeps_the_header_checksum_valid() {
+        let mut rng = burst_port::clock::SplitMix64::new(9);
+        for _ in 0..20_000 {
+            let mut h = [0u8; 20];
+            for b in h.iter_mut() {
+                *b = rng.next_u64() as u8;
+            }
+            h[0] = 0x45;
+            h[8] = h[8].max(2);
+            h[10] = 0;
+            h[11] = 0;
+            let c = !checksum::sum(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            let ttl = h[8];
+            ttl_down(&mut h);
+            assert_eq!(h[8], ttl - 1);
+            assert!(header_checksum_ok(&h), "{h:?}");
         }
     }
 

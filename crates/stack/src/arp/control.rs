@@ -287,6 +287,18 @@ impl ArpControl {
             next: now,
             last_warned: None,
         });
+        if !self.cfg.duplicate_detection {
+            // Announced once (RFC 5227 §2.3) and usable at once.
+            out.send_arp(port, MacAddr::BROADCAST, &arp::Repr::gratuitous(mac, ip));
+            self.stats.gratuitous_sent += 1;
+            if let Some(a) = self.addrs.last_mut() {
+                a.state = AddrState::Preferred;
+            }
+            info!(%port, addr = %cidr, %mac, "address added (duplicate address detection off)");
+            out.address_state(port, ip, AddrState::Preferred);
+            self.commit(out);
+            return Ok(());
+        }
         info!(%port, addr = %cidr, %mac, "address added, duplicate address detection started");
         out.address_state(port, ip, AddrState::Tentative);
         self.run_dad(now, out);

@@ -68,6 +68,9 @@ pub struct ArpConfig {
     /// Interval between the gratuitous ARPs of duplicate address detection; an address becomes
     /// preferred one interval after the last of them.
     pub dad_interval: Nanos,
+    /// Duplicate address detection for new addresses (seed "Duplicate IP Address Detection",
+    /// on); off, an address is usable at once after a single gratuitous ARP announcing it.
+    pub duplicate_detection: bool,
     /// Whether to answer a later conflict (another host claims a preferred address) with one
     /// gratuitous ARP of our own (RFC 5227 §2.4 (b)).
     pub conflict_defend: bool,
@@ -99,6 +102,7 @@ impl Default for ArpConfig {
             retry_interval: Nanos::from_secs(1),
             request_rate_limit: Nanos::from_secs(1),
             dad_interval: Nanos::from_secs(1),
+            duplicate_detection: true,
             conflict_defend: true,
             defend_interval: Nanos::from_secs(10),
             max_entries: 4096,

@@ -205,6 +205,27 @@ fn dad_sends_three_gratuitous_arps_then_prefers() {
 }
 
 #[test]
+fn without_dad_an_address_is_announced_once_and_preferred_at_once() {
+    let mut c = ArpControl::new(ArpConfig {
+        duplicate_detection: false,
+        ..ArpConfig::default()
+    });
+    let mut f = Fake::default();
+    c.add_address(P0, our_cidr(), OUR_MAC, s(5), &mut f)
+        .unwrap();
+    assert_eq!(
+        f.take(),
+        [
+            gratuitous(OUR_MAC, OUR_IP),
+            Ev::State(P0, OUR_IP, AddrState::Preferred)
+        ]
+    );
+    assert_eq!(c.address_state(P0, OUR_IP), Some(AddrState::Preferred));
+    assert_eq!(c.poll(s(6), &mut f), None, "nothing scheduled");
+    assert!(f.take().is_empty());
+}
+
+#[test]
 fn dad_conflict_disables_address_restores_caches_and_warns() {
     let mut c = ArpControl::new(ArpConfig::default());
     let reader = c.reader();
