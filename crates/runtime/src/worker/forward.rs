@@ -240,29 +240,36 @@ impl<Q: Queue> Worker<Q> {
         }
         let mut slow: smallvec::SmallVec<[Q::Buf; burst_port::BURST_MAX]> =
             smallvec::SmallVec::new();
+        // Counted once per burst, not per packet.
+        let (mut fast, mut dropped) = (0u64, 0u64);
         for (j, mut b) in rx.drain(..).enumerate() {
             match decisions[j] {
                 Decision::Slow => slow.push(b),
-                Decision::Drop => {
-                    self.l2.rx_frames += 1;
-                    self.ipv4.received += 1;
-                    self.count_port_rx(port);
-                }
+                Decision::Drop => dropped += 1,
                 Decision::Fwd { port: egress, mac } => {
-                    self.l2.rx_frames += 1;
-                    self.ipv4.received += 1;
-                    self.count_port_rx(port);
-                    let smac = self.ports[usize::from(egress.0)].mac;
+                    fast += 1;
+                    let e = usize::from(egress.0);
+                    let smac = self.ports[e].mac;
                     let d = b.data_mut();
                     d[..6].copy_from_slice(&mac.0);
                     d[6..12].copy_from_slice(&smac.0);
                     ttl_down(&mut d[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 12]);
-                    self.fwd.forwarded += 1;
-                    self.fwd.fast_path += 1;
-                    self.queue_tx(egress, b);
+                    // Straight onto the egress batch (no trace step: tracing bursts never
+                    // come here); a full batch goes out first.
+                    if let Err(b) = self.tx[e].push(b) {
+                        self.queue_tx(egress, b);
+                    }
                 }
             }
         }
+        let taken = fast + dropped;
+        self.l2.rx_frames += taken;
+        self.ipv4.received += taken;
+        if let Some(c) = self.port_counters.get_mut(usize::from(port.0)) {
+            c.rx += taken;
+        }
+        self.fwd.forwarded += fast;
+        self.fwd.fast_path += fast;
         for b in slow {
             self.input(port, b, now);
         }
