@@ -57,7 +57,10 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
             stop.clone(),
             Arc::new(move |w| match threads.register() {
                 Ok(lcore) => tracing::debug!(worker = w, lcore, "worker registered with the EAL"),
-                Err(e) => tracing::warn!(worker = w, "worker not registered with the EAL (no mempool cache): {e}"),
+                Err(e) => tracing::warn!(
+                    worker = w,
+                    "worker not registered with the EAL (no mempool cache): {e}"
+                ),
             }),
             Arc::new(move |_| threads.unregister()),
         )
