@@ -481,7 +481,15 @@ pub struct TcpTunables {
     /// Accept queue of each service listener. Default 128.
     #[serde(deserialize_with = "range::<_, _, 1, 65535>")]
     pub backlog: u32,
+    /// TCP segmentation offload: bulk data leaves as super-segments of up to 44 MSS (64 KiB)
+    /// that the NIC cuts into segments, or the port layer's exact software fallback when the
+    /// NIC cannot. Default on.
+    pub tso: bool,
 }
+
+/// Most pieces of a super-segment with `[tcp] tso` on (44 × 1460 bytes fit a 64 KiB
+/// datagram).
+pub const TSO_MAX_SEGS: u16 = 44;
 
 impl Default for TcpTunables {
     fn default() -> Self {
@@ -517,6 +525,7 @@ impl Default for TcpTunables {
             max_connections: s.max_connections as u32,
             syn_backlog: s.syn_backlog as u32,
             backlog: 128,
+            tso: true,
         }
     }
 }
@@ -564,6 +573,7 @@ impl TcpTunables {
             syn_backlog: self.syn_backlog as usize,
             syn_cookies: self.syn_cookies,
             ephemeral_ports: self.ephemeral_ports,
+            tso_max_segs: if self.tso { TSO_MAX_SEGS } else { 1 },
             ..burst_tcp::StackConfig::default()
         }
     }

@@ -1114,34 +1114,9 @@ impl<Q: Queue> Worker<Q> {
         l4: Option<burst_port::L4Checksum>,
         write: impl FnOnce(&mut [u8], Ipv4Addr, ChecksumMode) -> usize,
     ) -> Result<(), &'static str> {
-        let guard = crossbeam_epoch::pin();
-        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
-            self.ipv4.drop_no_route += 1;
-            return Err("Destination net unreachable.");
-        };
-        drop(guard);
-        let port = nh.port;
+        let (port, nip, src) = self.route_out(dst, src_hint)?;
         let p = usize::from(port.0);
-        // Source: the address the peer used (replies), else the route's, else the port's first.
-        let src = src_hint
-            .filter(|s| {
-                self.addrs
-                    .iter()
-                    .any(|a| a.cidr.address() == *s && a.state == sipv4::AddrState::Preferred)
-            })
-            .or(nh.source)
-            .or_else(|| {
-                self.addrs
-                    .iter()
-                    .find(|a| a.port == port && a.state == sipv4::AddrState::Preferred)
-                    .map(|a| a.cidr.address())
-            });
-        let Some(src) = src else {
-            self.ipv4.drop_no_route += 1;
-            return Err("No usable source address.");
-        };
         let mtu = usize::from(self.ports[p].mtu);
-        let nip = nh.neighbour(dst);
         if max_len > mtu {
             return self.send_fragmented(port, dst, nip, src, max_len, mtu, now, |out, s| {
                 write(out, s, ChecksumMode::Compute)
@@ -1182,6 +1157,146 @@ impl<Q: Queue> Worker<Q> {
         }
         self.ipv4.sent += 1;
         self.l2_out(port, dst, nip, b, now);
+        Ok(())
+    }
+
+    /// Route lookup for a datagram we originate: `(port, neighbour, source)`. Source: the
+    /// address the peer used (replies), else the route's, else the port's first.
+    fn route_out(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+    ) -> Result<(PortId, Ipv4Addr, Ipv4Addr), &'static str> {
+        let guard = crossbeam_epoch::pin();
+        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+            self.ipv4.drop_no_route += 1;
+            return Err("Destination net unreachable.");
+        };
+        drop(guard);
+        let port = nh.port;
+        let src = src_hint
+            .filter(|s| {
+                self.addrs
+                    .iter()
+                    .any(|a| a.cidr.address() == *s && a.state == sipv4::AddrState::Preferred)
+            })
+            .or(nh.source)
+            .or_else(|| {
+                self.addrs
+                    .iter()
+                    .find(|a| a.port == port && a.state == sipv4::AddrState::Preferred)
+                    .map(|a| a.cidr.address())
+            });
+        let Some(src) = src else {
+            self.ipv4.drop_no_route += 1;
+            return Err("No usable source address.");
+        };
+        Ok((port, nh.neighbour(dst), src))
+    }
+
+    /// A TCP super-segment for segmentation offload: `write_headers(out, src)` writes the
+    /// IPv4 and TCP headers (`l3_len + l4_len` bytes, the TCP checksum field holding the
+    /// pseudo-header sum without the length) and `payload` follows. The frame is a chain of
+    /// pool buffers carrying a `tso_segsz` request: the NIC segments it, or the backend's
+    /// exact software fallback (`burst_port::offload::prepare_tx`). A port with hardware TSO
+    /// but no chained transmit gets the segments from the software fallback here instead.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_tcp_tso(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+        l3_len: usize,
+        l4_len: usize,
+        tso_segsz: u16,
+        payload: &[u8],
+        now: Nanos,
+        write_headers: impl FnOnce(&mut [u8], Ipv4Addr),
+    ) -> Result<(), &'static str> {
+        let (port, nip, src) = self.route_out(dst, src_hint)?;
+        let p = usize::from(port.0);
+        let hl = ethernet::HEADER_LEN;
+        let mut hdr = [0u8; ethernet::HEADER_LEN + 60 + 60];
+        let hdr_len = hl + l3_len + l4_len;
+        write_headers(&mut hdr[hl..hdr_len], src);
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: MacAddr::ZERO,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut hdr[..hl]));
+        // Headers and the first payload bytes in the first buffer, the rest in as many
+        // further buffers as it takes (each filled to its tailroom).
+        let q = &mut self.queues[p];
+        let caps = q.caps();
+        let mut chain: Option<Q::Buf> = None;
+        let mut off = 0;
+        let mut first = true;
+        while first || off < payload.len() {
+            let Some(mut b) = q.alloc() else {
+                self.ipv4.drop_no_buffer += 1;
+                return Err("No buffer.");
+            };
+            let head = if first { hdr_len } else { 0 };
+            let n = (payload.len() - off).min(b.tailroom().saturating_sub(head));
+            let Some(d) = b.append(head + n) else {
+                self.ipv4.drop_no_buffer += 1;
+                return Err("Datagram larger than a buffer.");
+            };
+            d[..head].copy_from_slice(&hdr[..head]);
+            d[head..].copy_from_slice(&payload[off..off + n]);
+            off += n;
+            first = false;
+            match chain.as_mut() {
+                None => chain = Some(b),
+                Some(c) => {
+                    if c.chain(b).is_err() {
+                        self.ipv4.drop_no_buffer += 1;
+                        return Err("Chain too long.");
+                    }
+                }
+            }
+        }
+        let Some(mut chain) = chain else {
+            return Err("No buffer.");
+        };
+        chain.set_tx_offload(burst_port::TxOffload {
+            l2_len: hl as u8,
+            l3_len: l3_len as u8,
+            l4_len: l4_len as u8,
+            ipv4_checksum: true,
+            l4_checksum: Some(burst_port::L4Checksum::Tcp),
+            tso_segsz,
+        });
+        self.ipv4.sent += 1;
+        if caps.tx_tso && !caps.tx_multi_seg && chain.nb_segs() > 1 {
+            // The NIC segments but cannot read a chain: segment here, the software way
+            // (checksums still left to the NIC where it has them).
+            let sw = burst_port::Capabilities {
+                tx_tso: false,
+                ..caps
+            };
+            let mut batch: Batch<Q::Buf> = Batch::new();
+            let _ = batch.push(chain);
+            let mut stats = burst_port::offload::OffloadStats::default();
+            while !batch.is_empty() {
+                let q = &mut self.queues[p];
+                burst_port::offload::prepare_tx(&sw, &mut batch, &mut || q.alloc(), &mut stats);
+                let ready = burst_port::offload::ready_len(&sw, &batch);
+                if ready == 0 {
+                    break;
+                }
+                let segs: smallvec::SmallVec<[Q::Buf; 64]> = batch.drain(..ready).collect();
+                for f in segs {
+                    self.l2_out(port, dst, nip, f, now);
+                }
+            }
+            if stats.dropped_no_buffer + stats.dropped_malformed > 0 {
+                self.ipv4.drop_no_buffer += 1;
+            }
+            return Ok(());
+        }
+        self.l2_out(port, dst, nip, chain, now);
         Ok(())
     }
 

@@ -341,6 +341,7 @@ fn syn_flood_fills_the_syn_queue_then_cookies_let_a_real_client_in() {
             dst: B,
             repr: syn,
             payload_len: 0,
+            tso_segsz: 0,
         };
         let w = Wire {
             src,

@@ -20,7 +20,7 @@ use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
 use burst_tcp::{Events, IcmpError, IcmpKind, SocketHandle, StackConfig, State, TcpStack};
 use burst_wire::icmpv4::DstUnreachable;
 use burst_wire::ipv4::{self, Protocol};
-use burst_wire::{tcp, ChecksumCheck};
+use burst_wire::{checksum, tcp, ChecksumCheck, ChecksumMode};
 
 use super::Worker;
 use crate::ctl::TcpConnection;
@@ -85,11 +85,13 @@ pub struct TcpWorkerStats {
     pub icmp_in: u64,
     /// Segments not sent: no route, no source address or no buffer.
     pub out_drop: u64,
+    /// Super-segments handed to the port for segmentation offload (`[tcp] tso`).
+    pub tso_out: u64,
 }
 
 impl TcpWorkerStats {
     /// The counters with their names.
-    pub fn named(&self) -> [(&'static str, u64); 6] {
+    pub fn named(&self) -> [(&'static str, u64); 7] {
         [
             ("in_malformed", self.in_malformed),
             ("in_csum_errors", self.in_csum_errors),
@@ -97,6 +99,7 @@ impl TcpWorkerStats {
             ("in_filtered", self.in_filtered),
             ("icmp_in", self.icmp_in),
             ("out_drop", self.out_drop),
+            ("tso_out", self.tso_out),
         ]
     }
 }
@@ -385,6 +388,43 @@ impl<Q: Queue> Worker<Q> {
             let seg_len = t.repr.header_len() + t.payload_len;
             let dst = t.dst;
             let repr = &t.repr;
+            if t.tso_segsz > 0 {
+                let r = self.send_tcp_tso(
+                    dst,
+                    Some(t.src),
+                    ipv4::HEADER_LEN,
+                    repr.header_len(),
+                    t.tso_segsz,
+                    payload,
+                    now,
+                    |out, s| {
+                        let mut ip = ipv4::Repr::new(s, dst, Protocol::TCP, seg_len, ttl);
+                        ip.dont_frag = true;
+                        let hl = ip.header_len();
+                        let th = repr.header_len();
+                        repr.emit(
+                            &mut tcp::Packet::new_unchecked(&mut out[hl..hl + th]),
+                            s,
+                            dst,
+                            ChecksumMode::Offload,
+                        );
+                        // TSO (DPDK's rule): the pseudo-header sum without the length,
+                        // which differs per piece.
+                        let ph = checksum::pseudo_header(s, dst, Protocol::TCP.0, 0);
+                        tcp::Packet::new_unchecked(&mut out[hl..hl + th]).set_checksum(ph);
+                        ip.emit(
+                            &mut ipv4::Packet::new_unchecked(&mut out[..hl]),
+                            ChecksumMode::Offload,
+                        );
+                    },
+                );
+                if r.is_err() {
+                    self.tcp_stats.out_drop += 1;
+                } else {
+                    self.tcp_stats.tso_out += 1;
+                }
+                continue;
+            }
             // Checksums are left to the port: the NIC fills them, or the backend in software.
             let r = self.send_ip_with(
                 dst,

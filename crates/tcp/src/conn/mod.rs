@@ -183,6 +183,8 @@ pub struct Counters {
     pub segs_in: u64,
     /// Segments returned by `poll_transmit`.
     pub segs_out: u64,
+    /// Super-segments returned by `poll_transmit_tso` (their pieces count in `segs_out`).
+    pub tso_segments: u64,
     /// New payload bytes sent (first transmissions).
     pub bytes_sent: u64,
     /// Payload bytes retransmitted.

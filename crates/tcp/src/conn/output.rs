@@ -16,32 +16,61 @@ impl Connection {
     /// payload is never copied again. `room` must be at least [`tcp::MAX_HEADER_LEN`] (any
     /// IPv4 MTU TCP accepts, 88 and up, gives that). Call until it returns `None`.
     pub fn poll_transmit(&mut self, now: Nanos, room: usize, out: &mut [u8]) -> Option<Repr> {
+        self.poll_transmit_tso(now, room, 1, out).map(|(r, _)| r)
+    }
+
+    /// Like [`Connection::poll_transmit`], but new data may come out as a *super-segment* of
+    /// up to `max_segs` pieces for TCP segmentation offload: `repr.payload_len` is then the
+    /// total and the second value is the payload size of every piece but the last (the MSS
+    /// to segment at, `tso_segsz`); it is 0 for an ordinary segment. The caller (or the port)
+    /// must cut a super-segment into pieces the way TSO does: headers copied, sequence number
+    /// advanced per piece, PSH (and FIN, never set here) on the last piece only, the same
+    /// options (timestamps) on every piece.
+    ///
+    /// A super-segment is exactly what `max_segs` calls of `poll_transmit` would have sent one
+    /// by one: the same pieces (whole `tso_segsz` pieces except possibly the last, which
+    /// passes Nagle and sender SWS avoidance as any segment), the same state and counters
+    /// (`segs_out` counts pieces; the first piece is the one timed for RTT). Only new data is
+    /// ever grouped: never retransmissions, never during loss recovery, never the FIN (the
+    /// piece that would carry it is left for the next call).
+    pub fn poll_transmit_tso(
+        &mut self,
+        now: Nanos,
+        room: usize,
+        max_segs: u16,
+        out: &mut [u8],
+    ) -> Option<(Repr, u16)> {
         if let Some((seq, ack)) = self.pending_rst.take() {
-            return Some(self.rst(seq, ack));
+            return Some((self.rst(seq, ack), 0));
         }
         match self.state {
             State::Closed => return None,
             State::SynSent => {
                 self.ack_now = false;
-                return self.syn_pending.then(|| self.emit_syn(now));
+                return self.syn_pending.then(|| (self.emit_syn(now), 0));
             }
-            State::SynReceived if self.syn_pending => return Some(self.emit_syn(now)),
+            State::SynReceived if self.syn_pending => return Some((self.emit_syn(now), 0)),
             State::SynReceived | State::TimeWait => {}
             _ => {
                 if let Some(r) = self.emit_retransmit(now, room, out) {
-                    return Some(r);
+                    return Some((r, 0));
+                }
+                if max_segs > 1 {
+                    if let Some(r) = self.emit_super(now, room, max_segs, out) {
+                        return Some(r);
+                    }
                 }
                 if let Some(r) = self.emit_new_data(now, room, out) {
-                    return Some(r);
+                    return Some((r, 0));
                 }
                 if let Some(r) = self.emit_probe(now) {
-                    return Some(r);
+                    return Some((r, 0));
                 }
             }
         }
         if self.ack_now {
             let opts = self.ack_options(now);
-            return Some(self.finish(self.snd_nxt, Flags::ACK, opts, 0));
+            return Some((self.finish(self.snd_nxt, Flags::ACK, opts, 0), 0));
         }
         None
     }
@@ -300,6 +329,100 @@ impl Connection {
         }
         self.persist_at = None;
         Some(self.finish(seq, flags, opts, n))
+    }
+
+    /// A super-segment of two or more pieces of new data, if `emit_new_data` called again and
+    /// again would send at least two in a row (see [`Connection::poll_transmit_tso`]);
+    /// `None` leaves everything to the ordinary path (no state is touched then).
+    fn emit_super(
+        &mut self,
+        now: Nanos,
+        room: usize,
+        max_segs: u16,
+        out: &mut [u8],
+    ) -> Option<(Repr, u16)> {
+        if !self.may_send_data() || self.in_recovery || self.rto_recovery || self.force_send {
+            return None;
+        }
+        let fin_sent = self.fin_queued && self.snd_nxt > self.fin_seq;
+        if fin_sent {
+            return None;
+        }
+        let unsent_off = dist(self.snd_nxt, self.snd_data);
+        let queued = self.send_buf.len().saturating_sub(unsent_off);
+        let win_avail = dist(self.snd_una + self.snd_wnd, self.snd_nxt);
+        let avail = queued.min(win_avail);
+        // Cheap bail-out before building options: two pieces need more than one piece's
+        // bytes, and a piece is at least this (options take at most 40 bytes).
+        let piece_min = usize::from(self.snd_mss)
+            .saturating_sub(40)
+            .min(room.saturating_sub(tcp::MAX_HEADER_LEN));
+        if avail <= piece_min {
+            return None;
+        }
+        let opts = self.ack_options(now);
+        let hdr = tcp::HEADER_LEN + opts.len();
+        let piece = usize::from(self.snd_mss)
+            .saturating_sub(opts.len())
+            .min(room.saturating_sub(hdr));
+        if piece == 0 || avail <= piece {
+            return None;
+        }
+        // Whole pieces only up to the buffer and the largest IPv4 datagram.
+        let cap = out.len().min(usize::from(u16::MAX) - 20 - hdr) / piece;
+        let max_pieces = usize::from(max_segs).min(cap);
+        // Replays `emit_new_data`'s decision piece by piece, without touching state.
+        let cwnd = self.cwnd();
+        let mut pipe = self.pipe();
+        let mut total = 0;
+        let mut pieces = 0;
+        while pieces < max_pieces {
+            let left = queued - total;
+            let n = left.min(win_avail - total).min(piece);
+            if n == 0 || (self.fin_queued && n == left) {
+                // The FIN's piece goes out on its own (next call).
+                break;
+            }
+            if pipe > 0 && pipe + n > cwnd {
+                break;
+            }
+            let in_flight = total > 0 || self.snd_nxt > self.snd_una;
+            let full = n == piece;
+            let big = self.max_snd_wnd > 0 && n >= self.max_snd_wnd / 2;
+            if !(full || (n == left && (self.nodelay || !in_flight)) || big) {
+                break;
+            }
+            total += n;
+            pipe += n;
+            pieces += 1;
+            if !full {
+                break;
+            }
+        }
+        if pieces < 2 {
+            return None;
+        }
+        self.send_buf.read_at(unsent_off, &mut out[..total]);
+        let seq = self.snd_nxt;
+        let mut flags = Flags::ACK;
+        if total == queued {
+            flags |= Flags::PSH;
+        }
+        self.snd_nxt += total;
+        self.counters.bytes_sent += total as u64;
+        if !self.ts_ok && self.rtt_probe.is_none() && self.retries == 0 {
+            // The first piece is the timed one, as when sent alone.
+            self.rtt_probe = Some((seq + piece, now));
+        }
+        if self.rto_at.is_none() {
+            self.rto_at = Some(now + self.rtt.backed_off(u32::from(self.retries)));
+        }
+        self.persist_at = None;
+        // `finish` counts one segment; the other pieces are segments too.
+        self.counters.segs_out += pieces as u64 - 1;
+        self.counters.tso_segments += 1;
+        let r = self.finish(seq, flags, opts, total);
+        Some((r, piece as u16))
     }
 
     /// Arms the persist timer if the peer's window stops us and nothing is in flight to

@@ -23,6 +23,7 @@ impl TcpStack {
                 dst: r.dst,
                 repr: r.repr,
                 payload_len: 0,
+                tso_segsz: 0,
             });
         }
         while let Some(&idx) = self.dirty.front() {
@@ -32,7 +33,9 @@ impl TcpStack {
                 .expect("dirty entries are never freed");
             if e.burst < BURST {
                 let rexmits = e.conn.counters().retransmits;
-                if let Some(repr) = e.conn.poll_transmit(now, self.room, out) {
+                let max_segs = self.cfg.tso_max_segs;
+                if let Some((repr, segsz)) = e.conn.poll_transmit_tso(now, self.room, max_segs, out)
+                {
                     e.burst += 1;
                     // Counted as they happen, so `stats` never walks the connections.
                     self.stats.retrans_segs += e.conn.counters().retransmits - rexmits;
@@ -41,8 +44,15 @@ impl TcpStack {
                         dst: *e.tuple.remote.ip(),
                         payload_len: repr.payload_len,
                         repr,
+                        tso_segsz: segsz,
                     };
                     self.count_out(&t.repr.flags);
+                    if segsz > 0 {
+                        // The other pieces are segments on the wire too (tcpOutSegs).
+                        self.stats.segs_out +=
+                            (t.payload_len.div_ceil(usize::from(segsz))) as u64 - 1;
+                        self.stats.tso_segments += 1;
+                    }
                     return Some(t);
                 }
                 self.dirty.pop_front();
