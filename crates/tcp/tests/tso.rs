@@ -13,7 +13,7 @@ use common::*;
 /// same options, ACK and window on every piece, PSH (and FIN) on the last one only.
 fn cut(r: &Repr, payload: &[u8], segsz: u16) -> Vec<(Repr, Vec<u8>)> {
     if segsz == 0 {
-        return vec![(r.clone(), payload.to_vec())];
+        return vec![(*r, payload.to_vec())];
     }
     let chunks: Vec<&[u8]> = payload.chunks(usize::from(segsz)).collect();
     let last = chunks.len() - 1;
@@ -21,7 +21,7 @@ fn cut(r: &Repr, payload: &[u8], segsz: u16) -> Vec<(Repr, Vec<u8>)> {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let mut p = r.clone();
+            let mut p = *r;
             p.seq = r.seq + i * usize::from(segsz);
             p.payload_len = c.len();
             if i != last {
@@ -106,7 +106,7 @@ impl World {
             let mut to_a = Vec::new();
             for (r, p) in to_b {
                 assert!(p.len() <= 1460, "piece larger than the MSS");
-                self.wire.push((r.clone(), p.clone()));
+                self.wire.push((r, p.clone()));
                 if !p.is_empty() {
                     self.data_pieces += 1;
                     if self.drop.contains(&(self.data_pieces - 1)) {
@@ -115,7 +115,7 @@ impl World {
                 }
                 self.b.on_segment(self.now, &r, &p);
                 while let Some(r) = self.b.poll_transmit(self.now, 1480, &mut self.buf) {
-                    to_a.push((r.clone(), self.buf[..r.payload_len].to_vec()));
+                    to_a.push((r, self.buf[..r.payload_len].to_vec()));
                 }
             }
             for (r, p) in &to_a {
@@ -150,7 +150,7 @@ impl World {
             if self.received.len() == total {
                 return;
             }
-            self.now = self.now + ms(10);
+            self.now += ms(10);
             if self.a.next_deadline().is_some_and(|d| d <= self.now) {
                 self.a.on_timeout(self.now);
             }
