@@ -40,10 +40,14 @@ const HEADROOM: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + tcp::MAX_HEADE
 /// Link buffers; windows of 64 KiB keep far fewer than this in flight.
 const SLOTS: usize = 512;
 
-fn config(secret: u8) -> StackConfig {
+/// Most pieces of a super-segment in the TSO runs (`[tcp] tso`'s 44: 64 KiB).
+const TSO_MAX_SEGS: u16 = 44;
+
+fn config(secret: u8, tso: bool) -> StackConfig {
     let mut cfg = StackConfig {
         secret: [secret; 16],
         mtu: 1500,
+        tso_max_segs: if tso { TSO_MAX_SEGS } else { 1 },
         ..StackConfig::default()
     };
     cfg.tcp.recv_buffer = RECV_BUFFER;
@@ -59,9 +63,9 @@ struct End {
 }
 
 impl End {
-    fn new(secret: u8, mac: MacAddr, peer_mac: MacAddr) -> End {
+    fn new(secret: u8, mac: MacAddr, peer_mac: MacAddr, tso: bool) -> End {
         End {
-            stack: TcpStack::new(config(secret), Nanos::ZERO),
+            stack: TcpStack::new(config(secret, tso), Nanos::ZERO),
             mac,
             peer_mac,
         }
@@ -85,11 +89,16 @@ struct Link {
     frames: u64,
     data_segments: u64,
     bad: u64,
+    /// TSO runs: where `poll_transmit` writes a super-segment's payload (up to 64 KiB).
+    tso_scratch: Option<Vec<u8>>,
+    super_segments: u64,
 }
 
 impl Link {
-    fn new() -> Link {
+    fn new(tso: bool) -> Link {
         Link {
+            tso_scratch: tso.then(|| vec![0; 65536]),
+            super_segments: 0,
             bufs: vec![[0; SLOT]; SLOTS],
             free: (0..SLOTS as u16).rev().collect(),
             queues: [
@@ -109,6 +118,9 @@ impl Link {
 
     /// Emits everything `end` has to send onto direction `dir`; returns the frame count.
     fn transmit(&mut self, end: &mut End, now: Nanos, dir: usize) -> usize {
+        if self.tso_scratch.is_some() {
+            return self.transmit_tso(end, now, dir);
+        }
         let mut n = 0;
         while let Some(slot) = self.free.pop() {
             let buf = &mut self.bufs[usize::from(slot)];
@@ -116,43 +128,101 @@ impl Link {
                 self.free.push(slot);
                 break;
             };
-            let tcp_at = HEADROOM - t.repr.header_len();
-            let frame_end = HEADROOM + t.payload_len;
-            t.repr.emit(
-                &mut tcp::Packet::new_unchecked(&mut buf[tcp_at..frame_end]),
-                t.src,
-                t.dst,
-                ChecksumMode::Compute,
-            );
-            let ip_at = tcp_at - ipv4::HEADER_LEN;
-            self.ident = self.ident.wrapping_add(1);
-            let ip = ipv4::Repr {
-                ident: self.ident,
-                dont_frag: true,
-                ..ipv4::Repr::new(t.src, t.dst, Protocol::TCP, frame_end - tcp_at, 64)
-            };
-            ip.emit(
-                &mut ipv4::Packet::new_unchecked(&mut buf[ip_at..frame_end]),
-                ChecksumMode::Compute,
-            );
-            let eth_at = ip_at - ethernet::HEADER_LEN;
-            ethernet::Repr {
-                src_addr: end.mac,
-                dst_addr: end.peer_mac,
-                vlan: None,
-                ethertype: EtherType::IPV4,
-            }
-            .emit(&mut ethernet::Frame::new_unchecked(&mut buf[eth_at..]));
-            self.queues[dir].push_back(Frame {
-                slot,
-                start: eth_at as u16,
-                end: frame_end as u16,
-            });
-            self.frames += 1;
-            self.data_segments += u64::from(t.payload_len > 0);
+            self.finish_frame(end, slot, &t.repr, t.src, t.dst, dir);
             n += 1;
         }
         n
+    }
+
+    /// [`Link::transmit`] with super-segments: the payload lands in the scratch buffer and is
+    /// cut into wire segments as `burst_port::offload`'s software TSO does: per segment a
+    /// buffer with a copy of its payload, the headers with the sequence number advanced,
+    /// PSH and FIN on the last segment only, CWR on the first only, the IPv4 ID advanced, and
+    /// both checksums computed.
+    fn transmit_tso(&mut self, end: &mut End, now: Nanos, dir: usize) -> usize {
+        let mut scratch = self.tso_scratch.take().expect("TSO link");
+        let mut n = 0;
+        // Room for the largest super-segment before asking for one.
+        while self.free.len() >= usize::from(TSO_MAX_SEGS) {
+            let Some(t) = end.stack.poll_transmit(now, &mut scratch) else {
+                break;
+            };
+            let segsz = if t.tso_segsz == 0 {
+                t.payload_len.max(1)
+            } else {
+                self.super_segments += 1;
+                usize::from(t.tso_segsz)
+            };
+            let pieces = t.payload_len.div_ceil(segsz).max(1);
+            for i in 0..pieces {
+                let off = i * segsz;
+                let len = segsz.min(t.payload_len - off);
+                let mut r = t.repr;
+                r.seq = t.repr.seq + off;
+                r.payload_len = len;
+                if i + 1 < pieces {
+                    r.flags.remove(tcp::Flags::PSH | tcp::Flags::FIN);
+                }
+                if i > 0 {
+                    r.flags.remove(tcp::Flags::CWR);
+                }
+                let slot = self.free.pop().expect("free buffers were counted");
+                let buf = &mut self.bufs[usize::from(slot)];
+                buf[HEADROOM..HEADROOM + len].copy_from_slice(&scratch[off..off + len]);
+                self.finish_frame(end, slot, &r, t.src, t.dst, dir);
+                n += 1;
+            }
+        }
+        self.tso_scratch = Some(scratch);
+        n
+    }
+
+    /// Writes the TCP, IPv4 and Ethernet headers in front of the payload at `HEADROOM` of
+    /// `slot` (software checksums) and queues the frame on direction `dir`.
+    fn finish_frame(
+        &mut self,
+        end: &End,
+        slot: u16,
+        repr: &tcp::Repr,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        dir: usize,
+    ) {
+        let buf = &mut self.bufs[usize::from(slot)];
+        let tcp_at = HEADROOM - repr.header_len();
+        let frame_end = HEADROOM + repr.payload_len;
+        repr.emit(
+            &mut tcp::Packet::new_unchecked(&mut buf[tcp_at..frame_end]),
+            src,
+            dst,
+            ChecksumMode::Compute,
+        );
+        let ip_at = tcp_at - ipv4::HEADER_LEN;
+        self.ident = self.ident.wrapping_add(1);
+        let ip = ipv4::Repr {
+            ident: self.ident,
+            dont_frag: true,
+            ..ipv4::Repr::new(src, dst, Protocol::TCP, frame_end - tcp_at, 64)
+        };
+        ip.emit(
+            &mut ipv4::Packet::new_unchecked(&mut buf[ip_at..frame_end]),
+            ChecksumMode::Compute,
+        );
+        let eth_at = ip_at - ethernet::HEADER_LEN;
+        ethernet::Repr {
+            src_addr: end.mac,
+            dst_addr: end.peer_mac,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut buf[eth_at..]));
+        self.queues[dir].push_back(Frame {
+            slot,
+            start: eth_at as u16,
+            end: frame_end as u16,
+        });
+        self.frames += 1;
+        self.data_segments += u64::from(repr.payload_len > 0);
     }
 
     /// Parses every frame queued on direction `dir` and hands it to `end`; returns the count.
@@ -237,10 +307,13 @@ fn drain_reads(s: &mut TcpStack, h: SocketHandle, at: u64, expect: Option<&[u8]>
 
 /// `total` bytes from client to server; the client writes whenever there is send-buffer room,
 /// the server reads everything each round.
-pub(crate) fn bulk(total: u64, check: bool) -> BulkResult {
-    let mut client = End::new(1, A_MAC, B_MAC);
-    let mut server = End::new(2, B_MAC, A_MAC);
-    let mut link = Link::new();
+/// With `tso`, the stacks send super-segments ([`StackConfig::tso_max_segs`]) and the link
+/// segments them in software the way the port layer's TSO fallback does (one copy and one
+/// checksum per wire segment); every wire segment is still parsed and verified.
+pub(crate) fn bulk(total: u64, check: bool, tso: bool) -> BulkResult {
+    let mut client = End::new(1, A_MAC, B_MAC, tso);
+    let mut server = End::new(2, B_MAC, A_MAC, tso);
+    let mut link = Link::new(tso);
     let data = pattern();
     let listener = server.stack.listen(None, PORT, 16).expect("listen");
     let mut now = Nanos::ZERO;
@@ -286,9 +359,13 @@ pub(crate) fn bulk(total: u64, check: bool) -> BulkResult {
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(received, total, "transfer did not finish");
     assert_eq!(link.bad, 0, "frames failed to parse");
+    if tso {
+        assert!(link.super_segments > 0, "no super-segments");
+    }
     BulkResult {
         bytes: received,
         secs,
+        super_segments: link.super_segments,
         data_segments: link.data_segments,
         frames: link.frames,
         jumps,
@@ -300,9 +377,9 @@ pub(crate) fn bulk(total: u64, check: bool) -> BulkResult {
 /// all. The server ends in TIME-WAIT; the virtual clock then jumps past TIME-WAIT (default
 /// 240 s) so every connection starts with empty tables, as with smoltcp's single sockets.
 pub(crate) fn cps(n: u64) -> CpsResult {
-    let mut client = End::new(1, A_MAC, B_MAC);
-    let mut server = End::new(2, B_MAC, A_MAC);
-    let mut link = Link::new();
+    let mut client = End::new(1, A_MAC, B_MAC, false);
+    let mut server = End::new(2, B_MAC, A_MAC, false);
+    let mut link = Link::new(false);
     let listener = server.stack.listen(None, PORT, 128).expect("listen");
     let time_wait = server.stack.config().tcp.time_wait + Nanos::from_secs(1);
     let request = [b'q'; REQUEST];

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! tcpbench burst-bulk BYTES [--check]    two burst TcpStacks, real frames on an in-memory link
+//! tcpbench burst-bulk-tso BYTES [--check]  the same with TSO super-segments, cut into wire
+//!                                        segments in software as the port layer does
 //! tcpbench smoltcp-bulk BYTES [--check]  smoltcp: one Interface on its Loopback, two sockets
 //! tcpbench burst-cps N                   N sequential connections: open, 100 B request,
 //! tcpbench smoltcp-cps N                 1000 B response, close
@@ -50,6 +52,9 @@ fn pattern() -> Vec<u8> {
 struct BulkResult {
     bytes: u64,
     secs: f64,
+    /// Super-segments the sender handed to the link (TSO runs).
+    super_segments: u64,
+    /// Data segments on the wire.
     data_segments: u64,
     frames: u64,
     jumps: u64,
@@ -65,7 +70,7 @@ struct CpsResult {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: tcpbench (burst-bulk|smoltcp-bulk) BYTES [--check]\n       tcpbench (burst-cps|smoltcp-cps) CONNECTIONS"
+        "usage: tcpbench (burst-bulk|burst-bulk-tso|smoltcp-bulk) BYTES [--check]\n       tcpbench (burst-cps|smoltcp-cps) CONNECTIONS"
     );
     ExitCode::from(2)
 }
@@ -80,17 +85,18 @@ fn main() -> ExitCode {
     };
     let check = args.iter().skip(2).any(|a| a == "--check");
     match mode.as_str() {
-        "burst-bulk" | "smoltcp-bulk" => {
-            let r = if mode == "burst-bulk" {
-                burst::bulk(count, check)
-            } else {
-                smol::bulk(count, check)
+        "burst-bulk" | "burst-bulk-tso" | "smoltcp-bulk" => {
+            let r = match mode.as_str() {
+                "burst-bulk" => burst::bulk(count, check, false),
+                "burst-bulk-tso" => burst::bulk(count, check, true),
+                _ => smol::bulk(count, check),
             };
             println!(
-                "mode={mode} bytes={} secs={:.6} gbps={:.3} data_segments={} frames={} jumps={}",
+                "mode={mode} bytes={} secs={:.6} gbps={:.3} super_segments={} data_segments={} frames={} jumps={}",
                 r.bytes,
                 r.secs,
                 r.bytes as f64 * 8.0 / r.secs / 1e9,
+                r.super_segments,
                 r.data_segments,
                 r.frames,
                 r.jumps

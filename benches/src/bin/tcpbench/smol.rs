@@ -263,6 +263,7 @@ pub(crate) fn bulk(total: u64, check: bool) -> BulkResult {
     assert_eq!(received, total, "transfer did not finish");
     BulkResult {
         bytes: received,
+        super_segments: 0,
         secs,
         data_segments: net.dev.counts.data_segments,
         frames: net.dev.counts.frames,
