@@ -5,8 +5,10 @@
 //!
 //! Transmit copies: the stack writes a segment's payload into a worker-owned scratch buffer
 //! and the IPv4 + TCP headers and the payload are then written into a fresh packet buffer,
-//! with the TCP checksum computed in software. Zero-copy transmit (payload written straight
-//! into the packet buffer), checksum offload and TSO are later work.
+//! with the checksums left to the port (NIC offload or the backend's software fallback).
+//! Super-segments (`[tcp] tso`) go out as buffer chains with a TSO request
+//! (`Worker::send_tcp_tso`). Zero-copy transmit (payload written straight into the packet
+//! buffer) is later work.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
