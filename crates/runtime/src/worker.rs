@@ -183,6 +183,8 @@ pub struct Worker<Q: Queue> {
     local_ips: smallvec::SmallVec<[Ipv4Addr; 8]>,
     /// The trace of the packet being handled, while `ctl trace` runs.
     cur_trace: Option<TraceRecord>,
+    /// Ports (bit = id, below 64) with inbound filter rules in this poll's filter set.
+    filter_in_ports: u64,
     /// This core's TCP.
     tcp: burst_tcp::TcpStack,
     /// The TCP services (connections accepted on their listeners).
@@ -278,6 +280,7 @@ impl<Q: Queue> Worker<Q> {
             nh_cache: vec![forward::NhSlot::default(); forward::NH_CACHE].into_boxed_slice(),
             local_ips,
             cur_trace: None,
+            filter_in_ports: 0,
             tcp,
             tcp_services,
             app_events: tcp::AppEvents::new(app_slots),
@@ -388,6 +391,14 @@ impl<Q: Queue> Worker<Q> {
         let mut rx = Batch::new();
         // Read once per burst: while nobody traces, no packet pays for tracing.
         let tracing = self.cfg.trace.is_open();
+        self.filter_in_ports = {
+            // Which ports have inbound filter rules, read once per poll (bit = port id).
+            let g = crossbeam_epoch::pin();
+            let set = self.cfg.filters.set(&g);
+            (0..self.queues.len().min(64))
+                .filter(|&p| set.is_active(PortId(p as u16), burst_stack::filter::Direction::In))
+                .fold(0u64, |m, p| m | 1 << p)
+        };
         let router = self.cfg.ipv4.forwarding && !tracing;
         for p in 0..self.queues.len() {
             self.queues[p].rx_burst(&mut rx);
@@ -639,10 +650,14 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
             // The arrival port's inbound filter sees everything that passed the input checks:
-            // transit traffic and traffic to the router itself.
-            let guard = crossbeam_epoch::pin();
-            let fset = self.cfg.filters.set(&guard);
-            if fset.is_active(port, burst_stack::filter::Direction::In) {
+            // transit traffic and traffic to the router itself. Ports without inbound rules
+            // (known once per poll) pay nothing here.
+            let maybe = usize::from(port.0) >= 64 || self.filter_in_ports & (1 << port.0) != 0;
+            let guard = maybe.then(crossbeam_epoch::pin);
+            let fset = guard.as_ref().map(|g| self.cfg.filters.set(g));
+            if let Some(fset) =
+                fset.filter(|f| f.is_active(port, burst_stack::filter::Direction::In))
+            {
                 let tl = usize::from(p.total_len()).min(bytes.len());
                 let v = fset.evaluate(
                     port,

@@ -3,50 +3,13 @@
 //! stays at zero once both are set up. Connection setup and teardown on recycled ring storage
 //! (`Buffers`) allocate nothing either.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use burst_port::clock::SplitMix64;
 use burst_port::Nanos;
 use burst_tcp::{Buffers, ConnParams, Connection, Negotiate, State, TcpConfig};
 use burst_wire::tcp::SeqNumber;
 
-struct Counting;
-
-thread_local! {
-    /// Counting is per thread, so the test runner's own allocations do not count.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    /// Allocations counted on this thread.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn counting() -> bool {
-    COUNTING.with(Cell::get)
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCS.with(|a| a.set(a.get() + 1));
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            ALLOCS.with(|a| a.set(a.get() + 1));
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting;
+use counting::{allocs, set_counting, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -80,12 +43,12 @@ fn steady_state_transfer_does_not_allocate() {
     let mut sink = vec![0u8; 64 * 1024];
     let mut rng = SplitMix64::new(5);
     let total = 2usize << 20;
-    let before = ALLOCS.with(Cell::get);
+    let before = allocs();
     let (mut sent_a, mut sent_b, mut got_a, mut got_b) = (0, 0, 0, 0);
     for step in 0..200_000u32 {
         if step == 10 {
             // Both are set up; from here on nothing may allocate.
-            COUNTING.with(|c| c.set(true));
+            set_counting(true);
         }
         // A hop that drops 1% of the segments (no queue: segments pass at once).
         while let Some(r) = a.poll_transmit(now, 1480, &mut buf_a) {
@@ -117,14 +80,10 @@ fn steady_state_transfer_does_not_allocate() {
             }
         }
     }
-    COUNTING.with(|c| c.set(false));
+    set_counting(false);
     assert_eq!((got_a, got_b), (total, total), "transfer did not finish");
     assert!(a.stats().counters.retransmits + b.stats().counters.retransmits > 0);
-    assert_eq!(
-        ALLOCS.with(Cell::get) - before,
-        0,
-        "allocations on the segment path"
-    );
+    assert_eq!(allocs() - before, 0, "allocations on the segment path");
 }
 
 #[test]
@@ -142,8 +101,8 @@ fn setup_and_teardown_on_recycled_buffers_do_not_allocate() {
     let mut sink = [0u8; 2048];
     let msg = [0x33u8; 3000];
     let mut now = Nanos::ZERO;
-    let before = ALLOCS.with(Cell::get);
-    COUNTING.with(|c| c.set(true));
+    let before = allocs();
+    set_counting(true);
     for i in 0..500u32 {
         now += Nanos::from_millis(10);
         let mut a = Connection::connect_in(&cfg, params(40000, 80, i), now, pool.pop());
@@ -180,9 +139,9 @@ fn setup_and_teardown_on_recycled_buffers_do_not_allocate() {
         pool.push(a.into_buffers().expect("rings"));
         assert_eq!(pool.len(), 2);
     }
-    COUNTING.with(|c| c.set(false));
+    set_counting(false);
     assert_eq!(
-        ALLOCS.with(Cell::get) - before,
+        allocs() - before,
         0,
         "allocations while setting up and tearing down connections"
     );

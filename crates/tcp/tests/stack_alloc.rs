@@ -4,8 +4,6 @@
 //! ring pool has warmed up, thousands of connections opened and closed (each leaving a
 //! TIME-WAIT behind) allocate nothing either.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::Ipv4Addr;
 
 use burst_port::Nanos;
@@ -14,52 +12,8 @@ use burst_tcp::{StackConfig, State, TcpConfig, TcpStack};
 use burst_wire::tcp::{Flags, Packet, Repr, SeqNumber};
 use burst_wire::{ChecksumCheck, ChecksumMode};
 
-struct Counting;
-
-thread_local! {
-    /// Counting is per thread, so the test runner's and the other test's allocations do not
-    /// count.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    /// Allocations counted on this thread.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn counting() -> bool {
-    COUNTING.with(Cell::get)
-}
-
-fn set_counting(on: bool) {
-    COUNTING.with(|c| c.set(on));
-}
-
-/// Allocations counted so far on this thread.
-fn allocs() -> u64 {
-    ALLOCS.with(Cell::get)
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCS.with(|a| a.set(a.get() + 1));
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            ALLOCS.with(|a| a.set(a.get() + 1));
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting;
+use counting::{allocs, set_counting, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
