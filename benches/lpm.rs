@@ -48,7 +48,7 @@ fn run(c: &mut Criterion, name: &str, reader: &LpmReader, addrs: &[Ipv4Addr]) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     // Workers pin once per burst; here once for the whole run.
-    let guard = crossbeam_epoch::pin();
+    let guard = reader.domain().pin();
     let chunks: Vec<&[Ipv4Addr]> = addrs.chunks_exact(CHUNK).collect();
     let mut i = 0;
     g.bench_function("single", |b| {
@@ -114,6 +114,11 @@ fn bench_lpm(c: &mut Criterion) {
     let random: Vec<Ipv4Addr> = (0..1 << 20)
         .map(|_| Ipv4Addr::from_bits(rng.next_u64() as u32))
         .collect();
+
+    // Construction: the 64 MiB first level and a 1024-group pool come from zeroed pages.
+    c.bench_function("lpm/new_1024_groups", |b| {
+        b.iter(|| black_box(Lpm::new(1024)))
+    });
 
     let mut one = Lpm::new(16);
     one.add("198.18.0.0/15".parse().unwrap(), 1).unwrap();

@@ -11,6 +11,7 @@ use std::time::Duration;
 use burst_port::clock::Clock;
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{ArpConfig, ArpControl};
+use burst_stack::epoch::Domain;
 use burst_stack::filter::{Direction, FilterTable, Rule};
 use burst_stack::icmp::IcmpConfig;
 use burst_stack::ipv4::{AddrState, IfAddr, Ipv4Config};
@@ -263,7 +264,10 @@ where
                 ports.len()
             ));
         }
-        let mut routes = RouteTable::new(cfg.lpm_tbl8_groups, cfg.max_next_hops);
+        // One reclamation domain for every table the workers read: one pin per burst covers
+        // them all, and nothing outside this node can hold their reclamation back.
+        let domain = Domain::new();
+        let mut routes = RouteTable::with_domain(cfg.lpm_tbl8_groups, cfg.max_next_hops, &domain);
         let mut meta = Vec::new();
         let mut addrs = Vec::new();
         let mut ctxs = Vec::new();
@@ -303,7 +307,7 @@ where
                 .add(route)
                 .map_err(|e| format!("route {}: {e}", r.prefix))?;
         }
-        let mut filters = FilterTable::new(cfg.ports.len(), cfg.workers.max(1));
+        let mut filters = FilterTable::with_domain(cfg.ports.len(), cfg.workers.max(1), &domain);
         for (name, dir, rule) in &cfg.filters {
             let p = cfg
                 .ports
@@ -314,7 +318,7 @@ where
                 .add(PortId(p as u16), *dir, None, *rule)
                 .map_err(|e| format!("filter {name} {dir} {rule}: {e}"))?;
         }
-        let arp = ArpControl::new(cfg.arp.clone());
+        let arp = ArpControl::with_domain(cfg.arp.clone(), &domain);
         let trace = crate::trace::TraceGate::new();
         let infos: Vec<burst_port::PortInfo> = ports.iter().map(|p| p.info().clone()).collect();
         let mut tcp_stack = cfg.tcp.stack.clone();

@@ -393,7 +393,7 @@ impl<Q: Queue> Worker<Q> {
         let tracing = self.cfg.trace.is_open();
         self.filter_in_ports = {
             // Which ports have inbound filter rules, read once per poll (bit = port id).
-            let g = crossbeam_epoch::pin();
+            let g = self.routes.domain().pin();
             let set = self.cfg.filters.set(&g);
             (0..self.queues.len().min(64))
                 .filter(|&p| set.is_active(PortId(p as u16), burst_stack::filter::Direction::In))
@@ -653,7 +653,7 @@ impl<Q: Queue> Worker<Q> {
             // transit traffic and traffic to the router itself. Ports without inbound rules
             // (known once per poll) pay nothing here.
             let maybe = usize::from(port.0) >= 64 || self.filter_in_ports & (1 << port.0) != 0;
-            let guard = maybe.then(crossbeam_epoch::pin);
+            let guard = maybe.then(|| self.routes.domain().pin());
             let fset = guard.as_ref().map(|g| self.cfg.filters.set(g));
             if let Some(fset) =
                 fset.filter(|f| f.is_active(port, burst_stack::filter::Direction::In))
@@ -1182,7 +1182,7 @@ impl<Q: Queue> Worker<Q> {
         dst: Ipv4Addr,
         src_hint: Option<Ipv4Addr>,
     ) -> Result<(PortId, Ipv4Addr, Ipv4Addr), &'static str> {
-        let guard = crossbeam_epoch::pin();
+        let guard = self.routes.domain().pin();
         let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
             self.ipv4.drop_no_route += 1;
             return Err("Destination net unreachable.");

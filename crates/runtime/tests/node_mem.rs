@@ -1077,7 +1077,7 @@ fn filter_rules_through_ctl_requests() {
     };
     let reader = l.node.control.filters().reader();
     for worker in [0, 1] {
-        let g = crossbeam_epoch::pin();
+        let g = reader.domain().pin();
         assert!(reader.is_active(PortId(0), Direction::In, &g));
         let v = reader.evaluate(PortId(0), Direction::In, &syn, worker, &g);
         assert_eq!((v.permit, v.rule), (false, Some(2)), "counted, then denied");
@@ -1170,7 +1170,7 @@ fn filter_rules_through_ctl_requests() {
             ),
         ]
     );
-    let g = crossbeam_epoch::pin();
+    let g = reader.domain().pin();
     assert!(!reader.is_active(PortId(0), Direction::Out, &g));
     drop(g);
     l.finish();

@@ -43,8 +43,9 @@ use std::sync::Arc;
 
 use burst_wire::ipv4::{Cidr, CidrError, Protocol};
 use burst_wire::tcp::Flags;
-use crossbeam_epoch::{self as epoch, Atomic, Collector, Guard, Owned};
+use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned};
 
+use crate::epoch::Domain;
 use crate::PortId;
 
 /// Most rules per port and direction (evaluation is a linear scan).
@@ -744,8 +745,8 @@ pub struct FilterEntry {
 /// What the writer shares with readers.
 struct Shared {
     current: Atomic<FilterSet>,
-    /// The collector readers' guards must come from (the default one).
-    collector: Collector,
+    /// The domain readers' guards must come from.
+    domain: Domain,
 }
 
 impl Drop for Shared {
@@ -764,14 +765,14 @@ impl Drop for Shared {
 }
 
 impl Shared {
-    fn new(ports: usize) -> Shared {
+    fn new(ports: usize, domain: &Domain) -> Shared {
         Shared {
             current: Atomic::new(FilterSet {
                 version: 0,
                 entries: Box::new([]),
                 lists: vec![(0, 0); ports * 2].into_boxed_slice(),
             }),
-            collector: epoch::default_collector().clone(),
+            domain: domain.clone(),
         }
     }
 }
@@ -800,10 +801,16 @@ impl FilterTable {
     /// Empty lists for `ports` ports, with hit counters for `workers` workers (worker ids
     /// `0..workers`; at least one slot).
     pub fn new(ports: usize, workers: usize) -> FilterTable {
+        FilterTable::with_domain(ports, workers, &Domain::new())
+    }
+
+    /// [`new`](Self::new), read under guards of `domain` (shared with the other tables a
+    /// worker reads in the same burst).
+    pub fn with_domain(ports: usize, workers: usize, domain: &Domain) -> FilterTable {
         FilterTable {
             workers: workers.max(1),
             lists: vec![Vec::new(); ports * 2],
-            shared: Arc::new(Shared::new(ports)),
+            shared: Arc::new(Shared::new(ports, domain)),
             version: 0,
         }
     }
@@ -927,11 +934,11 @@ impl FilterTable {
             entries: entries.into_boxed_slice(),
             lists: ranges.into_boxed_slice(),
         });
-        let guard = epoch::pin();
+        let guard = self.shared.domain.pin();
         let old = self.shared.current.swap(set, AcqRel, &guard);
         // SAFETY: `old` is unlinked (only this single, `&mut` writer stores to `current`), so it
         // is destroyed exactly once; readers reach sets only through `current` while pinned on
-        // the default collector (checked in `FilterReader::set`), and `defer_destroy` waits
+        // the table's domain (checked in `FilterReader::set`), and `defer_destroy` waits
         // until every guard pinned before the swap is gone.
         unsafe { guard.defer_destroy(old) };
     }
@@ -939,7 +946,7 @@ impl FilterTable {
 
 /// A worker's read handle on a [`FilterTable`]: `Clone + Send + Sync`, never blocks.
 ///
-/// Pin once per burst (`crossbeam_epoch::pin()`), then per packet call
+/// Pin once per burst ([`FilterReader::domain`]`.pin()`), then per packet call
 /// [`is_active`](Self::is_active) and, only when it says so, [`evaluate`](Self::evaluate) (or
 /// take the [`set`](Self::set) once per burst and call the same methods on it).
 #[derive(Clone)]
@@ -956,7 +963,7 @@ impl Default for FilterReader {
 
 impl fmt::Debug for FilterReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let guard = epoch::pin();
+        let guard = self.shared.domain.pin();
         f.debug_struct("FilterReader")
             .field("version", &self.version(&guard))
             .finish()
@@ -964,18 +971,23 @@ impl fmt::Debug for FilterReader {
 }
 
 impl FilterReader {
+    /// The reclamation domain to pin on for lookups.
+    pub fn domain(&self) -> &Domain {
+        &self.shared.domain
+    }
+
     /// The current set (its version tells whether anything changed).
     ///
     /// # Panics
-    /// If `guard` is not pinned on crossbeam-epoch's default collector.
+    /// If `guard` is not pinned on the table's [`Domain`].
     #[inline]
     pub fn set<'g>(&'g self, guard: &'g Guard) -> &'g FilterSet {
         assert!(
-            guard.collector() == Some(&self.shared.collector),
-            "filter lookups need a guard from crossbeam_epoch::pin()"
+            self.shared.domain.owns(guard),
+            "filter lookups need a guard pinned on the table's domain"
         );
         // SAFETY: the pointer is never null (set in `Shared::new`, only swapped for another
-        // set); a replaced set is destroyed only after every guard pinned on this collector
+        // set); a replaced set is destroyed only after every guard pinned on this domain
         // when it was replaced is gone, and `guard` is such a guard (checked above), so the set
         // outlives 'g. `&'g self` keeps `Shared`, hence the current set, alive for 'g too.
         unsafe { self.shared.current.load(Acquire, guard).deref() }
@@ -1237,7 +1249,7 @@ mod tests {
             table.add(P0, In, None, r).unwrap();
         }
         let reader = table.reader();
-        let guard = epoch::pin();
+        let guard = reader.domain().pin();
         for p in [
             tcp_seg(A, B, 40000, 80, Flags::SYN),
             udp_dgram(A, B, 1, 53),
@@ -1265,7 +1277,7 @@ mod tests {
     fn evaluation_order_count_deny_permit_and_default() {
         let mut t = FilterTable::new(2, 1);
         let r = t.reader();
-        let g = epoch::pin();
+        let g = r.domain().pin();
         let web = tcp_seg(A, B, 40000, 80, Flags::SYN);
         let dns = udp_dgram(A, B, 5353, 53);
         // No rules: permitted, inactive.
@@ -1277,7 +1289,7 @@ mod tests {
         t.add(P0, In, None, rule("--dport 80 deny")).unwrap();
         t.add(P0, In, None, rule("--proto tcp permit")).unwrap();
         t.add(P0, In, None, rule("count")).unwrap();
-        let g = epoch::pin();
+        let g = r.domain().pin();
         assert!(r.is_active(P0, In, &g));
         assert!(!r.is_active(P0, Out, &g) && !r.is_active(P1, In, &g));
         assert!(!r.is_active(PortId(7), In, &g), "unknown port: inactive");
@@ -1319,7 +1331,7 @@ mod tests {
         t.add(P0, Out, None, rule("deny")).unwrap();
         t.add(P0, Out, None, rule("count")).unwrap();
         let r = t.reader();
-        let g = epoch::pin();
+        let g = r.domain().pin();
         for _ in 0..3 {
             assert_eq!(
                 r.evaluate(P0, Out, &dns, 0, &g),
@@ -1338,7 +1350,7 @@ mod tests {
         t.add(P0, In, None, rule("--src 198.19.0.0/16 deny"))
             .unwrap();
         let r = t.reader();
-        let g = epoch::pin();
+        let g = r.domain().pin();
         assert_eq!(r.evaluate(P0, In, &web, 0, &g), Verdict::DEFAULT);
         drop(g);
         assert_eq!(t.list()[0].hits, 0);
@@ -1360,7 +1372,7 @@ mod tests {
                 let (dns, other) = (&dns, &other);
                 s.spawn(move || {
                     for i in 0..N {
-                        let g = epoch::pin();
+                        let g = r.domain().pin();
                         let p = if i % 2 == 0 { dns } else { other };
                         let v = r.evaluate(P0, In, p, w, &g);
                         assert_eq!(v.permit, i % 2 == 1);
@@ -1372,7 +1384,7 @@ mod tests {
         assert_eq!((l[0].hits, l[1].hits), (2 * N, N));
         // The per-worker slots, read through a snapshot.
         let r = t.reader();
-        let g = epoch::pin();
+        let g = r.domain().pin();
         let set = r.set(&g);
         let e = &set.list(P0, In)[1];
         assert_eq!(
@@ -1442,7 +1454,7 @@ mod tests {
         );
         // The workers' view follows.
         let r = t.reader();
-        let g = epoch::pin();
+        let g = r.domain().pin();
         assert_eq!(r.version(&g), t.version());
         let set = r.set(&g);
         let seen: Vec<u16> = set.rules(P1, Out).map(|r| r.dport.unwrap().lo).collect();
@@ -1466,7 +1478,7 @@ mod tests {
         t.add(P0, In, None, rule("--proto tcp count")).unwrap();
         let r = t.reader();
         let web = tcp_seg(A, B, 40000, 80, Flags::SYN);
-        let old = epoch::pin();
+        let old = r.domain().pin();
         let v1 = r.set(&old);
         assert_eq!(v1.version(), 1);
         v1.evaluate(P0, In, &web, 0);
@@ -1484,7 +1496,7 @@ mod tests {
         );
         assert!(!v1.is_active(P0, Out));
         drop(old);
-        let g = epoch::pin();
+        let g = r.domain().pin();
         assert_eq!(r.version(&g), 4);
         assert_eq!(
             r.evaluate(P0, In, &web, 1, &g),
@@ -1615,7 +1627,7 @@ mod tests {
     #[test]
     fn default_reader_permits_everything() {
         let r = FilterReader::default();
-        let g = epoch::pin();
+        let g = r.domain().pin();
         assert!(!r.is_active(P0, In, &g));
         assert_eq!(
             r.evaluate(P0, In, &udp_dgram(A, B, 1, 2), 0, &g),
@@ -1638,7 +1650,7 @@ mod tests {
                 t.add(P0, In, None, rule("--proto udp --dport 53 count")).unwrap();
                 t.add(P0, In, None, rule("--src 198.18.0.0/15 --dst 198.18.0.0/15 count")).unwrap();
                 let r = t.reader();
-                let g = epoch::pin();
+                let g = r.domain().pin();
                 let v = r.evaluate(P0, In, &bytes, 0, &g);
                 prop_assert!(v.permit);
             }

@@ -155,7 +155,7 @@ impl<Q: Queue> Worker<Q> {
         let n = rx.len();
         let mut decisions = [Decision::Slow; burst_port::BURST_MAX];
         {
-            let guard = crossbeam_epoch::pin();
+            let guard = self.routes.domain().pin();
             let fset = self.cfg.filters.set(&guard);
             let filter_in = fset.is_active(port, Direction::In);
             let neigh = self.neigh.pin();
@@ -338,7 +338,7 @@ impl<Q: Queue> Worker<Q> {
             self.step(Step::Drop("drop_martian_dst"));
             return;
         }
-        let guard = crossbeam_epoch::pin();
+        let guard = self.routes.domain().pin();
         // RFC 1812 §5.3.1: a datagram whose TTL would reach 0 is discarded with time exceeded.
         if ttl <= 1 {
             self.fwd.drop_ttl_expired += 1;

@@ -255,7 +255,7 @@ impl<Q: Queue> Worker<Q> {
 
     /// The source address of datagrams to `dst`: the route's, else its port's first address.
     pub fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
-        let guard = crossbeam_epoch::pin();
+        let guard = self.routes.domain().pin();
         let nh = self.routes.lookup(dst, &guard).copied()?;
         nh.source.or_else(|| {
             self.addrs

@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use super::table::{NeighKind, NeighReader, NeighTable, Neighbor};
 use super::{ArpConfig, NeighKey};
+use crate::epoch::Domain;
 use crate::PortId;
 
 /// Aging sweeps run at most this often: each is a pass over the table, and entries that workers
@@ -46,6 +47,43 @@ pub trait ArpOutput {
     /// One of our addresses changed state (workers answer ARP for, and send from, preferred
     /// addresses only).
     fn address_state(&mut self, port: PortId, addr: Ipv4Addr, state: AddrState);
+    /// Another host claims one of our addresses: what the operator must be told. Logged at
+    /// warn level unless an implementation reports it some other way (tests record it).
+    fn conflict(&mut self, conflict: &Conflict) {
+        warn!(port = %conflict.port, "{conflict}");
+    }
+}
+
+/// An address conflict worth an operator's attention (at most one per address per
+/// `defend_interval`, see [`ArpOutput::conflict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conflict {
+    /// The port the claim came in on.
+    pub port: PortId,
+    /// Our address.
+    pub ip: Ipv4Addr,
+    /// The other host's hardware address.
+    pub other: MacAddr,
+    /// Whether we gave the address up (during duplicate address detection) or keep it.
+    pub disabled: bool,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The seeds' event text, so an operator searching for it finds it.
+        write!(
+            f,
+            "address conflict for IP address {} with the system having network hardware \
+             address {}: {}",
+            self.ip,
+            self.other,
+            if self.disabled {
+                "address disabled"
+            } else {
+                "defending"
+            }
+        )
+    }
 }
 
 /// The state of one of our addresses.
@@ -216,6 +254,11 @@ pub struct ArpControl {
 impl ArpControl {
     /// An empty table with no addresses.
     pub fn new(cfg: ArpConfig) -> ArpControl {
+        ArpControl::with_domain(cfg, &Domain::new())
+    }
+
+    /// [`new`](Self::new), with the neighbour table read under guards of `domain`.
+    pub fn with_domain(cfg: ArpConfig, domain: &Domain) -> ArpControl {
         ArpControl {
             entries: HashMap::with_capacity(cfg.max_entries.min(1 << 16)),
             resolving: HashMap::new(),
@@ -225,7 +268,7 @@ impl ArpControl {
             dirty: false,
             notify: Vec::new(),
             stats: ArpStats::default(),
-            table: NeighTable::new(),
+            table: NeighTable::with_domain(domain),
             cfg,
         }
     }
@@ -595,11 +638,12 @@ impl ArpControl {
             AddrState::Tentative => {
                 a.state = AddrState::Conflict { mac: other };
                 self.stats.conflicts_dad += 1;
-                warn!(
-                    %port,
-                    "address conflict for IP address {ip} with the system having network \
-                     hardware address {other}: address disabled"
-                );
+                out.conflict(&Conflict {
+                    port,
+                    ip,
+                    other,
+                    disabled: true,
+                });
                 out.address_state(port, ip, a.state);
                 if claimed {
                     // Our gratuitous ARPs may have pointed neighbours' caches at us: re-announce
@@ -622,11 +666,12 @@ impl ArpControl {
                     return;
                 }
                 a.last_warned = Some(now);
-                warn!(
-                    %port,
-                    "address conflict for IP address {ip} with the system having network \
-                     hardware address {other}: defending"
-                );
+                out.conflict(&Conflict {
+                    port,
+                    ip,
+                    other,
+                    disabled: false,
+                });
                 if self.cfg.conflict_defend {
                     out.send_arp(port, MacAddr::BROADCAST, &arp::Repr::gratuitous(a.mac, ip));
                     self.stats.defended += 1;

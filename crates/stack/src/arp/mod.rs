@@ -39,7 +39,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use control::{AddrState, ArpControl, ArpError, ArpOutput, ArpStats, NeighInfo};
+pub use control::{AddrState, ArpControl, ArpError, ArpOutput, ArpStats, Conflict, NeighInfo};
 pub use pending::{PendingQueues, PendingStats, Queued, Taken};
 pub use table::{NeighKind, NeighReader, NeighSnapshot, NeighTable, NeighVersion, Neighbor};
 

@@ -12,6 +12,7 @@ use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned};
 use hashbrown::HashMap;
 
 use super::NeighKey;
+use crate::epoch::Domain;
 use crate::PortId;
 
 /// A worker stores `last_used` only when it moved by at least this much: the entry's cache line
@@ -111,6 +112,8 @@ impl NeighVersion {
 
 struct Shared {
     current: Atomic<NeighVersion>,
+    /// The domain readers pin on.
+    domain: Domain,
 }
 
 impl Drop for Shared {
@@ -151,6 +154,12 @@ impl core::fmt::Debug for NeighTable {
 impl NeighTable {
     /// An empty table at version 0.
     pub fn new() -> NeighTable {
+        NeighTable::with_domain(&Domain::new())
+    }
+
+    /// An empty table read under guards of `domain` (shared with the other tables a worker
+    /// reads in the same burst).
+    pub fn with_domain(domain: &Domain) -> NeighTable {
         let v = NeighVersion {
             number: 0,
             map: HashMap::new(),
@@ -158,6 +167,7 @@ impl NeighTable {
         NeighTable {
             shared: Arc::new(Shared {
                 current: Atomic::new(v),
+                domain: domain.clone(),
             }),
             number: 0,
         }
@@ -189,7 +199,7 @@ impl NeighTable {
             number: self.number,
             map,
         });
-        let guard = epoch::pin();
+        let guard = self.shared.domain.pin();
         let old = self.shared.current.swap(new, Ordering::AcqRel, &guard);
         // SAFETY: `swap` unlinked `old`, so no reader pinning from now on can reach it; only
         // this (single, `&mut`) writer unlinks versions, so it is destroyed exactly once; and
@@ -217,7 +227,7 @@ impl NeighReader {
     /// Pins the current version for a burst of lookups (no lock, no allocation). Keep it for
     /// one burst only: a pinned snapshot holds back the freeing of old versions.
     pub fn pin(&self) -> NeighSnapshot<'_> {
-        let guard = epoch::pin();
+        let guard = self.shared.domain.pin();
         let ptr = self.shared.current.load(Ordering::Acquire, &guard).as_raw();
         NeighSnapshot {
             _guard: guard,

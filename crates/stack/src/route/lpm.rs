@@ -23,7 +23,7 @@
 //! - a group is retired by storing its collapsed value (or invalid) into tbl24 first; it is
 //!   handed back to the free list only by a crossbeam-epoch `defer`, i.e. after every reader
 //!   that might have loaded the old tbl24 entry has unpinned. Readers therefore take a `&Guard`
-//!   (pin once per burst). Without the guard a reader can, at worst, read a reused group and get
+//!   pinned on the table's [`Domain`] (pin once per burst). Without the guard a reader can, at worst, read a reused group and get
 //!   a wrong next hop; memory stays valid either way (the pool is never freed while readers
 //!   hold the tables), so the lookups themselves are safe code.
 //! - readers load with Acquire (free on x86, `ldar` on Arm) rather than Relaxed so that whatever
@@ -36,11 +36,14 @@ use core::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use std::sync::Arc;
+use std::time::Duration;
 
 use burst_wire::ipv4::Cidr;
-use crossbeam_epoch::{self as epoch, Guard};
+use crossbeam_epoch::Guard;
 use crossbeam_queue::ArrayQueue;
 use hashbrown::HashMap;
+
+use crate::epoch::Domain;
 
 /// Largest next-hop id an entry can hold (24 bits).
 pub const MAX_NEXT_HOP: u32 = (1 << 24) - 1;
@@ -53,8 +56,9 @@ const VALID: u32 = 1 << 31;
 const EXT: u32 = 1 << 30;
 const DEPTH_SHIFT: u32 = 24;
 const VALUE_MASK: u32 = 0x00ff_ffff;
-/// How many times allocation helps the epoch along before giving up on pending groups.
-const RECLAIM_ROUNDS: usize = 16;
+/// How long the writer waits for readers to leave retired groups before it reports the pool
+/// busy (readers unpin after every burst, i.e. within microseconds unless descheduled).
+pub const DEFAULT_RECLAIM_WAIT: Duration = Duration::from_millis(50);
 
 const fn entry(depth: u8, value: u32) -> u32 {
     VALID | (depth as u32) << DEPTH_SHIFT | value
@@ -82,8 +86,11 @@ const fn tbl8_index(e: u32, addr: u32) -> usize {
 pub enum LpmError {
     /// The next-hop id does not fit in 24 bits.
     NextHopTooLarge(u32),
-    /// Every tbl8 group is in use (or still waiting for readers to leave it).
+    /// Every tbl8 group is in use.
     Tbl8Exhausted,
+    /// The free tbl8 groups were all still held by readers for the whole reclaim wait (a
+    /// reader descheduled in the middle of a burst); retrying later can succeed.
+    Tbl8Busy,
 }
 
 impl core::fmt::Display for LpmError {
@@ -93,6 +100,9 @@ impl core::fmt::Display for LpmError {
             LpmError::Tbl8Exhausted => {
                 f.write_str("no free tbl8 group for a prefix longer than /24")
             }
+            LpmError::Tbl8Busy => f.write_str(
+                "every free tbl8 group is still held by a reader (a worker stalled in a burst)",
+            ),
         }
     }
 }
@@ -169,6 +179,7 @@ impl Tables {
 #[derive(Clone)]
 pub struct LpmReader {
     tables: Arc<Tables>,
+    domain: Domain,
 }
 
 impl core::fmt::Debug for LpmReader {
@@ -180,14 +191,14 @@ impl core::fmt::Debug for LpmReader {
 impl LpmReader {
     /// The next-hop id of the longest prefix containing `addr`.
     ///
-    /// `guard` must come from `crossbeam_epoch::pin()` (the default collector) and should stay
-    /// pinned for the whole burst: it is what keeps a tbl8 group this lookup may be reading from
+    /// `guard` must be pinned on the table's [`Domain`] and should stay pinned for the whole
+    /// burst: it is what keeps a tbl8 group this lookup may be reading from
     /// being reused for another /24.
     #[inline]
     pub fn lookup(&self, addr: Ipv4Addr, guard: &Guard) -> Option<u32> {
         debug_assert!(
-            is_default_guard(guard),
-            "lookup needs a pinned default-collector guard"
+            self.domain.owns(guard),
+            "lookup needs a guard pinned on the table's domain"
         );
         self.tables.lookup(addr)
     }
@@ -203,8 +214,8 @@ impl LpmReader {
         guard: &Guard,
     ) -> [Option<u32>; N] {
         debug_assert!(
-            is_default_guard(guard),
-            "lookup needs a pinned default-collector guard"
+            self.domain.owns(guard),
+            "lookup needs a guard pinned on the table's domain"
         );
         self.tables.lookup_bulk(addrs)
     }
@@ -228,10 +239,11 @@ impl LpmReader {
     }
 }
 
-pub(crate) fn is_default_guard(guard: &Guard) -> bool {
-    guard
-        .collector()
-        .is_some_and(|c| c == epoch::default_collector())
+impl LpmReader {
+    /// The reclamation domain readers pin on.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
 }
 
 /// The writer side of a DIR-24-8 longest-prefix-match table (see the module docs).
@@ -250,6 +262,8 @@ pub struct Lpm {
     max_groups: u32,
     /// Groups referenced from tbl24.
     live_groups: u32,
+    domain: Domain,
+    reclaim_wait: Duration,
 }
 
 impl core::fmt::Debug for Lpm {
@@ -269,6 +283,15 @@ impl Lpm {
     /// # Panics
     /// If `max_tbl8_groups` exceeds [`MAX_TBL8_GROUPS`].
     pub fn new(max_tbl8_groups: u32) -> Lpm {
+        Lpm::with_domain(max_tbl8_groups, &Domain::new())
+    }
+
+    /// [`new`](Self::new), read under guards of `domain` (shared with the other tables one
+    /// worker reads in the same burst).
+    ///
+    /// # Panics
+    /// If `max_tbl8_groups` exceeds [`MAX_TBL8_GROUPS`].
+    pub fn with_domain(max_tbl8_groups: u32, domain: &Domain) -> Lpm {
         assert!(
             max_tbl8_groups <= MAX_TBL8_GROUPS,
             "at most {MAX_TBL8_GROUPS} tbl8 groups"
@@ -290,6 +313,8 @@ impl Lpm {
             recycled: Arc::new(ArrayQueue::new(max_tbl8_groups.max(1) as usize)),
             max_groups: max_tbl8_groups,
             live_groups: 0,
+            domain: domain.clone(),
+            reclaim_wait: DEFAULT_RECLAIM_WAIT,
         }
     }
 
@@ -297,7 +322,19 @@ impl Lpm {
     pub fn reader(&self) -> LpmReader {
         LpmReader {
             tables: Arc::clone(&self.tables),
+            domain: self.domain.clone(),
         }
+    }
+
+    /// The reclamation domain readers pin on.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// How long [`add`](Self::add) waits for readers to leave a retired group when every free
+    /// group is still in its grace period (default [`DEFAULT_RECLAIM_WAIT`]).
+    pub fn set_reclaim_wait(&mut self, wait: Duration) {
+        self.reclaim_wait = wait;
     }
 
     /// The writer's own lookup (no guard needed: only the writer reuses groups).
@@ -442,31 +479,37 @@ impl Lpm {
         if self.live_groups == self.max_groups {
             return Err(LpmError::Tbl8Exhausted);
         }
-        for _ in 0..RECLAIM_ROUNDS {
-            while let Some(g) = self.recycled.pop() {
-                self.free.push(g);
+        // Some group is free or waiting out its grace period: help the epoch along until one
+        // is handed back (this cannot succeed while this thread itself holds a guard of the
+        // domain, so the writer never calls add pinned).
+        let (free, recycled) = (&mut self.free, &self.recycled);
+        let got = self.domain.reclaim(self.reclaim_wait, || {
+            while let Some(g) = recycled.pop() {
+                free.push(g);
             }
-            if let Some(g) = self.free.pop() {
+            free.pop()
+        });
+        match got {
+            Some(g) => {
                 self.live_groups += 1;
-                return Ok(g);
+                Ok(g)
             }
-            // Every free group still waits for readers to leave it: push our deferred frees
-            // out and let the collector try to advance the epoch. (This cannot succeed while
-            // this thread itself holds a guard, so the writer never calls add pinned.)
-            epoch::pin().flush();
+            None => {
+                tracing::warn!(
+                    pending = self.max_groups - self.live_groups,
+                    wait = ?self.reclaim_wait,
+                    "lpm: tbl8 groups still held by readers"
+                );
+                Err(LpmError::Tbl8Busy)
+            }
         }
-        tracing::warn!(
-            pending = self.max_groups - self.live_groups,
-            "lpm: tbl8 groups still held by readers"
-        );
-        Err(LpmError::Tbl8Exhausted)
     }
 
     /// Returns `g` to the pool once every reader that may still be inside it has unpinned.
     fn retire_group(&mut self, g: u32) {
         self.live_groups -= 1;
         let recycled = Arc::clone(&self.recycled);
-        let guard = epoch::pin();
+        let guard = self.domain.pin();
         guard.defer(move || {
             // Never fails: the queue holds the whole pool and a group is queued at most once.
             let queued = recycled.push(g).is_ok();

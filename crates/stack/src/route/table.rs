@@ -17,26 +17,27 @@
 //! 3. a snapshot with the next version is published, so a worker that sees version V also sees
 //!    the LPM as of V (Release store / Acquire load);
 //! 4. an id no route uses any more keeps its slot in every snapshot and is reused only after a
-//!    grace period (crossbeam-epoch `defer`), so a reader that got it from the LPM just before
-//!    the change still resolves it to what it meant.
+//!    grace period (crossbeam-epoch `defer` on the table's [`Domain`]), so a reader that got it
+//!    from the LPM just before the change still resolves it to what it meant. An id interned
+//!    for a route the LPM then refused was never in the LPM, so no reader can hold it: it goes
+//!    straight back to the free list.
 
 use core::fmt;
 use core::net::Ipv4Addr;
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::Arc;
+use std::time::Duration;
 
 use burst_port::Nanos;
 use burst_wire::ipv4::Cidr;
-use crossbeam_epoch::{self as epoch, Atomic, Collector, Guard, Owned};
+use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned};
 use crossbeam_queue::ArrayQueue;
 use hashbrown::HashMap;
 use smallvec::SmallVec;
 
-use super::lpm::{Lpm, LpmError, LpmReader, MAX_NEXT_HOP};
+use super::lpm::{Lpm, LpmError, LpmReader, DEFAULT_RECLAIM_WAIT, MAX_NEXT_HOP};
+use crate::epoch::Domain;
 use crate::PortId;
-
-/// How many times an id allocation helps the epoch along before giving up on pending ids.
-const RECLAIM_ROUNDS: usize = 16;
 
 /// Where a route came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,8 +152,12 @@ pub enum RouteError {
     InvalidGateway(Ipv4Addr),
     /// No tbl8 group left for another /24 holding prefixes longer than /24.
     TableFull,
-    /// Every next-hop id is in use (or still in its grace period).
+    /// Every next-hop id is in use by a route.
     NextHopsFull,
+    /// What the change needs (a next-hop id or a tbl8 group) is free but still held by a
+    /// worker for the whole reclaim wait (a worker descheduled in the middle of a burst);
+    /// retrying later can succeed.
+    Busy,
 }
 
 impl fmt::Display for RouteError {
@@ -162,7 +167,12 @@ impl fmt::Display for RouteError {
             RouteError::NotFound => f.write_str("no such route"),
             RouteError::InvalidGateway(g) => write!(f, "{g} cannot be a gateway"),
             RouteError::TableFull => f.write_str("no room for more prefixes longer than /24"),
-            RouteError::NextHopsFull => f.write_str("no free next-hop id"),
+            RouteError::NextHopsFull => f.write_str(
+                "every next-hop id is in use (raise [routing] max_next_hops, or remove routes)",
+            ),
+            RouteError::Busy => f.write_str(
+                "a freed next-hop id or tbl8 group is still held by a stalled worker; try again",
+            ),
         }
     }
 }
@@ -184,10 +194,12 @@ struct NextHopPool {
     max: u32,
     /// A slot changed since the last publication.
     dirty: bool,
+    domain: Domain,
+    reclaim_wait: Duration,
 }
 
 impl NextHopPool {
-    fn new(max: u32) -> NextHopPool {
+    fn new(max: u32, domain: &Domain) -> NextHopPool {
         NextHopPool {
             ids: HashMap::new(),
             slots: Vec::new(),
@@ -195,9 +207,12 @@ impl NextHopPool {
             recycled: Arc::new(ArrayQueue::new(max.max(1) as usize)),
             max,
             dirty: false,
+            domain: domain.clone(),
+            reclaim_wait: DEFAULT_RECLAIM_WAIT,
         }
     }
 
+    /// The id for `r`'s next hop, taking one reference (a new id for a next hop not yet used).
     fn intern(&mut self, r: &Route) -> Result<u32, RouteError> {
         let key = (r.gateway, r.port, r.source);
         if let Some((id, refs)) = self.ids.get_mut(&key) {
@@ -217,24 +232,46 @@ impl NextHopPool {
     }
 
     fn alloc(&mut self) -> Result<u32, RouteError> {
-        for _ in 0..RECLAIM_ROUNDS {
-            while let Some(id) = self.recycled.pop() {
-                self.free.push(id);
-            }
-            if let Some(id) = self.free.pop() {
-                return Ok(id);
-            }
-            if (self.slots.len() as u32) < self.max {
-                self.slots.push(None);
-                return Ok(self.slots.len() as u32 - 1);
-            }
-            if self.ids.len() as u32 == self.max {
-                break;
-            }
-            // Ids are waiting out their grace period: let the collector advance the epoch.
-            epoch::pin().flush();
+        if let Some(id) = self.free.pop() {
+            return Ok(id);
         }
-        Err(RouteError::NextHopsFull)
+        if (self.slots.len() as u32) < self.max {
+            self.slots.push(None);
+            return Ok(self.slots.len() as u32 - 1);
+        }
+        if self.ids.len() as u32 == self.max {
+            return Err(RouteError::NextHopsFull);
+        }
+        // Ids are waiting out their grace period: help the epoch along until one comes back.
+        let (free, recycled) = (&mut self.free, &self.recycled);
+        self.domain
+            .reclaim(self.reclaim_wait, || {
+                while let Some(id) = recycled.pop() {
+                    free.push(id);
+                }
+                free.pop()
+            })
+            .ok_or(RouteError::Busy)
+    }
+
+    /// Undoes an [`intern`](Self::intern) whose route never reached the LPM: no reader can have
+    /// got the id from there, so a freshly interned id is free again at once (no grace period
+    /// that a stalled reader could stretch).
+    fn unintern(&mut self, id: u32) {
+        let Some(hop) = self.slots[id as usize] else {
+            debug_assert!(false, "uninterned an id without a slot");
+            return;
+        };
+        let key = (hop.gateway, hop.port, hop.source);
+        let Some((_, refs)) = self.ids.get_mut(&key) else {
+            debug_assert!(false, "uninterned an id that is not interned");
+            return;
+        };
+        *refs -= 1;
+        if *refs == 0 {
+            self.ids.remove(&key);
+            self.free.push(id);
+        }
     }
 
     /// Drops one route's use of `id`; the last one starts the id's grace period. The caller has
@@ -254,7 +291,7 @@ impl NextHopPool {
             self.ids.remove(&key);
             // The slot keeps its old value (readers may still resolve the id) until reuse.
             let recycled = Arc::clone(&self.recycled);
-            let guard = epoch::pin();
+            let guard = self.domain.pin();
             guard.defer(move || {
                 // Never fails: the queue holds every id and an id is queued at most once.
                 let queued = recycled.push(id).is_ok();
@@ -286,8 +323,8 @@ impl Entry {
 struct Shared {
     lpm: LpmReader,
     snapshot: Atomic<NextHops>,
-    /// The collector readers' guards must come from (the default one).
-    collector: Collector,
+    /// The domain readers' guards must come from.
+    domain: Domain,
 }
 
 impl Drop for Shared {
@@ -327,20 +364,29 @@ impl RouteTable {
     /// If `max_tbl8_groups` exceeds [`super::lpm::MAX_TBL8_GROUPS`] or `max_next_hops` exceeds
     /// 2^24.
     pub fn new(max_tbl8_groups: u32, max_next_hops: u32) -> RouteTable {
+        RouteTable::with_domain(max_tbl8_groups, max_next_hops, &Domain::new())
+    }
+
+    /// [`new`](Self::new), read under guards of `domain` (shared with the other tables a
+    /// worker reads in the same burst).
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
+    pub fn with_domain(max_tbl8_groups: u32, max_next_hops: u32, domain: &Domain) -> RouteTable {
         assert!(max_next_hops <= MAX_NEXT_HOP + 1, "at most 2^24 next hops");
-        let lpm = Lpm::new(max_tbl8_groups);
+        let lpm = Lpm::with_domain(max_tbl8_groups, domain);
         let shared = Shared {
             lpm: lpm.reader(),
             snapshot: Atomic::new(NextHops {
                 version: 0,
                 slots: Box::new([]),
             }),
-            collector: epoch::default_collector().clone(),
+            domain: domain.clone(),
         };
         RouteTable {
             lpm,
             prefixes: HashMap::new(),
-            next_hops: NextHopPool::new(max_next_hops),
+            next_hops: NextHopPool::new(max_next_hops, domain),
             shared: Arc::new(shared),
             version: 0,
             seq: 0,
@@ -358,6 +404,18 @@ impl RouteTable {
     /// The version of the latest published snapshot.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// The reclamation domain readers pin on.
+    pub fn domain(&self) -> &Domain {
+        &self.shared.domain
+    }
+
+    /// How long a change waits for workers to let go of a freed next-hop id or tbl8 group
+    /// before it fails with [`RouteError::Busy`] (default 50 ms).
+    pub fn set_reclaim_wait(&mut self, wait: Duration) {
+        self.next_hops.reclaim_wait = wait;
+        self.lpm.set_reclaim_wait(wait);
     }
 
     /// Adds a route. It becomes the installed one for its prefix if it ranks first there.
@@ -403,9 +461,10 @@ impl RouteTable {
                         self.prefixes.remove(&prefix);
                     }
                 }
-                self.next_hops.release(next_hop);
+                self.next_hops.unintern(next_hop);
                 return Err(match e {
                     LpmError::Tbl8Exhausted => RouteError::TableFull,
+                    LpmError::Tbl8Busy => RouteError::Busy,
                     LpmError::NextHopTooLarge(_) => RouteError::NextHopsFull,
                 });
             }
@@ -548,10 +607,10 @@ impl RouteTable {
             slots: self.next_hops.slots.clone().into_boxed_slice(),
         });
         self.next_hops.dirty = false;
-        let guard = epoch::pin();
+        let guard = self.shared.domain.pin();
         let old = self.shared.snapshot.swap(snapshot, AcqRel, &guard);
         // SAFETY: `old` is unlinked (only this writer stores to `snapshot`); readers only reach
-        // snapshots through `snapshot` while pinned on the default collector (checked in
+        // snapshots through `snapshot` while pinned on the table's domain (checked in
         // `RouteReader::next_hops`), so it is freed only after all of them have unpinned.
         unsafe { guard.defer_destroy(old) };
     }
@@ -559,7 +618,7 @@ impl RouteTable {
 
 /// A worker's read handle on a [`RouteTable`]: `Clone + Send + Sync`, never blocks.
 ///
-/// Pin once per burst (`crossbeam_epoch::pin()`) and pass the guard to every lookup.
+/// Pin once per burst ([`RouteReader::domain`]`.pin()`) and pass the guard to every lookup.
 #[derive(Debug, Clone)]
 pub struct RouteReader {
     shared: Arc<Shared>,
@@ -591,16 +650,16 @@ impl RouteReader {
     /// The current next-hop snapshot (its version tells whether anything changed).
     ///
     /// # Panics
-    /// If `guard` is not pinned on crossbeam-epoch's default collector.
+    /// If `guard` is not pinned on the table's [`Domain`].
     #[inline]
     pub fn next_hops<'g>(&'g self, guard: &'g Guard) -> &'g NextHops {
         assert!(
-            guard.collector() == Some(&self.shared.collector),
-            "route lookups need a guard from crossbeam_epoch::pin()"
+            self.shared.domain.owns(guard),
+            "route lookups need a guard pinned on the table's domain"
         );
         // SAFETY: the pointer is never null (set in `RouteTable::new`, only swapped for another
         // snapshot); a replaced snapshot is destroyed only after every guard pinned on this
-        // collector when it was replaced is gone, and `guard` is such a guard (checked above),
+        // domain when it was replaced is gone, and `guard` is such a guard (checked above),
         // so the snapshot outlives 'g. `&'g self` keeps `Shared`, hence the current snapshot,
         // alive for 'g too.
         unsafe { self.shared.snapshot.load(Acquire, guard).deref() }
@@ -609,6 +668,11 @@ impl RouteReader {
     /// The version of the current snapshot.
     pub fn version(&self, guard: &Guard) -> u64 {
         self.next_hops(guard).version()
+    }
+
+    /// The reclamation domain to pin on for lookups.
+    pub fn domain(&self) -> &Domain {
+        &self.shared.domain
     }
 }
 

@@ -122,15 +122,37 @@ fn pool_exhaustion_leaves_the_table_unchanged() {
     assert_eq!(l.lookup(ip([198, 18, 1, 1])), Some(2));
 }
 
+/// A new table answers nothing and uses no group; a full-size pool is allocated lazily (zeroed
+/// pages), which benches/lpm.rs measures (`lpm/new_1024_groups`): timing is not a test's job.
 #[test]
-fn construction_is_lazy_and_fast() {
-    let t = Instant::now();
+fn a_new_table_is_empty() {
     let l = Lpm::new(1024);
-    let took = t.elapsed();
     assert!(l.is_empty());
-    // Generous bound (debug build, shared machine); it is microseconds in practice.
-    assert!(took < Duration::from_secs(1), "{took:?}");
-    eprintln!("Lpm::new(1024) took {took:?}");
+    assert_eq!((l.tbl8_groups_in_use(), l.tbl8_groups_max()), (0, 1024));
+    for a in [[0, 0, 0, 0], [198, 18, 0, 1], [255, 255, 255, 255]] {
+        assert_eq!(l.lookup(ip(a)), None);
+    }
+}
+
+/// A group retired while a reader is pinned comes back only after the reader unpins: the add
+/// that needs it reports busy (not exhausted) meanwhile, and succeeds right after.
+#[test]
+fn a_retired_group_waits_for_pinned_readers() {
+    let mut l = Lpm::new(1);
+    l.set_reclaim_wait(Duration::ZERO);
+    l.add(cidr([198, 18, 0, 1], 32), 1).unwrap();
+    let reader = l.reader();
+    let g = reader.domain().pin();
+    l.delete(cidr([198, 18, 0, 1], 32));
+    assert_eq!(l.tbl8_groups_in_use(), 0);
+    assert_eq!(l.add(cidr([198, 18, 1, 1], 32), 2), Err(LpmError::Tbl8Busy));
+    assert_eq!(l.get(cidr([198, 18, 1, 1], 32)), None);
+    drop(g);
+    l.add(cidr([198, 18, 1, 1], 32), 2).unwrap();
+    assert_eq!(
+        reader.lookup(ip([198, 18, 1, 1]), &reader.domain().pin()),
+        Some(2)
+    );
 }
 
 /// A realistic mix: 55% /24, 35% /8–/23 (longer ones far more often, as in a BGP table),
@@ -191,7 +213,7 @@ fn million_prefixes_match_the_reference() {
         }
         // The bulk path agrees with the single one.
         let reader = l.reader();
-        let guard = epoch::pin();
+        let guard = reader.domain().pin();
         for chunk in probes[..80_000].chunks_exact(8) {
             let c: &[Ipv4Addr; 8] = chunk.try_into().unwrap();
             c.iter().for_each(|&a| reader.prefetch(a));
@@ -405,7 +427,7 @@ fn concurrent_readers_see_only_old_or_new_answers() {
                 while !done.load(Relaxed) && bursts < 2_000_000 && Instant::now() < deadline {
                     bursts += 1;
                     // One pin per burst, as a worker does.
-                    let guard = epoch::pin();
+                    let guard = reader.domain().pin();
                     if t == 0 {
                         for (i, &a) in probes.iter().enumerate() {
                             let got = reader.lookup(a, &guard);
@@ -440,14 +462,17 @@ fn concurrent_readers_see_only_old_or_new_answers() {
         for &(p, nh) in &script {
             match nh {
                 Some(nh) => {
-                    // Groups may still wait for a reader; retry a bounded number of times.
+                    // Groups may still wait for a reader descheduled while pinned: the add
+                    // reports busy after its wait; retry until the deadline.
                     let mut tries = 0;
                     while let Err(e) = lpm.add(p, nh) {
-                        assert_eq!(e, LpmError::Tbl8Exhausted);
+                        assert_eq!(e, LpmError::Tbl8Busy);
                         exhausted += 1;
                         tries += 1;
-                        assert!(tries < 10_000, "readers never let a group go");
-                        std::thread::yield_now();
+                        assert!(
+                            Instant::now() < deadline,
+                            "readers never let a group go ({tries} tries)"
+                        );
                     }
                 }
                 None => {
