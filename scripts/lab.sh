@@ -12,14 +12,23 @@
 #   scripts/lab.sh status
 #
 # <P> is $LAB_PREFIX (default "bl"), so concurrent tests can use their own labs. Addresses only
-# from 198.18.0.0/15, only inside namespaces this script creates. The veths have offloads
-# (checksum, TSO/GSO, GRO) off so both ends exchange real, complete frames.
+# from 198.18.0.0/15, only inside namespaces this script creates.
+#
+# LAB_OFFLOADS=off (the default) turns the veths' offloads (checksum, TSO/GSO, GRO) off so both
+# ends exchange real, complete frames; LAB_OFFLOADS=default leaves them as Linux sets them, as a
+# user's own lab has them: the Linux side then sends partial checksums and TSO super-frames,
+# which burst's af_packet/af_xdp ports accept ([[port]] partial_checksums, docs/ports.md).
+# LAB_MTU=N sets every veth's MTU (jumbo frames).
 set -euo pipefail
 
 P=${LAB_PREFIX:-bl}
 if [ "${#P}" -gt 8 ]; then echo "lab: LAB_PREFIX must be at most 8 characters" >&2; exit 2; fi
 
+OFFLOADS=${LAB_OFFLOADS:-off}
+case "$OFFLOADS" in off|default) ;; *) echo "lab: LAB_OFFLOADS must be off or default" >&2; exit 2 ;; esac
+
 quiet_ethtool() {
+  [ "$OFFLOADS" = off ] || return 0
   # veths accept these; ignore features a kernel does not expose.
   ethtool -K "$@" tx off rx off sg off tso off gso off gro off >/dev/null 2>&1 || true
 }
@@ -29,12 +38,18 @@ pair() {
   local dev=$1 ns=$2 addr=$3 gw=$4
   ip netns add "$ns"
   ip link add "$dev" type veth peer name eth0 netns "$ns"
+  if [ -n "${LAB_MTU:-}" ]; then
+    ip link set "$dev" mtu "$LAB_MTU"
+    ip -n "$ns" link set eth0 mtu "$LAB_MTU"
+  fi
   ip link set "$dev" up
   quiet_ethtool "$dev"
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
   ip -n "$ns" addr add "$addr" dev eth0
-  ip netns exec "$ns" ethtool -K eth0 tx off rx off sg off tso off gso off gro off >/dev/null 2>&1 || true
+  if [ "$OFFLOADS" = off ]; then
+    ip netns exec "$ns" ethtool -K eth0 tx off rx off sg off tso off gso off gro off >/dev/null 2>&1 || true
+  fi
   if [ -n "$gw" ]; then ip -n "$ns" route add default via "$gw"; fi
   # The DPDK end carries no kernel address: burst owns it. Keep IPv6 noise off it.
   sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1" || true

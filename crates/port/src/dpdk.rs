@@ -849,7 +849,7 @@ fn set_rx_meta_on(m: &mut sys::rte_mbuf, meta: RxMeta) {
 }
 
 /// How to configure a [`DpdkPort`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DpdkPortConfig {
     /// Our name for the port (in [`PortInfo::name`]); empty = the DPDK device name.
     pub name: String,
@@ -866,6 +866,10 @@ pub struct DpdkPortConfig {
     /// Use the device's offloads where it has them; `false` turns every offload off so the
     /// software paths run (tests). RSS queue spreading stays on with several queues.
     pub offloads: bool,
+    /// Receive buffers from this pool instead of the port's (large buffers for a device that
+    /// receives frames beyond the MTU whole: af_packet's kernel-reassembled datagrams and TSO
+    /// super-frames). Transmit buffers still come from the port's pool.
+    pub rx_pool: Option<Mempool>,
 }
 
 impl Default for DpdkPortConfig {
@@ -878,7 +882,28 @@ impl Default for DpdkPortConfig {
             mtu: None,
             mac: None,
             offloads: true,
+            rx_pool: None,
         }
+    }
+}
+
+/// What to change when a device offers fewer queue pairs than asked: the devarg of the PMDs
+/// whose queue count is chosen when the device is created, otherwise the configuration.
+pub fn queue_hint(driver: &str, device: &str, want: u16, max: u16) -> String {
+    match driver {
+        "net_af_packet" => format!(
+            "add qpairs={want} to the device's arguments (--vdev={device},iface=...,qpairs={want})"
+        ),
+        "net_af_xdp" => format!(
+            "add queue_count={want} to the device's arguments (--vdev={device},iface=...,\
+             start_queue=0,queue_count={want}); the interface needs that many channels \
+             (ethtool -L IFACE combined {want})"
+        ),
+        "net_tap" | "net_ring" | "net_null" | "net_pcap" | "net_memif" => format!(
+            "this device was created with {max} queue pair(s): give it {want} in its --vdev \
+             arguments, or set [eal] cores / [[port]] queues to at most {max}"
+        ),
+        _ => format!("set [eal] cores or [[port]] queues to at most {max}"),
     }
 }
 
@@ -889,6 +914,8 @@ static OPEN_PORTS: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 struct PortInner {
     id: u16,
     pool: Mempool,
+    /// Receive buffers' pool when it is not `pool` (kept alive as long as the port).
+    rx_pool: Option<Mempool>,
     /// Configuration was attempted: stop and close on drop (DPDK then releases the port; a
     /// port we only looked at and refused is left as it was).
     close: bool,
@@ -969,6 +996,7 @@ impl DpdkPort {
         let mut inner = PortInner {
             id,
             pool: pool.clone(),
+            rx_pool: cfg.rx_pool.clone(),
             close: false,
         };
 
@@ -978,13 +1006,25 @@ impl DpdkPort {
         check("rte_eth_dev_info_get", unsafe {
             sys::rte_eth_dev_info_get(id, &mut dev)
         })?;
+        let driver = if dev.driver_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: the driver name is a static NUL-terminated string of the PMD.
+            unsafe { CStr::from_ptr(dev.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
         let q = cfg.queues;
         if q == 0 || q > dev.max_rx_queues || q > dev.max_tx_queues {
+            let max = dev.max_rx_queues.min(dev.max_tx_queues);
             return Err(DpdkError::Unsupported(format!(
-                "{q} queues (device max rx {} tx {})",
-                dev.max_rx_queues, dev.max_tx_queues
+                "{q} queue pairs (device max rx {} tx {}): {}",
+                dev.max_rx_queues,
+                dev.max_tx_queues,
+                queue_hint(&driver, name_or_device, q, max)
             )));
         }
+        let rx_pool = cfg.rx_pool.as_ref().unwrap_or(pool);
 
         // SAFETY: rte_eth_conf is plain data; all-zero is DPDK's documented default.
         let mut conf: sys::rte_eth_conf = unsafe { core::mem::zeroed() };
@@ -1026,17 +1066,35 @@ impl DpdkPort {
             }
         }
 
-        if let Some(mtu) = cfg.mtu {
-            if mtu < dev.min_mtu || mtu > dev.max_mtu {
+        // DPDK 22.11's af_packet reports a 1518-byte maximum frame whatever its `framesz`, so
+        // ethdev refuses any MTU above 1500 although frames up to `framesz - 66` arrive whole:
+        // there the kernel interface's MTU is what limits the link (`ip link set IFACE mtu N`),
+        // and the port reports the MTU asked for.
+        // ethdev's own rule: the MTU's frame (with the device's L2 overhead) must fit
+        // `max_rx_pktlen`.
+        let overhead = if dev.max_mtu != u16::MAX && dev.max_rx_pktlen > u32::from(dev.max_mtu) {
+            dev.max_rx_pktlen - u32::from(dev.max_mtu)
+        } else {
+            sys::RTE_ETHER_HDR_LEN + sys::RTE_ETHER_CRC_LEN
+        };
+        let fits = |m: u16| u32::from(m) + overhead <= dev.max_rx_pktlen && m <= dev.max_mtu;
+        let mut mtu_override = None;
+        if let Some(mtu) = cfg.mtu.filter(|&m| driver == "net_af_packet" && !fits(m)) {
+            mtu_override = Some(mtu);
+        }
+        if let Some(mtu) = cfg.mtu.filter(|_| mtu_override.is_none()) {
+            if mtu < dev.min_mtu || !fits(mtu) {
                 return Err(DpdkError::Unsupported(format!(
-                    "MTU {mtu} (device range {}..={})",
-                    dev.min_mtu, dev.max_mtu
+                    "MTU {mtu} (the device takes {}..={}; lower [[port]] mtu)",
+                    dev.min_mtu,
+                    dev.max_mtu
+                        .min(dev.max_rx_pktlen.saturating_sub(overhead).min(65535) as u16)
                 )));
             }
             conf.rxmode.mtu = u32::from(mtu);
             // A frame larger than one mbuf's data room needs scattered receive.
             let frame = u32::from(mtu) + sys::RTE_ETHER_HDR_LEN + sys::RTE_ETHER_CRC_LEN + 4;
-            let room = u32::from(pool.data_room()) - sys::RTE_PKTMBUF_HEADROOM;
+            let room = u32::from(rx_pool.data_room()) - sys::RTE_PKTMBUF_HEADROOM;
             if frame > room {
                 if dev.rx_offload_capa & f::RTE_ETH_RX_OFFLOAD_SCATTER == 0 {
                     return Err(DpdkError::Unsupported(format!(
@@ -1073,7 +1131,7 @@ impl DpdkPort {
             unsafe {
                 check(
                     "rte_eth_rx_queue_setup",
-                    sys::rte_eth_rx_queue_setup(id, qi, nrx, socket, ptr::null(), pool.as_ptr()),
+                    sys::rte_eth_rx_queue_setup(id, qi, nrx, socket, ptr::null(), rx_pool.as_ptr()),
                 )?;
                 check(
                     "rte_eth_tx_queue_setup",
@@ -1107,14 +1165,7 @@ impl DpdkPort {
         check("rte_eth_dev_get_mtu", unsafe {
             sys::rte_eth_dev_get_mtu(id, &mut mtu)
         })?;
-        let driver = if dev.driver_name.is_null() {
-            String::new()
-        } else {
-            // SAFETY: the driver name is a static NUL-terminated string of the PMD.
-            unsafe { CStr::from_ptr(dev.driver_name) }
-                .to_string_lossy()
-                .into_owned()
-        };
+        let mtu = mtu_override.unwrap_or(mtu);
         let caps = Capabilities {
             tx_ipv4_checksum: tx & f::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM != 0,
             tx_tcp_checksum: tx & f::RTE_ETH_TX_OFFLOAD_TCP_CKSUM != 0,
@@ -1159,9 +1210,15 @@ impl DpdkPort {
         (self.tx_offloads, self.rx_offloads)
     }
 
-    /// The pool its receive buffers come from.
+    /// The pool its transmit buffers come from (and its receive buffers, unless it was
+    /// opened with [`DpdkPortConfig::rx_pool`]).
     pub fn pool(&self) -> &Mempool {
         &self.inner.pool
+    }
+
+    /// The pool its receive buffers come from.
+    pub fn rx_pool(&self) -> &Mempool {
+        self.inner.rx_pool.as_ref().unwrap_or(&self.inner.pool)
     }
 
     /// The NUMA socket of a port (to create its pool on), `None` if unknown.

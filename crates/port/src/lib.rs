@@ -23,10 +23,12 @@ pub mod offload;
 pub mod pcap;
 pub mod port;
 pub mod rss;
+pub mod vdev;
 
 pub use batch::{Batch, BURST_MAX};
 pub use buf::{ChecksumStatus, L4Checksum, PacketBuf, PacketType, RxMeta, TxOffload};
 pub use clock::{Clock, Nanos};
+pub use vdev::kernel_backed;
 
 /// Starts loading the cache line at `p` without waiting for it (a hint; never faults).
 #[inline(always)]

@@ -45,6 +45,8 @@ use toml::de::{DeTable, DeValue};
 pub const MAX_CORES: u16 = 128;
 /// Most ports.
 pub const MAX_PORTS: usize = 64;
+/// The largest `[[port]] max_frame` (what one af_packet slot and one mbuf can hold).
+pub const MAX_FRAME: u32 = burst_port::vdev::AF_PACKET_MAX_FRAME;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +161,9 @@ pub struct EalConfig {
     pub mbuf_data_room: u16,
     /// Packet buffers in the pool. Default 16383.
     pub mbufs: u32,
+    /// CPUs the workers are pinned to, worker `i` on `cpus[i]`; `None` = the first CPUs the
+    /// process may run on, one each (if there are enough); empty = no pinning.
+    pub cpus: Option<Vec<usize>>,
 }
 
 /// `[[port]]`: one network port.
@@ -182,9 +187,24 @@ pub struct PortConfig {
     pub queues: u16,
     /// Multicast groups joined at start (IGMP; datagrams to other groups are dropped).
     pub groups: Vec<Ipv4Addr>,
+    /// Accept and complete a local kernel peer's partial TCP/UDP checksums and cut its TSO
+    /// super-frames when forwarding (`burst_stack::kernel`); `None` = decided by the driver
+    /// (`auto`: on for af_packet and af_xdp, whose PMDs drop the kernel's checksum status).
+    pub partial_checksums: Option<bool>,
+    /// The largest frame (Ethernet header included) the port must receive whole; `None` =
+    /// `auto` (64 KiB-class for af_packet: kernel-reassembled datagrams and TSO/GRO
+    /// super-frames; the MTU's frame elsewhere).
+    pub max_frame: Option<u32>,
 }
 
 impl PortConfig {
+    /// Whether partial checksums from a kernel peer are expected on this port, given the
+    /// port's driver (`partial_checksums`, or its `auto` rule).
+    pub fn expects_partial_checksums(&self, driver: &str) -> bool {
+        self.partial_checksums
+            .unwrap_or_else(|| burst_port::kernel_backed(driver).partial_checksums)
+    }
+
     /// Queue pairs to open with `workers` workers.
     pub fn queue_count(&self, workers: u16) -> u16 {
         if self.queues == 0 {
@@ -706,6 +726,7 @@ struct RawEal {
     mbuf_data_room: u16,
     #[serde(deserialize_with = "range::<_, _, 1023, 16777215>")]
     mbufs: u32,
+    cpus: Option<Vec<u16>>,
 }
 
 impl Default for RawEal {
@@ -715,6 +736,7 @@ impl Default for RawEal {
             cores: 1,
             mbuf_data_room: 2048,
             mbufs: 16383,
+            cpus: None,
         }
     }
 }
@@ -756,6 +778,10 @@ struct RawPort {
     queues: u16,
     #[serde(default)]
     groups: Vec<Text<Ipv4Addr>>,
+    #[serde(default, deserialize_with = "auto_bool")]
+    partial_checksums: Option<bool>,
+    #[serde(default, deserialize_with = "auto_frame")]
+    max_frame: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -825,12 +851,53 @@ impl RawConfig {
         }
         validate_tunables(&self.arp_tunables, &self.icmp)?;
         validate_tcp(&self.tcp, &self.services)?;
+        for p in &ports {
+            // A frame we send is built in one buffer (chains are for TSO super-segments and
+            // reassembly only).
+            let frame = u32::from(p.mtu) + 18;
+            if frame > u32::from(self.eal.mbuf_data_room) {
+                return Err(invalid(
+                    format!("port[{}].mtu", p.id.0),
+                    format!(
+                        "MTU {} needs {frame}-byte packet buffers but [eal] mbuf_data_room is \
+                         {}: raise mbuf_data_room to at least {frame}",
+                        p.mtu, self.eal.mbuf_data_room
+                    ),
+                ));
+            }
+        }
+        let cpus = match self.eal.cpus {
+            None => None,
+            Some(c) => {
+                if !c.is_empty() && c.len() < usize::from(self.eal.cores) {
+                    return Err(invalid(
+                        "eal.cpus",
+                        format!(
+                            "{} CPUs for {} workers: list one per worker (eal.cores), or none \
+                             (cpus = []) not to pin",
+                            c.len(),
+                            self.eal.cores
+                        ),
+                    ));
+                }
+                for (i, cpu) in c.iter().enumerate() {
+                    if c[..i].contains(cpu) {
+                        return Err(invalid(
+                            format!("eal.cpus[{i}]"),
+                            format!("CPU {cpu} is listed twice: each worker needs its own"),
+                        ));
+                    }
+                }
+                Some(c.into_iter().map(usize::from).collect())
+            }
+        };
         Ok(Config {
             eal: EalConfig {
                 args: self.eal.args,
                 cores: self.eal.cores,
                 mbuf_data_room: self.eal.mbuf_data_room,
                 mbufs: self.eal.mbufs,
+                cpus,
             },
             ports,
             routes,
@@ -988,7 +1055,20 @@ fn validate_ports(raw: Vec<RawPort>, backend: Backend) -> Result<Vec<PortConfig>
             offloads: p.offloads,
             queues: p.queues,
             groups,
+            partial_checksums: p.partial_checksums,
+            max_frame: p.max_frame,
         });
+        let frame = u32::from(p.mtu) + 18;
+        if let Some(m) = p.max_frame.filter(|&m| m < frame) {
+            return Err(invalid(
+                format!("{key}.max_frame"),
+                format!(
+                    "{m} is smaller than a full frame at MTU {} ({frame} bytes with the \
+                     Ethernet header and a VLAN tag): raise it or lower the MTU",
+                    p.mtu
+                ),
+            ));
+        }
     }
     Ok(ports)
 }
@@ -1504,6 +1584,62 @@ where
     T::try_from(v).map_err(|_| de::Error::custom(format!("must be {LO}..={HI}, got {v}")))
 }
 
+/// `true`, `false` or `"auto"` (`None`).
+fn auto_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("true, false or \"auto\"")
+        }
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Option<bool>, E> {
+            Ok(Some(b))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<bool>, E> {
+            match s {
+                "auto" => Ok(None),
+                _ => Err(E::custom(format!(
+                    "{s:?}: expected true, false or \"auto\""
+                ))),
+            }
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Largest frame a port receives whole, `"auto"` (`None`) or bytes in 64..=65342 (the most
+/// af_packet can hold in one 64 KiB buffer).
+fn auto_frame<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "\"auto\" or a frame size in 64..={MAX_FRAME}")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u32>, E> {
+            if (64..=i64::from(MAX_FRAME)).contains(&v) {
+                Ok(Some(v as u32))
+            } else {
+                Err(E::custom(format!(
+                    "must be 64..={MAX_FRAME} (or \"auto\"), got {v}"
+                )))
+            }
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<u32>, E> {
+            self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<u32>, E> {
+            match s {
+                "auto" => Ok(None),
+                _ => Err(E::custom(format!(
+                    "{s:?}: expected \"auto\" or a frame size in bytes"
+                ))),
+            }
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// A duration: `"200ms"`, `"2m"`, `"1m30s"`, or an integer of milliseconds.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Nanos, D::Error> {
     struct V;
@@ -1844,6 +1980,74 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
     }
 
     #[test]
+    fn kernel_peer_port_keys_and_worker_cpus() {
+        let c = Config::parse(BASE, ORIGIN).unwrap();
+        let p0 = c.port("p0").unwrap();
+        assert_eq!((p0.partial_checksums, p0.max_frame), (None, None));
+        // `auto`: decided by the driver.
+        assert!(p0.expects_partial_checksums("net_af_packet"));
+        assert!(p0.expects_partial_checksums("net_af_xdp"));
+        assert!(!p0.expects_partial_checksums("net_ixgbe"));
+        assert_eq!(c.eal.cpus, None);
+        let c = Config::parse(
+            &BASE
+                .replace("cores = 2", "cores = 2\ncpus = [3, 1]")
+                .replace(
+                    "addresses = [\"198.18.0.2/24\"]",
+                    "addresses = [\"198.18.0.2/24\"]\npartial_checksums = false\nmax_frame = 9018",
+                ),
+            ORIGIN,
+        )
+        .unwrap();
+        let p0 = c.port("p0").unwrap();
+        assert_eq!(
+            (p0.partial_checksums, p0.max_frame),
+            (Some(false), Some(9018))
+        );
+        assert!(!p0.expects_partial_checksums("net_af_packet"));
+        assert_eq!(c.eal.cpus, Some(vec![3, 1]));
+        let with = |p0: &str| {
+            err(&BASE.replace(
+                "addresses = [\"198.18.0.2/24\"]",
+                &format!("addresses = [\"198.18.0.2/24\"]\n{p0}"),
+            ))
+        };
+        let e = with("partial_checksums = \"yes\"");
+        assert!(
+            e.contains("port[0].partial_checksums")
+                && e.contains("expected true, false or \"auto\""),
+            "{e}"
+        );
+        let e = with("max_frame = 70000");
+        assert!(e.contains("must be 64..=65342"), "{e}");
+        let e = with("max_frame = 1000");
+        assert!(e.contains("smaller than a full frame at MTU 1500"), "{e}");
+        let e = with("mtu = 9000");
+        assert!(
+            e.contains("port[0].mtu: MTU 9000 needs 9018-byte packet buffers")
+                && e.contains("mbuf_data_room"),
+            "{e}"
+        );
+        let e = err(&BASE.replace("cores = 2", "cores = 2\ncpus = [1]"));
+        assert!(e.contains("eal.cpus: 1 CPUs for 2 workers"), "{e}");
+        let e = err(&BASE.replace("cores = 2", "cores = 2\ncpus = [1, 1]"));
+        assert!(e.contains("eal.cpus[1]: CPU 1 is listed twice"), "{e}");
+        let c = Config::parse(&BASE.replace("cores = 2", "cores = 2\ncpus = []"), ORIGIN).unwrap();
+        assert_eq!(c.eal.cpus, Some(vec![]));
+        let c = Config::parse(
+            &BASE
+                .replace("cores = 2", "cores = 2\nmbuf_data_room = 9216")
+                .replace(
+                    "addresses = [\"198.18.0.2/24\"]",
+                    "addresses = [\"198.18.0.2/24\"]\nmtu = 9000",
+                ),
+            ORIGIN,
+        )
+        .unwrap();
+        assert_eq!(c.port("p0").unwrap().mtu, 9000);
+    }
+
+    #[test]
     fn typed_values_and_resolved_ports() {
         let c = Config::parse(
             &format!(
@@ -1851,7 +2055,7 @@ addresses = ["198.18.1.254/24", "198.18.2.254/24"]
 mac = \"02:00:00:00:00:02\"
 offloads = false
 queues = 4
-mtu = 9000
+mtu = 2030
 [[route]]
 prefix = \"0.0.0.0/0\"
 via = \"198.18.2.1\"
@@ -1885,7 +2089,7 @@ kind = \"mem\"
         assert_eq!(p1.id, PortId(1));
         assert_eq!(p1.mac, Some(MacAddr([2, 0, 0, 0, 0, 2])));
         assert!(!p1.offloads);
-        assert_eq!((p1.queues, p1.mtu), (4, 9000));
+        assert_eq!((p1.queues, p1.mtu), (4, 2030));
         assert_eq!(c.ports[0].queue_count(c.eal.cores), 2);
         assert_eq!(
             c.routes[0],
@@ -2212,7 +2416,7 @@ kind = \"mem\"
             "test.toml:16:15: ipv4.default_ttl: must be 1..=255, got 0"
         );
         let e = err_with("ipv4 = 3\n");
-        assert!(e.ends_with("port[1].ipv4: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`)"), "{e}");
+        assert!(e.ends_with("port[1].ipv4: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`)"), "{e}");
         let e = err(&format!("ipv4 = 3\n{BASE}"));
         assert_eq!(
             e,
@@ -2230,11 +2434,11 @@ kind = \"mem\"
     #[test]
     fn unknown_keys_are_reported_with_their_path() {
         let e = err_with("bogus = 1\n");
-        assert_eq!(e, "test.toml:15:1: port[1].bogus: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`)");
+        assert_eq!(e, "test.toml:15:1: port[1].bogus: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`)");
         let e = err(&BASE.replace("cores = 2", "cores = 2\nworkers = 3"));
         assert_eq!(
             e,
-            "test.toml:5:1: eal.workers: unknown key (expected one of `args`, `cores`, `mbuf_data_room`, `mbufs`)"
+            "test.toml:5:1: eal.workers: unknown key (expected one of `args`, `cores`, `mbuf_data_room`, `mbufs`, `cpus`)"
         );
         let e = err_with("[arp_tunables]\ncache_life = \"2m\"\n");
         assert!(

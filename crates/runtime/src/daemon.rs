@@ -11,11 +11,16 @@ use burst_port::Port;
 
 use crate::config::Config;
 use crate::node::{Node, NodeConfig};
+use crate::{cpu, devices};
 
 /// Runs the configuration until `stop` is set.
 pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
-    let eal = Eal::init(&cfg.eal.args).map_err(|e| format!("DPDK EAL: {e}"))?;
     let cores = cfg.eal.cores;
+    // Before the EAL pins this thread to its main lcore: the CPUs we may use.
+    let placement = cpu::place(cfg.eal.cpus.as_deref(), usize::from(cores), &cpu::allowed())?;
+    let (eal_args, plans) =
+        devices::plan(&cfg.eal.args, &cfg.ports, cores, cfg.eal.mbuf_data_room)?;
+    let eal = Eal::init(&eal_args).map_err(|e| format!("DPDK EAL: {e}"))?;
     let pool = Mempool::new(
         &eal,
         "burst",
@@ -28,19 +33,61 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
     )
     .map_err(|e| format!("mempool: {e}"))?;
     let mut ports = Vec::new();
-    for p in &cfg.ports {
+    for (p, plan) in cfg.ports.iter().zip(&plans) {
+        let rx_pool = match plan.rx_pool {
+            None => None,
+            Some((size, room)) => Some(
+                Mempool::new(
+                    &eal,
+                    &format!("burst-rx{}", p.id.0),
+                    &MempoolConfig {
+                        size,
+                        cache: 32,
+                        data_room: room as u16,
+                        ..MempoolConfig::default()
+                    },
+                )
+                .map_err(|e| {
+                    format!(
+                        "port {}: a pool of {size} receive buffers of {room} bytes (frames up \
+                         to {} bytes arrive whole): {e}; give the EAL more memory (-m), or set \
+                         [[port]] max_frame lower (e.g. 9216 for jumbo frames without \
+                         TSO/GRO super-frames)",
+                        p.name, plan.max_frame
+                    )
+                })?,
+            ),
+        };
         let pc = DpdkPortConfig {
             name: p.name.clone(),
             queues: p.queue_count(cores),
             mtu: Some(p.mtu),
             mac: p.mac,
             offloads: p.offloads,
+            rx_pool,
             ..DpdkPortConfig::default()
         };
         let port = DpdkPort::open(&p.device, &pc, &pool)
             .map_err(|e| format!("port {} ({}): {e}", p.name, p.device))?;
         let i = port.info();
-        tracing::info!(port = %p.name, device = %p.device, driver = %i.driver, mac = %i.mac, mtu = i.mtu, queues = i.queues, "port up");
+        let partial = p.expects_partial_checksums(&i.driver);
+        tracing::info!(port = %p.name, device = %p.device, driver = %i.driver, mac = %i.mac,
+            mtu = i.mtu, queues = i.queues, max_frame = plan.max_frame,
+            partial_checksums = partial, "port up");
+        if let Some(iface) = &plan.iface {
+            match devices::kernel_mtu(iface) {
+                Some(k) if k < p.mtu => tracing::warn!(
+                    port = %p.name,
+                    iface,
+                    "the kernel interface {iface} has MTU {k} but [[port]] mtu = {}: frames \
+                     above {} bytes cannot cross it (ip link set {iface} mtu {})",
+                    p.mtu,
+                    u32::from(k) + 14,
+                    p.mtu
+                ),
+                _ => {}
+            }
+        }
         ports.push(port);
     }
     let clock = MonotonicClock::default();
@@ -51,16 +98,38 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
     // mbuf alloc/free otherwise goes to the pool's shared ring).
     // The threads are joined below, before the EAL is cleaned up.
     let threads = eal.threads();
+    // The control thread inherits this thread's CPUs: the ones no worker has.
+    if let Err(e) = cpu::pin_current(&placement.others) {
+        tracing::warn!(
+            "control thread not placed on CPUs {:?}: {e}",
+            placement.others
+        );
+    }
+    let worker_cpus = placement.workers.clone();
     let handles = node
         .spawn_with(
             clock,
             stop.clone(),
-            Arc::new(move |w| match threads.register() {
-                Ok(lcore) => tracing::debug!(worker = w, lcore, "worker registered with the EAL"),
-                Err(e) => tracing::warn!(
-                    worker = w,
-                    "worker not registered with the EAL (no mempool cache): {e}"
-                ),
+            Arc::new(move |w| {
+                match worker_cpus.get(w).copied().flatten() {
+                    Some(c) => match cpu::pin_current(&[c]) {
+                        Ok(()) => tracing::info!(worker = w, cpu = c, "worker pinned"),
+                        Err(e) => tracing::warn!(worker = w, cpu = c, "worker not pinned: {e}"),
+                    },
+                    None => tracing::info!(
+                        worker = w,
+                        "worker not pinned ([eal] cpus = [], or fewer CPUs than workers)"
+                    ),
+                }
+                match threads.register() {
+                    Ok(lcore) => {
+                        tracing::debug!(worker = w, lcore, "worker registered with the EAL")
+                    }
+                    Err(e) => tracing::warn!(
+                        worker = w,
+                        "worker not registered with the EAL (no mempool cache): {e}"
+                    ),
+                }
             }),
             Arc::new(move |_| threads.unregister()),
         )

@@ -2,9 +2,11 @@
 
 pub mod config;
 pub mod control;
+pub mod cpu;
 pub mod ctl;
 #[cfg(feature = "dpdk")]
 pub mod daemon;
+pub mod devices;
 pub mod msg;
 pub mod node;
 pub mod server;

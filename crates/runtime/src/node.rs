@@ -33,6 +33,9 @@ pub struct NodePort {
     pub addrs: Vec<Cidr>,
     /// Multicast groups joined at start.
     pub groups: Vec<Ipv4Addr>,
+    /// Expect a local kernel peer's partial checksums and super-frames; `None` = decided by
+    /// the port's driver (`burst_port::kernel_backed`).
+    pub partial_checksums: Option<bool>,
 }
 
 /// A static route.
@@ -154,6 +157,7 @@ impl From<&crate::config::Config> for NodeConfig {
                     name: p.name.clone(),
                     addrs: p.addresses.clone(),
                     groups: p.groups.clone(),
+                    partial_checksums: p.partial_checksums,
                 })
                 .collect(),
             routes: c
@@ -293,6 +297,9 @@ where
                 id,
                 mac: info.mac,
                 mtu: info.mtu,
+                partial_csum: pc
+                    .partial_checksums
+                    .unwrap_or_else(|| burst_port::kernel_backed(&info.driver).partial_checksums),
             });
         }
         for r in &cfg.routes {
@@ -377,6 +384,7 @@ where
                         services: cfg.tcp.services.clone(),
                         rss: active_open_rss(&infos, nworkers, w),
                     },
+                    port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
                 },
             ));
         }

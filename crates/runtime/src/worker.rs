@@ -25,6 +25,7 @@ use crate::msg::{is_ctl_ident, EchoError, Rings, ToControl, ToWorker};
 use crate::trace::{Step, TraceGate, TraceRecord};
 
 mod forward;
+mod kernel_peer;
 mod tcp;
 
 pub use forward::ForwardStats;
@@ -42,6 +43,17 @@ pub struct PortCounters {
     pub tx: u64,
     /// Frames dropped because the port's transmit ring stayed full.
     pub tx_full: u64,
+    /// TCP/UDP datagrams whose checksum a kernel peer left partial (accepted, or completed
+    /// when forwarded): `[[port]] partial_checksums`.
+    pub rx_partial_csum: u64,
+    /// A kernel peer's TCP super-frames (TSO/GSO, larger than the MTU) cut into segments on
+    /// the way out.
+    pub rx_super_frames: u64,
+    /// Dropped: a super-frame that cannot be cut (a peer's UDP segmentation offload).
+    pub drop_unsegmentable: u64,
+    /// Dropped: the frame ended before its IPv4 total length (cut by the device: an
+    /// af_packet ring slot smaller than the frame). Also counted in `ipv4.drop_truncated`.
+    pub rx_truncated: u64,
 }
 
 /// What a worker knows about a port.
@@ -53,6 +65,9 @@ pub struct PortCtx {
     pub mac: MacAddr,
     /// IP MTU.
     pub mtu: u16,
+    /// Expect a local kernel peer's partial checksums and super-frames
+    /// (`[[port]] partial_checksums`).
+    pub partial_csum: bool,
 }
 
 /// Link-layer and worker-level counters.
@@ -135,6 +150,8 @@ pub struct WorkerConfig {
     pub trace: TraceGate,
     /// TCP: stack configuration, services, active-open port choice.
     pub tcp: TcpSetup,
+    /// Port names (index = port id), for log lines an operator reads.
+    pub port_names: Vec<String>,
 }
 
 /// One worker.
@@ -177,6 +194,8 @@ pub struct Worker<Q: Queue> {
     pub fwd: ForwardStats,
     /// Per-port counters (index = port id).
     pub port_counters: Vec<PortCounters>,
+    /// Per-port hints already given (index = port id).
+    notes: Vec<kernel_peer::PortNotes>,
     /// Next-hop MACs of the fast path, valid per neighbour-table version.
     nh_cache: Box<[forward::NhSlot]>,
     /// Our addresses and subnet broadcasts: never forwarded.
@@ -277,6 +296,7 @@ impl<Q: Queue> Worker<Q> {
             groups: smallvec::SmallVec::new(),
             fwd: ForwardStats::default(),
             port_counters: vec![PortCounters::default(); nports],
+            notes: vec![kernel_peer::PortNotes::default(); nports],
             nh_cache: vec![forward::NhSlot::default(); forward::NH_CACHE].into_boxed_slice(),
             local_ips,
             cur_trace: None,
@@ -361,6 +381,10 @@ impl<Q: Queue> Worker<Q> {
             f(section, "rx", p.rx);
             f(section, "tx", p.tx);
             f(section, "tx_full", p.tx_full);
+            f(section, "rx_partial_csum", p.rx_partial_csum);
+            f(section, "rx_super_frames", p.rx_super_frames);
+            f(section, "drop_unsegmentable", p.drop_unsegmentable);
+            f(section, "rx_truncated", p.rx_truncated);
         }
     }
 
@@ -610,6 +634,9 @@ impl<Q: Queue> Worker<Q> {
                 Err(r) => {
                     r.count(&mut self.ipv4);
                     self.step(Step::Drop(r.name()));
+                    if r == sipv4::Refused::Truncated && bytes.len() >= ipv4::HEADER_LEN {
+                        self.note_truncated(port, buf.data());
+                    }
                     return;
                 }
             };
@@ -703,7 +730,8 @@ impl<Q: Queue> Worker<Q> {
         let total =
             usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
         let datagram = &datagram[..total];
-        let to_socket = self.deliver(port, datagram, class, rx.l4_checksum, now);
+        let l4_checksum = self.local_l4_status(port, datagram, rx.l4_checksum);
+        let to_socket = self.deliver(port, datagram, class, l4_checksum, now);
         // A datagram for a user socket keeps its own buffer (zero-copy) when it arrived whole.
         if let Some((id, from, to, offset, len)) = to_socket {
             if buf.nb_segs() == 1 {
@@ -753,7 +781,7 @@ impl<Q: Queue> Worker<Q> {
             Protocol::UDP => {
                 self.ipv4.delivered += 1;
                 self.step(Step::Local("udp"));
-                self.udp_input(datagram, class, l4_checksum, now)
+                self.udp_input(port, datagram, class, l4_checksum, now)
             }
             Protocol::IGMP => {
                 self.ipv4.delivered += 1;
@@ -774,7 +802,7 @@ impl<Q: Queue> Worker<Q> {
             Protocol::TCP => {
                 self.ipv4.delivered += 1;
                 self.step(Step::Local("tcp"));
-                self.tcp_input(datagram, class, l4_checksum, now);
+                self.tcp_input(port, datagram, class, l4_checksum, now);
                 None
             }
             _ => {
@@ -793,6 +821,7 @@ impl<Q: Queue> Worker<Q> {
     #[allow(clippy::type_complexity)]
     fn udp_input(
         &mut self,
+        port: PortId,
         datagram: &[u8],
         class: Destination,
         l4_checksum: burst_port::ChecksumStatus,
@@ -812,6 +841,7 @@ impl<Q: Queue> Worker<Q> {
         };
         if !checksum_ok {
             self.udp.stats.in_errors += 1;
+            self.l4_checksum_failed(port, datagram);
             return None;
         }
         let (sport, dport) = (u.src_port(), u.dst_port());

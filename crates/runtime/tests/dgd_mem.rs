@@ -61,6 +61,7 @@ fn node(
             name: "p0".into(),
             addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             groups: vec![],
+            partial_checksums: None,
         }],
         routes,
         static_arp,

@@ -93,6 +93,7 @@ fn lab_filters(
             name: "p0".into(),
             addrs: vec!["198.18.0.2/24".parse().unwrap()],
             groups: vec![Ipv4Addr::new(239, 1, 2, 3)],
+            partial_checksums: None,
         }],
         routes,
         static_arp: vec![],

@@ -126,6 +126,7 @@ fn node_cfg(
             name: "p0".into(),
             addrs: vec![ip.parse().unwrap()],
             groups: vec![],
+            partial_checksums: None,
         }],
         routes: vec![],
         static_arp,

@@ -13,6 +13,7 @@ pub mod frag;
 pub mod icmp;
 pub mod igmp;
 pub mod ipv4;
+pub mod kernel;
 pub mod route;
 pub mod timer;
 pub mod udp;

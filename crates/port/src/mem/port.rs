@@ -46,6 +46,10 @@ pub struct MemPortConfig {
     pub speed_mbps: u32,
     /// RSS Toeplitz key.
     pub rss_key: [u8; crate::rss::KEY_LEN],
+    /// Receive frames of up to this many bytes whatever the MTU, as a kernel-backed device
+    /// does (an af_packet ring slot, not the MTU, limits what arrives: kernel-reassembled
+    /// datagrams, a local peer's TSO super-frames); `None` = the MTU's frame.
+    pub rx_max_frame: Option<usize>,
 }
 
 impl MemPortConfig {
@@ -62,6 +66,7 @@ impl MemPortConfig {
             promiscuous: true,
             speed_mbps: 10_000,
             rss_key: crate::rss::SYMMETRIC_KEY,
+            rx_max_frame: None,
         }
     }
 }
@@ -91,6 +96,7 @@ impl MemPort {
             rx_ring: cfg.rx_ring,
             tx_ring: cfg.tx_ring,
             rss_key: cfg.rss_key,
+            rx_max_frame: cfg.rx_max_frame,
         });
         MemPort {
             wire: wire.clone(),

@@ -223,6 +223,7 @@ impl Ord for InFlight {
 pub(crate) struct Attach {
     pub(crate) mac: MacAddr,
     pub(crate) mtu: u16,
+    pub(crate) rx_max_frame: Option<usize>,
     pub(crate) queues: u16,
     pub(crate) caps: Capabilities,
     pub(crate) promiscuous: bool,
@@ -236,6 +237,7 @@ pub(crate) struct Endpoint {
     mac: MacAddr,
     /// IP MTU of the port.
     mtu: usize,
+    rx_max_frame: Option<usize>,
     pub(crate) caps: Capabilities,
     /// The NIC's RSS unit.
     rss: nic::Rss,
@@ -264,6 +266,15 @@ impl Endpoint {
     pub(crate) fn too_long(&self, buf: &MemBuf) -> bool {
         let l2 = nic::l2_len(buf).unwrap_or(burst_wire::ethernet::HEADER_LEN);
         buf.pkt_len() > self.mtu + l2
+    }
+
+    /// Whether a frame is longer than the port receives (its MTU's frame, or its
+    /// `rx_max_frame`).
+    fn too_long_rx(&self, buf: &MemBuf) -> bool {
+        match self.rx_max_frame {
+            Some(m) => buf.pkt_len() > m,
+            None => self.too_long(buf),
+        }
     }
 
     /// Forgets frames whose serialization has finished by `now`.
@@ -323,6 +334,7 @@ impl State {
         let mut ep = Endpoint {
             mac: a.mac,
             mtu: usize::from(a.mtu),
+            rx_max_frame: a.rx_max_frame,
             caps: a.caps,
             rss: nic::Rss::new(&a.rss_key, a.queues),
             promiscuous: a.promiscuous,
@@ -509,7 +521,7 @@ impl State {
     fn receive(&mut self, src: usize, dst: usize, mut buf: MemBuf) {
         let ep = &mut self.endpoints[dst];
         let len = buf.pkt_len();
-        let fate = if ep.too_long(&buf) {
+        let fate = if ep.too_long_rx(&buf) {
             ep.stats.rx_errors += 1;
             Fate::Oversize
         } else if !ep.promiscuous && {

@@ -27,6 +27,7 @@ use burst_wire::ethernet::{self, MacAddr};
 use burst_wire::icmpv4::{DstUnreachable, Redirect, TimeExceeded};
 use burst_wire::ipv4;
 
+use super::kernel_peer::Transit;
 use super::Worker;
 use crate::trace::Step;
 
@@ -161,6 +162,8 @@ impl<Q: Queue> Worker<Q> {
             let neigh = self.neigh.pin();
             let nver = neigh.version();
             let pmac = self.ports[usize::from(port.0)].mac.0;
+            // A kernel peer's partial checksums need the full path (completion by the port).
+            let partial = self.ports[usize::from(port.0)].partial_csum;
             let bufs = rx.as_slice();
             // Warm the first group's packet data while nothing else is in flight.
             for b in bufs.iter().take(8) {
@@ -175,7 +178,7 @@ impl<Q: Queue> Worker<Q> {
                 let mut dsts = [Ipv4Addr::UNSPECIFIED; 8];
                 let mut ok = [false; 8];
                 for j in i..end {
-                    if let Some(d) = self.screen(&bufs[j], pmac) {
+                    if let Some(d) = self.screen(&bufs[j], pmac, partial) {
                         dsts[j - i] = d;
                         ok[j - i] = true;
                     }
@@ -278,7 +281,7 @@ impl<Q: Queue> Worker<Q> {
     /// The fast path's screen: the destination if this frame is a plain transit IPv4 datagram
     /// (to our MAC, no options, good checksum, TTL > 1, routable addresses, not for us).
     #[inline(always)]
-    fn screen(&self, b: &Q::Buf, pmac: [u8; 6]) -> Option<Ipv4Addr> {
+    fn screen(&self, b: &Q::Buf, pmac: [u8; 6], partial: bool) -> Option<Ipv4Addr> {
         let d = b.data();
         if b.nb_segs() != 1 || d.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN {
             return None;
@@ -309,6 +312,9 @@ impl<Q: Queue> Worker<Q> {
         if self.local_ips.contains(&dst) {
             return None;
         }
+        if partial && burst_stack::kernel::looks_partial(&ip[..tl]) {
+            return None;
+        }
         Some(dst)
     }
 
@@ -326,6 +332,7 @@ impl<Q: Queue> Worker<Q> {
         let ip = ipv4::Packet::new_unchecked(&data[hl..]);
         let (src, dst, ttl) = (ip.src_addr(), ip.dst_addr(), ip.ttl());
         let tl = usize::from(ip.total_len());
+        let dont_frag = ip.dont_frag();
         if (src.octets()[0] == 169 && src.octets()[1] == 254)
             || (dst.octets()[0] == 169 && dst.octets()[1] == 254)
         {
@@ -395,7 +402,23 @@ impl<Q: Queue> Worker<Q> {
             self.fwd.redirects_sent += 1;
         }
         let mtu = usize::from(self.ports[usize::from(egress.0)].mtu);
-        if tl > mtu && ip.dont_frag() {
+        // A kernel peer's partial checksum or TSO super-frame: what its device would have done
+        // is left to the egress port (checksum offload or TSO, else their exact software
+        // fallbacks).
+        let mut transit = if self.partial_port(port) {
+            self.transit_offloads(port, &mut buf, hl)
+        } else {
+            Transit::Plain
+        };
+        let wire_len = match transit {
+            Transit::Unsegmentable => {
+                self.step(Step::Drop("drop_unsegmentable"));
+                return;
+            }
+            Transit::Super { seg_len, .. } => seg_len,
+            Transit::Plain | Transit::Partial => tl,
+        };
+        if wire_len > mtu && dont_frag {
             // RFC 1191: the next-hop MTU tells the sender what fits.
             self.fwd.drop_frag_needed += 1;
             self.transit_error(
@@ -407,12 +430,32 @@ impl<Q: Queue> Worker<Q> {
             self.step(Step::Drop("drop_frag_needed"));
             return;
         }
+        if let Transit::Super {
+            segsz,
+            seg_len,
+            thl,
+        } = transit
+        {
+            if seg_len > mtu {
+                // DF clear: smaller segments rather than fragments of segments.
+                let shrink = (seg_len - mtu) as u16;
+                transit = Transit::Super {
+                    segsz: segsz.saturating_sub(shrink).max(1),
+                    seg_len: mtu,
+                    thl,
+                };
+            }
+        }
         let smac = self.ports[usize::from(egress.0)].mac;
         let d = buf.data_mut();
         let new_ttl = ipv4::Packet::new_unchecked(&mut d[hl..]).decrement_ttl();
         d[6..12].copy_from_slice(&smac.0);
         self.step(Step::Ttl(new_ttl));
-        if tl > mtu {
+        if tl > mtu && !matches!(transit, Transit::Super { .. }) {
+            if transit == Transit::Partial {
+                // Fragments cannot leave the checksum to the port: complete it first.
+                burst_stack::kernel::complete(&mut buf.data_mut()[hl..hl + tl]);
+            }
             let q = &mut self.queues[usize::from(egress.0)];
             let mut frags: smallvec::SmallVec<[Q::Buf; 48]> = smallvec::SmallVec::new();
             let r = frag::fragment(&buf, hl, mtu as u16, &mut || q.alloc(), &mut |f| {
@@ -441,6 +484,7 @@ impl<Q: Queue> Worker<Q> {
         if extra > 0 {
             buf.trim(extra);
         }
+        Self::request_offloads(&mut buf, hl, transit);
         self.fwd.forwarded += 1;
         self.l2_out(egress, dst, nip, buf, now);
     }

@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use burst_port::rss::{Reta, Toeplitz, KEY_LEN};
 use burst_port::{ChecksumStatus, Nanos, Queue};
 use burst_stack::ipv4::Destination;
+use burst_stack::PortId;
 use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
 use burst_tcp::{Events, IcmpError, IcmpKind, SocketHandle, StackConfig, State, TcpStack};
 use burst_wire::icmpv4::DstUnreachable;
@@ -268,6 +269,7 @@ impl<Q: Queue> Worker<Q> {
     /// A TCP segment of a datagram delivered locally.
     pub(super) fn tcp_input(
         &mut self,
+        port: PortId,
         datagram: &[u8],
         class: Destination,
         l4_checksum: ChecksumStatus,
@@ -291,6 +293,7 @@ impl<Q: Queue> Worker<Q> {
             ChecksumStatus::Bad => {
                 self.tcp_stats.in_csum_errors += 1;
                 self.step(Step::Drop("tcp.in_csum_errors"));
+                self.l4_checksum_failed(port, datagram);
                 return;
             }
             ChecksumStatus::Unknown => ChecksumCheck::Verify,
@@ -307,6 +310,7 @@ impl<Q: Queue> Worker<Q> {
             Err(burst_wire::Error::BadChecksum { .. }) => {
                 self.tcp_stats.in_csum_errors += 1;
                 self.step(Step::Drop("tcp.in_csum_errors"));
+                self.l4_checksum_failed(port, datagram);
                 return;
             }
             Err(_) => {

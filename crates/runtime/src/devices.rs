@@ -1,0 +1,225 @@
+//! What `burst run` opens for each port beyond its `[[port]]` section: the receive ring and
+//! buffers a kernel-backed device needs so that what a kernel peer sends arrives whole
+//! (`burst_port::vdev` explains why), and the EAL arguments that ask for them.
+
+use std::fmt::Write as _;
+
+use burst_port::vdev::{self, AfPacketRing};
+
+use crate::config::PortConfig;
+
+/// How one port is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortPlan {
+    /// The largest frame the port receives whole.
+    pub max_frame: u32,
+    /// Receive buffers from a pool of their own: (mbufs, data room including the 128-byte
+    /// headroom), when the shared pool's buffers are too small for the device's frames.
+    pub rx_pool: Option<(u32, u32)>,
+    /// The kernel interface behind the device (af_packet/af_xdp `iface=`), to compare MTUs.
+    pub iface: Option<String>,
+    /// The af_packet ring, when the port is one.
+    pub ring: Option<AfPacketRing>,
+}
+
+/// The EAL arguments to use (the configured ones with af_packet ring devargs added where the
+/// configuration left them out) and a plan per port. `data_room` is the shared pool's data
+/// room (headroom excluded). Errors name the port and what to change.
+pub fn plan(
+    eal_args: &[String],
+    ports: &[PortConfig],
+    workers: u16,
+    data_room: u16,
+) -> Result<(Vec<String>, Vec<PortPlan>), String> {
+    let mut args = eal_args.to_vec();
+    let vdevs = vdev::vdevs(eal_args);
+    let mut plans = Vec::with_capacity(ports.len());
+    for p in ports {
+        let mtu_frame = vdev::frame_for_mtu(p.mtu);
+        let dev = vdevs.iter().find(|v| v.name == p.device);
+        let iface = dev.and_then(|v| v.get("iface")).map(str::to_owned);
+        let Some(dev) = dev.filter(|v| v.name.starts_with("net_af_packet")) else {
+            plans.push(PortPlan {
+                max_frame: p.max_frame.unwrap_or(mtu_frame),
+                rx_pool: None,
+                iface,
+                ring: None,
+            });
+            continue;
+        };
+        let given = ["framesz", "blocksz", "framecnt"]
+            .iter()
+            .any(|k| dev.get(k).is_some());
+        let ring = if given {
+            let ring = dev
+                .af_packet_ring()
+                .map_err(|e| format!("port {}: {e}", p.name))?;
+            ring.check().map_err(|e| {
+                format!(
+                    "port {} ({}): {e} (or leave framesz, blocksz and framecnt out and burst \
+                     sizes the ring from [[port]] max_frame)",
+                    p.name, p.device
+                )
+            })?;
+            if let Some(m) = p.max_frame.filter(|&m| m > ring.max_frame()) {
+                return Err(format!(
+                    "port {}: max_frame = {m} but framesz={} holds frames of at most {} bytes: \
+                     raise framesz (or leave it out and burst sizes it)",
+                    p.name,
+                    ring.framesz,
+                    ring.max_frame()
+                ));
+            }
+            ring
+        } else {
+            let ring = AfPacketRing::for_frame(p.max_frame.unwrap_or(vdev::AF_PACKET_MAX_FRAME));
+            let mut d = dev.clone();
+            d.args.extend([
+                ("framesz".to_owned(), ring.framesz.to_string()),
+                ("blocksz".to_owned(), ring.blocksz.to_string()),
+                ("framecnt".to_owned(), ring.framecnt.to_string()),
+            ]);
+            args[d.arg] = d.to_arg();
+            ring
+        };
+        if ring.max_frame() < mtu_frame {
+            let mut e = String::new();
+            let _ = write!(
+                e,
+                "port {}: MTU {} needs {mtu_frame}-byte frames but the af_packet ring holds {} \
+                 (framesz={}): ",
+                p.name,
+                p.mtu,
+                ring.max_frame(),
+                ring.framesz
+            );
+            e.push_str(if given {
+                "raise framesz, or leave it out and burst sizes the ring"
+            } else {
+                "raise [[port]] max_frame"
+            });
+            return Err(e);
+        }
+        let qpairs = dev
+            .get("qpairs")
+            .and_then(|q| q.parse::<u32>().ok())
+            .unwrap_or_else(|| u32::from(p.queue_count(workers)));
+        let rx_pool = (ring.data_room() > u32::from(data_room) + 128).then(|| {
+            // Received frames are held for one burst (forwarded, or copied into a TCP ring)
+            // or queued briefly (a socket, a neighbour being resolved): two rings' worth.
+            let mbufs = (2 * ring.framecnt * qpairs.max(1)).max(1024) - 1;
+            (mbufs, ring.data_room())
+        });
+        plans.push(PortPlan {
+            max_frame: ring.max_frame(),
+            rx_pool,
+            iface,
+            ring: Some(ring),
+        });
+    }
+    Ok((args, plans))
+}
+
+/// The MTU of kernel interface `iface` (from sysfs), if it can be read.
+pub fn kernel_mtu(iface: &str) -> Option<u16> {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/mtu"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn cfg(eal: &str, ports: &str) -> Config {
+        Config::parse(
+            &format!("[eal]\nargs = [{eal}]\ncores = 2\n{ports}"),
+            "test.toml",
+        )
+        .unwrap()
+    }
+
+    fn port(name: &str, dev: &str, net: u8, extra: &str) -> String {
+        format!(
+            "[[port]]\nname = \"{name}\"\ndevice = \"{dev}\"\naddresses = \
+             [\"198.18.{net}.1/24\"]\n{extra}\n"
+        )
+    }
+
+    #[test]
+    fn af_packet_rings_are_sized_for_64k_frames_unless_told_otherwise() {
+        let c = cfg(
+            "\"--no-huge\", \"--vdev=net_af_packet0,iface=x0,qpairs=2\", \"--vdev\", \
+             \"net_af_packet1,iface=x1\", \"--vdev=net_null0\"",
+            &(port("a", "net_af_packet0", 1, "")
+                + &port("b", "net_af_packet1", 2, "max_frame = 9018\nmtu = 9000")
+                + &port("c", "net_null0", 3, "")),
+        );
+        let (args, plans) = plan(&c.eal.args, &c.ports, c.eal.cores, 2048).unwrap();
+        assert_eq!(
+            args[1],
+            "--vdev=net_af_packet0,iface=x0,qpairs=2,framesz=65408,blocksz=2093056,framecnt=256"
+        );
+        assert_eq!(
+            args[3],
+            "net_af_packet1,iface=x1,framesz=12288,blocksz=12288,framecnt=512"
+        );
+        assert_eq!(args[4], "--vdev=net_null0");
+        assert_eq!(plans[0].max_frame, vdev::AF_PACKET_MAX_FRAME);
+        // 2 rings of 256 x 2 queue pairs, 64 KiB buffers of their own.
+        assert_eq!(plans[0].rx_pool, Some((1023, 65504)));
+        assert_eq!(plans[0].iface.as_deref(), Some("x0"));
+        assert_eq!(plans[1].max_frame, 12288 - 66);
+        assert_eq!(plans[1].rx_pool, Some((2047, 12384)));
+        assert_eq!(
+            plans[2],
+            PortPlan {
+                max_frame: 1518,
+                rx_pool: None,
+                iface: None,
+                ring: None
+            }
+        );
+        // A pool with room enough needs no second one.
+        let (_, plans) = plan(&c.eal.args, &c.ports, c.eal.cores, 12288).unwrap();
+        assert_eq!(plans[1].rx_pool, None);
+    }
+
+    #[test]
+    fn given_rings_are_checked_and_kept() {
+        let ports = port("a", "net_af_packet0", 1, "");
+        let c = cfg(
+            "\"--vdev=net_af_packet0,iface=x0,framesz=8192,blocksz=8192,framecnt=64\"",
+            &ports,
+        );
+        let (args, plans) = plan(&c.eal.args, &c.ports, 1, 2048).unwrap();
+        assert_eq!(args, c.eal.args);
+        assert_eq!(plans[0].max_frame, 8192 - 66);
+        let c = cfg(
+            "\"--vdev=net_af_packet0,iface=x0,framesz=8192,blocksz=12288\"",
+            &ports,
+        );
+        let e = plan(&c.eal.args, &c.ports, 1, 2048).unwrap_err();
+        assert!(
+            e.starts_with("port a (net_af_packet0): blocksz=12288"),
+            "{e}"
+        );
+        // The PMD's default ring cannot hold a jumbo MTU.
+        let c = cfg(
+            "\"--vdev=net_af_packet0,iface=x0,framesz=2048\"",
+            &port("a", "net_af_packet0", 1, "mtu = 9000"),
+        );
+        let e = plan(&c.eal.args, &c.ports, 1, 2048).unwrap_err();
+        assert!(e.contains("MTU 9000 needs 9018-byte frames"), "{e}");
+        assert!(e.contains("raise framesz"), "{e}");
+        let c = cfg(
+            "\"--vdev=net_af_packet0,iface=x0,framesz=4096,blocksz=4096\"",
+            &port("a", "net_af_packet0", 1, "max_frame = 9018"),
+        );
+        let e = plan(&c.eal.args, &c.ports, 1, 2048).unwrap_err();
+        assert!(e.contains("max_frame = 9018 but framesz=4096"), "{e}");
+    }
+}

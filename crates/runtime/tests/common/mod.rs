@@ -1,0 +1,3 @@
+//! Harnesses shared by the integration tests.
+
+pub mod router_lab;
