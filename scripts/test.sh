@@ -36,6 +36,9 @@ scripts/smoke-router.sh
 step "burst's TCP against Linux: HTTP, 100 MiB echo clean and under loss/delay/reordering, 200 connections (scripts/smoke-tcp.sh)"
 scripts/smoke-tcp.sh
 
+step "burst against Linux peers with default veth offloads: partial checksums, TSO super-frames, 4000-byte and jumbo frames on af_packet (scripts/smoke-offloads.sh)"
+scripts/smoke-offloads.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 

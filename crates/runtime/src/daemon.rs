@@ -20,7 +20,20 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
     let placement = cpu::place(cfg.eal.cpus.as_deref(), usize::from(cores), &cpu::allowed())?;
     let (eal_args, plans) =
         devices::plan(&cfg.eal.args, &cfg.ports, cores, cfg.eal.mbuf_data_room)?;
-    let eal = Eal::init(&eal_args).map_err(|e| format!("DPDK EAL: {e}"))?;
+    for (p, plan) in cfg.ports.iter().zip(&plans) {
+        if let Some(iface) = &plan.iface {
+            if !std::path::Path::new("/sys/class/net").join(iface).exists() {
+                return Err(format!(
+                    "port {}: the kernel interface {iface} (iface= of {}) does not exist: create \
+                     it, or fix the --vdev in [eal] args",
+                    p.name, p.device
+                ));
+            }
+        }
+    }
+    let eal = Eal::init(&eal_args).map_err(|e| {
+        format!("DPDK EAL: {e} (the EAL's own messages above say why; check [eal] args)")
+    })?;
     let pool = Mempool::new(
         &eal,
         "burst",
@@ -67,8 +80,15 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
             rx_pool,
             ..DpdkPortConfig::default()
         };
-        let port = DpdkPort::open(&p.device, &pc, &pool)
-            .map_err(|e| format!("port {} ({}): {e}", p.name, p.device))?;
+        let port = DpdkPort::open(&p.device, &pc, &pool).map_err(|e| match e {
+            burst_port::dpdk::DpdkError::NoSuchPort(_) => format!(
+                "port {}: no DPDK device named {}: the EAL did not create it (its messages \
+                 above say why); add --vdev={},... to [eal] args, or for a PCI NIC bind it to a \
+                 DPDK driver and use its PCI address",
+                p.name, p.device, p.device
+            ),
+            e => format!("port {} ({}): {e}", p.name, p.device),
+        })?;
         let i = port.info();
         let partial = p.expects_partial_checksums(&i.driver);
         tracing::info!(port = %p.name, device = %p.device, driver = %i.driver, mac = %i.mac,
