@@ -136,7 +136,7 @@ mod tests {
 
     fn cfg(eal: &str, ports: &str) -> Config {
         Config::parse(
-            &format!("[eal]\nargs = [{eal}]\ncores = 2\n{ports}"),
+            &format!("[eal]\nargs = [{eal}]\ncores = 2\nmbuf_data_room = 9216\n{ports}"),
             "test.toml",
         )
         .unwrap()
