@@ -1,0 +1,168 @@
+//! IPv4 input (RFC 1812 §5.2.2 / RFC 1122 §3.2.1): the checks every datagram passes, the
+//! classification by destination, reassembly of fragments for us; then the destination or the
+//! transit path.
+
+use std::net::Ipv4Addr;
+
+use burst_port::{Nanos, PacketBuf, Queue};
+use burst_stack::frag::Insert;
+use burst_stack::icmp::ErrorKind;
+use burst_stack::ipv4::{self as sipv4, Destination};
+use burst_stack::udp::Received;
+use burst_stack::PortId;
+use burst_wire::icmpv4::TimeExceeded;
+use burst_wire::ipv4::{self};
+
+use super::Worker;
+use crate::trace::Step;
+
+impl<Q: Queue> Worker<Q> {
+    pub(super) fn ipv4_input(&mut self, port: PortId, buf: Q::Buf, hl: usize, now: Nanos) {
+        self.ipv4.received += 1;
+        let rx = buf.rx_meta();
+        let (class, is_fragment) = {
+            let bytes = &buf.data()[hl..];
+            let p = match sipv4::check(bytes, &rx, &self.cfg.ipv4) {
+                Ok(p) => p,
+                Err(r) => {
+                    r.count(&mut self.ipv4);
+                    self.step(Step::Drop(r.name()));
+                    if r == sipv4::Refused::Truncated && bytes.len() >= ipv4::HEADER_LEN {
+                        self.note_truncated(port, buf.data());
+                    }
+                    return;
+                }
+            };
+            let dst = p.dst_addr();
+            if self.cur_trace.is_some() {
+                self.step(Step::Ipv4 {
+                    src: p.src_addr(),
+                    dst,
+                    proto: p.protocol().0,
+                    ttl: p.ttl(),
+                });
+            }
+            let class = sipv4::classify(dst, &self.addrs);
+            match class {
+                Destination::Local if sipv4::is_disabled(dst, &self.addrs) => {
+                    self.ipv4.drop_address_disabled += 1;
+                    self.step(Step::Drop("drop_address_disabled"));
+                    return;
+                }
+                Destination::Local | Destination::Broadcast => {}
+                Destination::Multicast => {
+                    // The 01:00:5e mapping is not unique and ports are promiscuous: deliver
+                    // only groups joined on this port (224.0.0.1 always).
+                    let member = dst == Ipv4Addr::new(224, 0, 0, 1)
+                        || self.groups.iter().any(|&(p, g)| p == port && g == dst);
+                    if !member {
+                        self.ipv4.drop_not_member += 1;
+                        self.step(Step::Drop("drop_not_member"));
+                        return;
+                    }
+                    self.ipv4.multicast_in += 1;
+                }
+                Destination::Other if self.cfg.ipv4.forwarding => {}
+                Destination::Other => {
+                    self.ipv4.drop_not_for_us += 1;
+                    self.step(Step::Drop("drop_not_for_us"));
+                    return;
+                }
+            }
+            // The arrival port's inbound filter sees everything that passed the input checks:
+            // transit traffic and traffic to the router itself. Ports without inbound rules
+            // (known once per poll) pay nothing here.
+            let maybe = usize::from(port.0) >= 64 || self.filter_in_ports & (1 << port.0) != 0;
+            let guard = maybe.then(|| self.routes.domain().pin());
+            let fset = guard.as_ref().map(|g| self.cfg.filters.set(g));
+            if let Some(fset) =
+                fset.filter(|f| f.is_active(port, burst_stack::filter::Direction::In))
+            {
+                let tl = usize::from(p.total_len()).min(bytes.len());
+                let v = fset.evaluate(
+                    port,
+                    burst_stack::filter::Direction::In,
+                    &bytes[..tl],
+                    self.id,
+                );
+                drop(guard);
+                self.step(Step::FilterIn {
+                    permit: v.permit,
+                    rule: v.rule.map(|r| r as u16),
+                });
+                if !v.permit {
+                    self.fwd.drop_filter_in += 1;
+                    self.step(Step::Drop("drop_filter_in"));
+                    return;
+                }
+            }
+            (class, p.is_fragment())
+        };
+        if class == Destination::Other {
+            // Transit: fragments are forwarded as they are, never reassembled (RFC 1812).
+            self.forward(port, buf, hl, now);
+            return;
+        }
+        let buf = if is_fragment {
+            match self.reasm.insert(buf, hl, now) {
+                Insert::Complete(b) => b,
+                Insert::Pending | Insert::Dropped(_) => return,
+            }
+        } else {
+            buf
+        };
+        // One contiguous view of the datagram: the buffer itself, or (a reassembled chain)
+        // a copy in the scratch area taken out of `self` for the duration.
+        let mut scratch = core::mem::take(&mut self.rx_scratch);
+        let datagram: &[u8] = if buf.nb_segs() == 1 {
+            &buf.data()[hl..]
+        } else {
+            let n = buf.copy_to(&mut scratch);
+            &scratch[hl..n]
+        };
+        let total =
+            usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
+        let datagram = &datagram[..total];
+        let l4_checksum = self.local_l4_status(port, datagram, rx.l4_checksum);
+        let to_socket = self.deliver(port, datagram, class, l4_checksum, now);
+        // A datagram for a user socket keeps its own buffer (zero-copy) when it arrived whole.
+        if let Some((id, from, to, offset, len)) = to_socket {
+            if buf.nb_segs() == 1 {
+                let d = Received {
+                    from,
+                    to,
+                    buf,
+                    offset: hl + offset,
+                    len,
+                };
+                if let Err(d) = self.udp.deliver(id, d) {
+                    drop(d);
+                }
+            } else {
+                // Reassembled datagrams reach services only, for now.
+                self.udp.stats.rcvbuf_errors += 1;
+            }
+        }
+        self.rx_scratch = scratch;
+    }
+
+    /// Drops timed-out reassemblies; quotes the first fragment in a time exceeded when it came.
+    pub(super) fn expire_reassembly(&mut self, now: Nanos) {
+        let mut firsts: smallvec::SmallVec<[(Q::Buf, usize); 8]> = smallvec::SmallVec::new();
+        self.reasm.expire(now, |e| {
+            if firsts.len() < firsts.inline_size() {
+                firsts.push((e.first, e.l2_len));
+            }
+        });
+        for (b, l2) in firsts {
+            let orig = &b.data()[l2..];
+            // RFC 792: time exceeded, fragment reassembly time exceeded (code 1).
+            self.send_error(
+                orig,
+                Destination::Local,
+                ErrorKind::TimeExceeded(TimeExceeded::FragReassemblyExpired),
+                now,
+            );
+        }
+    }
+}

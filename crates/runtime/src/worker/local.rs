@@ -1,0 +1,83 @@
+//! Delivery of a datagram for us to its protocol: ICMP, UDP, IGMP (to the control thread), TCP,
+//! or protocol unreachable.
+
+use std::net::Ipv4Addr;
+
+use burst_port::{Nanos, Queue};
+use burst_stack::icmp::ErrorKind;
+use burst_stack::ipv4::Destination;
+use burst_stack::udp::{self as sudp};
+use burst_stack::PortId;
+use burst_wire::icmpv4::DstUnreachable;
+use burst_wire::ipv4::{self, Protocol};
+
+use super::Worker;
+use crate::msg::ToControl;
+use crate::trace::Step;
+
+impl<Q: Queue> Worker<Q> {
+    /// Local delivery of a whole (possibly reassembled) datagram. Returns where a UDP datagram
+    /// for a user socket goes (socket, sender, destination, payload offset and length within
+    /// the datagram); the caller moves the buffer there.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn deliver(
+        &mut self,
+        port: PortId,
+        datagram: &[u8],
+        class: Destination,
+        l4_checksum: burst_port::ChecksumStatus,
+        now: Nanos,
+    ) -> Option<(sudp::SocketId, (Ipv4Addr, u16), Ipv4Addr, usize, usize)> {
+        let p = ipv4::Packet::new_unchecked(datagram);
+        if !self.cfg.filtering.protocol_ok(p.protocol().0) {
+            // Seed 000: TCP/IP filtering drops silently.
+            self.filtered += 1;
+            return None;
+        }
+        match p.protocol() {
+            Protocol::ICMP => {
+                self.ipv4.delivered += 1;
+                self.step(Step::Local("icmp"));
+                self.icmp_input(port, datagram, class, now);
+                None
+            }
+            Protocol::UDP => {
+                self.ipv4.delivered += 1;
+                self.step(Step::Local("udp"));
+                self.udp_input(port, datagram, class, l4_checksum, now)
+            }
+            Protocol::IGMP => {
+                self.ipv4.delivered += 1;
+                self.step(Step::Local("igmp"));
+                let msg = p.payload();
+                let n = msg.len().min(crate::msg::IGMP_IN_MAX);
+                let mut m = [0u8; crate::msg::IGMP_IN_MAX];
+                m[..n].copy_from_slice(&msg[..n]);
+                self.tell_control(ToControl::Igmp {
+                    port,
+                    src: p.src_addr(),
+                    dst: p.dst_addr(),
+                    len: n as u8,
+                    msg: m,
+                });
+                None
+            }
+            Protocol::TCP => {
+                self.ipv4.delivered += 1;
+                self.step(Step::Local("tcp"));
+                self.tcp_input(port, datagram, class, l4_checksum, now);
+                None
+            }
+            _ => {
+                self.ipv4.drop_unknown_protocol += 1;
+                self.send_error(
+                    datagram,
+                    class,
+                    ErrorKind::Unreachable(DstUnreachable::ProtoUnreachable, 0),
+                    now,
+                );
+                None
+            }
+        }
+    }
+}

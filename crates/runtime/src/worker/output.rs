@@ -1,0 +1,397 @@
+//! Sending what we originate: route and source address, one buffer or fragments or a TSO
+//! chain, then the neighbour's MAC (or the pending queue while ARP resolves it); IGMP straight
+//! onto the link.
+
+use std::net::Ipv4Addr;
+
+use burst_port::{Batch, Nanos, PacketBuf, Queue};
+use burst_stack::arp::Queued;
+use burst_stack::frag::{self};
+use burst_stack::ipv4::{self as sipv4};
+use burst_stack::PortId;
+use burst_wire::ethernet::{self, EtherType, MacAddr};
+use burst_wire::ipv4::{self};
+use burst_wire::ChecksumMode;
+
+use super::Worker;
+use crate::msg::ToControl;
+use crate::trace::Step;
+
+impl<Q: Queue> Worker<Q> {
+    /// Originates a datagram to `dst`: route, source address, buffer, then the neighbour's MAC
+    /// (or the pending queue while ARP resolves it). `write(out, src)` writes the whole IPv4
+    /// datagram (at most `max_len` bytes) and returns its length.
+    pub(super) fn send_ip(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+        max_len: usize,
+        now: Nanos,
+        write: impl FnOnce(&mut [u8], Ipv4Addr) -> usize,
+    ) -> Result<(), &'static str> {
+        self.send_ip_with(dst, src_hint, max_len, now, None, |out, s, _| write(out, s))
+    }
+
+    /// [`send_ip`](Self::send_ip) for a datagram whose IPv4 and `l4` checksums are left to the
+    /// port: `write` gets [`ChecksumMode::Offload`] and the buffer the matching transmit
+    /// request, which the NIC completes, or the backend in software when the port lacks it
+    /// (`burst_port::offload::prepare_tx`). A datagram that must be fragmented gets
+    /// [`ChecksumMode::Compute`] instead.
+    pub(super) fn send_ip_with(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+        max_len: usize,
+        now: Nanos,
+        l4: Option<burst_port::L4Checksum>,
+        write: impl FnOnce(&mut [u8], Ipv4Addr, ChecksumMode) -> usize,
+    ) -> Result<(), &'static str> {
+        let (port, nip, src) = self.route_out(dst, src_hint)?;
+        let p = usize::from(port.0);
+        let mtu = usize::from(self.ports[p].mtu);
+        if max_len > mtu {
+            return self.send_fragmented(port, dst, nip, src, max_len, mtu, now, |out, s| {
+                write(out, s, ChecksumMode::Compute)
+            });
+        }
+        let Some(mut b) = self.queues[p].alloc() else {
+            self.ipv4.drop_no_buffer += 1;
+            return Err("No buffer.");
+        };
+        let Some(f) = b.append(ethernet::HEADER_LEN + max_len) else {
+            self.ipv4.drop_no_buffer += 1;
+            return Err("Datagram larger than a buffer.");
+        };
+        let mode = if l4.is_some() {
+            ChecksumMode::Offload
+        } else {
+            ChecksumMode::Compute
+        };
+        let n = write(&mut f[ethernet::HEADER_LEN..], src, mode);
+        let ihl = (f[ethernet::HEADER_LEN] & 0x0f) * 4;
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: MacAddr::ZERO,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
+        b.trim(max_len - n);
+        if l4.is_some() {
+            b.set_tx_offload(burst_port::TxOffload {
+                l2_len: ethernet::HEADER_LEN as u8,
+                l3_len: ihl,
+                l4_len: 0,
+                ipv4_checksum: true,
+                l4_checksum: l4,
+                tso_segsz: 0,
+            });
+        }
+        self.ipv4.sent += 1;
+        self.l2_out(port, dst, nip, b, now);
+        Ok(())
+    }
+
+    /// Route lookup for a datagram we originate: `(port, neighbour, source)`. Source: the
+    /// address the peer used (replies), else the route's, else the port's first.
+    pub(super) fn route_out(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+    ) -> Result<(PortId, Ipv4Addr, Ipv4Addr), &'static str> {
+        let guard = self.routes.domain().pin();
+        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+            self.ipv4.drop_no_route += 1;
+            return Err("Destination net unreachable.");
+        };
+        drop(guard);
+        let port = nh.port;
+        let src = src_hint
+            .filter(|s| {
+                self.addrs
+                    .iter()
+                    .any(|a| a.cidr.address() == *s && a.state == sipv4::AddrState::Preferred)
+            })
+            .or(nh.source)
+            .or_else(|| {
+                self.addrs
+                    .iter()
+                    .find(|a| a.port == port && a.state == sipv4::AddrState::Preferred)
+                    .map(|a| a.cidr.address())
+            });
+        let Some(src) = src else {
+            self.ipv4.drop_no_route += 1;
+            return Err("No usable source address.");
+        };
+        Ok((port, nh.neighbour(dst), src))
+    }
+
+    /// A TCP super-segment for segmentation offload: `write_headers(out, src)` writes the
+    /// IPv4 and TCP headers (`l3_len + l4_len` bytes, the TCP checksum field holding the
+    /// pseudo-header sum without the length) and `payload` follows. The frame is a chain of
+    /// pool buffers carrying a `tso_segsz` request: the NIC segments it, or the backend's
+    /// exact software fallback (`burst_port::offload::prepare_tx`). A port with hardware TSO
+    /// but no chained transmit gets the segments from the software fallback here instead.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_tcp_tso(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+        l3_len: usize,
+        l4_len: usize,
+        tso_segsz: u16,
+        payload: &[u8],
+        now: Nanos,
+        write_headers: impl FnOnce(&mut [u8], Ipv4Addr),
+    ) -> Result<(), &'static str> {
+        let (port, nip, src) = self.route_out(dst, src_hint)?;
+        let p = usize::from(port.0);
+        let hl = ethernet::HEADER_LEN;
+        let mut hdr = [0u8; ethernet::HEADER_LEN + 60 + 60];
+        let hdr_len = hl + l3_len + l4_len;
+        write_headers(&mut hdr[hl..hdr_len], src);
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: MacAddr::ZERO,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut hdr[..hl]));
+        // Headers and the first payload bytes in the first buffer, the rest in as many
+        // further buffers as it takes (each filled to its tailroom).
+        let q = &mut self.queues[p];
+        let caps = q.caps();
+        let mut chain: Option<Q::Buf> = None;
+        let mut off = 0;
+        let mut first = true;
+        while first || off < payload.len() {
+            let Some(mut b) = q.alloc() else {
+                self.ipv4.drop_no_buffer += 1;
+                return Err("No buffer.");
+            };
+            let head = if first { hdr_len } else { 0 };
+            let n = (payload.len() - off).min(b.tailroom().saturating_sub(head));
+            let Some(d) = b.append(head + n) else {
+                self.ipv4.drop_no_buffer += 1;
+                return Err("Datagram larger than a buffer.");
+            };
+            d[..head].copy_from_slice(&hdr[..head]);
+            d[head..].copy_from_slice(&payload[off..off + n]);
+            off += n;
+            first = false;
+            match chain.as_mut() {
+                None => chain = Some(b),
+                Some(c) => {
+                    if c.chain(b).is_err() {
+                        self.ipv4.drop_no_buffer += 1;
+                        return Err("Chain too long.");
+                    }
+                }
+            }
+        }
+        let Some(mut chain) = chain else {
+            return Err("No buffer.");
+        };
+        chain.set_tx_offload(burst_port::TxOffload {
+            l2_len: hl as u8,
+            l3_len: l3_len as u8,
+            l4_len: l4_len as u8,
+            ipv4_checksum: true,
+            l4_checksum: Some(burst_port::L4Checksum::Tcp),
+            tso_segsz,
+        });
+        self.ipv4.sent += 1;
+        if caps.tx_tso && !caps.tx_multi_seg && chain.nb_segs() > 1 {
+            // The NIC segments but cannot read a chain: segment here, the software way
+            // (checksums still left to the NIC where it has them).
+            let sw = burst_port::Capabilities {
+                tx_tso: false,
+                ..caps
+            };
+            let mut batch: Batch<Q::Buf> = Batch::new();
+            let _ = batch.push(chain);
+            let mut stats = burst_port::offload::OffloadStats::default();
+            while !batch.is_empty() {
+                let q = &mut self.queues[p];
+                burst_port::offload::prepare_tx(&sw, &mut batch, &mut || q.alloc(), &mut stats);
+                let ready = burst_port::offload::ready_len(&sw, &batch);
+                if ready == 0 {
+                    break;
+                }
+                let segs: smallvec::SmallVec<[Q::Buf; 64]> = batch.drain(..ready).collect();
+                for f in segs {
+                    self.l2_out(port, dst, nip, f, now);
+                }
+            }
+            if stats.dropped_no_buffer + stats.dropped_malformed > 0 {
+                self.ipv4.drop_no_buffer += 1;
+            }
+            return Ok(());
+        }
+        self.l2_out(port, dst, nip, chain, now);
+        Ok(())
+    }
+
+    /// A datagram larger than the link MTU: built whole in the scratch area, then split into
+    /// fragments (RFC 791) that each go out like any frame. DF set → the local sender's error.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_fragmented(
+        &mut self,
+        port: PortId,
+        dst: Ipv4Addr,
+        nip: Ipv4Addr,
+        src: Ipv4Addr,
+        max_len: usize,
+        mtu: usize,
+        now: Nanos,
+        write: impl FnOnce(&mut [u8], Ipv4Addr) -> usize,
+    ) -> Result<(), &'static str> {
+        let p = usize::from(port.0);
+        let mut scratch = core::mem::take(&mut self.tx_scratch);
+        let hl = ethernet::HEADER_LEN;
+        let n = write(&mut scratch[hl..hl + max_len], src);
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: MacAddr::ZERO,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut scratch[..hl]));
+        let frame = &scratch[..hl + n];
+        // The whole datagram as a chain of pool buffers, which `fragment` splits.
+        let q = &mut self.queues[p];
+        let mut chain: Option<Q::Buf> = None;
+        let mut ok = true;
+        for piece in frame.chunks(1024) {
+            let Some(mut b) = q.alloc() else {
+                ok = false;
+                break;
+            };
+            match b.append(piece.len()) {
+                Some(d) => d.copy_from_slice(piece),
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+            match chain.as_mut() {
+                None => chain = Some(b),
+                Some(c) => {
+                    if c.chain(b).is_err() {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+        }
+        self.tx_scratch = scratch;
+        let Some(chain) = chain.filter(|_| ok) else {
+            self.ipv4.drop_no_buffer += 1;
+            return Err("No buffer.");
+        };
+        let mut frags: smallvec::SmallVec<[Q::Buf; 48]> = smallvec::SmallVec::new();
+        let q = &mut self.queues[p];
+        let r = frag::fragment(&chain, hl, mtu as u16, &mut || q.alloc(), &mut |f| {
+            frags.push(f)
+        });
+        drop(chain);
+        match r {
+            Ok(_) => {}
+            Err(frag::FragError::DontFragment) => {
+                return Err("Packet needs to be fragmented but DF set.")
+            }
+            Err(frag::FragError::NoBuffer) => {
+                self.ipv4.drop_no_buffer += 1;
+                return Err("No buffer.");
+            }
+            Err(_) => return Err("Cannot fragment."),
+        }
+        self.ipv4.sent += 1;
+        self.ipv4.fragments_created += frags.len() as u64;
+        for f in frags {
+            self.l2_out(port, dst, nip, f, now);
+        }
+        Ok(())
+    }
+
+    /// Fills in the Ethernet destination (broadcast, multicast mapping or the neighbour's MAC)
+    /// and queues the frame for transmit, or parks it while ARP resolves the neighbour.
+    pub(super) fn l2_out(
+        &mut self,
+        port: PortId,
+        dst: Ipv4Addr,
+        nip: Ipv4Addr,
+        mut b: Q::Buf,
+        now: Nanos,
+    ) {
+        let mac =
+            if dst.is_broadcast() || self.addrs.iter().any(|a| a.cidr.is_directed_broadcast(dst)) {
+                Some(MacAddr::BROADCAST)
+            } else if dst.is_multicast() {
+                MacAddr::from_ipv4_multicast(dst)
+            } else {
+                self.neigh.lookup(port, nip, now)
+            };
+        match mac {
+            Some(m) => {
+                self.step(Step::Neighbour(m));
+                b.data_mut()[..6].copy_from_slice(&m.0);
+                self.queue_tx(port, b);
+            }
+            None => match self.pending.push(port, nip, b, now) {
+                Ok(q) => {
+                    self.step(Step::ArpPending(nip));
+                    self.l2.arp_queued += 1;
+                    if q == Queued::AskResolve {
+                        self.tell_control(ToControl::Resolve { port, ip: nip });
+                    }
+                }
+                Err(b) => {
+                    drop(b);
+                    self.l2.drop_pending_full += 1;
+                    self.step(Step::Drop("drop_pending_full"));
+                }
+            },
+        }
+    }
+
+    /// IGMP goes straight onto the link (TTL 1, Router Alert; RFC 3376 §4), no routing.
+    pub(super) fn send_igmp(&mut self, port: PortId, dst: Ipv4Addr, msg: &[u8]) {
+        let p = usize::from(port.0);
+        // Joins made at start go out while duplicate address detection still runs: report from
+        // the port's address unless it lost a conflict (RFC 3376 allows 0.0.0.0 otherwise).
+        let src = self
+            .addrs
+            .iter()
+            .find(|a| a.port == port && a.state != sipv4::AddrState::Conflict)
+            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.cidr.address());
+        let ip = burst_stack::igmp::ipv4_header(src, dst, msg.len());
+        let Some(mut b) = self.queues[p].alloc() else {
+            self.ipv4.drop_no_buffer += 1;
+            return;
+        };
+        let hl = ethernet::HEADER_LEN;
+        let Some(f) = b.append(hl + ip.buffer_len()) else {
+            self.ipv4.drop_no_buffer += 1;
+            return;
+        };
+        let Some(mac) = MacAddr::from_ipv4_multicast(dst) else {
+            return;
+        };
+        ethernet::Repr {
+            src_addr: self.ports[p].mac,
+            dst_addr: mac,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
+        let ihl = ip.header_len();
+        f[hl + ihl..hl + ihl + msg.len()].copy_from_slice(msg);
+        ip.emit(
+            &mut ipv4::Packet::new_unchecked(&mut f[hl..]),
+            ChecksumMode::Compute,
+        );
+        self.ipv4.sent += 1;
+        self.queue_tx(port, b);
+    }
+}
