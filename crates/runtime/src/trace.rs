@@ -40,26 +40,19 @@ pub enum Step {
     },
     /// Delivered to a local protocol.
     Local(&'static str),
-    /// The inbound filter of the arrival port decided.
-    FilterIn {
-        /// Permitted.
-        permit: bool,
-        /// The rule that decided (or last counted), if any.
-        rule: Option<u16>,
+    /// A hook of the seed's packet paths and its verdict.
+    Hook {
+        /// Which hook.
+        hook: Hook,
+        /// What it decided.
+        verdict: HookVerdict,
     },
-    /// Route lookup result.
+    /// The IP forwarding component's route (transit and source traffic).
     Route {
         /// Egress port.
         port: PortId,
         /// Gateway, `None` when the destination is on the link.
         gateway: Option<Ipv4Addr>,
-    },
-    /// The outbound filter of the egress port decided.
-    FilterOut {
-        /// Permitted.
-        permit: bool,
-        /// The rule that decided (or last counted), if any.
-        rule: Option<u16>,
     },
     /// TTL decremented to this value.
     Ttl(u8),
@@ -77,8 +70,97 @@ pub enum Step {
     Drop(&'static str),
 }
 
-/// Most steps a record keeps (later ones are counted, not kept).
-pub const MAX_STEPS: usize = 12;
+/// The hooks of the seed's packet paths (seed 000), in the order a path may meet them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// IPsec: permit, block or secure (receive: remove protection first).
+    Ipsec,
+    /// The filter-hook's inbound packet filters of the arrival port.
+    FilterIn,
+    /// The firewall-hook: NAT and the stateful firewall.
+    Firewall,
+    /// TCP/IP filtering: permitted protocols and ports (destination traffic).
+    TcpIpFiltering,
+    /// The filter-hook's outbound packet filters of the next-hop port.
+    FilterOut,
+}
+
+impl Hook {
+    /// The name `ctl trace` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::Ipsec => "ipsec",
+            Hook::FilterIn => "filter-hook in",
+            Hook::Firewall => "firewall-hook",
+            Hook::TcpIpFiltering => "tcp/ip filtering",
+            Hook::FilterOut => "filter-hook out",
+        }
+    }
+}
+
+/// What a hook decided about a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookVerdict {
+    /// Nothing configured: passed untouched, at no cost.
+    Off,
+    /// Looked at it and let it through.
+    Pass,
+    /// A packet filter permitted it (the rule that decided, or the last that counted it).
+    Permit {
+        /// Rule index.
+        rule: Option<u16>,
+    },
+    /// A packet filter denied it.
+    Deny {
+        /// Rule index.
+        rule: Option<u16>,
+        /// The drop counter.
+        counter: &'static str,
+    },
+    /// Dropped; the drop counter.
+    Drop(&'static str),
+    /// Taken by the hook (answered or queued by it).
+    Consumed,
+    /// Rewritten by the hook (NAT); it goes on as source traffic.
+    Translated,
+}
+
+impl HookVerdict {
+    /// Whether the packet goes on.
+    pub fn passes(self) -> bool {
+        !matches!(
+            self,
+            HookVerdict::Deny { .. } | HookVerdict::Drop(_) | HookVerdict::Consumed
+        )
+    }
+
+    /// The drop counter, when the packet was dropped.
+    pub fn counter(self) -> Option<&'static str> {
+        match self {
+            HookVerdict::Deny { counter, .. } | HookVerdict::Drop(counter) => Some(counter),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for HookVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = |r: &Option<u16>| r.map_or(String::new(), |r| format!(" (rule {r})"));
+        match self {
+            HookVerdict::Off => f.write_str("off"),
+            HookVerdict::Pass => f.write_str("pass"),
+            HookVerdict::Permit { rule: r } => write!(f, "permit{}", rule(r)),
+            HookVerdict::Deny { rule: r, .. } => write!(f, "deny{}", rule(r)),
+            HookVerdict::Drop(c) => write!(f, "drop ({c})"),
+            HookVerdict::Consumed => f.write_str("consumed"),
+            HookVerdict::Translated => f.write_str("translated"),
+        }
+    }
+}
+
+/// Most steps a record keeps (later ones are counted, not kept): a transit packet meets about
+/// ten, a request and the source path of its answer about eighteen.
+pub const MAX_STEPS: usize = 20;
 
 /// The steps of one traced packet.
 #[derive(Debug, Clone, Copy)]
@@ -163,7 +245,6 @@ impl fmt::Display for StepDisplay<'_> {
                 .cloned()
                 .unwrap_or_else(|| format!("port{}", p.0))
         };
-        let rule = |r: &Option<u16>| r.map_or(String::new(), |r| format!(" (rule {r})"));
         match self.step {
             Step::Rx { port, len } => write!(f, "rx {} {len} B", name(port)),
             Step::Arp => f.write_str("arp"),
@@ -183,22 +264,11 @@ impl fmt::Display for StepDisplay<'_> {
                 write!(f, "ipv4 {src} > {dst} {p} ttl {ttl}")
             }
             Step::Local(p) => write!(f, "local {p}"),
-            Step::FilterIn { permit, rule: r } => write!(
-                f,
-                "filter in {}{}",
-                if *permit { "permit" } else { "deny" },
-                rule(r)
-            ),
+            Step::Hook { hook, verdict } => write!(f, "{}: {verdict}", hook.name()),
             Step::Route { port, gateway } => match gateway {
                 Some(g) => write!(f, "route via {g} on {}", name(port)),
                 None => write!(f, "route direct on {}", name(port)),
             },
-            Step::FilterOut { permit, rule: r } => write!(
-                f,
-                "filter out {}{}",
-                if *permit { "permit" } else { "deny" },
-                rule(r)
-            ),
             Step::Ttl(t) => write!(f, "ttl -> {t}"),
             Step::Fragmented(n) => write!(f, "fragmented into {n}"),
             Step::Icmp(what) => write!(f, "icmp {what} sent"),

@@ -308,10 +308,13 @@ fn ctl_trace_records_each_stage_and_the_drop_reason() {
     };
     assert_eq!(packets.len(), 2);
     let joined: Vec<String> = packets.iter().map(|p| p.steps.join(" | ")).collect();
+    // The seed's transit path: inbound filter-hook, forwarding, firewall-hook, outbound
+    // filter-hook, IPsec, then out.
     assert_eq!(
         joined[0],
-        "rx a 50 B | ipv4 198.18.1.1 > 198.18.2.1 udp ttl 64 | route direct on b | ttl -> 63 \
-         | neighbour 02:00:00:00:0b:02 | tx b"
+        "rx a 50 B | ipv4 198.18.1.1 > 198.18.2.1 udp ttl 64 | filter-hook in: off | route \
+         direct on b | firewall-hook: off | filter-hook out: off | ipsec: off | ttl -> 63 | \
+         neighbour 02:00:00:00:0b:02 | tx b"
     );
     assert!(
         joined[1].contains("icmp time exceeded sent")
@@ -323,6 +326,140 @@ fn ctl_trace_records_each_stage_and_the_drop_reason() {
     l.send_from_a(&udp_datagram(A, B, 8, 64, false));
     l.run_for(Nanos::from_millis(30));
     assert_eq!(l.fwd().fast_path, 1);
+    l.finish();
+}
+
+/// `ctl trace` names every hook in the seed's order (seed 000) for the three paths: an echo
+/// request to the router (destination traffic) and its reply (source traffic) in one record,
+/// a forwarded datagram (transit traffic); configured hooks show their verdicts.
+#[test]
+fn ctl_trace_shows_the_seeds_three_paths() {
+    let count_a_out: Rule = "--proto icmp count".parse().unwrap();
+    let deny_b_out: Rule = "--proto udp --dport 9 deny".parse().unwrap();
+    let mut l = lab(Opts {
+        filters: vec![
+            ("a".into(), Direction::Out, count_a_out),
+            ("b".into(), Direction::Out, deny_b_out),
+        ],
+        ..Opts::default()
+    });
+    let rx = l.request(Request::Trace {
+        count: 3,
+        timeout_ms: 5000,
+    });
+    l.run_for(STEP);
+    let echo = {
+        let m = icmpv4::Repr::EchoRequest {
+            ident: 7,
+            seq_no: 1,
+            data: b"abcd",
+        };
+        let mut d = vec![0u8; 20 + m.buffer_len()];
+        burst_stack::icmp::emit(&m, A, R_A_IP, 64, false, &mut d);
+        d
+    };
+    l.send_from_a(&echo);
+    l.run_for(Nanos::from_millis(30));
+    l.send_from_a(&udp_datagram(A, B, 8, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    let mut denied = udp_datagram(A, B, 8, 64, false);
+    denied[22..24].copy_from_slice(&9u16.to_be_bytes());
+    let mut u = udp::Packet::new_unchecked(&mut denied[20..]);
+    u.fill_checksum(A, B);
+    l.send_from_a(&denied);
+    l.run_for(Nanos::from_millis(50));
+    let Ok(Response::Trace { packets }) = rx.try_recv() else {
+        panic!("no trace answer");
+    };
+    let joined: Vec<String> = packets.iter().map(|p| p.steps.join(" | ")).collect();
+    assert_eq!(joined.len(), 3, "{joined:#?}");
+    // Destination: IPsec, inbound filter-hook, firewall-hook, TCP/IP filtering, the protocol;
+    // then the reply's source path: firewall-hook, forwarding, outbound filter-hook (counted
+    // by rule 0), IPsec, out.
+    assert_eq!(
+        joined[0],
+        "rx a 46 B | ipv4 198.18.1.1 > 198.18.1.254 icmp ttl 64 | ipsec: off | filter-hook in: \
+         off | firewall-hook: off | tcp/ip filtering: off | local icmp | firewall-hook: off | \
+         route direct on a | filter-hook out: permit (rule 0) | ipsec: off | neighbour \
+         02:00:00:00:0a:02 | tx a"
+    );
+    assert_eq!(
+        joined[1],
+        "rx a 50 B | ipv4 198.18.1.1 > 198.18.2.1 udp ttl 64 | filter-hook in: off | route \
+         direct on b | firewall-hook: off | filter-hook out: permit | ipsec: off | ttl -> 63 | \
+         neighbour 02:00:00:00:0b:02 | tx b"
+    );
+    assert_eq!(
+        joined[2],
+        "rx a 50 B | ipv4 198.18.1.1 > 198.18.2.1 udp ttl 64 | filter-hook in: off | route \
+         direct on b | firewall-hook: off | filter-hook out: deny (rule 0) | DROP drop_filter_out"
+    );
+    assert_eq!(l.ipv4_seen(1).len(), 1, "the denied datagram stayed");
+    l.finish();
+}
+
+/// Source traffic passes the next-hop port's outbound filters too (seed 000, source path
+/// step 2): a deny rule stops `ctl ping` from the router itself, with the reason; the packets
+/// it forwards are filtered as before; deleting the rule lets the ping through.
+#[test]
+fn outbound_filters_apply_to_locally_sent_packets() {
+    use burst_runtime::ctl::EchoOutcome;
+    let icmp_out: Rule = "--proto icmp deny".parse().unwrap();
+    let mut l = lab(Opts {
+        filters: vec![("b".into(), Direction::Out, icmp_out)],
+        ..Opts::default()
+    });
+    let ping = |l: &mut Lab| {
+        let rx = l.request(Request::Ping {
+            dst: B,
+            count: 1,
+            size: 8,
+            dont_frag: false,
+            ttl: None,
+            timeout_ms: 500,
+            interval_ms: 0,
+        });
+        l.run_for(Nanos::from_millis(700));
+        rx.try_iter().collect::<Vec<Response>>()
+    };
+    let lines = ping(&mut l);
+    assert!(
+        lines.iter().any(|r| matches!(r, Response::Echo { outcome: EchoOutcome::Failed { message }, .. } if message.contains("Denied by an outbound packet filter"))),
+        "{lines:?}"
+    );
+    assert!(l.ipv4_seen(1).is_empty(), "nothing left on b");
+    assert_eq!(l.fwd().drop_filter_out, 1);
+    // Transit ICMP out of b is denied as before; UDP passes.
+    let echo = {
+        let m = icmpv4::Repr::EchoRequest {
+            ident: 9,
+            seq_no: 1,
+            data: b"x",
+        };
+        let mut d = vec![0u8; 20 + m.buffer_len()];
+        burst_stack::icmp::emit(&m, A, B, 64, false, &mut d);
+        d
+    };
+    l.send_from_a(&echo);
+    l.send_from_a(&udp_datagram(A, B, 8, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    assert_eq!(l.ipv4_seen(1).len(), 1);
+    assert_eq!(l.fwd().drop_filter_out, 2);
+    // Without the rule the router's own ping leaves.
+    let rx = l.request(Request::FilterDelete {
+        port: "b".into(),
+        dir: "out".into(),
+        index: 0,
+    });
+    l.run_for(STEP);
+    assert!(matches!(rx.try_recv(), Ok(Response::FilterDeleted { .. })));
+    let _ = ping(&mut l);
+    let echoes = l
+        .ipv4_seen(1)
+        .iter()
+        .filter(|(_, _, d)| d[9] == Protocol::ICMP.0)
+        .count();
+    assert_eq!(echoes, 1, "the echo request left on b");
     l.finish();
 }
 

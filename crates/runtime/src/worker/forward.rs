@@ -9,8 +9,11 @@
 //!   and queues the frames on the egress port's tx batch. Anything unusual — an expiring TTL,
 //!   no route, a frame larger than the egress MTU, a neighbour not yet resolved, options, a
 //!   redirect to send, a packet being traced — is left to
-//! * the **full path** ([`Worker::forward`]), reached through the normal input path, which
-//!   does every check and answers with the right ICMP error, and records trace steps.
+//! * the **full path** (the seed's transit path, [`Worker::transit`] in `paths.rs`), reached
+//!   through the normal input path, which does every check and answers with the right ICMP
+//!   error, passes every hook in the seed's order and records trace steps; this file holds its
+//!   IP forwarding component ([`Worker::forwarding`]) and its last step
+//!   ([`Worker::send_transit`]).
 //!
 //! Features that are off cost nothing per packet: filters are consulted only for a port and
 //! direction that has rules, tracing switches the whole burst to the full path.
@@ -100,6 +103,19 @@ pub(super) struct NhSlot {
     version: u64,
     mac: [u8; 6],
     at: Nanos,
+}
+
+/// Where the IP forwarding component sends a transit datagram.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hop {
+    /// The next-hop port.
+    pub(super) port: PortId,
+    /// The next-hop address (the gateway, or the destination on-link).
+    pub(super) nip: Ipv4Addr,
+    /// The datagram's source.
+    pub(super) src: Ipv4Addr,
+    /// The datagram's destination.
+    pub(super) dst: Ipv4Addr,
 }
 
 /// The fast path's decision for one frame of a burst.
@@ -318,77 +334,97 @@ impl<Q: Queue> Worker<Q> {
         Some(dst)
     }
 
-    /// The full transit path for a datagram that passed the IPv4 input checks and is not for
-    /// us: RFC 1812 checks, filters, TTL, route, redirect, MTU, neighbour.
-    pub(super) fn forward(&mut self, port: PortId, mut buf: Q::Buf, hl: usize, now: Nanos) {
+    /// The IP forwarding component of the transit path: the RFC 1812 checks a router makes
+    /// before forwarding (unicast frame, link-local and martian addresses, TTL) and the next
+    /// hop. `None` when the datagram was dropped (counted, ICMP error sent where allowed).
+    pub(super) fn forwarding(
+        &mut self,
+        port: PortId,
+        buf: &Q::Buf,
+        hl: usize,
+        now: Nanos,
+    ) -> Option<Hop> {
         let data = buf.data();
         // RFC 1812 §5.3.4: a unicast datagram in a link-layer broadcast/multicast frame is not
         // forwarded.
         if data[..6] != self.ports[usize::from(port.0)].mac.0 {
             self.fwd.drop_l2_not_unicast += 1;
             self.step(Step::Drop("drop_l2_not_unicast"));
-            return;
+            return None;
         }
         let ip = ipv4::Packet::new_unchecked(&data[hl..]);
         let (src, dst, ttl) = (ip.src_addr(), ip.dst_addr(), ip.ttl());
-        let tl = usize::from(ip.total_len());
-        let dont_frag = ip.dont_frag();
         if (src.octets()[0] == 169 && src.octets()[1] == 254)
             || (dst.octets()[0] == 169 && dst.octets()[1] == 254)
         {
             self.fwd.drop_link_local += 1;
             self.step(Step::Drop("drop_link_local"));
-            return;
+            return None;
         }
         if unroutable(dst.octets()) {
             self.fwd.drop_martian_dst += 1;
             self.step(Step::Drop("drop_martian_dst"));
-            return;
+            return None;
         }
-        let guard = self.routes.domain().pin();
         // RFC 1812 §5.3.1: a datagram whose TTL would reach 0 is discarded with time exceeded.
         if ttl <= 1 {
             self.fwd.drop_ttl_expired += 1;
             self.transit_error(
-                &buf,
+                buf,
                 hl,
                 ErrorKind::TimeExceeded(TimeExceeded::TtlExpired),
                 now,
             );
             self.step(Step::Drop("drop_ttl_expired"));
-            return;
+            return None;
         }
+        let guard = self.routes.domain().pin();
         let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+            drop(guard);
             self.fwd.drop_no_route += 1;
             self.transit_error(
-                &buf,
+                buf,
                 hl,
                 ErrorKind::Unreachable(DstUnreachable::NetUnreachable, 0),
                 now,
             );
             self.step(Step::Drop("drop_no_route"));
-            return;
+            return None;
         };
-        let egress = nh.port;
+        drop(guard);
         self.step(Step::Route {
-            port: egress,
+            port: nh.port,
             gateway: nh.gateway,
         });
-        let fset = self.cfg.filters.set(&guard);
-        if fset.is_active(egress, Direction::Out) {
-            let v = fset.evaluate(egress, Direction::Out, &data[hl..hl + tl], self.id);
-            self.step(Step::FilterOut {
-                permit: v.permit,
-                rule: v.rule.map(|r| r as u16),
-            });
-            if !v.permit {
-                self.fwd.drop_filter_out += 1;
-                self.step(Step::Drop("drop_filter_out"));
-                return;
-            }
-        }
-        drop(guard);
-        let nip = nh.neighbour(dst);
+        Some(Hop {
+            port: nh.port,
+            nip: nh.neighbour(dst),
+            src,
+            dst,
+        })
+    }
+
+    /// The last step of the transit path: over the next-hop interface to the next-hop
+    /// address — a redirect to the sender when it could have gone there directly, the MTU
+    /// (fragmentation, or fragmentation needed), the TTL, the neighbour's MAC.
+    pub(super) fn send_transit(
+        &mut self,
+        port: PortId,
+        mut buf: Q::Buf,
+        hl: usize,
+        hop: Hop,
+        now: Nanos,
+    ) {
+        let Hop {
+            port: egress,
+            nip,
+            src,
+            dst,
+        } = hop;
+        let (tl, dont_frag) = {
+            let ip = ipv4::Packet::new_unchecked(&buf.data()[hl..]);
+            (usize::from(ip.total_len()), ip.dont_frag())
+        };
         // RFC 1812 §5.2.7.2: leaving by the arrival port towards a next hop on the sender's own
         // subnet, the sender could have gone there directly: tell it, and forward anyway.
         if egress == port

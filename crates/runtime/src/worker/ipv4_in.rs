@@ -1,6 +1,6 @@
 //! IPv4 input (RFC 1812 §5.2.2 / RFC 1122 §3.2.1): the checks every datagram passes, the
 //! classification by destination, reassembly of fragments for us; then the destination or the
-//! transit path.
+//! transit path (`paths.rs`).
 
 use std::net::Ipv4Addr;
 
@@ -69,38 +69,11 @@ impl<Q: Queue> Worker<Q> {
                     return;
                 }
             }
-            // The arrival port's inbound filter sees everything that passed the input checks:
-            // transit traffic and traffic to the router itself. Ports without inbound rules
-            // (known once per poll) pay nothing here.
-            let maybe = usize::from(port.0) >= 64 || self.filter_in_ports & (1 << port.0) != 0;
-            let guard = maybe.then(|| self.routes.domain().pin());
-            let fset = guard.as_ref().map(|g| self.cfg.filters.set(g));
-            if let Some(fset) =
-                fset.filter(|f| f.is_active(port, burst_stack::filter::Direction::In))
-            {
-                let tl = usize::from(p.total_len()).min(bytes.len());
-                let v = fset.evaluate(
-                    port,
-                    burst_stack::filter::Direction::In,
-                    &bytes[..tl],
-                    self.id,
-                );
-                drop(guard);
-                self.step(Step::FilterIn {
-                    permit: v.permit,
-                    rule: v.rule.map(|r| r as u16),
-                });
-                if !v.permit {
-                    self.fwd.drop_filter_in += 1;
-                    self.step(Step::Drop("drop_filter_in"));
-                    return;
-                }
-            }
             (class, p.is_fragment())
         };
         if class == Destination::Other {
             // Transit: fragments are forwarded as they are, never reassembled (RFC 1812).
-            self.forward(port, buf, hl, now);
+            self.transit(port, buf, hl, now);
             return;
         }
         let buf = if is_fragment {
@@ -124,7 +97,7 @@ impl<Q: Queue> Worker<Q> {
             usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
         let datagram = &datagram[..total];
         let l4_checksum = self.local_l4_status(port, datagram, rx.l4_checksum);
-        let to_socket = self.deliver(port, datagram, class, l4_checksum, now);
+        let to_socket = self.destination(port, datagram, class, l4_checksum, now);
         // A datagram for a user socket keeps its own buffer (zero-copy) when it arrived whole.
         if let Some((id, from, to, offset, len)) = to_socket {
             if buf.nb_segs() == 1 {

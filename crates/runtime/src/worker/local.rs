@@ -16,9 +16,10 @@ use crate::msg::ToControl;
 use crate::trace::Step;
 
 impl<Q: Queue> Worker<Q> {
-    /// Local delivery of a whole (possibly reassembled) datagram. Returns where a UDP datagram
-    /// for a user socket goes (socket, sender, destination, payload offset and length within
-    /// the datagram); the caller moves the buffer there.
+    /// Delivery of a whole (possibly reassembled) datagram to its protocol, at the end of the
+    /// destination path. Returns where a UDP datagram for a user socket goes (socket, sender,
+    /// destination, payload offset and length within the datagram); the caller moves the
+    /// buffer there.
     #[allow(clippy::type_complexity)]
     pub(super) fn deliver(
         &mut self,
@@ -29,11 +30,6 @@ impl<Q: Queue> Worker<Q> {
         now: Nanos,
     ) -> Option<(sudp::SocketId, (Ipv4Addr, u16), Ipv4Addr, usize, usize)> {
         let p = ipv4::Packet::new_unchecked(datagram);
-        if !self.cfg.filtering.protocol_ok(p.protocol().0) {
-            // Seed 000: TCP/IP filtering drops silently.
-            self.filtered += 1;
-            return None;
-        }
         match p.protocol() {
             Protocol::ICMP => {
                 self.ipv4.delivered += 1;

@@ -23,12 +23,14 @@ use crate::trace::{Step, TraceGate, TraceRecord};
 
 mod control_msg;
 mod forward;
+mod hooks;
 mod icmp;
 mod ipv4_in;
 mod kernel_peer;
 mod l2;
 mod local;
 mod output;
+mod paths;
 mod stats;
 mod tcp;
 mod udp;
@@ -128,6 +130,8 @@ pub struct Worker<Q: Queue> {
     cur_trace: Option<TraceRecord>,
     /// Ports (bit = id, below 64) with inbound filter rules in this poll's filter set.
     filter_in_ports: u64,
+    /// Ports (bit = id, below 64) with outbound filter rules in this poll's filter set.
+    filter_out_ports: u64,
     /// This core's TCP.
     tcp: burst_tcp::TcpStack,
     /// The TCP services (connections accepted on their listeners).
@@ -225,6 +229,7 @@ impl<Q: Queue> Worker<Q> {
             local_ips,
             cur_trace: None,
             filter_in_ports: 0,
+            filter_out_ports: 0,
             tcp,
             tcp_services,
             app_events: tcp::AppEvents::new(app_slots),
@@ -252,14 +257,20 @@ impl<Q: Queue> Worker<Q> {
         let mut rx = Batch::new();
         // Read once per burst: while nobody traces, no packet pays for tracing.
         let tracing = self.cfg.trace.is_open();
-        self.filter_in_ports = {
-            // Which ports have inbound filter rules, read once per poll (bit = port id).
+        {
+            // Which ports have filter rules per direction, read once per poll (bit = port id):
+            // the filter-hook costs a bit test where there are none.
+            use burst_stack::filter::Direction;
             let g = self.routes.domain().pin();
             let set = self.cfg.filters.set(&g);
-            (0..self.queues.len().min(64))
-                .filter(|&p| set.is_active(PortId(p as u16), burst_stack::filter::Direction::In))
-                .fold(0u64, |m, p| m | 1 << p)
-        };
+            let mask = |dir| {
+                (0..self.queues.len().min(64))
+                    .filter(|&p| set.is_active(PortId(p as u16), dir))
+                    .fold(0u64, |m, p| m | 1 << p)
+            };
+            self.filter_in_ports = mask(Direction::In);
+            self.filter_out_ports = mask(Direction::Out);
+        }
         let router = self.cfg.ipv4.forwarding && !tracing;
         for p in 0..self.queues.len() {
             self.queues[p].rx_burst(&mut rx);

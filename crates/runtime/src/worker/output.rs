@@ -17,6 +17,19 @@ use super::Worker;
 use crate::msg::ToControl;
 use crate::trace::Step;
 
+/// The route of a datagram we originate.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OutRoute {
+    /// The next-hop port.
+    pub(super) port: PortId,
+    /// The gateway, `None` when the destination is on the link.
+    pub(super) gateway: Option<Ipv4Addr>,
+    /// The next-hop address (the gateway, or the destination).
+    pub(super) nip: Ipv4Addr,
+    /// The source address chosen.
+    pub(super) src: Ipv4Addr,
+}
+
 impl<Q: Queue> Worker<Q> {
     /// Originates a datagram to `dst`: route, source address, buffer, then the neighbour's MAC
     /// (or the pending queue while ARP resolves it). `write(out, src)` writes the whole IPv4
@@ -46,11 +59,12 @@ impl<Q: Queue> Worker<Q> {
         l4: Option<burst_port::L4Checksum>,
         write: impl FnOnce(&mut [u8], Ipv4Addr, ChecksumMode) -> usize,
     ) -> Result<(), &'static str> {
-        let (port, nip, src) = self.route_out(dst, src_hint)?;
+        let route = self.route_out(dst, src_hint)?;
+        let (port, nip, src) = (route.port, route.nip, route.src);
         let p = usize::from(port.0);
         let mtu = usize::from(self.ports[p].mtu);
         if max_len > mtu {
-            return self.send_fragmented(port, dst, nip, src, max_len, mtu, now, |out, s| {
+            return self.send_fragmented(&route, dst, max_len, mtu, now, |out, s| {
                 write(out, s, ChecksumMode::Compute)
             });
         }
@@ -77,6 +91,8 @@ impl<Q: Queue> Worker<Q> {
         }
         .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
         b.trim(max_len - n);
+        // The seed's source path: firewall, next hop, outbound filters, IPsec.
+        self.source(&route, &b.data()[ethernet::HEADER_LEN..])?;
         if l4.is_some() {
             b.set_tx_offload(burst_port::TxOffload {
                 l2_len: ethernet::HEADER_LEN as u8,
@@ -92,13 +108,13 @@ impl<Q: Queue> Worker<Q> {
         Ok(())
     }
 
-    /// Route lookup for a datagram we originate: `(port, neighbour, source)`. Source: the
-    /// address the peer used (replies), else the route's, else the port's first.
+    /// Route lookup for a datagram we originate. Source: the address the peer used (replies),
+    /// else the route's, else the port's first.
     pub(super) fn route_out(
         &mut self,
         dst: Ipv4Addr,
         src_hint: Option<Ipv4Addr>,
-    ) -> Result<(PortId, Ipv4Addr, Ipv4Addr), &'static str> {
+    ) -> Result<OutRoute, &'static str> {
         let guard = self.routes.domain().pin();
         let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
             self.ipv4.drop_no_route += 1;
@@ -123,7 +139,12 @@ impl<Q: Queue> Worker<Q> {
             self.ipv4.drop_no_route += 1;
             return Err("No usable source address.");
         };
-        Ok((port, nh.neighbour(dst), src))
+        Ok(OutRoute {
+            port,
+            gateway: nh.gateway,
+            nip: nh.neighbour(dst),
+            src,
+        })
     }
 
     /// A TCP super-segment for segmentation offload: `write_headers(out, src)` writes the
@@ -144,12 +165,15 @@ impl<Q: Queue> Worker<Q> {
         now: Nanos,
         write_headers: impl FnOnce(&mut [u8], Ipv4Addr),
     ) -> Result<(), &'static str> {
-        let (port, nip, src) = self.route_out(dst, src_hint)?;
+        let route = self.route_out(dst, src_hint)?;
+        let (port, nip, src) = (route.port, route.nip, route.src);
         let p = usize::from(port.0);
         let hl = ethernet::HEADER_LEN;
         let mut hdr = [0u8; ethernet::HEADER_LEN + 60 + 60];
         let hdr_len = hl + l3_len + l4_len;
         write_headers(&mut hdr[hl..hdr_len], src);
+        // The seed's source path (the headers are all the hooks read).
+        self.source(&route, &hdr[hl..hdr_len])?;
         ethernet::Repr {
             src_addr: self.ports[p].mac,
             dst_addr: MacAddr::ZERO,
@@ -237,19 +261,23 @@ impl<Q: Queue> Worker<Q> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn send_fragmented(
         &mut self,
-        port: PortId,
+        route: &OutRoute,
         dst: Ipv4Addr,
-        nip: Ipv4Addr,
-        src: Ipv4Addr,
         max_len: usize,
         mtu: usize,
         now: Nanos,
         write: impl FnOnce(&mut [u8], Ipv4Addr) -> usize,
     ) -> Result<(), &'static str> {
+        let (port, nip, src) = (route.port, route.nip, route.src);
         let p = usize::from(port.0);
         let mut scratch = core::mem::take(&mut self.tx_scratch);
         let hl = ethernet::HEADER_LEN;
         let n = write(&mut scratch[hl..hl + max_len], src);
+        // The seed's source path, on the whole datagram before it is fragmented.
+        if let Err(e) = self.source(route, &scratch[hl..hl + n]) {
+            self.tx_scratch = scratch;
+            return Err(e);
+        }
         ethernet::Repr {
             src_addr: self.ports[p].mac,
             dst_addr: MacAddr::ZERO,

@@ -298,13 +298,6 @@ impl<Q: Queue> Worker<Q> {
             }
             ChecksumStatus::Unknown => ChecksumCheck::Verify,
         };
-        if !self.cfg.filtering.tcp_ok(seg.dst_port()) {
-            // Seed 000: TCP/IP filtering drops silently.
-            self.tcp_stats.in_filtered += 1;
-            self.filtered += 1;
-            self.step(Step::Drop("tcp.in_filtered"));
-            return;
-        }
         let repr = match tcp::Repr::parse(&seg, src, dst, check) {
             Ok(r) => r,
             Err(burst_wire::Error::BadChecksum { .. }) => {

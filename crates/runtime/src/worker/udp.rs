@@ -41,11 +41,6 @@ impl<Q: Queue> Worker<Q> {
             return None;
         }
         let (sport, dport) = (u.src_port(), u.dst_port());
-        if !self.cfg.filtering.udp_ok(dport) {
-            self.udp.stats.filtered += 1;
-            self.filtered += 1;
-            return None;
-        }
         let payload = u.payload();
         let Some(id) = self.udp.lookup(dst, dport, (src, sport)) else {
             self.udp.stats.no_ports += 1;
