@@ -1,0 +1,85 @@
+//! `[eal]`: the DPDK EAL arguments, the worker count, the packet buffers and the CPUs the workers
+//! are pinned to, with the check of those CPUs against the worker count.
+
+use serde::Deserialize;
+
+use super::de::{invalid, range, Invalid};
+use super::MAX_CORES;
+
+/// `[eal]`: the DPDK Environment Abstraction Layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EalConfig {
+    /// Arguments passed to `rte_eal_init` (after the program name); ignored by the mem backend.
+    pub args: Vec<String>,
+    /// Number of workers (one per core), `1..=MAX_CORES`.
+    pub cores: u16,
+    /// Data bytes per packet buffer (mbuf data room, headroom excluded). Frames larger than
+    /// this arrive chained or not at all (af_packet truncates to its `framesz`). Default 2048.
+    pub mbuf_data_room: u16,
+    /// Packet buffers in the pool. Default 16383.
+    pub mbufs: u32,
+    /// CPUs the workers are pinned to, worker `i` on `cpus[i]`; `None` = the first CPUs the
+    /// process may run on, one each (if there are enough); empty = no pinning.
+    pub cpus: Option<Vec<usize>>,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawEal {
+    args: Vec<String>,
+    #[serde(deserialize_with = "range::<_, _, 1, { MAX_CORES as i64 }>")]
+    cores: u16,
+    #[serde(deserialize_with = "range::<_, _, 256, 65000>")]
+    pub(super) mbuf_data_room: u16,
+    #[serde(deserialize_with = "range::<_, _, 1023, 16777215>")]
+    mbufs: u32,
+    cpus: Option<Vec<u16>>,
+}
+
+impl Default for RawEal {
+    fn default() -> Self {
+        RawEal {
+            args: Vec::new(),
+            cores: 1,
+            mbuf_data_room: 2048,
+            mbufs: 16383,
+            cpus: None,
+        }
+    }
+}
+
+/// `[eal]` validated: `cpus` checked against `cores` (one per worker, none listed twice).
+pub(super) fn validate_eal(eal: RawEal) -> Result<EalConfig, Invalid> {
+    let cpus = match eal.cpus {
+        None => None,
+        Some(c) => {
+            if !c.is_empty() && c.len() < usize::from(eal.cores) {
+                return Err(invalid(
+                    "eal.cpus",
+                    format!(
+                        "{} CPUs for {} workers: list one per worker (eal.cores), or none \
+                         (cpus = []) not to pin",
+                        c.len(),
+                        eal.cores
+                    ),
+                ));
+            }
+            for (i, cpu) in c.iter().enumerate() {
+                if c[..i].contains(cpu) {
+                    return Err(invalid(
+                        format!("eal.cpus[{i}]"),
+                        format!("CPU {cpu} is listed twice: each worker needs its own"),
+                    ));
+                }
+            }
+            Some(c.into_iter().map(usize::from).collect())
+        }
+    };
+    Ok(EalConfig {
+        args: eal.args,
+        cores: eal.cores,
+        mbuf_data_room: eal.mbuf_data_room,
+        mbufs: eal.mbufs,
+        cpus,
+    })
+}

@@ -1,0 +1,244 @@
+//! The control thread: owns the master route, neighbour and packet filter tables and publishes
+//! them, runs the ARP state machine, answers `burst ctl` requests, and runs the stack's own
+//! ping/tracert sessions. It is not on the packet path: it may allocate, and it sleeps when idle.
+//!
+//! This file holds the [`Control`] state, its construction and the poll loop that takes in the
+//! workers' messages and the ctl requests; each feature's work is an `impl Control` block in its
+//! own file: `arp.rs` (neighbours, duplicate address detection), `routes.rs` (the route table,
+//! ICMP redirects, path MTU), `dgd.rs` (dead gateway detection), `filters.rs` (packet filter
+//! rules), `igmp.rs` (multicast groups), `ping.rs` (ping/tracert sessions), `requests.rs` (the
+//! ctl request dispatcher), `trace.rs` (`ctl trace`), `netstat.rs` (`ctl netstat`) and
+//! `stats.rs` (`ctl stats`).
+
+mod arp;
+mod dgd;
+mod filters;
+mod igmp;
+mod netstat;
+mod ping;
+mod requests;
+mod routes;
+mod stats;
+mod trace;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use burst_port::{Nanos, Port};
+use burst_stack::arp::{AddrState, ArpControl};
+use burst_stack::filter::FilterTable;
+use burst_stack::igmp::IgmpHost;
+use burst_stack::pmtu::{PmtuCache, PmtuConfig};
+use burst_stack::redirect::{RedirectConfig, RedirectPolicy};
+use burst_stack::route::RouteTable;
+use burst_stack::PortId;
+use burst_wire::ethernet::MacAddr;
+use burst_wire::ipv4::Cidr;
+
+use crate::ctl::{Request, Response};
+use crate::msg::{Rings, ToControl};
+use crate::worker::SharedStats;
+
+use arp::Out;
+use igmp::IgmpOut;
+use netstat::NetstatRequest;
+use ping::Session;
+use trace::TraceRequest;
+
+/// A ctl request and where its response lines go.
+#[derive(Debug)]
+pub struct Command {
+    /// The request.
+    pub req: Request,
+    /// Response lines (the last one is final).
+    pub reply: mpsc::Sender<Response>,
+}
+
+/// A port as the control thread knows it.
+#[derive(Debug, Clone)]
+pub struct PortMeta {
+    /// Configured name.
+    pub name: String,
+    /// MAC.
+    pub mac: MacAddr,
+    /// Configured addresses.
+    pub addrs: Vec<Cidr>,
+}
+
+/// Control-thread counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ControlStats {
+    /// Messages to workers lost on a full ring.
+    pub lost_messages: u64,
+    /// Worker messages handled.
+    pub messages: u64,
+    /// ctl requests handled.
+    pub requests: u64,
+}
+
+/// The control thread's state.
+pub struct Control<P: Port> {
+    routes: RouteTable,
+    filters: FilterTable,
+    arp: ArpControl,
+    ports: Vec<P>,
+    meta: Vec<PortMeta>,
+    workers: Vec<Rings>,
+    worker_stats: Vec<Arc<SharedStats>>,
+    commands: mpsc::Receiver<Command>,
+    sessions: HashMap<u16, Session>,
+    next_ident: u16,
+    next_worker: usize,
+    default_ttl: u8,
+    addr_states: HashMap<(PortId, Ipv4Addr), AddrState>,
+    igmp: Vec<Option<IgmpHost>>,
+    redirects: RedirectPolicy,
+    pmtu: PmtuCache,
+    /// Counters.
+    pub stats: ControlStats,
+    trace_gate: crate::trace::TraceGate,
+    trace_req: Option<TraceRequest>,
+    netstat_req: Option<NetstatRequest>,
+    /// Dead gateway detection over the default gateways (built when first needed, rebuilt
+    /// when the set of default gateways changes).
+    dgd: Option<burst_tcp::DeadGatewayDetector>,
+}
+
+impl<P: Port> Control<P> {
+    /// Control state over already-built tables.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        routes: RouteTable,
+        filters: FilterTable,
+        arp: ArpControl,
+        ports: Vec<P>,
+        meta: Vec<PortMeta>,
+        workers: Vec<Rings>,
+        worker_stats: Vec<Arc<SharedStats>>,
+        commands: mpsc::Receiver<Command>,
+        default_ttl: u8,
+    ) -> Control<P> {
+        Control {
+            routes,
+            filters,
+            arp,
+            ports,
+            meta,
+            workers,
+            worker_stats,
+            commands,
+            sessions: HashMap::new(),
+            next_ident: 0,
+            next_worker: 0,
+            default_ttl,
+            addr_states: HashMap::new(),
+            igmp: Vec::new(),
+            redirects: RedirectPolicy::new(RedirectConfig::default()),
+            pmtu: PmtuCache::new(PmtuConfig::default(), 9216),
+            stats: ControlStats::default(),
+            trace_gate: crate::trace::TraceGate::new(),
+            trace_req: None,
+            netstat_req: None,
+            dgd: None,
+        }
+    }
+
+    /// One round: worker messages, ARP timers, route expiry, ctl requests, echo sessions.
+    /// Returns how much work was done (0 = idle).
+    pub fn poll(&mut self, now: Nanos) -> usize {
+        let mut work = 0;
+        let mut events = Vec::new();
+        let mut lost = 0;
+        let mut echo = Vec::new();
+        let mut notes = Vec::new();
+        for w in 0..self.workers.len() {
+            while let Some(m) = self.workers[w].to_control.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                let mut out = Out {
+                    workers: &self.workers,
+                    lost: &mut lost,
+                    addr_events: &mut events,
+                };
+                match m {
+                    ToControl::Arp { port, repr } => self.arp.on_arp(port, &repr, now, &mut out),
+                    ToControl::Resolve { port, ip } => self.arp.resolve(port, ip, now, &mut out),
+                    ToControl::IcmpNote {
+                        port,
+                        from,
+                        len,
+                        msg,
+                    } => notes.push((port, from, len, msg)),
+                    ToControl::Igmp {
+                        port,
+                        src,
+                        dst,
+                        len,
+                        msg,
+                    } => {
+                        if let Some(Some(h)) = self.igmp.get_mut(usize::from(port.0)) {
+                            h.on_message(&msg[..usize::from(len)], src, dst, now);
+                        }
+                    }
+                    ToControl::Trace(r) => self.trace_record(&r),
+                    ToControl::RouteUse { dst } => self.dgd_use(dst),
+                    ToControl::RouteSuspect { dst } => self.dgd_suspect(dst),
+                    other => echo.push(other),
+                }
+            }
+        }
+        {
+            let mut out = Out {
+                workers: &self.workers,
+                lost: &mut lost,
+                addr_events: &mut events,
+            };
+            self.arp.poll(now, &mut out);
+        }
+        {
+            let mut out = IgmpOut {
+                workers: &self.workers,
+                lost: &mut lost,
+            };
+            for h in self.igmp.iter_mut().flatten() {
+                h.poll(now, &mut out);
+            }
+        }
+        self.stats.lost_messages += lost;
+        self.note_addr_events(events);
+        for (port, from, len, msg) in notes {
+            self.icmp_note(port, from, &msg[..usize::from(len)], now);
+        }
+        self.pmtu.expire(now);
+        self.routes.expire(now);
+        for m in echo {
+            self.echo_event(m);
+        }
+        while let Ok(c) = self.commands.try_recv() {
+            work += 1;
+            self.stats.requests += 1;
+            self.command(c, now);
+        }
+        work += self.run_sessions(now);
+        work += self.finish_trace(now);
+        work += self.finish_netstat(now);
+        work
+    }
+
+    fn port_by_name(&self, name: &str) -> Option<PortId> {
+        self.meta
+            .iter()
+            .position(|m| m.name == name)
+            .map(|i| PortId(i as u16))
+    }
+
+    /// The port whose connected subnet holds `ip`.
+    fn port_for(&self, ip: Ipv4Addr) -> Option<PortId> {
+        self.meta
+            .iter()
+            .position(|m| m.addrs.iter().any(|c| c.contains_addr(ip)))
+            .map(|i| PortId(i as u16))
+    }
+}

@@ -1,0 +1,87 @@
+//! `ctl stats`: the counters of every port, every worker, the ARP state machine and the control
+//! thread itself, gathered into named groups. Kept apart because it reads every part and changes
+//! none.
+
+use burst_port::Port;
+
+use super::Control;
+use crate::ctl::{Counter, CounterGroup};
+
+impl<P: Port> Control<P> {
+    pub(super) fn stats_groups(&self) -> Vec<CounterGroup> {
+        let mut g = Vec::new();
+        for (i, p) in self.ports.iter().enumerate() {
+            let s = p.stats();
+            let mut counters: Vec<Counter> = [
+                ("rx_packets", s.rx_packets),
+                ("rx_bytes", s.rx_bytes),
+                ("rx_missed", s.rx_missed),
+                ("rx_errors", s.rx_errors),
+                ("rx_nombuf", s.rx_nombuf),
+                ("tx_packets", s.tx_packets),
+                ("tx_bytes", s.tx_bytes),
+                ("tx_errors", s.tx_errors),
+            ]
+            .into_iter()
+            .map(|(n, v)| Counter {
+                name: n.into(),
+                value: v,
+            })
+            .collect();
+            counters.extend(
+                p.xstats()
+                    .into_iter()
+                    .filter(|(_, v)| *v != 0)
+                    .map(|(n, v)| Counter { name: n, value: v }),
+            );
+            g.push(CounterGroup {
+                title: format!("port {}", self.meta[i].name),
+                counters,
+            });
+        }
+        for (i, w) in self.worker_stats.iter().enumerate() {
+            g.push(CounterGroup {
+                title: format!("core {i}"),
+                counters: w
+                    .snapshot()
+                    .into_iter()
+                    .map(|(n, v)| Counter { name: n, value: v })
+                    .collect(),
+            });
+        }
+        let a = self.arp.stats();
+        g.push(CounterGroup {
+            title: "arp (control)".into(),
+            counters: format!("{a:?}")
+                .trim_start_matches("ArpStats {")
+                .trim_end_matches('}')
+                .split(',')
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once(':')?;
+                    Some(Counter {
+                        name: k.trim().into(),
+                        value: v.trim().parse().ok()?,
+                    })
+                })
+                .collect(),
+        });
+        g.push(CounterGroup {
+            title: "control".into(),
+            counters: vec![
+                Counter {
+                    name: "messages".into(),
+                    value: self.stats.messages,
+                },
+                Counter {
+                    name: "requests".into(),
+                    value: self.stats.requests,
+                },
+                Counter {
+                    name: "lost_messages".into(),
+                    value: self.stats.lost_messages,
+                },
+            ],
+        });
+        g
+    }
+}
