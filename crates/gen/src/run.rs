@@ -188,10 +188,10 @@ pub fn resolve<Q: Queue>(
     Ok(())
 }
 
-/// Runs a test on the in-memory wire, every core on this thread against the wire's virtual
-/// clock: deterministic to the nanosecond and the packet.
-pub fn run_sim(cfg: &GenConfig, lab: &mut Lab<MemQueue>, wire: &Wire, live: &Live) -> Report {
-    let clock: VirtualClock = wire.clock().clone();
+/// Runs a test on in-memory wires (sharing one virtual clock), every core on this thread:
+/// deterministic to the nanosecond and the packet.
+pub fn run_sim(cfg: &GenConfig, lab: &mut Lab<MemQueue>, wires: &[Wire], live: &Live) -> Report {
+    let clock: VirtualClock = wires[0].clock().clone();
     let hz = 1_000_000_000;
     let cores = cfg.cores();
     let ctl = Control::new(cores);
@@ -240,7 +240,11 @@ pub fn run_sim(cfg: &GenConfig, lab: &mut Lab<MemQueue>, wire: &Wire, live: &Liv
         if !running || !going {
             break;
         }
-        let ev = wire.next_event().map_or(u64::MAX, |n| n.0);
+        let ev = wires
+            .iter()
+            .filter_map(|w| w.next_event().map(|n| n.0))
+            .min()
+            .unwrap_or(u64::MAX);
         let mut target = next.min(ev).min(ctl.end.load(Ordering::Acquire));
         if target <= now {
             // Due but not sent (a full tx ring): let the wire move on.
