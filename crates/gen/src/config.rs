@@ -259,6 +259,9 @@ pub struct TestConfig {
     pub arp_timeout: Nanos,
     /// Seed of every random draw (Poisson gaps, random fields).
     pub seed: u64,
+    /// Receive on each port (`[test] rx_ports`, default every port). A port that only sends
+    /// (net_null, whose receive side makes up packets) is left out.
+    pub rx: Vec<bool>,
     /// RFC 2544 parameters.
     pub rfc2544: Rfc2544Config,
 }
@@ -274,6 +277,7 @@ impl Default for TestConfig {
             reorder_window: 1024,
             arp_timeout: Nanos::from_secs(3),
             seed: 1,
+            rx: Vec::new(),
             rfc2544: Rfc2544Config::default(),
         }
     }
@@ -320,6 +324,7 @@ struct RawTest {
     #[serde(deserialize_with = "duration")]
     arp_timeout: Nanos,
     seed: u64,
+    rx_ports: Option<Vec<String>>,
     rfc2544: RawRfc2544,
 }
 
@@ -335,6 +340,7 @@ impl Default for RawTest {
             reorder_window: t.reorder_window,
             arp_timeout: t.arp_timeout,
             seed: t.seed,
+            rx_ports: None,
             rfc2544: RawRfc2544::default(),
         }
     }
@@ -681,7 +687,7 @@ impl RawGen {
                 ));
             }
         }
-        let test = validate_test(self.test)?;
+        let test = validate_test(self.test, &ports)?;
         if self.stream.is_empty() {
             return Err(invalid(
                 "stream",
@@ -713,7 +719,23 @@ impl RawGen {
     }
 }
 
-fn validate_test(t: RawTest) -> Result<TestConfig, Invalid> {
+fn validate_test(t: RawTest, ports: &[PortConfig]) -> Result<TestConfig, Invalid> {
+    let rx = match &t.rx_ports {
+        None => vec![true; ports.len()],
+        Some(names) => {
+            let mut rx = vec![false; ports.len()];
+            for (i, n) in names.iter().enumerate() {
+                let p = ports.iter().position(|p| &p.name == n).ok_or_else(|| {
+                    invalid(
+                        format!("test.rx_ports[{i}]"),
+                        format!("port {n} does not exist"),
+                    )
+                })?;
+                rx[p] = true;
+            }
+            rx
+        }
+    };
     if t.duration == Nanos::ZERO || t.duration > Nanos::from_secs(86_400) {
         return Err(invalid(
             "test.duration",
@@ -768,6 +790,7 @@ fn validate_test(t: RawTest) -> Result<TestConfig, Invalid> {
         reorder_window: t.reorder_window,
         arp_timeout: t.arp_timeout,
         seed: t.seed,
+        rx,
         rfc2544: Rfc2544Config {
             sizes: r.sizes,
             trial: r.trial,

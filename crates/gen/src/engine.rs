@@ -211,12 +211,16 @@ struct TxStream {
     mean_size: u16,
     done: bool,
     co: bool,
+    /// As fast as possible, one size, no bursts: the bulk fast path (frame size with FCS).
+    max_fixed: Option<u16>,
 }
 
 /// A port's queue and transmit batch on this core.
 struct PortRt<Q: Queue> {
     q: Q,
     txb: Batch<Q::Buf>,
+    /// Empty buffers taken from the pool in bulk, used one per packet built.
+    spare: Batch<Q::Buf>,
     /// Stream id and frame size of each packet in `txb` (`u16::MAX`: an ARP reply).
     ids: [(u16, u16); BURST_MAX],
     rx: bool,
@@ -260,8 +264,12 @@ pub struct Engine<Q: Queue, C: Ticks> {
     second: u32,
     next_sec: u64,
     sending: bool,
+    any_rx: bool,
     rxb: Batch<Q::Buf>,
 }
+
+/// Buffers taken from the pool at a time.
+const SPARE: usize = 32;
 
 impl<Q: Queue, C: Ticks> Engine<Q, C> {
     /// The engine of `core`: `queues[p]` is its queue pair on port `p`, `dst_macs[s]` the
@@ -289,6 +297,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             .map(|((q, ps), pc)| PortRt {
                 q,
                 txb: Batch::new(),
+                spare: Batch::new(),
                 ids: [(0, 0); BURST_MAX],
                 rx: ps.rx,
                 mac: ps.mac,
@@ -350,6 +359,10 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 cfg.test.catch_up,
             );
             let pm = ports[s.port].mac;
+            let raw = matches!(s.protocol, crate::template::Protocol::Raw(_));
+            let max_fixed = (pacer.is_max() && s.mode == Mode::Continuous && !raw)
+                .then_some(fixed)
+                .flatten();
             tx.push(TxStream {
                 id: id as u16,
                 port: s.port,
@@ -363,6 +376,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 mean_size: s.size.mean().round() as u16,
                 done: left == 0,
                 co: cfg.test.co_correction,
+                max_fixed,
             });
         }
         let ncores = cfg.eal.cores;
@@ -405,6 +419,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             second: 0,
             next_sec: start + hz,
             sending: true,
+            any_rx: ports.iter().any(|p| p.rx),
             rxb: Batch::new(),
         }
     }
@@ -436,12 +451,14 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
         if self.sending {
             next_due = next_due.min(self.transmit(now));
         }
-        let now = self.clock.now();
-        self.receive(now);
+        if self.any_rx {
+            let now = self.clock.now();
+            self.receive(now);
+        }
         // ARP replies queued by the receive path leave with the next transmit.
         for p in &mut self.ports {
             if !p.txb.is_empty() {
-                next_due = next_due.min(now + 1);
+                next_due = next_due.min(self.clock.now() + 1);
             }
         }
         Some(next_due)
@@ -473,11 +490,36 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 self.sec_streams[usize::from(s.id)].intended += skipped;
             }
             let p = &mut self.ports[s.port];
+            let (mut n, mut bytes) = (0u64, 0u64);
+            if let Some(size) = s.max_fixed {
+                // As fast as possible with one frame size: take the batch's room from the
+                // pool in one call and fill the buffers where they lie (no per-packet pacing).
+                let start = p.txb.len();
+                let k = p.txb.room().min(s.left.min(BURST_MAX as u64) as usize);
+                let got = p.q.alloc_bulk(&mut p.txb, k);
+                if got == 0 && k > 0 {
+                    p.c.alloc_fail += 1;
+                }
+                let len = usize::from(size - FCS);
+                let wire = size.max(64);
+                for (i, buf) in p.txb.as_mut_slice()[start..].iter_mut().enumerate() {
+                    let Some(d) = buf.append(len) else {
+                        unreachable!("validation keeps frames within the buffers")
+                    };
+                    s.tpl.fill(d, 0, s.seq, now, &mut self.rng);
+                    s.seq = s.seq.wrapping_add(1);
+                    p.ids[start + i] = (s.id, wire);
+                }
+                n = got as u64;
+                bytes = n * u64::from(wire);
+                s.left -= n;
+            }
             while s.pacer.next <= now && s.left > 0 && s.pacer.next < s.stop && !p.txb.is_full() {
-                let Some(mut buf) = p.q.alloc() else {
+                if p.spare.is_empty() && p.q.alloc_bulk(&mut p.spare, SPARE) == 0 {
                     p.c.alloc_fail += 1;
                     break;
-                };
+                }
+                let Some(mut buf) = p.spare.pop() else { break };
                 let (size, idx) = s.sizes.next(&mut self.rng);
                 let len = s.tpl.frame_len(size, idx);
                 let Some(d) = buf.append(len) else {
@@ -487,14 +529,31 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 };
                 let ts = if s.co { s.pacer.next } else { now };
                 s.tpl.fill(d, idx, s.seq, ts, &mut self.rng);
-                let at = p.txb.len();
-                p.ids[at] = (s.id, (len as u16 + FCS).max(64));
+                let wire = (len as u16 + FCS).max(64);
+                p.ids[p.txb.len()] = (s.id, wire);
                 if p.txb.push(buf).is_err() {
                     unreachable!("checked not full");
                 }
+                n += 1;
+                bytes += u64::from(wire);
                 s.seq = s.seq.wrapping_add(1);
                 s.left -= 1;
                 s.pacer.advance(size, now, &mut self.rng);
+            }
+            // Counted when handed to the port; what is still unsent at the end is subtracted
+            // (`unsent`), so the count stays exact without a per-packet pass after tx_burst.
+            if n > 0 {
+                p.c.tx += n;
+                p.c.tx_bytes += bytes;
+                p.sec.tx += n;
+                p.sec.tx_bytes += bytes;
+                let t = &mut self.totals[usize::from(s.id)];
+                t.tx += n;
+                t.tx_bytes += bytes;
+                t.intended += n;
+                let ss = &mut self.sec_streams[usize::from(s.id)];
+                ss.tx += n;
+                ss.intended += n;
             }
             next_due = next_due.min(s.pacer.next);
         }
@@ -504,22 +563,6 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             }
             let want = p.txb.len();
             let n = p.q.tx_burst(&mut p.txb);
-            for &(id, size) in &p.ids[..n] {
-                let bytes = u64::from(size);
-                p.c.tx += 1;
-                p.c.tx_bytes += bytes;
-                p.sec.tx += 1;
-                p.sec.tx_bytes += bytes;
-                if id != u16::MAX {
-                    let t = &mut self.totals[usize::from(id)];
-                    t.tx += 1;
-                    t.tx_bytes += bytes;
-                    t.intended += 1;
-                    let ss = &mut self.sec_streams[usize::from(id)];
-                    ss.tx += 1;
-                    ss.intended += 1;
-                }
-            }
             if n < want {
                 p.c.tx_full += 1;
                 p.ids.copy_within(n..want, 0);
@@ -632,6 +675,10 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             unreachable!("checked not full");
         }
         p.c.arp_replies += 1;
+        p.c.tx += 1;
+        p.c.tx_bytes += 64;
+        p.sec.tx += 1;
+        p.sec.tx_bytes += 64;
         true
     }
 
@@ -671,12 +718,18 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
     pub fn finish(mut self) -> (CoreResult, Vec<Q>) {
         self.stop_sending();
         for p in &mut self.ports {
-            for &(id, _) in &p.ids[..p.txb.len()] {
+            for &(id, size) in &p.ids[..p.txb.len()] {
+                p.c.tx -= 1;
+                p.c.tx_bytes -= u64::from(size);
                 if id != u16::MAX {
-                    self.totals[usize::from(id)].unsent += 1;
+                    let t = &mut self.totals[usize::from(id)];
+                    t.unsent += 1;
+                    t.tx -= 1;
+                    t.tx_bytes -= u64::from(size);
                 }
             }
             p.txb.clear();
+            p.spare.clear();
         }
         self.flush_second();
         let hz = self.hz as f64;

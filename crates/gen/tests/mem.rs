@@ -5,7 +5,6 @@
 
 mod common;
 
-use burst_gen::config::GenConfig;
 use burst_gen::Report;
 use burst_port::mem::Impairments;
 use burst_port::Nanos;

@@ -7,14 +7,14 @@ use burst_gen::run::{self, Lab, Live};
 use burst_gen::Report;
 use burst_port::clock::VirtualClock;
 use burst_port::mem::{Impairments, MemPool, MemPort, MemPortConfig, MemQueue, Wire, WireConfig};
-use burst_port::{Batch, PacketBuf, Port, Queue};
+use burst_port::{Batch, PacketBuf, Queue};
 use burst_wire::ethernet::MacAddr;
 
-pub const MAC_A: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0, 0x0a);
-pub const MAC_B: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0, 0x0b);
+pub(crate) const MAC_A: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0, 0x0a);
+pub(crate) const MAC_B: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0, 0x0b);
 
 /// `[backend]`, `[eal]` and two ports `a` (198.18.1.1/24) and `b` (198.18.2.1/24).
-pub fn ports(cores: u16) -> String {
+pub(crate) fn ports(cores: u16) -> String {
     format!(
         r#"[backend]
 kind = "mem"
@@ -34,7 +34,7 @@ addresses = ["198.18.2.1/24"]
 }
 
 /// A UDP stream from a to b (`extra` adds keys).
-pub fn stream_ab(extra: &str) -> String {
+pub(crate) fn stream_ab(extra: &str) -> String {
     format!(
         r#"
 [[stream]]
@@ -47,22 +47,22 @@ dst_mac = "02:00:00:00:00:0b"
     )
 }
 
-pub struct MemLab {
-    pub cfg: GenConfig,
-    pub clock: VirtualClock,
-    pub wires: Vec<Wire>,
-    pub pool: MemPool,
-    pub ports: Vec<MemPort>,
-    pub lab: Lab<MemQueue>,
-    pub start_in_use: usize,
+pub(crate) struct MemLab {
+    pub(crate) cfg: GenConfig,
+    pub(crate) clock: VirtualClock,
+    pub(crate) wires: Vec<Wire>,
+    pub(crate) pool: MemPool,
+    pub(crate) ports: Vec<MemPort>,
+    pub(crate) lab: Lab<MemQueue>,
+    pub(crate) start_in_use: usize,
 }
 
 /// Ports a and b on one wire (a's egress impaired by `imp`), `rx` on both.
-pub fn lab(text: &str, imp: Impairments) -> MemLab {
+pub(crate) fn lab(text: &str, imp: Impairments) -> MemLab {
     lab_with(text, imp, &[true, true])
 }
 
-pub fn lab_with(text: &str, imp: Impairments, rx: &[bool]) -> MemLab {
+pub(crate) fn lab_with(text: &str, imp: Impairments, rx: &[bool]) -> MemLab {
     let cfg = GenConfig::parse(text, "gen.toml").unwrap_or_else(|e| panic!("{e}"));
     let clock = VirtualClock::new();
     let wire = Wire::new(
@@ -99,7 +99,7 @@ pub fn lab_with(text: &str, imp: Impairments, rx: &[bool]) -> MemLab {
 }
 
 /// Two independent cables: a0 -> b0 on wire 0 and a1 -> b1 on wire 1 (ports a0, b0, a1, b1).
-pub fn two_wires(text: &str, imp: [Impairments; 2]) -> MemLab {
+pub(crate) fn two_wires(text: &str, imp: [Impairments; 2]) -> MemLab {
     let cfg = GenConfig::parse(text, "gen.toml").unwrap_or_else(|e| panic!("{e}"));
     let clock = VirtualClock::new();
     let pool = MemPool::new(16 * 1024, 2048);
@@ -145,14 +145,14 @@ pub fn two_wires(text: &str, imp: [Impairments; 2]) -> MemLab {
 
 impl MemLab {
     /// Resolves (ARP, or the configured MACs) and runs the test to its end.
-    pub fn run(&mut self) -> Report {
+    pub(crate) fn run(&mut self) -> Report {
         run::resolve_sim(&self.cfg, &mut self.lab, &self.wires[0])
             .unwrap_or_else(|e| panic!("{e}"));
         run::run_sim(&self.cfg, &mut self.lab, &self.wires, &Live::Quiet)
     }
 
     /// Frames waiting on core 0's queue of port `p` (a port the generator did not receive on).
-    pub fn frames(&mut self, p: usize) -> Vec<Vec<u8>> {
+    pub(crate) fn frames(&mut self, p: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut b = Batch::new();
         loop {
@@ -170,7 +170,7 @@ impl MemLab {
     }
 
     /// Every buffer is back in the pool.
-    pub fn assert_no_leak(&mut self) {
+    pub(crate) fn assert_no_leak(&mut self) {
         for w in &self.wires {
             w.clear();
         }

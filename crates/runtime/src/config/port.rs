@@ -112,10 +112,7 @@ pub(super) fn is_unicast(ip: Ipv4Addr) -> bool {
 }
 
 /// The `[[port]]` sections validated: names, devices, addresses and their subnets.
-pub fn validate_ports(
-    raw: Vec<RawPort>,
-    backend: Backend,
-) -> Result<Vec<PortConfig>, Invalid> {
+pub fn validate_ports(raw: Vec<RawPort>, backend: Backend) -> Result<Vec<PortConfig>, Invalid> {
     if raw.is_empty() {
         return Err(invalid("port", "at least one [[port]] is required"));
     }
