@@ -586,7 +586,9 @@ fn parse_rate(v: &NumOrText, layer_l2: bool, line_rate: u64) -> Result<Rate, Str
         _ => None,
     };
     if let Some(scale) = pps_scale {
-        return Ok(Rate::Pps((n * scale).round() as u64));
+        // Below one packet a second is refused by validation, not rounded up to one.
+        let v = n * scale;
+        return Ok(Rate::Pps(if v < 1.0 { 0 } else { v.round() as u64 }));
     }
     let bps = parse_bps(s).ok_or_else(bad)?;
     Ok(if layer_l2 {

@@ -332,7 +332,16 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 },
                 m => m,
             };
+            // A core whose share of the rate rounds to nothing sends nothing (a zero rate
+            // would otherwise mean "as fast as possible").
+            let zero_share = matches!(
+                rate,
+                crate::config::Rate::Pps(0)
+                    | crate::config::Rate::L1Bps(0)
+                    | crate::config::Rate::L2Bps(0)
+            );
             let left = match (s.count, s.mode) {
+                _ if zero_share => 0,
                 (Some(c), _) => split(c, n, share),
                 (
                     None,

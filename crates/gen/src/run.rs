@@ -133,11 +133,16 @@ pub struct Lab<Q: Queue> {
     pub dst_macs: Vec<MacAddr>,
 }
 
+/// Whether a stream needs its destination MAC resolved (raw frames carry their own).
+fn needs_arp(s: &crate::config::StreamConfig) -> bool {
+    s.dst_mac.is_none() && !matches!(s.protocol, crate::template::Protocol::Raw(_))
+}
+
 /// What to ARP for: every stream without `dst_mac`, its gateway (or its destination).
 pub fn arp_wants(cfg: &GenConfig, ports: &[PortSetup]) -> Vec<Want> {
     cfg.streams
         .iter()
-        .filter(|s| s.dst_mac.is_none())
+        .filter(|s| needs_arp(s))
         .map(|s| Want {
             port: s.port,
             mac: s.src_mac.unwrap_or(ports[s.port].mac),
