@@ -979,8 +979,9 @@ fn validate_stream(
                             "pcap"
                         }),
                         format!(
-                            "frame {j} is {} bytes; frames must be 60..={} bytes without FCS \
-                             (MTU {}): fix the frame or raise [[port]] mtu",
+                            "frame {j} is {} bytes; frames must be 14..={} bytes without FCS \
+                             (MTU {}; shorter ones are padded to 60): fix the frame or raise \
+                             [[port]] mtu",
                             f.len(),
                             max_frame - FCS,
                             pc.mtu

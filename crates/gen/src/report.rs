@@ -416,7 +416,7 @@ impl Report {
                 target,
                 &total,
             );
-            if s.signature && r.tx > 0 && r.rx == 0 {
+            if s.signature && r.tx > 0 && r.rx == 0 && cfg.test.rx.iter().any(|&x| x) {
                 notes.push(format!(
                     "stream {}: none of its {} packets came back: the DUT did not answer (check \
                      its routes and ARP, and dst/gateway/dst_mac)",
@@ -440,6 +440,12 @@ impl Report {
                 }
             })
             .collect();
+        if !cfg.test.rx.iter().any(|&x| x) {
+            notes.push(
+                "no port receives ([test] rx_ports = []): loss and latency were not measured"
+                    .to_string(),
+            );
+        }
         // A DUT that stops answering: seconds at the end with traffic sent and none received.
         let silent = series
             .iter()
@@ -788,6 +794,10 @@ pub fn live_line(r: &SecondReport, port_names: &[String]) -> String {
         .streams
         .iter()
         .fold((0, 0), |a, s| (a.0 + s.tx, a.1 + s.rx));
-    let _ = write!(o, " | lost this second {}", tx as i64 - rx as i64);
+    if rx > 0 {
+        // Sent this second minus received this second: in-flight packets move between
+        // seconds, so this is a trend; the report's loss is exact.
+        let _ = write!(o, " | tx-rx {}", tx as i64 - rx as i64);
+    }
     o
 }
