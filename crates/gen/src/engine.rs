@@ -264,6 +264,8 @@ pub struct Engine<Q: Queue, C: Ticks> {
     second: u32,
     next_sec: u64,
     sending: bool,
+    /// The last transmit left packets the port did not take.
+    refused: bool,
     any_rx: bool,
     rxb: Batch<Q::Buf>,
 }
@@ -428,6 +430,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             second: 0,
             next_sec: start + hz,
             sending: true,
+            refused: false,
             any_rx: ports.iter().any(|p| p.rx),
             rxb: Batch::new(),
         }
@@ -464,11 +467,10 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             let now = self.clock.now();
             self.receive(now);
         }
-        // ARP replies queued by the receive path leave with the next transmit.
-        for p in &mut self.ports {
-            if !p.txb.is_empty() {
-                next_due = next_due.min(self.clock.now() + 1);
-            }
+        // ARP replies queued by the receive path leave with the next transmit (a batch the
+        // port refused waits for the port instead: the caller's next event).
+        if !self.refused && self.ports.iter().any(|p| !p.txb.is_empty()) {
+            next_due = next_due.min(self.clock.now() + 1);
         }
         Some(next_due)
     }
@@ -478,6 +480,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
     fn transmit(&mut self, now: u64) -> u64 {
         let mut next_due = u64::MAX;
         let mut active = false;
+        self.refused = false;
         for s in &mut self.tx {
             if s.done {
                 continue;
@@ -572,6 +575,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             }
             let want = p.txb.len();
             let n = p.q.tx_burst(&mut p.txb);
+            self.refused |= n < want;
             if n < want {
                 p.c.tx_full += 1;
                 p.ids.copy_within(n..want, 0);

@@ -186,11 +186,19 @@ impl Pacer {
             return 0;
         }
         let target = now - self.catch_up_ticks;
-        let per = match self.fixed {
-            Some((q, _)) => q.max(1),
-            None => ((self.cost_of(mean_size) * self.hz) / self.units).max(1),
+        // Whole slots only, so that every slot moved past is counted as skipped.
+        let (per, rem) = match self.fixed {
+            Some((q, r)) => (q, r),
+            None => {
+                let c = self.cost_of(mean_size) * self.hz;
+                (c / self.units, c % self.units)
+            }
         };
-        let skipped = (target - self.next) / per;
+        let skipped = (target - self.next).div_ceil(per.max(1));
+        self.next += skipped * per;
+        let carry = u128::from(self.carry) + u128::from(skipped) * u128::from(rem);
+        self.next += (carry / u128::from(self.units)) as u64;
+        self.carry = (carry % u128::from(self.units)) as u64;
         // Bursts: a skipped slot still counts against its burst.
         if let Some((per_burst, left, gap, in_burst)) = &mut self.burst {
             let mut k = skipped;
@@ -205,8 +213,6 @@ impl Pacer {
                 }
             }
         }
-        self.next = target;
-        self.carry = 0;
         skipped
     }
 
@@ -358,6 +364,9 @@ mod tests {
         assert_eq!(p.catch_up(5_000, 64), 0, "within the window");
         assert_eq!(p.catch_up(100_000, 64), 92);
         assert_eq!(p.next, 92_000);
+        // A lag just past the window skips one whole slot, never part of one.
+        assert_eq!(p.catch_up(100_100, 64), 1);
+        assert_eq!(p.next, 93_000);
         assert_eq!(split(10, 3, 0), 4);
         assert_eq!(split(10, 3, 2), 3);
     }

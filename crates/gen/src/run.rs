@@ -252,8 +252,13 @@ pub fn run_sim(cfg: &GenConfig, lab: &mut Lab<MemQueue>, wires: &[Wire], live: &
             .unwrap_or(u64::MAX);
         let mut target = next.min(ev).min(ctl.end.load(Ordering::Acquire));
         if target <= now {
-            // Due but not sent (a full tx ring): let the wire move on.
-            target = now + 100;
+            // Due but not sent (the port refused it): the wire frees descriptors as frames
+            // leave it, so move to its next event (or on by 100 ns if it has none).
+            target = if ev > now && ev != u64::MAX {
+                ev
+            } else {
+                now + 100
+            };
         }
         clock.advance_to(Nanos(target));
     }

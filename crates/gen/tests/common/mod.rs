@@ -63,6 +63,12 @@ pub(crate) fn lab(text: &str, imp: Impairments) -> MemLab {
 }
 
 pub(crate) fn lab_with(text: &str, imp: Impairments, rx: &[bool]) -> MemLab {
+    lab_ports(text, imp, rx, 4096)
+}
+
+/// As [`lab_with`], with `tx_ring` descriptors per transmit ring (a small ring and a slow
+/// wire make the port refuse packets: back-pressure).
+pub(crate) fn lab_ports(text: &str, imp: Impairments, rx: &[bool], tx_ring: usize) -> MemLab {
     let cfg = GenConfig::parse(text, "gen.toml").unwrap_or_else(|e| panic!("{e}"));
     let clock = VirtualClock::new();
     let wire = Wire::new(
@@ -77,7 +83,7 @@ pub(crate) fn lab_with(text: &str, imp: Impairments, rx: &[bool]) -> MemLab {
     let mk = |name: &str, mac| MemPortConfig {
         queues: cfg.cores(),
         rx_ring: 4096,
-        tx_ring: 4096,
+        tx_ring,
         ..MemPortConfig::new(name, mac)
     };
     let mut ports = vec![
