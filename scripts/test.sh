@@ -39,6 +39,9 @@ scripts/smoke-tcp.sh
 step "burst against Linux peers with default veth offloads: partial checksums, TSO super-frames, 4000-byte and jumbo frames on af_packet (scripts/smoke-offloads.sh)"
 scripts/smoke-offloads.sh
 
+step "burst gen against Linux forwarding (af_packet, counts equal ip -s link) and burst's router (memif): reports, merge, RFC 2544, errors (scripts/smoke-gen.sh)"
+scripts/smoke-gen.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 

@@ -15,19 +15,19 @@ use clap::{Args, Subcommand};
 pub(crate) struct Output {
     /// Write the report as JSON (configuration, versions, machine, per-second series,
     /// histograms) to this file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub(crate) json: Option<PathBuf>,
     /// Write the per-second series as CSV to this file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub(crate) csv: Option<PathBuf>,
     /// Plot rate and latency over time (RFC 2544: throughput and latency vs frame size) as SVG.
-    #[arg(long, value_name = "FILE.svg")]
+    #[arg(long, value_name = "FILE.svg", global = true)]
     pub(crate) plot: Option<PathBuf>,
     /// No live line.
-    #[arg(long, short = 'q')]
+    #[arg(long, short = 'q', global = true)]
     pub(crate) quiet: bool,
     /// Plain live lines even on a terminal.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) plain: bool,
 }
 
@@ -97,14 +97,14 @@ pub(crate) enum GenCommand {
 #[derive(Args, Debug)]
 pub(crate) struct GenArgs {
     /// Configuration: [eal], [[port]], [[stream]], [test] (docs/gen.md).
-    #[arg(short = 'c', long = "config")]
+    #[arg(short = 'c', long = "config", global = true)]
     pub(crate) config: Option<PathBuf>,
     /// Start at this time (Unix seconds, e.g. $(date +%s --date='+10 seconds')), so that an
     /// orchestrator can start many generators together.
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    #[arg(long, value_name = "UNIX_SECONDS", global = true)]
     pub(crate) start_at: Option<f64>,
     /// Check the configuration and stop (no port is opened).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) check: bool,
     #[command(flatten)]
     pub(crate) out: Output,

@@ -657,7 +657,7 @@ impl Report {
             if s.skipped > 0 || s.unsent > 0 {
                 let _ = writeln!(
                     o,
-                    "{:<12} intended {} slots: {} skipped (the generator fell behind), {} unsent at the end",
+                    "{:<12} intended {} slots: {} skipped (the port refused packets, or the generator fell behind), {} unsent at the end",
                     "", s.intended, s.skipped, s.unsent
                 );
             }
