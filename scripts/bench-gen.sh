@@ -97,8 +97,10 @@ for x in full[:-0 or None]:
     p = x["ports"][0]
     vals.append(p["tx"] if unit == "pps" else (p["tx_bytes"] + 20 * p["tx"]) * 8)
 dev = [abs(v - target) / target * 100 for v in vals]
-print(f"rate {sys.argv[4]} ({sys.argv[5]}): seconds 2..{len(vals)+1}: min {min(vals):.0f} max {max(vals):.0f} "
-      f"(target {target:.0f}), largest error {max(dev):.4f} %, skipped {r['streams'][0]['skipped']}")
+ok = sum(1 for d in dev if d <= 0.1)
+print(f"rate {sys.argv[4]} ({sys.argv[5]}): seconds 2..{len(vals)+1}: {ok} of {len(vals)} within 0.1 %; min {min(vals):.0f} "
+      f"max {max(vals):.0f} (target {target:.0f}), largest error {max(dev):.4f} %, median error "
+      f"{sorted(dev)[len(dev)//2]:.4f} %, slots skipped after stalls {r['streams'][0]['skipped']}")
 EOP
   done
 fi
