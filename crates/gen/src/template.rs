@@ -208,6 +208,11 @@ pub struct Template {
     signature: bool,
     /// Values the last packet got, by field (for tests and `ctl`-style inspection).
     pub last: [u32; 8],
+    /// The frame of the current batch (fixed size, no varied field): the template with the
+    /// batch's timestamp written in, and its L4 checksum; packets then differ only in their
+    /// sequence number ([`Template::begin_batch`], [`Template::fill_seq`]).
+    batch: Vec<u8>,
+    batch_csum: u16,
 }
 
 impl Template {
@@ -242,6 +247,8 @@ impl Template {
                 vary: Vec::new(),
                 signature: false,
                 last: [0; 8],
+                batch: Vec::new(),
+                batch_csum: 0,
             };
         }
         let len = usize::from(s.size.max() - FCS);
@@ -365,7 +372,65 @@ impl Template {
             vary,
             signature: s.signature,
             last: [0; 8],
+            batch: Vec::new(),
+            batch_csum: 0,
         }
+    }
+
+    /// Prepares a batch of packets of `size` (FCS included) stamped `ts`, for a stream with no
+    /// varied field: the template's frame with the timestamp written in and the checksum
+    /// patched once for the whole batch.
+    pub fn begin_batch(&mut self, size: u16, ts: u64) {
+        debug_assert!(self.vary.is_empty() && !self.raw);
+        let len = usize::from(size - FCS);
+        self.batch.clear();
+        self.batch.extend_from_slice(&self.frames[0][..len]);
+        let mut acc = 0u64;
+        if len != usize::from(self.base_len) {
+            // Not on the hot path (the bulk path has one size): fill's own length patching.
+            let mut rng = SplitMix64::new(0);
+            let mut f = vec![0u8; len];
+            let sig = self.signature;
+            self.signature = false;
+            self.fill(&mut f, 0, 0, 0, &mut rng);
+            self.signature = sig;
+            self.batch.copy_from_slice(&f);
+            let o = self.off;
+            self.batch_csum = u16::from_be_bytes([f[o.l4_csum], f[o.l4_csum + 1]]);
+        } else {
+            self.batch_csum = self.l4_csum;
+        }
+        if self.signature {
+            let at = self.off.sig + signature::TS;
+            self.batch[at..at + 8].copy_from_slice(&ts.to_be_bytes());
+            acc += (ts >> 48) + ((ts >> 32) & 0xffff) + ((ts >> 16) & 0xffff) + (ts & 0xffff);
+            self.batch_csum = patch(self.batch_csum, acc);
+        }
+    }
+
+    /// Writes one packet of the current batch into `d` (exactly the batch frame's length):
+    /// one copy, the sequence number, the checksum patched for it.
+    #[inline(always)]
+    pub fn fill_seq(&self, d: &mut [u8], seq: u32) {
+        copy_frame(d, &self.batch);
+        if !self.signature {
+            return;
+        }
+        let o = self.off;
+        d[o.sig + signature::SEQ..o.sig + signature::SEQ + 4].copy_from_slice(&seq.to_be_bytes());
+        let mut c = patch(
+            self.batch_csum,
+            u64::from(seq >> 16) + u64::from(seq & 0xffff),
+        );
+        if o.udp && c == 0 {
+            c = 0xffff;
+        }
+        d[o.l4_csum..o.l4_csum + 2].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// Whether the stream has varied fields (the batch path needs none).
+    pub fn has_vary(&self) -> bool {
+        !self.vary.is_empty()
     }
 
     /// Length (without FCS) of the frame a packet of `size` (with FCS) and frame index `idx`

@@ -271,3 +271,42 @@ fn udp_and_icmp_checksums_hold_for_every_size_and_variation() {
         l.assert_no_leak();
     }
 }
+
+#[test]
+fn the_bulk_path_at_max_rate_sends_valid_numbered_frames() {
+    use burst_gen::signature::Signature;
+    use burst_gen::template::find_signature;
+    use burst_wire::{ipv4, tcp, udp};
+    for (proto, size) in [("udp", 64), ("tcp", 128), ("udp", 1518)] {
+        let text = format!(
+            "{}{}",
+            ports(1),
+            stream_ab(&format!(
+                "protocol = \"{proto}\"\nsize = {size}\nrate = \"max\"\ncount = 3000"
+            ))
+        );
+        let mut l = lab_with(&text, Impairments::NONE, &[true, false]);
+        let r = l.run();
+        assert_eq!(r.streams[0].tx, 3000);
+        let frames = l.frames(1);
+        assert_eq!(frames.len(), 3000);
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(f.len() + 4, size);
+            let sig = Signature::read(&f[find_signature(f).unwrap()..]).unwrap();
+            assert_eq!(sig.seq, i as u32, "{proto}: in order, numbered from 0");
+            let ip = ipv4::Packet::new_checked(&f[14..]).unwrap();
+            assert!(ip.verify_checksum());
+            let ok = if proto == "udp" {
+                udp::Packet::new_checked(ip.payload())
+                    .unwrap()
+                    .verify_checksum(ip.src_addr(), ip.dst_addr())
+            } else {
+                tcp::Packet::new_checked(ip.payload())
+                    .unwrap()
+                    .verify_checksum(ip.src_addr(), ip.dst_addr())
+            };
+            assert!(ok, "{proto} {size}: frame {i} checksum");
+        }
+        l.assert_no_leak();
+    }
+}
