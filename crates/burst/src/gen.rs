@@ -82,8 +82,8 @@ pub(crate) enum GenCommand {
     Tcp(Quick),
     /// One ICMP echo stream from the command line.
     Icmp(Quick),
-    /// RFC 2544 throughput, latency, frame loss rate and back-to-back on the file's first
-    /// stream, for each frame size of [test.rfc2544].
+    /// RFC 2544 throughput, latency, frame loss rate and back-to-back on the file's streams,
+    /// for each frame size of [test.rfc2544].
     Rfc2544,
     /// Merge reports (JSON) of several runs, processes or machines exactly.
     Merge {
@@ -209,6 +209,7 @@ fn emit(r: &Report, out: &Output) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "dpdk")]
 fn live(out: &Output, secs: u64) -> Live {
     if out.quiet {
         Live::Quiet
