@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use burst_gen::config::GenConfig;
+#[cfg(feature = "dpdk")]
 use burst_gen::run::Live;
 use burst_gen::Report;
 use clap::{Args, Subcommand};
