@@ -251,8 +251,9 @@ pub struct TestConfig {
     /// Stamp the intended send time instead of the actual one (coordinated-omission
     /// correction: a stalled generator shows up as latency).
     pub co_correction: bool,
-    /// Most packets a stream sends late after a stall before it skips ahead.
-    pub catch_up: u32,
+    /// How far a stream may fall behind its schedule (after a stall) and still send what is
+    /// due, back to back; older slots are skipped.
+    pub catch_up: Nanos,
     /// Sequence window for duplicate detection (packets further behind count as late).
     pub reorder_window: u32,
     /// How long to wait for ARP replies when resolving destinations.
@@ -273,7 +274,7 @@ impl Default for TestConfig {
             drain: Nanos::from_millis(200),
             latency_bias: Nanos::ZERO,
             co_correction: false,
-            catch_up: 1024,
+            catch_up: Nanos::from_millis(10),
             reorder_window: 1024,
             arp_timeout: Nanos::from_secs(3),
             seed: 1,
@@ -317,8 +318,8 @@ struct RawTest {
     #[serde(deserialize_with = "duration")]
     latency_bias: Nanos,
     co_correction: bool,
-    #[serde(deserialize_with = "range::<_, _, 1, 1048576>")]
-    catch_up: u32,
+    #[serde(deserialize_with = "duration")]
+    catch_up: Nanos,
     #[serde(deserialize_with = "range::<_, _, 64, 1048576>")]
     reorder_window: u32,
     #[serde(deserialize_with = "duration")]
@@ -742,6 +743,12 @@ fn validate_test(t: RawTest, ports: &[PortConfig]) -> Result<TestConfig, Invalid
         return Err(invalid(
             "test.duration",
             "must be more than 0 and at most 1d (every load run is bounded)",
+        ));
+    }
+    if t.catch_up > Nanos::from_secs(1) {
+        return Err(invalid(
+            "test.catch_up",
+            "at most 1s (a stream that far behind sends a second of traffic at once)",
         ));
     }
     if t.drain > Nanos::from_secs(60) {

@@ -10,13 +10,16 @@
 //! The cost of a packet is 1 for packet rates, its L1 bits (frame + 20 bytes of preamble, SFD
 //! and gap, × 8) for L1 bit rates and its L2 bits (frame with FCS × 8) for L2 bit rates.
 //!
-//! **Catch-up policy.** A core that falls behind (a stall: an interrupt, a full tx ring) sends
-//! what is due back to back, as fast as the port takes it, but never more than `catch_up`
-//! packets late: if more slots than that have passed, the oldest are skipped (counted as
-//! `skipped`, so the report's intended rate exceeds the achieved one) and the schedule goes on
-//! from there. A stall therefore costs at most a bounded burst afterwards, not a flood.
+//! **Catch-up policy.** A core that falls behind (a stall: preemption, an interrupt, a full tx
+//! ring) sends what is due back to back, as fast as the port takes it, as long as it is at most
+//! `catch_up` (a duration, default 10 ms) behind: slots older than that are skipped (counted
+//! as `skipped`, so the report's intended rate exceeds the achieved one) and the schedule goes
+//! on from there. A stall therefore costs at most `catch_up` of traffic sent at once
+//! afterwards (a bounded burst), never a flood, and stalls shorter than it leave every
+//! second's count exact.
 
 use burst_port::clock::SplitMix64;
+use burst_port::Nanos;
 
 use crate::config::{frame_bits, Mode, Pattern, Rate};
 
@@ -48,13 +51,12 @@ pub struct Pacer {
     burst: Option<(u64, u64, u64, u64)>,
     /// Most ticks a due packet may be late before older slots are skipped.
     catch_up_ticks: u64,
-    catch_up: u64,
 }
 
 impl Pacer {
     /// A pacer for `rate` (this core's share) starting at `start`, for packets of a fixed size
-    /// (`fixed_size`, FCS included) or varying sizes (`None`); `mean_size` sets the catch-up
-    /// window for bit rates.
+    /// (`fixed_size`, FCS included) or varying sizes (`None`, `mean_size` on average); a stream
+    /// more than `catch_up` behind skips its oldest slots.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         rate: Rate,
@@ -64,7 +66,7 @@ impl Pacer {
         start: u64,
         fixed_size: Option<u16>,
         mean_size: f64,
-        catch_up: u32,
+        catch_up: Nanos,
     ) -> Pacer {
         let (cost, units) = match rate {
             Rate::Pps(p) => (Cost::Packets, p),
@@ -98,20 +100,14 @@ impl Pacer {
                     packets,
                 )),
             },
-            catch_up_ticks: 0,
-            catch_up: u64::from(catch_up),
+            catch_up_ticks: (u128::from(catch_up.0) * u128::from(hz) / 1_000_000_000) as u64,
         };
         if units > 0 {
             if let Some(s) = fixed_size {
                 let c = p.cost_of(s) * hz;
                 p.fixed = c.checked_div(units).zip(c.checked_rem(units));
             }
-            let mean_cost = match cost {
-                Cost::Packets => 1.0,
-                Cost::L1Bits => (mean_size + 20.0) * 8.0,
-                Cost::L2Bits => mean_size * 8.0,
-            };
-            p.catch_up_ticks = (p.catch_up as f64 * mean_cost * p.mean_per_unit) as u64;
+            let _ = mean_size;
         }
         p
     }
@@ -236,7 +232,6 @@ pub fn split(total: u64, n: usize, i: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burst_port::Nanos;
 
     fn slots(p: &mut Pacer, size: u16, n: usize) -> Vec<u64> {
         let mut rng = SplitMix64::new(1);
@@ -260,7 +255,7 @@ mod tests {
             0,
             Some(64),
             64.0,
-            8,
+            Nanos::from_micros(8),
         );
         let s = slots(&mut p, 64, 300_001);
         assert_eq!(s[3], 1_000_000_000);
@@ -274,7 +269,7 @@ mod tests {
             7,
             Some(64),
             64.0,
-            8,
+            Nanos::from_micros(8),
         );
         let s = slots(&mut p, 64, 10_000_001);
         assert_eq!(s[10_000_000] - s[0], 2_500_000_000);
@@ -291,7 +286,7 @@ mod tests {
             0,
             None,
             64.0,
-            8,
+            Nanos::from_micros(8),
         );
         let s = slots(&mut p, 64, 3);
         assert_eq!(s, [0, 672, 1344]);
@@ -303,7 +298,7 @@ mod tests {
             0,
             None,
             1518.0,
-            8,
+            Nanos::from_micros(8),
         );
         let s = slots(&mut p, 1518, 2);
         assert_eq!(s, [0, 12_144]);
@@ -319,7 +314,7 @@ mod tests {
             0,
             Some(64),
             64.0,
-            8,
+            Nanos::from_micros(8),
         );
         let s = slots(&mut p, 64, 100_001);
         let mean = s[100_000] as f64 / 100_000.0;
@@ -345,7 +340,7 @@ mod tests {
             0,
             Some(64),
             64.0,
-            8,
+            Nanos::from_micros(8),
         );
         let s = slots(&mut p, 64, 6);
         assert_eq!(s, [0, 100, 200, 1300, 1400, 1500]);
@@ -359,7 +354,7 @@ mod tests {
             0,
             Some(64),
             64.0,
-            8,
+            Nanos::from_micros(8),
         );
         assert_eq!(p.catch_up(5_000, 64), 0, "within the window");
         assert_eq!(p.catch_up(100_000, 64), 92);

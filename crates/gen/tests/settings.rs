@@ -105,8 +105,8 @@ fn catch_up_bounds_what_is_sent_late_and_co_correction_shows_it_as_latency() {
         l.assert_no_leak();
         r.streams[0].clone()
     };
-    let wide = go("catch_up = 4096");
-    let narrow = go("catch_up = 16");
+    let wide = go("catch_up = \"4ms\"");
+    let narrow = go("catch_up = \"16us\"");
     for s in [&wide, &narrow] {
         assert_eq!(s.intended, s.tx + s.skipped + s.unsent, "{s:?}");
         assert!((9_000..=10_100).contains(&s.tx), "{s:?}");
@@ -119,7 +119,7 @@ fn catch_up_bounds_what_is_sent_late_and_co_correction_shows_it_as_latency() {
         wide.skipped
     );
     // Stamped with the intended time, the same packets show the generator's lateness.
-    let co = go("catch_up = 4096\nco_correction = true");
+    let co = go("catch_up = \"4ms\"\nco_correction = true");
     assert!(
         co.latency.p50_ns > 10 * wide.latency.p50_ns.max(1000),
         "{} vs {}",
