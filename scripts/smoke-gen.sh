@@ -69,6 +69,11 @@ echo "== the quick form: one UDP stream from the command line"
 awk '/^\[\[stream\]\]/ {skip=1} /^\[test\]/ {skip=0} !skip' "$tmp/stop.toml" > "$tmp/ports.toml"
 "$burst" gen -c "$tmp/ports.toml" --quiet --json "$tmp/quick.json" udp --port a --dst 198.18.2.1 --gateway 198.18.1.254 --rate 5kpps --duration 1s --size 128 >/dev/null
 [ "$(json "$tmp/quick.json" 'r["streams"][0]["rx"]')" -eq 5000 ] || fail "quick form: not 5000 received"
+# --start-at: generation starts at the given wall-clock time, not before.
+at=$(( $(date +%s) + 3 ))
+"$burst" gen -c "$tmp/ports.toml" --quiet --json "$tmp/at.json" --start-at "$at" udp --port a --dst 198.18.2.1 --gateway 198.18.1.254 --rate 1kpps --duration 1s >/dev/null
+started=$(json "$tmp/at.json" 'r["started"][0]')
+awk -v s="$started" -v a="$at" 'BEGIN { exit !(s >= a - 0.05 && s < a + 1) }' || fail "--start-at $at: started at $started"
 if "$burst" gen -c "$tmp/ports.toml" udp --port a --dst 198.18.2.1 --rate 30Mpps --check 2> "$tmp/err.txt"; then fail "30 Mpps accepted"; fi
 grep -q "command line: --rate: 30.000 Mpps of 64-byte frames" "$tmp/err.txt" || { cat "$tmp/err.txt"; fail "no --rate error"; }
 printf '[[port]]\nname = "a"\ndevice = "x"\naddresses = ["198.18.1.1/24"]\n[[stream]]\ndst = "198.18.2.1"\nsize = 10000\n' > "$tmp/bad.toml"
