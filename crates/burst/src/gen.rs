@@ -310,9 +310,8 @@ fn run_dpdk(cfg: &GenConfig, a: &GenArgs, delay: Duration) -> anyhow::Result<()>
     let l = live(&a.out, cfg.test.duration.0 / 1_000_000_000);
     // --start-at is a wall-clock time: what is left of the wait once the ports are open.
     let delay = match a.start_at {
-        Some(_) => start_delay(a.start_at).map_err(|e| {
-            anyhow!("{e} (the ports took {} ms to open)", delay.as_millis())
-        })?,
+        Some(_) => start_delay(a.start_at)
+            .map_err(|e| anyhow!("{e} (opening the ports took longer than the wait)"))?,
         None => delay,
     };
     let r = lab.run(cfg, delay, &l).map_err(|e| anyhow!(e))?;
