@@ -93,6 +93,8 @@ fn errors_name_position_key_and_fix() {
         e.contains("test.duration: must be more than 0 and at most 1d"),
         "{e}"
     );
+    let e = err("[test]\ncatch_up = \"2s\"\n");
+    assert!(e.contains("test.catch_up: at most 1s"), "{e}");
     let e = err("[test]\nreorder_window = 1000\n");
     assert!(e.contains("1000 is not a power of two"), "{e}");
     let e = err("[test.rfc2544]\nsizes = [64, 20000]\n");
