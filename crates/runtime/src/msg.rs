@@ -1,4 +1,14 @@
-//! Messages between workers and the control thread, over bounded lock-free rings.
+//! Messages between workers and the control thread, over bounded lock-free rings: one ring per
+//! class of traffic, so one class cannot crowd out another (a burst of ctl pings or a flood of
+//! IGMP cannot delay neighbour resolution), and what is lost is counted per class.
+//!
+//! | class | worker → control | control → worker |
+//! |---|---|---|
+//! | neighbours | ARP seen, resolve requests (read first) | ARP to send, resolved, failed, address states |
+//! | protocol | ICMP redirect / frag-needed notes, IGMP | IGMP to send, groups |
+//! | sessions | ctl echo events | ctl echo requests |
+//! | routes | route use / suspected dead gateway (aggregated per destination and second) | — |
+//! | traces | `ctl trace` records (own ring: the largest message) | — |
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -34,10 +44,7 @@ pub enum EchoError {
 /// IPv4 header (up to 60) + 8 bytes.
 pub const ICMP_NOTE_MAX: usize = 80;
 
-/// Worker → control.
-// A trace record is the largest message; it only travels while `ctl trace` runs, and boxing
-// it would allocate on the packet path.
-#[allow(clippy::large_enum_variant)]
+/// Worker → control (a trace record travels on its own ring, [`Rings::traces`]).
 #[derive(Debug, Clone, Copy)]
 pub enum ToControl {
     /// An ICMP redirect or fragmentation-needed received on a port, for the control thread's
@@ -84,8 +91,6 @@ pub enum ToControl {
         /// The peer.
         dst: Ipv4Addr,
     },
-    /// The path of one traced packet (`ctl trace`).
-    Trace(crate::trace::TraceRecord),
     /// The worker queued packets for an unresolved neighbour.
     Resolve {
         /// Port.
@@ -223,21 +228,177 @@ pub enum ToWorker {
     },
 }
 
-/// The rings of one worker.
+/// The classes of worker ↔ control traffic, each with its own ring per direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Neighbour resolution and our addresses' states.
+    Neigh,
+    /// ICMP notes and IGMP.
+    Proto,
+    /// ctl echo sessions.
+    Session,
+    /// Dead gateway detection's route use.
+    Route,
+}
+
+impl Class {
+    /// Every class, in the order the control thread reads them (neighbours first).
+    pub const ALL: [Class; 4] = [Class::Neigh, Class::Proto, Class::Route, Class::Session];
+
+    /// Its name in counters (`ring.lost_<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Neigh => "neigh",
+            Class::Proto => "proto",
+            Class::Session => "session",
+            Class::Route => "route",
+        }
+    }
+}
+
+impl ToControl {
+    /// The message's class (which ring carries it).
+    pub fn class(&self) -> Class {
+        match self {
+            ToControl::Arp { .. } | ToControl::Resolve { .. } => Class::Neigh,
+            ToControl::IcmpNote { .. } | ToControl::Igmp { .. } => Class::Proto,
+            ToControl::RouteUse { .. } | ToControl::RouteSuspect { .. } => Class::Route,
+            ToControl::EchoSent { .. }
+            | ToControl::EchoFailed { .. }
+            | ToControl::EchoReply { .. }
+            | ToControl::EchoError { .. } => Class::Session,
+        }
+    }
+}
+
+impl ToWorker {
+    /// The message's class (which ring carries it).
+    pub fn class(&self) -> Class {
+        match self {
+            ToWorker::SendArp { .. }
+            | ToWorker::Resolved { .. }
+            | ToWorker::Failed { .. }
+            | ToWorker::AddrState { .. } => Class::Neigh,
+            ToWorker::SendIgmp { .. } | ToWorker::Group { .. } => Class::Proto,
+            ToWorker::Ping { .. } => Class::Session,
+        }
+    }
+}
+
+/// Ring sizes per class (messages), worker → control.
+const UP: [(Class, usize); 4] = [
+    (Class::Neigh, 4096),
+    (Class::Proto, 1024),
+    (Class::Route, 1024),
+    (Class::Session, 1024),
+];
+
+/// The rings of one worker, one per class and direction.
 #[derive(Debug, Clone)]
 pub struct Rings {
-    /// Worker → control.
-    pub to_control: Arc<ArrayQueue<ToControl>>,
-    /// Control → worker.
-    pub to_worker: Arc<ArrayQueue<ToWorker>>,
+    up: [Arc<ArrayQueue<ToControl>>; 4],
+    /// `ctl trace` records, worker → control.
+    pub traces: Arc<ArrayQueue<crate::trace::TraceRecord>>,
+    /// Control → worker: neighbours and addresses.
+    down_neigh: Arc<ArrayQueue<ToWorker>>,
+    /// Control → worker: everything else.
+    down_other: Arc<ArrayQueue<ToWorker>>,
+}
+
+fn up_index(c: Class) -> usize {
+    UP.iter().position(|(k, _)| *k == c).unwrap_or(0)
 }
 
 impl Rings {
-    /// Rings of `capacity` messages each way.
-    pub fn new(capacity: usize) -> Rings {
+    /// The rings of one worker; `scale` multiplies every ring's size (1 in production; tests
+    /// use smaller rings to see them fill).
+    pub fn new(scale: f64) -> Rings {
+        let n = |base: usize| ((base as f64 * scale) as usize).max(1);
         Rings {
-            to_control: Arc::new(ArrayQueue::new(capacity)),
-            to_worker: Arc::new(ArrayQueue::new(capacity)),
+            up: UP.map(|(_, size)| Arc::new(ArrayQueue::new(n(size)))),
+            traces: Arc::new(ArrayQueue::new(n(64))),
+            down_neigh: Arc::new(ArrayQueue::new(n(4096))),
+            down_other: Arc::new(ArrayQueue::new(n(1024))),
         }
+    }
+
+    /// Worker → control, on `m`'s class ring; the class when that ring is full.
+    pub fn to_control(&self, m: ToControl) -> Result<(), Class> {
+        let c = m.class();
+        self.up[up_index(c)].push(m).map_err(|_| c)
+    }
+
+    /// The next worker → control message of class `c`.
+    pub fn from_worker(&self, c: Class) -> Option<ToControl> {
+        self.up[up_index(c)].pop()
+    }
+
+    /// Control → worker, on `m`'s ring (neighbours apart); the class when it is full.
+    pub fn to_worker(&self, m: ToWorker) -> Result<(), Class> {
+        let c = m.class();
+        let ring = if c == Class::Neigh {
+            &self.down_neigh
+        } else {
+            &self.down_other
+        };
+        ring.push(m).map_err(|_| c)
+    }
+
+    /// The next control → worker message, neighbour messages first.
+    pub fn from_control(&self) -> Option<ToWorker> {
+        self.down_neigh.pop().or_else(|| self.down_other.pop())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_class_does_not_block_another() {
+        let r = Rings::new(1.0 / 1024.0);
+        let echo = ToControl::EchoSent {
+            ident: CTL_IDENT_BASE,
+            seq: 1,
+            at: Nanos::ZERO,
+        };
+        // The session ring (1024 / 1024 = 1 slot) fills...
+        assert_eq!(r.to_control(echo), Ok(()));
+        assert_eq!(r.to_control(echo), Err(Class::Session));
+        // ...while neighbour resolution still gets through.
+        let resolve = ToControl::Resolve {
+            port: PortId(0),
+            ip: Ipv4Addr::new(198, 18, 0, 1),
+        };
+        assert_eq!(r.to_control(resolve), Ok(()));
+        assert!(matches!(
+            r.from_worker(Class::Neigh),
+            Some(ToControl::Resolve { .. })
+        ));
+        assert!(r.from_worker(Class::Neigh).is_none());
+        assert!(matches!(
+            r.from_worker(Class::Session),
+            Some(ToControl::EchoSent { .. })
+        ));
+        // Control → worker: neighbour messages are read before others, whatever the order
+        // they were sent in.
+        let ping = ToWorker::Ping {
+            dst: Ipv4Addr::new(198, 18, 0, 1),
+            ident: CTL_IDENT_BASE,
+            seq: 1,
+            size: 8,
+            ttl: 64,
+            dont_frag: false,
+        };
+        assert_eq!(r.to_worker(ping), Ok(()));
+        assert_eq!(r.to_worker(ping), Err(Class::Session));
+        let resolved = ToWorker::Resolved {
+            port: PortId(0),
+            ip: Ipv4Addr::new(198, 18, 0, 1),
+        };
+        assert_eq!(r.to_worker(resolved), Ok(()));
+        assert!(matches!(r.from_control(), Some(ToWorker::Resolved { .. })));
+        assert!(matches!(r.from_control(), Some(ToWorker::Ping { .. })));
+        assert!(r.from_control().is_none());
     }
 }

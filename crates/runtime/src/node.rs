@@ -359,7 +359,7 @@ where
                     )
                 })?);
             }
-            let r = Rings::new(4096);
+            let r = Rings::new(1.0);
             rings.push(r.clone());
             workers.push(Worker::new(
                 w,

@@ -28,7 +28,7 @@ impl IgmpOutput for IgmpOut<'_> {
             len: n as u16,
             msg: m,
         };
-        if self.workers[0].to_worker.push(w).is_err() {
+        if self.workers[0].to_worker(w).is_err() {
             *self.lost += 1;
         }
     }
@@ -63,20 +63,19 @@ impl<P: Port> Control<P> {
                 h.join(g, now, &mut out)
                     .map_err(|e| format!("port {}: join {g}: {e:?}", m.name))?;
                 for w in &self.workers {
-                    if w.to_worker
-                        .push(ToWorker::Group {
-                            port,
-                            group: g,
-                            joined: true,
-                        })
-                        .is_err()
+                    if w.to_worker(ToWorker::Group {
+                        port,
+                        group: g,
+                        joined: true,
+                    })
+                    .is_err()
                     {
                         lost += 1;
                     }
                 }
             }
         }
-        self.stats.lost_messages += lost;
+        self.stats.lost_proto += lost;
         Ok(())
     }
 

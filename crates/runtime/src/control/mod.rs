@@ -38,7 +38,7 @@ use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::Cidr;
 
 use crate::ctl::{Request, Response};
-use crate::msg::{Rings, ToControl};
+use crate::msg::{Class, Rings, ToControl};
 use crate::worker::SharedStats;
 
 use arp::Out;
@@ -70,8 +70,11 @@ pub struct PortMeta {
 /// Control-thread counters.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ControlStats {
-    /// Messages to workers lost on a full ring.
-    pub lost_messages: u64,
+    /// Neighbour messages to workers (ARP to send, resolved, failed, address states) lost on
+    /// a full ring.
+    pub lost_neigh: u64,
+    /// Other messages to workers (IGMP, groups) lost on a full ring.
+    pub lost_proto: u64,
     /// Worker messages handled.
     pub messages: u64,
     /// ctl requests handled.
@@ -151,42 +154,55 @@ impl<P: Port> Control<P> {
         let mut work = 0;
         let mut events = Vec::new();
         let mut lost = 0;
+        let mut lost_proto = 0;
         let mut echo = Vec::new();
         let mut notes = Vec::new();
-        for w in 0..self.workers.len() {
-            while let Some(m) = self.workers[w].to_control.pop() {
-                work += 1;
-                self.stats.messages += 1;
-                let mut out = Out {
-                    workers: &self.workers,
-                    lost: &mut lost,
-                    addr_events: &mut events,
-                };
-                match m {
-                    ToControl::Arp { port, repr } => self.arp.on_arp(port, &repr, now, &mut out),
-                    ToControl::Resolve { port, ip } => self.arp.resolve(port, ip, now, &mut out),
-                    ToControl::IcmpNote {
-                        port,
-                        from,
-                        len,
-                        msg,
-                    } => notes.push((port, from, len, msg)),
-                    ToControl::Igmp {
-                        port,
-                        src,
-                        dst,
-                        len,
-                        msg,
-                    } => {
-                        if let Some(Some(h)) = self.igmp.get_mut(usize::from(port.0)) {
-                            h.on_message(&msg[..usize::from(len)], src, dst, now);
+        // Class by class, neighbour resolution first (msg.rs).
+        for class in Class::ALL {
+            for w in 0..self.workers.len() {
+                while let Some(m) = self.workers[w].from_worker(class) {
+                    work += 1;
+                    self.stats.messages += 1;
+                    let mut out = Out {
+                        workers: &self.workers,
+                        lost: &mut lost,
+                        addr_events: &mut events,
+                    };
+                    match m {
+                        ToControl::Arp { port, repr } => {
+                            self.arp.on_arp(port, &repr, now, &mut out)
                         }
+                        ToControl::Resolve { port, ip } => {
+                            self.arp.resolve(port, ip, now, &mut out)
+                        }
+                        ToControl::IcmpNote {
+                            port,
+                            from,
+                            len,
+                            msg,
+                        } => notes.push((port, from, len, msg)),
+                        ToControl::Igmp {
+                            port,
+                            src,
+                            dst,
+                            len,
+                            msg,
+                        } => {
+                            if let Some(Some(h)) = self.igmp.get_mut(usize::from(port.0)) {
+                                h.on_message(&msg[..usize::from(len)], src, dst, now);
+                            }
+                        }
+                        ToControl::RouteUse { dst } => self.dgd_use(dst),
+                        ToControl::RouteSuspect { dst } => self.dgd_suspect(dst),
+                        other => echo.push(other),
                     }
-                    ToControl::Trace(r) => self.trace_record(&r),
-                    ToControl::RouteUse { dst } => self.dgd_use(dst),
-                    ToControl::RouteSuspect { dst } => self.dgd_suspect(dst),
-                    other => echo.push(other),
                 }
+            }
+        }
+        for w in 0..self.workers.len() {
+            while let Some(r) = self.workers[w].traces.pop() {
+                work += 1;
+                self.trace_record(&r);
             }
         }
         {
@@ -200,13 +216,14 @@ impl<P: Port> Control<P> {
         {
             let mut out = IgmpOut {
                 workers: &self.workers,
-                lost: &mut lost,
+                lost: &mut lost_proto,
             };
             for h in self.igmp.iter_mut().flatten() {
                 h.poll(now, &mut out);
             }
         }
-        self.stats.lost_messages += lost;
+        self.stats.lost_neigh += lost;
+        self.stats.lost_proto += lost_proto;
         self.note_addr_events(events);
         for (port, from, len, msg) in notes {
             self.icmp_note(port, from, &msg[..usize::from(len)], now);

@@ -234,7 +234,7 @@ impl<P: Port> Control<P> {
                     ttl,
                     dont_frag: s.dont_frag,
                 };
-                if self.workers[w].to_worker.push(m).is_ok() {
+                if self.workers[w].to_worker(m).is_ok() {
                     s.outstanding.insert(
                         seq,
                         Probe {

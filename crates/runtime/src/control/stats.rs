@@ -77,8 +77,12 @@ impl<P: Port> Control<P> {
                     value: self.stats.requests,
                 },
                 Counter {
-                    name: "lost_messages".into(),
-                    value: self.stats.lost_messages,
+                    name: "lost_neigh".into(),
+                    value: self.stats.lost_neigh,
+                },
+                Counter {
+                    name: "lost_proto".into(),
+                    value: self.stats.lost_proto,
                 },
             ],
         });

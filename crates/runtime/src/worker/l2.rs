@@ -29,7 +29,9 @@ impl<Q: Queue> Worker<Q> {
         self.cur_trace = Some(t);
         self.input(port, buf, now);
         if let Some(t) = self.cur_trace.take() {
-            self.tell_control(ToControl::Trace(t));
+            if self.rings.traces.push(t).is_err() {
+                self.l2.lost_trace += 1;
+            }
         }
     }
 

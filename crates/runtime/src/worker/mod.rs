@@ -18,7 +18,7 @@ use burst_stack::udp::{self as sudp, Filtering, Service, UdpSockets};
 use burst_stack::PortId;
 use burst_wire::ethernet::MacAddr;
 
-use crate::msg::{Rings, ToControl};
+use crate::msg::{Class, Rings, ToControl};
 use crate::trace::{Step, TraceGate, TraceRecord};
 
 mod control_msg;
@@ -33,6 +33,8 @@ mod output;
 mod paths;
 mod stats;
 mod tcp;
+#[cfg(test)]
+mod testing;
 mod udp;
 
 pub use forward::ForwardStats;
@@ -146,6 +148,8 @@ pub struct Worker<Q: Queue> {
     netstat_seen: u64,
     /// Counters changed since they were last published.
     unpublished: bool,
+    /// Destinations whose connections were last reported to dead gateway detection, and when.
+    route_use: [(u32, Nanos); tcp::ROUTE_USE_SLOTS],
 }
 
 /// Largest IPv4 datagram plus an Ethernet header.
@@ -237,6 +241,7 @@ impl<Q: Queue> Worker<Q> {
             tcp_stats: TcpWorkerStats::default(),
             netstat_seen: 0,
             unpublished: true,
+            route_use: [(0, Nanos::ZERO); tcp::ROUTE_USE_SLOTS],
         }
     }
 
@@ -291,7 +296,7 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
         }
-        while let Some(m) = self.rings.to_worker.pop() {
+        while let Some(m) = self.rings.from_control() {
             self.message(m, now);
             work += 1;
         }
@@ -333,8 +338,14 @@ impl<Q: Queue> Worker<Q> {
     }
 
     pub(super) fn tell_control(&mut self, m: ToControl) {
-        if self.rings.to_control.push(m).is_err() {
-            self.l2.drop_ring_full += 1;
+        if let Err(class) = self.rings.to_control(m) {
+            let l = &mut self.l2;
+            *match class {
+                Class::Neigh => &mut l.lost_neigh,
+                Class::Proto => &mut l.lost_proto,
+                Class::Session => &mut l.lost_session,
+                Class::Route => &mut l.lost_route,
+            } += 1;
         }
     }
 

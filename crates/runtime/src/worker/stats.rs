@@ -61,8 +61,18 @@ pub struct L2Stats {
     pub arp_replies: u64,
     /// ARP packets sent for the control thread (requests, gratuitous).
     pub arp_sent_for_control: u64,
-    /// Messages to the control thread lost because its ring was full.
-    pub drop_ring_full: u64,
+    /// Messages to the control thread lost because their ring was full: ARP seen, resolve
+    /// requests.
+    pub lost_neigh: u64,
+    /// Messages to the control thread lost because their ring was full: ICMP notes, IGMP.
+    pub lost_proto: u64,
+    /// Messages to the control thread lost because their ring was full: ctl echo events.
+    pub lost_session: u64,
+    /// Messages to the control thread lost because their ring was full: route use
+    /// (dead gateway detection).
+    pub lost_route: u64,
+    /// `ctl trace` records lost because their ring was full.
+    pub lost_trace: u64,
     /// Packets queued waiting for ARP.
     pub arp_queued: u64,
     /// Packets dropped: their neighbour's pending queue was full.
@@ -121,7 +131,11 @@ impl<Q: Queue> Worker<Q> {
             ("arp_drop_malformed", l.arp_drop_malformed),
             ("arp_replies", l.arp_replies),
             ("arp_sent_for_control", l.arp_sent_for_control),
-            ("drop_ring_full", l.drop_ring_full),
+            ("lost_neigh", l.lost_neigh),
+            ("lost_proto", l.lost_proto),
+            ("lost_session", l.lost_session),
+            ("lost_route", l.lost_route),
+            ("lost_trace", l.lost_trace),
             ("arp_queued", l.arp_queued),
             ("drop_pending_full", l.drop_pending_full),
             ("drop_resolution_failed", l.drop_resolution_failed),

@@ -19,6 +19,9 @@ use burst_port::rss::{Reta, Toeplitz, KEY_LEN};
 use burst_port::{ChecksumStatus, Nanos, Queue};
 use burst_stack::ipv4::Destination;
 use burst_stack::PortId;
+
+/// Destinations remembered for [`Worker::route_use_due`].
+pub(super) const ROUTE_USE_SLOTS: usize = 64;
 use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
 use burst_tcp::{Events, IcmpError, IcmpKind, SocketHandle, StackConfig, State, TcpStack};
 use burst_wire::icmpv4::DstUnreachable;
@@ -354,7 +357,7 @@ impl<Q: Queue> Worker<Q> {
             if ev.contains(Events::CONNECTED) || ev.contains(Events::ROUTE_SUSPECT) {
                 if let Ok(remote) = self.tcp.remote_addr(h) {
                     let dst = *remote.ip();
-                    if ev.contains(Events::CONNECTED) {
+                    if ev.contains(Events::CONNECTED) && self.route_use_due(dst, now) {
                         self.tell_control(ToControl::RouteUse { dst });
                     }
                     if ev.contains(Events::ROUTE_SUSPECT) {
@@ -371,6 +374,19 @@ impl<Q: Queue> Worker<Q> {
             }
         }
         self.tcp_output(now)
+    }
+
+    /// Whether to tell the control thread about a connection established to `dst`: at most
+    /// once a second per destination (a small direct-mapped memory), so a high connection rate
+    /// to a few destinations costs dead gateway detection a few messages, not one each.
+    fn route_use_due(&mut self, dst: Ipv4Addr, now: Nanos) -> bool {
+        let slot = (dst.to_bits().wrapping_mul(0x9e37_79b1) >> 26) as usize % ROUTE_USE_SLOTS;
+        let (ip, at) = &mut self.route_use[slot];
+        if *ip == dst.to_bits() && now < *at + Nanos::from_secs(1) {
+            return false;
+        }
+        (*ip, *at) = (dst.to_bits(), now);
+        true
     }
 
     /// Drains the stack's output into IPv4 packets.
@@ -496,5 +512,29 @@ impl<Q: Queue> Worker<Q> {
         }));
         *slot.rows.lock().unwrap_or_else(|e| e.into_inner()) = rows;
         slot.filled.store(want, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use burst_port::Nanos;
+
+    use crate::worker::testing::worker;
+
+    #[test]
+    fn route_use_is_reported_once_a_second_per_destination() {
+        let mut n = worker(&[], Default::default());
+        let w = &mut n.workers[0];
+        let (a, b) = (Ipv4Addr::new(198, 18, 1, 1), Ipv4Addr::new(198, 18, 2, 1));
+        let t = Nanos::from_secs(10);
+        assert!(w.route_use_due(a, t));
+        assert!(w.route_use_due(b, t));
+        for ms in [1, 500, 999] {
+            assert!(!w.route_use_due(a, t + Nanos::from_millis(ms)));
+        }
+        assert!(w.route_use_due(a, t + Nanos::from_secs(1)));
+        assert!(!w.route_use_due(b, t + Nanos::from_millis(999)));
     }
 }
