@@ -17,6 +17,8 @@
 # burst big table/burst. Exits non-zero if a tool fails to build or run, not on the ratio.
 #
 # Usage: scripts/bench-l3fwd.sh [ROUNDS] [SECONDS]     (default 5 rounds of 5 s each)
+#   BASELINE=/path/to/an/older/burst adds that binary (same configuration) to every round, for
+#   before/after comparisons of a change in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -80,7 +82,11 @@ gprefix=bench-l3fwd-big$$
 { sed "s#--file-prefix=$bprefix#--file-prefix=$gprefix#" "$tmp/small.toml"
   python3 "$helper" routes 198.19.0.2 198.19.1.2; } > "$tmp/big.toml"
 lprefix=bench-l3fwd-l3fwd$$
-prefixes=("$bprefix" "$gprefix" "$lprefix")
+oprefix=bench-l3fwd-base$$
+sed "s#--file-prefix=$bprefix#--file-prefix=$oprefix#" "$tmp/small.toml" > "$tmp/base.toml"
+prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix")
+baseline=${BASELINE:-}
+if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then echo "BASELINE=$baseline is not an executable"; exit 1; fi
 
 # run NAME PREFIX READY_PATTERN START_TIMEOUT CMD...: starts CMD on CPU $cpu, waits (bounded)
 # for READY_PATTERN in its output and its telemetry socket, samples the rate from CPU 0, stops
@@ -120,7 +126,7 @@ run() {
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-b_all=(); l_all=(); g_all=()
+b_all=(); l_all=(); g_all=(); o_all=()
 for r in $(seq 1 "$rounds"); do
   run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
   b=$rate brx=$rx
@@ -133,6 +139,11 @@ for r in $(seq 1 "$rounds"); do
   printf 'round %d: burst %6.2f Mpps (rx %6.2f)   l3fwd-lpm %6.2f Mpps (rx %6.2f)   burst, %s routes %6.2f Mpps (rx %6.2f)\n' \
     "$r" "$b" "$brx" "$l" "$lrx" 260082 "$g" "$grx"
   b_all+=("$b"); l_all+=("$l"); g_all+=("$g")
+  if [ -n "$baseline" ]; then
+    run baseline "$oprefix" "burst running" 30 "$baseline" run -c "$tmp/base.toml"
+    printf '         baseline %s: %6.2f Mpps (rx %6.2f)\n' "$baseline" "$rate" "$rx"
+    o_all+=("$rate")
+  fi
 done
 bm=$(printf '%s\n' "${b_all[@]}" | median)
 lm=$(printf '%s\n' "${l_all[@]}" | median)
@@ -141,4 +152,10 @@ ratio=$(awk -v b="$bm" -v t="$lm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
 gratio=$(awk -v b="$gm" -v t="$bm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
 printf 'median over %d rounds: burst %.2f Mpps, l3fwd-lpm %.2f Mpps, ratio burst/l3fwd %s (goal >= 1.25)\n' "$rounds" "$bm" "$lm" "$ratio"
 printf 'burst with 260082 routes: %.2f Mpps, %s of burst with the 2 test routes\n' "$gm" "$gratio"
+if [ -n "$baseline" ]; then
+  om=$(printf '%s\n' "${o_all[@]}" | median)
+  printf 'baseline %s: %.2f Mpps; this burst / baseline %s, baseline / l3fwd %s\n' "$baseline" "$om" \
+    "$(awk -v b="$bm" -v t="$om" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')" \
+    "$(awk -v b="$om" -v t="$lm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')"
+fi
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

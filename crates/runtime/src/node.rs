@@ -51,7 +51,8 @@ pub struct NodeRoute {
     pub metric: u32,
 }
 
-/// Everything a node is built from.
+/// Everything a node is built from. `Default` is one worker, no ports, the seeds' defaults
+/// (tests set what they need and take the rest with `..NodeConfig::default()`).
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// Ports, in the order of the `ports` vector given to [`Node::build`].
@@ -84,6 +85,28 @@ pub struct NodeConfig {
     pub filters: Vec<(String, Direction, Rule)>,
     /// TCP.
     pub tcp: NodeTcp,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            ports: Vec::new(),
+            routes: Vec::new(),
+            static_arp: Vec::new(),
+            workers: 1,
+            arp: ArpConfig::default(),
+            ipv4: Ipv4Config::default(),
+            icmp: IcmpConfig::default(),
+            lpm_tbl8_groups: 64,
+            max_next_hops: 64,
+            services: Vec::new(),
+            qotd: String::new(),
+            filtering: Default::default(),
+            send_redirects: true,
+            filters: Vec::new(),
+            tcp: NodeTcp::default(),
+        }
+    }
 }
 
 /// A node's TCP: the same stack configuration and services on every worker.

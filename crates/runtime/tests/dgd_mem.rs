@@ -80,6 +80,7 @@ fn node(
             stack,
             services: None,
         },
+        ..NodeConfig::default()
     }
 }
 

@@ -109,6 +109,7 @@ fn lab_filters(
         send_redirects: true,
         tcp: Default::default(),
         filters,
+        ..NodeConfig::default()
     };
     let node = Node::build(&cfg, vec![port], clock.now()).unwrap();
     Lab {

@@ -142,6 +142,7 @@ fn node_cfg(
         send_redirects: false,
         filters: vec![],
         tcp,
+        ..NodeConfig::default()
     }
 }
 

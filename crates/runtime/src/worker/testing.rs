@@ -52,6 +52,7 @@ pub(super) fn worker(filters: &[(&str, Direction, &str)], filtering: Filtering) 
             .map(|(p, d, r)| (p.to_string(), *d, r.parse::<Rule>().unwrap()))
             .collect(),
         tcp: Default::default(),
+        ..NodeConfig::default()
     };
     let mut node = Node::build(&cfg, ports, clock.now()).unwrap();
     // One poll reads the filter masks.

@@ -160,6 +160,7 @@ pub fn lab(o: Opts) -> Lab {
         send_redirects: o.send_redirects,
         tcp: Default::default(),
         filters: o.filters,
+        ..NodeConfig::default()
     };
     let node = Node::build(&cfg, ports, clock.now()).unwrap();
     let mut l = Lab {
