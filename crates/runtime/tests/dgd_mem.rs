@@ -72,7 +72,6 @@ fn node(
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
         services: vec![],
-        qotd: String::new(),
         filtering: Default::default(),
         send_redirects: false,
         filters: vec![],

@@ -104,7 +104,6 @@ fn lab_filters(
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
         services: vec![],
-        qotd: String::new(),
         filtering,
         send_redirects: true,
         tcp: Default::default(),

@@ -137,7 +137,6 @@ fn node_cfg(
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
         services: vec![],
-        qotd: String::new(),
         filtering,
         send_redirects: false,
         filters: vec![],

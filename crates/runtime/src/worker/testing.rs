@@ -44,7 +44,6 @@ pub(super) fn worker(filters: &[(&str, Direction, &str)], filtering: Filtering) 
         lpm_tbl8_groups: 16,
         max_next_hops: 16,
         services: vec![],
-        qotd: String::new(),
         filtering,
         send_redirects: false,
         filters: filters

@@ -155,7 +155,6 @@ pub fn lab(o: Opts) -> Lab {
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
         services: o.services,
-        qotd: String::new(),
         filtering: Default::default(),
         send_redirects: o.send_redirects,
         tcp: Default::default(),
