@@ -11,10 +11,11 @@ use std::time::Duration;
 use burst_port::clock::Clock;
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{ArpConfig, ArpControl};
-use burst_stack::epoch::Domain;
+use burst_stack::epoch::{Domain, Published};
 use burst_stack::filter::{Direction, FilterTable, Rule};
 use burst_stack::icmp::IcmpConfig;
 use burst_stack::ipv4::{AddrState, IfAddr, Ipv4Config};
+use burst_stack::pmtu::{PmtuCache, PmtuConfig};
 use burst_stack::route::{Route, RouteTable};
 use burst_stack::PortId;
 use burst_wire::ethernet::MacAddr;
@@ -85,6 +86,9 @@ pub struct NodeConfig {
     pub filters: Vec<(String, Direction, Rule)>,
     /// TCP.
     pub tcp: NodeTcp,
+    /// What the control thread does with ICMP redirects (`[icmp] accept_redirects`,
+    /// `redirect_lifetime`).
+    pub redirects: burst_stack::redirect::RedirectConfig,
 }
 
 impl Default for NodeConfig {
@@ -105,6 +109,7 @@ impl Default for NodeConfig {
             send_redirects: true,
             filters: Vec::new(),
             tcp: NodeTcp::default(),
+            redirects: Default::default(),
         }
     }
 }
@@ -204,6 +209,7 @@ impl From<&crate::config::Config> for NodeConfig {
                 default_ttl: c.ipv4.default_ttl,
                 accept_source_route: c.ipv4.accept_source_route,
                 forwarding: c.ipv4.forwarding,
+                multicast_ttl: c.ipv4.multicast_ttl,
             },
             icmp: IcmpConfig {
                 // 0 means unlimited in the configuration.
@@ -249,6 +255,13 @@ impl From<&crate::config::Config> for NodeConfig {
             },
             send_redirects: c.icmp.send_redirects,
             tcp: crate::config::node_tcp(c),
+            redirects: burst_stack::redirect::RedirectConfig {
+                // RFC 1812 §5.2.7.2: a router does not learn routes from redirects unless told
+                // to; a host does (the seeds).
+                enabled: c.icmp.accept_redirects.unwrap_or(!c.ipv4.forwarding),
+                lifetime: c.icmp.redirect_lifetime,
+                ..Default::default()
+            },
             filters: c
                 .filters
                 .iter()
@@ -357,6 +370,12 @@ where
             tcp_stack.secret = random_secret();
         }
         let nworkers = cfg.workers.max(1);
+        // The path MTU cache lives in the control thread; workers read what it publishes.
+        let link_mtu = ctxs.iter().map(|c| c.mtu).max().unwrap_or(1500);
+        let pmtu = Published::new(
+            PmtuCache::new(PmtuConfig::default(), link_mtu).snapshot(now),
+            &domain,
+        );
         for w in 0..nworkers {
             if matches!(
                 active_open_rss(&infos, nworkers, w),
@@ -408,6 +427,7 @@ where
                         rss: active_open_rss(&infos, nworkers, w),
                     },
                     port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
+                    pmtu: pmtu.view(),
                 },
             ));
         }
@@ -425,6 +445,8 @@ where
             cfg.ipv4.default_ttl,
         );
         control.set_trace_gate(trace);
+        control.set_redirect_config(cfg.redirects);
+        control.set_pmtu(link_mtu, pmtu);
         let static_arp = cfg
             .static_arp
             .iter()

@@ -21,6 +21,8 @@ pub struct Ipv4Config {
     pub accept_source_route: bool,
     /// Forward datagrams not addressed to us (router mode; the seeds' IPEnableRouter, off).
     pub forwarding: bool,
+    /// TTL of multicast datagrams we originate (the seeds' 1: they stay on the link).
+    pub multicast_ttl: u8,
 }
 
 impl Default for Ipv4Config {
@@ -28,6 +30,7 @@ impl Default for Ipv4Config {
         Ipv4Config {
             default_ttl: 128,
             accept_source_route: false,
+            multicast_ttl: 1,
             forwarding: false,
         }
     }

@@ -28,9 +28,10 @@ use std::sync::Arc;
 
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{AddrState, ArpControl};
+use burst_stack::epoch::Published;
 use burst_stack::filter::FilterTable;
 use burst_stack::igmp::IgmpHost;
-use burst_stack::pmtu::{PmtuCache, PmtuConfig};
+use burst_stack::pmtu::{PmtuCache, PmtuConfig, PmtuSnapshot};
 use burst_stack::redirect::{RedirectConfig, RedirectPolicy};
 use burst_stack::route::RouteTable;
 use burst_stack::PortId;
@@ -99,6 +100,10 @@ pub struct Control<P: Port> {
     igmp: Vec<Option<IgmpHost>>,
     redirects: RedirectPolicy,
     pmtu: PmtuCache,
+    /// What the workers read of `pmtu` (published when its version changes).
+    pmtu_pub: Option<Published<PmtuSnapshot>>,
+    /// The cache version last published.
+    pmtu_published: u64,
     /// Counters.
     pub stats: ControlStats,
     trace_gate: crate::trace::TraceGate,
@@ -140,6 +145,8 @@ impl<P: Port> Control<P> {
             igmp: Vec::new(),
             redirects: RedirectPolicy::new(RedirectConfig::default()),
             pmtu: PmtuCache::new(PmtuConfig::default(), 9216),
+            pmtu_pub: None,
+            pmtu_published: 0,
             stats: ControlStats::default(),
             trace_gate: crate::trace::TraceGate::new(),
             trace_req: None,
@@ -229,6 +236,7 @@ impl<P: Port> Control<P> {
             self.icmp_note(port, from, &msg[..usize::from(len)], now);
         }
         self.pmtu.expire(now);
+        self.publish_pmtu(now);
         self.routes.expire(now);
         for m in echo {
             self.echo_event(m);

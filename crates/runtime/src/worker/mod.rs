@@ -80,6 +80,8 @@ pub struct WorkerConfig {
     pub tcp: TcpSetup,
     /// Port names (index = port id), for log lines an operator reads.
     pub port_names: Vec<String>,
+    /// The path MTU cache the control thread publishes (RFC 1191), read when we send.
+    pub pmtu: burst_stack::epoch::View<burst_stack::pmtu::PmtuSnapshot>,
 }
 
 /// One worker.

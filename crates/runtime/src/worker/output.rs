@@ -28,6 +28,8 @@ pub(super) struct OutRoute {
     pub(super) nip: Ipv4Addr,
     /// The source address chosen.
     pub(super) src: Ipv4Addr,
+    /// The MTU to send with: the port's, or the path MTU when smaller.
+    pub(super) mtu: u16,
 }
 
 impl<Q: Queue> Worker<Q> {
@@ -59,10 +61,10 @@ impl<Q: Queue> Worker<Q> {
         l4: Option<burst_port::L4Checksum>,
         write: impl FnOnce(&mut [u8], Ipv4Addr, ChecksumMode) -> usize,
     ) -> Result<(), &'static str> {
-        let route = self.route_out(dst, src_hint)?;
+        let route = self.route_out(dst, src_hint, now)?;
         let (port, nip, src) = (route.port, route.nip, route.src);
         let p = usize::from(port.0);
-        let mtu = usize::from(self.ports[p].mtu);
+        let mtu = usize::from(route.mtu);
         if max_len > mtu {
             return self.send_fragmented(&route, dst, max_len, mtu, now, |out, s| {
                 write(out, s, ChecksumMode::Compute)
@@ -109,17 +111,20 @@ impl<Q: Queue> Worker<Q> {
     }
 
     /// Route lookup for a datagram we originate. Source: the address the peer used (replies),
-    /// else the route's, else the port's first.
+    /// else the route's, else the port's first. MTU: the port's, or the path MTU learned for
+    /// `dst` (RFC 1191) when smaller.
     pub(super) fn route_out(
         &mut self,
         dst: Ipv4Addr,
         src_hint: Option<Ipv4Addr>,
+        now: Nanos,
     ) -> Result<OutRoute, &'static str> {
         let guard = self.routes.domain().pin();
         let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
             self.ipv4.drop_no_route += 1;
             return Err("Destination net unreachable.");
         };
+        let path_mtu = self.cfg.pmtu.get(&guard).get(dst, now);
         drop(guard);
         let port = nh.port;
         let src = src_hint
@@ -139,11 +144,13 @@ impl<Q: Queue> Worker<Q> {
             self.ipv4.drop_no_route += 1;
             return Err("No usable source address.");
         };
+        let link_mtu = self.ports[usize::from(port.0)].mtu;
         Ok(OutRoute {
             port,
             gateway: nh.gateway,
             nip: nh.neighbour(dst),
             src,
+            mtu: path_mtu.map_or(link_mtu, |m| m.min(link_mtu)),
         })
     }
 
@@ -165,7 +172,7 @@ impl<Q: Queue> Worker<Q> {
         now: Nanos,
         write_headers: impl FnOnce(&mut [u8], Ipv4Addr),
     ) -> Result<(), &'static str> {
-        let route = self.route_out(dst, src_hint)?;
+        let route = self.route_out(dst, src_hint, now)?;
         let (port, nip, src) = (route.port, route.nip, route.src);
         let p = usize::from(port.0);
         let hl = ethernet::HEADER_LEN;

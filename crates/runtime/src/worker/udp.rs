@@ -105,7 +105,7 @@ impl<Q: Queue> Worker<Q> {
         };
         let len = ipv4::HEADER_LEN + u.buffer_len();
         let ttl = if dst.is_multicast() {
-            1
+            self.cfg.ipv4.multicast_ttl
         } else {
             self.cfg.ipv4.default_ttl
         };

@@ -62,6 +62,8 @@ pub struct Opts {
     pub buf_size: usize,
     /// UDP services the router runs.
     pub services: Vec<burst_stack::udp::Service>,
+    /// Last changes to the node's configuration (anything the fields above do not cover).
+    pub tweak: fn(&mut NodeConfig),
 }
 
 impl Default for Opts {
@@ -76,6 +78,7 @@ impl Default for Opts {
             mtu_host_a: 1500,
             buf_size: burst_port::mem::DEFAULT_BUF_SIZE,
             services: vec![],
+            tweak: |_| {},
         }
     }
 }
@@ -161,6 +164,8 @@ pub fn lab(o: Opts) -> Lab {
         filters: o.filters,
         ..NodeConfig::default()
     };
+    let mut cfg = cfg;
+    (o.tweak)(&mut cfg);
     let node = Node::build(&cfg, ports, clock.now()).unwrap();
     let mut l = Lab {
         clock,

@@ -1,0 +1,236 @@
+//! IPv4 and ICMP settings seen in behaviour, not only parsed: each test changes a setting and
+//! watches what the node does differently, on the router lab (two ports, hosts A and B, the
+//! in-memory wire, virtual clock). Redirect acceptance and lifetime, the multicast TTL, and the
+//! path MTU cache used by every sender.
+
+mod common;
+
+use std::net::Ipv4Addr;
+
+use burst_port::Nanos;
+use burst_runtime::ctl::{EchoOutcome, Request, Response};
+use burst_runtime::node::{NodeConfig, NodeRoute};
+use burst_stack::PortId;
+use burst_wire::icmpv4;
+use burst_wire::ipv4::{self, Protocol};
+use burst_wire::ChecksumMode;
+use common::router_lab::*;
+
+const FAR: Ipv4Addr = Ipv4Addr::new(198, 19, 3, 4);
+const BETTER: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 77);
+
+/// A frame from B to the router carrying ICMP `msg`.
+fn icmp_from_b(l: &mut Lab, msg: icmpv4::Repr<'_>) {
+    let mut d = vec![0u8; 20 + msg.buffer_len()];
+    burst_stack::icmp::emit(&msg, B, Ipv4Addr::new(198, 18, 2, 254), 64, false, &mut d);
+    l.send(1, &frame(B_MAC, R_B, &d));
+}
+
+/// The first 28 bytes of a datagram the router sent to `FAR` (what an ICMP error quotes).
+fn quote(len: usize, df: bool) -> Vec<u8> {
+    let ip = ipv4::Repr {
+        dont_frag: df,
+        ..ipv4::Repr::new(
+            Ipv4Addr::new(198, 18, 2, 254),
+            FAR,
+            Protocol::UDP,
+            len - 20,
+            64,
+        )
+    };
+    let mut full = vec![0u8; len];
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut full[..]),
+        ChecksumMode::Compute,
+    );
+    full.truncate(28);
+    full
+}
+
+fn host_routes(l: &mut Lab) -> Vec<(Ipv4Addr, String, String)> {
+    let rx = l.request(Request::RoutePrint);
+    l.run_for(STEP);
+    match rx.try_recv().unwrap() {
+        Response::Routes { routes } => routes
+            .into_iter()
+            .map(|r| (r.network, r.gateway, r.kind))
+            .collect(),
+        r => panic!("{r:?}"),
+    }
+}
+
+fn host(tweak: fn(&mut NodeConfig)) -> Lab {
+    lab(Opts {
+        tweak,
+        ..Opts::default()
+    })
+}
+
+/// A host (`forwarding` off) with `redirects` as given.
+fn redirect_lab(enabled: bool, lifetime_s: u64) -> Lab {
+    let mut l = host(match (enabled, lifetime_s) {
+        (true, 600) => |c: &mut NodeConfig| c.ipv4.forwarding = false,
+        (true, _) => |c: &mut NodeConfig| {
+            c.ipv4.forwarding = false;
+            c.redirects.lifetime = Nanos::from_secs(30);
+        },
+        (false, _) => |c: &mut NodeConfig| {
+            c.ipv4.forwarding = false;
+            c.redirects.enabled = false;
+        },
+    });
+    let q = quote(100, false);
+    icmp_from_b(
+        &mut l,
+        icmpv4::Repr::Redirect {
+            reason: icmpv4::Redirect::Host,
+            gateway: BETTER,
+            invoking: &q,
+        },
+    );
+    l.run_for(Nanos::from_millis(50));
+    l
+}
+
+#[test]
+fn accept_redirects_and_redirect_lifetime_change_what_a_redirect_does() {
+    // Accepted: a host route to FAR through the better gateway, 10 minutes.
+    let mut l = redirect_lab(true, 600);
+    let via_better = |r: &[(Ipv4Addr, String, String)]| {
+        r.iter()
+            .any(|(n, g, k)| *n == FAR && g == "198.18.2.77" && k == "redirect")
+    };
+    assert!(via_better(&host_routes(&mut l)));
+    l.run_for(Nanos::from_secs(40));
+    assert!(via_better(&host_routes(&mut l)), "still there after 40 s");
+    l.finish();
+    // A 30 s lifetime: gone after 40 s.
+    let mut l = redirect_lab(true, 30);
+    assert!(via_better(&host_routes(&mut l)));
+    l.run_for(Nanos::from_secs(40));
+    assert!(!via_better(&host_routes(&mut l)), "expired at 30 s");
+    l.finish();
+    // accept_redirects = false: ignored.
+    let mut l = redirect_lab(false, 600);
+    assert!(!via_better(&host_routes(&mut l)));
+    l.finish();
+    // A router (the lab's default) leaves redirects alone when the configuration says "auto".
+    let c = burst_runtime::config::Config::parse(
+        "[eal]\ncores = 1\n[[port]]\nname = \"a\"\ndevice = \"net_null0\"\naddresses = \
+         [\"198.18.1.254/24\"]\n[ipv4]\nforwarding = true\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert!(!NodeConfig::from(&c).redirects.enabled);
+    let mut c2 = c.clone();
+    c2.ipv4.forwarding = false;
+    assert!(NodeConfig::from(&c2).redirects.enabled);
+    c2.icmp.accept_redirects = Some(false);
+    assert!(!NodeConfig::from(&c2).redirects.enabled);
+    c2.ipv4.forwarding = true;
+    c2.icmp.accept_redirects = Some(true);
+    assert!(NodeConfig::from(&c2).redirects.enabled);
+}
+
+#[test]
+fn multicast_ttl_sets_the_ttl_of_multicast_datagrams_we_send() {
+    for (ttl, tweak) in [
+        (
+            1u8,
+            (|c: &mut NodeConfig| multicast_route(c)) as fn(&mut NodeConfig),
+        ),
+        (5, |c: &mut NodeConfig| {
+            multicast_route(c);
+            c.ipv4.multicast_ttl = 5;
+        }),
+    ] {
+        let mut l = host(tweak);
+        let now = l.now();
+        let group = Ipv4Addr::new(239, 9, 9, 9);
+        l.node.workers[0].udp_send(None, 5000, group, 5001, b"hello group", now);
+        l.run_for(Nanos::from_millis(20));
+        let seen = l.ipv4_seen(0);
+        let d = &seen
+            .iter()
+            .find(|(_, _, d)| d[16..20] == group.octets())
+            .expect("the datagram left on a")
+            .2;
+        assert_eq!(d[8], ttl);
+        l.finish();
+    }
+}
+
+fn multicast_route(c: &mut NodeConfig) {
+    c.routes.push(NodeRoute {
+        prefix: "224.0.0.0/4".parse().unwrap(),
+        via: None,
+        port: PortId(0),
+        metric: 1,
+    });
+}
+
+/// A fragmentation-needed from B about our datagram to FAR (MTU 1280) lowers the path MTU;
+/// every sender then honours it: `ctl ping -M do` fails locally, as Linux's ping does,
+/// and UDP and non-DF pings are fragmented to 1280 instead of the port's 1500.
+#[test]
+fn the_path_mtu_cache_is_used_by_every_sender() {
+    let mut l = host(|_| {});
+    let ping = |l: &mut Lab, size: u16, df: bool| {
+        let rx = l.request(Request::Ping {
+            dst: FAR,
+            count: 1,
+            size,
+            dont_frag: df,
+            ttl: None,
+            timeout_ms: 300,
+            interval_ms: 0,
+        });
+        l.run_for(Nanos::from_millis(400));
+        rx.try_iter().collect::<Vec<Response>>()
+    };
+    // Before: a 1400-byte DF ping leaves whole (B does not answer; it times out).
+    let lines = ping(&mut l, 1400, true);
+    assert!(
+        lines.iter().any(|r| matches!(
+            r,
+            Response::Echo {
+                outcome: EchoOutcome::Timeout,
+                ..
+            }
+        )),
+        "{lines:?}"
+    );
+    let big_before = l
+        .ipv4_seen(1)
+        .iter()
+        .filter(|(_, _, d)| d.len() == 1428)
+        .count();
+    assert_eq!(big_before, 1);
+    let q = quote(1428, true);
+    icmp_from_b(
+        &mut l,
+        icmpv4::Repr::dst_unreachable(icmpv4::DstUnreachable::FragRequired, 1280, &q),
+    );
+    l.run_for(Nanos::from_millis(50));
+    let now = l.now();
+    assert_eq!(l.node.control.path_mtu(FAR, now), Some(1280));
+    // The second try fails before leaving, from the cache.
+    let lines = ping(&mut l, 1400, true);
+    assert!(
+        lines.iter().any(|r| matches!(r, Response::Echo { outcome: EchoOutcome::Failed { message }, .. } if message.contains("needs to be fragmented"))),
+        "{lines:?}"
+    );
+    let seen_before = l.ipv4_seen(1).len();
+    // Without DF, and for UDP: fragments that fit 1280.
+    let _ = ping(&mut l, 1400, false);
+    let now = l.now();
+    l.node.workers[0].udp_send(None, 5000, FAR, 9, &[7u8; 1400], now);
+    l.run_for(Nanos::from_millis(50));
+    let after: Vec<_> = l.ipv4_seen(1).into_iter().skip(seen_before).collect();
+    assert_eq!(after.len(), 4, "two datagrams in two fragments each");
+    for (_, _, d) in &after {
+        let p = ipv4::Packet::new_checked(&d[..]).unwrap();
+        assert!(p.is_fragment() && usize::from(p.total_len()) <= 1280);
+    }
+    l.finish();
+}
