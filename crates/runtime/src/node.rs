@@ -428,6 +428,7 @@ where
                     },
                     port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
                     pmtu: pmtu.view(),
+                    max_groups: cfg.ports.iter().map(|p| p.groups.len()).sum::<usize>() + 64,
                 },
             ));
         }

@@ -51,6 +51,12 @@ pub struct Ipv4Stats {
     pub multicast_in: u64,
     /// Dropped: multicast to a group nobody joined on that port.
     pub drop_not_member: u64,
+    /// Group joins a worker refused: its membership table (sized at start for the configured
+    /// groups) was full.
+    pub group_join_rejected: u64,
+    /// Dropped: an IGMP message longer than a worker hands the control thread (a query with
+    /// more sources than a 1500-byte MTU holds).
+    pub drop_igmp_too_long: u64,
     /// Dropped: shorter than a header, or a length field inconsistent with the frame.
     pub drop_truncated: u64,
     /// Dropped: version is not 4.
@@ -90,6 +96,8 @@ impl Ipv4Stats {
         self.fragments_created += o.fragments_created;
         self.multicast_in += o.multicast_in;
         self.drop_not_member += o.drop_not_member;
+        self.group_join_rejected += o.group_join_rejected;
+        self.drop_igmp_too_long += o.drop_igmp_too_long;
         self.drop_truncated += o.drop_truncated;
         self.drop_version += o.drop_version;
         self.drop_header_len += o.drop_header_len;
@@ -107,7 +115,7 @@ impl Ipv4Stats {
     }
 
     /// Every counter with its name, for `stats` output.
-    pub fn named(&self) -> [(&'static str, u64); 20] {
+    pub fn named(&self) -> [(&'static str, u64); 22] {
         [
             ("received", self.received),
             ("delivered", self.delivered),
@@ -115,6 +123,8 @@ impl Ipv4Stats {
             ("fragments_created", self.fragments_created),
             ("multicast_in", self.multicast_in),
             ("drop_not_member", self.drop_not_member),
+            ("group_join_rejected", self.group_join_rejected),
+            ("drop_igmp_too_long", self.drop_igmp_too_long),
             ("drop_truncated", self.drop_truncated),
             ("drop_version", self.drop_version),
             ("drop_header_len", self.drop_header_len),

@@ -12,7 +12,7 @@ use burst_wire::ethernet::MacAddr;
 
 use super::Control;
 use crate::ctl::{ArpEntry, Response};
-use crate::msg::{Rings, ToWorker};
+use crate::msg::{NeighDown, Rings, ToWorker};
 
 /// The messages ArpControl wants sent, routed to the workers' rings.
 pub(super) struct Out<'a> {
@@ -35,24 +35,24 @@ impl ArpOutput for Out<'_> {
     fn send_arp(&mut self, port: PortId, dst: MacAddr, repr: &arp::Repr) {
         // Only workers own transmit queues; worker 0 sends for the control thread.
         if self.workers[0]
-            .to_worker(ToWorker::SendArp {
+            .to_worker(ToWorker::Neigh(NeighDown::SendArp {
                 port,
                 dst,
                 repr: *repr,
-            })
+            }))
             .is_err()
         {
             *self.lost += 1;
         }
     }
     fn resolved(&mut self, port: PortId, ip: Ipv4Addr, _mac: MacAddr) {
-        self.all(ToWorker::Resolved { port, ip });
+        self.all(ToWorker::Neigh(NeighDown::Resolved { port, ip }));
     }
     fn resolution_failed(&mut self, port: PortId, ip: Ipv4Addr) {
-        self.all(ToWorker::Failed { port, ip });
+        self.all(ToWorker::Neigh(NeighDown::Failed { port, ip }));
     }
     fn address_state(&mut self, port: PortId, addr: Ipv4Addr, state: AddrState) {
-        self.all(ToWorker::AddrState { port, addr, state });
+        self.all(ToWorker::Neigh(NeighDown::AddrState { port, addr, state }));
         self.addr_events.push((port, addr, state));
     }
 }

@@ -39,7 +39,7 @@ use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::Cidr;
 
 use crate::ctl::{Request, Response};
-use crate::msg::{Class, Rings, ToControl};
+use crate::msg::{NeighUp, ProtoUp, Rings, RouteUp};
 use crate::worker::SharedStats;
 
 use arp::Out;
@@ -164,46 +164,58 @@ impl<P: Port> Control<P> {
         let mut lost_proto = 0;
         let mut echo = Vec::new();
         let mut notes = Vec::new();
-        // Class by class, neighbour resolution first (msg.rs).
-        for class in Class::ALL {
-            for w in 0..self.workers.len() {
-                while let Some(m) = self.workers[w].from_worker(class) {
-                    work += 1;
-                    self.stats.messages += 1;
-                    let mut out = Out {
-                        workers: &self.workers,
-                        lost: &mut lost,
-                        addr_events: &mut events,
-                    };
-                    match m {
-                        ToControl::Arp { port, repr } => {
-                            self.arp.on_arp(port, &repr, now, &mut out)
+        // Class by class (msg.rs), neighbour resolution first.
+        for w in 0..self.workers.len() {
+            while let Some(m) = self.workers[w].neigh_up.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                let mut out = Out {
+                    workers: &self.workers,
+                    lost: &mut lost,
+                    addr_events: &mut events,
+                };
+                match m {
+                    NeighUp::Arp { port, repr } => self.arp.on_arp(port, &repr, now, &mut out),
+                    NeighUp::Resolve { port, ip } => self.arp.resolve(port, ip, now, &mut out),
+                }
+            }
+        }
+        for w in 0..self.workers.len() {
+            while let Some(m) = self.workers[w].proto_up.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                match m {
+                    ProtoUp::IcmpNote {
+                        port,
+                        from,
+                        len,
+                        msg,
+                    } => notes.push((port, from, len, msg)),
+                    ProtoUp::Igmp {
+                        port,
+                        src,
+                        dst,
+                        len,
+                        msg,
+                    } => {
+                        if let Some(Some(h)) = self.igmp.get_mut(usize::from(port.0)) {
+                            h.on_message(&msg[..usize::from(len)], src, dst, now);
                         }
-                        ToControl::Resolve { port, ip } => {
-                            self.arp.resolve(port, ip, now, &mut out)
-                        }
-                        ToControl::IcmpNote {
-                            port,
-                            from,
-                            len,
-                            msg,
-                        } => notes.push((port, from, len, msg)),
-                        ToControl::Igmp {
-                            port,
-                            src,
-                            dst,
-                            len,
-                            msg,
-                        } => {
-                            if let Some(Some(h)) = self.igmp.get_mut(usize::from(port.0)) {
-                                h.on_message(&msg[..usize::from(len)], src, dst, now);
-                            }
-                        }
-                        ToControl::RouteUse { dst } => self.dgd_use(dst),
-                        ToControl::RouteSuspect { dst } => self.dgd_suspect(dst),
-                        other => echo.push(other),
                     }
                 }
+            }
+            while let Some(m) = self.workers[w].route_up.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                match m {
+                    RouteUp::Use { dst } => self.dgd_use(dst),
+                    RouteUp::Suspect { dst } => self.dgd_suspect(dst),
+                }
+            }
+            while let Some(m) = self.workers[w].session_up.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                echo.push(m);
             }
         }
         for w in 0..self.workers.len() {

@@ -11,32 +11,39 @@ use burst_wire::ipv4::{self, Protocol};
 use burst_wire::ChecksumCheck;
 
 use super::Worker;
-use crate::msg::{is_ctl_ident, EchoError, ToControl, ToWorker};
+use crate::msg::{
+    is_ctl_ident, EchoError, NeighDown, ProtoDown, SessionDown, SessionUp, ToControl, ToWorker,
+};
 
 impl<Q: Queue> Worker<Q> {
     pub(super) fn message(&mut self, m: ToWorker, now: Nanos) {
         match m {
-            ToWorker::SendIgmp {
+            ToWorker::Proto(ProtoDown::SendIgmp {
                 port,
                 dst,
                 len,
                 msg,
-            } => self.send_igmp(port, dst, &msg[..usize::from(len)]),
-            ToWorker::Group {
+            }) => self.send_igmp(port, dst, &msg[..usize::from(len)]),
+            ToWorker::Proto(ProtoDown::Group {
                 port,
                 group,
                 joined,
-            } => {
-                self.groups.retain(|&mut (p, g)| !(p == port && g == group));
-                if joined && self.groups.len() < self.groups.inline_size() {
-                    self.groups.push((port, group));
+            }) => {
+                if !joined {
+                    self.groups.remove(&(port, group));
+                } else if self.groups.len() < self.groups.capacity() {
+                    self.groups.insert((port, group));
+                } else {
+                    // Sized at start for every group the configuration joins: a join beyond
+                    // that would allocate on the packet path.
+                    self.ipv4.group_join_rejected += 1;
                 }
             }
-            ToWorker::SendArp { port, dst, repr } => {
+            ToWorker::Neigh(NeighDown::SendArp { port, dst, repr }) => {
                 self.send_arp(port, dst, &repr);
                 self.l2.arp_sent_for_control += 1;
             }
-            ToWorker::Resolved { port, ip } => {
+            ToWorker::Neigh(NeighDown::Resolved { port, ip }) => {
                 let Some(mac) = self.neigh.lookup(port, ip, now) else {
                     return;
                 };
@@ -47,7 +54,7 @@ impl<Q: Queue> Worker<Q> {
                     self.queue_tx(port, b);
                 }
             }
-            ToWorker::Failed { port, ip } => {
+            ToWorker::Neigh(NeighDown::Failed { port, ip }) => {
                 // Host unreachable to local senders: today those are the stack's own echo
                 // requests (ctl ping/tracert); sockets join with the UDP/TCP issues.
                 let mut notes: smallvec::SmallVec<[ToControl; 16]> = smallvec::SmallVec::new();
@@ -89,7 +96,7 @@ impl<Q: Queue> Worker<Q> {
                     );
                 }
             }
-            ToWorker::AddrState { port, addr, state } => {
+            ToWorker::Neigh(NeighDown::AddrState { port, addr, state }) => {
                 for a in self
                     .addrs
                     .iter_mut()
@@ -102,14 +109,14 @@ impl<Q: Queue> Worker<Q> {
                     };
                 }
             }
-            ToWorker::Ping {
+            ToWorker::Session(SessionDown::Ping {
                 dst,
                 ident,
                 seq,
                 size,
                 ttl,
                 dont_frag,
-            } => {
+            }) => {
                 let data_len = usize::from(size).min(65507);
                 let len = ipv4::HEADER_LEN + icmpv4::HEADER_LEN + data_len;
                 let mut data = core::mem::take(&mut self.data_scratch);
@@ -131,13 +138,17 @@ impl<Q: Queue> Worker<Q> {
                     Ok(()) => {
                         self.icmp.out_msgs += 1;
                         self.icmp.out_echo_requests += 1;
-                        self.tell_control(ToControl::EchoSent {
+                        self.tell_control(ToControl::Session(SessionUp::EchoSent {
                             ident,
                             seq,
                             at: now,
-                        });
+                        }));
                     }
-                    Err(reason) => self.tell_control(ToControl::EchoFailed { ident, seq, reason }),
+                    Err(reason) => self.tell_control(ToControl::Session(SessionUp::EchoFailed {
+                        ident,
+                        seq,
+                        reason,
+                    })),
                 }
             }
         }
@@ -155,13 +166,13 @@ fn unreachable_note(frame: &[u8], now: Nanos) -> Option<ToControl> {
     let icmp = icmpv4::Packet::new_checked(ip.payload()).ok()?;
     match icmpv4::Repr::parse(&icmp, ChecksumCheck::Trust).ok()? {
         icmpv4::Repr::EchoRequest { ident, seq_no, .. } if is_ctl_ident(ident) => {
-            Some(ToControl::EchoError {
+            Some(ToControl::Session(SessionUp::EchoError {
                 ident,
                 seq: seq_no,
                 from: ip.src_addr(),
                 error: EchoError::Unreachable(1, 0),
                 at: now,
-            })
+            }))
         }
         _ => None,
     }

@@ -13,7 +13,7 @@ use burst_wire::ipv4::{self, Protocol};
 use burst_wire::ChecksumCheck;
 
 use super::Worker;
-use crate::msg::{is_ctl_ident, EchoError, ToControl};
+use crate::msg::{is_ctl_ident, EchoError, ProtoUp, SessionUp, ToControl};
 
 impl<Q: Queue> Worker<Q> {
     pub(super) fn icmp_input(
@@ -74,14 +74,14 @@ impl<Q: Queue> Worker<Q> {
             } => {
                 self.icmp.in_echo_replies += 1;
                 if is_ctl_ident(ident) {
-                    self.tell_control(ToControl::EchoReply {
+                    self.tell_control(ToControl::Session(SessionUp::EchoReply {
                         ident,
                         seq: seq_no,
                         from: ip.src_addr(),
                         ttl: ip.ttl(),
                         bytes: data.len() as u16,
                         at: now,
-                    });
+                    }));
                 }
             }
             icmpv4::Repr::DstUnreachable {
@@ -128,12 +128,12 @@ impl<Q: Queue> Worker<Q> {
         let n = icmp.len().min(crate::msg::ICMP_NOTE_MAX);
         let mut msg = [0u8; crate::msg::ICMP_NOTE_MAX];
         msg[..n].copy_from_slice(&icmp[..n]);
-        self.tell_control(ToControl::IcmpNote {
+        self.tell_control(ToControl::Proto(ProtoUp::IcmpNote {
             port,
             from,
             len: n as u8,
             msg,
-        });
+        }));
     }
 
     /// Reports an ICMP error about one of our ctl echo requests to the control thread.
@@ -152,13 +152,13 @@ impl<Q: Queue> Worker<Q> {
         }
         if let Some((ident, seq)) = inv.echo_ident_seq_no() {
             if is_ctl_ident(ident) {
-                self.tell_control(ToControl::EchoError {
+                self.tell_control(ToControl::Session(SessionUp::EchoError {
                     ident,
                     seq,
                     from,
                     error,
                     at: now,
-                });
+                }));
             }
         }
     }

@@ -53,8 +53,8 @@ impl<Q: Queue> Worker<Q> {
                 Destination::Multicast => {
                     // The 01:00:5e mapping is not unique and ports are promiscuous: deliver
                     // only groups joined on this port (224.0.0.1 always).
-                    let member = dst == Ipv4Addr::new(224, 0, 0, 1)
-                        || self.groups.iter().any(|&(p, g)| p == port && g == dst);
+                    let member =
+                        dst == Ipv4Addr::new(224, 0, 0, 1) || self.groups.contains(&(port, dst));
                     if !member {
                         self.ipv4.drop_not_member += 1;
                         self.step(Step::Drop("drop_not_member"));

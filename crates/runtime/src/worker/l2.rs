@@ -11,7 +11,7 @@ use burst_wire::arp;
 use burst_wire::ethernet::{self, EtherType, MacAddr};
 
 use super::Worker;
-use crate::msg::ToControl;
+use crate::msg::{NeighUp, ToControl};
 use crate::trace::{Step, TraceRecord};
 
 impl<Q: Queue> Worker<Q> {
@@ -93,7 +93,7 @@ impl<Q: Queue> Worker<Q> {
             self.l2.arp_replies += 1;
         }
         let _ = now;
-        self.tell_control(ToControl::Arp { port, repr });
+        self.tell_control(ToControl::Neigh(NeighUp::Arp { port, repr }));
     }
 
     pub(super) fn send_arp(&mut self, port: PortId, dst: MacAddr, repr: &arp::Repr) {

@@ -80,6 +80,8 @@ pub struct WorkerConfig {
     pub tcp: TcpSetup,
     /// Port names (index = port id), for log lines an operator reads.
     pub port_names: Vec<String>,
+    /// Most (port, group) memberships: every group the configuration joins, and some room.
+    pub max_groups: usize,
     /// The path MTU cache the control thread publishes (RFC 1191), read when we send.
     pub pmtu: burst_stack::epoch::View<burst_stack::pmtu::PmtuSnapshot>,
 }
@@ -118,8 +120,9 @@ pub struct Worker<Q: Queue> {
     /// Datagrams dropped by TCP/IP filtering (any protocol).
     pub filtered: u64,
     chargen_line: usize,
-    /// Multicast groups joined per port (IGMP, published by the control thread).
-    groups: smallvec::SmallVec<[(PortId, Ipv4Addr); 16]>,
+    /// Multicast groups joined per port (IGMP, published by the control thread); sized at
+    /// start for the configuration's groups, so a join never allocates.
+    groups: hashbrown::HashSet<(PortId, Ipv4Addr)>,
     /// Forwarding counters.
     pub fwd: ForwardStats,
     /// Per-port counters (index = port id).
@@ -171,6 +174,7 @@ impl<Q: Queue> Worker<Q> {
         cfg: WorkerConfig,
     ) -> Worker<Q> {
         let tx = (0..queues.len()).map(|_| Batch::new()).collect();
+        let groups = hashbrown::HashSet::with_capacity(cfg.max_groups);
         let nports = queues.len();
         let local_ips = addrs
             .iter()
@@ -227,7 +231,7 @@ impl<Q: Queue> Worker<Q> {
             udp,
             filtered: 0,
             chargen_line: 0,
-            groups: smallvec::SmallVec::new(),
+            groups,
             fwd: ForwardStats::default(),
             port_counters: vec![PortCounters::default(); nports],
             notes: vec![kernel_peer::PortNotes::default(); nports],

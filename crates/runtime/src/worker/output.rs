@@ -14,7 +14,7 @@ use burst_wire::ipv4::{self};
 use burst_wire::ChecksumMode;
 
 use super::Worker;
-use crate::msg::ToControl;
+use crate::msg::{NeighUp, ToControl};
 use crate::trace::Step;
 
 /// The route of a datagram we originate.
@@ -378,7 +378,7 @@ impl<Q: Queue> Worker<Q> {
                     self.step(Step::ArpPending(nip));
                     self.l2.arp_queued += 1;
                     if q == Queued::AskResolve {
-                        self.tell_control(ToControl::Resolve { port, ip: nip });
+                        self.tell_control(ToControl::Neigh(NeighUp::Resolve { port, ip: nip }));
                     }
                 }
                 Err(b) => {

@@ -30,7 +30,7 @@ use burst_wire::{checksum, tcp, ChecksumCheck, ChecksumMode};
 
 use super::Worker;
 use crate::ctl::TcpConnection;
-use crate::msg::ToControl;
+use crate::msg::{RouteUp, ToControl};
 use crate::trace::Step;
 
 /// How a worker's active opens choose source ports so that the peer's replies reach this
@@ -358,10 +358,10 @@ impl<Q: Queue> Worker<Q> {
                 if let Ok(remote) = self.tcp.remote_addr(h) {
                     let dst = *remote.ip();
                     if ev.contains(Events::CONNECTED) && self.route_use_due(dst, now) {
-                        self.tell_control(ToControl::RouteUse { dst });
+                        self.tell_control(ToControl::Route(RouteUp::Use { dst }));
                     }
                     if ev.contains(Events::ROUTE_SUSPECT) {
-                        self.tell_control(ToControl::RouteSuspect { dst });
+                        self.tell_control(ToControl::Route(RouteUp::Suspect { dst }));
                     }
                 }
             }

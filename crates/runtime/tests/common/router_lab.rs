@@ -40,8 +40,10 @@ pub struct Lab {
     /// Host A's and host B's queues.
     pub hosts: [MemQueue; 2],
     pub _host_ports: Vec<MemPort>,
-    /// Frames each host received.
+    /// Frames each host received (cleared after duplicate address detection).
     pub seen: [Vec<Vec<u8>>; 2],
+    /// Every frame each host received, from the start.
+    pub seen_all: [Vec<Vec<u8>>; 2],
     /// Check that every frame from the router has good checksums (on unless a test forwards
     /// bad ones on purpose).
     pub verify: bool,
@@ -175,6 +177,7 @@ pub fn lab(o: Opts) -> Lab {
         hosts,
         _host_ports: host_ports,
         seen: [Vec::new(), Vec::new()],
+        seen_all: [Vec::new(), Vec::new()],
         verify: true,
     };
     // Duplicate address detection: ICMP errors need a preferred source address.
@@ -260,6 +263,7 @@ impl Lab {
                     if self.verify {
                         dissect::parse(&v, ChecksumCheck::Verify).expect("valid frame from router");
                     }
+                    self.seen_all[h].push(v.clone());
                     self.seen[h].push(v);
                 }
             }
