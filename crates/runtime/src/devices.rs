@@ -105,9 +105,11 @@ pub fn plan(
             .and_then(|q| q.parse::<u32>().ok())
             .unwrap_or_else(|| u32::from(p.queue_count(workers)));
         let rx_pool = (ring.data_room() > u32::from(data_room) + 128).then(|| {
-            // Received frames are held for one burst (forwarded, or copied into a TCP ring)
-            // or queued briefly (a socket, a neighbour being resolved): two rings' worth.
-            let mbufs = (2 * ring.framecnt * qpairs.max(1)).max(1024) - 1;
+            // The ring holds what waits in the kernel; buffers are taken only as a worker
+            // polls, and are held for one burst (forwarded, or copied into a TCP ring) or
+            // queued briefly (a socket, a neighbour being resolved): a ring's worth per queue
+            // pair is plenty.
+            let mbufs = (ring.framecnt * qpairs.max(1)).max(1024) - 1;
             (mbufs, ring.data_room())
         });
         plans.push(PortPlan {
@@ -161,7 +163,7 @@ mod tests {
         let (args, plans) = plan(&c.eal.args, &c.ports, c.eal.cores, 2048).unwrap();
         assert_eq!(
             args[1],
-            "--vdev=net_af_packet0,iface=x0,qpairs=2,framesz=65408,blocksz=2093056,framecnt=256"
+            "--vdev=net_af_packet0,iface=x0,qpairs=2,framesz=65408,blocksz=2093056,framecnt=512"
         );
         assert_eq!(
             args[3],
@@ -169,11 +171,11 @@ mod tests {
         );
         assert_eq!(args[4], "--vdev=net_null0");
         assert_eq!(plans[0].max_frame, vdev::AF_PACKET_MAX_FRAME);
-        // 2 rings of 256 x 2 queue pairs, 64 KiB buffers of their own.
+        // A ring's worth (512) per queue pair (2) of 64 KiB buffers of their own.
         assert_eq!(plans[0].rx_pool, Some((1023, 65504)));
         assert_eq!(plans[0].iface.as_deref(), Some("x0"));
         assert_eq!(plans[1].max_frame, 12288 - 66);
-        assert_eq!(plans[1].rx_pool, Some((2047, 12384)));
+        assert_eq!(plans[1].rx_pool, Some((1023, 12384)));
         assert_eq!(
             plans[2],
             PortPlan {
