@@ -315,9 +315,12 @@ where
             let id = PortId(i as u16);
             let info = p.info();
             for c in &pc.addrs {
-                routes
-                    .add(Route::connected(c.network(), id, c.address()))
-                    .map_err(|e| format!("port {}: connected route {c}: {e}", pc.name))?;
+                match routes.add(Route::connected(c.network(), id, c.address())) {
+                    // A second address on the same subnet shares the first one's connected
+                    // route (it keeps the first address as its preferred source).
+                    Ok(()) | Err(burst_stack::route::RouteError::Exists) => {}
+                    Err(e) => return Err(format!("port {}: connected route {c}: {e}", pc.name)),
+                }
                 addrs.push(IfAddr {
                     port: id,
                     cidr: *c,

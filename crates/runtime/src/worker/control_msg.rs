@@ -47,20 +47,23 @@ impl<Q: Queue> Worker<Q> {
                 let Some(mac) = self.neigh.lookup(port, ip, now) else {
                     return;
                 };
-                // At most `pending_per_neighbor` (16 by default): inline, no allocation.
-                let bufs: smallvec::SmallVec<[Q::Buf; 16]> = self.pending.take(port, ip).collect();
-                for mut b in bufs {
+                // At most `pending_per_neighbor`: the scratch list holds that many (no
+                // allocation).
+                let mut bufs = core::mem::take(&mut self.pending_scratch);
+                bufs.extend(self.pending.take(port, ip));
+                for mut b in bufs.drain(..) {
                     b.data_mut()[..6].copy_from_slice(&mac.0);
                     self.queue_tx(port, b);
                 }
+                self.pending_scratch = bufs;
             }
             ToWorker::Neigh(NeighDown::Failed { port, ip }) => {
                 // Host unreachable to local senders: today those are the stack's own echo
                 // requests (ctl ping/tracert); sockets join with the UDP/TCP issues.
-                let mut notes: smallvec::SmallVec<[ToControl; 16]> = smallvec::SmallVec::new();
-                // At most `pending_per_neighbor` (16 by default): inline, no allocation.
-                let bufs: smallvec::SmallVec<[Q::Buf; 16]> =
-                    self.pending.drop_failed(port, ip).collect();
+                let mut notes: smallvec::SmallVec<[SessionUp; 16]> = smallvec::SmallVec::new();
+                // At most `pending_per_neighbor`: the scratch list holds that many.
+                let mut bufs = core::mem::take(&mut self.pending_scratch);
+                bufs.extend(self.pending.drop_failed(port, ip));
                 let n = bufs.len() as u64;
                 for b in &bufs {
                     if let Some(m) = unreachable_note(b.data(), now) {
@@ -72,7 +75,7 @@ impl<Q: Queue> Worker<Q> {
                 self.l2.drop_resolution_failed += n;
                 self.ipv4.drop_unresolved += n;
                 for m in notes {
-                    self.tell_control(m);
+                    self.tell_control(ToControl::Session(m));
                 }
                 // Forwarded datagrams (a source that is not ours): RFC 1812 §5.2.7.1 host
                 // unreachable back to their senders.
@@ -95,6 +98,8 @@ impl<Q: Queue> Worker<Q> {
                         now,
                     );
                 }
+                bufs.clear();
+                self.pending_scratch = bufs;
             }
             ToWorker::Neigh(NeighDown::AddrState { port, addr, state }) => {
                 for a in self
@@ -157,7 +162,7 @@ impl<Q: Queue> Worker<Q> {
 
 /// If `frame` is one of the stack's own echo requests (a ctl ping), the "host unreachable"
 /// report its session gets when the next hop does not resolve.
-fn unreachable_note(frame: &[u8], now: Nanos) -> Option<ToControl> {
+fn unreachable_note(frame: &[u8], now: Nanos) -> Option<SessionUp> {
     let eth = ethernet::Frame::new_checked(frame).ok()?;
     let ip = ipv4::Packet::new_checked(eth.payload()).ok()?;
     if ip.protocol() != Protocol::ICMP {
@@ -166,13 +171,13 @@ fn unreachable_note(frame: &[u8], now: Nanos) -> Option<ToControl> {
     let icmp = icmpv4::Packet::new_checked(ip.payload()).ok()?;
     match icmpv4::Repr::parse(&icmp, ChecksumCheck::Trust).ok()? {
         icmpv4::Repr::EchoRequest { ident, seq_no, .. } if is_ctl_ident(ident) => {
-            Some(ToControl::Session(SessionUp::EchoError {
+            Some(SessionUp::EchoError {
                 ident,
                 seq: seq_no,
                 from: ip.src_addr(),
                 error: EchoError::Unreachable(1, 0),
                 at: now,
-            }))
+            })
         }
         _ => None,
     }

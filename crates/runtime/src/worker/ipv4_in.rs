@@ -96,24 +96,22 @@ impl<Q: Queue> Worker<Q> {
         let total =
             usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
         let datagram = &datagram[..total];
-        let l4_checksum = self.local_l4_status(port, datagram, rx.l4_checksum);
+        // The verdict of the buffer that carries the datagram now: a reassembled one says
+        // "unknown" (the NIC only ever saw fragments), not the last fragment's verdict.
+        let l4_checksum = self.local_l4_status(port, datagram, buf.rx_meta().l4_checksum);
         let to_socket = self.destination(port, datagram, class, l4_checksum, now);
-        // A datagram for a user socket keeps its own buffer (zero-copy) when it arrived whole.
+        // A datagram for a user socket keeps its own buffer (zero-copy): one buffer, or the
+        // chain of a reassembled datagram (`Received::copy_payload` reads across it).
         if let Some((id, from, to, offset, len)) = to_socket {
-            if buf.nb_segs() == 1 {
-                let d = Received {
-                    from,
-                    to,
-                    buf,
-                    offset: hl + offset,
-                    len,
-                };
-                if let Err(d) = self.udp.deliver(id, d) {
-                    drop(d);
-                }
-            } else {
-                // Reassembled datagrams reach services only, for now.
-                self.udp.stats.rcvbuf_errors += 1;
+            let d = Received {
+                from,
+                to,
+                buf,
+                offset: hl + offset,
+                len,
+            };
+            if let Err(d) = self.udp.deliver(id, d) {
+                drop(d);
             }
         }
         self.rx_scratch = scratch;

@@ -153,9 +153,19 @@ pub struct Worker<Q: Queue> {
     netstat_seen: u64,
     /// Counters changed since they were last published.
     unpublished: bool,
+    /// Packets released from (or dropped with) one neighbour's pending queue, reused (capacity
+    /// `pending_per_neighbor`).
+    pending_scratch: Vec<Q::Buf>,
+    /// Fragments of one datagram being sent, reused (capacity: the most fragments a datagram
+    /// can need).
+    frag_scratch: Vec<Q::Buf>,
     /// Destinations whose connections were last reported to dead gateway detection, and when.
     route_use: [(u32, Nanos); tcp::ROUTE_USE_SLOTS],
 }
+
+/// The most fragments one datagram can need: 65,515 bytes of payload in 48-byte pieces (the
+/// 68-byte minimum MTU).
+const MAX_FRAGMENTS: usize = 65_515usize.div_ceil(48);
 
 /// Largest IPv4 datagram plus an Ethernet header.
 const SCRATCH: usize = 65535 + 64;
@@ -175,6 +185,7 @@ impl<Q: Queue> Worker<Q> {
     ) -> Worker<Q> {
         let tx = (0..queues.len()).map(|_| Batch::new()).collect();
         let groups = hashbrown::HashSet::with_capacity(cfg.max_groups);
+        let pending_cap = cfg.arp.pending_per_neighbor.max(1);
         let nports = queues.len();
         let local_ips = addrs
             .iter()
@@ -204,7 +215,8 @@ impl<Q: Queue> Worker<Q> {
         let shared = Arc::new(SharedStats {
             values: names.iter().map(|_| AtomicU64::new(0)).collect(),
             names,
-            netstat: NetstatSlot::default(),
+            // Every connection and every listener the stack can have (listeners: a few).
+            netstat: NetstatSlot::new(app_slots + 64),
         });
         Worker {
             id,
@@ -248,6 +260,8 @@ impl<Q: Queue> Worker<Q> {
             netstat_seen: 0,
             unpublished: true,
             route_use: [(0, Nanos::ZERO); tcp::ROUTE_USE_SLOTS],
+            pending_scratch: Vec::with_capacity(pending_cap),
+            frag_scratch: Vec::with_capacity(MAX_FRAGMENTS),
         }
     }
 

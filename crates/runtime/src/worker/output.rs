@@ -324,29 +324,32 @@ impl<Q: Queue> Worker<Q> {
             self.ipv4.drop_no_buffer += 1;
             return Err("No buffer.");
         };
-        let mut frags: smallvec::SmallVec<[Q::Buf; 48]> = smallvec::SmallVec::new();
+        // The reused fragment list holds the most fragments a datagram can need.
+        let mut frags = core::mem::take(&mut self.frag_scratch);
         let q = &mut self.queues[p];
         let r = frag::fragment(&chain, hl, mtu as u16, &mut || q.alloc(), &mut |f| {
             frags.push(f)
         });
         drop(chain);
-        match r {
-            Ok(_) => {}
-            Err(frag::FragError::DontFragment) => {
-                return Err("Packet needs to be fragmented but DF set.")
+        let r = match r {
+            Ok(_) => {
+                self.ipv4.sent += 1;
+                self.ipv4.fragments_created += frags.len() as u64;
+                for f in frags.drain(..) {
+                    self.l2_out(port, dst, nip, f, now);
+                }
+                Ok(())
             }
+            Err(frag::FragError::DontFragment) => Err("Packet needs to be fragmented but DF set."),
             Err(frag::FragError::NoBuffer) => {
                 self.ipv4.drop_no_buffer += 1;
-                return Err("No buffer.");
+                Err("No buffer.")
             }
-            Err(_) => return Err("Cannot fragment."),
-        }
-        self.ipv4.sent += 1;
-        self.ipv4.fragments_created += frags.len() as u64;
-        for f in frags {
-            self.l2_out(port, dst, nip, f, now);
-        }
-        Ok(())
+            Err(_) => Err("Cannot fragment."),
+        };
+        frags.clear();
+        self.frag_scratch = frags;
+        r
     }
 
     /// Fills in the Ethernet destination (broadcast, multicast mapping or the neighbour's MAC)

@@ -13,12 +13,12 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use burst_port::rss::{Reta, Toeplitz, KEY_LEN};
 use burst_port::{ChecksumStatus, Nanos, Queue};
 use burst_stack::ipv4::Destination;
 use burst_stack::PortId;
+use crossbeam_queue::ArrayQueue;
 
 /// Destinations remembered for [`Worker::route_use_due`].
 pub(super) const ROUTE_USE_SLOTS: usize = 64;
@@ -29,7 +29,6 @@ use burst_wire::ipv4::{self, Protocol};
 use burst_wire::{checksum, tcp, ChecksumCheck, ChecksumMode};
 
 use super::Worker;
-use crate::ctl::TcpConnection;
 use crate::msg::{RouteUp, ToControl};
 use crate::trace::Step;
 
@@ -110,29 +109,70 @@ impl TcpWorkerStats {
     }
 }
 
-/// A worker's answer to `netstat -a`: the control thread raises `requested`, the worker fills
-/// `rows` at its next poll and sets `filled` to the same generation. The lock is taken only on
-/// a ctl request, never on the packet path.
-#[derive(Debug, Default)]
+/// One `netstat -a` row as a worker writes it: plain data (the state as its name, a static
+/// string), so filling a row allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct NetRow {
+    /// Our address and port (`0.0.0.0` for a listener on every address).
+    pub local: SocketAddrV4,
+    /// The peer's (`0.0.0.0:0` for a listener).
+    pub remote: SocketAddrV4,
+    /// `LISTENING`, `ESTABLISHED`, `TIME_WAIT`, ...
+    pub state: &'static str,
+    /// Bytes not yet acknowledged (a listener: its SYN queue).
+    pub send_q: u64,
+    /// Bytes not yet read (a listener: its accept queue).
+    pub recv_q: u64,
+    /// Congestion window in bytes.
+    pub cwnd: u64,
+    /// Smoothed round-trip time in microseconds, once measured.
+    pub srtt_us: Option<u64>,
+    /// Segments retransmitted.
+    pub retransmits: u64,
+}
+
+/// A worker's answer to `netstat -a`, without a lock or an allocation on the worker: the
+/// control thread raises `requested`; at its next poll the worker takes an empty row buffer
+/// (sized for every connection and listener it can have), fills it and hands it back, with the
+/// generation it answered. The control thread returns the emptied buffer for the next request.
+#[derive(Debug)]
 pub struct NetstatSlot {
     requested: AtomicU64,
-    filled: AtomicU64,
-    rows: Mutex<Vec<TcpConnection>>,
+    empty: ArrayQueue<Vec<NetRow>>,
+    filled: ArrayQueue<(u64, Vec<NetRow>, bool)>,
 }
 
 impl NetstatSlot {
+    /// A slot whose buffer holds `rows` rows.
+    pub fn new(rows: usize) -> NetstatSlot {
+        let empty = ArrayQueue::new(1);
+        let _ = empty.push(Vec::with_capacity(rows));
+        NetstatSlot {
+            requested: AtomicU64::new(0),
+            empty,
+            filled: ArrayQueue::new(1),
+        }
+    }
+
     /// Asks the worker for rows; returns the generation to wait for.
     pub fn request(&self) -> u64 {
         self.requested.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// The rows, once the worker answered generation `gen`.
-    pub fn take(&self, gen: u64) -> Option<Vec<TcpConnection>> {
-        if self.filled.load(Ordering::Acquire) < gen {
+    /// The rows (and whether they had to stop short of every connection), once the worker
+    /// answered generation `gen`; `f` reads them before the buffer goes back to the worker.
+    pub fn take<T>(&self, gen: u64, f: impl FnOnce(&[NetRow], bool) -> T) -> Option<T> {
+        let (got, mut rows, cut) = self.filled.pop()?;
+        if got < gen {
+            // An answer to an older request: recycle it and keep waiting.
+            rows.clear();
+            let _ = self.empty.push(rows);
             return None;
         }
-        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
-        Some(core::mem::take(&mut *rows))
+        let out = f(&rows, cut);
+        rows.clear();
+        let _ = self.empty.push(rows);
+        Some(out)
     }
 }
 
@@ -482,36 +522,47 @@ impl<Q: Queue> Worker<Q> {
         if want == self.netstat_seen {
             return;
         }
+        // The buffer is back from the last request (or this request waits a poll for it).
+        let Some(mut rows) = slot.empty.pop() else {
+            return;
+        };
         self.netstat_seen = want;
-        let core = self.id as u16;
-        let mut rows: Vec<TcpConnection> = self
+        let room = rows.capacity();
+        let listeners = self
             .tcp
             .listeners()
-            .map(|(local, port, accept, syn)| TcpConnection {
+            .map(|(local, port, accept, syn)| NetRow {
                 local: SocketAddrV4::new(local.unwrap_or(Ipv4Addr::UNSPECIFIED), port),
                 remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-                state: "LISTENING".into(),
+                state: "LISTENING",
                 send_q: syn as u64,
                 recv_q: accept as u64,
                 cwnd: 0,
                 srtt_us: None,
                 retransmits: 0,
-                core,
-            })
-            .collect();
-        rows.extend(self.tcp.connections().map(|c| TcpConnection {
+            });
+        let conns = self.tcp.connections().map(|c| NetRow {
             local: c.local,
             remote: c.remote,
-            state: state_name(c.state).into(),
+            state: state_name(c.state),
             send_q: c.send_queue as u64,
             recv_q: c.recv_queue as u64,
             cwnd: c.cwnd as u64,
             srtt_us: c.srtt.map(|d| d.0 / 1000),
             retransmits: c.retransmits,
-            core,
-        }));
-        *slot.rows.lock().unwrap_or_else(|e| e.into_inner()) = rows;
-        slot.filled.store(want, Ordering::Release);
+        });
+        let mut cut = false;
+        for r in listeners.chain(conns) {
+            if rows.len() == room {
+                // Never grow the buffer here (that would allocate on the worker).
+                cut = true;
+                break;
+            }
+            rows.push(r);
+        }
+        if let Err((_, rows, _)) = slot.filled.push((want, rows, cut)) {
+            let _ = slot.empty.push(rows);
+        }
     }
 }
 

@@ -58,3 +58,30 @@ pub(super) fn worker(filters: &[(&str, Direction, &str)], filtering: Filtering) 
     node.workers[0].poll(Nanos::ZERO);
     node
 }
+
+/// A worker of a node with `n` ports (198.18.<i>.254/24 each) and nothing else configured.
+pub(super) fn worker_ports(n: usize) -> Node<MemPort> {
+    let clock = VirtualClock::new();
+    let wire = Wire::new(&clock, WireConfig::default());
+    let pool = MemPool::new(64, burst_port::mem::DEFAULT_BUF_SIZE);
+    let ports = (0..n)
+        .map(|i| {
+            let mac = MacAddr::new(2, 0, 0, 0, 1, i as u8);
+            MemPort::new(&wire, &pool, MemPortConfig::new(&format!("p{i}"), mac))
+        })
+        .collect();
+    let cfg = NodeConfig {
+        ports: (0..n)
+            .map(|i| NodePort {
+                name: format!("p{i}"),
+                addrs: vec![format!("198.18.{i}.254/24").parse().unwrap()],
+                groups: vec![],
+                partial_checksums: None,
+            })
+            .collect(),
+        ..NodeConfig::default()
+    };
+    let mut node = Node::build(&cfg, ports, clock.now()).unwrap();
+    node.workers[0].poll(Nanos::ZERO);
+    node
+}

@@ -68,8 +68,9 @@ impl<Q: Queue> Worker<Q> {
                 let t = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                let text = sudp::daytime(t);
-                self.udp_send(reply_src, dport, src, sport, text.as_bytes(), now);
+                let mut text = [0u8; 64];
+                let n = sudp::daytime(t, &mut text);
+                self.udp_send(reply_src, dport, src, sport, &text[..n], now);
             }
             Service::Qotd => {
                 let q = core::mem::take(&mut self.cfg.qotd);

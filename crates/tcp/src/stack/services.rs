@@ -277,7 +277,7 @@ impl ServiceSet {
         match kind {
             Kind::Daytime => {
                 let secs = self.cfg.unix_time_at_zero + now.0 / 1_000_000_000;
-                c.head_len = daytime(secs, &mut c.head);
+                c.head_len = burst_stack::udp::daytime(secs, &mut c.head);
                 c.close_after = true;
             }
             Kind::Qotd => {
@@ -594,7 +594,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// `core::fmt::Write` into a fixed buffer (output beyond it is cut).
+/// `fmt::Write` into a byte slice; stops (with an error) when the slice is full.
 struct Writer<'a> {
     buf: &'a mut [u8],
     len: usize,
@@ -613,77 +613,9 @@ impl core::fmt::Write for Writer<'_> {
     }
 }
 
-/// RFC 867's suggested form, e.g. `Tuesday, February 22, 1982 17:37:43-UTC` and CR LF;
-/// returns the length written.
-fn daytime(unix: u64, out: &mut [u8]) -> usize {
-    const DAYS: [&str; 7] = [
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-    ];
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    let mut w = Writer { buf: out, len: 0 };
-    use core::fmt::Write as _;
-    let _ = write!(
-        w,
-        "{}, {} {}, {} {:02}:{:02}:{:02}-UTC\r\n",
-        DAYS[((days + 4) % 7) as usize],
-        MONTHS[(m - 1) as usize],
-        d,
-        y,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    w.len
-}
-
-/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn daytime_format_and_calendar() {
-        let mut b = [0u8; 64];
-        let n = daytime(0, &mut b);
-        assert_eq!(&b[..n], b"Thursday, January 1, 1970 00:00:00-UTC\r\n");
-        let n = daytime(951_782_400 + 3_661, &mut b); // leap day 2000
-        assert_eq!(&b[..n], b"Tuesday, February 29, 2000 01:01:01-UTC\r\n");
-    }
 
     #[test]
     fn request_parsing() {
