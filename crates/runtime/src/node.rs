@@ -89,6 +89,46 @@ pub struct NodeConfig {
     /// What the control thread does with ICMP redirects (`[icmp] accept_redirects`,
     /// `redirect_lifetime`).
     pub redirects: burst_stack::redirect::RedirectConfig,
+    /// The packet-buffer pool the workers share, to size what each may hold (`None`: no
+    /// bound beyond each part's own defaults).
+    pub buffers: Option<Buffers>,
+}
+
+/// A packet-buffer pool's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buffers {
+    /// Buffers in the pool.
+    pub count: usize,
+    /// Bytes per buffer (headroom, data room).
+    pub size: usize,
+}
+
+/// What one worker may hold of the pool beyond a burst: half the pool stays for receive (and
+/// transmit rings), the other half is shared by the workers, each splitting its share between
+/// reassembly (half), socket queues and neighbour pending queues (a quarter each). A flood of
+/// fragments, of datagrams to a socket nobody reads or of packets to a silent neighbour then
+/// fills only its own share (refusals counted: `frag.drop_memory`, `udp.drop_budget`,
+/// `l2.drop_pending_full`), and the worker can still receive and answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerBudget {
+    /// Buffers reassembly may hold.
+    pub reassembly: usize,
+    /// Datagrams all UDP sockets may hold.
+    pub sockets: usize,
+    /// Packets all pending queues may hold.
+    pub pending: usize,
+}
+
+impl WorkerBudget {
+    /// The share of one of `workers` workers of `pool`.
+    pub fn of(pool: Buffers, workers: usize) -> WorkerBudget {
+        let per = pool.count / 2 / workers.max(1);
+        WorkerBudget {
+            reassembly: (per / 2).max(1),
+            sockets: (per / 4).max(1),
+            pending: (per / 4).max(1),
+        }
+    }
 }
 
 impl Default for NodeConfig {
@@ -110,6 +150,7 @@ impl Default for NodeConfig {
             filters: Vec::new(),
             tcp: NodeTcp::default(),
             redirects: Default::default(),
+            buffers: None,
         }
     }
 }
@@ -255,6 +296,10 @@ impl From<&crate::config::Config> for NodeConfig {
             },
             send_redirects: c.icmp.send_redirects,
             tcp: crate::config::node_tcp(c),
+            buffers: Some(Buffers {
+                count: c.eal.mbufs as usize,
+                size: usize::from(c.eal.mbuf_data_room) + 128,
+            }),
             redirects: burst_stack::redirect::RedirectConfig {
                 // RFC 1812 §5.2.7.2: a router does not learn routes from redirects unless told
                 // to; a host does (the seeds).
@@ -373,6 +418,24 @@ where
             tcp_stack.secret = random_secret();
         }
         let nworkers = cfg.workers.max(1);
+        let budget = cfg.buffers.map(|b| {
+            let w = WorkerBudget::of(b, nworkers);
+            tracing::info!(
+                pool = b.count,
+                reassembly = w.reassembly,
+                sockets = w.sockets,
+                pending = w.pending,
+                "per-worker buffer budget (half the pool kept for receive)"
+            );
+            w
+        });
+        let mut reassembly = burst_stack::frag::ReassemblyConfig::default();
+        let mut worker_arp = cfg.arp.clone();
+        if let (Some(w), Some(b)) = (budget, cfg.buffers) {
+            // Reassembly counts the memory its buffers pin; the other two count packets.
+            reassembly.max_bytes_total = reassembly.max_bytes_total.min(w.reassembly * b.size);
+            worker_arp.pending_total = worker_arp.pending_total.min(w.pending);
+        }
         // The path MTU cache lives in the control thread; workers read what it publishes.
         let link_mtu = ctxs.iter().map(|c| c.mtu).max().unwrap_or(1500);
         let pmtu = Published::new(
@@ -417,7 +480,9 @@ where
                 WorkerConfig {
                     ipv4: cfg.ipv4,
                     icmp: cfg.icmp,
-                    arp: cfg.arp.clone(),
+                    arp: worker_arp.clone(),
+                    reassembly,
+                    udp_max_queued: budget.map_or(usize::MAX, |b| b.sockets),
                     services: cfg.services.clone(),
                     qotd: cfg.qotd.clone(),
                     filtering: cfg.filtering.clone(),

@@ -138,11 +138,13 @@ pub struct UdpStats {
     pub out_datagrams: u64,
     /// Datagrams dropped by TCP/IP filtering.
     pub filtered: u64,
+    /// Datagrams dropped: the sockets together held their share of the worker's buffers.
+    pub drop_budget: u64,
 }
 
 impl UdpStats {
     /// Every counter with its name.
-    pub fn named(&self) -> [(&'static str, u64); 6] {
+    pub fn named(&self) -> [(&'static str, u64); 7] {
         [
             ("in_datagrams", self.in_datagrams),
             ("no_ports", self.no_ports),
@@ -150,6 +152,7 @@ impl UdpStats {
             ("rcvbuf_errors", self.rcvbuf_errors),
             ("out_datagrams", self.out_datagrams),
             ("filtered", self.filtered),
+            ("drop_budget", self.drop_budget),
         ]
     }
 }
@@ -161,6 +164,10 @@ pub struct UdpSockets<B> {
     by_port: HashMap<u16, smallvec::SmallVec<[u32; 2]>>,
     ready: VecDeque<SocketId>,
     rx_cap: usize,
+    /// Datagrams queued on all sockets, and the most that may be (the worker's buffer budget
+    /// for sockets).
+    queued: usize,
+    max_queued: usize,
     /// Counters.
     pub stats: UdpStats,
 }
@@ -173,8 +180,17 @@ impl<B> UdpSockets<B> {
             by_port: HashMap::with_capacity(max_sockets),
             ready: VecDeque::with_capacity(max_sockets),
             rx_cap,
+            queued: 0,
+            max_queued: usize::MAX,
             stats: UdpStats::default(),
         }
+    }
+
+    /// Bounds the datagrams queued on all sockets together (each holds a packet buffer): the
+    /// sockets' share of the worker's buffers, so a flood to a socket nobody reads cannot take
+    /// the buffers receive needs.
+    pub fn set_max_queued(&mut self, n: usize) {
+        self.max_queued = n;
     }
 
     /// Binds a socket to `addr` (unspecified = any) and `port`.
@@ -227,6 +243,7 @@ impl<B> UdpSockets<B> {
             .get_mut(id.0 as usize)
             .and_then(Option::take)
             .ok_or(UdpError::NotFound)?;
+        self.queued -= s.rx.len();
         if let Some(v) = self.by_port.get_mut(&s.local.1) {
             v.retain(|i| *i != id.0);
             if v.is_empty() {
@@ -278,6 +295,7 @@ impl<B> UdpSockets<B> {
 
     /// Queues a received datagram on a socket; gives the buffer back when the queue is full.
     pub fn deliver(&mut self, id: SocketId, d: Received<B>) -> Result<(), Received<B>> {
+        let full = self.queued >= self.max_queued;
         let Ok(s) = self.get_mut(id) else {
             return Err(d);
         };
@@ -286,9 +304,15 @@ impl<B> UdpSockets<B> {
             self.stats.rcvbuf_errors += 1;
             return Err(d);
         }
+        if full {
+            s.rx_dropped += 1;
+            self.stats.drop_budget += 1;
+            return Err(d);
+        }
         let was_empty = s.rx.is_empty();
         s.rx.push_back(d);
         s.rx_datagrams += 1;
+        self.queued += 1;
         self.stats.in_datagrams += 1;
         if was_empty {
             self.ready.push_back(id);
@@ -299,7 +323,9 @@ impl<B> UdpSockets<B> {
     /// The next datagram queued on a socket.
     pub fn recv_from(&mut self, id: SocketId) -> Option<Received<B>> {
         let s = self.get_mut(id).ok()?;
-        s.rx.pop_front()
+        let d = s.rx.pop_front()?;
+        self.queued -= 1;
+        Some(d)
     }
 
     /// The next socket that became readable (each readable socket is listed once until it is

@@ -8,6 +8,11 @@ use super::Control;
 use crate::ctl::{Counter, CounterGroup};
 
 impl<P: Port> Control<P> {
+    /// Port `i`'s own counters (the NIC's, or the in-memory wire's).
+    pub fn port_stats(&self, i: usize) -> burst_port::PortStats {
+        self.ports[i].stats()
+    }
+
     pub(super) fn stats_groups(&self) -> Vec<CounterGroup> {
         let mut g = Vec::new();
         for (i, p) in self.ports.iter().enumerate() {

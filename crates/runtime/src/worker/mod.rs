@@ -80,6 +80,10 @@ pub struct WorkerConfig {
     pub tcp: TcpSetup,
     /// Port names (index = port id), for log lines an operator reads.
     pub port_names: Vec<String>,
+    /// Reassembly limits (their memory cap is the worker's share of the pool).
+    pub reassembly: ReassemblyConfig,
+    /// Most datagrams all UDP sockets may hold together (the worker's share of the pool).
+    pub udp_max_queued: usize,
     /// Most (port, group) memberships: every group the configuration joins, and some room.
     pub max_groups: usize,
     /// The path MTU cache the control thread publishes (RFC 1191), read when we send.
@@ -192,6 +196,8 @@ impl<Q: Queue> Worker<Q> {
             .flat_map(|a| [a.cidr.address(), a.cidr.broadcast()])
             .collect();
         let mut udp = UdpSockets::new(1024, 64);
+        udp.set_max_queued(cfg.udp_max_queued);
+        let reasm = Reassembler::new(cfg.reassembly);
         for svc in &cfg.services {
             // Distinct well-known ports on a fresh table: binding cannot fail.
             let _ = udp.bind_service(*svc);
@@ -236,7 +242,7 @@ impl<Q: Queue> Worker<Q> {
             l2: L2Stats::default(),
             shared,
             last_publish: Nanos::ZERO,
-            reasm: Reassembler::new(ReassemblyConfig::default()),
+            reasm,
             rx_scratch: vec![0; SCRATCH],
             tx_scratch: vec![0; SCRATCH],
             data_scratch: vec![0; SCRATCH],
