@@ -39,6 +39,9 @@ scripts/smoke-tcp.sh
 step "burst against Linux peers with default veth offloads: partial checksums, TSO super-frames, 4000-byte and jumbo frames on af_packet (scripts/smoke-offloads.sh)"
 scripts/smoke-offloads.sh
 
+step "IPv4 against Linux and scapy: 100 IGMPv3 groups, router discovery both sides, path MTU through a 1280 hop, 3000-byte UDP, outbound filters on our own pings (scripts/smoke-ipv4.sh)"
+scripts/smoke-ipv4.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 

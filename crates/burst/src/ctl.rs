@@ -103,6 +103,8 @@ pub(crate) enum CtlCommand {
     Stats,
     /// Joined multicast groups per port.
     Igmp,
+    /// Router discovery: default routers learned from advertisements, ports advertising.
+    Rdisc,
     /// Records the path of the next N received packets through the stack and prints it.
     Trace {
         /// Seconds to wait for the packets.
@@ -189,6 +191,7 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
         }
         CtlCommand::Stats => Request::Stats,
         CtlCommand::Igmp => Request::Igmp,
+        CtlCommand::Rdisc => Request::Rdisc,
         CtlCommand::Trace { timeout, count } => Request::Trace {
             count,
             timeout_ms: (timeout * 1000.0) as u32,
@@ -294,6 +297,51 @@ fn filter_request(args: &[String]) -> Result<Request> {
     })
 }
 
+fn print_rdisc(s: &burst_runtime::ctl::RdiscStatus) {
+    if s.host_enabled {
+        println!(
+            "Router discovery (host): on, solicitations to {}",
+            s.solicitation_destination
+        );
+    } else {
+        println!("Router discovery (host): off ([router_discovery] enabled = false)");
+    }
+    if !s.routers.is_empty() {
+        println!("Default routers learned:");
+        println!(
+            "  {:<8} {:>16} {:>12} {:>12}",
+            "Port", "Router", "Preference", "Expires in"
+        );
+        for r in &s.routers {
+            println!(
+                "  {:<8} {:>16} {:>12} {:>10} s",
+                r.port, r.router, r.preference, r.expires_in_s
+            );
+        }
+    }
+    if s.advertising.is_empty() {
+        println!("Advertising (router): no port ([[port]] router_advertisements)");
+    } else {
+        println!("Advertising (router) to {}:", s.advertisement_destination);
+        println!(
+            "  {:<8} {:>12} {:>10} {:>10} {:>8}  Addresses",
+            "Port", "Preference", "Lifetime", "Next in", "Sent"
+        );
+        for a in &s.advertising {
+            let addrs: Vec<String> = a.addrs.iter().map(|a| a.to_string()).collect();
+            println!(
+                "  {:<8} {:>12} {:>8} s {:>8} s {:>8}  {}",
+                a.port,
+                a.preference,
+                a.lifetime_s,
+                a.next_in_s,
+                a.sent,
+                addrs.join(", ")
+            );
+        }
+    }
+}
+
 fn print_filters(rules: &[ctl::FilterRule]) {
     if rules.is_empty() {
         println!("No filter rules (every packet is permitted).");
@@ -345,9 +393,13 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
                 "Network Destination", "Netmask", "Gateway", "Interface", "Metric", "Port"
             );
             for e in routes {
+                let kind = match e.preference {
+                    Some(p) => format!("{} (preference {p})", e.kind),
+                    None => e.kind.clone(),
+                };
                 println!(
                     "{:>18} {:>16} {:>16} {:>16} {:>7}  {:<6} {}",
-                    e.network, e.netmask, e.gateway, e.interface, e.metric, e.port, e.kind
+                    e.network, e.netmask, e.gateway, e.interface, e.metric, e.port, kind
                 );
             }
         }
@@ -401,6 +453,7 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
                 }
             }
         }
+        Response::Rdisc(s) => print_rdisc(s),
         Response::Trace { packets } => {
             for (i, p) in packets.iter().enumerate() {
                 println!("packet {} (core {}):", i + 1, p.core);

@@ -109,6 +109,8 @@ pub enum Request {
     },
     /// `netstat -a`: every TCP connection and listener of every core.
     Netstat,
+    /// `rdisc`: router discovery (default routers learned, ports advertising).
+    Rdisc,
 }
 
 /// One TCP connection or listener, as `netstat -a` shows it.
@@ -197,8 +199,56 @@ pub struct RouteEntry {
     pub port: String,
     /// Metric.
     pub metric: u32,
+    /// The advertised preference level of a router-discovery route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<i32>,
     /// `connected`, `static`, `redirect`, ...
     pub kind: String,
+}
+
+/// Router discovery, as `rdisc` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdiscStatus {
+    /// Whether the host side runs (`[router_discovery] enabled`).
+    pub host_enabled: bool,
+    /// Where solicitations go.
+    pub solicitation_destination: Ipv4Addr,
+    /// Default routers learned from advertisements.
+    pub routers: Vec<RdiscRouter>,
+    /// Where advertisements go.
+    pub advertisement_destination: Ipv4Addr,
+    /// Ports that advertise.
+    pub advertising: Vec<RdiscAdvertising>,
+}
+
+/// A default router learned from advertisements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdiscRouter {
+    /// Port name.
+    pub port: String,
+    /// The router's address.
+    pub router: Ipv4Addr,
+    /// Its advertised preference level.
+    pub preference: i32,
+    /// Seconds until its lifetime ends.
+    pub expires_in_s: u64,
+}
+
+/// A port that sends router advertisements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdiscAdvertising {
+    /// Port name.
+    pub port: String,
+    /// Addresses listed.
+    pub addrs: Vec<Ipv4Addr>,
+    /// Their preference level.
+    pub preference: i32,
+    /// The lifetime advertised, in seconds.
+    pub lifetime_s: u64,
+    /// Seconds until the next advertisement.
+    pub next_in_s: u64,
+    /// Advertisements sent from the port.
+    pub sent: u64,
 }
 
 /// A named counter.
@@ -277,6 +327,8 @@ pub enum Response {
         /// Per port.
         ports: Vec<IgmpPort>,
     },
+    /// `rdisc`.
+    Rdisc(RdiscStatus),
     /// `trace`: the packets traced (fewer than asked when the timeout came first).
     Trace {
         /// Packets in arrival order at the control thread.

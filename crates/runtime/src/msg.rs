@@ -5,7 +5,7 @@
 //! | class | worker → control | control → worker |
 //! |---|---|---|
 //! | neighbours | ARP seen, resolve requests (read first) | ARP to send, resolved, failed, address states |
-//! | protocol | ICMP redirect / frag-needed notes, IGMP | IGMP to send, groups |
+//! | protocol | ICMP redirect / frag-needed notes, IGMP, router discovery | IGMP and router discovery to send, groups |
 //! | sessions | ctl echo events | ctl echo requests |
 //! | routes | route use / suspected dead gateway (aggregated per destination and second) | — |
 //! | traces | `ctl trace` records (own ring: the largest message) | — |
@@ -109,6 +109,17 @@ pub enum ProtoUp {
         /// The message.
         msg: [u8; IGMP_MAX],
     },
+    /// A router advertisement or solicitation received on a port (RFC 1256), whole.
+    Rdisc {
+        /// Port.
+        port: PortId,
+        /// IPv4 source.
+        from: Ipv4Addr,
+        /// Message length.
+        len: u16,
+        /// The ICMP message.
+        msg: [u8; RDISC_MAX],
+    },
 }
 
 /// Dead gateway detection's view of TCP, worker → control.
@@ -183,6 +194,10 @@ pub enum SessionUp {
 /// its Router Alert option (24 bytes). Hosts split reports to fit (RFC 3376 §4.2.16).
 pub const IGMP_MAX: usize = 1500 - 24;
 
+/// Longest router discovery message carried either way: what fits a 1500-byte MTU after the
+/// IPv4 header (a 184-address advertisement; longer ones are counted and dropped).
+pub const RDISC_MAX: usize = 1500 - 20;
+
 /// Control → worker, by class.
 // As `ToControl`: a transient value; each ring stores its class unwrapped.
 #[allow(clippy::large_enum_variant)]
@@ -248,6 +263,18 @@ pub enum ProtoDown {
         len: u16,
         /// The IGMP message.
         msg: [u8; IGMP_MAX],
+    },
+    /// Send a router discovery message (advertisement or solicitation) from `port` to `dst`
+    /// (a group, the broadcast address or a soliciting host), TTL 1.
+    SendRdisc {
+        /// Port.
+        port: PortId,
+        /// Destination.
+        dst: Ipv4Addr,
+        /// Message length.
+        len: u16,
+        /// The ICMP message, checksum included.
+        msg: [u8; RDISC_MAX],
     },
     /// A group was joined (`true`) or left on a port: deliver (or stop delivering) its
     /// datagrams.

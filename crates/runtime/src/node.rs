@@ -89,6 +89,8 @@ pub struct NodeConfig {
     /// What the control thread does with ICMP redirects (`[icmp] accept_redirects`,
     /// `redirect_lifetime`).
     pub redirects: burst_stack::redirect::RedirectConfig,
+    /// Router discovery (RFC 1256): host side and advertising ports.
+    pub rdisc: crate::control::RdiscSetup,
     /// The packet-buffer pool the workers share, to size what each may hold (`None`: no
     /// bound beyond each part's own defaults).
     pub buffers: Option<Buffers>,
@@ -150,6 +152,7 @@ impl Default for NodeConfig {
             filters: Vec::new(),
             tcp: NodeTcp::default(),
             redirects: Default::default(),
+            rdisc: Default::default(),
             buffers: None,
         }
     }
@@ -306,6 +309,16 @@ impl From<&crate::config::Config> for NodeConfig {
                 enabled: c.icmp.accept_redirects.unwrap_or(!c.ipv4.forwarding),
                 lifetime: c.icmp.redirect_lifetime,
                 ..Default::default()
+            },
+            rdisc: crate::control::RdiscSetup {
+                host: c.router_discovery.host(),
+                advertise: c.router_discovery.advertise(),
+                ports: c
+                    .ports
+                    .iter()
+                    .filter(|p| p.router_advertisements)
+                    .map(|p| (p.id, p.router_preference))
+                    .collect(),
             },
             filters: c
                 .filters
@@ -531,6 +544,7 @@ where
         control.start(&static_arp, now)?;
         let groups: Vec<Vec<Ipv4Addr>> = cfg.ports.iter().map(|p| p.groups.clone()).collect();
         control.start_igmp(&groups, now)?;
+        control.start_rdisc(&cfg.rdisc, now);
         Ok(Node {
             control,
             workers,
@@ -573,16 +587,31 @@ where
         leave: Arc<dyn Fn(usize) + Send + Sync>,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
         let mut handles = Vec::new();
+        // Workers stop after the control thread: its last messages (router discovery's
+        // farewell advertisements) still go out through them.
+        let workers_stop = Arc::new(AtomicBool::new(false));
+        // The control thread owns the ports: it closes them only once no worker uses them.
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(self.workers.len()));
+        /// One worker fewer when dropped.
+        struct Done(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Release);
+            }
+        }
         for mut w in self.workers {
-            let (clock, stop) = (clock.clone(), stop.clone());
+            let (clock, stop) = (clock.clone(), workers_stop.clone());
+            let running = running.clone();
             let (enter, leave) = (enter.clone(), leave.clone());
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("burst-worker-{}", w.id()))
                     .spawn(move || {
+                        // Counted out however the thread ends (a panic included).
+                        let _done = Done(running);
                         enter(w.id());
                         let mut idle = 0u32;
-                        while !stop.load(Ordering::Relaxed) {
+                        while !stop.load(Ordering::Acquire) {
                             if w.poll(clock.now()) == 0 {
                                 // A poll-mode worker spins; yield now and then so a shared core (the
                                 // 2-core lab) still serves the control thread.
@@ -594,6 +623,8 @@ where
                                 idle = 0;
                             }
                         }
+                        // What the control thread queued before it let us go.
+                        w.poll(clock.now());
                         let id = w.id();
                         // The worker's buffers go back to their pool while still registered.
                         drop(w);
@@ -606,6 +637,14 @@ where
             std::thread::Builder::new()
                 .name("burst-control".into())
                 .spawn(move || {
+                    /// Lets the workers stop when the control thread ends, however it ends.
+                    struct Release(Arc<AtomicBool>);
+                    impl Drop for Release {
+                        fn drop(&mut self) {
+                            self.0.store(true, Ordering::Release);
+                        }
+                    }
+                    let _release = Release(workers_stop);
                     // Not the packet path: sleeping keeps a core free for the workers. The nap
                     // grows while nothing happens (ARP and route timers work in seconds, ctl
                     // requests tolerate milliseconds), so an idle control thread does not keep
@@ -618,6 +657,22 @@ where
                         } else {
                             nap = Duration::from_micros(200);
                         }
+                    }
+                    control.stop_rdisc();
+                    drop(_release);
+                    // Ports close when `control` drops: not under a worker's feet.
+                    let since = std::time::Instant::now();
+                    let mut warned = false;
+                    while running.load(Ordering::Acquire) > 0 {
+                        if !warned && since.elapsed() > Duration::from_secs(10) {
+                            warned = true;
+                            tracing::error!(
+                                left = running.load(Ordering::Relaxed),
+                                "workers have not stopped after 10 s; the ports stay open \
+                                 until they do"
+                            );
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
                     }
                 })?,
         );

@@ -247,7 +247,7 @@ pub fn check<'a>(
             }
         }
     }
-    if p.src_addr().is_martian_source() {
+    if p.src_addr().is_martian_source() && !initialising_host(&p) {
         return Err(Refused::MartianSource);
     }
     if p.header_len() > ipv4::HEADER_LEN {
@@ -264,6 +264,15 @@ pub fn check<'a>(
         }
     }
     Ok(p)
+}
+
+/// A host that does not know its address yet sends from 0.0.0.0 (RFC 1122 §3.2.1.3: router
+/// solicitations, IGMPv3 reports RFC 3376 §4.2.13, DHCP), to the link only: the limited
+/// broadcast or a 224.0.0.0/24 group, neither of which is ever forwarded. Such datagrams are
+/// not martian.
+fn initialising_host(p: &ipv4::Packet<&[u8]>) -> bool {
+    let dst = p.dst_addr().octets();
+    p.src_addr().is_unspecified() && (dst == [255; 4] || dst[..3] == [224, 0, 0])
 }
 
 /// Classifies a destination against our addresses.
@@ -355,6 +364,21 @@ mod tests {
                 "{m}"
             );
         }
+        // 0.0.0.0 only from a host still learning its address, to the link.
+        let d = datagram(Ipv4Addr::UNSPECIFIED, &[]);
+        assert_eq!(check(&d, &rx, &cfg).unwrap_err(), Refused::MartianSource);
+        for to in [[224, 0, 0, 2], [224, 0, 0, 22], [255, 255, 255, 255]] {
+            let mut d = datagram(Ipv4Addr::UNSPECIFIED, &[]);
+            let mut p = ipv4::Packet::new_unchecked(&mut d[..]);
+            p.set_dst_addr(Ipv4Addr::from(to));
+            p.fill_checksum();
+            assert!(check(&d, &rx, &cfg).is_ok(), "{to:?}");
+        }
+        let mut d = datagram(Ipv4Addr::UNSPECIFIED, &[]);
+        let mut p = ipv4::Packet::new_unchecked(&mut d[..]);
+        p.set_dst_addr(Ipv4Addr::new(224, 0, 1, 2));
+        p.fill_checksum();
+        assert_eq!(check(&d, &rx, &cfg).unwrap_err(), Refused::MartianSource);
         let lsrr = datagram(Ipv4Addr::new(198, 18, 0, 1), &[131, 7, 4, 198, 18, 0, 9]);
         assert_eq!(check(&lsrr, &rx, &cfg).unwrap_err(), Refused::SourceRoute);
         let accept = Ipv4Config {

@@ -13,6 +13,7 @@
 //! | `[arp_tunables]` | [`ArpTunables`] | `arp.rs` |
 //! | `[ipv4]` | [`Ipv4Tunables`] | `ipv4.rs` |
 //! | `[icmp]` | [`IcmpTunables`] | `ipv4.rs` |
+//! | `[router_discovery]` | [`RouterDiscoveryConfig`]: RFC 1256, host and router side | `rdisc.rs` |
 //! | `[tcp]` | [`TcpTunables`] | `tcp.rs` |
 //! | `[services]` | [`ServicesConfig`]: the simple TCP/IP services | `services.rs` |
 //! | `[filtering]` | [`FilteringConfig`]: what traffic to this host is accepted | `services.rs` |
@@ -40,6 +41,7 @@ mod eal;
 mod filter;
 mod ipv4;
 mod port;
+mod rdisc;
 mod route;
 mod services;
 mod tcp;
@@ -57,6 +59,7 @@ pub use eal::EalConfig;
 pub use filter::FilterConfig;
 pub use ipv4::{IcmpTunables, Ipv4Tunables};
 pub use port::PortConfig;
+pub use rdisc::RouterDiscoveryConfig;
 pub use route::RouteConfig;
 pub use services::{FilteringConfig, ServicesConfig};
 pub use tcp::{node_tcp, Congestion, Negotiation, TcpTunables, TSO_MAX_SEGS};
@@ -67,6 +70,7 @@ use eal::{validate_eal, RawEal};
 use filter::{validate_filters, RawFilter};
 use ipv4::validate_icmp;
 use port::{validate_ports, RawPort};
+use rdisc::validate_rdisc;
 use route::{validate_routes, RawRoute};
 use tcp::validate_tcp;
 
@@ -96,6 +100,8 @@ pub struct Config {
     pub ipv4: Ipv4Tunables,
     /// ICMP tunables.
     pub icmp: IcmpTunables,
+    /// Router discovery (RFC 1256).
+    pub router_discovery: RouterDiscoveryConfig,
     /// TCP tunables.
     pub tcp: TcpTunables,
     /// Which port backend to run on.
@@ -211,6 +217,8 @@ struct RawConfig {
     #[serde(default)]
     icmp: IcmpTunables,
     #[serde(default)]
+    router_discovery: RouterDiscoveryConfig,
+    #[serde(default)]
     tcp: TcpTunables,
     #[serde(default)]
     backend: RawBackend,
@@ -241,6 +249,7 @@ impl RawConfig {
         }
         validate_arp_tunables(&self.arp_tunables)?;
         validate_icmp(&self.icmp)?;
+        validate_rdisc(&self.router_discovery, &ports, self.ipv4.forwarding)?;
         validate_tcp(&self.tcp, &self.services)?;
         for p in &ports {
             // A frame we send is built in one buffer (chains are for TSO super-segments and
@@ -267,6 +276,7 @@ impl RawConfig {
             arp: self.arp_tunables,
             ipv4: self.ipv4,
             icmp: self.icmp,
+            router_discovery: self.router_discovery,
             tcp: self.tcp,
             backend,
             services: self.services,

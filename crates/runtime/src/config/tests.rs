@@ -236,7 +236,7 @@ fn range_errors() {
         "test.toml:16:15: ipv4.default_ttl: must be 1..=255, got 0"
     );
     let e = err_with("ipv4 = 3\n");
-    assert!(e.ends_with("port[1].ipv4: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`)"), "{e}");
+    assert!(e.ends_with("port[1].ipv4: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`, `router_advertisements`, `router_preference`)"), "{e}");
     let e = err(&format!("ipv4 = 3\n{BASE}"));
     assert_eq!(
         e,
@@ -254,7 +254,7 @@ fn range_errors() {
 #[test]
 fn unknown_keys_are_reported_with_their_path() {
     let e = err_with("bogus = 1\n");
-    assert_eq!(e, "test.toml:15:1: port[1].bogus: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`)");
+    assert_eq!(e, "test.toml:15:1: port[1].bogus: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`, `router_advertisements`, `router_preference`)");
     let e = err(&BASE.replace("cores = 2", "cores = 2\nworkers = 3"));
     assert_eq!(
         e,

@@ -6,7 +6,7 @@
 //! workers' messages and the ctl requests; each feature's work is an `impl Control` block in its
 //! own file: `arp.rs` (neighbours, duplicate address detection), `routes.rs` (the route table,
 //! ICMP redirects, path MTU), `dgd.rs` (dead gateway detection), `filters.rs` (packet filter
-//! rules), `igmp.rs` (multicast groups), `ping.rs` (ping/tracert sessions), `requests.rs` (the
+//! rules), `igmp.rs` (multicast groups), `rdisc.rs` (router discovery), `ping.rs` (ping/tracert sessions), `requests.rs` (the
 //! ctl request dispatcher), `trace.rs` (`ctl trace`), `netstat.rs` (`ctl netstat`) and
 //! `stats.rs` (`ctl stats`).
 
@@ -16,6 +16,7 @@ mod filters;
 mod igmp;
 mod netstat;
 mod ping;
+mod rdisc;
 mod requests;
 mod routes;
 mod stats;
@@ -46,6 +47,7 @@ use arp::Out;
 use igmp::IgmpOut;
 use netstat::NetstatRequest;
 use ping::Session;
+pub use rdisc::RdiscSetup;
 use trace::TraceRequest;
 
 /// A ctl request and where its response lines go.
@@ -99,6 +101,10 @@ pub struct Control<P: Port> {
     addr_states: HashMap<(PortId, Ipv4Addr), AddrState>,
     igmp: Vec<Option<IgmpHost>>,
     redirects: RedirectPolicy,
+    /// Router discovery, host side.
+    rdisc: burst_stack::rdisc::Rdisc,
+    /// Router discovery, advertising side.
+    radv: burst_stack::radv::Advertiser,
     pmtu: PmtuCache,
     /// What the workers read of `pmtu` (published when its version changes).
     pmtu_pub: Option<Published<PmtuSnapshot>>,
@@ -144,6 +150,8 @@ impl<P: Port> Control<P> {
             addr_states: HashMap::new(),
             igmp: Vec::new(),
             redirects: RedirectPolicy::new(RedirectConfig::default()),
+            rdisc: burst_stack::rdisc::Rdisc::new(Default::default()),
+            radv: burst_stack::radv::Advertiser::new(Default::default(), 1),
             pmtu: PmtuCache::new(PmtuConfig::default(), 9216),
             pmtu_pub: None,
             pmtu_published: 0,
@@ -202,6 +210,12 @@ impl<P: Port> Control<P> {
                             h.on_message(&msg[..usize::from(len)], src, dst, now);
                         }
                     }
+                    ProtoUp::Rdisc {
+                        port,
+                        from,
+                        len,
+                        msg,
+                    } => self.rdisc_message(port, from, &msg[..usize::from(len)], now),
                 }
             }
             while let Some(m) = self.workers[w].route_up.pop() {
@@ -241,6 +255,7 @@ impl<P: Port> Control<P> {
                 h.poll(now, &mut out);
             }
         }
+        self.poll_rdisc(now);
         self.stats.lost_neigh += lost;
         self.stats.lost_proto += lost_proto;
         self.note_addr_events(events);

@@ -118,6 +118,7 @@ impl<P: Port> Control<P> {
                     .map(|(port, groups)| crate::ctl::IgmpPort { port, groups })
                     .collect(),
             },
+            Request::Rdisc => Response::Rdisc(self.rdisc_status(now)),
             Request::FilterList => Response::Filters {
                 rules: self.filter_rules(),
             },

@@ -29,12 +29,7 @@ impl<P: Port> Control<P> {
         };
         match repr {
             icmpv4::Repr::Redirect { .. } => {
-                let ours: Vec<(PortId, Cidr)> = self
-                    .meta
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, m)| m.addrs.iter().map(move |c| (PortId(i as u16), *c)))
-                    .collect();
+                let ours = self.our_subnets();
                 match self
                     .redirects
                     .on_redirect(port, from, &repr, &mut self.routes, &ours, now)
@@ -98,6 +93,10 @@ impl<P: Port> Control<P> {
                         .unwrap_or(Ipv4Addr::UNSPECIFIED),
                     port: m.name.clone(),
                     metric: r.metric,
+                    preference: match (r.kind, r.gateway) {
+                        (RouteKind::RouterDiscovery, Some(g)) => self.rdisc_preference(r.port, g),
+                        _ => None,
+                    },
                     kind: match r.kind {
                         RouteKind::Connected => "connected",
                         RouteKind::Static => "static",

@@ -24,6 +24,12 @@ impl<Q: Queue> Worker<Q> {
                 len,
                 msg,
             }) => self.send_igmp(port, dst, &msg[..usize::from(len)]),
+            ToWorker::Proto(ProtoDown::SendRdisc {
+                port,
+                dst,
+                len,
+                msg,
+            }) => self.send_rdisc(port, dst, &msg[..usize::from(len)], now),
             ToWorker::Proto(ProtoDown::Group {
                 port,
                 group,

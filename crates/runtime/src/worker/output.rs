@@ -10,7 +10,7 @@ use burst_stack::frag::{self};
 use burst_stack::ipv4::{self as sipv4};
 use burst_stack::PortId;
 use burst_wire::ethernet::{self, EtherType, MacAddr};
-use burst_wire::ipv4::{self};
+use burst_wire::ipv4::{self, Protocol};
 use burst_wire::ChecksumMode;
 
 use super::Worker;
@@ -119,6 +119,12 @@ impl<Q: Queue> Worker<Q> {
         src_hint: Option<Ipv4Addr>,
         now: Nanos,
     ) -> Result<OutRoute, &'static str> {
+        // A reply to a host still learning its address (RFC 1122 §3.2.1.3): nowhere to go,
+        // and the default route would carry it off.
+        if dst.is_unspecified() {
+            self.ipv4.drop_no_route += 1;
+            return Err("Cannot send to 0.0.0.0.");
+        }
         let guard = self.routes.domain().pin();
         let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
             self.ipv4.drop_no_route += 1;
@@ -395,15 +401,58 @@ impl<Q: Queue> Worker<Q> {
 
     /// IGMP goes straight onto the link (TTL 1, Router Alert; RFC 3376 §4), no routing.
     pub(super) fn send_igmp(&mut self, port: PortId, dst: Ipv4Addr, msg: &[u8]) {
-        let p = usize::from(port.0);
-        // Joins made at start go out while duplicate address detection still runs: report from
-        // the port's address unless it lost a conflict (RFC 3376 allows 0.0.0.0 otherwise).
-        let src = self
-            .addrs
+        let src = self.link_source(port);
+        let ip = burst_stack::igmp::ipv4_header(src, dst, msg.len());
+        self.send_link(port, dst, ip, msg);
+    }
+
+    /// Router discovery (RFC 1256): TTL 1, from the port's address. To a group or the
+    /// broadcast address straight onto the link; a unicast answer to a soliciting host goes
+    /// through the source path like any datagram we send (ARP, outbound filters).
+    pub(super) fn send_rdisc(&mut self, port: PortId, dst: Ipv4Addr, msg: &[u8], now: Nanos) {
+        let src = self.link_source(port);
+        let ip = ipv4::Repr::new(src, dst, Protocol::ICMP, msg.len(), 1);
+        if dst.is_multicast() || dst.is_broadcast() {
+            self.send_link(port, dst, ip, msg);
+        } else {
+            let len = ip.buffer_len();
+            let sent = self.send_ip(dst, Some(src), len, now, |out, _| {
+                let hl = ip.header_len();
+                out[hl..len].copy_from_slice(msg);
+                ip.emit(
+                    &mut ipv4::Packet::new_unchecked(&mut out[..len]),
+                    ChecksumMode::Compute,
+                );
+                len
+            });
+            if sent.is_err() {
+                return;
+            }
+        }
+        self.icmp.out_msgs += 1;
+    }
+
+    /// The port's first address, unless duplicate address detection found it in use (then
+    /// 0.0.0.0; messages sent at start go out while detection still runs).
+    fn link_source(&self, port: PortId) -> Ipv4Addr {
+        self.addrs
             .iter()
             .find(|a| a.port == port && a.state != sipv4::AddrState::Conflict)
-            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.cidr.address());
-        let ip = burst_stack::igmp::ipv4_header(src, dst, msg.len());
+            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.cidr.address())
+    }
+
+    /// `ip` + `msg` to a group (its multicast MAC) or to the broadcast address on `port`,
+    /// without routing.
+    fn send_link(&mut self, port: PortId, dst: Ipv4Addr, ip: ipv4::Repr, msg: &[u8]) {
+        let p = usize::from(port.0);
+        let mac = if dst.is_broadcast() {
+            MacAddr::BROADCAST
+        } else {
+            match MacAddr::from_ipv4_multicast(dst) {
+                Some(m) => m,
+                None => return,
+            }
+        };
         let Some(mut b) = self.queues[p].alloc() else {
             self.ipv4.drop_no_buffer += 1;
             return;
@@ -411,9 +460,6 @@ impl<Q: Queue> Worker<Q> {
         let hl = ethernet::HEADER_LEN;
         let Some(f) = b.append(hl + ip.buffer_len()) else {
             self.ipv4.drop_no_buffer += 1;
-            return;
-        };
-        let Some(mac) = MacAddr::from_ipv4_multicast(dst) else {
             return;
         };
         ethernet::Repr {
