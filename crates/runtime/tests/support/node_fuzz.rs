@@ -1245,7 +1245,7 @@ impl Lab {
             Nanos::from_secs(61),
         ]);
         let d = d.min(MAX_SCRIPT_TIME.saturating_sub(self.script_time));
-        self.script_time = self.script_time + d;
+        self.script_time += d;
         let step = if d > Nanos::from_secs(5) {
             Nanos::from_millis(500)
         } else {
@@ -2196,190 +2196,190 @@ impl Script {
 /// fuzzer to mutate from.
 pub fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     use flags::*;
-    let mut v = Vec::new();
-    // A handshake with the HTTP service, two requests, the peer closes first.
-    v.push((
-        "http",
-        "host",
-        Script::new(0)
-            .tcp_new(0, 0, SYN, Body::Empty)
-            .tcp(0, 0, true, ACK, Body::Empty)
-            .tcp(0, 0, true, PSH_ACK, Body::Http(0))
-            .advance(2)
-            .tcp(0, 0, true, ACK, Body::Empty)
-            .tcp(0, 0, true, PSH_ACK, Body::Http(1))
-            .advance(2)
-            .tcp(0, 0, true, ACK, Body::Empty)
-            .tcp(0, 0, true, FIN_ACK, Body::Empty)
-            .advance(2)
-            .tcp(0, 0, true, ACK, Body::Empty)
-            .advance(4)
-            .0,
-    ));
-    // The echo service on a two-worker node, 4000 bytes through it, then FIN both ways.
-    v.push((
-        "echo-two-workers",
-        "host",
-        Script::new(1)
-            .tcp_new(0, 1, SYN, Body::Empty)
-            .tcp(0, 0, false, ACK, Body::Empty)
-            .tcp(0, 0, false, PSH_ACK, Body::Data(3))
-            .advance(2)
-            .tcp(0, 0, false, ACK, Body::Empty)
-            .advance(3)
-            .tcp(0, 0, false, ACK, Body::Empty)
-            .tcp(0, 0, false, FIN_ACK, Body::Empty)
-            .advance(2)
-            .tcp(0, 0, false, ACK, Body::Empty)
-            .0,
-    ));
-    // The node's application connects to the peer (port 5002), the peer accepts, data
-    // both ways, the node closes first: FIN-WAIT, TIME-WAIT.
-    v.push((
-        "active-open",
-        "host",
-        Script::new(0)
-            .app(0, 0, &[0, 0])
-            .tcp(0, 0, false, SYN_ACK, Body::Empty)
-            .app(0, 1, &[0, 0])
-            .advance(2)
-            .tcp(0, 0, false, PSH_ACK, Body::Data(0))
-            .app(0, 2, &[0])
-            .app(0, 3, &[0])
-            .advance(2)
-            .tcp(0, 0, false, ACK, Body::Empty)
-            .tcp(0, 0, false, FIN_ACK, Body::Empty)
-            .advance(6)
-            .0,
-    ));
-    // The application's listener (5001): accepted, read, reset by the peer.
-    v.push((
-        "listener",
-        "host",
-        Script::new(0)
-            .tcp_new(0, 6, SYN, Body::Empty)
-            .tcp(0, 0, false, ACK, Body::Data(0))
-            .app(0, 6, &[])
-            .app(0, 2, &[0])
-            .app(0, 1, &[0, 3])
-            .advance(2)
-            .tcp(0, 0, false, RST, Body::Empty)
-            .advance(2)
-            .0,
-    ));
-    // UDP to the services, the application's socket and a closed port; a fragmented echo.
-    v.push((
-        "udp",
-        "host",
-        Script::new(0)
-            .udp(0, 0, 0, 0, None)
-            .udp(0, 0, 1, 0, None)
-            .udp(0, 0, 2, 0, None)
-            .udp(0, 0, 3, 0, None)
-            .udp(0, 0, 4, 0, None)
-            .udp(0, 0, 5, 0, None)
-            .udp(0, 0, 6, 0, None)
-            .udp(0, 0, 0, 7, Some(100))
-            .udp(0, 0, 5, 7, Some(60))
-            .app(0, 7, &[])
-            .advance(4)
-            .0,
-    ));
-    // Fragments: overlapping pieces, a missing piece left to time out, then complete ones.
-    v.push((
-        "fragments",
-        "host",
-        Script::new(0)
-            .fragments(0, &[(0, 1000, true), (100, 800, true), (120, 3000, false)])
-            .fragments(0, &[(0, 800, true)])
-            .advance(7)
-            .fragments(0, &[(125, 4000, false), (0, 1000, true)])
-            .advance(4)
-            .0,
-    ));
-    // Echo requests, the node's own ping, ICMP errors quoting its datagrams.
-    v.push((
-        "icmp-errors",
-        "host",
-        Script::new(0)
-            .ping(0, 0, 0)
-            .ping(0, 1, 0)
-            .ctl(0, 0, 6, &[0, 2, 0, 0, 0, 0, 0])
-            .advance(4)
-            .icmp_error(0, 0, 0)
-            .icmp_error(0, 1, 3)
-            .icmp_error(0, 0, 2)
-            .icmp_error(0, 0, 6)
-            .advance(5)
-            .0,
-    ));
-    // ctl: filters, routes, neighbours, a trace, while traffic flows.
-    v.push((
-        "ctl",
-        "host",
-        Script::new(0)
-            .ctl(0, 0, 0, &[2, 0, 4, 0, 0])
-            .ctl(0, 1, 0, &[1, 1, 2, 0])
-            .ctl(0, 0, 2, &[0, 0, 1])
-            .ctl(0, 0, 4, &[3, 0, 1])
-            .ctl(0, 0, 8, &[3])
-            .ping(0, 0, 0)
-            .udp(0, 0, 0, 0, None)
-            .ctl(0, 0, 1, &[0])
-            .ctl(0, 0, 3, &[0])
-            .ctl(0, 0, 5, &[3])
-            .ctl(0, 0, 9, &[])
-            .ctl(0, 0, 14, &[])
-            .advance(4)
-            .0,
-    ));
-    // IGMP queries, ARP requests and a silent neighbour.
-    v.push((
-        "igmp-arp",
-        "host",
-        Script::new(0)
-            .op(op::IGMP, &[0, 0, 0, 0, 2, 0, 0, 0, 0])
-            .op(op::IGMP, &[0, 0, 0, 1, 20, 0, 0, 0])
-            .op(op::ARP, &[0, 0, 0, 0, 0, 0, 0, 0])
-            .op(op::ARP, &[0, 1, 0, 1, 0, 1, 1, 0])
-            .advance(5)
-            .op(op::PEER, &[0, 1])
-            .ctl(0, 0, 6, &[3, 2, 0, 0, 0, 0, 0])
-            .advance(6)
-            .0,
-    ));
-    // Router: forwarding both ways, TTL expiry, no route, fragmentation for B's smaller MTU.
-    v.push((
-        "forward",
-        "router",
-        Script::new(0x08)
-            .udp(0, 0, 0, 0, None)
-            .udp(1, 0, 0, 0, None)
-            .udp(0, 1, 0, 4, None)
-            .udp(0, 5, 0, 0, None)
-            .ping(0, 0, 0)
-            .ping(0, 2, 0)
-            .op(
-                op::IP,
-                &[0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
-            )
-            .advance(4)
-            .0,
-    ));
-    // Router with filters: TCP through it (A to B), a filtered port, a rule added at run time,
-    // a redirect to A's own link.
-    v.push((
-        "filters",
-        "router",
-        Script::new(0x40)
-            .udp(0, 0, 0, 0, None)
-            .udp(0, 4, 0, 0, None)
-            .ctl(0, 1, 0, &[1, 1, 0, 0])
-            .udp(1, 0, 0, 0, None)
-            .ctl(0, 0, 1, &[0])
-            .ping(1, 0, 0)
-            .advance(5)
-            .0,
-    ));
-    v
+    vec![
+        // A handshake with the HTTP service, two requests, the peer closes first.
+        (
+            "http",
+            "host",
+            Script::new(0)
+                .tcp_new(0, 0, SYN, Body::Empty)
+                .tcp(0, 0, true, ACK, Body::Empty)
+                .tcp(0, 0, true, PSH_ACK, Body::Http(0))
+                .advance(2)
+                .tcp(0, 0, true, ACK, Body::Empty)
+                .tcp(0, 0, true, PSH_ACK, Body::Http(1))
+                .advance(2)
+                .tcp(0, 0, true, ACK, Body::Empty)
+                .tcp(0, 0, true, FIN_ACK, Body::Empty)
+                .advance(2)
+                .tcp(0, 0, true, ACK, Body::Empty)
+                .advance(4)
+                .0,
+        ),
+        // The echo service on a two-worker node, 4000 bytes through it, then FIN both ways.
+        (
+            "echo-two-workers",
+            "host",
+            Script::new(1)
+                .tcp_new(0, 1, SYN, Body::Empty)
+                .tcp(0, 0, false, ACK, Body::Empty)
+                .tcp(0, 0, false, PSH_ACK, Body::Data(3))
+                .advance(2)
+                .tcp(0, 0, false, ACK, Body::Empty)
+                .advance(3)
+                .tcp(0, 0, false, ACK, Body::Empty)
+                .tcp(0, 0, false, FIN_ACK, Body::Empty)
+                .advance(2)
+                .tcp(0, 0, false, ACK, Body::Empty)
+                .0,
+        ),
+        // The node's application connects to the peer (port 5002), the peer accepts, data
+        // both ways, the node closes first: FIN-WAIT, TIME-WAIT.
+        (
+            "active-open",
+            "host",
+            Script::new(0)
+                .app(0, 0, &[0, 0])
+                .tcp(0, 0, false, SYN_ACK, Body::Empty)
+                .app(0, 1, &[0, 0])
+                .advance(2)
+                .tcp(0, 0, false, PSH_ACK, Body::Data(0))
+                .app(0, 2, &[0])
+                .app(0, 3, &[0])
+                .advance(2)
+                .tcp(0, 0, false, ACK, Body::Empty)
+                .tcp(0, 0, false, FIN_ACK, Body::Empty)
+                .advance(6)
+                .0,
+        ),
+        // The application's listener (5001): accepted, read, reset by the peer.
+        (
+            "listener",
+            "host",
+            Script::new(0)
+                .tcp_new(0, 6, SYN, Body::Empty)
+                .tcp(0, 0, false, ACK, Body::Data(0))
+                .app(0, 6, &[])
+                .app(0, 2, &[0])
+                .app(0, 1, &[0, 3])
+                .advance(2)
+                .tcp(0, 0, false, RST, Body::Empty)
+                .advance(2)
+                .0,
+        ),
+        // UDP to the services, the application's socket and a closed port; a fragmented echo.
+        (
+            "udp",
+            "host",
+            Script::new(0)
+                .udp(0, 0, 0, 0, None)
+                .udp(0, 0, 1, 0, None)
+                .udp(0, 0, 2, 0, None)
+                .udp(0, 0, 3, 0, None)
+                .udp(0, 0, 4, 0, None)
+                .udp(0, 0, 5, 0, None)
+                .udp(0, 0, 6, 0, None)
+                .udp(0, 0, 0, 7, Some(100))
+                .udp(0, 0, 5, 7, Some(60))
+                .app(0, 7, &[])
+                .advance(4)
+                .0,
+        ),
+        // Fragments: overlapping pieces, a missing piece left to time out, then complete ones.
+        (
+            "fragments",
+            "host",
+            Script::new(0)
+                .fragments(0, &[(0, 1000, true), (100, 800, true), (120, 3000, false)])
+                .fragments(0, &[(0, 800, true)])
+                .advance(7)
+                .fragments(0, &[(125, 4000, false), (0, 1000, true)])
+                .advance(4)
+                .0,
+        ),
+        // Echo requests, the node's own ping, ICMP errors quoting its datagrams.
+        (
+            "icmp-errors",
+            "host",
+            Script::new(0)
+                .ping(0, 0, 0)
+                .ping(0, 1, 0)
+                .ctl(0, 0, 6, &[0, 2, 0, 0, 0, 0, 0])
+                .advance(4)
+                .icmp_error(0, 0, 0)
+                .icmp_error(0, 1, 3)
+                .icmp_error(0, 0, 2)
+                .icmp_error(0, 0, 6)
+                .advance(5)
+                .0,
+        ),
+        // ctl: filters, routes, neighbours, a trace, while traffic flows.
+        (
+            "ctl",
+            "host",
+            Script::new(0)
+                .ctl(0, 0, 0, &[2, 0, 4, 0, 0])
+                .ctl(0, 1, 0, &[1, 1, 2, 0])
+                .ctl(0, 0, 2, &[0, 0, 1])
+                .ctl(0, 0, 4, &[3, 0, 1])
+                .ctl(0, 0, 8, &[3])
+                .ping(0, 0, 0)
+                .udp(0, 0, 0, 0, None)
+                .ctl(0, 0, 1, &[0])
+                .ctl(0, 0, 3, &[0])
+                .ctl(0, 0, 5, &[3])
+                .ctl(0, 0, 9, &[])
+                .ctl(0, 0, 14, &[])
+                .advance(4)
+                .0,
+        ),
+        // IGMP queries, ARP requests and a silent neighbour.
+        (
+            "igmp-arp",
+            "host",
+            Script::new(0)
+                .op(op::IGMP, &[0, 0, 0, 0, 2, 0, 0, 0, 0])
+                .op(op::IGMP, &[0, 0, 0, 1, 20, 0, 0, 0])
+                .op(op::ARP, &[0, 0, 0, 0, 0, 0, 0, 0])
+                .op(op::ARP, &[0, 1, 0, 1, 0, 1, 1, 0])
+                .advance(5)
+                .op(op::PEER, &[0, 1])
+                .ctl(0, 0, 6, &[3, 2, 0, 0, 0, 0, 0])
+                .advance(6)
+                .0,
+        ),
+        // Router: forwarding both ways, TTL expiry, no route, fragmentation for B's smaller MTU.
+        (
+            "forward",
+            "router",
+            Script::new(0x08)
+                .udp(0, 0, 0, 0, None)
+                .udp(1, 0, 0, 0, None)
+                .udp(0, 1, 0, 4, None)
+                .udp(0, 5, 0, 0, None)
+                .ping(0, 0, 0)
+                .ping(0, 2, 0)
+                .op(
+                    op::IP,
+                    &[0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+                )
+                .advance(4)
+                .0,
+        ),
+        // Router with a configured filter: UDP through it both ways, a redirect to A's own
+        // link, an outbound rule added at run time (B to A denied), the inbound one deleted.
+        (
+            "filters",
+            "router",
+            Script::new(0x40)
+                .udp(0, 0, 0, 0, None)
+                .udp(0, 4, 0, 0, None)
+                .ctl(0, 1, 0, &[1, 1, 0, 0])
+                .udp(1, 0, 0, 0, None)
+                .ctl(0, 0, 1, &[0])
+                .ping(1, 0, 0)
+                .advance(5)
+                .0,
+        ),
+    ]
 }
