@@ -47,6 +47,7 @@ scripts/check-tso.sh
 
 step "fuzz targets build and run briefly (scripts/fuzz.sh for longer runs)"
 scripts/fuzz.sh "${BURST_FUZZ_SECONDS:-15}" all
+scripts/fuzz.sh "${BURST_NODE_FUZZ_SECONDS:-10}" node_host node_router
 
 step "benches compile"
 cargo bench --workspace --all-features --no-run

@@ -110,8 +110,29 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
         }
         ports.push(port);
     }
+    // Ports with a receive pool of their own (kernel-backed devices with large frames): their
+    // pools are reported beside the shared one.
+    let rx_pools: Vec<(String, Mempool)> = cfg
+        .ports
+        .iter()
+        .zip(&plans)
+        .zip(&ports)
+        .filter(|((_, plan), _)| plan.rx_pool.is_some())
+        .map(|((p, _), port)| (format!("pool rx {}", p.name), port.rx_pool().clone()))
+        .collect();
     let clock = MonotonicClock::default();
-    let node = Node::build(&NodeConfig::from(cfg), ports, clock.now())?;
+    let mut node = Node::build(&NodeConfig::from(cfg), ports, clock.now())?;
+    // `ctl stats` shows each pool's occupancy (the smoke tests compare it idle and at the end).
+    for (title, p) in std::iter::once(("pool".to_owned(), pool.clone())).chain(rx_pools) {
+        node.control.add_pool(
+            title,
+            Box::new(move || crate::control::PoolFigures {
+                size: u64::from(p.size()),
+                in_use: u64::from(p.in_use()),
+                available: u64::from(p.avail()),
+            }),
+        );
+    }
     let server = crate::server::serve(&cfg.control.socket, node.commands.clone(), stop.clone())
         .map_err(|e| format!("control socket {}: {e}", cfg.control.socket.display()))?;
     // Workers register with the EAL: an lcore id each, hence a per-lcore mempool cache (every

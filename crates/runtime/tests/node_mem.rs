@@ -1205,4 +1205,43 @@ fn configured_filters_reach_the_node() {
         e,
         "filter out --proto udp --dport 5000-5010 deny: no port named p3"
     );
+    // The refused build dropped the port it was given: nothing was taken from the pool.
+    assert_eq!(pool.in_use(), 0, "every buffer back in the pool");
+}
+
+/// `ctl stats` reports a registered pool's occupancy (`pool`: size, in_use, available), read
+/// when asked: buffers held by the test show up, and come back.
+#[test]
+fn ctl_stats_shows_the_pool_occupancy() {
+    let mut l = lab(PeerMode::default(), 1);
+    l.node.control.add_pool(
+        "pool",
+        burst_runtime::control::PoolFigures::mem_reader(&l.pool),
+    );
+    let held: Vec<_> = (0..5).map(|_| l.pool.alloc().unwrap()).collect();
+    let pool_figures = |l: &mut Lab| -> Vec<(String, u64)> {
+        let rx = l.request(Request::Stats);
+        l.run_for(STEP);
+        match rx.try_recv().unwrap() {
+            Response::Stats { groups } => groups
+                .into_iter()
+                .find(|g| g.title == "pool")
+                .expect("a pool section")
+                .counters
+                .into_iter()
+                .map(|c| (c.name, c.value))
+                .collect(),
+            r => panic!("{r:?}"),
+        }
+    };
+    let f = pool_figures(&mut l);
+    let get = |f: &[(String, u64)], k: &str| f.iter().find(|(n, _)| n == k).unwrap().1;
+    assert_eq!(get(&f, "size"), 4096);
+    assert!(get(&f, "in_use") >= 5, "{f:?}");
+    assert_eq!(get(&f, "in_use") + get(&f, "available"), 4096);
+    drop(held);
+    let f = pool_figures(&mut l);
+    assert_eq!(get(&f, "in_use"), l.pool.in_use() as u64);
+    assert_eq!(get(&f, "in_use") + get(&f, "available"), 4096);
+    l.finish();
 }

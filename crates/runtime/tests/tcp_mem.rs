@@ -117,8 +117,8 @@ struct Lab {
     /// Frames the attacker port saw (kept while `sniff` is on, at most 256).
     sniffed: Vec<Vec<u8>>,
     sniff: bool,
-    _pool: MemPool,
-    _pool_b: Option<MemPool>,
+    pool: MemPool,
+    pool_b: Option<MemPool>,
 }
 
 fn node_cfg(
@@ -243,8 +243,8 @@ fn lab(o: Opts) -> Lab {
         x,
         sniffed: Vec::new(),
         sniff: false,
-        _pool: pool,
-        _pool_b: pool_b,
+        pool,
+        pool_b,
     };
     // Duplicate address detection: the addresses become usable after the probes.
     l.run_for(Nanos::from_secs(5));
@@ -352,6 +352,27 @@ impl Lab {
                 connections
             }
             r => panic!("{r:?}"),
+        }
+    }
+
+    /// Ends a test: drops both nodes and the attacker, clears the wire, and checks that every
+    /// buffer is back in its pool (TCP copies payload into its own rings; whatever a node still
+    /// holds goes back with it).
+    fn finish(self) {
+        let Lab {
+            a,
+            b,
+            x,
+            wire,
+            pool,
+            pool_b,
+            ..
+        } = self;
+        drop((a, b, x));
+        wire.clear();
+        assert_eq!(pool.in_use(), 0, "every buffer back in the pool");
+        if let Some(p) = pool_b {
+            assert_eq!(p.in_use(), 0, "every buffer back in node 2's receive pool");
         }
     }
 
@@ -509,6 +530,7 @@ fn http_session(workers_a: usize, workers_b: usize) {
     assert_eq!(counter(&l.a, "tcp.in_csum_errors"), 0);
     assert_eq!(counter(&l.b, "tcp.retrans_segs"), 0);
     assert!(counter(&l.b, "tcp.segs_in") >= 6);
+    l.finish();
 }
 
 #[test]
@@ -697,6 +719,7 @@ fn bulk(cc: CongestionAlgorithm, imp: Impairments, workers: (usize, usize), seed
         0,
         "oversized frames on the wire"
     );
+    l.finish();
 }
 
 /// Loss plus reordering, duplication and delay.
@@ -817,6 +840,7 @@ fn keepalive_probes_then_abort_on_a_silent_peer() {
     l.a.workers[0].tcp().close(h).unwrap();
     l.settle();
     assert_eq!(held(&mut l.a), 0);
+    l.finish();
 }
 
 #[test]
@@ -874,6 +898,7 @@ fn zero_window_persist_probes_until_the_reader_wakes() {
     );
     assert_eq!(got, data);
     assert!(l.now() - t0 > Nanos::from_secs(60));
+    l.finish();
 }
 
 #[test]
@@ -907,6 +932,7 @@ fn time_wait_expiry_frees_the_connection() {
     assert!(l.netstat(false).is_empty());
     assert_eq!(counter(&l.a, "tcp.conns_freed"), 1);
     assert_eq!(l.a.workers[0].tcp().timers_armed(), 0);
+    l.finish();
 }
 
 /// A spoofed SYN from the attacker's address to node 2.
@@ -984,6 +1010,7 @@ fn syn_flood_answered_with_cookies_while_a_client_connects() {
     assert_eq!(held(&mut l.b), 1, "only the real connection is left");
     assert_eq!(counter(&l.b, "tcp.attempt_fails"), 16);
     assert_eq!(counter(&l.b, "tcp.table_full"), 0);
+    l.finish();
 }
 
 #[test]
@@ -1032,6 +1059,7 @@ fn port_exhaustion_is_an_error_until_time_wait_expires() {
     assert_eq!(l.a.workers[0].tcp().local_addr(h).unwrap().port(), 50_000);
     l.settle();
     assert_eq!(counter(&l.a, "tcp.port_exhausted"), 2);
+    l.finish();
 }
 
 #[test]
@@ -1128,6 +1156,7 @@ fn frag_needed_from_a_router_lowers_the_mss() {
         .max()
         .unwrap();
     assert!(largest <= 1000, "node 1 sent a {largest}-byte datagram");
+    l.finish();
 }
 
 #[test]
@@ -1159,6 +1188,7 @@ fn tcp_filtering_drops_silently() {
     assert_eq!(a.error(blocked), Ok(Some(ConnError::TimedOut)));
     l.settle();
     assert_eq!(counter(&l.a, "tcp.attempt_fails"), 1);
+    l.finish();
 }
 
 /// The first fragment (offset 0, more fragments) of a 1,028-byte UDP datagram from `src` with
@@ -1262,6 +1292,7 @@ fn fragment_flood(budget: bool) -> (bool, bool, u64, u64) {
     });
     let refused = counter(&l.b, "frag.drop_memory");
     let nombuf = l.b.control.port_stats(0).rx_nombuf;
+    l.finish();
     (ok, answered, refused, nombuf)
 }
 

@@ -84,6 +84,39 @@ pub struct ControlStats {
     pub requests: u64,
 }
 
+/// A packet-buffer pool's occupancy, as `ctl stats` shows it (section `pool`, or `pool rx
+/// PORT` for a port's own receive pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolFigures {
+    /// Buffers in the pool.
+    pub size: u64,
+    /// Buffers out of the pool: held by workers, sockets, queues, or posted in device rings.
+    pub in_use: u64,
+    /// Buffers free (in the pool, per-core caches included).
+    pub available: u64,
+}
+
+impl PoolFigures {
+    /// The figures of an in-memory pool.
+    pub fn of_mem(pool: &burst_port::mem::MemPool) -> PoolFigures {
+        PoolFigures {
+            size: pool.capacity() as u64,
+            in_use: pool.in_use() as u64,
+            available: pool.available() as u64,
+        }
+    }
+
+    /// A reader of an in-memory pool's figures.
+    pub fn mem_reader(pool: &burst_port::mem::MemPool) -> PoolReader {
+        let pool = pool.clone();
+        Box::new(move || PoolFigures::of_mem(&pool))
+    }
+}
+
+/// Reads a pool's figures when `ctl stats` asks (the backend's own counts: DPDK's
+/// `rte_mempool_in_use_count`/`avail_count`, `MemPool::in_use`/`available`).
+pub type PoolReader = Box<dyn Fn() -> PoolFigures + Send>;
+
 /// The control thread's state.
 pub struct Control<P: Port> {
     routes: RouteTable,
@@ -118,6 +151,8 @@ pub struct Control<P: Port> {
     /// Dead gateway detection over the default gateways (built when first needed, rebuilt
     /// when the set of default gateways changes).
     dgd: Option<burst_tcp::DeadGatewayDetector>,
+    /// The packet-buffer pools `ctl stats` reports, with their section titles.
+    pools: Vec<(String, PoolReader)>,
 }
 
 impl<P: Port> Control<P> {
@@ -160,7 +195,14 @@ impl<P: Port> Control<P> {
             trace_req: None,
             netstat_req: None,
             dgd: None,
+            pools: Vec::new(),
         }
+    }
+
+    /// Adds a packet-buffer pool to `ctl stats` under `title` (`pool`, `pool rx p0`), so an
+    /// operator (and the smoke tests' leak checks) can compare its occupancy over time.
+    pub fn add_pool(&mut self, title: impl Into<String>, read: PoolReader) {
+        self.pools.push((title.into(), read));
     }
 
     /// One round: worker messages, ARP timers, route expiry, ctl requests, echo sessions.

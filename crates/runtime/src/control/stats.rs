@@ -44,6 +44,23 @@ impl<P: Port> Control<P> {
                 counters,
             });
         }
+        for (title, read) in &self.pools {
+            let f = read();
+            g.push(CounterGroup {
+                title: title.clone(),
+                counters: [
+                    ("size", f.size),
+                    ("in_use", f.in_use),
+                    ("available", f.available),
+                ]
+                .into_iter()
+                .map(|(n, v)| Counter {
+                    name: n.into(),
+                    value: v,
+                })
+                .collect(),
+            });
+        }
         for (i, w) in self.worker_stats.iter().enumerate() {
             g.push(CounterGroup {
                 title: format!("core {i}"),

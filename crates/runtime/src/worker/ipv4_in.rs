@@ -79,7 +79,14 @@ impl<Q: Queue> Worker<Q> {
         let buf = if is_fragment {
             match self.reasm.insert(buf, hl, now) {
                 Insert::Complete(b) => b,
-                Insert::Pending | Insert::Dropped(_) => return,
+                Insert::Pending => return,
+                Insert::Dropped(_) => {
+                    // Counted here as well as by reason (`frag.drop_*`): every datagram
+                    // received has its outcome among the ipv4 counters.
+                    self.ipv4.drop_fragment += 1;
+                    self.step(Step::Drop("drop_fragment"));
+                    return;
+                }
             }
         } else {
             buf
@@ -135,5 +142,74 @@ impl<Q: Queue> Worker<Q> {
                 now,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use burst_port::mem::{MemPool, DEFAULT_BUF_SIZE};
+    use burst_port::{Nanos, PacketBuf};
+    use burst_stack::udp::Filtering;
+    use burst_stack::PortId;
+    use burst_wire::ethernet::{self, EtherType, MacAddr};
+    use burst_wire::ipv4::{self, Protocol};
+    use burst_wire::ChecksumMode;
+
+    use crate::worker::testing::worker;
+
+    /// A fragment for the node's port a: `payload` bytes at `offset`, MF as given.
+    fn fragment(
+        pool: &MemPool,
+        offset: u16,
+        more: bool,
+        payload: usize,
+    ) -> burst_port::mem::MemBuf {
+        let src = Ipv4Addr::new(198, 18, 1, 1);
+        let dst = Ipv4Addr::new(198, 18, 1, 254);
+        let ip = ipv4::Repr {
+            ident: 7,
+            more_frags: more,
+            frag_offset: offset,
+            ..ipv4::Repr::new(src, dst, Protocol::UDP, payload, 64)
+        };
+        let mut b = pool.alloc().unwrap();
+        let f = b.append(ethernet::HEADER_LEN + ip.buffer_len()).unwrap();
+        ethernet::Repr {
+            src_addr: MacAddr::new(2, 0, 0, 0, 0, 9),
+            dst_addr: MacAddr::new(2, 0, 0, 0, 0, 1),
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut f[..]));
+        ip.emit(
+            &mut ipv4::Packet::new_unchecked(&mut f[ethernet::HEADER_LEN..]),
+            ChecksumMode::Compute,
+        );
+        b
+    }
+
+    /// Found by the node_host fuzz target: a fragment reassembly refused was counted by reason
+    /// (`frag.drop_*`) but not in `ipv4.drop_fragment`, so the ipv4 counters did not account
+    /// for every datagram received.
+    #[test]
+    fn a_refused_fragment_is_counted_in_ipv4_drop_fragment() {
+        let mut n = worker(&[], Filtering::default());
+        let pool = MemPool::new(8, DEFAULT_BUF_SIZE);
+        let w = &mut n.workers[0];
+        // A first fragment with MF and 12 bytes (not a multiple of 8): refused, bad length.
+        w.ipv4_input(PortId(0), fragment(&pool, 0, true, 12), 14, Nanos::ZERO);
+        // A good first fragment, then its exact duplicate: held, then refused.
+        w.ipv4_input(PortId(0), fragment(&pool, 0, true, 16), 14, Nanos::ZERO);
+        w.ipv4_input(PortId(0), fragment(&pool, 0, true, 16), 14, Nanos::ZERO);
+        assert_eq!(w.ipv4.received, 3);
+        assert_eq!(w.reasm.stats().drop_bad_length, 1);
+        assert_eq!(w.reasm.stats().drop_duplicate, 1);
+        assert_eq!(w.ipv4.drop_fragment, 2, "both refusals counted in ipv4 too");
+        assert_eq!(w.reasm.in_progress(), 1);
+        w.reasm.clear();
+        drop(n);
+        assert_eq!(pool.in_use(), 0);
     }
 }
