@@ -1060,7 +1060,7 @@ impl Lab {
         let src = self.src_choice(inp, p);
         let dst = self.dst_choice(inp, p);
         let data = payload(inp);
-        let m = match inp.pick(&[0u8, 1, 2, 3, 4, 5]) {
+        let m = match inp.pick(&[0u8, 1, 2, 3, 4, 5, 6, 7]) {
             0 => icmp_message(8, 0, [0, 7, 0, 1], &data),
             // An echo reply with a ctl session's identifier.
             1 => icmp_message(0, 0, [0xb5, inp.u8(), 0, inp.u8()], &data),
@@ -1076,6 +1076,24 @@ impl Lab {
                 m[2] ^= 1;
                 m
             }
+            // Router discovery: an advertisement listing up to 3 routers (the peer, a
+            // neighbour, anything) with any preference and lifetime, or a solicitation.
+            6 => {
+                let n = 1 + inp.u8() % 3;
+                let mut entries = Vec::new();
+                for _ in 0..n {
+                    let addr = match inp.u8() % 3 {
+                        0 => self.peers[p].ip,
+                        1 => std::net::Ipv4Addr::new(198, 18, 1 + (inp.u8() % 2), inp.u8()),
+                        _ => std::net::Ipv4Addr::from([inp.u8(), inp.u8(), inp.u8(), inp.u8()]),
+                    };
+                    entries.extend_from_slice(&addr.octets());
+                    entries.extend_from_slice(&[inp.u8(), inp.u8(), inp.u8(), inp.u8()]);
+                }
+                let lifetime = [0, 0, inp.u8(), inp.u8()];
+                icmp_message(9, 0, [n, 2, lifetime[2] % 4, lifetime[3]], &entries)
+            }
+            7 => icmp_message(10, 0, [0; 4], &[]),
             _ => data.get(..3).unwrap_or(&[]).to_vec(),
         };
         let h = IpHdr::fuzz(inp, src, dst, 1);
@@ -1661,6 +1679,8 @@ impl Lab {
                     "icmp.in_time_exceeded",
                     "icmp.in_source_quench",
                     "icmp.in_redirects",
+                    "icmp.in_router_advertisements",
+                    "icmp.in_router_solicitations",
                     "icmp.in_other",
                 ]),
                 "worker {i}: ICMP messages by type"
@@ -1872,6 +1892,15 @@ pub fn host(data: &[u8]) {
         },
         lpm_tbl8_groups: 16,
         max_next_hops: 16,
+        // Router discovery's host side: advertisements install and expire default routes
+        // next to the configured one.
+        rdisc: burst_runtime::control::RdiscSetup {
+            host: burst_stack::rdisc::RdiscConfig {
+                enabled: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
         services: vec![
             Service::Echo,
             Service::Discard,
@@ -2007,6 +2036,17 @@ pub fn router(data: &[u8]) {
         lpm_tbl8_groups: 16,
         max_next_hops: 16,
         services: vec![Service::Echo],
+        // Advertising on port a (solicitations there are answered).
+        rdisc: burst_runtime::control::RdiscSetup {
+            ports: vec![(PortId(0), 3)],
+            advertise: burst_stack::radv::AdvertiseConfig {
+                max_interval: Nanos::from_secs(4),
+                min_interval: Nanos::from_secs(3),
+                lifetime: Nanos::from_secs(12),
+                broadcast: false,
+            },
+            ..Default::default()
+        },
         send_redirects: cfg & 0x04 == 0,
         filters,
         tcp: NodeTcp {
