@@ -57,6 +57,18 @@ ctl() { "$BURST" ctl --socket "$SOCK" "$@"; }
 inPeer() { ip netns exec "$NS" "$@"; }
 inFar() { ip netns exec "$FAR" "$@"; }
 wait_for() { local n=$1; shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
+# Leak check as in smoke-host.sh: the pools' in_use once ready and again at the end (each
+# reading after two pings, so a device holding its last transmitted frame holds one both times).
+pools() {
+  ctl ping -c 2 -i 0.1 198.18.0.1 >/dev/null 2>&1
+  ctl stats 2>/dev/null | awk '/^pool/ { name = $0; sub(/:$/, "", name); next } /^[^ ]/ { name = "" } name != "" && $1 == "in_use" { printf "%s%s=%s", sep, name, $2; sep = ", " }'
+}
+leak_check() {
+  local base=$1 now=""
+  for _ in $(seq 1 50); do now=$(pools); [ -n "$base" ] && [ "$now" = "$base" ] && break; sleep 0.2; done
+  if [ -n "$base" ] && [ "$now" = "$base" ]; then pass "no buffer leaked: pool in use back at its baseline ($now)"
+  else fail "buffers leaked or held: pool in use at start ($base), at the end ($now)"; fi
+}
 
 # tcpdump FILE FILTER: captures on the peer's eth0 until stop_dump; returns once it listens.
 dump() {
@@ -111,6 +123,7 @@ dump "$work/start.pcap" "igmp or icmp"
 start "$work/host.toml"
 sleep 1  # let tcpdump write what start-up sent (solicitations, IGMP reports: all within DAD)
 stop_dump
+base=$(pools)
 check "burst sent 3 valid router solicitations to 224.0.0.2 at start" $PEER rs-pcap "$work/start.pcap" 198.18.0.2 3
 check "burst's unsolicited IGMPv3 reports at start are valid and name all 100 groups" \
   $PEER igmp-pcap "$work/start.pcap" 198.18.0.2 100
@@ -169,6 +182,7 @@ check "ctl ping is denied by the outbound filter" \
   sh -c "'$BURST' ctl --socket '$SOCK' ping -c 1 -W 1 198.18.0.1 | tee /dev/stderr | grep -q 'Denied by an outbound packet filter'"
 check "ctl filter delete p0 out 0" ctl filter delete p0 out 0
 check "ctl ping reaches Linux again" ctl ping -c 1 -W 1 198.18.0.1
+leak_check "$base"
 check "SIGTERM: host shuts down cleanly" stop
 
 # ---- Router: advertisements on p0 every 4 s at most, preference 42, lifetime 12 s (auto).
@@ -177,9 +191,11 @@ sed -i -e 's/^groups = .*/groups = []/' -e '/^addresses = \["198.18.0.2\/24"\]/a
 printf '\n[ipv4]\nforwarding = true\n\n[router_discovery]\nadvertise_interval = "4s"\n' >>"$work/router.toml"
 dump "$work/router.pcap" "icmp"
 start "$work/router.toml"
+base=$(pools)
 check "burst advertises 198.18.0.2 preference 42 lifetime 12 to 224.0.0.1 (2+ in 9 s), answers a solicitation from 198.18.0.1 to it" \
   inPeer $PEER ra-sniff eth0 198.18.0.2 9 198.18.0.2 42 12 2 solicit-from 198.18.0.1
 check "ctl rdisc shows p0 advertising with preference 42" sh -c "'$BURST' ctl --socket '$SOCK' rdisc | tee /dev/stderr | grep -A2 Advertising | grep p0 | grep -q ' 42 '"
+leak_check "$base"
 check "SIGTERM: router shuts down cleanly" stop
 sleep 0.3
 stop_dump
