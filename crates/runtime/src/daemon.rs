@@ -13,8 +13,29 @@ use crate::config::Config;
 use crate::node::{Node, NodeConfig};
 use crate::{cpu, devices};
 
-/// Runs the configuration until `stop` is set.
+/// Sets `stop` on SIGINT and SIGTERM.
+pub fn on_signals(stop: &Arc<AtomicBool>) -> Result<(), String> {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Runs the configuration with its built-in services (`burst run`) until `stop` is set.
 pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
+    run_app(cfg, stop, |cfg, _| {
+        crate::app::services::Services::from_node(&NodeConfig::from(cfg))
+    })
+}
+
+/// Runs the configuration with `make(cfg, worker)` as each worker's application, until `stop`
+/// is set or every worker's application finished (`Cx::finish`).
+pub fn run_app<A, F>(cfg: &Config, stop: Arc<AtomicBool>, mut make: F) -> Result<(), String>
+where
+    A: crate::app::App<burst_port::dpdk::DpdkQueue> + Send + 'static,
+    F: FnMut(&Config, usize) -> A,
+{
     let cores = cfg.eal.cores;
     // Before the EAL pins this thread to its main lcore: the CPUs we may use.
     let placement = cpu::place(cfg.eal.cpus.as_deref(), usize::from(cores), &cpu::allowed())?;
@@ -121,7 +142,11 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
         .map(|((p, _), port)| (format!("pool rx {}", p.name), port.rx_pool().clone()))
         .collect();
     let clock = MonotonicClock::default();
-    let mut node = Node::build(&NodeConfig::from(cfg), ports, clock.now())?;
+    let mut node = Node::build_app(&NodeConfig::from(cfg), ports, clock.now(), |_, w| {
+        make(cfg, w)
+    })?;
+    let finished = node.finished.clone();
+    let workers = node.workers.len();
     // `ctl stats` shows each pool's occupancy (the smoke tests compare it idle and at the end).
     for (title, p) in std::iter::once(("pool".to_owned(), pool.clone())).chain(rx_pools) {
         node.control.add_pool(
@@ -177,6 +202,11 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
         .map_err(|e| format!("threads: {e}"))?;
     tracing::info!(workers = cores, socket = %cfg.control.socket.display(), "burst running");
     while !stop.load(Ordering::Relaxed) {
+        if finished.load(Ordering::Acquire) >= workers {
+            tracing::info!("every worker's application finished");
+            stop.store(true, Ordering::Relaxed);
+            break;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     tracing::info!("stopping");

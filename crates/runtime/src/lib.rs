@@ -1,5 +1,6 @@
 //! burst's per-core runtime: configuration, workers, the control thread and the control socket.
 
+pub mod app;
 pub mod config;
 pub mod control;
 pub mod cpu;

@@ -3,7 +3,7 @@
 //! clock ([`Node::step`], for deterministic tests on the in-memory wire).
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,9 +21,11 @@ use burst_stack::PortId;
 use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::Cidr;
 
+use crate::app::services::Services;
+use crate::app::{App, AppConfig, AppRunner};
 use crate::control::{Command, Control, PortMeta};
 use crate::msg::Rings;
-use crate::worker::{ActiveOpenRss, PortCtx, TcpSetup, Worker, WorkerConfig};
+use crate::worker::{ActiveOpenRss, Handoff, PortCtx, TcpSetup, Worker, WorkerConfig};
 
 /// One port of a node.
 #[derive(Debug, Clone)]
@@ -91,6 +93,8 @@ pub struct NodeConfig {
     pub redirects: burst_stack::redirect::RedirectConfig,
     /// Router discovery (RFC 1256): host side and advertising ports.
     pub rdisc: crate::control::RdiscSetup,
+    /// Application limits (`[app]`) and the TCP settings an application's calls use.
+    pub app: AppConfig,
     /// The packet-buffer pool the workers share, to size what each may hold (`None`: no
     /// bound beyond each part's own defaults).
     pub buffers: Option<Buffers>,
@@ -153,6 +157,7 @@ impl Default for NodeConfig {
             tcp: NodeTcp::default(),
             redirects: Default::default(),
             rdisc: Default::default(),
+            app: AppConfig::default(),
             buffers: None,
         }
     }
@@ -182,8 +187,8 @@ fn random_secret() -> [u8; 16] {
 }
 
 /// How worker `w` of `workers` picks source ports for active opens over ports `infos`.
-fn active_open_rss(infos: &[burst_port::PortInfo], workers: usize, w: usize) -> ActiveOpenRss {
-    if workers <= 1 || infos.iter().all(|i| i.queues <= 1) {
+fn active_open_rss(infos: &[burst_port::PortInfo], workers: usize, _w: usize) -> ActiveOpenRss {
+    if workers <= 1 {
         return ActiveOpenRss::Any;
     }
     let first = &infos[0];
@@ -202,11 +207,9 @@ fn active_open_rss(infos: &[burst_port::PortInfo], workers: usize, w: usize) -> 
             reta: burst_port::rss::Reta::new(first.queues),
         };
     }
-    // A mem port without RSS delivers everything to queue 0.
-    if w == 0 && infos.iter().all(|i| i.driver == "mem" && !i.caps.rss) {
-        return ActiveOpenRss::Any;
-    }
-    ActiveOpenRss::Unpredictable
+    // af_packet/af_xdp fanout (a per-boot kernel key), tap, a mem port without RSS, a device
+    // key we do not know: every worker takes ports it owns and replies are steered to it.
+    ActiveOpenRss::Steered { workers }
 }
 
 impl From<&crate::config::Config> for NodeConfig {
@@ -299,6 +302,12 @@ impl From<&crate::config::Config> for NodeConfig {
             },
             send_redirects: c.icmp.send_redirects,
             tcp: crate::config::node_tcp(c),
+            app: AppConfig {
+                max_timers: c.app.max_timers as usize,
+                handoff_queue: c.app.handoff_queue as usize,
+                backlog: c.tcp.backlog as usize,
+                ephemeral: c.tcp.ephemeral_ports,
+            },
             buffers: Some(Buffers {
                 count: c.eal.mbufs as usize,
                 size: usize::from(c.eal.mbuf_data_room) + 128,
@@ -335,26 +344,57 @@ impl From<&crate::config::Config> for NodeConfig {
     }
 }
 
-/// A built node.
-pub struct Node<P: Port> {
+/// A built node: the control state, the workers and the application on each.
+pub struct Node<P: Port, A = Services> {
     /// The control state.
     pub control: Control<P>,
     /// The workers.
     pub workers: Vec<Worker<P::Queue>>,
+    /// The application of each worker (index = worker).
+    pub apps: Vec<AppRunner<A>>,
     /// Sends ctl commands to the control thread.
     pub commands: mpsc::Sender<Command>,
+    /// Workers whose application called `Cx::finish` (counted by the spawned threads).
+    pub finished: Arc<AtomicUsize>,
 }
 
 /// Why a node could not be built.
 pub type BuildError = String;
 
-impl<P: Port + Send + 'static> Node<P>
+impl Services {
+    /// The services a node configuration asks for (`[services]`: UDP and TCP).
+    pub fn from_node(cfg: &NodeConfig) -> Services {
+        Services::new(
+            cfg.services.clone(),
+            cfg.qotd.clone(),
+            cfg.tcp.services.clone(),
+        )
+    }
+}
+
+impl<P: Port + Send + 'static> Node<P, Services>
 where
     P::Queue: Send + 'static,
 {
-    /// Builds the tables, workers and control state over `ports` (index = port id), and starts
-    /// duplicate address detection at `now`.
-    pub fn build(cfg: &NodeConfig, mut ports: Vec<P>, now: Nanos) -> Result<Node<P>, BuildError> {
+    /// Builds the node with the configuration's built-in services as its application (what
+    /// `burst run` runs); see [`Node::build_app`].
+    pub fn build(cfg: &NodeConfig, ports: Vec<P>, now: Nanos) -> Result<Node<P>, BuildError> {
+        Node::build_app(cfg, ports, now, |cfg, _| Services::from_node(cfg))
+    }
+}
+
+impl<P: Port + Send + 'static, A: App<P::Queue> + Send + 'static> Node<P, A>
+where
+    P::Queue: Send + 'static,
+{
+    /// Builds the tables, workers and control state over `ports` (index = port id), starts
+    /// duplicate address detection at `now`, and starts `make(cfg, worker)` on every worker.
+    pub fn build_app(
+        cfg: &NodeConfig,
+        mut ports: Vec<P>,
+        now: Nanos,
+        mut make: impl FnMut(&NodeConfig, usize) -> A,
+    ) -> Result<Node<P, A>, BuildError> {
         if cfg.ports.len() != ports.len() {
             return Err(format!(
                 "{} port configurations for {} ports",
@@ -455,18 +495,19 @@ where
             PmtuCache::new(PmtuConfig::default(), link_mtu).snapshot(now),
             &domain,
         );
-        for w in 0..nworkers {
-            if matches!(
-                active_open_rss(&infos, nworkers, w),
-                ActiveOpenRss::Unpredictable
-            ) {
-                tracing::warn!(
-                    worker = w,
-                    "tcp: this worker cannot predict where replies to its connections land \
-                     (no computable RSS): active opens on it fail; run one worker to connect"
-                );
-            }
+        if nworkers > 1
+            && matches!(
+                active_open_rss(&infos, nworkers, 0),
+                ActiveOpenRss::Steered { .. }
+            )
+        {
+            tracing::info!(
+                workers = nworkers,
+                "tcp/udp: the ports' receive hash is not computable here: active opens take \
+                 ports their worker owns (port % workers) and replies are steered to it"
+            );
         }
+        let handoff = (nworkers > 1).then(|| Handoff::queues(nworkers, cfg.app.handoff_queue));
         let mut workers = Vec::new();
         let mut rings = Vec::new();
         for w in 0..cfg.workers.max(1) {
@@ -496,15 +537,12 @@ where
                     arp: worker_arp.clone(),
                     reassembly,
                     udp_max_queued: budget.map_or(usize::MAX, |b| b.sockets),
-                    services: cfg.services.clone(),
-                    qotd: cfg.qotd.clone(),
                     filtering: cfg.filtering.clone(),
                     send_redirects: cfg.send_redirects,
                     filters: filters.reader(),
                     trace: trace.clone(),
                     tcp: TcpSetup {
                         stack: tcp_stack.clone(),
-                        services: cfg.tcp.services.clone(),
                         rss: active_open_rss(&infos, nworkers, w),
                     },
                     port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
@@ -512,6 +550,23 @@ where
                     max_groups: cfg.ports.iter().map(|p| p.groups.len()).sum::<usize>() + 64,
                 },
             ));
+            if let Some(q) = &handoff {
+                let ephemeral = tcp_stack.ephemeral_ports;
+                workers[w].set_handoff(Handoff::for_worker(q.clone(), w, ephemeral));
+            }
+        }
+        let mut apps = Vec::with_capacity(workers.len());
+        for (w, worker) in workers.iter_mut().enumerate() {
+            let mut r = AppRunner::new(
+                make(cfg, w),
+                &cfg.app,
+                nworkers,
+                tcp_stack.max_connections,
+                now,
+            );
+            r.start(worker, now)
+                .map_err(|e| format!("worker {w}: the application did not start: {e}"))?;
+            apps.push(r);
         }
         let stats = workers.iter().map(|w| w.shared_stats()).collect();
         let (tx, rx) = mpsc::channel();
@@ -545,10 +600,13 @@ where
         let groups: Vec<Vec<Ipv4Addr>> = cfg.ports.iter().map(|p| p.groups.clone()).collect();
         control.start_igmp(&groups, now)?;
         control.start_rdisc(&cfg.rdisc, now);
+        control.set_app_stats(apps.iter().map(AppRunner::stats).collect());
         Ok(Node {
             control,
             workers,
+            apps,
             commands: tx,
+            finished: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -556,14 +614,27 @@ where
     /// tests). Returns the work done.
     pub fn step(&mut self, now: Nanos) -> usize {
         let mut work = 0;
-        for w in &mut self.workers {
+        for (w, a) in self.workers.iter_mut().zip(&mut self.apps) {
             work += w.poll(now);
+            work += a.round(w, now);
         }
         work += self.control.poll(now);
-        for w in &mut self.workers {
+        for (w, a) in self.workers.iter_mut().zip(&mut self.apps) {
             work += w.poll(now);
+            work += a.round(w, now);
         }
         work
+    }
+
+    /// Runs `f` with worker `w`'s application and its context at `now` (tests: calls the app
+    /// would make, between steps); what it queues is sent.
+    pub fn with_app<R>(
+        &mut self,
+        w: usize,
+        now: Nanos,
+        f: impl FnOnce(&mut A, &mut crate::app::Cx<'_, P::Queue>) -> R,
+    ) -> R {
+        self.apps[w].with(&mut self.workers[w], now, f)
     }
 
     /// Runs every worker on its own thread and the control thread on another, until `stop`
@@ -591,17 +662,18 @@ where
         // farewell advertisements) still go out through them.
         let workers_stop = Arc::new(AtomicBool::new(false));
         // The control thread owns the ports: it closes them only once no worker uses them.
-        let running = Arc::new(std::sync::atomic::AtomicUsize::new(self.workers.len()));
+        let running = Arc::new(AtomicUsize::new(self.workers.len()));
         /// One worker fewer when dropped.
-        struct Done(Arc<std::sync::atomic::AtomicUsize>);
+        struct Done(Arc<AtomicUsize>);
         impl Drop for Done {
             fn drop(&mut self) {
                 self.0.fetch_sub(1, Ordering::Release);
             }
         }
-        for mut w in self.workers {
+        for (mut w, mut app) in self.workers.into_iter().zip(self.apps) {
             let (clock, stop) = (clock.clone(), workers_stop.clone());
             let running = running.clone();
+            let finished = self.finished.clone();
             let (enter, leave) = (enter.clone(), leave.clone());
             handles.push(
                 std::thread::Builder::new()
@@ -611,8 +683,15 @@ where
                         let _done = Done(running);
                         enter(w.id());
                         let mut idle = 0u32;
+                        let mut done = false;
                         while !stop.load(Ordering::Acquire) {
-                            if w.poll(clock.now()) == 0 {
+                            let now = clock.now();
+                            let work = w.poll(now) + app.round(&mut w, now);
+                            if !done && app.finished() {
+                                done = true;
+                                finished.fetch_add(1, Ordering::Release);
+                            }
+                            if work == 0 {
                                 // A poll-mode worker spins; yield now and then so a shared core (the
                                 // 2-core lab) still serves the control thread.
                                 idle += 1;
@@ -623,7 +702,9 @@ where
                                 idle = 0;
                             }
                         }
-                        // What the control thread queued before it let us go.
+                        // The app's last calls, and what the control thread queued before it
+                        // let us go.
+                        app.stop(&mut w, clock.now());
                         w.poll(clock.now());
                         let id = w.id();
                         // The worker's buffers go back to their pool while still registered.
@@ -704,7 +785,7 @@ mod tests {
     fn active_open_port_choice_per_port_kind() {
         let any = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Any);
         let toeplitz = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Toeplitz { .. });
-        let never = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Unpredictable);
+        let steered = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Steered { workers: 2.. });
         // One worker: every flow is ours.
         assert!(any(active_open_rss(
             &[info("net_af_packet", 1, false)],
@@ -715,25 +796,30 @@ mod tests {
         let nic = [info("net_ice", 4, true), info("net_ice", 4, true)];
         assert!(toeplitz(active_open_rss(&nic, 4, 3)));
         assert!(toeplitz(active_open_rss(&[info("mem", 3, true)], 3, 2)));
-        // A hardware RETA over 3 queues: its size is unknown, so the queue is too.
-        assert!(never(active_open_rss(&[info("net_ice", 3, true)], 3, 0)));
-        // af_packet fanout (or a device key we do not know): no active opens.
-        assert!(never(active_open_rss(
+        // A hardware RETA over 3 queues: its size is unknown, so the queue is too: steered.
+        assert!(steered(active_open_rss(&[info("net_ice", 3, true)], 3, 0)));
+        // af_packet fanout (or a device key we do not know): ports owned by their worker.
+        assert!(steered(active_open_rss(
             &[info("net_af_packet", 2, false)],
             2,
             0
         )));
-        assert!(never(active_open_rss(
+        assert!(steered(active_open_rss(
             &[info("net_af_packet", 2, false)],
             2,
             1
         )));
-        // A mem port without RSS delivers everything to queue 0.
-        assert!(any(active_open_rss(&[info("mem", 2, false)], 2, 0)));
-        assert!(never(active_open_rss(&[info("mem", 2, false)], 2, 1)));
+        // A mem port without RSS delivers everything to queue 0: every worker, worker 0
+        // included, takes its own ports (two workers must never pick the same 4-tuple).
+        assert!(steered(active_open_rss(&[info("mem", 2, false)], 2, 0)));
+        assert!(steered(active_open_rss(&[info("mem", 2, false)], 2, 1)));
         // Ports with different keys: not predictable.
         let mut other = info("mem", 2, true);
         other.rss_key = burst_port::rss::MICROSOFT_KEY;
-        assert!(never(active_open_rss(&[info("mem", 2, true), other], 2, 0)));
+        assert!(steered(active_open_rss(
+            &[info("mem", 2, true), other],
+            2,
+            0
+        )));
     }
 }

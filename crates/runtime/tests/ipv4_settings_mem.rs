@@ -147,7 +147,7 @@ fn multicast_ttl_sets_the_ttl_of_multicast_datagrams_we_send() {
         let mut l = host(tweak);
         let now = l.now();
         let group = Ipv4Addr::new(239, 9, 9, 9);
-        l.node.workers[0].udp_send(None, 5000, group, 5001, b"hello group", now);
+        let _ = l.node.workers[0].udp_send(None, 5000, group, 5001, b"hello group", now);
         l.run_for(Nanos::from_millis(20));
         let seen = l.ipv4_seen(0);
         let d = &seen
@@ -224,7 +224,7 @@ fn the_path_mtu_cache_is_used_by_every_sender() {
     // Without DF, and for UDP: fragments that fit 1280.
     let _ = ping(&mut l, 1400, false);
     let now = l.now();
-    l.node.workers[0].udp_send(None, 5000, FAR, 9, &[7u8; 1400], now);
+    let _ = l.node.workers[0].udp_send(None, 5000, FAR, 9, &[7u8; 1400], now);
     l.run_for(Nanos::from_millis(50));
     let after: Vec<_> = l.ipv4_seen(1).into_iter().skip(seen_before).collect();
     assert_eq!(after.len(), 4, "two datagrams in two fragments each");

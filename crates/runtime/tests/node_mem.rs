@@ -103,7 +103,8 @@ fn lab_filters(
         icmp: IcmpConfig::default(),
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
-        services: vec![],
+        // The UDP echo service (an application on the node, `burst_runtime::app::services`).
+        services: vec![burst_stack::udp::Service::Echo],
         filtering,
         send_redirects: true,
         tcp: Default::default(),
@@ -631,7 +632,6 @@ fn udp_frame(dport: u16, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn udp_sockets_services_and_filtering() {
-    use burst_stack::udp::Service;
     let mut l = lab(
         PeerMode {
             answer_arp: true,
@@ -641,26 +641,32 @@ fn udp_sockets_services_and_filtering() {
         1,
     );
     l.run_for(Nanos::from_millis(3500));
-    let w = &mut l.node.workers[0];
-    w.udp.bind_service(Service::Echo).unwrap();
-    let sock = w.udp.bind(Ipv4Addr::UNSPECIFIED, 5000).unwrap();
-    // A user socket receives the datagram in its own buffer, and becomes ready once.
+    let now = l.clock.now();
+    // A socket of the node's application; its datagrams wait for the app to read them.
+    let sock = l
+        .node
+        .with_app(0, now, |_, cx| cx.udp_bind(None, 5000))
+        .unwrap();
+    // A user socket receives the datagram in its own buffer (zero-copy).
     l.send(&udp_frame(5000, b"for the socket"));
     l.send(&udp_frame(5000, b"and another"));
     l.send(&udp_frame(7, b"echo me"));
     l.send(&udp_frame(4444, b"nobody here"));
     l.run_for(Nanos::from_millis(200));
+    let now = l.clock.now();
+    let got = l.node.with_app(0, now, |_, cx| {
+        let mut v = Vec::new();
+        while let Some(d) = cx.udp_recv(sock) {
+            assert_eq!(d.from(), std::net::SocketAddrV4::new(PEER_IP, 40000));
+            v.push(d.payload().unwrap().to_vec());
+        }
+        v
+    });
+    assert_eq!(
+        got,
+        vec![b"for the socket".to_vec(), b"and another".to_vec()]
+    );
     let w = &mut l.node.workers[0];
-    assert_eq!(w.udp.next_ready(), Some(sock));
-    assert_eq!(w.udp.next_ready(), None, "listed once until drained");
-    let r = w.udp.recv_from(sock).unwrap();
-    assert_eq!(r.from, (PEER_IP, 40000));
-    assert_eq!(&r.buf.data()[r.offset..r.offset + r.len], b"for the socket");
-    drop(r);
-    let r = w.udp.recv_from(sock).unwrap();
-    assert_eq!(&r.buf.data()[r.offset..r.offset + r.len], b"and another");
-    drop(r);
-    assert!(w.udp.recv_from(sock).is_none());
     assert_eq!(w.udp.stats.no_ports, 1);
     // The echo came back to the peer; the closed port got a port unreachable quoting it.
     let echoed = l
@@ -708,7 +714,6 @@ fn udp_sockets_services_and_filtering() {
         f,
     );
     l.run_for(Nanos::from_millis(3500));
-    l.node.workers[0].udp.bind_service(Service::Echo).unwrap();
     let seen_before = l.seen.len();
     l.send(&udp_frame(4444, b"filtered port"));
     let mut gre = vec![0u8; 28];

@@ -519,9 +519,9 @@ fn http_session(workers_a: usize, workers_b: usize) {
         "{rows:?}"
     );
     let svc: u64 =
-        l.b.workers
+        l.b.apps
             .iter()
-            .filter_map(|w| w.tcp_service_stats())
+            .filter_map(|a| a.app().tcp_stats())
             .map(|s| s.http_requests)
             .sum();
     assert_eq!(svc, 3);

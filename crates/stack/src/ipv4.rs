@@ -85,6 +85,16 @@ pub struct Ipv4Stats {
     pub drop_unresolved: u64,
     /// Dropped: no buffer to build an outgoing datagram.
     pub drop_no_buffer: u64,
+    /// Handed to the worker that owns the flow (ports whose receive hash is unknown).
+    pub handed_off: u64,
+    /// Received from another worker that handed the flow to its owner (then counted by its
+    /// outcome here, not in `received`).
+    pub handed_in: u64,
+    /// Dropped: the owner worker's handoff queue was full.
+    pub drop_handoff_full: u64,
+    /// Dropped: a reassembled datagram for a socket another worker owns (only whole
+    /// datagrams move between workers).
+    pub drop_handoff_fragmented: u64,
 }
 
 impl Ipv4Stats {
@@ -112,10 +122,14 @@ impl Ipv4Stats {
         self.drop_no_route += o.drop_no_route;
         self.drop_unresolved += o.drop_unresolved;
         self.drop_no_buffer += o.drop_no_buffer;
+        self.handed_off += o.handed_off;
+        self.handed_in += o.handed_in;
+        self.drop_handoff_full += o.drop_handoff_full;
+        self.drop_handoff_fragmented += o.drop_handoff_fragmented;
     }
 
     /// Every counter with its name, for `stats` output.
-    pub fn named(&self) -> [(&'static str, u64); 22] {
+    pub fn named(&self) -> [(&'static str, u64); 26] {
         [
             ("received", self.received),
             ("delivered", self.delivered),
@@ -139,6 +153,10 @@ impl Ipv4Stats {
             ("drop_no_route", self.drop_no_route),
             ("drop_unresolved", self.drop_unresolved),
             ("drop_no_buffer", self.drop_no_buffer),
+            ("handed_off", self.handed_off),
+            ("handed_in", self.handed_in),
+            ("drop_handoff_full", self.drop_handoff_full),
+            ("drop_handoff_fragmented", self.drop_handoff_fragmented),
         ]
     }
 }

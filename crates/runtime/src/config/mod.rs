@@ -13,6 +13,7 @@
 //! | `[arp_tunables]` | [`ArpTunables`] | `arp.rs` |
 //! | `[ipv4]` | [`Ipv4Tunables`] | `ipv4.rs` |
 //! | `[icmp]` | [`IcmpTunables`] | `ipv4.rs` |
+//! | `[app]` | [`AppTunables`]: limits of the applications on the workers | `app.rs` |
 //! | `[router_discovery]` | [`RouterDiscoveryConfig`]: RFC 1256, host and router side | `rdisc.rs` |
 //! | `[tcp]` | [`TcpTunables`] | `tcp.rs` |
 //! | `[services]` | [`ServicesConfig`]: the simple TCP/IP services | `services.rs` |
@@ -35,6 +36,7 @@
 //! live in the file named above, the value parsers and the error locations in `de.rs`. Every
 //! public item is re-exported here, so its path stays `burst_runtime::config::X`.
 
+mod app;
 mod arp;
 mod de;
 mod eal;
@@ -53,6 +55,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use app::AppTunables;
 pub use arp::{ArpTunables, StaticArpEntry};
 pub use de::parse_duration;
 pub use eal::EalConfig;
@@ -102,6 +105,8 @@ pub struct Config {
     pub icmp: IcmpTunables,
     /// Router discovery (RFC 1256).
     pub router_discovery: RouterDiscoveryConfig,
+    /// Application limits.
+    pub app: AppTunables,
     /// TCP tunables.
     pub tcp: TcpTunables,
     /// Which port backend to run on.
@@ -219,6 +224,8 @@ struct RawConfig {
     #[serde(default)]
     router_discovery: RouterDiscoveryConfig,
     #[serde(default)]
+    app: AppTunables,
+    #[serde(default)]
     tcp: TcpTunables,
     #[serde(default)]
     backend: RawBackend,
@@ -277,6 +284,7 @@ impl RawConfig {
             ipv4: self.ipv4,
             icmp: self.icmp,
             router_discovery: self.router_discovery,
+            app: self.app,
             tcp: self.tcp,
             backend,
             services: self.services,

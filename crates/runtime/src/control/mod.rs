@@ -126,6 +126,8 @@ pub struct Control<P: Port> {
     meta: Vec<PortMeta>,
     workers: Vec<Rings>,
     worker_stats: Vec<Arc<SharedStats>>,
+    /// Each worker's application counters (index = worker).
+    app_stats: Vec<Arc<crate::app::AppStats>>,
     commands: mpsc::Receiver<Command>,
     sessions: HashMap<u16, Session>,
     next_ident: u16,
@@ -177,6 +179,7 @@ impl<P: Port> Control<P> {
             meta,
             workers,
             worker_stats,
+            app_stats: Vec::new(),
             commands,
             sessions: HashMap::new(),
             next_ident: 0,

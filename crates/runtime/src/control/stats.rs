@@ -13,6 +13,11 @@ impl<P: Port> Control<P> {
         self.ports[i].stats()
     }
 
+    /// Each worker's application counters, shown with the worker's (`app.*`).
+    pub fn set_app_stats(&mut self, stats: Vec<std::sync::Arc<crate::app::AppStats>>) {
+        self.app_stats = stats;
+    }
+
     pub(super) fn stats_groups(&self) -> Vec<CounterGroup> {
         let mut g = Vec::new();
         for (i, p) in self.ports.iter().enumerate() {
@@ -67,6 +72,12 @@ impl<P: Port> Control<P> {
                 counters: w
                     .snapshot()
                     .into_iter()
+                    .chain(
+                        self.app_stats
+                            .get(i)
+                            .map(|a| a.snapshot())
+                            .unwrap_or_default(),
+                    )
                     .map(|(n, v)| Counter { name: n, value: v })
                     .collect(),
             });

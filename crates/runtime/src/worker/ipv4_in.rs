@@ -76,6 +76,27 @@ impl<Q: Queue> Worker<Q> {
             self.transit(port, buf, hl, now);
             return;
         }
+        if class == Destination::Local && !is_fragment {
+            // A flow another worker opened (ports whose hash we cannot predict): to its owner.
+            if let Some(owner) = self.steer(&buf.data()[hl..]) {
+                self.hand_off(owner, port, hl, buf);
+                return;
+            }
+        }
+        self.for_us(port, buf, hl, class, is_fragment, now);
+    }
+
+    /// A datagram (or fragment) for us that passed the IPv4 checks: reassembly, then the
+    /// destination path and, for a user socket, delivery of the buffer.
+    pub(super) fn for_us(
+        &mut self,
+        port: PortId,
+        buf: Q::Buf,
+        hl: usize,
+        class: Destination,
+        is_fragment: bool,
+        now: Nanos,
+    ) {
         let buf = if is_fragment {
             match self.reasm.insert(buf, hl, now) {
                 Insert::Complete(b) => b,
@@ -103,6 +124,10 @@ impl<Q: Queue> Worker<Q> {
         let total =
             usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
         let datagram = &datagram[..total];
+        if is_fragment && class == Destination::Local && self.steered_fragment(datagram) {
+            self.rx_scratch = scratch;
+            return;
+        }
         // The verdict of the buffer that carries the datagram now: a reassembled one says
         // "unknown" (the NIC only ever saw fragments), not the last fragment's verdict.
         let l4_checksum = self.local_l4_status(port, datagram, buf.rx_meta().l4_checksum);

@@ -14,7 +14,7 @@ use burst_stack::frag::{self, Reassembler, ReassemblyConfig};
 use burst_stack::icmp::{IcmpConfig, IcmpStats, RateLimiter};
 use burst_stack::ipv4::{IfAddr, Ipv4Config, Ipv4Stats};
 use burst_stack::route::RouteReader;
-use burst_stack::udp::{self as sudp, Filtering, Service, UdpSockets};
+use burst_stack::udp::{self as sudp, Filtering, UdpSockets};
 use burst_stack::PortId;
 use burst_wire::ethernet::MacAddr;
 
@@ -23,6 +23,7 @@ use crate::trace::{Step, TraceGate, TraceRecord};
 
 mod control_msg;
 mod forward;
+mod handoff;
 mod hooks;
 mod icmp;
 mod ipv4_in;
@@ -38,6 +39,7 @@ mod testing;
 mod udp;
 
 pub use forward::ForwardStats;
+pub use handoff::{Handed, Handoff};
 pub use stats::{L2Stats, PortCounters, SharedStats};
 pub use tcp::{state_name, ActiveOpenRss, NetstatSlot, TcpSetup, TcpWorkerStats};
 
@@ -64,10 +66,6 @@ pub struct WorkerConfig {
     pub icmp: IcmpConfig,
     /// ARP (pending-queue sizes).
     pub arp: sarp::ArpConfig,
-    /// Built-in services to run.
-    pub services: Vec<Service>,
-    /// The quote of the day.
-    pub qotd: String,
     /// TCP/IP filtering.
     pub filtering: Filtering,
     /// Router mode: send ICMP redirects when forwarding back out of the arrival port.
@@ -123,7 +121,6 @@ pub struct Worker<Q: Queue> {
     pub udp: UdpSockets<Q::Buf>,
     /// Datagrams dropped by TCP/IP filtering (any protocol).
     pub filtered: u64,
-    chargen_line: usize,
     /// Multicast groups joined per port (IGMP, published by the control thread); sized at
     /// start for the configuration's groups, so a join never allocates.
     groups: hashbrown::HashSet<(PortId, Ipv4Addr)>,
@@ -145,9 +142,9 @@ pub struct Worker<Q: Queue> {
     filter_out_ports: u64,
     /// This core's TCP.
     tcp: burst_tcp::TcpStack,
-    /// The TCP services (connections accepted on their listeners).
-    tcp_services: Option<burst_tcp::stack::services::ServiceSet>,
-    /// Events of the application's own TCP sockets.
+    /// Steering of flows this worker does not own to their owner (multi-worker nodes).
+    handoff: Option<handoff::Handoff<Q::Buf>>,
+    /// Events of the application's TCP sockets (the app runner takes them).
     app_events: tcp::AppEvents,
     /// Payload of the segment being sent (the stack writes it here).
     tcp_scratch: Vec<u8>,
@@ -198,12 +195,8 @@ impl<Q: Queue> Worker<Q> {
         let mut udp = UdpSockets::new(1024, 64);
         udp.set_max_queued(cfg.udp_max_queued);
         let reasm = Reassembler::new(cfg.reassembly);
-        for svc in &cfg.services {
-            // Distinct well-known ports on a fresh table: binding cannot fail.
-            let _ = udp.bind_service(*svc);
-        }
         let subnets = addrs.iter().map(|a| a.cidr).collect();
-        let (tcp, tcp_services) = tcp::build_stack(id, &cfg.tcp, subnets, Nanos::ZERO);
+        let tcp = tcp::build_stack(id, &cfg.tcp, subnets, Nanos::ZERO);
         let app_slots = tcp.config().max_connections;
         let mut names: Vec<String> = Vec::new();
         Self::for_each_counter(
@@ -248,7 +241,6 @@ impl<Q: Queue> Worker<Q> {
             data_scratch: vec![0; SCRATCH],
             udp,
             filtered: 0,
-            chargen_line: 0,
             groups,
             fwd: ForwardStats::default(),
             port_counters: vec![PortCounters::default(); nports],
@@ -259,7 +251,7 @@ impl<Q: Queue> Worker<Q> {
             filter_in_ports: 0,
             filter_out_ports: 0,
             tcp,
-            tcp_services,
+            handoff: None,
             app_events: tcp::AppEvents::new(app_slots),
             tcp_scratch: vec![0; SCRATCH],
             tcp_stats: TcpWorkerStats::default(),
@@ -303,6 +295,7 @@ impl<Q: Queue> Worker<Q> {
             self.filter_out_ports = mask(Direction::Out);
         }
         let router = self.cfg.ipv4.forwarding && !tracing;
+        work += self.take_handed(now);
         for p in 0..self.queues.len() {
             self.queues[p].rx_burst(&mut rx);
             work += rx.len();
@@ -346,6 +339,13 @@ impl<Q: Queue> Worker<Q> {
             self.unpublished = false;
         }
         work
+    }
+
+    /// Sends what an application queued between polls (TCP segments, then every port's
+    /// transmit batch), so its output does not wait for the next poll.
+    pub fn flush_app(&mut self, now: Nanos) {
+        self.tcp_round_output(now);
+        self.flush_tx();
     }
 
     pub(super) fn flush_tx(&mut self) {

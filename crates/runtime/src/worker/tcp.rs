@@ -22,7 +22,6 @@ use crossbeam_queue::ArrayQueue;
 
 /// Destinations remembered for [`Worker::route_use_due`].
 pub(super) const ROUTE_USE_SLOTS: usize = 64;
-use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
 use burst_tcp::{Events, IcmpError, IcmpKind, SocketHandle, StackConfig, State, TcpStack};
 use burst_wire::icmpv4::DstUnreachable;
 use burst_wire::ipv4::{self, Protocol};
@@ -47,11 +46,14 @@ pub enum ActiveOpenRss {
         /// The redirection table.
         reta: Reta,
     },
-    /// The spreading cannot be predicted (af_packet fanout, a device key we do not know) or
-    /// this worker's queue receives nothing: active opens fail with
-    /// `TcpError::NoEphemeralPort` (run a single worker to make connections). Passive opens
-    /// work on every worker (a flow always hashes to the same queue).
-    Unpredictable,
+    /// The spreading cannot be predicted (af_packet fanout by a per-boot kernel key, a device
+    /// key we do not know) or this worker's queue receives nothing: active opens take ports
+    /// this worker owns (`port % workers`), and whichever worker receives a reply hands it to
+    /// the owner (`handoff.rs`). Passive opens stay where the flow hashes.
+    Steered {
+        /// Workers of the node.
+        workers: usize,
+    },
 }
 
 /// What a worker's TCP runs with.
@@ -59,8 +61,6 @@ pub enum ActiveOpenRss {
 pub struct TcpSetup {
     /// The stack (its `mtu` is the smallest port MTU, set by the node).
     pub stack: StackConfig,
-    /// The TCP services (echo, discard, daytime, qotd, chargen, HTTP); `None` runs none.
-    pub services: Option<ServiceConfig>,
     /// Source-port choice for active opens.
     pub rss: ActiveOpenRss,
 }
@@ -69,7 +69,6 @@ impl Default for TcpSetup {
     fn default() -> Self {
         TcpSetup {
             stack: StackConfig::default(),
-            services: None,
             rss: ActiveOpenRss::Any,
         }
     }
@@ -235,13 +234,13 @@ pub fn state_name(s: State) -> &'static str {
 }
 
 /// Builds a worker's stack from its setup: port predicate for active opens and the
-/// connected-subnet predicate; then the services' listeners.
+/// connected-subnet predicate.
 pub(super) fn build_stack(
     id: usize,
     setup: &TcpSetup,
     subnets: Vec<burst_wire::ipv4::Cidr>,
     now: Nanos,
-) -> (TcpStack, Option<ServiceSet>) {
+) -> TcpStack {
     let mut stack = TcpStack::new(setup.stack.clone(), now);
     match &setup.rss {
         ActiveOpenRss::Any => {}
@@ -254,17 +253,17 @@ pub(super) fn build_stack(
                 reta.queue_for(hasher.hash_ipv4_l4(rip, lip, rport, lport)) == queue
             }));
         }
-        ActiveOpenRss::Unpredictable => stack.set_port_filter(Box::new(|_, _, _, _| false)),
+        // Ports this worker owns (port % workers): replies landing elsewhere are handed here
+        // (`handoff.rs`).
+        ActiveOpenRss::Steered { workers } => {
+            let (n, me) = ((*workers).max(1) as u16, id as u16);
+            stack.set_port_filter(Box::new(move |_, lport, _, _| lport % n == me));
+        }
     }
     stack.set_local_predicate(Box::new(move |ip| {
         subnets.iter().any(|c| c.contains_addr(ip))
     }));
-    let services = setup.services.clone().and_then(|cfg| {
-        ServiceSet::new(&mut stack, cfg)
-            .map_err(|e| tracing::warn!(worker = id, "tcp services not started: {e}"))
-            .ok()
-    });
-    (stack, services)
+    stack
 }
 
 impl<Q: Queue> Worker<Q> {
@@ -276,15 +275,15 @@ impl<Q: Queue> Worker<Q> {
         &mut self.tcp
     }
 
+    /// This worker's TCP stack, read-only.
+    pub fn tcp_ref(&self) -> &TcpStack {
+        &self.tcp
+    }
+
     /// The next of the application's sockets with events since it was last returned (the
     /// services' connections are handled by the worker).
     pub fn tcp_take_ready(&mut self) -> Option<(SocketHandle, Events)> {
         self.app_events.pop()
-    }
-
-    /// The TCP services' counters, when they run.
-    pub fn tcp_service_stats(&self) -> Option<burst_tcp::stack::services::ServiceStats> {
-        self.tcp_services.as_ref().map(ServiceSet::stats)
     }
 
     /// Opens a connection to `remote` from the source address the route to it gives.
@@ -295,6 +294,17 @@ impl<Q: Queue> Worker<Q> {
     ) -> Result<SocketHandle, burst_tcp::TcpError> {
         let src = self.source_for(remote.0).unwrap_or(Ipv4Addr::UNSPECIFIED);
         self.tcp.connect(now, src, remote)
+    }
+
+    /// Whether datagrams to `dst` can leave now: there is a route and its source address
+    /// finished duplicate address detection (an application waits for this before its first
+    /// connect, instead of losing its SYN to a tentative address).
+    pub fn source_ready(&self, dst: Ipv4Addr) -> bool {
+        self.source_for(dst).is_some_and(|s| {
+            self.addrs.iter().any(|a| {
+                a.cidr.address() == s && a.state == burst_stack::ipv4::AddrState::Preferred
+            })
+        })
     }
 
     /// The source address of datagrams to `dst`: the route's, else its port's first address.
@@ -390,9 +400,6 @@ impl<Q: Queue> Worker<Q> {
         if self.tcp.next_deadline().is_some_and(|d| now >= d) {
             self.tcp.poll(now);
         }
-        if let Some(s) = self.tcp_services.as_mut() {
-            s.accept_all(&mut self.tcp, now);
-        }
         while let Some((h, ev)) = self.tcp.take_ready() {
             if ev.contains(Events::CONNECTED) || ev.contains(Events::ROUTE_SUSPECT) {
                 if let Ok(remote) = self.tcp.remote_addr(h) {
@@ -405,14 +412,13 @@ impl<Q: Queue> Worker<Q> {
                     }
                 }
             }
-            let taken = self
-                .tcp_services
-                .as_mut()
-                .is_some_and(|s| s.on_event(&mut self.tcp, now, h, ev));
-            if !taken {
-                self.app_events.push(h, ev);
-            }
+            self.app_events.push(h, ev);
         }
+        self.tcp_output(now)
+    }
+
+    /// The stack's output only (an application's calls between polls).
+    pub(super) fn tcp_round_output(&mut self, now: Nanos) -> usize {
         self.tcp_output(now)
     }
 

@@ -1476,7 +1476,7 @@ impl Lab {
                 ]);
                 let n = inp.pick(&[8usize, 1472, 3000, 0]);
                 let data = pattern(n, 0x17);
-                self.node().workers[w].udp_send(None, 5000, dst, 9, &data, now);
+                let _ = self.node().workers[w].udp_send(None, 5000, dst, 9, &data, now);
             }
             _ => {
                 if let Some((w, h)) = pick_handle(self, inp) {
@@ -1628,9 +1628,20 @@ impl Lab {
                 .map(|p| g(&format!("p{p}.drop_unsegmentable")))
                 .sum::<u64>();
             let local = sum(&["ipv4.delivered", "ipv4.drop_unknown_protocol"]) + w.filtered;
-            let outcomes =
-                refused + transit + local + g("frag.reasm_reqds") + g("fwd.drop_filter_in");
-            let received = g("ipv4.received") + g("frag.reasm_oks");
+            // A datagram steered to the worker that owns its flow ends here as handed off (or
+            // dropped on a full queue), and starts again there as handed in.
+            let steered = sum(&[
+                "ipv4.handed_off",
+                "ipv4.drop_handoff_full",
+                "ipv4.drop_handoff_fragmented",
+            ]);
+            let outcomes = refused
+                + transit
+                + local
+                + steered
+                + g("frag.reasm_reqds")
+                + g("fwd.drop_filter_in");
+            let received = g("ipv4.received") + g("ipv4.handed_in") + g("frag.reasm_oks");
             if out_filters {
                 assert!(
                     outcomes <= received && received <= outcomes + g("fwd.drop_filter_out"),

@@ -1,6 +1,8 @@
-//! Built-in services on a [`TcpStack`]: echo (RFC 862, port 7), discard (RFC 863, 9), daytime
-//! (RFC 867, 13), quote of the day (RFC 865, 17), chargen (RFC 864, 19) and a minimal
-//! HTTP/1.1 server (RFC 9112, port 80) returning one configured static body.
+//! Built-in services on any [`TcpSockets`] (a bare [`TcpStack`] in tests; on a worker, the
+//! runtime's application context, where they run as an application): echo (RFC 862, port 7),
+//! discard (RFC 863, 9), daytime (RFC 867, 13), quote of the day (RFC 865, 17), chargen
+//! (RFC 864, 19) and a minimal HTTP/1.1 server (RFC 9112, port 80) returning one configured
+//! static body.
 //!
 //! Each accepted connection is a small state machine driven by the stack's events; nothing
 //! allocates per connection or request: per-connection state (with fixed request and header
@@ -18,7 +20,7 @@ use core::net::Ipv4Addr;
 
 use burst_port::Nanos;
 
-use super::{ListenerHandle, SocketHandle, TcpError, TcpStack};
+use super::{ListenerHandle, SocketHandle, TcpError, TcpSockets, TcpStack};
 use crate::conn::Events;
 
 /// Largest HTTP request head (request line and headers) accepted.
@@ -174,7 +176,10 @@ pub struct ServiceSet {
 impl ServiceSet {
     /// Opens the configured listeners on `stack` and allocates the state of
     /// `max_connections` service connections.
-    pub fn new(stack: &mut TcpStack, mut cfg: ServiceConfig) -> Result<ServiceSet, TcpError> {
+    pub fn new(
+        stack: &mut impl TcpSockets,
+        mut cfg: ServiceConfig,
+    ) -> Result<ServiceSet, TcpError> {
         if cfg.qotd.len() > 512 {
             let mut cut = 512;
             while !cfg.qotd.is_char_boundary(cut) {
@@ -196,7 +201,7 @@ impl ServiceSet {
                 listeners.push((stack.listen(cfg.local, p, cfg.backlog)?, kind));
             }
         }
-        let n = stack.config().max_connections;
+        let n = stack.max_connections();
         let blank = || {
             Box::new(SvcConn {
                 h: SocketHandle { index: 0, gen: 0 },
@@ -247,7 +252,7 @@ impl ServiceSet {
     }
 
     /// Accepts every connection waiting on the services' listeners.
-    pub fn accept_all(&mut self, stack: &mut TcpStack, now: Nanos) {
+    pub fn accept_all(&mut self, stack: &mut impl TcpSockets, now: Nanos) {
         for i in 0..self.listeners.len() {
             let (l, kind) = self.listeners[i];
             while let Some(h) = stack.accept(l) {
@@ -256,7 +261,23 @@ impl ServiceSet {
         }
     }
 
-    fn start(&mut self, stack: &mut TcpStack, now: Nanos, h: SocketHandle, kind: Kind) {
+    /// A connection a driver accepted from listener `l` itself; returns false if `l` is not one
+    /// of the services' listeners (the connection is left alone).
+    pub fn on_accepted(
+        &mut self,
+        stack: &mut impl TcpSockets,
+        now: Nanos,
+        l: ListenerHandle,
+        h: SocketHandle,
+    ) -> bool {
+        let Some(&(_, kind)) = self.listeners.iter().find(|(x, _)| *x == l) else {
+            return false;
+        };
+        self.start(stack, now, h, kind);
+        true
+    }
+
+    fn start(&mut self, stack: &mut impl TcpSockets, now: Nanos, h: SocketHandle, kind: Kind) {
         self.stats.accepted += 1;
         let Some(mut c) = self.pool.pop() else {
             self.stats.no_slot += 1;
@@ -295,7 +316,7 @@ impl ServiceSet {
     /// Handles one event of `h`; returns false if `h` is not a service connection.
     pub fn on_event(
         &mut self,
-        stack: &mut TcpStack,
+        stack: &mut impl TcpSockets,
         _now: Nanos,
         h: SocketHandle,
         ev: Events,
@@ -312,7 +333,7 @@ impl ServiceSet {
     }
 
     /// Releases the handle and the service state.
-    fn finish(&mut self, stack: &mut TcpStack, h: SocketHandle) {
+    fn finish(&mut self, stack: &mut impl TcpSockets, h: SocketHandle) {
         let _ = stack.close(h);
         if let Some(c) = self.conns[h.index()].take() {
             self.pool.push(c);
@@ -323,7 +344,7 @@ impl ServiceSet {
 
     /// Reads what arrived, writes what can be written, and finishes once the peer is done
     /// and our output is out.
-    fn drive(&mut self, stack: &mut TcpStack, h: SocketHandle) {
+    fn drive(&mut self, stack: &mut impl TcpSockets, h: SocketHandle) {
         let Some(mut c) = self.conns[h.index()].take() else {
             return;
         };
@@ -338,7 +359,7 @@ impl ServiceSet {
         }
     }
 
-    fn step(&mut self, stack: &mut TcpStack, c: &mut SvcConn) -> Result<(), TcpError> {
+    fn step(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         let h = c.h;
         match c.kind {
             Kind::Echo => loop {
@@ -372,7 +393,7 @@ impl ServiceSet {
     }
 
     /// Sends the pending head and body; shuts our side once all is out if asked to.
-    fn flush(&mut self, stack: &mut TcpStack, c: &mut SvcConn) -> Result<(), TcpError> {
+    fn flush(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         while c.head_off < c.head_len {
             let n = stack.send(c.h, &c.head[c.head_off..c.head_len])?;
             if n == 0 {
@@ -404,7 +425,7 @@ impl ServiceSet {
 
     /// RFC 864: 72-character lines of the 95 printable ASCII characters, each line starting one
     /// character further, sent as fast as the send buffer drains.
-    fn chargen(&mut self, stack: &mut TcpStack, c: &mut SvcConn) -> Result<(), TcpError> {
+    fn chargen(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         loop {
             let room = stack.send_capacity(c.h)?.min(self.scratch.len());
             if room == 0 {
@@ -429,7 +450,7 @@ impl ServiceSet {
     }
 
     /// Reads request bytes and answers every complete request, one response at a time.
-    fn http_input(&mut self, stack: &mut TcpStack, c: &mut SvcConn) -> Result<(), TcpError> {
+    fn http_input(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         loop {
             if c.req_len < HTTP_REQUEST_MAX && !c.close_after {
                 c.req_len += stack.recv(c.h, &mut c.req[c.req_len..])?;
