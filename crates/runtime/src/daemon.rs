@@ -71,12 +71,13 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
                 })?,
             ),
         };
+        // Everything the port is opened with comes from its plan (tested in `devices`).
         let pc = DpdkPortConfig {
             name: p.name.clone(),
-            queues: p.queue_count(cores),
-            mtu: Some(p.mtu),
-            mac: p.mac,
-            offloads: p.offloads,
+            queues: plan.queues,
+            mtu: Some(plan.mtu),
+            mac: plan.mac,
+            offloads: plan.offloads,
             rx_pool,
             ..DpdkPortConfig::default()
         };
