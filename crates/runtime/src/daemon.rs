@@ -92,12 +92,13 @@ where
                 })?,
             ),
         };
+        // Everything the port is opened with comes from its plan (tested in `devices`).
         let pc = DpdkPortConfig {
             name: p.name.clone(),
-            queues: p.queue_count(cores),
-            mtu: Some(p.mtu),
-            mac: p.mac,
-            offloads: p.offloads,
+            queues: plan.queues,
+            mtu: Some(plan.mtu),
+            mac: plan.mac,
+            offloads: plan.offloads,
             rx_pool,
             ..DpdkPortConfig::default()
         };

@@ -220,6 +220,13 @@ impl From<&crate::config::Config> for NodeConfig {
             retry_count: c.arp.retry_count,
             duplicate_detection: c.arp.duplicate_detection,
             retry_interval: c.arp.retry_interval,
+            // RFC 1122 §2.3.2.1 recommends at most one request per second per neighbour; a
+            // shorter `retry_interval` is the operator's explicit choice and the limit follows
+            // it (left at 1 s it would space the retries a second apart whatever the key says).
+            request_rate_limit: c
+                .arp
+                .retry_interval
+                .min(ArpConfig::default().request_rate_limit),
             pending_per_neighbor: usize::from(c.arp.pending_per_neighbor),
             max_entries: c.arp.max_entries as usize,
             ..ArpConfig::default()
@@ -275,7 +282,13 @@ impl From<&crate::config::Config> for NodeConfig {
                 } else {
                     c.icmp.error_rate_limit
                 },
-                error_burst: c.icmp.error_burst.max(1),
+                // Unlimited means no bucket at all: a burst of errors within one poll would
+                // otherwise still stop at `error_burst`.
+                error_burst: if c.icmp.error_rate_limit == 0 {
+                    u32::MAX / 2
+                } else {
+                    c.icmp.error_burst.max(1)
+                },
             },
             lpm_tbl8_groups: 4096,
             max_next_hops: 4096,
@@ -821,5 +834,189 @@ mod tests {
             2,
             0
         )));
+    }
+
+    /// Every key `NodeConfig::from` reads, set to a value other than its default, arrives in
+    /// its field: a key parsed and then dropped on the way to the node fails here. (The
+    /// behaviour of each field is tested where the field is used; `docs/configuration.md`'s
+    /// keys and those tests are listed in `tests/documented_keys.rs`.)
+    #[test]
+    fn every_key_reaches_the_node_config() {
+        use crate::config::Config;
+        let base = "[backend]\nkind = \"mem\"\n[[port]]\nname = \"a\"\n\
+            addresses = [\"198.18.1.254/24\"]\n[[port]]\nname = \"b\"\n\
+            addresses = [\"198.18.2.254/24\"]\n";
+        let d = NodeConfig::from(&Config::parse(base, "t.toml").unwrap());
+        let text = "[backend]\nkind = \"mem\"\n\
+            [eal]\ncores = 3\nmbufs = 4095\nmbuf_data_room = 4096\n\
+            [[port]]\nname = \"a\"\naddresses = [\"198.18.1.254/24\", \"198.18.9.1/24\"]\n\
+            groups = [\"239.1.2.3\"]\npartial_checksums = false\n\
+            [[port]]\nname = \"b\"\naddresses = [\"198.18.2.254/24\"]\n\
+            [[route]]\nprefix = \"198.19.0.0/16\"\nvia = \"198.18.2.1\"\nmetric = 7\n\
+            [[route]]\nprefix = \"198.20.0.0/16\"\nport = \"a\"\n\
+            [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:00:09\"\nport = \"b\"\n\
+            [arp_tunables]\ncache_life_unused = \"30s\"\ncache_life_max = \"1m\"\n\
+            retry_count = 5\nretry_interval = \"200ms\"\npending_per_neighbor = 4\n\
+            max_entries = 64\nduplicate_detection = false\n\
+            [ipv4]\ndefault_ttl = 64\nmulticast_ttl = 8\naccept_source_route = true\n\
+            forwarding = true\n\
+            [icmp]\necho_rate_limit = 5\nerror_rate_limit = 7\nerror_burst = 3\n\
+            accept_redirects = true\nredirect_lifetime = \"30s\"\nsend_redirects = false\n\
+            [services]\necho = true\ndiscard = true\ndaytime = true\nqotd = true\n\
+            chargen = true\nqotd_text = \"Q\"\n\
+            [filtering]\ntcp_ports = [80]\nudp_ports = [7, 9]\nprotocols = [1, 6, 17]\n";
+        let n = NodeConfig::from(&Config::parse(text, "t.toml").unwrap());
+        // [eal]
+        assert_eq!((d.workers, n.workers), (1, 3));
+        assert_eq!(
+            (d.buffers, n.buffers),
+            (
+                Some(Buffers {
+                    count: 16383,
+                    size: 2048 + 128
+                }),
+                Some(Buffers {
+                    count: 4095,
+                    size: 4096 + 128
+                })
+            )
+        );
+        // [[port]]
+        assert_eq!(n.ports[0].name, "a");
+        assert_eq!(n.ports[0].addrs.len(), 2);
+        assert_eq!(n.ports[0].addrs[1], "198.18.9.1/24".parse().unwrap());
+        assert_eq!(
+            (d.ports[0].groups.clone(), n.ports[0].groups.clone()),
+            (vec![], vec![Ipv4Addr::new(239, 1, 2, 3)])
+        );
+        assert_eq!(
+            (d.ports[0].partial_checksums, n.ports[0].partial_checksums),
+            (None, Some(false))
+        );
+        // [[route]]
+        assert!(d.routes.is_empty());
+        let r = n.routes[0];
+        assert_eq!(
+            (r.prefix, r.via, r.port, r.metric),
+            (
+                "198.19.0.0/16".parse().unwrap(),
+                Some(Ipv4Addr::new(198, 18, 2, 1)),
+                PortId(1),
+                7
+            )
+        );
+        let r = n.routes[1];
+        assert_eq!((r.via, r.port, r.metric), (None, PortId(0), 1));
+        // [[arp]]
+        assert!(d.static_arp.is_empty());
+        assert_eq!(
+            n.static_arp,
+            [(
+                "b".to_string(),
+                Ipv4Addr::new(198, 18, 2, 1),
+                MacAddr::new(2, 0, 0, 0, 0, 9)
+            )]
+        );
+        // [arp_tunables]
+        let (da, a) = (&d.arp, &n.arp);
+        assert_eq!(
+            (da.cache_life_unused, a.cache_life_unused),
+            (Nanos::from_secs(120), Nanos::from_secs(30))
+        );
+        assert_eq!(
+            (da.cache_life_max, a.cache_life_max),
+            (Nanos::from_secs(600), Nanos::from_secs(60))
+        );
+        assert_eq!((da.retry_count, a.retry_count), (3, 5));
+        assert_eq!(
+            (da.retry_interval, a.retry_interval),
+            (Nanos::from_secs(1), Nanos::from_millis(200))
+        );
+        assert_eq!(
+            (da.request_rate_limit, a.request_rate_limit),
+            (Nanos::from_secs(1), Nanos::from_millis(200))
+        );
+        assert_eq!((da.pending_per_neighbor, a.pending_per_neighbor), (16, 4));
+        assert_eq!((da.max_entries, a.max_entries), (4096, 64));
+        assert_eq!(
+            (da.duplicate_detection, a.duplicate_detection),
+            (true, false)
+        );
+        // [ipv4]
+        assert_eq!(d.ipv4, Ipv4Config::default());
+        assert_eq!(
+            n.ipv4,
+            Ipv4Config {
+                default_ttl: 64,
+                multicast_ttl: 8,
+                accept_source_route: true,
+                forwarding: true,
+            }
+        );
+        // [icmp]: the echo limit is also its burst; 0 means unlimited.
+        assert_eq!(
+            (d.icmp.echo_rate, d.icmp.error_rate, d.icmp.error_burst),
+            (1000, 1000, 50)
+        );
+        assert_eq!(
+            (
+                n.icmp.echo_rate,
+                n.icmp.echo_burst,
+                n.icmp.error_rate,
+                n.icmp.error_burst
+            ),
+            (5, 5, 7, 3)
+        );
+        let unlimited = NodeConfig::from(
+            &Config::parse(
+                &format!("{base}[icmp]\necho_rate_limit = 0\nerror_rate_limit = 0\n"),
+                "t.toml",
+            )
+            .unwrap(),
+        );
+        let i = unlimited.icmp;
+        assert!(
+            i.echo_rate
+                .min(i.echo_burst)
+                .min(i.error_rate)
+                .min(i.error_burst)
+                > 1 << 30
+        );
+        // A host accepts redirects by default; a router only when told to.
+        assert_eq!(
+            (d.redirects.enabled, n.redirects.enabled),
+            (true, true),
+            "accept_redirects = true on a router"
+        );
+        assert_eq!(
+            (d.redirects.lifetime, n.redirects.lifetime),
+            (Nanos::from_secs(600), Nanos::from_secs(30))
+        );
+        assert_eq!((d.send_redirects, n.send_redirects), (true, false));
+        // [services] (the UDP side; the TCP side is `config::node_tcp`'s test).
+        use burst_stack::udp::Service;
+        assert!(d.services.is_empty());
+        assert_eq!(
+            n.services,
+            [
+                Service::Echo,
+                Service::Discard,
+                Service::Daytime,
+                Service::Qotd,
+                Service::Chargen
+            ]
+        );
+        assert_eq!(n.qotd, "Q");
+        assert_ne!(d.qotd, "Q");
+        // [filtering]
+        assert_eq!(d.filtering, burst_stack::udp::Filtering::default());
+        assert_eq!(
+            n.filtering,
+            burst_stack::udp::Filtering {
+                tcp_ports: Some(vec![80]),
+                udp_ports: Some(vec![7, 9]),
+                protocols: Some(vec![1, 6, 17]),
+            }
+        );
     }
 }

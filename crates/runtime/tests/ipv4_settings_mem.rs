@@ -316,3 +316,156 @@ fn reassembled_udp_datagrams_reach_user_sockets() {
     drop(got);
     l.finish();
 }
+
+/// An echo request from A to the router's address on A's link.
+fn echo_from_a(seq: u16) -> Vec<u8> {
+    let m = icmpv4::Repr::EchoRequest {
+        ident: 7,
+        seq_no: seq,
+        data: b"abcdefgh",
+    };
+    let mut d = vec![0u8; 20 + m.buffer_len()];
+    burst_stack::icmp::emit(&m, A, R_A_IP, 64, false, &mut d);
+    d
+}
+
+/// The TTLs of what host `h` received: (echo replies, UDP datagrams, echo requests).
+fn ttls(l: &Lab, h: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (mut replies, mut udp, mut requests) = (vec![], vec![], vec![]);
+    for (_, _, d) in l.ipv4_seen(h) {
+        let p = ipv4::Packet::new_checked(&d[..]).unwrap();
+        match (p.protocol(), p.payload()[0]) {
+            (Protocol::ICMP, 0) => replies.push(p.ttl()),
+            (Protocol::ICMP, 8) => requests.push(p.ttl()),
+            (Protocol::UDP, _) => udp.push(p.ttl()),
+            _ => {}
+        }
+    }
+    (replies, udp, requests)
+}
+
+/// `[ipv4] default_ttl` is the TTL of every datagram the node originates: echo replies (the
+/// workers), UDP (the sockets) and `ctl ping` (the control thread).
+#[test]
+fn default_ttl_is_the_ttl_of_what_we_originate() {
+    for (ttl, tweak) in [
+        (
+            128u8,
+            (|c: &mut NodeConfig| c.ipv4 = from_file("").ipv4) as fn(&mut NodeConfig),
+        ),
+        (64, |c: &mut NodeConfig| {
+            c.ipv4 = from_file("[ipv4]\ndefault_ttl = 64\n").ipv4;
+        }),
+    ] {
+        let mut l = host(tweak);
+        l.send_from_a(&echo_from_a(1));
+        let now = l.now();
+        l.node.workers[0].udp_send(None, 5000, B, 9, b"to b", now);
+        let _ping = l.request(Request::Ping {
+            dst: B,
+            count: 1,
+            size: 8,
+            dont_frag: false,
+            ttl: None,
+            timeout_ms: 100,
+            interval_ms: 0,
+        });
+        l.run_for(Nanos::from_millis(200));
+        let (replies, _, _) = ttls(&l, 0);
+        let (_, udp, requests) = ttls(&l, 1);
+        assert_eq!(
+            (replies, udp, requests),
+            (vec![ttl], vec![ttl], vec![ttl]),
+            "default_ttl {ttl}"
+        );
+        l.finish();
+    }
+}
+
+/// `[ipv4] forwarding`: a router forwards a datagram for B; a host drops it as not its own.
+#[test]
+fn forwarding_decides_whether_transit_datagrams_are_forwarded() {
+    for (forwarding, tweak) in [
+        (
+            true,
+            (|c: &mut NodeConfig| c.ipv4 = from_file("[ipv4]\nforwarding = true\n").ipv4)
+                as fn(&mut NodeConfig),
+        ),
+        (false, |c: &mut NodeConfig| c.ipv4 = from_file("").ipv4),
+    ] {
+        let mut l = host(tweak);
+        l.send_from_a(&udp_datagram(A, B, 8, 64, false));
+        l.run_for(Nanos::from_millis(30));
+        let at_b = ttls(&l, 1).1.len();
+        let not_ours: u64 = l.node.workers.iter().map(|w| w.ipv4.drop_not_for_us).sum();
+        assert_eq!(
+            (at_b, l.fwd().forwarded, not_ours),
+            if forwarding { (1, 1, 0) } else { (0, 0, 1) },
+            "forwarding {forwarding}"
+        );
+        l.finish();
+    }
+}
+
+/// `[icmp] echo_rate_limit`: 20 echo requests at once get that many replies at most (the
+/// limit is also the burst); 0 answers every one.
+#[test]
+fn echo_rate_limit_caps_the_replies() {
+    for (replies, tweak) in [
+        (
+            20usize,
+            (|c: &mut NodeConfig| c.icmp = from_file("").icmp) as fn(&mut NodeConfig),
+        ),
+        (5, |c: &mut NodeConfig| {
+            c.icmp = from_file("[icmp]\necho_rate_limit = 5\n").icmp;
+        }),
+        (20, |c: &mut NodeConfig| {
+            c.icmp = from_file("[icmp]\necho_rate_limit = 0\n").icmp;
+        }),
+    ] {
+        let mut l = host(tweak);
+        for seq in 0..20 {
+            l.send_from_a(&echo_from_a(seq));
+        }
+        l.run_for(Nanos::from_millis(30));
+        assert_eq!(ttls(&l, 0).0.len(), replies, "{:?}", l.node.workers[0].icmp);
+        l.finish();
+    }
+}
+
+/// `[icmp] error_rate_limit` and `error_burst`: 20 datagrams to a closed port at once get
+/// `error_burst` port unreachables; a second 20 one second later get what the rate refilled;
+/// a rate of 0 is unlimited whatever the burst.
+#[test]
+fn error_rate_limit_and_error_burst_cap_icmp_errors() {
+    for (want, tweak) in [
+        (
+            (20usize, 20usize),
+            (|c: &mut NodeConfig| c.icmp = from_file("").icmp) as fn(&mut NodeConfig),
+        ),
+        ((3, 2), |c: &mut NodeConfig| {
+            c.icmp = from_file("[icmp]\nerror_rate_limit = 2\nerror_burst = 3\n").icmp;
+        }),
+        ((10, 2), |c: &mut NodeConfig| {
+            c.icmp = from_file("[icmp]\nerror_rate_limit = 2\nerror_burst = 10\n").icmp;
+        }),
+        ((20, 20), |c: &mut NodeConfig| {
+            c.icmp = from_file("[icmp]\nerror_rate_limit = 0\nerror_burst = 3\n").icmp;
+        }),
+    ] {
+        let mut l = host(tweak);
+        let unreachables = |l: &Lab| l.icmp_seen(0).iter().filter(|(_, m)| m[0] == 3).count();
+        let burst = |l: &mut Lab| {
+            for _ in 0..20 {
+                l.send_from_a(&udp_datagram(A, R_A_IP, 8, 64, false));
+            }
+            l.run_for(Nanos::from_millis(30));
+        };
+        burst(&mut l);
+        let first = unreachables(&l);
+        l.run_for(Nanos::from_millis(970));
+        burst(&mut l);
+        assert_eq!((first, unreachables(&l) - first), want);
+        l.finish();
+    }
+}

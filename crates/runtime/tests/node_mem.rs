@@ -75,19 +75,6 @@ fn lab_filters(
     routes: Vec<burst_runtime::node::NodeRoute>,
     filters: Vec<(String, Direction, Rule)>,
 ) -> Lab {
-    let clock = VirtualClock::new();
-    clock.advance(Nanos::from_secs(1));
-    let wire = Wire::new(&clock, WireConfig::default());
-    let pool = MemPool::new(4096, burst_port::mem::DEFAULT_BUF_SIZE);
-    let mut pc = MemPortConfig::new("p0", NODE_MAC);
-    pc.queues = workers as u16;
-    pc.caps = Capabilities {
-        rss: true,
-        ..Capabilities::NONE
-    };
-    let port = MemPort::new(&wire, &pool, pc);
-    let mut peer_port = MemPort::new(&wire, &pool, MemPortConfig::new("peer", PEER_MAC));
-    let peer = peer_port.take_queue(0).unwrap();
     let cfg = NodeConfig {
         ports: vec![NodePort {
             name: "p0".into(),
@@ -111,7 +98,36 @@ fn lab_filters(
         filters,
         ..NodeConfig::default()
     };
-    let node = Node::build(&cfg, vec![port], clock.now()).unwrap();
+    build(mode, &cfg)
+}
+
+/// The node as `burst run` would configure it from a file with port p0 (198.18.0.2/24) and
+/// `sections` (e.g. `"[arp_tunables]\nretry_count = 5\n"`), on the in-memory backend.
+fn lab_from_file(mode: PeerMode, sections: &str) -> Lab {
+    let text = format!(
+        "[backend]\nkind = \"mem\"\n[[port]]\nname = \"p0\"\naddresses = [\"198.18.0.2/24\"]\n\
+         {sections}"
+    );
+    let c = burst_runtime::config::Config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    build(mode, &NodeConfig::from(&c))
+}
+
+/// A node with `cfg` (one port, p0) on a wire shared with the scripted peer.
+fn build(mode: PeerMode, cfg: &NodeConfig) -> Lab {
+    let clock = VirtualClock::new();
+    clock.advance(Nanos::from_secs(1));
+    let wire = Wire::new(&clock, WireConfig::default());
+    let pool = MemPool::new(4096, burst_port::mem::DEFAULT_BUF_SIZE);
+    let mut pc = MemPortConfig::new("p0", NODE_MAC);
+    pc.queues = cfg.workers as u16;
+    pc.caps = Capabilities {
+        rss: true,
+        ..Capabilities::NONE
+    };
+    let port = MemPort::new(&wire, &pool, pc);
+    let mut peer_port = MemPort::new(&wire, &pool, MemPortConfig::new("peer", PEER_MAC));
+    let peer = peer_port.take_queue(0).unwrap();
+    let node = Node::build(cfg, vec![port], clock.now()).unwrap();
     Lab {
         clock,
         wire,
@@ -1249,4 +1265,285 @@ fn ctl_stats_shows_the_pool_occupancy() {
     assert_eq!(get(&f, "in_use"), l.pool.in_use() as u64);
     assert_eq!(get(&f, "in_use") + get(&f, "available"), 4096);
     l.finish();
+}
+
+const ANSWERING: PeerMode = PeerMode {
+    answer_arp: true,
+    answer_echo: true,
+    claim_node_ip: false,
+};
+
+const SILENT: PeerMode = PeerMode {
+    answer_arp: false,
+    answer_echo: false,
+    claim_node_ip: false,
+};
+
+impl Lab {
+    /// ARP requests the node sent for the peer.
+    fn requests_for_peer(&self) -> usize {
+        self.arp_frames_seen(|a| {
+            a.operation == arp::Operation::REQUEST && a.target_protocol_addr == PEER_IP
+        })
+    }
+}
+
+/// `[arp_tunables] cache_life_unused`: an entry nobody uses is removed after it (2 minutes by
+/// default); `cache_life_max`: one in use is still removed after it (10 minutes by default)
+/// and resolved again.
+#[test]
+fn cache_life_unused_and_cache_life_max_age_the_neighbours() {
+    // Unused for 40 s: kept by default, gone with a 30 s life.
+    for (sections, kept) in [
+        ("", true),
+        ("[arp_tunables]\ncache_life_unused = \"30s\"\n", false),
+    ] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        l.ping_from_peer(1);
+        l.run_for(Nanos::from_millis(100));
+        assert_eq!(l.arp_entries().len(), 1, "learned ({sections:?})");
+        l.run_for(Nanos::from_secs(40));
+        assert_eq!(l.arp_entries().len() == 1, kept, "{sections:?}");
+        l.finish();
+    }
+    // In use (an echo reply every 10 s) for 75 s: resolved once by default, again after a
+    // 1-minute maximum life.
+    for (sections, requests) in [
+        ("", 1),
+        (
+            "[arp_tunables]\ncache_life_unused = \"30s\"\ncache_life_max = \"1m\"\n",
+            2,
+        ),
+    ] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        for seq in 1..=8 {
+            l.ping_from_peer(seq);
+            l.run_for(Nanos::from_secs(10));
+        }
+        assert_eq!(l.echo_replies_seen(), 8);
+        assert_eq!(l.requests_for_peer(), requests, "{sections:?}");
+        l.finish();
+    }
+}
+
+/// When each ARP request for the silent peer left (ms after the ping), and when the
+/// resolution failed.
+fn resolution_timeline(sections: &str) -> (Vec<u64>, u64) {
+    let mut l = lab_from_file(SILENT, sections);
+    // Duplicate address detection takes `retry_count` rounds a second apart.
+    l.run_for(Nanos::from_secs(6));
+    let start = l.now();
+    let _rx = l.request(Request::Ping {
+        dst: PEER_IP,
+        count: 1,
+        size: 8,
+        dont_frag: false,
+        ttl: None,
+        timeout_ms: 20_000,
+        interval_ms: 0,
+    });
+    let (mut sent, mut failed) = (Vec::new(), None);
+    while l.now() < start + Nanos::from_secs(15) {
+        l.run_for(STEP);
+        let at = (l.now() - start).as_millis();
+        while sent.len() < l.requests_for_peer() {
+            sent.push(at);
+        }
+        if failed.is_none() && l.node.workers[0].l2.drop_resolution_failed > 0 {
+            failed = Some(at);
+        }
+    }
+    l.finish();
+    (sent, failed.expect("the resolution failed"))
+}
+
+/// `[arp_tunables] retry_count` requests for an unresolved neighbour, the first
+/// `retry_interval` apart and doubling, before it is declared unreachable.
+#[test]
+fn retry_count_and_retry_interval_pace_the_resolution() {
+    // Seen a step (10 ms) late or early: to the nearest 100 ms.
+    let round = |ms: u64| (ms + 50) / 100 * 100;
+    let gaps = |t: &[u64]| t.windows(2).map(|w| round(w[1] - w[0])).collect::<Vec<_>>();
+    let (sent, failed) = resolution_timeline("");
+    assert_eq!(gaps(&sent), [1000, 2000], "{sent:?}");
+    assert_eq!(round(failed - sent[0]), 7000);
+    let (sent, failed) =
+        resolution_timeline("[arp_tunables]\nretry_count = 5\nretry_interval = \"200ms\"\n");
+    assert_eq!(gaps(&sent), [200, 400, 800, 1600], "{sent:?}");
+    assert_eq!(round(failed - sent[0]), 6200);
+}
+
+/// `[arp_tunables] pending_per_neighbor`: datagrams waiting for one neighbour's resolution;
+/// the rest are dropped at once.
+#[test]
+fn pending_per_neighbor_bounds_what_waits_for_resolution() {
+    for (sections, queued) in [("", 16), ("[arp_tunables]\npending_per_neighbor = 4\n", 4)] {
+        let mut l = lab_from_file(SILENT, sections);
+        l.run_for(Nanos::from_millis(3500));
+        let _rx = l.request(Request::Ping {
+            dst: PEER_IP,
+            count: 20,
+            size: 8,
+            dont_frag: false,
+            ttl: None,
+            timeout_ms: 10_000,
+            interval_ms: 0,
+        });
+        l.run_for(Nanos::from_millis(200));
+        let l2 = &l.node.workers[0].l2;
+        assert_eq!(
+            (l2.arp_queued, l2.drop_pending_full),
+            (queued, 20 - queued),
+            "{sections:?}"
+        );
+        l.finish();
+    }
+}
+
+/// `[arp_tunables] max_entries`: the neighbour table holds that many; later neighbours are
+/// not learned.
+#[test]
+fn max_entries_bounds_the_neighbour_table() {
+    for (sections, entries) in [("", 20), ("[arp_tunables]\nmax_entries = 16\n", 16)] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        // Twenty hosts ask for our address: each asker is learned (RFC 826).
+        for i in 0..20u8 {
+            let r = arp::Repr::request(PEER_MAC, Ipv4Addr::new(198, 18, 0, 100 + i), NODE_IP);
+            l.send(&arp_frame(MacAddr::BROADCAST, r));
+        }
+        l.run_for(Nanos::from_millis(200));
+        assert_eq!(l.arp_entries().len(), entries, "{sections:?}");
+        l.finish();
+    }
+}
+
+/// `[arp_tunables] duplicate_detection`: with it, a host already holding our address gets
+/// it disabled after the probes; without it, nothing is probed and the address is used.
+#[test]
+fn duplicate_detection_off_uses_the_address_without_probing() {
+    let claimant = PeerMode {
+        claim_node_ip: true,
+        ..ANSWERING
+    };
+    for (sections, probes, state) in [
+        // The claimant answers the first probe.
+        ("", 1, AddrState::Conflict { mac: PEER_MAC }),
+        (
+            "[arp_tunables]\nduplicate_detection = false\n",
+            0,
+            AddrState::Preferred,
+        ),
+    ] {
+        let mut l = lab_from_file(claimant, sections);
+        l.run_for(Nanos::from_millis(3500));
+        assert_eq!(
+            l.arp_frames_seen(|a| a.is_probe() && a.target_protocol_addr == NODE_IP),
+            probes,
+            "{sections:?}"
+        );
+        assert_eq!(
+            l.node.control.address_state(PortId(0), NODE_IP),
+            Some(state),
+            "{sections:?}"
+        );
+        l.finish();
+    }
+}
+
+/// The UDP side of `[services]`: each service answers on its port when on (the quote is
+/// `qotd_text`), and the port is closed (port unreachable) when off.
+#[test]
+fn udp_services_follow_the_configuration() {
+    let on = "[services]\necho = true\ndiscard = true\ndaytime = true\nqotd = true\n\
+        chargen = true\nqotd_text = \"burst says hi\\r\\n\"\n";
+    for (sections, enabled) in [(on, true), ("", false)] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        let before = l.seen.len();
+        for port in [7, 9, 13, 17, 19] {
+            l.send(&udp_frame(port, b"ping"));
+        }
+        l.run_for(Nanos::from_millis(200));
+        let mut answers = std::collections::BTreeMap::new();
+        let mut unreachable = 0;
+        for f in &l.seen[before..] {
+            match dissect::parse(f, ChecksumCheck::Verify) {
+                Ok(dissect::Frame {
+                    network:
+                        Network::Ipv4 {
+                            transport: Transport::Udp { header, payload },
+                            ..
+                        },
+                    ..
+                }) => {
+                    answers.insert(header.src_port, payload.to_vec());
+                }
+                Ok(dissect::Frame {
+                    network:
+                        Network::Ipv4 {
+                            transport:
+                                Transport::Icmpv4(icmpv4::Repr::DstUnreachable {
+                                    reason: icmpv4::DstUnreachable::PortUnreachable,
+                                    ..
+                                }),
+                            ..
+                        },
+                    ..
+                }) => unreachable += 1,
+                _ => {}
+            }
+        }
+        if enabled {
+            assert_eq!(unreachable, 0);
+            assert_eq!(answers.get(&7).map(Vec::as_slice), Some(&b"ping"[..]));
+            assert!(!answers.contains_key(&9), "discard answers nothing");
+            assert!(answers[&13].ends_with(b"-UTC\r\n"), "{:?}", answers[&13]);
+            assert_eq!(answers[&17], b"burst says hi\r\n");
+            let chargen = &answers[&19];
+            assert!(
+                chargen.len() > 72
+                    && chargen.ends_with(b"\r\n")
+                    && chargen[..72].iter().all(|b| (32..127).contains(b)),
+                "{chargen:?}"
+            );
+        } else {
+            assert!(answers.is_empty(), "{answers:?}");
+            assert_eq!(unreachable, 5);
+        }
+        l.finish();
+    }
+}
+
+/// `[eal] mbufs`: the pool a worker shares out; a quarter of its half of it is what its UDP
+/// sockets may hold (`WorkerBudget`). Four unread sockets offered 60 datagrams each keep all
+/// 240 with the default 16383 buffers, and 1023 / 2 / 4 = 127 with 1023 (the rest counted in
+/// `udp.drop_budget`).
+#[test]
+fn mbufs_bound_what_unread_sockets_hold() {
+    for (sections, kept) in [("", 240u64), ("[eal]\nmbufs = 1023\n", 127)] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        for i in 0..4 {
+            l.node.workers[0]
+                .udp
+                .bind(Ipv4Addr::UNSPECIFIED, 6000 + i)
+                .unwrap();
+        }
+        for _ in 0..60 {
+            for i in 0..4 {
+                l.send(&udp_frame(6000 + i, b"nobody reads this"));
+            }
+            l.run_for(STEP);
+        }
+        let s = &l.node.workers[0].udp.stats;
+        assert_eq!(
+            (s.in_datagrams, s.drop_budget),
+            (kept, 240 - kept),
+            "{sections:?}"
+        );
+        l.finish();
+    }
 }

@@ -523,3 +523,47 @@ fn the_configuration_reaches_router_discovery() {
         assert_eq!(e.key, key, "{e}");
     }
 }
+
+/// Gaps (ms) between the advertisements port b sent over two minutes, on the router lab
+/// configured by `tweak`.
+fn advertisement_gaps(tweak: fn(&mut NodeConfig)) -> Vec<u64> {
+    let mut l = host(tweak);
+    let mut times = Vec::new();
+    let start = l.now();
+    // Those sent while the lab started are not timed.
+    let mut seen = advertisements(&l, 1, true).len();
+    while l.now() < start + Nanos::from_secs(120) {
+        l.run_for(Nanos::from_millis(100));
+        while seen < advertisements(&l, 1, true).len() {
+            seen += 1;
+            times.push(l.now().as_millis());
+        }
+    }
+    l.finish();
+    assert!(times.len() > 10, "{times:?}");
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// `[router_discovery] min_advertise_interval`: each interval is random between it and
+/// `advertise_interval`; "auto" is 0.75 × `advertise_interval`.
+#[test]
+fn min_advertise_interval_is_the_shortest_gap() {
+    fn file(c: &mut NodeConfig, min: &str) {
+        let f = from_file(&format!(
+            "[ipv4]\nforwarding = true\n[router_discovery]\nadvertise_interval = \"10s\"\n{min}"
+        ));
+        c.rdisc.advertise = f.rdisc.advertise;
+        c.rdisc.ports = vec![(PortId(1), 0)];
+    }
+    // Seen to the 100 ms the lab runs in.
+    let gaps = advertisement_gaps(|c| file(c, "min_advertise_interval = \"10s\"\n"));
+    assert!(
+        gaps.iter().all(|g| (9_900..=10_100).contains(g)),
+        "{gaps:?}"
+    );
+    let gaps = advertisement_gaps(|c| file(c, ""));
+    assert!(gaps.iter().all(|g| *g >= 7_400), "auto: {gaps:?}");
+    let gaps = advertisement_gaps(|c| file(c, "min_advertise_interval = \"4s\"\n"));
+    assert!(gaps.iter().all(|g| *g >= 3_900), "{gaps:?}");
+    assert!(gaps.iter().any(|g| *g < 7_400), "{gaps:?}");
+}
