@@ -864,8 +864,12 @@ mod tests {
             accept_redirects = true\nredirect_lifetime = \"30s\"\nsend_redirects = false\n\
             [services]\necho = true\ndiscard = true\ndaytime = true\nqotd = true\n\
             chargen = true\nqotd_text = \"Q\"\n\
-            [filtering]\ntcp_ports = [80]\nudp_ports = [7, 9]\nprotocols = [1, 6, 17]\n";
+            [filtering]\ntcp_ports = [80]\nudp_ports = [7, 9]\nprotocols = [1, 6, 17]\n\
+            [app]\nmax_timers = 16\nhandoff_queue = 8\n";
         let n = NodeConfig::from(&Config::parse(text, "t.toml").unwrap());
+        // [app]
+        assert_eq!((d.app.max_timers, d.app.handoff_queue), (4096, 1024));
+        assert_eq!((n.app.max_timers, n.app.handoff_queue), (16, 8));
         // [eal]
         assert_eq!((d.workers, n.workers), (1, 3));
         assert_eq!(

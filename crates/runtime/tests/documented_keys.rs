@@ -100,6 +100,11 @@ const BEHAVIOUR: &[(&str, &str, &str, &str)] = &[
     ("[icmp]", "redirect_lifetime", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
     ("[icmp]", "send_redirects", "crates/runtime/tests/router_mem.rs", "same_link_next_hop_gets_a_redirect_and_is_still_forwarded"),
     ("[icmp]", "send_redirects", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
+    // [app]
+    ("[app]", "max_timers", "crates/apps/tests/apps_mem.rs", "bad_calls_are_typed_errors"),
+    ("[app]", "max_timers", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
+    ("[app]", "handoff_queue", "crates/apps/tests/apps_mem.rs", "udp_responder_answers_clients_on_both_workers_and_full_steering_queues_are_counted"),
+    ("[app]", "handoff_queue", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
     // [router_discovery]
     ("[router_discovery]", "enabled", "crates/runtime/tests/rdisc_mem.rs", "a_host_solicits_at_start_three_times_600ms_apart_to_all_routers"),
     ("[router_discovery]", "enabled", "crates/runtime/tests/rdisc_mem.rs", "advertisements_are_ignored_when_router_discovery_is_off"),

@@ -360,7 +360,7 @@ fn default_ttl_is_the_ttl_of_what_we_originate() {
         let mut l = host(tweak);
         l.send_from_a(&echo_from_a(1));
         let now = l.now();
-        l.node.workers[0].udp_send(None, 5000, B, 9, b"to b", now);
+        let _ = l.node.workers[0].udp_send(None, 5000, B, 9, b"to b", now);
         let _ping = l.request(Request::Ping {
             dst: B,
             count: 1,
