@@ -42,6 +42,10 @@ scripts/smoke-offloads.sh
 step "IPv4 against Linux and scapy: 100 IGMPv3 groups, router discovery both sides, path MTU through a 1280 hop, 3000-byte UDP, outbound filters on our own pings (scripts/smoke-ipv4.sh)"
 scripts/smoke-ipv4.sh
 
+step "the example applications against Linux: TCP echo, UDP responder, HTTP client with active opens from both workers on af_packet (scripts/smoke-apps.sh)"
+cargo build --release -p burst-apps --features dpdk --examples
+scripts/smoke-apps.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 

@@ -517,7 +517,7 @@ impl<Q: Queue> App<Q> for Probe {
 
 #[test]
 fn bad_calls_are_typed_errors() {
-    let l = lab(
+    let mut l = lab(
         false,
         node_cfg("198.18.0.1/24", 1, |c| c.app.max_timers = 2),
         node_cfg("198.18.0.2/24", 1, |_| {}),
@@ -541,6 +541,31 @@ fn bad_calls_are_typed_errors() {
             Ok(()),
             Err(AppError::TableFull("timer")),
         ]
+    );
+    // The limits behind those errors are visible (`ctl stats`, `netstat -s`).
+    let (tx, rx) = mpsc::channel();
+    l.a.commands
+        .send(burst_runtime::control::Command {
+            req: burst_runtime::ctl::Request::Stats,
+            reply: tx,
+        })
+        .unwrap();
+    l.settle();
+    let Ok(burst_runtime::ctl::Response::Stats { groups }) = rx.try_recv() else {
+        panic!("no stats");
+    };
+    let limits = groups
+        .iter()
+        .find(|g| g.title.starts_with("limits"))
+        .unwrap();
+    let get = |n: &str| limits.counters.iter().find(|c| c.name == n).unwrap().value;
+    assert_eq!(
+        (
+            get("app.max_timers"),
+            get("tcp.max_connections"),
+            get("udp.max_sockets")
+        ),
+        (2, 256, 1024)
     );
     l.finish();
 }

@@ -538,6 +538,12 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
             }
         }
     }
+    if let Some(l) = groups.iter().find(|g| g.title.starts_with("limits")) {
+        println!("\nLimits per worker (from the configuration)\n");
+        for c in &l.counters {
+            println!("  {:<36} = {}", c.name, c.value);
+        }
+    }
     for (prefix, title) in [
         ("ipv4.", "IPv4 Statistics"),
         ("icmp.", "ICMPv4 Statistics"),
@@ -546,6 +552,7 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
         ("frag.", "IPv4 Reassembly"),
         ("fwd.", "IPv4 Forwarding"),
         ("l2.", "Link layer and queues"),
+        ("app.", "Application"),
     ] {
         println!("\n{title}\n");
         for (n, v) in totals.iter().filter(|(n, _)| n.starts_with(prefix)) {

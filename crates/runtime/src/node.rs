@@ -614,6 +614,26 @@ where
         control.start_igmp(&groups, now)?;
         control.start_rdisc(&cfg.rdisc, now);
         control.set_app_stats(apps.iter().map(AppRunner::stats).collect());
+        // What an application runs into, per worker, for `netstat -s` and `ctl stats`.
+        control.set_limits(vec![
+            ("tcp.max_connections", tcp_stack.max_connections as u64),
+            ("tcp.max_listeners", tcp_stack.max_listeners as u64),
+            ("tcp.syn_backlog", tcp_stack.syn_backlog as u64),
+            ("tcp.max_backlog", tcp_stack.max_backlog as u64),
+            ("tcp.send_buffer", tcp_stack.tcp.send_buffer as u64),
+            ("tcp.recv_buffer", tcp_stack.tcp.recv_buffer as u64),
+            ("udp.max_sockets", crate::worker::UDP_MAX_SOCKETS as u64),
+            (
+                "udp.queue_per_socket",
+                crate::worker::UDP_SOCKET_QUEUE as u64,
+            ),
+            (
+                "udp.max_queued",
+                budget.map_or(u64::MAX, |b| b.sockets as u64),
+            ),
+            ("app.max_timers", cfg.app.max_timers as u64),
+            ("app.handoff_queue", cfg.app.handoff_queue as u64),
+        ]);
         Ok(Node {
             control,
             workers,

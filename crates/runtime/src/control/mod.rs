@@ -128,6 +128,8 @@ pub struct Control<P: Port> {
     worker_stats: Vec<Arc<SharedStats>>,
     /// Each worker's application counters (index = worker).
     app_stats: Vec<Arc<crate::app::AppStats>>,
+    /// Per-worker limits from the configuration (`ctl stats` group "limits").
+    limits: Vec<(&'static str, u64)>,
     commands: mpsc::Receiver<Command>,
     sessions: HashMap<u16, Session>,
     next_ident: u16,
@@ -180,6 +182,7 @@ impl<P: Port> Control<P> {
             workers,
             worker_stats,
             app_stats: Vec::new(),
+            limits: Vec::new(),
             commands,
             sessions: HashMap::new(),
             next_ident: 0,

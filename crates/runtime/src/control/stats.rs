@@ -18,8 +18,25 @@ impl<P: Port> Control<P> {
         self.app_stats = stats;
     }
 
+    /// The per-worker limits the configuration sets (connections, sockets, buffers, timers),
+    /// shown as the `limits` group.
+    pub fn set_limits(&mut self, limits: Vec<(&'static str, u64)>) {
+        self.limits = limits;
+    }
+
     pub(super) fn stats_groups(&self) -> Vec<CounterGroup> {
         let mut g = Vec::new();
+        g.push(CounterGroup {
+            title: "limits (per worker)".into(),
+            counters: self
+                .limits
+                .iter()
+                .map(|&(n, v)| Counter {
+                    name: n.into(),
+                    value: v,
+                })
+                .collect(),
+        });
         for (i, p) in self.ports.iter().enumerate() {
             let s = p.stats();
             let mut counters: Vec<Counter> = [

@@ -168,6 +168,11 @@ pub struct Worker<Q: Queue> {
 /// 68-byte minimum MTU).
 const MAX_FRAGMENTS: usize = 65_515usize.div_ceil(48);
 
+/// UDP sockets per worker.
+pub const UDP_MAX_SOCKETS: usize = 1024;
+/// Datagrams one UDP socket queues before more are dropped (`udp.rcvbuf_errors`).
+pub const UDP_SOCKET_QUEUE: usize = 64;
+
 /// Largest IPv4 datagram plus an Ethernet header.
 const SCRATCH: usize = 65535 + 64;
 
@@ -192,7 +197,7 @@ impl<Q: Queue> Worker<Q> {
             .iter()
             .flat_map(|a| [a.cidr.address(), a.cidr.broadcast()])
             .collect();
-        let mut udp = UdpSockets::new(1024, 64);
+        let mut udp = UdpSockets::new(UDP_MAX_SOCKETS, UDP_SOCKET_QUEUE);
         udp.set_max_queued(cfg.udp_max_queued);
         let reasm = Reassembler::new(cfg.reassembly);
         let subnets = addrs.iter().map(|a| a.cidr).collect();
