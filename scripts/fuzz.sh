@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs the cargo-fuzz targets in fuzz/ for a bounded time each, seeded with the Linux fixture
-# frames. Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default: 20 s, all targets)
+# Runs the cargo-fuzz targets in fuzz/ for a bounded time each: the parser targets seeded with
+# the Linux fixture frames, the whole-node targets (node_host, node_router) with the seed
+# scripts in fuzz/seeds/ (kept in step with crates/runtime/tests/support/node_fuzz.rs by
+# `cargo test --test node_fuzz`). Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+# (default: 20 s, all targets)
 #
 # cargo-fuzz needs nightly-only compiler flags; with only a stable toolchain available we set
 # RUSTC_BOOTSTRAP=1, which lets stable rustc accept them (for this fuzz build only).
@@ -11,7 +14,7 @@ secs=${1:-20}
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(all frame ethernet arp ipv4 icmpv4 igmp udp tcp ipsec)
+  targets=(all frame ethernet arp ipv4 icmpv4 igmp udp tcp ipsec node_host node_router)
 fi
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
@@ -39,7 +42,9 @@ cargo fuzz build --release
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   echo "=== fuzz $t for ${secs}s"
-  cargo fuzz run --release "$t" "fuzz/corpus/$t" "$seed" -- -max_total_time="$secs" -print_final_stats=1 2>&1 \
+  seeds=$seed
+  case $t in node_*) seeds=fuzz/seeds/$t ;; esac
+  cargo fuzz run --release "$t" "fuzz/corpus/$t" "$seeds" -- -max_total_time="$secs" -print_final_stats=1 2>&1 \
     | grep -E "^(stat::number_of_executed_units|stat::peak_rss|Done|==.*ERROR|SUMMARY)" || true
   # cargo fuzz exits non-zero on a crash; the pipeline above hides it, so check for artifacts.
   if ls "fuzz/artifacts/$t"/crash-* >/dev/null 2>&1; then

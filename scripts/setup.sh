@@ -13,6 +13,8 @@ PKGS=(
   iptables
   # valgrind (cachegrind/callgrind): instruction counts where hardware counters are absent (bench-tcp.sh).
   valgrind
+  # wrk: HTTP load against the HTTP service (bench-http.sh).
+  wrk
   # DPDK 22.11 LTS: libraries + PMD plugins, headers for bindgen, testpmd, examples (l3fwd).
   dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang
 )

@@ -31,6 +31,26 @@ pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 check() { local what=$1; shift; if "$@" >>"$work/check.log" 2>&1; then pass "$what"; else fail "$what"; tail -5 "$work/check.log"; fi; }
 ctl() { "$BURST" ctl --socket "$SOCK" "$@"; }
+# Leak check: the buffers out of each packet pool (`ctl stats` sections "pool", "pool rx
+# PORT": in_use), as "pool=N, pool rx p0=M". Read once burst is ready and idle, and again at
+# the end: af_packet posts no buffers in its rx ring, TCP copies payload into its own rings, and
+# reassembly, pending and socket queues drain, so the figures must come back to the baseline
+# (AF_XDP's fill ring holds the same count at both readings; per-core caches count as available).
+# A device may keep transmitted buffers until its next transmit (AF_XDP's completion ring), so
+# each reading follows two pings to a peer: the second one's transmit frees what came before,
+# and exactly its own frame is held at both readings.
+LEAK_PEER=198.18.0.1
+pools() {
+  ctl ping -c 2 -i 0.1 "$LEAK_PEER" >/dev/null 2>&1
+  ctl stats 2>/dev/null | awk '/^pool/ { name = $0; sub(/:$/, "", name); next } /^[^ ]/ { name = "" } name != "" && $1 == "in_use" { printf "%s%s=%s", sep, name, $2; sep = ", " }'
+}
+# leak_check BASELINE: waits up to 10 s for in-flight buffers to come home, then PASS/FAIL.
+leak_check() {
+  local base=$1 now=""
+  for _ in $(seq 1 50); do now=$(pools); [ -n "$base" ] && [ "$now" = "$base" ] && break; sleep 0.2; done
+  if [ -n "$base" ] && [ "$now" = "$base" ]; then pass "no buffer leaked: pool in use back at its baseline ($now)"
+  else fail "buffers leaked or held: pool in use at start ($base), at the end ($now)"; fi
+}
 
 # A configuration for this lab: the example host config with our interface, socket and prefix.
 sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host.sock|$SOCK|" -e "s/burst-host/burst-$LAB_PREFIX/" \
@@ -58,6 +78,8 @@ stop() {
 
 scripts/lab.sh up host >/dev/null
 start || exit 1
+sleep 0.5
+base=$(pools)
 
 check "Linux pings burst" ip netns exec "$NS" ping -c 3 -i 0.2 -W 1 198.18.0.2
 check "Linux pings burst with 1472 bytes and DF" ip netns exec "$NS" ping -c 2 -i 0.2 -W 1 -s 1472 -M do 198.18.0.2
@@ -149,6 +171,7 @@ ctl stats >"$work/stats.txt"
 check "core 0 received frames" sh -c "awk '/^core 0:/{f=1} f && /l2.rx_frames/{print \$2; exit}' '$work/stats.txt' | grep -qv '^0$'"
 check "core 1 received frames" sh -c "awk '/^core 1:/{f=1} f && /l2.rx_frames/{print \$2; exit}' '$work/stats.txt' | grep -qv '^0$'"
 
+leak_check "$base"
 check "SIGTERM stops burst cleanly" stop
 check "control socket removed" test ! -e "$SOCK"
 
@@ -158,12 +181,15 @@ check "control socket removed" test ! -e "$SOCK"
 sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host-xdp.sock|$SOCK|" -e "s/burst-host-xdp/burst-x$LAB_PREFIX/" \
   configs/host-xdp.toml >"$work/host.toml"
 start || exit 1
+sleep 0.5
+base=$(pools)
 check "Linux's 4000-byte ping is answered (fragmented both ways, AF_XDP)" ip netns exec "$NS" ping -c 2 -i 0.3 -W 2 -s 4000 198.18.0.2
 check "burst's own 4000-byte ping to Linux works" ctl ping -c 2 -s 4000 198.18.0.1
 ro=$(counter reasm_oks); fc=$(counter fragments_created)
 check "burst reassembled Linux's fragments ($ro datagrams)" test "${ro:-0}" -ge 4
 check "burst fragmented its own datagrams ($fc fragments)" test "${fc:-0}" -ge 12
 check "ping -M do -s 4000: fragmentation needed reported locally" sh -c "'$BURST' ctl --socket '$SOCK' ping -c 1 -s 4000 -M do 198.18.0.1 | grep -q 'needs to be fragmented'"
+leak_check "$base"
 stop >/dev/null 2>&1
 sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host.sock|$SOCK|" -e "s/burst-host/burst-$LAB_PREFIX/" \
   configs/host.toml >"$work/host.toml"

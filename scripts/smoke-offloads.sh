@@ -48,6 +48,25 @@ pass() { total=$((total + 1)); echo "PASS $*"; }
 fail() { total=$((total + 1)); echo "FAIL $*"; fails=$((fails + 1)); }
 check() { local what=$1; shift; if "$@" >>"$work/check.log" 2>&1; then pass "$what"; else fail "$what"; tail -5 "$work/check.log"; fi; }
 ctl() { "$BURST" ctl --socket "$SOCK" "$@"; }
+# Leak check: the buffers out of each packet pool (`ctl stats` sections "pool", "pool rx
+# PORT": in_use), as "pool=N, pool rx p0=M". Read once burst is ready and idle, and again at
+# the end: af_packet posts no buffers in its rx ring, TCP copies payload into its own rings, and
+# reassembly, pending and socket queues drain, so the figures must come back to the baseline
+# (AF_XDP's fill ring holds the same count at both readings; per-core caches count as available).
+# A device may keep transmitted buffers until its next transmit (AF_XDP's completion ring), so
+# each reading follows two pings to a peer: the second one's transmit frees what came before,
+# and exactly its own frame is held at both readings.
+pools() {
+  ctl ping -c 2 -i 0.1 "$LEAK_PEER" >/dev/null 2>&1
+  ctl stats 2>/dev/null | awk '/^pool/ { name = $0; sub(/:$/, "", name); next } /^[^ ]/ { name = "" } name != "" && $1 == "in_use" { printf "%s%s=%s", sep, name, $2; sep = ", " }'
+}
+# leak_check BASELINE: waits up to 10 s for in-flight buffers to come home, then PASS/FAIL.
+leak_check() {
+  local base=$1 now=""
+  for _ in $(seq 1 50); do now=$(pools); [ -n "$base" ] && [ "$now" = "$base" ] && break; sleep 0.2; done
+  if [ -n "$base" ] && [ "$now" = "$base" ]; then pass "no buffer leaked: pool in use back at its baseline ($now)"
+  else fail "buffers leaked or held: pool in use at start ($base), at the end ($now)"; fi
+}
 wait_for() { local n=$1; shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
 # Sum of one counter over the cores of `ctl stats`.
@@ -65,6 +84,8 @@ start() {
   if ! wait_for 300 ready || ! kill -0 "$pid" 2>/dev/null; then
     echo "burst did not start:"; cat "$work/burst.log"; exit 1
   fi
+  sleep 0.5
+  base=$(pools)
 }
 
 # ---- host lab: veths at MTU 9000 with default offloads ----
@@ -81,6 +102,7 @@ grep -q '^mtu = 9000' "$work/host.toml" && grep -q '^mbuf_data_room = 9216' "$wo
 LAB_MTU=9000 scripts/lab.sh up host >/dev/null || exit 1
 PEER=${P}peer
 inP() { ip netns exec "$PEER" "$@"; }
+LEAK_PEER=198.18.0.1
 start "$work/host.toml" 1
 
 check "the peer's veth keeps checksum offload and TSO (ethtool -k)" \
@@ -118,6 +140,7 @@ check "20 MiB TCP echo byte-exact (TSO super-frames delivered locally)" \
 rm -f "$work/20M" "$work/20M.back"
 n=$(stat p0.rx_partial_csum)
 check "ctl stats: p0.rx_partial_csum counted ($n)" test "$n" -gt 0
+leak_check "$base"
 stop_burst
 
 # The same with partial checksums refused: TCP fails and the log names the cause and the fix.
@@ -126,6 +149,7 @@ start "$work/host-off.toml" 1
 check "partial_checksums = false: curl fails" sh -c "! ip netns exec $PEER curl -sS --max-time 5 -o /dev/null http://198.18.0.2/"
 check "partial_checksums = false: the log names the cause and the fix" \
   grep -q 'hold only the pseudo-header sum.*partial_checksums = true.*ethtool -K IFACE tx off' "$work/burst.log"
+leak_check "$base"
 stop_burst
 scripts/lab.sh down host >/dev/null
 
@@ -137,6 +161,7 @@ scripts/lab.sh up router >/dev/null || exit 1
 A=${P}a
 B=${P}b
 inA() { ip netns exec "$A" "$@"; }
+LEAK_PEER=198.18.1.1
 start "$work/router.toml" 2
 
 check "ping A -> B through burst" inA ping -c 2 -i 0.3 -W 2 198.18.2.1
@@ -182,6 +207,7 @@ check "p0.rx_super_frames > 0: the peer's TSO super-frames were cut ($(sum p0.rx
 check "p0.rx_partial_csum > 0 ($(sum p0.rx_partial_csum))" test "$(sum p0.rx_partial_csum)" -gt 0
 check "no frame arrived cut (p0.rx_truncated + p1.rx_truncated = 0)" \
   test "$(( $(sum p0.rx_truncated) + $(sum p1.rx_truncated) ))" -eq 0
+leak_check "$base"
 stop_burst
 
 echo

@@ -66,6 +66,26 @@ pass() { total=$((total + 1)); echo "PASS $*"; }
 fail() { total=$((total + 1)); echo "FAIL $*"; fails=$((fails + 1)); }
 check() { local what=$1; shift; if "$@" >>"$work/check.log" 2>&1; then pass "$what"; else fail "$what"; tail -5 "$work/check.log"; fi; }
 ctl() { "$BURST" ctl --socket "$SOCK" "$@"; }
+# Leak check: the buffers out of each packet pool (`ctl stats` sections "pool", "pool rx
+# PORT": in_use), as "pool=N, pool rx p0=M". Read once burst is ready and idle, and again at
+# the end: af_packet posts no buffers in its rx ring, TCP copies payload into its own rings, and
+# reassembly, pending and socket queues drain, so the figures must come back to the baseline
+# (AF_XDP's fill ring holds the same count at both readings; per-core caches count as available).
+# A device may keep transmitted buffers until its next transmit (AF_XDP's completion ring), so
+# each reading follows two pings to a peer: the second one's transmit frees what came before,
+# and exactly its own frame is held at both readings.
+LEAK_PEER=198.18.0.1
+pools() {
+  ctl ping -c 2 -i 0.1 "$LEAK_PEER" >/dev/null 2>&1
+  ctl stats 2>/dev/null | awk '/^pool/ { name = $0; sub(/:$/, "", name); next } /^[^ ]/ { name = "" } name != "" && $1 == "in_use" { printf "%s%s=%s", sep, name, $2; sep = ", " }'
+}
+# leak_check BASELINE: waits up to 10 s for in-flight buffers to come home, then PASS/FAIL.
+leak_check() {
+  local base=$1 now=""
+  for _ in $(seq 1 50); do now=$(pools); [ -n "$base" ] && [ "$now" = "$base" ] && break; sleep 0.2; done
+  if [ -n "$base" ] && [ "$now" = "$base" ]; then pass "no buffer leaked: pool in use back at its baseline ($now)"
+  else fail "buffers leaked or held: pool in use at start ($base), at the end ($now)"; fi
+}
 inNS() { ip netns exec "$NS" "$@"; }
 # Waits (at most $1 tenths of a second) until the rest of the line succeeds.
 wait_for() { local n=$1; shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
@@ -93,6 +113,8 @@ ready() {
 if ! wait_for 300 ready || ! kill -0 "$pid" 2>/dev/null; then
   echo "burst did not start:"; cat "$work/burst.log"; exit 1
 fi
+sleep 0.5
+base=$(pools)
 
 # --- 1. HTTP -----------------------------------------------------------------------------------
 check "curl gets the configured HTTP body" \
@@ -364,6 +386,7 @@ stop() {
   pid=""
   return $rc
 }
+leak_check "$base"
 t0=$(now_ns); stop >>"$work/check.log" 2>&1; rc=$?; t1=$(now_ns)
 check "SIGTERM stops burst cleanly within 10 s (exit status $rc after $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }') s)" \
   test "$rc" = 0

@@ -39,6 +39,13 @@ scripts/smoke-tcp.sh
 step "burst against Linux peers with default veth offloads: partial checksums, TSO super-frames, 4000-byte and jumbo frames on af_packet (scripts/smoke-offloads.sh)"
 scripts/smoke-offloads.sh
 
+step "IPv4 against Linux and scapy: 100 IGMPv3 groups, router discovery both sides, path MTU through a 1280 hop, 3000-byte UDP, outbound filters on our own pings (scripts/smoke-ipv4.sh)"
+scripts/smoke-ipv4.sh
+
+step "the example applications against Linux: TCP echo, UDP responder, HTTP client with active opens from both workers on af_packet (scripts/smoke-apps.sh)"
+cargo build --release -p burst-apps --features dpdk --examples
+scripts/smoke-apps.sh
+
 step "burst gen against Linux forwarding (af_packet, counts equal ip -s link) and burst's router (memif): reports, merge, RFC 2544, errors (scripts/smoke-gen.sh)"
 scripts/smoke-gen.sh
 
@@ -47,6 +54,7 @@ scripts/check-tso.sh
 
 step "fuzz targets build and run briefly (scripts/fuzz.sh for longer runs)"
 scripts/fuzz.sh "${BURST_FUZZ_SECONDS:-15}" all
+scripts/fuzz.sh "${BURST_NODE_FUZZ_SECONDS:-10}" node_host node_router
 
 step "benches compile"
 cargo bench --workspace --all-features --no-run

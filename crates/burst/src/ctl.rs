@@ -99,10 +99,54 @@ pub(crate) enum CtlCommand {
         /// Destination.
         dest: Ipv4Addr,
     },
-    /// Per-port and per-core counters, including every drop reason.
-    Stats,
+    /// Per-port and per-core counters, including every drop reason; `--rates`: what moved,
+    /// per second, over `--interval`.
+    Stats {
+        /// Rates over an interval instead of totals.
+        #[arg(long)]
+        rates: bool,
+        /// Seconds between the two samples of `--rates`.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
+    /// A live view per core and port: packet and bit rates, drops per reason, burst size, loop
+    /// time and busy share (q quits).
+    Top {
+        /// Seconds between refreshes.
+        #[arg(short = 'd', long, default_value_t = 1.0)]
+        interval: f64,
+        /// Refreshes before it ends by itself (unbounded without it).
+        #[arg(short = 'n')]
+        iterations: Option<u64>,
+    },
     /// Joined multicast groups per port.
     Igmp,
+    /// Router discovery: default routers learned from advertisements, ports advertising.
+    Rdisc,
+    /// Captures what a port receives and/or sends to pcapng: `capture PORT [--dir in|out|both]
+    /// [-c N] [--snaplen B] [-w FILE|-] [-W SECS] [tcp|udp|icmp|proto N] [host A.B.C.D]
+    /// [port N]`.
+    Capture {
+        /// Port name.
+        port: String,
+        /// Direction.
+        #[arg(long, default_value = "both", value_parser = ["in", "out", "both"])]
+        dir: String,
+        /// Frames at most.
+        #[arg(short = 'c', default_value_t = 1000)]
+        count: u32,
+        /// Bytes kept of each frame.
+        #[arg(long, default_value_t = 2048)]
+        snaplen: u32,
+        /// pcapng file to write (`-`: standard output); without it, one line per frame.
+        #[arg(short = 'w')]
+        write: Option<String>,
+        /// Seconds before the capture ends whatever it got.
+        #[arg(short = 'W', default_value_t = 10.0)]
+        timeout: f64,
+        /// Filter words: tcp, udp, icmp, proto N, host A.B.C.D, port N (all must match).
+        filter: Vec<String>,
+    },
     /// Records the path of the next N received packets through the stack and prints it.
     Trace {
         /// Seconds to wait for the packets.
@@ -187,8 +231,41 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
                 timeout_ms: (timeout * 1000.0) as u32,
             }
         }
-        CtlCommand::Stats => Request::Stats,
+        CtlCommand::Stats {
+            rates: true,
+            interval,
+        } => {
+            return crate::top::print_rates(&socket, interval);
+        }
+        CtlCommand::Stats { .. } => Request::Stats,
+        CtlCommand::Top {
+            interval,
+            iterations,
+        } => return crate::top::run(&socket, interval, iterations),
         CtlCommand::Igmp => Request::Igmp,
+        CtlCommand::Rdisc => Request::Rdisc,
+        CtlCommand::Capture {
+            port,
+            dir,
+            count,
+            snaplen,
+            write,
+            timeout,
+            filter,
+        } => {
+            return crate::capture::run(
+                &socket,
+                &crate::capture::Capture {
+                    port: &port,
+                    dir: &dir,
+                    count,
+                    snaplen,
+                    timeout,
+                    write: write.as_deref(),
+                    filter: &filter,
+                },
+            );
+        }
         CtlCommand::Trace { timeout, count } => Request::Trace {
             count,
             timeout_ms: (timeout * 1000.0) as u32,
@@ -294,6 +371,51 @@ fn filter_request(args: &[String]) -> Result<Request> {
     })
 }
 
+fn print_rdisc(s: &burst_runtime::ctl::RdiscStatus) {
+    if s.host_enabled {
+        println!(
+            "Router discovery (host): on, solicitations to {}",
+            s.solicitation_destination
+        );
+    } else {
+        println!("Router discovery (host): off ([router_discovery] enabled = false)");
+    }
+    if !s.routers.is_empty() {
+        println!("Default routers learned:");
+        println!(
+            "  {:<8} {:>16} {:>12} {:>12}",
+            "Port", "Router", "Preference", "Expires in"
+        );
+        for r in &s.routers {
+            println!(
+                "  {:<8} {:>16} {:>12} {:>10} s",
+                r.port, r.router, r.preference, r.expires_in_s
+            );
+        }
+    }
+    if s.advertising.is_empty() {
+        println!("Advertising (router): no port ([[port]] router_advertisements)");
+    } else {
+        println!("Advertising (router) to {}:", s.advertisement_destination);
+        println!(
+            "  {:<8} {:>12} {:>10} {:>10} {:>8}  Addresses",
+            "Port", "Preference", "Lifetime", "Next in", "Sent"
+        );
+        for a in &s.advertising {
+            let addrs: Vec<String> = a.addrs.iter().map(|a| a.to_string()).collect();
+            println!(
+                "  {:<8} {:>12} {:>8} s {:>8} s {:>8}  {}",
+                a.port,
+                a.preference,
+                a.lifetime_s,
+                a.next_in_s,
+                a.sent,
+                addrs.join(", ")
+            );
+        }
+    }
+}
+
 fn print_filters(rules: &[ctl::FilterRule]) {
     if rules.is_empty() {
         println!("No filter rules (every packet is permitted).");
@@ -345,9 +467,13 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
                 "Network Destination", "Netmask", "Gateway", "Interface", "Metric", "Port"
             );
             for e in routes {
+                let kind = match e.preference {
+                    Some(p) => format!("{} (preference {p})", e.kind),
+                    None => e.kind.clone(),
+                };
                 println!(
                     "{:>18} {:>16} {:>16} {:>16} {:>7}  {:<6} {}",
-                    e.network, e.netmask, e.gateway, e.interface, e.metric, e.port, e.kind
+                    e.network, e.netmask, e.gateway, e.interface, e.metric, e.port, kind
                 );
             }
         }
@@ -401,6 +527,9 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
                 }
             }
         }
+        Response::Rdisc(s) => print_rdisc(s),
+        // `capture` is handled by crate::capture.
+        Response::Frame(_) | Response::CaptureDone { .. } => {}
         Response::Trace { packets } => {
             for (i, p) in packets.iter().enumerate() {
                 println!("packet {} (core {}):", i + 1, p.core);
@@ -485,6 +614,12 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
             }
         }
     }
+    if let Some(l) = groups.iter().find(|g| g.title.starts_with("limits")) {
+        println!("\nLimits per worker (from the configuration)\n");
+        for c in &l.counters {
+            println!("  {:<36} = {}", c.name, c.value);
+        }
+    }
     for (prefix, title) in [
         ("ipv4.", "IPv4 Statistics"),
         ("icmp.", "ICMPv4 Statistics"),
@@ -493,6 +628,7 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
         ("frag.", "IPv4 Reassembly"),
         ("fwd.", "IPv4 Forwarding"),
         ("l2.", "Link layer and queues"),
+        ("app.", "Application"),
     ] {
         println!("\n{title}\n");
         for (n, v) in totals.iter().filter(|(n, _)| n.starts_with(prefix)) {

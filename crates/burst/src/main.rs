@@ -1,9 +1,11 @@
 //! The `burst` command: `run` a configuration, talk to it with `ctl`, generate load with `gen`,
 //! `decode` pcap files.
 
+mod capture;
 mod ctl;
 mod decode;
 mod gen;
+mod top;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,8 +106,17 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
+    run_config(&cfg, path, stop)
+}
+
+/// Runs `cfg` (read from `path`) on the port layer its `[backend] kind` names, until `stop`.
+fn run_config(
+    cfg: &burst_runtime::config::Config,
+    path: &std::path::Path,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<()> {
     match cfg.backend {
-        burst_runtime::config::Backend::Dpdk => run_dpdk(&cfg, stop),
+        burst_runtime::config::Backend::Dpdk => run_dpdk(cfg, stop),
         burst_runtime::config::Backend::Mem => {
             anyhow::bail!("{}: backend \"mem\" runs inside tests (crates/runtime/tests); `burst run` needs DPDK ports", path.display())
         }
@@ -128,4 +139,47 @@ fn run_dpdk(
     anyhow::bail!(
         "this burst was built without DPDK: rebuild with `--features dpdk` (scripts/run.sh does)"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    use burst_runtime::config::Config;
+
+    /// `[backend] kind`: `dpdk` opens DPDK ports (here, without the DPDK build, it says how to
+    /// get one) and needs each port's `device`; `mem` is refused by `burst run` and names each
+    /// port's in-memory device after the port.
+    #[test]
+    fn backend_kind_picks_the_port_layer() {
+        let file = |kind: &str, device: &str| {
+            format!(
+                "[backend]\nkind = \"{kind}\"\n[[port]]\nname = \"p0\"\n{device}\
+                 addresses = [\"198.18.0.2/24\"]\n"
+            )
+        };
+        // Stopped before it starts, should it ever get that far.
+        let stop = Arc::new(AtomicBool::new(true));
+        let mem = Config::parse(&file("mem", ""), "t.toml").unwrap();
+        assert_eq!(mem.ports[0].device, "p0");
+        let e = super::run_config(&mem, Path::new("t.toml"), stop.clone()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.toml: backend \"mem\" runs inside tests"),
+            "{e}"
+        );
+        let e = Config::parse(&file("dpdk", ""), "t.toml").unwrap_err();
+        assert_eq!(e.key, "port[0].device");
+        let dpdk = Config::parse(&file("dpdk", "device = \"net_null0\"\n"), "t.toml").unwrap();
+        assert_eq!(dpdk.ports[0].device, "net_null0");
+        // With DPDK built in, this would initialise the EAL in the test process: only the
+        // build without it is checked here (the DPDK path is scripts/smoke-*.sh's).
+        #[cfg(not(feature = "dpdk"))]
+        {
+            let e = super::run_config(&dpdk, Path::new("t.toml"), stop).unwrap_err();
+            assert!(e.to_string().contains("built without DPDK"), "{e}");
+        }
+    }
 }

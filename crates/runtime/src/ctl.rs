@@ -109,6 +109,39 @@ pub enum Request {
     },
     /// `netstat -a`: every TCP connection and listener of every core.
     Netstat,
+    /// `rdisc`: router discovery (default routers learned, ports advertising).
+    Rdisc,
+    /// `capture PORT`: frames a port receives and/or sends, streamed as `Frame` lines, then
+    /// `CaptureDone`.
+    Capture {
+        /// Port name.
+        port: String,
+        /// `in`, `out` or `both`.
+        dir: String,
+        /// Frames at most.
+        count: u32,
+        /// Bytes kept of each frame (64..=65535).
+        snaplen: u32,
+        /// Give up after this many milliseconds.
+        timeout_ms: u32,
+        /// Which frames.
+        filter: crate::capture::CaptureFilter,
+    },
+}
+
+/// One captured frame, as `capture` streams it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedFrame {
+    /// When, in nanoseconds since 1970-01-01 UTC.
+    pub ts_ns: u64,
+    /// Port name.
+    pub port: String,
+    /// `in` or `out`.
+    pub dir: String,
+    /// The frame's length on the wire.
+    pub orig_len: u32,
+    /// The bytes kept (hex).
+    pub data: String,
 }
 
 /// One TCP connection or listener, as `netstat -a` shows it.
@@ -197,8 +230,56 @@ pub struct RouteEntry {
     pub port: String,
     /// Metric.
     pub metric: u32,
+    /// The advertised preference level of a router-discovery route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<i32>,
     /// `connected`, `static`, `redirect`, ...
     pub kind: String,
+}
+
+/// Router discovery, as `rdisc` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdiscStatus {
+    /// Whether the host side runs (`[router_discovery] enabled`).
+    pub host_enabled: bool,
+    /// Where solicitations go.
+    pub solicitation_destination: Ipv4Addr,
+    /// Default routers learned from advertisements.
+    pub routers: Vec<RdiscRouter>,
+    /// Where advertisements go.
+    pub advertisement_destination: Ipv4Addr,
+    /// Ports that advertise.
+    pub advertising: Vec<RdiscAdvertising>,
+}
+
+/// A default router learned from advertisements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdiscRouter {
+    /// Port name.
+    pub port: String,
+    /// The router's address.
+    pub router: Ipv4Addr,
+    /// Its advertised preference level.
+    pub preference: i32,
+    /// Seconds until its lifetime ends.
+    pub expires_in_s: u64,
+}
+
+/// A port that sends router advertisements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdiscAdvertising {
+    /// Port name.
+    pub port: String,
+    /// Addresses listed.
+    pub addrs: Vec<Ipv4Addr>,
+    /// Their preference level.
+    pub preference: i32,
+    /// The lifetime advertised, in seconds.
+    pub lifetime_s: u64,
+    /// Seconds until the next advertisement.
+    pub next_in_s: u64,
+    /// Advertisements sent from the port.
+    pub sent: u64,
 }
 
 /// A named counter.
@@ -277,6 +358,17 @@ pub enum Response {
         /// Per port.
         ports: Vec<IgmpPort>,
     },
+    /// `rdisc`.
+    Rdisc(RdiscStatus),
+    /// One captured frame.
+    Frame(CapturedFrame),
+    /// The capture ended.
+    CaptureDone {
+        /// Frames sent.
+        frames: u64,
+        /// Frames the workers missed (no free slot: the reader was behind).
+        dropped: u64,
+    },
     /// `trace`: the packets traced (fewer than asked when the timeout came first).
     Trace {
         /// Packets in arrival order at the control thread.
@@ -344,7 +436,10 @@ pub enum EchoOutcome {
 impl Response {
     /// Whether this is the last line of its reply.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Response::Echo { .. } | Response::Hop { .. })
+        !matches!(
+            self,
+            Response::Echo { .. } | Response::Hop { .. } | Response::Frame(_)
+        )
     }
 }
 
@@ -475,6 +570,23 @@ mod tests {
         assert!(Response::PingDone {
             sent: 1,
             received: 0
+        }
+        .is_final());
+        // A capture streams frames, then its summary ends it.
+        let frame = Response::Frame(CapturedFrame {
+            ts_ns: 1,
+            port: "p0".into(),
+            dir: "in".into(),
+            orig_len: 60,
+            data: "00".into(),
+        });
+        assert!(!frame.is_final());
+        let mut w = Vec::new();
+        write_response(&mut w, &frame).unwrap();
+        assert_eq!(serde_json::from_slice::<Response>(&w).unwrap(), frame);
+        assert!(Response::CaptureDone {
+            frames: 1,
+            dropped: 0
         }
         .is_final());
     }

@@ -13,8 +13,29 @@ use crate::config::Config;
 use crate::node::{Node, NodeConfig};
 use crate::{cpu, devices};
 
-/// Runs the configuration until `stop` is set.
+/// Sets `stop` on SIGINT and SIGTERM.
+pub fn on_signals(stop: &Arc<AtomicBool>) -> Result<(), String> {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Runs the configuration with its built-in services (`burst run`) until `stop` is set.
 pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
+    run_app(cfg, stop, |cfg, _| {
+        crate::app::services::Services::from_node(&NodeConfig::from(cfg))
+    })
+}
+
+/// Runs the configuration with `make(cfg, worker)` as each worker's application, until `stop`
+/// is set or every worker's application finished (`Cx::finish`).
+pub fn run_app<A, F>(cfg: &Config, stop: Arc<AtomicBool>, mut make: F) -> Result<(), String>
+where
+    A: crate::app::App<burst_port::dpdk::DpdkQueue> + Send + 'static,
+    F: FnMut(&Config, usize) -> A,
+{
     let cores = cfg.eal.cores;
     // Before the EAL pins this thread to its main lcore: the CPUs we may use.
     let placement = cpu::place(cfg.eal.cpus.as_deref(), usize::from(cores), &cpu::allowed())?;
@@ -71,12 +92,13 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
                 })?,
             ),
         };
+        // Everything the port is opened with comes from its plan (tested in `devices`).
         let pc = DpdkPortConfig {
             name: p.name.clone(),
-            queues: p.queue_count(cores),
-            mtu: Some(p.mtu),
-            mac: p.mac,
-            offloads: p.offloads,
+            queues: plan.queues,
+            mtu: Some(plan.mtu),
+            mac: plan.mac,
+            offloads: plan.offloads,
             rx_pool,
             ..DpdkPortConfig::default()
         };
@@ -110,10 +132,38 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
         }
         ports.push(port);
     }
+    // Ports with a receive pool of their own (kernel-backed devices with large frames): their
+    // pools are reported beside the shared one.
+    let rx_pools: Vec<(String, Mempool)> = cfg
+        .ports
+        .iter()
+        .zip(&plans)
+        .zip(&ports)
+        .filter(|((_, plan), _)| plan.rx_pool.is_some())
+        .map(|((p, _), port)| (format!("pool rx {}", p.name), port.rx_pool().clone()))
+        .collect();
     let clock = MonotonicClock::default();
-    let node = Node::build(&NodeConfig::from(cfg), ports, clock.now())?;
+    let mut node = Node::build_app(&NodeConfig::from(cfg), ports, clock.now(), |_, w| {
+        make(cfg, w)
+    })?;
+    let finished = node.finished.clone();
+    let workers = node.workers.len();
+    // `ctl stats` shows each pool's occupancy (the smoke tests compare it idle and at the end).
+    for (title, p) in std::iter::once(("pool".to_owned(), pool.clone())).chain(rx_pools) {
+        node.control.add_pool(
+            title,
+            Box::new(move || crate::control::PoolFigures {
+                size: u64::from(p.size()),
+                in_use: u64::from(p.in_use()),
+                available: u64::from(p.avail()),
+            }),
+        );
+    }
     let server = crate::server::serve(&cfg.control.socket, node.commands.clone(), stop.clone())
         .map_err(|e| format!("control socket {}: {e}", cfg.control.socket.display()))?;
+    let metrics =
+        crate::metrics::serve_configured(&cfg.metrics, node.commands.clone(), stop.clone())?
+            .map(|(h, _)| h);
     // Workers register with the EAL: an lcore id each, hence a per-lcore mempool cache (every
     // mbuf alloc/free otherwise goes to the pool's shared ring).
     // The threads are joined below, before the EAL is cleaned up.
@@ -156,6 +206,11 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
         .map_err(|e| format!("threads: {e}"))?;
     tracing::info!(workers = cores, socket = %cfg.control.socket.display(), "burst running");
     while !stop.load(Ordering::Relaxed) {
+        if finished.load(Ordering::Acquire) >= workers {
+            tracing::info!("every worker's application finished");
+            stop.store(true, Ordering::Relaxed);
+            break;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     tracing::info!("stopping");
@@ -163,6 +218,9 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), String> {
         let _ = h.join();
     }
     let _ = server.join();
+    if let Some(m) = metrics {
+        let _ = m.join();
+    }
     // Ports (stopped and closed by their drops, inside the node's threads' state), then the
     // pool, then the EAL.
     drop(pool);

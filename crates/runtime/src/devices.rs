@@ -1,10 +1,12 @@
-//! What `burst run` opens for each port beyond its `[[port]]` section: the receive ring and
-//! buffers a kernel-backed device needs so that what a kernel peer sends arrives whole
-//! (`burst_port::vdev` explains why), and the EAL arguments that ask for them.
+//! How `burst run` opens each port: the device settings its `[[port]]` section asks for
+//! (queues, MTU, MAC, offloads), the receive ring and buffers a kernel-backed device needs so
+//! that what a kernel peer sends arrives whole (`burst_port::vdev` explains why), and the EAL
+//! arguments that ask for them. Kept apart from the DPDK calls so tests can check it.
 
 use std::fmt::Write as _;
 
 use burst_port::vdev::{self, AfPacketRing};
+use burst_wire::ethernet::MacAddr;
 
 use crate::config::PortConfig;
 
@@ -20,6 +22,14 @@ pub struct PortPlan {
     pub iface: Option<String>,
     /// The af_packet ring, when the port is one.
     pub ring: Option<AfPacketRing>,
+    /// Queue pairs to open (`queues`, or one per worker when it is 0).
+    pub queues: u16,
+    /// The IP MTU to set on the device.
+    pub mtu: u16,
+    /// The MAC address to set instead of the device's.
+    pub mac: Option<MacAddr>,
+    /// Use the device's checksum/TSO offloads (`false`: burst's software paths).
+    pub offloads: bool,
 }
 
 /// The EAL arguments to use (the configured ones with af_packet ring devargs added where the
@@ -35,16 +45,21 @@ pub fn plan(
     let vdevs = vdev::vdevs(eal_args);
     let mut plans = Vec::with_capacity(ports.len());
     for p in ports {
+        let device = |max_frame, rx_pool, iface, ring| PortPlan {
+            max_frame,
+            rx_pool,
+            iface,
+            ring,
+            queues: p.queue_count(workers),
+            mtu: p.mtu,
+            mac: p.mac,
+            offloads: p.offloads,
+        };
         let mtu_frame = vdev::frame_for_mtu(p.mtu);
         let dev = vdevs.iter().find(|v| v.name == p.device);
         let iface = dev.and_then(|v| v.get("iface")).map(str::to_owned);
         let Some(dev) = dev.filter(|v| v.name.starts_with("net_af_packet")) else {
-            plans.push(PortPlan {
-                max_frame: p.max_frame.unwrap_or(mtu_frame),
-                rx_pool: None,
-                iface,
-                ring: None,
-            });
+            plans.push(device(p.max_frame.unwrap_or(mtu_frame), None, iface, None));
             continue;
         };
         let given = ["framesz", "blocksz", "framecnt"]
@@ -105,17 +120,14 @@ pub fn plan(
             .and_then(|q| q.parse::<u32>().ok())
             .unwrap_or_else(|| u32::from(p.queue_count(workers)));
         let rx_pool = (ring.data_room() > u32::from(data_room) + 128).then(|| {
-            // Received frames are held for one burst (forwarded, or copied into a TCP ring)
-            // or queued briefly (a socket, a neighbour being resolved): two rings' worth.
-            let mbufs = (2 * ring.framecnt * qpairs.max(1)).max(1024) - 1;
+            // The ring holds what waits in the kernel; buffers are taken only as a worker
+            // polls, and are held for one burst (forwarded, or copied into a TCP ring) or
+            // queued briefly (a socket, a neighbour being resolved): a ring's worth per queue
+            // pair is plenty.
+            let mbufs = (ring.framecnt * qpairs.max(1)).max(1024) - 1;
             (mbufs, ring.data_room())
         });
-        plans.push(PortPlan {
-            max_frame: ring.max_frame(),
-            rx_pool,
-            iface,
-            ring: Some(ring),
-        });
+        plans.push(device(ring.max_frame(), rx_pool, iface, Some(ring)));
     }
     Ok((args, plans))
 }
@@ -161,7 +173,7 @@ mod tests {
         let (args, plans) = plan(&c.eal.args, &c.ports, c.eal.cores, 2048).unwrap();
         assert_eq!(
             args[1],
-            "--vdev=net_af_packet0,iface=x0,qpairs=2,framesz=65408,blocksz=2093056,framecnt=256"
+            "--vdev=net_af_packet0,iface=x0,qpairs=2,framesz=65408,blocksz=2093056,framecnt=512"
         );
         assert_eq!(
             args[3],
@@ -169,18 +181,22 @@ mod tests {
         );
         assert_eq!(args[4], "--vdev=net_null0");
         assert_eq!(plans[0].max_frame, vdev::AF_PACKET_MAX_FRAME);
-        // 2 rings of 256 x 2 queue pairs, 64 KiB buffers of their own.
+        // A ring's worth (512) per queue pair (2) of 64 KiB buffers of their own.
         assert_eq!(plans[0].rx_pool, Some((1023, 65504)));
         assert_eq!(plans[0].iface.as_deref(), Some("x0"));
         assert_eq!(plans[1].max_frame, 12288 - 66);
-        assert_eq!(plans[1].rx_pool, Some((2047, 12384)));
+        assert_eq!(plans[1].rx_pool, Some((1023, 12384)));
         assert_eq!(
             plans[2],
             PortPlan {
                 max_frame: 1518,
                 rx_pool: None,
                 iface: None,
-                ring: None
+                ring: None,
+                queues: 2,
+                mtu: 1500,
+                mac: None,
+                offloads: true,
             }
         );
         // A pool with room enough needs no second one.
@@ -221,5 +237,48 @@ mod tests {
         );
         let e = plan(&c.eal.args, &c.ports, 1, 2048).unwrap_err();
         assert!(e.contains("max_frame = 9018 but framesz=4096"), "{e}");
+    }
+
+    /// `[[port]]` `queues`, `mtu`, `mac`, `offloads` and `device`, and `[eal]` `args` and
+    /// `mbuf_data_room`, each changed: how the port is opened changes (the DPDK tests,
+    /// `crates/port/tests/dpdk_null.rs`, show a port opened with these settings using them).
+    #[test]
+    fn port_keys_shape_how_the_port_is_opened() {
+        let args = "\"--vdev=net_af_packet0,iface=x0\", \"--vdev=net_null0\"";
+        let plan_of = |extra: &str, room: u16| {
+            let c = cfg(
+                args,
+                &(port("a", "net_af_packet0", 1, extra) + &port("b", "net_null0", 2, extra)),
+            );
+            plan(&c.eal.args, &c.ports, c.eal.cores, room).unwrap()
+        };
+        let (args0, d) = plan_of("", 2048);
+        // Defaults: one queue pair per worker (cores = 2), MTU 1500, the device's MAC, offloads.
+        for p in &d {
+            assert_eq!((p.queues, p.mtu, p.mac, p.offloads), (2, 1500, None, true));
+        }
+        assert_eq!(d[1].max_frame, 1518);
+        // A ring's worth (512) of receive buffers per queue pair.
+        assert_eq!(d[0].rx_pool.map(|(n, _)| n), Some(1023));
+        let (_, q) = plan_of("queues = 4", 2048);
+        assert_eq!((q[0].queues, q[1].queues), (4, 4));
+        assert_eq!(q[0].rx_pool.map(|(n, _)| n), Some(2047));
+        let (_, m) = plan_of("mtu = 1400", 2048);
+        assert_eq!((m[1].mtu, m[1].max_frame), (1400, 1418));
+        let (_, m) = plan_of("mac = \"02:00:00:00:00:42\"", 2048);
+        assert_eq!(m[0].mac, Some(MacAddr::new(2, 0, 0, 0, 0, 0x42)));
+        let (_, o) = plan_of("offloads = false", 2048);
+        assert!(!o[0].offloads && !o[1].offloads);
+        // device and args: the --vdev naming the port's device decides its ring (af_packet,
+        // sized in the rewritten argument) or none.
+        assert!(d[0].ring.is_some() && d[1].ring.is_none());
+        assert_eq!(d[0].iface.as_deref(), Some("x0"));
+        assert!(args0[0].contains("framesz="), "{args0:?}");
+        assert_eq!(args0[1], "--vdev=net_null0");
+        // mbuf_data_room: shared buffers large enough need no receive pool of their own.
+        let (_, r) = plan_of("max_frame = 9018", 2048);
+        assert_eq!(r[0].rx_pool, Some((1023, 12384)));
+        let (_, r) = plan_of("max_frame = 9018", 12288);
+        assert_eq!(r[0].rx_pool, None);
     }
 }

@@ -3,7 +3,7 @@
 //! clock ([`Node::step`], for deterministic tests on the in-memory wire).
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -11,18 +11,21 @@ use std::time::Duration;
 use burst_port::clock::Clock;
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{ArpConfig, ArpControl};
-use burst_stack::epoch::Domain;
+use burst_stack::epoch::{Domain, Published};
 use burst_stack::filter::{Direction, FilterTable, Rule};
 use burst_stack::icmp::IcmpConfig;
 use burst_stack::ipv4::{AddrState, IfAddr, Ipv4Config};
+use burst_stack::pmtu::{PmtuCache, PmtuConfig};
 use burst_stack::route::{Route, RouteTable};
 use burst_stack::PortId;
 use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::Cidr;
 
+use crate::app::services::Services;
+use crate::app::{App, AppConfig, AppRunner};
 use crate::control::{Command, Control, PortMeta};
 use crate::msg::Rings;
-use crate::worker::{ActiveOpenRss, PortCtx, TcpSetup, Worker, WorkerConfig};
+use crate::worker::{ActiveOpenRss, Handoff, PortCtx, TcpSetup, Worker, WorkerConfig};
 
 /// One port of a node.
 #[derive(Debug, Clone)]
@@ -51,7 +54,8 @@ pub struct NodeRoute {
     pub metric: u32,
 }
 
-/// Everything a node is built from.
+/// Everything a node is built from. `Default` is one worker, no ports, the seeds' defaults
+/// (tests set what they need and take the rest with `..NodeConfig::default()`).
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// Ports, in the order of the `ports` vector given to [`Node::build`].
@@ -84,6 +88,79 @@ pub struct NodeConfig {
     pub filters: Vec<(String, Direction, Rule)>,
     /// TCP.
     pub tcp: NodeTcp,
+    /// What the control thread does with ICMP redirects (`[icmp] accept_redirects`,
+    /// `redirect_lifetime`).
+    pub redirects: burst_stack::redirect::RedirectConfig,
+    /// Router discovery (RFC 1256): host side and advertising ports.
+    pub rdisc: crate::control::RdiscSetup,
+    /// Application limits (`[app]`) and the TCP settings an application's calls use.
+    pub app: AppConfig,
+    /// The packet-buffer pool the workers share, to size what each may hold (`None`: no
+    /// bound beyond each part's own defaults).
+    pub buffers: Option<Buffers>,
+}
+
+/// A packet-buffer pool's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buffers {
+    /// Buffers in the pool.
+    pub count: usize,
+    /// Bytes per buffer (headroom, data room).
+    pub size: usize,
+}
+
+/// What one worker may hold of the pool beyond a burst: half the pool stays for receive (and
+/// transmit rings), the other half is shared by the workers, each splitting its share between
+/// reassembly (half), socket queues and neighbour pending queues (a quarter each). A flood of
+/// fragments, of datagrams to a socket nobody reads or of packets to a silent neighbour then
+/// fills only its own share (refusals counted: `frag.drop_memory`, `udp.drop_budget`,
+/// `l2.drop_pending_full`), and the worker can still receive and answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerBudget {
+    /// Buffers reassembly may hold.
+    pub reassembly: usize,
+    /// Datagrams all UDP sockets may hold.
+    pub sockets: usize,
+    /// Packets all pending queues may hold.
+    pub pending: usize,
+}
+
+impl WorkerBudget {
+    /// The share of one of `workers` workers of `pool`.
+    pub fn of(pool: Buffers, workers: usize) -> WorkerBudget {
+        let per = pool.count / 2 / workers.max(1);
+        WorkerBudget {
+            reassembly: (per / 2).max(1),
+            sockets: (per / 4).max(1),
+            pending: (per / 4).max(1),
+        }
+    }
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            ports: Vec::new(),
+            routes: Vec::new(),
+            static_arp: Vec::new(),
+            workers: 1,
+            arp: ArpConfig::default(),
+            ipv4: Ipv4Config::default(),
+            icmp: IcmpConfig::default(),
+            lpm_tbl8_groups: 64,
+            max_next_hops: 64,
+            services: Vec::new(),
+            qotd: String::new(),
+            filtering: Default::default(),
+            send_redirects: true,
+            filters: Vec::new(),
+            tcp: NodeTcp::default(),
+            redirects: Default::default(),
+            rdisc: Default::default(),
+            app: AppConfig::default(),
+            buffers: None,
+        }
+    }
 }
 
 /// A node's TCP: the same stack configuration and services on every worker.
@@ -110,8 +187,8 @@ fn random_secret() -> [u8; 16] {
 }
 
 /// How worker `w` of `workers` picks source ports for active opens over ports `infos`.
-fn active_open_rss(infos: &[burst_port::PortInfo], workers: usize, w: usize) -> ActiveOpenRss {
-    if workers <= 1 || infos.iter().all(|i| i.queues <= 1) {
+fn active_open_rss(infos: &[burst_port::PortInfo], workers: usize, _w: usize) -> ActiveOpenRss {
+    if workers <= 1 {
         return ActiveOpenRss::Any;
     }
     let first = &infos[0];
@@ -130,11 +207,9 @@ fn active_open_rss(infos: &[burst_port::PortInfo], workers: usize, w: usize) -> 
             reta: burst_port::rss::Reta::new(first.queues),
         };
     }
-    // A mem port without RSS delivers everything to queue 0.
-    if w == 0 && infos.iter().all(|i| i.driver == "mem" && !i.caps.rss) {
-        return ActiveOpenRss::Any;
-    }
-    ActiveOpenRss::Unpredictable
+    // af_packet/af_xdp fanout (a per-boot kernel key), tap, a mem port without RSS, a device
+    // key we do not know: every worker takes ports it owns and replies are steered to it.
+    ActiveOpenRss::Steered { workers }
 }
 
 impl From<&crate::config::Config> for NodeConfig {
@@ -145,6 +220,13 @@ impl From<&crate::config::Config> for NodeConfig {
             retry_count: c.arp.retry_count,
             duplicate_detection: c.arp.duplicate_detection,
             retry_interval: c.arp.retry_interval,
+            // RFC 1122 §2.3.2.1 recommends at most one request per second per neighbour; a
+            // shorter `retry_interval` is the operator's explicit choice and the limit follows
+            // it (left at 1 s it would space the retries a second apart whatever the key says).
+            request_rate_limit: c
+                .arp
+                .retry_interval
+                .min(ArpConfig::default().request_rate_limit),
             pending_per_neighbor: usize::from(c.arp.pending_per_neighbor),
             max_entries: c.arp.max_entries as usize,
             ..ArpConfig::default()
@@ -181,6 +263,7 @@ impl From<&crate::config::Config> for NodeConfig {
                 default_ttl: c.ipv4.default_ttl,
                 accept_source_route: c.ipv4.accept_source_route,
                 forwarding: c.ipv4.forwarding,
+                multicast_ttl: c.ipv4.multicast_ttl,
             },
             icmp: IcmpConfig {
                 // 0 means unlimited in the configuration.
@@ -199,7 +282,13 @@ impl From<&crate::config::Config> for NodeConfig {
                 } else {
                     c.icmp.error_rate_limit
                 },
-                error_burst: c.icmp.error_burst.max(1),
+                // Unlimited means no bucket at all: a burst of errors within one poll would
+                // otherwise still stop at `error_burst`.
+                error_burst: if c.icmp.error_rate_limit == 0 {
+                    u32::MAX / 2
+                } else {
+                    c.icmp.error_burst.max(1)
+                },
             },
             lpm_tbl8_groups: 4096,
             max_next_hops: 4096,
@@ -226,6 +315,33 @@ impl From<&crate::config::Config> for NodeConfig {
             },
             send_redirects: c.icmp.send_redirects,
             tcp: crate::config::node_tcp(c),
+            app: AppConfig {
+                max_timers: c.app.max_timers as usize,
+                handoff_queue: c.app.handoff_queue as usize,
+                backlog: c.tcp.backlog as usize,
+                ephemeral: c.tcp.ephemeral_ports,
+            },
+            buffers: Some(Buffers {
+                count: c.eal.mbufs as usize,
+                size: usize::from(c.eal.mbuf_data_room) + 128,
+            }),
+            redirects: burst_stack::redirect::RedirectConfig {
+                // RFC 1812 §5.2.7.2: a router does not learn routes from redirects unless told
+                // to; a host does (the seeds).
+                enabled: c.icmp.accept_redirects.unwrap_or(!c.ipv4.forwarding),
+                lifetime: c.icmp.redirect_lifetime,
+                ..Default::default()
+            },
+            rdisc: crate::control::RdiscSetup {
+                host: c.router_discovery.host(),
+                advertise: c.router_discovery.advertise(),
+                ports: c
+                    .ports
+                    .iter()
+                    .filter(|p| p.router_advertisements)
+                    .map(|p| (p.id, p.router_preference))
+                    .collect(),
+            },
             filters: c
                 .filters
                 .iter()
@@ -241,26 +357,57 @@ impl From<&crate::config::Config> for NodeConfig {
     }
 }
 
-/// A built node.
-pub struct Node<P: Port> {
+/// A built node: the control state, the workers and the application on each.
+pub struct Node<P: Port, A = Services> {
     /// The control state.
     pub control: Control<P>,
     /// The workers.
     pub workers: Vec<Worker<P::Queue>>,
+    /// The application of each worker (index = worker).
+    pub apps: Vec<AppRunner<A>>,
     /// Sends ctl commands to the control thread.
     pub commands: mpsc::Sender<Command>,
+    /// Workers whose application called `Cx::finish` (counted by the spawned threads).
+    pub finished: Arc<AtomicUsize>,
 }
 
 /// Why a node could not be built.
 pub type BuildError = String;
 
-impl<P: Port + Send + 'static> Node<P>
+impl Services {
+    /// The services a node configuration asks for (`[services]`: UDP and TCP).
+    pub fn from_node(cfg: &NodeConfig) -> Services {
+        Services::new(
+            cfg.services.clone(),
+            cfg.qotd.clone(),
+            cfg.tcp.services.clone(),
+        )
+    }
+}
+
+impl<P: Port + Send + 'static> Node<P, Services>
 where
     P::Queue: Send + 'static,
 {
-    /// Builds the tables, workers and control state over `ports` (index = port id), and starts
-    /// duplicate address detection at `now`.
-    pub fn build(cfg: &NodeConfig, mut ports: Vec<P>, now: Nanos) -> Result<Node<P>, BuildError> {
+    /// Builds the node with the configuration's built-in services as its application (what
+    /// `burst run` runs); see [`Node::build_app`].
+    pub fn build(cfg: &NodeConfig, ports: Vec<P>, now: Nanos) -> Result<Node<P>, BuildError> {
+        Node::build_app(cfg, ports, now, |cfg, _| Services::from_node(cfg))
+    }
+}
+
+impl<P: Port + Send + 'static, A: App<P::Queue> + Send + 'static> Node<P, A>
+where
+    P::Queue: Send + 'static,
+{
+    /// Builds the tables, workers and control state over `ports` (index = port id), starts
+    /// duplicate address detection at `now`, and starts `make(cfg, worker)` on every worker.
+    pub fn build_app(
+        cfg: &NodeConfig,
+        mut ports: Vec<P>,
+        now: Nanos,
+        mut make: impl FnMut(&NodeConfig, usize) -> A,
+    ) -> Result<Node<P, A>, BuildError> {
         if cfg.ports.len() != ports.len() {
             return Err(format!(
                 "{} port configurations for {} ports",
@@ -279,9 +426,12 @@ where
             let id = PortId(i as u16);
             let info = p.info();
             for c in &pc.addrs {
-                routes
-                    .add(Route::connected(c.network(), id, c.address()))
-                    .map_err(|e| format!("port {}: connected route {c}: {e}", pc.name))?;
+                match routes.add(Route::connected(c.network(), id, c.address())) {
+                    // A second address on the same subnet shares the first one's connected
+                    // route (it keeps the first address as its preferred source).
+                    Ok(()) | Err(burst_stack::route::RouteError::Exists) => {}
+                    Err(e) => return Err(format!("port {}: connected route {c}: {e}", pc.name)),
+                }
                 addrs.push(IfAddr {
                     port: id,
                     cidr: *c,
@@ -334,18 +484,43 @@ where
             tcp_stack.secret = random_secret();
         }
         let nworkers = cfg.workers.max(1);
-        for w in 0..nworkers {
-            if matches!(
-                active_open_rss(&infos, nworkers, w),
-                ActiveOpenRss::Unpredictable
-            ) {
-                tracing::warn!(
-                    worker = w,
-                    "tcp: this worker cannot predict where replies to its connections land \
-                     (no computable RSS): active opens on it fail; run one worker to connect"
-                );
-            }
+        let budget = cfg.buffers.map(|b| {
+            let w = WorkerBudget::of(b, nworkers);
+            tracing::info!(
+                pool = b.count,
+                reassembly = w.reassembly,
+                sockets = w.sockets,
+                pending = w.pending,
+                "per-worker buffer budget (half the pool kept for receive)"
+            );
+            w
+        });
+        let mut reassembly = burst_stack::frag::ReassemblyConfig::default();
+        let mut worker_arp = cfg.arp.clone();
+        if let (Some(w), Some(b)) = (budget, cfg.buffers) {
+            // Reassembly counts the memory its buffers pin; the other two count packets.
+            reassembly.max_bytes_total = reassembly.max_bytes_total.min(w.reassembly * b.size);
+            worker_arp.pending_total = worker_arp.pending_total.min(w.pending);
         }
+        // The path MTU cache lives in the control thread; workers read what it publishes.
+        let link_mtu = ctxs.iter().map(|c| c.mtu).max().unwrap_or(1500);
+        let pmtu = Published::new(
+            PmtuCache::new(PmtuConfig::default(), link_mtu).snapshot(now),
+            &domain,
+        );
+        if nworkers > 1
+            && matches!(
+                active_open_rss(&infos, nworkers, 0),
+                ActiveOpenRss::Steered { .. }
+            )
+        {
+            tracing::info!(
+                workers = nworkers,
+                "tcp/udp: the ports' receive hash is not computable here: active opens take \
+                 ports their worker owns (port % workers) and replies are steered to it"
+            );
+        }
+        let handoff = (nworkers > 1).then(|| Handoff::queues(nworkers, cfg.app.handoff_queue));
         let mut workers = Vec::new();
         let mut rings = Vec::new();
         for w in 0..cfg.workers.max(1) {
@@ -359,7 +534,7 @@ where
                     )
                 })?);
             }
-            let r = Rings::new(4096);
+            let r = Rings::new(1.0);
             rings.push(r.clone());
             workers.push(Worker::new(
                 w,
@@ -372,21 +547,39 @@ where
                 WorkerConfig {
                     ipv4: cfg.ipv4,
                     icmp: cfg.icmp,
-                    arp: cfg.arp.clone(),
-                    services: cfg.services.clone(),
-                    qotd: cfg.qotd.clone(),
+                    arp: worker_arp.clone(),
+                    reassembly,
+                    udp_max_queued: budget.map_or(usize::MAX, |b| b.sockets),
                     filtering: cfg.filtering.clone(),
                     send_redirects: cfg.send_redirects,
                     filters: filters.reader(),
                     trace: trace.clone(),
                     tcp: TcpSetup {
                         stack: tcp_stack.clone(),
-                        services: cfg.tcp.services.clone(),
                         rss: active_open_rss(&infos, nworkers, w),
                     },
                     port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
+                    pmtu: pmtu.view(),
+                    max_groups: cfg.ports.iter().map(|p| p.groups.len()).sum::<usize>() + 64,
                 },
             ));
+            if let Some(q) = &handoff {
+                let ephemeral = tcp_stack.ephemeral_ports;
+                workers[w].set_handoff(Handoff::for_worker(q.clone(), w, ephemeral));
+            }
+        }
+        let mut apps = Vec::with_capacity(workers.len());
+        for (w, worker) in workers.iter_mut().enumerate() {
+            let mut r = AppRunner::new(
+                make(cfg, w),
+                &cfg.app,
+                nworkers,
+                tcp_stack.max_connections,
+                now,
+            );
+            r.start(worker, now)
+                .map_err(|e| format!("worker {w}: the application did not start: {e}"))?;
+            apps.push(r);
         }
         let stats = workers.iter().map(|w| w.shared_stats()).collect();
         let (tx, rx) = mpsc::channel();
@@ -402,6 +595,8 @@ where
             cfg.ipv4.default_ttl,
         );
         control.set_trace_gate(trace);
+        control.set_redirect_config(cfg.redirects);
+        control.set_pmtu(link_mtu, pmtu);
         let static_arp = cfg
             .static_arp
             .iter()
@@ -417,10 +612,35 @@ where
         control.start(&static_arp, now)?;
         let groups: Vec<Vec<Ipv4Addr>> = cfg.ports.iter().map(|p| p.groups.clone()).collect();
         control.start_igmp(&groups, now)?;
+        control.start_rdisc(&cfg.rdisc, now);
+        control.set_app_stats(apps.iter().map(AppRunner::stats).collect());
+        control.set_capture_taps(workers.iter().map(|w| w.capture_tap()).collect());
+        // What an application runs into, per worker, for `netstat -s` and `ctl stats`.
+        control.set_limits(vec![
+            ("tcp.max_connections", tcp_stack.max_connections as u64),
+            ("tcp.max_listeners", tcp_stack.max_listeners as u64),
+            ("tcp.syn_backlog", tcp_stack.syn_backlog as u64),
+            ("tcp.max_backlog", tcp_stack.max_backlog as u64),
+            ("tcp.send_buffer", tcp_stack.tcp.send_buffer as u64),
+            ("tcp.recv_buffer", tcp_stack.tcp.recv_buffer as u64),
+            ("udp.max_sockets", crate::worker::UDP_MAX_SOCKETS as u64),
+            (
+                "udp.queue_per_socket",
+                crate::worker::UDP_SOCKET_QUEUE as u64,
+            ),
+            (
+                "udp.max_queued",
+                budget.map_or(u64::MAX, |b| b.sockets as u64),
+            ),
+            ("app.max_timers", cfg.app.max_timers as u64),
+            ("app.handoff_queue", cfg.app.handoff_queue as u64),
+        ]);
         Ok(Node {
             control,
             workers,
+            apps,
             commands: tx,
+            finished: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -428,14 +648,27 @@ where
     /// tests). Returns the work done.
     pub fn step(&mut self, now: Nanos) -> usize {
         let mut work = 0;
-        for w in &mut self.workers {
+        for (w, a) in self.workers.iter_mut().zip(&mut self.apps) {
             work += w.poll(now);
+            work += a.round(w, now);
         }
         work += self.control.poll(now);
-        for w in &mut self.workers {
+        for (w, a) in self.workers.iter_mut().zip(&mut self.apps) {
             work += w.poll(now);
+            work += a.round(w, now);
         }
         work
+    }
+
+    /// Runs `f` with worker `w`'s application and its context at `now` (tests: calls the app
+    /// would make, between steps); what it queues is sent.
+    pub fn with_app<R>(
+        &mut self,
+        w: usize,
+        now: Nanos,
+        f: impl FnOnce(&mut A, &mut crate::app::Cx<'_, P::Queue>) -> R,
+    ) -> R {
+        self.apps[w].with(&mut self.workers[w], now, f)
     }
 
     /// Runs every worker on its own thread and the control thread on another, until `stop`
@@ -459,17 +692,40 @@ where
         leave: Arc<dyn Fn(usize) + Send + Sync>,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
         let mut handles = Vec::new();
-        for mut w in self.workers {
-            let (clock, stop) = (clock.clone(), stop.clone());
+        // Workers stop after the control thread: its last messages (router discovery's
+        // farewell advertisements) still go out through them.
+        let workers_stop = Arc::new(AtomicBool::new(false));
+        // The control thread owns the ports: it closes them only once no worker uses them.
+        let running = Arc::new(AtomicUsize::new(self.workers.len()));
+        /// One worker fewer when dropped.
+        struct Done(Arc<AtomicUsize>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Release);
+            }
+        }
+        for (mut w, mut app) in self.workers.into_iter().zip(self.apps) {
+            let (clock, stop) = (clock.clone(), workers_stop.clone());
+            let running = running.clone();
+            let finished = self.finished.clone();
             let (enter, leave) = (enter.clone(), leave.clone());
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("burst-worker-{}", w.id()))
                     .spawn(move || {
+                        // Counted out however the thread ends (a panic included).
+                        let _done = Done(running);
                         enter(w.id());
                         let mut idle = 0u32;
-                        while !stop.load(Ordering::Relaxed) {
-                            if w.poll(clock.now()) == 0 {
+                        let mut done = false;
+                        while !stop.load(Ordering::Acquire) {
+                            let now = clock.now();
+                            let work = w.poll(now) + app.round(&mut w, now);
+                            if !done && app.finished() {
+                                done = true;
+                                finished.fetch_add(1, Ordering::Release);
+                            }
+                            if work == 0 {
                                 // A poll-mode worker spins; yield now and then so a shared core (the
                                 // 2-core lab) still serves the control thread.
                                 idle += 1;
@@ -480,6 +736,10 @@ where
                                 idle = 0;
                             }
                         }
+                        // The app's last calls, and what the control thread queued before it
+                        // let us go.
+                        app.stop(&mut w, clock.now());
+                        w.poll(clock.now());
                         let id = w.id();
                         // The worker's buffers go back to their pool while still registered.
                         drop(w);
@@ -492,6 +752,14 @@ where
             std::thread::Builder::new()
                 .name("burst-control".into())
                 .spawn(move || {
+                    /// Lets the workers stop when the control thread ends, however it ends.
+                    struct Release(Arc<AtomicBool>);
+                    impl Drop for Release {
+                        fn drop(&mut self) {
+                            self.0.store(true, Ordering::Release);
+                        }
+                    }
+                    let _release = Release(workers_stop);
                     // Not the packet path: sleeping keeps a core free for the workers. The nap
                     // grows while nothing happens (ARP and route timers work in seconds, ctl
                     // requests tolerate milliseconds), so an idle control thread does not keep
@@ -504,6 +772,22 @@ where
                         } else {
                             nap = Duration::from_micros(200);
                         }
+                    }
+                    control.stop_rdisc();
+                    drop(_release);
+                    // Ports close when `control` drops: not under a worker's feet.
+                    let since = std::time::Instant::now();
+                    let mut warned = false;
+                    while running.load(Ordering::Acquire) > 0 {
+                        if !warned && since.elapsed() > Duration::from_secs(10) {
+                            warned = true;
+                            tracing::error!(
+                                left = running.load(Ordering::Relaxed),
+                                "workers have not stopped after 10 s; the ports stay open \
+                                 until they do"
+                            );
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
                     }
                 })?,
         );
@@ -535,7 +819,7 @@ mod tests {
     fn active_open_port_choice_per_port_kind() {
         let any = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Any);
         let toeplitz = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Toeplitz { .. });
-        let never = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Unpredictable);
+        let steered = |r: ActiveOpenRss| matches!(r, ActiveOpenRss::Steered { workers: 2.. });
         // One worker: every flow is ours.
         assert!(any(active_open_rss(
             &[info("net_af_packet", 1, false)],
@@ -546,25 +830,218 @@ mod tests {
         let nic = [info("net_ice", 4, true), info("net_ice", 4, true)];
         assert!(toeplitz(active_open_rss(&nic, 4, 3)));
         assert!(toeplitz(active_open_rss(&[info("mem", 3, true)], 3, 2)));
-        // A hardware RETA over 3 queues: its size is unknown, so the queue is too.
-        assert!(never(active_open_rss(&[info("net_ice", 3, true)], 3, 0)));
-        // af_packet fanout (or a device key we do not know): no active opens.
-        assert!(never(active_open_rss(
+        // A hardware RETA over 3 queues: its size is unknown, so the queue is too: steered.
+        assert!(steered(active_open_rss(&[info("net_ice", 3, true)], 3, 0)));
+        // af_packet fanout (or a device key we do not know): ports owned by their worker.
+        assert!(steered(active_open_rss(
             &[info("net_af_packet", 2, false)],
             2,
             0
         )));
-        assert!(never(active_open_rss(
+        assert!(steered(active_open_rss(
             &[info("net_af_packet", 2, false)],
             2,
             1
         )));
-        // A mem port without RSS delivers everything to queue 0.
-        assert!(any(active_open_rss(&[info("mem", 2, false)], 2, 0)));
-        assert!(never(active_open_rss(&[info("mem", 2, false)], 2, 1)));
+        // A mem port without RSS delivers everything to queue 0: every worker, worker 0
+        // included, takes its own ports (two workers must never pick the same 4-tuple).
+        assert!(steered(active_open_rss(&[info("mem", 2, false)], 2, 0)));
+        assert!(steered(active_open_rss(&[info("mem", 2, false)], 2, 1)));
         // Ports with different keys: not predictable.
         let mut other = info("mem", 2, true);
         other.rss_key = burst_port::rss::MICROSOFT_KEY;
-        assert!(never(active_open_rss(&[info("mem", 2, true), other], 2, 0)));
+        assert!(steered(active_open_rss(
+            &[info("mem", 2, true), other],
+            2,
+            0
+        )));
+    }
+
+    /// Every key `NodeConfig::from` reads, set to a value other than its default, arrives in
+    /// its field: a key parsed and then dropped on the way to the node fails here. (The
+    /// behaviour of each field is tested where the field is used; `docs/configuration.md`'s
+    /// keys and those tests are listed in `tests/documented_keys.rs`.)
+    #[test]
+    fn every_key_reaches_the_node_config() {
+        use crate::config::Config;
+        let base = "[backend]\nkind = \"mem\"\n[[port]]\nname = \"a\"\n\
+            addresses = [\"198.18.1.254/24\"]\n[[port]]\nname = \"b\"\n\
+            addresses = [\"198.18.2.254/24\"]\n";
+        let d = NodeConfig::from(&Config::parse(base, "t.toml").unwrap());
+        let text = "[backend]\nkind = \"mem\"\n\
+            [eal]\ncores = 3\nmbufs = 4095\nmbuf_data_room = 4096\n\
+            [[port]]\nname = \"a\"\naddresses = [\"198.18.1.254/24\", \"198.18.9.1/24\"]\n\
+            groups = [\"239.1.2.3\"]\npartial_checksums = false\n\
+            [[port]]\nname = \"b\"\naddresses = [\"198.18.2.254/24\"]\n\
+            [[route]]\nprefix = \"198.19.0.0/16\"\nvia = \"198.18.2.1\"\nmetric = 7\n\
+            [[route]]\nprefix = \"198.20.0.0/16\"\nport = \"a\"\n\
+            [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:00:09\"\nport = \"b\"\n\
+            [arp_tunables]\ncache_life_unused = \"30s\"\ncache_life_max = \"1m\"\n\
+            retry_count = 5\nretry_interval = \"200ms\"\npending_per_neighbor = 4\n\
+            max_entries = 64\nduplicate_detection = false\n\
+            [ipv4]\ndefault_ttl = 64\nmulticast_ttl = 8\naccept_source_route = true\n\
+            forwarding = true\n\
+            [icmp]\necho_rate_limit = 5\nerror_rate_limit = 7\nerror_burst = 3\n\
+            accept_redirects = true\nredirect_lifetime = \"30s\"\nsend_redirects = false\n\
+            [services]\necho = true\ndiscard = true\ndaytime = true\nqotd = true\n\
+            chargen = true\nqotd_text = \"Q\"\n\
+            [filtering]\ntcp_ports = [80]\nudp_ports = [7, 9]\nprotocols = [1, 6, 17]\n\
+            [app]\nmax_timers = 16\nhandoff_queue = 8\n";
+        let n = NodeConfig::from(&Config::parse(text, "t.toml").unwrap());
+        // [app]
+        assert_eq!((d.app.max_timers, d.app.handoff_queue), (4096, 1024));
+        assert_eq!((n.app.max_timers, n.app.handoff_queue), (16, 8));
+        // [eal]
+        assert_eq!((d.workers, n.workers), (1, 3));
+        assert_eq!(
+            (d.buffers, n.buffers),
+            (
+                Some(Buffers {
+                    count: 16383,
+                    size: 2048 + 128
+                }),
+                Some(Buffers {
+                    count: 4095,
+                    size: 4096 + 128
+                })
+            )
+        );
+        // [[port]]
+        assert_eq!(n.ports[0].name, "a");
+        assert_eq!(n.ports[0].addrs.len(), 2);
+        assert_eq!(n.ports[0].addrs[1], "198.18.9.1/24".parse().unwrap());
+        assert_eq!(
+            (d.ports[0].groups.clone(), n.ports[0].groups.clone()),
+            (vec![], vec![Ipv4Addr::new(239, 1, 2, 3)])
+        );
+        assert_eq!(
+            (d.ports[0].partial_checksums, n.ports[0].partial_checksums),
+            (None, Some(false))
+        );
+        // [[route]]
+        assert!(d.routes.is_empty());
+        let r = n.routes[0];
+        assert_eq!(
+            (r.prefix, r.via, r.port, r.metric),
+            (
+                "198.19.0.0/16".parse().unwrap(),
+                Some(Ipv4Addr::new(198, 18, 2, 1)),
+                PortId(1),
+                7
+            )
+        );
+        let r = n.routes[1];
+        assert_eq!((r.via, r.port, r.metric), (None, PortId(0), 1));
+        // [[arp]]
+        assert!(d.static_arp.is_empty());
+        assert_eq!(
+            n.static_arp,
+            [(
+                "b".to_string(),
+                Ipv4Addr::new(198, 18, 2, 1),
+                MacAddr::new(2, 0, 0, 0, 0, 9)
+            )]
+        );
+        // [arp_tunables]
+        let (da, a) = (&d.arp, &n.arp);
+        assert_eq!(
+            (da.cache_life_unused, a.cache_life_unused),
+            (Nanos::from_secs(120), Nanos::from_secs(30))
+        );
+        assert_eq!(
+            (da.cache_life_max, a.cache_life_max),
+            (Nanos::from_secs(600), Nanos::from_secs(60))
+        );
+        assert_eq!((da.retry_count, a.retry_count), (3, 5));
+        assert_eq!(
+            (da.retry_interval, a.retry_interval),
+            (Nanos::from_secs(1), Nanos::from_millis(200))
+        );
+        assert_eq!(
+            (da.request_rate_limit, a.request_rate_limit),
+            (Nanos::from_secs(1), Nanos::from_millis(200))
+        );
+        assert_eq!((da.pending_per_neighbor, a.pending_per_neighbor), (16, 4));
+        assert_eq!((da.max_entries, a.max_entries), (4096, 64));
+        assert_eq!(
+            (da.duplicate_detection, a.duplicate_detection),
+            (true, false)
+        );
+        // [ipv4]
+        assert_eq!(d.ipv4, Ipv4Config::default());
+        assert_eq!(
+            n.ipv4,
+            Ipv4Config {
+                default_ttl: 64,
+                multicast_ttl: 8,
+                accept_source_route: true,
+                forwarding: true,
+            }
+        );
+        // [icmp]: the echo limit is also its burst; 0 means unlimited.
+        assert_eq!(
+            (d.icmp.echo_rate, d.icmp.error_rate, d.icmp.error_burst),
+            (1000, 1000, 50)
+        );
+        assert_eq!(
+            (
+                n.icmp.echo_rate,
+                n.icmp.echo_burst,
+                n.icmp.error_rate,
+                n.icmp.error_burst
+            ),
+            (5, 5, 7, 3)
+        );
+        let unlimited = NodeConfig::from(
+            &Config::parse(
+                &format!("{base}[icmp]\necho_rate_limit = 0\nerror_rate_limit = 0\n"),
+                "t.toml",
+            )
+            .unwrap(),
+        );
+        let i = unlimited.icmp;
+        assert!(
+            i.echo_rate
+                .min(i.echo_burst)
+                .min(i.error_rate)
+                .min(i.error_burst)
+                > 1 << 30
+        );
+        // A host accepts redirects by default; a router only when told to.
+        assert_eq!(
+            (d.redirects.enabled, n.redirects.enabled),
+            (true, true),
+            "accept_redirects = true on a router"
+        );
+        assert_eq!(
+            (d.redirects.lifetime, n.redirects.lifetime),
+            (Nanos::from_secs(600), Nanos::from_secs(30))
+        );
+        assert_eq!((d.send_redirects, n.send_redirects), (true, false));
+        // [services] (the UDP side; the TCP side is `config::node_tcp`'s test).
+        use burst_stack::udp::Service;
+        assert!(d.services.is_empty());
+        assert_eq!(
+            n.services,
+            [
+                Service::Echo,
+                Service::Discard,
+                Service::Daytime,
+                Service::Qotd,
+                Service::Chargen
+            ]
+        );
+        assert_eq!(n.qotd, "Q");
+        assert_ne!(d.qotd, "Q");
+        // [filtering]
+        assert_eq!(d.filtering, burst_stack::udp::Filtering::default());
+        assert_eq!(
+            n.filtering,
+            burst_stack::udp::Filtering {
+                tcp_ports: Some(vec![80]),
+                udp_ports: Some(vec![7, 9]),
+                protocols: Some(vec![1, 6, 17]),
+            }
+        );
     }
 }

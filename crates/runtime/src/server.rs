@@ -98,3 +98,51 @@ fn connection(s: UnixStream, commands: &mpsc::Sender<Command>) -> std::io::Resul
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::ctl::Request;
+
+    /// `[control] socket`: the control socket is served at the path the file names (not at
+    /// the default), a client's request reaches the control thread through it, and the file
+    /// goes when the server stops.
+    #[test]
+    fn the_socket_is_served_at_the_configured_path() {
+        let dir = std::env::temp_dir().join(format!("burst-server-test-{}", std::process::id()));
+        let path = dir.join("ctl.sock");
+        let base = "[backend]\nkind = \"mem\"\n[[port]]\nname = \"p0\"\n\
+            addresses = [\"198.18.0.2/24\"]\n";
+        let default = Config::parse(base, "t.toml").unwrap().control.socket;
+        let text = format!("{base}[control]\nsocket = \"{}\"\n", path.display());
+        let c = Config::parse(&text, "t.toml").unwrap();
+        assert_eq!(c.control.socket, path);
+        assert_ne!(default, path);
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let server = serve(&c.control.socket, tx, stop.clone()).unwrap();
+        assert!(path.exists());
+        // The control thread's side: one request, one final answer.
+        let control = std::thread::spawn(move || {
+            let cmd: Command = rx.recv().unwrap();
+            assert_eq!(cmd.req, Request::ArpShow);
+            cmd.reply
+                .send(Response::Arp {
+                    entries: Vec::new(),
+                })
+                .unwrap();
+        });
+        let mut got = Vec::new();
+        ctl::request(&path, &Request::ArpShow, |r| {
+            got.push(matches!(r, Response::Arp { entries } if entries.is_empty()));
+        })
+        .unwrap();
+        control.join().unwrap();
+        assert_eq!(got, [true]);
+        stop.store(true, Ordering::Relaxed);
+        server.join().unwrap();
+        assert!(!path.exists(), "removed when the server ends");
+        let _ = std::fs::remove_dir(&dir);
+    }
+}

@@ -44,7 +44,7 @@ struct Lab {
     gw: Vec<(MemQueue, MemPort)>,
     alive: [bool; 2],
     forwarded: [u64; 2],
-    _pool: MemPool,
+    pool: MemPool,
 }
 
 fn node(
@@ -72,7 +72,6 @@ fn node(
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
         services: vec![],
-        qotd: String::new(),
         filtering: Default::default(),
         send_redirects: false,
         filters: vec![],
@@ -80,6 +79,7 @@ fn node(
             stack,
             services: None,
         },
+        ..NodeConfig::default()
     }
 }
 
@@ -140,7 +140,7 @@ fn lab() -> Lab {
         gw,
         alive: [true, true],
         forwarded: [0, 0],
-        _pool: pool,
+        pool,
     };
     l.run_for(Nanos::from_secs(5)); // duplicate address detection
     l
@@ -194,6 +194,22 @@ impl Lab {
         while self.now() < end {
             self.step();
         }
+    }
+
+    /// Ends the test: drops both nodes and the gateways, clears the wire, and checks that
+    /// every buffer is back in the pool.
+    fn finish(self) {
+        let Lab {
+            a,
+            b,
+            gw,
+            wire,
+            pool,
+            ..
+        } = self;
+        drop((a, b, gw));
+        wire.clear();
+        assert_eq!(pool.in_use(), 0, "every buffer back in the pool");
     }
 
     fn routes(&mut self) -> Vec<(String, u32, String)> {
@@ -313,4 +329,5 @@ fn a_dead_default_gateway_is_replaced_by_the_next_one() {
     }
     assert_eq!(l.a.workers[0].tcp().state(h2), Ok(State::Established));
     assert!(l.forwarded[1] > before_g2);
+    l.finish();
 }

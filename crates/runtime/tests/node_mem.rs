@@ -75,19 +75,6 @@ fn lab_filters(
     routes: Vec<burst_runtime::node::NodeRoute>,
     filters: Vec<(String, Direction, Rule)>,
 ) -> Lab {
-    let clock = VirtualClock::new();
-    clock.advance(Nanos::from_secs(1));
-    let wire = Wire::new(&clock, WireConfig::default());
-    let pool = MemPool::new(4096, burst_port::mem::DEFAULT_BUF_SIZE);
-    let mut pc = MemPortConfig::new("p0", NODE_MAC);
-    pc.queues = workers as u16;
-    pc.caps = Capabilities {
-        rss: true,
-        ..Capabilities::NONE
-    };
-    let port = MemPort::new(&wire, &pool, pc);
-    let mut peer_port = MemPort::new(&wire, &pool, MemPortConfig::new("peer", PEER_MAC));
-    let peer = peer_port.take_queue(0).unwrap();
     let cfg = NodeConfig {
         ports: vec![NodePort {
             name: "p0".into(),
@@ -103,14 +90,44 @@ fn lab_filters(
         icmp: IcmpConfig::default(),
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
-        services: vec![],
-        qotd: String::new(),
+        // The UDP echo service (an application on the node, `burst_runtime::app::services`).
+        services: vec![burst_stack::udp::Service::Echo],
         filtering,
         send_redirects: true,
         tcp: Default::default(),
         filters,
+        ..NodeConfig::default()
     };
-    let node = Node::build(&cfg, vec![port], clock.now()).unwrap();
+    build(mode, &cfg)
+}
+
+/// The node as `burst run` would configure it from a file with port p0 (198.18.0.2/24) and
+/// `sections` (e.g. `"[arp_tunables]\nretry_count = 5\n"`), on the in-memory backend.
+fn lab_from_file(mode: PeerMode, sections: &str) -> Lab {
+    let text = format!(
+        "[backend]\nkind = \"mem\"\n[[port]]\nname = \"p0\"\naddresses = [\"198.18.0.2/24\"]\n\
+         {sections}"
+    );
+    let c = burst_runtime::config::Config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    build(mode, &NodeConfig::from(&c))
+}
+
+/// A node with `cfg` (one port, p0) on a wire shared with the scripted peer.
+fn build(mode: PeerMode, cfg: &NodeConfig) -> Lab {
+    let clock = VirtualClock::new();
+    clock.advance(Nanos::from_secs(1));
+    let wire = Wire::new(&clock, WireConfig::default());
+    let pool = MemPool::new(4096, burst_port::mem::DEFAULT_BUF_SIZE);
+    let mut pc = MemPortConfig::new("p0", NODE_MAC);
+    pc.queues = cfg.workers as u16;
+    pc.caps = Capabilities {
+        rss: true,
+        ..Capabilities::NONE
+    };
+    let port = MemPort::new(&wire, &pool, pc);
+    let mut peer_port = MemPort::new(&wire, &pool, MemPortConfig::new("peer", PEER_MAC));
+    let peer = peer_port.take_queue(0).unwrap();
+    let node = Node::build(cfg, vec![port], clock.now()).unwrap();
     Lab {
         clock,
         wire,
@@ -631,7 +648,6 @@ fn udp_frame(dport: u16, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn udp_sockets_services_and_filtering() {
-    use burst_stack::udp::Service;
     let mut l = lab(
         PeerMode {
             answer_arp: true,
@@ -641,26 +657,32 @@ fn udp_sockets_services_and_filtering() {
         1,
     );
     l.run_for(Nanos::from_millis(3500));
-    let w = &mut l.node.workers[0];
-    w.udp.bind_service(Service::Echo).unwrap();
-    let sock = w.udp.bind(Ipv4Addr::UNSPECIFIED, 5000).unwrap();
-    // A user socket receives the datagram in its own buffer, and becomes ready once.
+    let now = l.clock.now();
+    // A socket of the node's application; its datagrams wait for the app to read them.
+    let sock = l
+        .node
+        .with_app(0, now, |_, cx| cx.udp_bind(None, 5000))
+        .unwrap();
+    // A user socket receives the datagram in its own buffer (zero-copy).
     l.send(&udp_frame(5000, b"for the socket"));
     l.send(&udp_frame(5000, b"and another"));
     l.send(&udp_frame(7, b"echo me"));
     l.send(&udp_frame(4444, b"nobody here"));
     l.run_for(Nanos::from_millis(200));
+    let now = l.clock.now();
+    let got = l.node.with_app(0, now, |_, cx| {
+        let mut v = Vec::new();
+        while let Some(d) = cx.udp_recv(sock) {
+            assert_eq!(d.from(), std::net::SocketAddrV4::new(PEER_IP, 40000));
+            v.push(d.payload().unwrap().to_vec());
+        }
+        v
+    });
+    assert_eq!(
+        got,
+        vec![b"for the socket".to_vec(), b"and another".to_vec()]
+    );
     let w = &mut l.node.workers[0];
-    assert_eq!(w.udp.next_ready(), Some(sock));
-    assert_eq!(w.udp.next_ready(), None, "listed once until drained");
-    let r = w.udp.recv_from(sock).unwrap();
-    assert_eq!(r.from, (PEER_IP, 40000));
-    assert_eq!(&r.buf.data()[r.offset..r.offset + r.len], b"for the socket");
-    drop(r);
-    let r = w.udp.recv_from(sock).unwrap();
-    assert_eq!(&r.buf.data()[r.offset..r.offset + r.len], b"and another");
-    drop(r);
-    assert!(w.udp.recv_from(sock).is_none());
     assert_eq!(w.udp.stats.no_ports, 1);
     // The echo came back to the peer; the closed port got a port unreachable quoting it.
     let echoed = l
@@ -708,7 +730,6 @@ fn udp_sockets_services_and_filtering() {
         f,
     );
     l.run_for(Nanos::from_millis(3500));
-    l.node.workers[0].udp.bind_service(Service::Echo).unwrap();
     let seen_before = l.seen.len();
     l.send(&udp_frame(4444, b"filtered port"));
     let mut gre = vec![0u8; 28];
@@ -1205,4 +1226,324 @@ fn configured_filters_reach_the_node() {
         e,
         "filter out --proto udp --dport 5000-5010 deny: no port named p3"
     );
+    // The refused build dropped the port it was given: nothing was taken from the pool.
+    assert_eq!(pool.in_use(), 0, "every buffer back in the pool");
+}
+
+/// `ctl stats` reports a registered pool's occupancy (`pool`: size, in_use, available), read
+/// when asked: buffers held by the test show up, and come back.
+#[test]
+fn ctl_stats_shows_the_pool_occupancy() {
+    let mut l = lab(PeerMode::default(), 1);
+    l.node.control.add_pool(
+        "pool",
+        burst_runtime::control::PoolFigures::mem_reader(&l.pool),
+    );
+    let held: Vec<_> = (0..5).map(|_| l.pool.alloc().unwrap()).collect();
+    let pool_figures = |l: &mut Lab| -> Vec<(String, u64)> {
+        let rx = l.request(Request::Stats);
+        l.run_for(STEP);
+        match rx.try_recv().unwrap() {
+            Response::Stats { groups } => groups
+                .into_iter()
+                .find(|g| g.title == "pool")
+                .expect("a pool section")
+                .counters
+                .into_iter()
+                .map(|c| (c.name, c.value))
+                .collect(),
+            r => panic!("{r:?}"),
+        }
+    };
+    let f = pool_figures(&mut l);
+    let get = |f: &[(String, u64)], k: &str| f.iter().find(|(n, _)| n == k).unwrap().1;
+    assert_eq!(get(&f, "size"), 4096);
+    assert!(get(&f, "in_use") >= 5, "{f:?}");
+    assert_eq!(get(&f, "in_use") + get(&f, "available"), 4096);
+    drop(held);
+    let f = pool_figures(&mut l);
+    assert_eq!(get(&f, "in_use"), l.pool.in_use() as u64);
+    assert_eq!(get(&f, "in_use") + get(&f, "available"), 4096);
+    l.finish();
+}
+
+const ANSWERING: PeerMode = PeerMode {
+    answer_arp: true,
+    answer_echo: true,
+    claim_node_ip: false,
+};
+
+const SILENT: PeerMode = PeerMode {
+    answer_arp: false,
+    answer_echo: false,
+    claim_node_ip: false,
+};
+
+impl Lab {
+    /// ARP requests the node sent for the peer.
+    fn requests_for_peer(&self) -> usize {
+        self.arp_frames_seen(|a| {
+            a.operation == arp::Operation::REQUEST && a.target_protocol_addr == PEER_IP
+        })
+    }
+}
+
+/// `[arp_tunables] cache_life_unused`: an entry nobody uses is removed after it (2 minutes by
+/// default); `cache_life_max`: one in use is still removed after it (10 minutes by default)
+/// and resolved again.
+#[test]
+fn cache_life_unused_and_cache_life_max_age_the_neighbours() {
+    // Unused for 40 s: kept by default, gone with a 30 s life.
+    for (sections, kept) in [
+        ("", true),
+        ("[arp_tunables]\ncache_life_unused = \"30s\"\n", false),
+    ] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        l.ping_from_peer(1);
+        l.run_for(Nanos::from_millis(100));
+        assert_eq!(l.arp_entries().len(), 1, "learned ({sections:?})");
+        l.run_for(Nanos::from_secs(40));
+        assert_eq!(l.arp_entries().len() == 1, kept, "{sections:?}");
+        l.finish();
+    }
+    // In use (an echo reply every 10 s) for 75 s: resolved once by default, again after a
+    // 1-minute maximum life.
+    for (sections, requests) in [
+        ("", 1),
+        (
+            "[arp_tunables]\ncache_life_unused = \"30s\"\ncache_life_max = \"1m\"\n",
+            2,
+        ),
+    ] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        for seq in 1..=8 {
+            l.ping_from_peer(seq);
+            l.run_for(Nanos::from_secs(10));
+        }
+        assert_eq!(l.echo_replies_seen(), 8);
+        assert_eq!(l.requests_for_peer(), requests, "{sections:?}");
+        l.finish();
+    }
+}
+
+/// When each ARP request for the silent peer left (ms after the ping), and when the
+/// resolution failed.
+fn resolution_timeline(sections: &str) -> (Vec<u64>, u64) {
+    let mut l = lab_from_file(SILENT, sections);
+    // Duplicate address detection takes `retry_count` rounds a second apart.
+    l.run_for(Nanos::from_secs(6));
+    let start = l.now();
+    let _rx = l.request(Request::Ping {
+        dst: PEER_IP,
+        count: 1,
+        size: 8,
+        dont_frag: false,
+        ttl: None,
+        timeout_ms: 20_000,
+        interval_ms: 0,
+    });
+    let (mut sent, mut failed) = (Vec::new(), None);
+    while l.now() < start + Nanos::from_secs(15) {
+        l.run_for(STEP);
+        let at = (l.now() - start).as_millis();
+        while sent.len() < l.requests_for_peer() {
+            sent.push(at);
+        }
+        if failed.is_none() && l.node.workers[0].l2.drop_resolution_failed > 0 {
+            failed = Some(at);
+        }
+    }
+    l.finish();
+    (sent, failed.expect("the resolution failed"))
+}
+
+/// `[arp_tunables] retry_count` requests for an unresolved neighbour, the first
+/// `retry_interval` apart and doubling, before it is declared unreachable.
+#[test]
+fn retry_count_and_retry_interval_pace_the_resolution() {
+    // Seen a step (10 ms) late or early: to the nearest 100 ms.
+    let round = |ms: u64| (ms + 50) / 100 * 100;
+    let gaps = |t: &[u64]| t.windows(2).map(|w| round(w[1] - w[0])).collect::<Vec<_>>();
+    let (sent, failed) = resolution_timeline("");
+    assert_eq!(gaps(&sent), [1000, 2000], "{sent:?}");
+    assert_eq!(round(failed - sent[0]), 7000);
+    let (sent, failed) =
+        resolution_timeline("[arp_tunables]\nretry_count = 5\nretry_interval = \"200ms\"\n");
+    assert_eq!(gaps(&sent), [200, 400, 800, 1600], "{sent:?}");
+    assert_eq!(round(failed - sent[0]), 6200);
+}
+
+/// `[arp_tunables] pending_per_neighbor`: datagrams waiting for one neighbour's resolution;
+/// the rest are dropped at once.
+#[test]
+fn pending_per_neighbor_bounds_what_waits_for_resolution() {
+    for (sections, queued) in [("", 16), ("[arp_tunables]\npending_per_neighbor = 4\n", 4)] {
+        let mut l = lab_from_file(SILENT, sections);
+        l.run_for(Nanos::from_millis(3500));
+        let _rx = l.request(Request::Ping {
+            dst: PEER_IP,
+            count: 20,
+            size: 8,
+            dont_frag: false,
+            ttl: None,
+            timeout_ms: 10_000,
+            interval_ms: 0,
+        });
+        l.run_for(Nanos::from_millis(200));
+        let l2 = &l.node.workers[0].l2;
+        assert_eq!(
+            (l2.arp_queued, l2.drop_pending_full),
+            (queued, 20 - queued),
+            "{sections:?}"
+        );
+        l.finish();
+    }
+}
+
+/// `[arp_tunables] max_entries`: the neighbour table holds that many; later neighbours are
+/// not learned.
+#[test]
+fn max_entries_bounds_the_neighbour_table() {
+    for (sections, entries) in [("", 20), ("[arp_tunables]\nmax_entries = 16\n", 16)] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        // Twenty hosts ask for our address: each asker is learned (RFC 826).
+        for i in 0..20u8 {
+            let r = arp::Repr::request(PEER_MAC, Ipv4Addr::new(198, 18, 0, 100 + i), NODE_IP);
+            l.send(&arp_frame(MacAddr::BROADCAST, r));
+        }
+        l.run_for(Nanos::from_millis(200));
+        assert_eq!(l.arp_entries().len(), entries, "{sections:?}");
+        l.finish();
+    }
+}
+
+/// `[arp_tunables] duplicate_detection`: with it, a host already holding our address gets
+/// it disabled after the probes; without it, nothing is probed and the address is used.
+#[test]
+fn duplicate_detection_off_uses_the_address_without_probing() {
+    let claimant = PeerMode {
+        claim_node_ip: true,
+        ..ANSWERING
+    };
+    for (sections, probes, state) in [
+        // The claimant answers the first probe.
+        ("", 1, AddrState::Conflict { mac: PEER_MAC }),
+        (
+            "[arp_tunables]\nduplicate_detection = false\n",
+            0,
+            AddrState::Preferred,
+        ),
+    ] {
+        let mut l = lab_from_file(claimant, sections);
+        l.run_for(Nanos::from_millis(3500));
+        assert_eq!(
+            l.arp_frames_seen(|a| a.is_probe() && a.target_protocol_addr == NODE_IP),
+            probes,
+            "{sections:?}"
+        );
+        assert_eq!(
+            l.node.control.address_state(PortId(0), NODE_IP),
+            Some(state),
+            "{sections:?}"
+        );
+        l.finish();
+    }
+}
+
+/// The UDP side of `[services]`: each service answers on its port when on (the quote is
+/// `qotd_text`), and the port is closed (port unreachable) when off.
+#[test]
+fn udp_services_follow_the_configuration() {
+    let on = "[services]\necho = true\ndiscard = true\ndaytime = true\nqotd = true\n\
+        chargen = true\nqotd_text = \"burst says hi\\r\\n\"\n";
+    for (sections, enabled) in [(on, true), ("", false)] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        let before = l.seen.len();
+        for port in [7, 9, 13, 17, 19] {
+            l.send(&udp_frame(port, b"ping"));
+        }
+        l.run_for(Nanos::from_millis(200));
+        let mut answers = std::collections::BTreeMap::new();
+        let mut unreachable = 0;
+        for f in &l.seen[before..] {
+            match dissect::parse(f, ChecksumCheck::Verify) {
+                Ok(dissect::Frame {
+                    network:
+                        Network::Ipv4 {
+                            transport: Transport::Udp { header, payload },
+                            ..
+                        },
+                    ..
+                }) => {
+                    answers.insert(header.src_port, payload.to_vec());
+                }
+                Ok(dissect::Frame {
+                    network:
+                        Network::Ipv4 {
+                            transport:
+                                Transport::Icmpv4(icmpv4::Repr::DstUnreachable {
+                                    reason: icmpv4::DstUnreachable::PortUnreachable,
+                                    ..
+                                }),
+                            ..
+                        },
+                    ..
+                }) => unreachable += 1,
+                _ => {}
+            }
+        }
+        if enabled {
+            assert_eq!(unreachable, 0);
+            assert_eq!(answers.get(&7).map(Vec::as_slice), Some(&b"ping"[..]));
+            assert!(!answers.contains_key(&9), "discard answers nothing");
+            assert!(answers[&13].ends_with(b"-UTC\r\n"), "{:?}", answers[&13]);
+            assert_eq!(answers[&17], b"burst says hi\r\n");
+            let chargen = &answers[&19];
+            assert!(
+                chargen.len() > 72
+                    && chargen.ends_with(b"\r\n")
+                    && chargen[..72].iter().all(|b| (32..127).contains(b)),
+                "{chargen:?}"
+            );
+        } else {
+            assert!(answers.is_empty(), "{answers:?}");
+            assert_eq!(unreachable, 5);
+        }
+        l.finish();
+    }
+}
+
+/// `[eal] mbufs`: the pool a worker shares out; a quarter of its half of it is what its UDP
+/// sockets may hold (`WorkerBudget`). Four unread sockets offered 60 datagrams each keep all
+/// 240 with the default 16383 buffers, and 1023 / 2 / 4 = 127 with 1023 (the rest counted in
+/// `udp.drop_budget`).
+#[test]
+fn mbufs_bound_what_unread_sockets_hold() {
+    for (sections, kept) in [("", 240u64), ("[eal]\nmbufs = 1023\n", 127)] {
+        let mut l = lab_from_file(ANSWERING, sections);
+        l.run_for(Nanos::from_millis(3500));
+        for i in 0..4 {
+            l.node.workers[0]
+                .udp
+                .bind(Ipv4Addr::UNSPECIFIED, 6000 + i)
+                .unwrap();
+        }
+        for _ in 0..60 {
+            for i in 0..4 {
+                l.send(&udp_frame(6000 + i, b"nobody reads this"));
+            }
+            l.run_for(STEP);
+        }
+        let s = &l.node.workers[0].udp.stats;
+        assert_eq!(
+            (s.in_datagrams, s.drop_budget),
+            (kept, 240 - kept),
+            "{sections:?}"
+        );
+        l.finish();
+    }
 }

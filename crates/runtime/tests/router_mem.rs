@@ -10,11 +10,12 @@ use std::net::Ipv4Addr;
 
 use burst_port::{Nanos, Queue};
 use burst_runtime::ctl::{Request, Response};
+use burst_runtime::node::NodeConfig;
 use burst_stack::filter::{Direction, Rule};
 use burst_wire::ethernet::MacAddr;
 use burst_wire::icmpv4::{self, DstUnreachable};
 use burst_wire::ipv4::{self, Protocol};
-use burst_wire::{udp, ChecksumMode};
+use burst_wire::{udp, ChecksumCheck, ChecksumMode};
 use common::router_lab::*;
 
 #[test]
@@ -588,4 +589,168 @@ fn fragmentation_without_buffers_is_dropped_and_counted() {
     l.run_for(Nanos::from_millis(30));
     assert_eq!(l.ipv4_seen(1).len(), 2);
     l.finish();
+}
+
+/// Static routes, static neighbours and port addresses as a configuration file gives them:
+/// the neighbours A, B and .77 on A's link, 198.19.0.0/16 via B (metric 1) and via .77
+/// (metric 2), 198.21.0.0/16 on-link on port b; `edit` replaces one piece of it.
+fn routing_file(edit: (&str, &str)) -> String {
+    let text = "[ipv4]\nforwarding = true\n\
+        [[arp]]\nip = \"198.18.1.1\"\nmac = \"02:00:00:00:0a:02\"\n\
+        [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:0b:02\"\nport = \"b\"\n\
+        [[arp]]\nip = \"198.18.1.77\"\nmac = \"02:00:00:00:0a:4d\"\n\
+        [[route]]\nprefix = \"198.19.0.0/16\"\nvia = \"198.18.2.1\"\n\
+        [[route]]\nprefix = \"198.19.0.0/16\"\nvia = \"198.18.1.77\"\nmetric = 2\n\
+        [[route]]\nprefix = \"198.21.0.0/16\"\nport = \"b\"\n";
+    assert!(text.contains(edit.0), "{edit:?}");
+    text.replacen(edit.0, edit.1, 1)
+}
+
+/// What became of a datagram from A.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Forwarded out of port 0 (a) or 1 (b) to this MAC.
+    Sent(usize, MacAddr),
+    /// An ARP request on port 0 or 1 for this address (the destination or its next hop).
+    Resolving(usize, Ipv4Addr),
+    /// Net unreachable back to A.
+    NoRoute,
+}
+
+/// What a datagram from A to `dst` does on the lab configured from `file` (with the lab's
+/// ports), and `tweak`.
+fn route_of(dst: Ipv4Addr, file: String, tweak: fn(&mut NodeConfig)) -> Outcome {
+    use burst_wire::dissect::{parse, Network, Transport};
+    let mut l = lab(Opts {
+        file: Some(file),
+        tweak,
+        ..Opts::default()
+    });
+    l.send_from_a(&udp_datagram(A, dst, 8, 64, false));
+    l.run_for(Nanos::from_millis(30));
+    let mut out = Vec::new();
+    for (h, frames) in l.seen.iter().enumerate() {
+        for f in frames {
+            match parse(f, ChecksumCheck::Verify).unwrap().network {
+                Network::Arp(a) if a.operation == burst_wire::arp::Operation::REQUEST => {
+                    out.push(Outcome::Resolving(h, a.target_protocol_addr));
+                }
+                Network::Ipv4 { header, .. } if header.dst_addr == dst => {
+                    let mac = burst_wire::ethernet::Frame::new_checked(&f[..])
+                        .unwrap()
+                        .dst_addr();
+                    out.push(Outcome::Sent(h, mac));
+                }
+                Network::Ipv4 {
+                    transport:
+                        Transport::Icmpv4(icmpv4::Repr::DstUnreachable {
+                            reason: DstUnreachable::NetUnreachable,
+                            ..
+                        }),
+                    ..
+                } => out.push(Outcome::NoRoute),
+                _ => {}
+            }
+        }
+    }
+    l.finish();
+    assert_eq!(out.len(), 1, "one outcome: {out:?}");
+    out.remove(0)
+}
+
+/// `[[route]]` `prefix`, `via`, `port`, `metric`, `[[arp]]` `ip`, `mac`, `port`, and
+/// `[[port]]` `name` and `addresses`, each changed in the file and seen in where a datagram
+/// goes.
+#[test]
+fn configured_routes_neighbours_and_addresses_decide_the_next_hop() {
+    let far = Ipv4Addr::new(198, 19, 3, 4);
+    let r77 = MacAddr::new(2, 0, 0, 0, 0xa, 0x4d);
+    let same = ("", "");
+    let none = |_: &mut NodeConfig| {};
+    // As configured: via B (metric 1 beats 2), to B's static MAC.
+    assert_eq!(
+        route_of(far, routing_file(same), none),
+        Outcome::Sent(1, B_MAC)
+    );
+    // metric: the route via .77 made the better one.
+    assert_eq!(
+        route_of(far, routing_file(("metric = 2", "metric = 0")), none),
+        Outcome::Sent(0, r77)
+    );
+    // via: the first route's next hop moved to .88 on A's link (not a static neighbour: it
+    // is resolved there first).
+    assert_eq!(
+        route_of(
+            far,
+            routing_file(("via = \"198.18.2.1\"", "via = \"198.18.1.88\"")),
+            none
+        ),
+        Outcome::Resolving(0, Ipv4Addr::new(198, 18, 1, 88))
+    );
+    // prefix: neither route covers the destination any more.
+    assert_eq!(
+        route_of(
+            far,
+            routing_file(same).replace("198.19.0.0/16", "198.20.0.0/16"),
+            none
+        ),
+        Outcome::NoRoute
+    );
+    // [[route]] port, naming a [[port]] name: an on-link route's destinations are resolved
+    // on the port named.
+    let onlink = Ipv4Addr::new(198, 21, 0, 5);
+    assert_eq!(
+        route_of(onlink, routing_file(same), none),
+        Outcome::Resolving(1, onlink)
+    );
+    let on_a = (
+        "prefix = \"198.21.0.0/16\"\nport = \"b\"",
+        "prefix = \"198.21.0.0/16\"\nport = \"a\"",
+    );
+    assert_eq!(
+        route_of(onlink, routing_file(on_a), none),
+        Outcome::Resolving(0, onlink)
+    );
+    // [[arp]] mac: B's frames go to the MAC configured for it.
+    assert_eq!(
+        route_of(
+            far,
+            routing_file(("mac = \"02:00:00:00:0b:02\"", "mac = \"02:00:00:00:0b:99\"")),
+            none
+        ),
+        Outcome::Sent(1, MacAddr::new(2, 0, 0, 0, 0xb, 0x99))
+    );
+    // [[arp]] ip: without a static entry for B, B is resolved first.
+    assert_eq!(
+        route_of(
+            far,
+            routing_file(("ip = \"198.18.2.1\"", "ip = \"198.18.2.2\"")),
+            none
+        ),
+        Outcome::Resolving(1, B)
+    );
+    // [[arp]] port: the entry belongs to the port named, which must hold its subnet.
+    let wrong = format!(
+        "{LAB_PORTS}{}",
+        routing_file(("port = \"b\"\n[[arp]]", "port = \"a\"\n[[arp]]"))
+    );
+    let e = burst_runtime::config::Config::parse(&wrong, "t.toml").unwrap_err();
+    assert_eq!(
+        (e.key.as_str(), e.reason.as_str()),
+        ("arp[1].ip", "198.18.2.1 is not on port a's subnet")
+    );
+    // [[port]] addresses: a second subnet on port b is a connected route there.
+    let lan = Ipv4Addr::new(198, 18, 3, 5);
+    assert_eq!(route_of(lan, routing_file(same), none), Outcome::NoRoute);
+    assert_eq!(
+        route_of(lan, routing_file(same), |c| {
+            let two = LAB_PORTS.replace(
+                "[\"198.18.2.254/24\"]",
+                "[\"198.18.2.254/24\", \"198.18.3.254/24\"]",
+            );
+            let f = burst_runtime::config::Config::parse(&two, "t.toml").unwrap();
+            c.ports = NodeConfig::from(&f).ports;
+        }),
+        Outcome::Resolving(1, lan)
+    );
 }

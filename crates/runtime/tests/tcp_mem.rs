@@ -65,6 +65,10 @@ struct Opts {
     attacker: bool,
     /// Node 2's TCP/IP filtering.
     filtering_b: burst_stack::udp::Filtering,
+    /// Node 2 receives into a pool of its own of this many buffers (as a NIC does), and sizes
+    /// its buffer budget from it when `budget_b`.
+    pool_b: Option<usize>,
+    budget_b: bool,
 }
 
 impl Default for Opts {
@@ -79,6 +83,8 @@ impl Default for Opts {
             imp: Impairments::NONE,
             attacker: false,
             filtering_b: Default::default(),
+            pool_b: None,
+            budget_b: false,
         }
     }
 }
@@ -111,7 +117,8 @@ struct Lab {
     /// Frames the attacker port saw (kept while `sniff` is on, at most 256).
     sniffed: Vec<Vec<u8>>,
     sniff: bool,
-    _pool: MemPool,
+    pool: MemPool,
+    pool_b: Option<MemPool>,
 }
 
 fn node_cfg(
@@ -137,11 +144,11 @@ fn node_cfg(
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
         services: vec![],
-        qotd: String::new(),
         filtering,
         send_redirects: false,
         filters: vec![],
         tcp,
+        ..NodeConfig::default()
     }
 }
 
@@ -176,7 +183,17 @@ fn lab(o: Opts) -> Lab {
     );
     let pool = MemPool::new(24576, burst_port::mem::DEFAULT_BUF_SIZE);
     let pa = MemPort::new(&wire, &pool, port_cfg("p0", MAC_A, o.workers_a));
-    let pb = MemPort::new(&wire, &pool, port_cfg("p0", MAC_B, o.workers_b));
+    let pool_b = o
+        .pool_b
+        .map(|n| MemPool::new(n, burst_port::mem::DEFAULT_BUF_SIZE));
+    let pb = match &pool_b {
+        None => MemPort::new(&wire, &pool, port_cfg("p0", MAC_B, o.workers_b)),
+        Some(own) => {
+            let mut pc = port_cfg("p0", MAC_B, o.workers_b);
+            pc.rx_copy = true;
+            MemPort::new(&wire, own, pc)
+        }
+    };
     let x = o.attacker.then(|| {
         let mut px = MemPort::new(&wire, &pool, MemPortConfig::new("x", MAC_X));
         (px.take_queue(0).unwrap(), px)
@@ -201,21 +218,23 @@ fn lab(o: Opts) -> Lab {
         now,
     )
     .unwrap();
-    let b = Node::build(
-        &node_cfg(
-            "198.18.0.2/24",
-            o.workers_b,
-            NodeTcp {
-                stack: sb,
-                services: o.services_b,
-            },
-            vec![("p0".into(), IP_X, MAC_X)],
-            o.filtering_b,
-        ),
-        vec![pb],
-        now,
-    )
-    .unwrap();
+    let mut cfg_b = node_cfg(
+        "198.18.0.2/24",
+        o.workers_b,
+        NodeTcp {
+            stack: sb,
+            services: o.services_b,
+        },
+        vec![("p0".into(), IP_X, MAC_X)],
+        o.filtering_b,
+    );
+    if let (Some(n), true) = (o.pool_b, o.budget_b) {
+        cfg_b.buffers = Some(burst_runtime::node::Buffers {
+            count: n,
+            size: burst_port::mem::DEFAULT_BUF_SIZE,
+        });
+    }
+    let b = Node::build(&cfg_b, vec![pb], now).unwrap();
     let mut l = Lab {
         clock,
         wire,
@@ -224,7 +243,8 @@ fn lab(o: Opts) -> Lab {
         x,
         sniffed: Vec::new(),
         sniff: false,
-        _pool: pool,
+        pool,
+        pool_b,
     };
     // Duplicate address detection: the addresses become usable after the probes.
     l.run_for(Nanos::from_secs(5));
@@ -332,6 +352,27 @@ impl Lab {
                 connections
             }
             r => panic!("{r:?}"),
+        }
+    }
+
+    /// Ends a test: drops both nodes and the attacker, clears the wire, and checks that every
+    /// buffer is back in its pool (TCP copies payload into its own rings; whatever a node still
+    /// holds goes back with it).
+    fn finish(self) {
+        let Lab {
+            a,
+            b,
+            x,
+            wire,
+            pool,
+            pool_b,
+            ..
+        } = self;
+        drop((a, b, x));
+        wire.clear();
+        assert_eq!(pool.in_use(), 0, "every buffer back in the pool");
+        if let Some(p) = pool_b {
+            assert_eq!(p.in_use(), 0, "every buffer back in node 2's receive pool");
         }
     }
 
@@ -478,9 +519,9 @@ fn http_session(workers_a: usize, workers_b: usize) {
         "{rows:?}"
     );
     let svc: u64 =
-        l.b.workers
+        l.b.apps
             .iter()
-            .filter_map(|w| w.tcp_service_stats())
+            .filter_map(|a| a.app().tcp_stats())
             .map(|s| s.http_requests)
             .sum();
     assert_eq!(svc, 3);
@@ -489,6 +530,111 @@ fn http_session(workers_a: usize, workers_b: usize) {
     assert_eq!(counter(&l.a, "tcp.in_csum_errors"), 0);
     assert_eq!(counter(&l.b, "tcp.retrans_segs"), 0);
     assert!(counter(&l.b, "tcp.segs_in") >= 6);
+    l.finish();
+}
+
+/// The TCP side of `[services]` as `burst run` reads it (`config::node_tcp`), with the lab
+/// stacks' 256 connections.
+fn services_from_file(sections: &str) -> Option<ServiceConfig> {
+    let text = format!(
+        "[backend]\nkind = \"mem\"\n[[port]]\nname = \"p0\"\naddresses = [\"198.18.0.2/24\"]\n\
+         [tcp]\nmax_connections = 256\n{sections}"
+    );
+    let c = burst_runtime::config::Config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    burst_runtime::config::node_tcp(&c).services
+}
+
+/// Node 1 connects to node 2's `port`: what it reads after sending `request` (until node 2
+/// closes or 2 s pass), or the error that ended the connect.
+fn exchange(l: &mut Lab, port: u16, request: &[u8]) -> Result<Vec<u8>, ConnError> {
+    let now = l.now();
+    let h = l.a.workers[0].tcp_connect(now, (IP_B, port)).unwrap();
+    l.run_until("connect", Nanos::from_secs(5), 10_000, |l| {
+        // Past SYN-SENT: established (or already closing: qotd answers and closes at once),
+        // or refused.
+        l.a.workers[0].tcp().state(h) != Ok(State::SynSent)
+    });
+    if let Ok(Some(e)) = l.a.workers[0].tcp().error(h) {
+        return Err(e);
+    }
+    l.a.workers[0].tcp().send(h, request).unwrap();
+    let mut got = Vec::new();
+    let end = l.now() + Nanos::from_secs(2);
+    while l.now() < end && !l.a.workers[0].tcp().is_read_closed(h).unwrap() {
+        l.run_for(Nanos::from_millis(10));
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = l.a.workers[0].tcp().recv(h, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    l.a.workers[0].tcp().abort(h).unwrap();
+    l.run_for(Nanos::from_millis(10));
+    Ok(got)
+}
+
+/// `[services]` `http`, `http_port`, `http_body`, `http_path`, `qotd_text` and the TCP side
+/// of `echo`, `discard`, `daytime`, `qotd` and `chargen`, from a file: the ports that answer,
+/// and what they answer.
+#[test]
+fn tcp_services_follow_the_configuration() {
+    assert!(
+        services_from_file("").is_none(),
+        "no service is on by default: no listener"
+    );
+    let on = services_from_file(
+        "[services]\nhttp = true\nhttp_port = 8080\nhttp_body = \"configured body\"\n\
+         http_path = \"/here\"\nqotd = true\nqotd_text = \"configured quote\\r\\n\"\n\
+         echo = true\ndaytime = true\nchargen = true\n",
+    );
+    let mut l = lab(Opts {
+        services_b: on,
+        ..Opts::default()
+    });
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nConnection: close\r\n\r\n").into_bytes();
+    let r = exchange(&mut l, 8080, &get("/here")).unwrap();
+    let (status, _, body, _) = parse_response(&r).expect("a response");
+    assert_eq!((status, body.as_slice()), (200, &b"configured body"[..]));
+    let r = exchange(&mut l, 8080, &get("/")).unwrap();
+    assert_eq!(
+        parse_response(&r).expect("a response").0,
+        404,
+        "not http_path"
+    );
+    assert_eq!(exchange(&mut l, 80, &get("/here")), Err(ConnError::Refused));
+    assert_eq!(
+        exchange(&mut l, 17, b""),
+        Ok(b"configured quote\r\n".to_vec())
+    );
+    assert_eq!(exchange(&mut l, 7, b"echo me"), Ok(b"echo me".to_vec()));
+    assert!(exchange(&mut l, 13, b"").unwrap().ends_with(b"-UTC\r\n"));
+    assert!(exchange(&mut l, 19, b"").unwrap().starts_with(b" !\"#$%"));
+    assert_eq!(
+        exchange(&mut l, 9, b"x"),
+        Err(ConnError::Refused),
+        "discard is off"
+    );
+    l.finish();
+    // Everything off: nothing listens.
+    let mut l = lab(Opts::default());
+    for port in [8080, 80, 7, 9, 13, 17, 19] {
+        assert_eq!(
+            exchange(&mut l, port, b""),
+            Err(ConnError::Refused),
+            "port {port}"
+        );
+    }
+    l.finish();
+    // discard on: a connection that swallows what it is sent.
+    let mut l = lab(Opts {
+        services_b: services_from_file("[services]\ndiscard = true\n"),
+        ..Opts::default()
+    });
+    assert_eq!(exchange(&mut l, 9, b"into the void"), Ok(vec![]));
+    l.finish();
 }
 
 #[test]
@@ -677,6 +823,7 @@ fn bulk(cc: CongestionAlgorithm, imp: Impairments, workers: (usize, usize), seed
         0,
         "oversized frames on the wire"
     );
+    l.finish();
 }
 
 /// Loss plus reordering, duplication and delay.
@@ -797,6 +944,7 @@ fn keepalive_probes_then_abort_on_a_silent_peer() {
     l.a.workers[0].tcp().close(h).unwrap();
     l.settle();
     assert_eq!(held(&mut l.a), 0);
+    l.finish();
 }
 
 #[test]
@@ -854,6 +1002,7 @@ fn zero_window_persist_probes_until_the_reader_wakes() {
     );
     assert_eq!(got, data);
     assert!(l.now() - t0 > Nanos::from_secs(60));
+    l.finish();
 }
 
 #[test]
@@ -887,6 +1036,7 @@ fn time_wait_expiry_frees_the_connection() {
     assert!(l.netstat(false).is_empty());
     assert_eq!(counter(&l.a, "tcp.conns_freed"), 1);
     assert_eq!(l.a.workers[0].tcp().timers_armed(), 0);
+    l.finish();
 }
 
 /// A spoofed SYN from the attacker's address to node 2.
@@ -964,6 +1114,7 @@ fn syn_flood_answered_with_cookies_while_a_client_connects() {
     assert_eq!(held(&mut l.b), 1, "only the real connection is left");
     assert_eq!(counter(&l.b, "tcp.attempt_fails"), 16);
     assert_eq!(counter(&l.b, "tcp.table_full"), 0);
+    l.finish();
 }
 
 #[test]
@@ -1012,6 +1163,7 @@ fn port_exhaustion_is_an_error_until_time_wait_expires() {
     assert_eq!(l.a.workers[0].tcp().local_addr(h).unwrap().port(), 50_000);
     l.settle();
     assert_eq!(counter(&l.a, "tcp.port_exhausted"), 2);
+    l.finish();
 }
 
 #[test]
@@ -1108,6 +1260,7 @@ fn frag_needed_from_a_router_lowers_the_mss() {
         .max()
         .unwrap();
     assert!(largest <= 1000, "node 1 sent a {largest}-byte datagram");
+    l.finish();
 }
 
 #[test]
@@ -1139,4 +1292,128 @@ fn tcp_filtering_drops_silently() {
     assert_eq!(a.error(blocked), Ok(Some(ConnError::TimedOut)));
     l.settle();
     assert_eq!(counter(&l.a, "tcp.attempt_fails"), 1);
+    l.finish();
+}
+
+/// The first fragment (offset 0, more fragments) of a 1,028-byte UDP datagram from `src` with
+/// identification `id`: what a fragment flood sends, never completed.
+fn first_fragment(src: Ipv4Addr, id: u16) -> Vec<u8> {
+    let ip = ipv4::Repr {
+        ident: id,
+        more_frags: true,
+        ..ipv4::Repr::new(src, IP_B, Protocol::UDP, 1000, 64)
+    };
+    let mut d = vec![0u8; ip.buffer_len()];
+    d[20..22].copy_from_slice(&9u16.to_be_bytes());
+    d[22..24].copy_from_slice(&9u16.to_be_bytes());
+    d[24..26].copy_from_slice(&1008u16.to_be_bytes());
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..]),
+        ChecksumMode::Compute,
+    );
+    d
+}
+
+/// A flood of never-completed fragments from many sources (so both workers reassemble), sized
+/// to fill node 2's whole receive pool; then a TCP connection and data exchange, and a ping.
+/// Returns (connected and echoed, ping answered, reassembly refusals for memory, buffers
+/// receive found missing).
+fn fragment_flood(budget: bool) -> (bool, bool, u64, u64) {
+    let mut l = lab(Opts {
+        workers_b: 2,
+        attacker: true,
+        pool_b: Some(512),
+        budget_b: budget,
+        ..Opts::default()
+    });
+    let lh = l.b.workers[0].tcp().listen(None, BULK_PORT, 16);
+    let lh1 = l.b.workers[1].tcp().listen(None, BULK_PORT, 16);
+    let (lh, lh1) = (lh.unwrap(), lh1.unwrap());
+    for i in 0..1500u16 {
+        let src = Ipv4Addr::new(198, 18, 0, 100 + (i % 100) as u8);
+        l.inject(MAC_B, &first_fragment(src, i));
+        if i % 32 == 31 {
+            l.settle();
+        }
+    }
+    l.run_for(Nanos::from_millis(100));
+    // A client connects, sends, is read on whichever worker took the connection.
+    let now = l.now();
+    let h = l.a.workers[0].tcp_connect(now, (IP_B, BULK_PORT)).unwrap();
+    let mut server = None;
+    let mut got = Vec::new();
+    let mut sent = false;
+    let mut tries = 0u32;
+    let ok = loop {
+        l.settle();
+        if server.is_none() {
+            server = l.b.workers[0]
+                .tcp()
+                .accept(lh)
+                .map(|s| (0, s))
+                .or_else(|| l.b.workers[1].tcp().accept(lh1).map(|s| (1, s)));
+        }
+        if !sent && l.a.workers[0].tcp().state(h) == Ok(State::Established) {
+            l.a.workers[0].tcp().send(h, b"through the flood").unwrap();
+            sent = true;
+        }
+        if let Some((w, s)) = server {
+            let mut buf = [0u8; 64];
+            let n = l.b.workers[w].tcp().recv(s, &mut buf).unwrap_or(0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got == b"through the flood" {
+            break true;
+        }
+        tries += 1;
+        if tries > 20_000 || l.now() > now + Nanos::from_secs(10) {
+            break false;
+        }
+        l.advance();
+    };
+    // A ping from node 1.
+    let rx = Lab::request(
+        &mut l.a,
+        Request::Ping {
+            dst: IP_B,
+            count: 1,
+            size: 8,
+            dont_frag: false,
+            ttl: None,
+            timeout_ms: 2000,
+            interval_ms: 0,
+        },
+    );
+    l.run_for(Nanos::from_millis(2500));
+    let answered = rx.try_iter().any(|r| {
+        matches!(
+            r,
+            Response::Echo {
+                outcome: burst_runtime::ctl::EchoOutcome::Reply { .. },
+                ..
+            }
+        )
+    });
+    let refused = counter(&l.b, "frag.drop_memory");
+    let nombuf = l.b.control.port_stats(0).rx_nombuf;
+    l.finish();
+    (ok, answered, refused, nombuf)
+}
+
+#[test]
+fn a_fragment_flood_fills_only_its_share_of_the_pool() {
+    // With the budget: reassembly refuses beyond its share, counted, and the node still
+    // accepts a connection, carries data and answers a ping.
+    let (ok, answered, refused, nombuf) = fragment_flood(true);
+    assert!(ok, "TCP through the flood");
+    assert!(answered, "ping through the flood");
+    assert!(refused > 0, "refusals counted");
+    assert_eq!(nombuf, 0, "receive never ran out of buffers");
+    // Without it (each part bounded only by its own default), the same flood takes the pool:
+    // receive runs dry.
+    let (ok, answered, _, nombuf) = fragment_flood(false);
+    assert!(
+        nombuf > 0 && !ok && !answered,
+        "without a budget the flood starves receive ({nombuf} buffers missed)"
+    );
 }

@@ -15,9 +15,11 @@
 
 use core::cell::RefCell;
 use core::fmt;
+use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_epoch::{Collector, Guard, LocalHandle};
+use crossbeam_epoch::{Atomic, Collector, Guard, LocalHandle, Owned};
 
 /// At most this many domains keep a registration per thread; beyond it the oldest one is
 /// dropped (and re-made if that domain is used again). A worker uses one.
@@ -111,6 +113,107 @@ impl Domain {
     }
 }
 
+/// A value one writer replaces as a whole and readers of a [`Domain`] read without locks: the
+/// pattern of the route, neighbour and filter tables, for smaller read-mostly state (path
+/// MTUs, router-discovery results). The writer publishes a new immutable version; readers pinned
+/// before keep the old one until they unpin.
+pub struct Published<T: Send + Sync + 'static> {
+    shared: Arc<PublishedShared<T>>,
+}
+
+/// A reader's handle on a [`Published`] value: `Clone + Send + Sync`.
+pub struct View<T: Send + Sync + 'static> {
+    shared: Arc<PublishedShared<T>>,
+}
+
+struct PublishedShared<T> {
+    current: Atomic<T>,
+    domain: Domain,
+}
+
+impl<T> Drop for PublishedShared<T> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self` in drop means no `Published` or `View` is left, and every
+        // reference a reader got borrowed one of them, so nothing reads the current value. It
+        // is never null (set in `Published::new`, only ever swapped for another).
+        unsafe {
+            drop(
+                self.current
+                    .load(Relaxed, crossbeam_epoch::unprotected())
+                    .into_owned(),
+            )
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Published<T> {
+    /// `initial`, read under guards of `domain`.
+    pub fn new(initial: T, domain: &Domain) -> Published<T> {
+        Published {
+            shared: Arc::new(PublishedShared {
+                current: Atomic::new(initial),
+                domain: domain.clone(),
+            }),
+        }
+    }
+
+    /// Replaces the value; the old one is freed once every reader pinned before has unpinned.
+    pub fn publish(&mut self, value: T) {
+        let guard = self.shared.domain.pin();
+        let old = self.shared.current.swap(Owned::new(value), AcqRel, &guard);
+        // SAFETY: `old` is unlinked (only this single, `&mut` writer stores to `current`), so
+        // it is destroyed exactly once; readers reach values only through `current` while
+        // pinned on the domain (checked in `View::get`), and `defer_destroy` waits until every
+        // guard pinned before the swap is gone.
+        unsafe { guard.defer_destroy(old) };
+    }
+
+    /// A handle for readers.
+    pub fn view(&self) -> View<T> {
+        View {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Clone for View<T> {
+    fn clone(&self) -> Self {
+        View {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> fmt::Debug for View<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("View").finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + Sync + 'static> View<T> {
+    /// The current value.
+    ///
+    /// # Panics
+    /// If `guard` is not pinned on the value's [`Domain`].
+    #[inline]
+    pub fn get<'g>(&'g self, guard: &'g Guard) -> &'g T {
+        assert!(
+            self.shared.domain.owns(guard),
+            "a published value needs a guard pinned on its domain"
+        );
+        // SAFETY: never null (set in `Published::new`, only swapped for another value); a
+        // replaced value is destroyed only after every guard pinned on this domain when it was
+        // replaced is gone, and `guard` is such a guard (checked above), so the value outlives
+        // 'g; `&'g self` keeps the shared part, hence the current value, alive for 'g.
+        unsafe { self.shared.current.load(Acquire, guard).deref() }
+    }
+
+    /// The domain to pin on.
+    pub fn domain(&self) -> &Domain {
+        &self.shared.domain
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +273,40 @@ mod tests {
         assert!(d
             .reclaim(Duration::ZERO, || (ran.load(Relaxed) == 1).then_some(()))
             .is_some());
+    }
+
+    #[test]
+    fn published_values_are_replaced_and_old_ones_freed_after_readers_leave() {
+        struct Counted(u32, Arc<AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, Relaxed);
+            }
+        }
+        let d = Domain::new();
+        let freed = Arc::new(AtomicUsize::new(0));
+        let mut p = Published::new(Counted(1, Arc::clone(&freed)), &d);
+        let v = p.view();
+        let g = v.domain().pin();
+        let old = v.get(&g);
+        assert_eq!(old.0, 1);
+        p.publish(Counted(2, Arc::clone(&freed)));
+        // The reader pinned before keeps version 1 (not freed under it); a new read sees 2.
+        assert_eq!((old.0, v.get(&g).0), (1, 2));
+        assert!(d
+            .reclaim(Duration::ZERO, || (freed.load(Relaxed) == 1).then_some(()))
+            .is_none());
+        drop(g);
+        assert!(d
+            .reclaim(Duration::ZERO, || (freed.load(Relaxed) == 1).then_some(()))
+            .is_some());
+        assert_eq!(v.get(&d.pin()).0, 2);
+        drop((p, v));
+        assert_eq!(
+            freed.load(Relaxed),
+            2,
+            "the last value goes with the last handle"
+        );
     }
 
     #[test]

@@ -51,6 +51,13 @@ pub struct IcmpStats {
     pub in_source_quench: u64,
     /// Redirects received.
     pub in_redirects: u64,
+    /// Router advertisements received (RFC 1256; handed to router discovery).
+    pub in_router_advertisements: u64,
+    /// Router solicitations received (handed to the advertising side).
+    pub in_router_solicitations: u64,
+    /// Router discovery messages dropped: longer than a worker hands to the control thread
+    /// (what fits a 1500-byte MTU; a full ring counts in `l2.lost_proto`).
+    pub drop_rdisc: u64,
     /// Other types received.
     pub in_other: u64,
     /// Messages sent.
@@ -80,7 +87,7 @@ impl IcmpStats {
         }
     }
 
-    fn fields_mut(&mut self) -> [&mut u64; 17] {
+    fn fields_mut(&mut self) -> [&mut u64; 20] {
         [
             &mut self.in_msgs,
             &mut self.in_errors,
@@ -90,6 +97,9 @@ impl IcmpStats {
             &mut self.in_time_exceeded,
             &mut self.in_source_quench,
             &mut self.in_redirects,
+            &mut self.in_router_advertisements,
+            &mut self.in_router_solicitations,
+            &mut self.drop_rdisc,
             &mut self.in_other,
             &mut self.out_msgs,
             &mut self.out_echo_replies,
@@ -103,7 +113,7 @@ impl IcmpStats {
     }
 
     /// Every counter with its name.
-    pub fn named(&self) -> [(&'static str, u64); 17] {
+    pub fn named(&self) -> [(&'static str, u64); 20] {
         [
             ("in_msgs", self.in_msgs),
             ("in_errors", self.in_errors),
@@ -113,6 +123,9 @@ impl IcmpStats {
             ("in_time_exceeded", self.in_time_exceeded),
             ("in_source_quench", self.in_source_quench),
             ("in_redirects", self.in_redirects),
+            ("in_router_advertisements", self.in_router_advertisements),
+            ("in_router_solicitations", self.in_router_solicitations),
+            ("drop_rdisc", self.drop_rdisc),
             ("in_other", self.in_other),
             ("out_msgs", self.out_msgs),
             ("out_echo_replies", self.out_echo_replies),

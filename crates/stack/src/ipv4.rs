@@ -21,6 +21,8 @@ pub struct Ipv4Config {
     pub accept_source_route: bool,
     /// Forward datagrams not addressed to us (router mode; the seeds' IPEnableRouter, off).
     pub forwarding: bool,
+    /// TTL of multicast datagrams we originate (the seeds' 1: they stay on the link).
+    pub multicast_ttl: u8,
 }
 
 impl Default for Ipv4Config {
@@ -28,6 +30,7 @@ impl Default for Ipv4Config {
         Ipv4Config {
             default_ttl: 128,
             accept_source_route: false,
+            multicast_ttl: 1,
             forwarding: false,
         }
     }
@@ -48,6 +51,12 @@ pub struct Ipv4Stats {
     pub multicast_in: u64,
     /// Dropped: multicast to a group nobody joined on that port.
     pub drop_not_member: u64,
+    /// Group joins a worker refused: its membership table (sized at start for the configured
+    /// groups) was full.
+    pub group_join_rejected: u64,
+    /// Dropped: an IGMP message longer than a worker hands the control thread (a query with
+    /// more sources than a 1500-byte MTU holds).
+    pub drop_igmp_too_long: u64,
     /// Dropped: shorter than a header, or a length field inconsistent with the frame.
     pub drop_truncated: u64,
     /// Dropped: version is not 4.
@@ -76,6 +85,16 @@ pub struct Ipv4Stats {
     pub drop_unresolved: u64,
     /// Dropped: no buffer to build an outgoing datagram.
     pub drop_no_buffer: u64,
+    /// Handed to the worker that owns the flow (ports whose receive hash is unknown).
+    pub handed_off: u64,
+    /// Received from another worker that handed the flow to its owner (then counted by its
+    /// outcome here, not in `received`).
+    pub handed_in: u64,
+    /// Dropped: the owner worker's handoff queue was full.
+    pub drop_handoff_full: u64,
+    /// Dropped: a reassembled datagram for a socket another worker owns (only whole
+    /// datagrams move between workers).
+    pub drop_handoff_fragmented: u64,
 }
 
 impl Ipv4Stats {
@@ -87,6 +106,8 @@ impl Ipv4Stats {
         self.fragments_created += o.fragments_created;
         self.multicast_in += o.multicast_in;
         self.drop_not_member += o.drop_not_member;
+        self.group_join_rejected += o.group_join_rejected;
+        self.drop_igmp_too_long += o.drop_igmp_too_long;
         self.drop_truncated += o.drop_truncated;
         self.drop_version += o.drop_version;
         self.drop_header_len += o.drop_header_len;
@@ -101,10 +122,14 @@ impl Ipv4Stats {
         self.drop_no_route += o.drop_no_route;
         self.drop_unresolved += o.drop_unresolved;
         self.drop_no_buffer += o.drop_no_buffer;
+        self.handed_off += o.handed_off;
+        self.handed_in += o.handed_in;
+        self.drop_handoff_full += o.drop_handoff_full;
+        self.drop_handoff_fragmented += o.drop_handoff_fragmented;
     }
 
     /// Every counter with its name, for `stats` output.
-    pub fn named(&self) -> [(&'static str, u64); 20] {
+    pub fn named(&self) -> [(&'static str, u64); 26] {
         [
             ("received", self.received),
             ("delivered", self.delivered),
@@ -112,6 +137,8 @@ impl Ipv4Stats {
             ("fragments_created", self.fragments_created),
             ("multicast_in", self.multicast_in),
             ("drop_not_member", self.drop_not_member),
+            ("group_join_rejected", self.group_join_rejected),
+            ("drop_igmp_too_long", self.drop_igmp_too_long),
             ("drop_truncated", self.drop_truncated),
             ("drop_version", self.drop_version),
             ("drop_header_len", self.drop_header_len),
@@ -126,6 +153,10 @@ impl Ipv4Stats {
             ("drop_no_route", self.drop_no_route),
             ("drop_unresolved", self.drop_unresolved),
             ("drop_no_buffer", self.drop_no_buffer),
+            ("handed_off", self.handed_off),
+            ("handed_in", self.handed_in),
+            ("drop_handoff_full", self.drop_handoff_full),
+            ("drop_handoff_fragmented", self.drop_handoff_fragmented),
         ]
     }
 }
@@ -234,7 +265,7 @@ pub fn check<'a>(
             }
         }
     }
-    if p.src_addr().is_martian_source() {
+    if p.src_addr().is_martian_source() && !initialising_host(&p) {
         return Err(Refused::MartianSource);
     }
     if p.header_len() > ipv4::HEADER_LEN {
@@ -251,6 +282,15 @@ pub fn check<'a>(
         }
     }
     Ok(p)
+}
+
+/// A host that does not know its address yet sends from 0.0.0.0 (RFC 1122 §3.2.1.3: router
+/// solicitations, IGMPv3 reports RFC 3376 §4.2.13, DHCP), to the link only: the limited
+/// broadcast or a 224.0.0.0/24 group, neither of which is ever forwarded. Such datagrams are
+/// not martian.
+fn initialising_host(p: &ipv4::Packet<&[u8]>) -> bool {
+    let dst = p.dst_addr().octets();
+    p.src_addr().is_unspecified() && (dst == [255; 4] || dst[..3] == [224, 0, 0])
 }
 
 /// Classifies a destination against our addresses.
@@ -342,6 +382,21 @@ mod tests {
                 "{m}"
             );
         }
+        // 0.0.0.0 only from a host still learning its address, to the link.
+        let d = datagram(Ipv4Addr::UNSPECIFIED, &[]);
+        assert_eq!(check(&d, &rx, &cfg).unwrap_err(), Refused::MartianSource);
+        for to in [[224, 0, 0, 2], [224, 0, 0, 22], [255, 255, 255, 255]] {
+            let mut d = datagram(Ipv4Addr::UNSPECIFIED, &[]);
+            let mut p = ipv4::Packet::new_unchecked(&mut d[..]);
+            p.set_dst_addr(Ipv4Addr::from(to));
+            p.fill_checksum();
+            assert!(check(&d, &rx, &cfg).is_ok(), "{to:?}");
+        }
+        let mut d = datagram(Ipv4Addr::UNSPECIFIED, &[]);
+        let mut p = ipv4::Packet::new_unchecked(&mut d[..]);
+        p.set_dst_addr(Ipv4Addr::new(224, 0, 1, 2));
+        p.fill_checksum();
+        assert_eq!(check(&d, &rx, &cfg).unwrap_err(), Refused::MartianSource);
         let lsrr = datagram(Ipv4Addr::new(198, 18, 0, 1), &[131, 7, 4, 198, 18, 0, 9]);
         assert_eq!(check(&lsrr, &rx, &cfg).unwrap_err(), Refused::SourceRoute);
         let accept = Ipv4Config {

@@ -30,5 +30,6 @@ impl fmt::Display for PortId {
     }
 }
 pub mod pmtu;
+pub mod radv;
 pub mod rdisc;
 pub mod redirect;

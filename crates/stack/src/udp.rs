@@ -6,6 +6,7 @@
 use core::net::Ipv4Addr;
 use std::collections::VecDeque;
 
+use burst_port::PacketBuf;
 use hashbrown::HashMap;
 
 /// A socket's handle.
@@ -68,12 +69,41 @@ pub struct Received<B> {
     pub from: (Ipv4Addr, u16),
     /// Destination address it was sent to (ours, a broadcast or a group).
     pub to: Ipv4Addr,
-    /// The received frame.
+    /// The received frame: one buffer, or a chain (a datagram reassembled from fragments).
     pub buf: B,
-    /// Payload offset in the frame's first segment.
+    /// Payload offset from the start of the frame (across the chain's segments).
     pub offset: usize,
     /// Payload length.
     pub len: usize,
+}
+
+impl<B: PacketBuf> Received<B> {
+    /// The payload, when it is in one segment (always, unless the datagram was reassembled).
+    pub fn payload(&self) -> Option<&[u8]> {
+        self.buf.data().get(self.offset..self.offset + self.len)
+    }
+
+    /// Copies the payload (from however many segments it spans) into `out`; returns the bytes
+    /// copied (at most `out.len()`).
+    pub fn copy_payload(&self, out: &mut [u8]) -> usize {
+        let mut skip = self.offset;
+        let mut n = 0;
+        let want = self.len.min(out.len());
+        for seg in self.buf.segments() {
+            if n == want {
+                break;
+            }
+            if skip >= seg.len() {
+                skip -= seg.len();
+                continue;
+            }
+            let take = (seg.len() - skip).min(want - n);
+            out[n..n + take].copy_from_slice(&seg[skip..skip + take]);
+            n += take;
+            skip = 0;
+        }
+        n
+    }
 }
 
 /// One socket.
@@ -108,11 +138,13 @@ pub struct UdpStats {
     pub out_datagrams: u64,
     /// Datagrams dropped by TCP/IP filtering.
     pub filtered: u64,
+    /// Datagrams dropped: the sockets together held their share of the worker's buffers.
+    pub drop_budget: u64,
 }
 
 impl UdpStats {
     /// Every counter with its name.
-    pub fn named(&self) -> [(&'static str, u64); 6] {
+    pub fn named(&self) -> [(&'static str, u64); 7] {
         [
             ("in_datagrams", self.in_datagrams),
             ("no_ports", self.no_ports),
@@ -120,6 +152,7 @@ impl UdpStats {
             ("rcvbuf_errors", self.rcvbuf_errors),
             ("out_datagrams", self.out_datagrams),
             ("filtered", self.filtered),
+            ("drop_budget", self.drop_budget),
         ]
     }
 }
@@ -131,6 +164,10 @@ pub struct UdpSockets<B> {
     by_port: HashMap<u16, smallvec::SmallVec<[u32; 2]>>,
     ready: VecDeque<SocketId>,
     rx_cap: usize,
+    /// Datagrams queued on all sockets, and the most that may be (the worker's buffer budget
+    /// for sockets).
+    queued: usize,
+    max_queued: usize,
     /// Counters.
     pub stats: UdpStats,
 }
@@ -143,8 +180,17 @@ impl<B> UdpSockets<B> {
             by_port: HashMap::with_capacity(max_sockets),
             ready: VecDeque::with_capacity(max_sockets),
             rx_cap,
+            queued: 0,
+            max_queued: usize::MAX,
             stats: UdpStats::default(),
         }
+    }
+
+    /// Bounds the datagrams queued on all sockets together (each holds a packet buffer): the
+    /// sockets' share of the worker's buffers, so a flood to a socket nobody reads cannot take
+    /// the buffers receive needs.
+    pub fn set_max_queued(&mut self, n: usize) {
+        self.max_queued = n;
     }
 
     /// Binds a socket to `addr` (unspecified = any) and `port`.
@@ -197,6 +243,7 @@ impl<B> UdpSockets<B> {
             .get_mut(id.0 as usize)
             .and_then(Option::take)
             .ok_or(UdpError::NotFound)?;
+        self.queued -= s.rx.len();
         if let Some(v) = self.by_port.get_mut(&s.local.1) {
             v.retain(|i| *i != id.0);
             if v.is_empty() {
@@ -248,6 +295,7 @@ impl<B> UdpSockets<B> {
 
     /// Queues a received datagram on a socket; gives the buffer back when the queue is full.
     pub fn deliver(&mut self, id: SocketId, d: Received<B>) -> Result<(), Received<B>> {
+        let full = self.queued >= self.max_queued;
         let Ok(s) = self.get_mut(id) else {
             return Err(d);
         };
@@ -256,9 +304,15 @@ impl<B> UdpSockets<B> {
             self.stats.rcvbuf_errors += 1;
             return Err(d);
         }
+        if full {
+            s.rx_dropped += 1;
+            self.stats.drop_budget += 1;
+            return Err(d);
+        }
         let was_empty = s.rx.is_empty();
         s.rx.push_back(d);
         s.rx_datagrams += 1;
+        self.queued += 1;
         self.stats.in_datagrams += 1;
         if was_empty {
             self.ready.push_back(id);
@@ -269,7 +323,9 @@ impl<B> UdpSockets<B> {
     /// The next datagram queued on a socket.
     pub fn recv_from(&mut self, id: SocketId) -> Option<Received<B>> {
         let s = self.get_mut(id).ok()?;
-        s.rx.pop_front()
+        let d = s.rx.pop_front()?;
+        self.queued -= 1;
+        Some(d)
     }
 
     /// The next socket that became readable (each readable socket is listed once until it is
@@ -309,17 +365,17 @@ pub fn chargen(start: usize, out: &mut [u8]) -> usize {
     n
 }
 
-/// The daytime service's text for `unix_secs` (RFC 867 leaves the format free; this is the
-/// "Weekday, Month Day, Year HH:MM:SS-UTC" form).
-pub fn daytime(unix_secs: u64) -> String {
+/// RFC 867's suggested daytime form, e.g. `Tuesday, February 22, 1982 17:37:43-UTC` and CR LF,
+/// written into `out` (48 bytes always suffice); returns the length written. No allocation.
+pub fn daytime(unix_secs: u64, out: &mut [u8]) -> usize {
     const DAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
         "Sunday",
         "Monday",
         "Tuesday",
         "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
     ];
     const MONTHS: [&str; 12] = [
         "January",
@@ -335,29 +391,56 @@ pub fn daytime(unix_secs: u64) -> String {
         "November",
         "December",
     ];
-    let days = unix_secs / 86400;
-    let secs = unix_secs % 86400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
+    let days = unix_secs / 86_400;
+    let secs = unix_secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    let mut w = Writer { buf: out, len: 0 };
+    use core::fmt::Write as _;
+    let _ = write!(
+        w,
         "{}, {} {}, {} {:02}:{:02}:{:02}-UTC\r\n",
-        DAYS[(days % 7) as usize],
+        DAYS[((days + 4) % 7) as usize],
         MONTHS[(m - 1) as usize],
         d,
         y,
         secs / 3600,
         secs / 60 % 60,
         secs % 60
-    )
+    );
+    w.len
+}
+
+/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `fmt::Write` into a byte slice; stops (with an error) when the slice is full.
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        if n < s.len() {
+            Err(core::fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// TCP/IP filtering (seed 000): which traffic to this host is accepted. `None` permits all; a
@@ -442,11 +525,13 @@ mod tests {
     #[test]
     fn services_text() {
         // 2026-11-21 09:00:00 UTC.
-        assert_eq!(
-            daytime(1_795_251_600),
-            "Saturday, November 21, 2026 09:00:00-UTC\r\n"
-        );
-        assert_eq!(daytime(0), "Thursday, January 1, 1970 00:00:00-UTC\r\n");
+        let mut t = [0u8; 64];
+        let n = daytime(1_795_251_600, &mut t);
+        assert_eq!(&t[..n], b"Saturday, November 21, 2026 09:00:00-UTC\r\n");
+        let n = daytime(0, &mut t);
+        assert_eq!(&t[..n], b"Thursday, January 1, 1970 00:00:00-UTC\r\n");
+        let n = daytime(951_782_400 + 3_661, &mut t); // leap day 2000
+        assert_eq!(&t[..n], b"Tuesday, February 29, 2000 01:01:01-UTC\r\n");
         let mut b = [0u8; 200];
         let n = chargen(0, &mut b);
         assert_eq!(n, 148);

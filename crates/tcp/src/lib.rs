@@ -68,6 +68,6 @@ pub use cookie::SynCookies;
 pub use dgd::{DeadGatewayDetector, GatewayChange};
 pub use isn::IsnGenerator;
 pub use stack::{
-    ConnRow, IcmpKind, ListenerHandle, SocketHandle, StackConfig, TcpError, TcpStack,
+    ConnRow, IcmpKind, ListenerHandle, SocketHandle, StackConfig, TcpError, TcpSockets, TcpStack,
     TcpStackStats, Transmit,
 };

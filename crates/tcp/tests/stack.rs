@@ -845,6 +845,56 @@ fn accept_queue_full_drops_syns_and_unlisten_resets_the_queue() {
     assert_eq!(net.b.listener_count(), 0);
 }
 
+/// `[tcp] backlog` is the accept queue of each service listener: connections the services
+/// have not taken yet beyond it wait in the SYN queue (counted as overflows).
+#[test]
+fn services_backlog_is_each_listeners_accept_queue() {
+    for (backlog, overflows) in [(128usize, 0u64), (1, 2)] {
+        let mut net = Net::new(cfg(), cfg());
+        let _svc = ServiceSet::new(
+            &mut net.b,
+            ServiceConfig {
+                backlog,
+                ..ServiceConfig::default()
+            },
+        )
+        .unwrap();
+        for _ in 0..3 {
+            net.a.connect(net.now, A, (B, 7)).unwrap();
+        }
+        // The services are not polled: nothing leaves the accept queue.
+        net.pump();
+        assert_eq!(
+            net.b.stats().listen_overflows,
+            overflows,
+            "backlog {backlog}"
+        );
+    }
+}
+
+/// `[tcp] max_connections` bounds the connection table: one more connect is refused.
+#[test]
+fn max_connections_bounds_the_connection_table() {
+    for max in [3usize, 5] {
+        let client = StackConfig {
+            max_connections: max,
+            ..cfg()
+        };
+        let mut net = Net::new(client, cfg());
+        net.b.listen(None, 80, 16).unwrap();
+        for i in 0..max {
+            assert!(net.a.connect(net.now, A, (B, 80)).is_ok(), "connection {i}");
+        }
+        assert_eq!(
+            net.a.connect(net.now, A, (B, 80)),
+            Err(TcpError::TableFull),
+            "max_connections {max}"
+        );
+        net.pump();
+        assert_eq!(net.a.len(), max);
+    }
+}
+
 #[test]
 fn keepalive_times_out_a_silent_peer_and_nodelay_is_per_socket() {
     let mut net = Net::new(cfg(), cfg());

@@ -50,6 +50,11 @@ pub struct MemPortConfig {
     /// does (an af_packet ring slot, not the MTU, limits what arrives: kernel-reassembled
     /// datagrams, a local peer's TSO super-frames); `None` = the MTU's frame.
     pub rx_max_frame: Option<usize>,
+    /// Receive into this port's own pool, as a NIC DMAs into its mbufs: each frame is copied
+    /// into a buffer of `pool` (the sender's goes back to its pool), and a frame that finds
+    /// the pool empty is dropped and counted in `rx_nombuf`. Off: the sender's buffer itself
+    /// arrives (zero copy; one pool for the whole wire).
+    pub rx_copy: bool,
 }
 
 impl MemPortConfig {
@@ -67,6 +72,7 @@ impl MemPortConfig {
             speed_mbps: 10_000,
             rss_key: crate::rss::SYMMETRIC_KEY,
             rx_max_frame: None,
+            rx_copy: false,
         }
     }
 }
@@ -79,6 +85,7 @@ pub struct MemPort {
     ep: usize,
     info: PortInfo,
     pool: MemPool,
+    rx_copy: bool,
     speed_mbps: u32,
     taken: Vec<bool>,
 }
@@ -111,6 +118,7 @@ impl MemPort {
                 rss_key: cfg.rss_key,
             },
             pool: pool.clone(),
+            rx_copy: cfg.rx_copy,
             speed_mbps: cfg.speed_mbps,
             taken: vec![false; usize::from(cfg.queues)],
         }
@@ -195,6 +203,7 @@ impl Port for MemPort {
             index: id,
             caps: self.info.caps,
             pool: self.pool.clone(),
+            rx_copy: self.rx_copy,
         })
     }
 }
@@ -206,6 +215,7 @@ pub struct MemQueue {
     index: u16,
     caps: Capabilities,
     pool: MemPool,
+    rx_copy: bool,
 }
 
 impl core::fmt::Debug for MemQueue {
@@ -265,13 +275,39 @@ impl Queue for MemQueue {
         st.deliver_due(now);
         let ring = &mut st.endpoints[self.ep].rx[usize::from(self.index)];
         let mut n = 0;
+        let mut nombuf = 0;
         while !batch.is_full() {
             let Some(b) = ring.pop_front() else { break };
+            let b = if self.rx_copy {
+                // A stack copy for what a real link carries; a heap one beyond (tests only).
+                let mut small = [0u8; 16384];
+                let mut big = Vec::new();
+                let bytes: &mut [u8] = if b.pkt_len() <= small.len() {
+                    &mut small
+                } else {
+                    big.resize(b.pkt_len(), 0);
+                    &mut big
+                };
+                let len = b.copy_to(bytes);
+                match self.pool.alloc_from(&bytes[..len]) {
+                    Some(mut c) => {
+                        c.set_rx_meta(b.rx_meta());
+                        c
+                    }
+                    None => {
+                        nombuf += 1;
+                        continue;
+                    }
+                }
+            } else {
+                b
+            };
             if batch.push(b).is_err() {
                 unreachable!("checked not full");
             }
             n += 1;
         }
+        st.endpoints[self.ep].stats.rx_nombuf += nombuf;
         n
     }
 

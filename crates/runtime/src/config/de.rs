@@ -68,6 +68,13 @@ pub trait FromText: Sized {
     fn from_text(s: &str) -> Result<Self, String>;
 }
 
+impl FromText for std::net::SocketAddr {
+    fn from_text(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map_err(|_| format!("{s}: not an address and port (expected \"127.0.0.1:9108\")"))
+    }
+}
+
 impl FromText for Cidr {
     fn from_text(s: &str) -> Result<Self, String> {
         s.parse().map_err(|e| match e {
@@ -306,6 +313,39 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Nanos, D::Error> {
             ms.checked_mul(1_000_000)
                 .map(Nanos)
                 .ok_or_else(|| E::custom(format!("{ms}: not a duration in milliseconds")))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `"auto"` (`None`) or a duration as [`duration`] reads it.
+pub(super) fn auto_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Nanos>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<Nanos>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("\"auto\", a duration (\"450s\", \"10m\") or an integer of milliseconds")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<Nanos>, E> {
+            if s == "auto" {
+                return Ok(None);
+            }
+            parse_duration(s).map(Some).ok_or_else(|| {
+                E::custom(format!(
+                    "{s:?}: not a duration (e.g. \"450s\", \"10m\", or an integer of \
+                     milliseconds) nor \"auto\""
+                ))
+            })
+        }
+        fn visit_i64<E: de::Error>(self, ms: i64) -> Result<Option<Nanos>, E> {
+            u64::try_from(ms)
+                .ok()
+                .and_then(|ms| ms.checked_mul(1_000_000))
+                .map(|n| Some(Nanos(n)))
+                .ok_or_else(|| E::custom(format!("{ms}: not a duration in milliseconds")))
+        }
+        fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Option<Nanos>, E> {
+            self.visit_i64(i64::try_from(ms).unwrap_or(-1))
         }
     }
     d.deserialize_any(V)

@@ -4,7 +4,7 @@
 use burst_port::Nanos;
 use serde::Deserialize;
 
-use super::de::{duration, invalid, range, Invalid};
+use super::de::{auto_bool, duration, invalid, range, Invalid};
 
 /// `[ipv4]`: the IP layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -52,9 +52,11 @@ pub struct IcmpTunables {
     /// Bucket depth for `error_rate_limit`. No seed value; 50.
     #[serde(deserialize_with = "range::<_, _, 1, 100000000>")]
     pub error_burst: u32,
-    /// Install host routes from ICMP redirects sent by the current first-hop gateway. Seed:
-    /// "a host route with a 10-minute lifetime is added", on.
-    pub accept_redirects: bool,
+    /// Install host routes from ICMP redirects sent by the current first-hop gateway; `None`
+    /// (`"auto"`) = on for a host, off for a router (`[ipv4] forwarding`, RFC 1812 §5.2.7.2).
+    /// Seed (a host): "a host route with a 10-minute lifetime is added", on.
+    #[serde(deserialize_with = "auto_bool")]
+    pub accept_redirects: Option<bool>,
     /// Lifetime of a route learned from a redirect. Seed: 10 min.
     #[serde(deserialize_with = "duration")]
     pub redirect_lifetime: Nanos,
@@ -69,7 +71,7 @@ impl Default for IcmpTunables {
             echo_rate_limit: 1000,
             error_rate_limit: 1000,
             error_burst: 50,
-            accept_redirects: true,
+            accept_redirects: None,
             redirect_lifetime: Nanos::from_secs(600),
             send_redirects: true,
         }

@@ -13,6 +13,9 @@
 //! | `[arp_tunables]` | [`ArpTunables`] | `arp.rs` |
 //! | `[ipv4]` | [`Ipv4Tunables`] | `ipv4.rs` |
 //! | `[icmp]` | [`IcmpTunables`] | `ipv4.rs` |
+//! | `[app]` | [`AppTunables`]: limits of the applications on the workers | `app.rs` |
+//! | `[metrics]` | [`MetricsConfig`]: the Prometheus endpoint | `metrics.rs` |
+//! | `[router_discovery]` | [`RouterDiscoveryConfig`]: RFC 1256, host and router side | `rdisc.rs` |
 //! | `[tcp]` | [`TcpTunables`] | `tcp.rs` |
 //! | `[services]` | [`ServicesConfig`]: the simple TCP/IP services | `services.rs` |
 //! | `[filtering]` | [`FilteringConfig`]: what traffic to this host is accepted | `services.rs` |
@@ -34,12 +37,15 @@
 //! live in the file named above, the value parsers and the error locations in `de.rs`. Every
 //! public item is re-exported here, so its path stays `burst_runtime::config::X`.
 
+mod app;
 mod arp;
 mod de;
 mod eal;
 mod filter;
 mod ipv4;
+mod metrics;
 mod port;
+mod rdisc;
 mod route;
 mod services;
 mod tcp;
@@ -51,12 +57,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use app::AppTunables;
 pub use arp::{ArpTunables, StaticArpEntry};
 pub use de::parse_duration;
 pub use eal::EalConfig;
 pub use filter::FilterConfig;
 pub use ipv4::{IcmpTunables, Ipv4Tunables};
+pub use metrics::MetricsConfig;
 pub use port::PortConfig;
+pub use rdisc::RouterDiscoveryConfig;
 pub use route::RouteConfig;
 pub use services::{FilteringConfig, ServicesConfig};
 pub use tcp::{node_tcp, Congestion, Negotiation, TcpTunables, TSO_MAX_SEGS};
@@ -76,6 +85,7 @@ use eal::{validate_eal, RawEal};
 use filter::{validate_filters, RawFilter};
 use ipv4::validate_icmp;
 use port::{validate_ports, RawPort};
+use rdisc::validate_rdisc;
 use route::{validate_routes, RawRoute};
 use tcp::validate_tcp;
 
@@ -105,6 +115,12 @@ pub struct Config {
     pub ipv4: Ipv4Tunables,
     /// ICMP tunables.
     pub icmp: IcmpTunables,
+    /// Router discovery (RFC 1256).
+    pub router_discovery: RouterDiscoveryConfig,
+    /// Application limits.
+    pub app: AppTunables,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
     /// TCP tunables.
     pub tcp: TcpTunables,
     /// Which port backend to run on.
@@ -220,6 +236,12 @@ struct RawConfig {
     #[serde(default)]
     icmp: IcmpTunables,
     #[serde(default)]
+    router_discovery: RouterDiscoveryConfig,
+    #[serde(default)]
+    app: AppTunables,
+    #[serde(default)]
+    metrics: metrics::RawMetrics,
+    #[serde(default)]
     tcp: TcpTunables,
     #[serde(default)]
     backend: RawBackend,
@@ -250,6 +272,7 @@ impl RawConfig {
         }
         validate_arp_tunables(&self.arp_tunables)?;
         validate_icmp(&self.icmp)?;
+        validate_rdisc(&self.router_discovery, &ports, self.ipv4.forwarding)?;
         validate_tcp(&self.tcp, &self.services)?;
         for p in &ports {
             // A frame we send is built in one buffer (chains are for TSO super-segments and
@@ -276,6 +299,9 @@ impl RawConfig {
             arp: self.arp_tunables,
             ipv4: self.ipv4,
             icmp: self.icmp,
+            router_discovery: self.router_discovery,
+            app: self.app,
+            metrics: self.metrics.validate(),
             tcp: self.tcp,
             backend,
             services: self.services,

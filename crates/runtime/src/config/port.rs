@@ -41,6 +41,12 @@ pub struct PortConfig {
     /// `auto` (64 KiB-class for af_packet: kernel-reassembled datagrams and TSO/GRO
     /// super-frames; the MTU's frame elsewhere).
     pub max_frame: Option<u32>,
+    /// Send ICMP router advertisements on this port and answer solicitations (RFC 1256,
+    /// router side; needs `[ipv4] forwarding`), off.
+    pub router_advertisements: bool,
+    /// The preference level advertised for this port's addresses (RFC 1256 PreferenceLevel,
+    /// higher is preferred; -2147483648 = never a default router), 0.
+    pub router_preference: i32,
 }
 
 impl PortConfig {
@@ -97,6 +103,10 @@ pub struct RawPort {
     partial_checksums: Option<bool>,
     #[serde(default, deserialize_with = "auto_frame")]
     max_frame: Option<u32>,
+    #[serde(default)]
+    router_advertisements: bool,
+    #[serde(default, deserialize_with = "range::<_, _, -2147483648, 2147483647>")]
+    router_preference: i32,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -242,6 +252,8 @@ pub fn validate_ports(raw: Vec<RawPort>, backend: Backend) -> Result<Vec<PortCon
             groups,
             partial_checksums: p.partial_checksums,
             max_frame: p.max_frame,
+            router_advertisements: p.router_advertisements,
+            router_preference: p.router_preference,
         });
         let frame = u32::from(p.mtu) + 18;
         if let Some(m) = p.max_frame.filter(|&m| m < frame) {

@@ -341,6 +341,7 @@ mod tests {
         assert!(!t.keepalive && t.syn_cookies && t.sack && t.pmtu_discovery);
         assert_eq!(t.ephemeral_ports, (49152, 65535));
         assert_eq!(t.tcp_config(), burst_tcp::TcpConfig::default());
+        assert_eq!(t.stack_config().tso_max_segs, TSO_MAX_SEGS);
         assert_eq!(node_tcp(&c).services.map(|s| s.http_port), None);
         // Every key spelled out.
         let c = Config::parse(
@@ -353,8 +354,9 @@ mod tests {
                  time_wait = \"30s\"\ninitial_window = 4\ncongestion = \"newreno\"\n\
                  pmtu_discovery = false\npmtu_blackhole_detection = true\nsyn_cookies = false\n\
                  ephemeral_ports = \"1024-5000\"\nmax_connections = 100000\nsyn_backlog = 500\n\
-                 backlog = 64\n[services]\nhttp = true\nhttp_port = 8080\n\
-                 http_body = \"hi\"\nhttp_path = \"/index.html\"\necho = true\n"
+                 backlog = 64\ntso = false\n[services]\nhttp = true\nhttp_port = 8080\n\
+                 http_body = \"hi\"\nhttp_path = \"/index.html\"\necho = true\n\
+                 daytime = true\nqotd = true\nqotd_text = \"Q\"\nchargen = true\n"
             ),
             ORIGIN,
         )
@@ -388,10 +390,17 @@ mod tests {
         assert_eq!(s.ephemeral_ports, (1024, 5000));
         assert_eq!((s.max_connections, s.syn_backlog), (100_000, 500));
         assert!(!s.syn_cookies);
+        assert_eq!(s.tso_max_segs, 1, "tso = false: one segment at a time");
         let svc = node_tcp(&c).services.unwrap();
         assert_eq!(svc.http_port, Some(8080));
         assert_eq!(svc.echo_port, Some(7));
         assert_eq!(svc.discard_port, None);
+        assert_eq!(
+            (svc.daytime_port, svc.qotd_port, svc.chargen_port),
+            (Some(13), Some(17), Some(19))
+        );
+        assert_eq!(svc.qotd, "Q");
+        assert_eq!(svc.max_connections, 100_000);
         assert_eq!(svc.http_body, b"hi");
         assert_eq!(svc.http_path.as_deref(), Some("/index.html"));
         assert_eq!(svc.backlog, 64);

@@ -190,7 +190,9 @@ fn defaults_are_the_seeds_values() {
     assert!(!ip.accept_source_route);
     let icmp = IcmpTunables::default();
     assert_eq!(icmp.redirect_lifetime, Nanos::from_secs(10 * 60)); // 10-minute host route
-    assert!(icmp.accept_redirects && icmp.send_redirects);
+                                                                   // Redirects: "auto" (a host accepts them, a router does not: RFC 1812 §5.2.7.2).
+    assert_eq!(icmp.accept_redirects, None);
+    assert!(icmp.send_redirects);
 
     // A file without tunable sections gets exactly these.
     let c = Config::parse(BASE, ORIGIN).unwrap();
@@ -215,7 +217,7 @@ fn defaults_are_the_seeds_values() {
         max_entries = 4096\nduplicate_detection = true\n[ipv4]\ndefault_ttl = 128\n\
         multicast_ttl = 1\naccept_source_route = false\nforwarding = false\n[icmp]\n\
         echo_rate_limit = 1000\nerror_rate_limit = 1000\nerror_burst = 50\n\
-        accept_redirects = true\nredirect_lifetime = \"10m\"\nsend_redirects = true\n";
+        accept_redirects = \"auto\"\nredirect_lifetime = \"10m\"\nsend_redirects = true\n";
     let c = Config::parse(&format!("{BASE}{spelled}"), ORIGIN).unwrap();
     assert_eq!((c.arp, c.ipv4, c.icmp), (a, ip, icmp));
 }
@@ -234,7 +236,7 @@ fn range_errors() {
         "test.toml:16:15: ipv4.default_ttl: must be 1..=255, got 0"
     );
     let e = err_with("ipv4 = 3\n");
-    assert!(e.ends_with("port[1].ipv4: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`)"), "{e}");
+    assert!(e.ends_with("port[1].ipv4: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`, `router_advertisements`, `router_preference`)"), "{e}");
     let e = err(&format!("ipv4 = 3\n{BASE}"));
     assert_eq!(
         e,
@@ -252,7 +254,7 @@ fn range_errors() {
 #[test]
 fn unknown_keys_are_reported_with_their_path() {
     let e = err_with("bogus = 1\n");
-    assert_eq!(e, "test.toml:15:1: port[1].bogus: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`)");
+    assert_eq!(e, "test.toml:15:1: port[1].bogus: unknown key (expected one of `name`, `device`, `addresses`, `mtu`, `mac`, `offloads`, `queues`, `groups`, `partial_checksums`, `max_frame`, `router_advertisements`, `router_preference`)");
     let e = err(&BASE.replace("cores = 2", "cores = 2\nworkers = 3"));
     assert_eq!(
         e,

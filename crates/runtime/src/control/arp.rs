@@ -12,7 +12,7 @@ use burst_wire::ethernet::MacAddr;
 
 use super::Control;
 use crate::ctl::{ArpEntry, Response};
-use crate::msg::{Rings, ToWorker};
+use crate::msg::{NeighDown, Rings, ToWorker};
 
 /// The messages ArpControl wants sent, routed to the workers' rings.
 pub(super) struct Out<'a> {
@@ -24,7 +24,7 @@ pub(super) struct Out<'a> {
 impl Out<'_> {
     fn all(&mut self, m: ToWorker) {
         for w in self.workers {
-            if w.to_worker.push(m).is_err() {
+            if w.to_worker(m).is_err() {
                 *self.lost += 1;
             }
         }
@@ -35,25 +35,24 @@ impl ArpOutput for Out<'_> {
     fn send_arp(&mut self, port: PortId, dst: MacAddr, repr: &arp::Repr) {
         // Only workers own transmit queues; worker 0 sends for the control thread.
         if self.workers[0]
-            .to_worker
-            .push(ToWorker::SendArp {
+            .to_worker(ToWorker::Neigh(NeighDown::SendArp {
                 port,
                 dst,
                 repr: *repr,
-            })
+            }))
             .is_err()
         {
             *self.lost += 1;
         }
     }
     fn resolved(&mut self, port: PortId, ip: Ipv4Addr, _mac: MacAddr) {
-        self.all(ToWorker::Resolved { port, ip });
+        self.all(ToWorker::Neigh(NeighDown::Resolved { port, ip }));
     }
     fn resolution_failed(&mut self, port: PortId, ip: Ipv4Addr) {
-        self.all(ToWorker::Failed { port, ip });
+        self.all(ToWorker::Neigh(NeighDown::Failed { port, ip }));
     }
     fn address_state(&mut self, port: PortId, addr: Ipv4Addr, state: AddrState) {
-        self.all(ToWorker::AddrState { port, addr, state });
+        self.all(ToWorker::Neigh(NeighDown::AddrState { port, addr, state }));
         self.addr_events.push((port, addr, state));
     }
 }
@@ -90,7 +89,7 @@ impl<P: Port> Control<P> {
                 .add_static(port, ip, mac, now, &mut out)
                 .map_err(|e| format!("static ARP {ip}: {e}"))?;
         }
-        self.stats.lost_messages += lost;
+        self.stats.lost_neigh += lost;
         self.note_addr_events(events);
         Ok(())
     }
@@ -183,7 +182,7 @@ impl<P: Port> Control<P> {
             addr_events: &mut events,
         };
         let r = self.arp.add_static(port, ip, mac, now, &mut out);
-        self.stats.lost_messages += lost;
+        self.stats.lost_neigh += lost;
         match r {
             Ok(()) => Response::Ok,
             Err(e) => Response::Error {

@@ -9,7 +9,7 @@ use burst_stack::igmp::{IgmpConfig, IgmpHost, IgmpOutput};
 use burst_stack::PortId;
 
 use super::Control;
-use crate::msg::{Rings, ToWorker, IGMP_OUT_MAX};
+use crate::msg::{ProtoDown, Rings, ToWorker, IGMP_MAX};
 
 /// IGMP messages the hosts want sent, handed to worker 0 (the transmit owner).
 pub(super) struct IgmpOut<'a> {
@@ -19,16 +19,17 @@ pub(super) struct IgmpOut<'a> {
 
 impl IgmpOutput for IgmpOut<'_> {
     fn send(&mut self, port: PortId, dst: Ipv4Addr, msg: &[u8]) {
-        let mut m = [0u8; IGMP_OUT_MAX];
-        let n = msg.len().min(IGMP_OUT_MAX);
+        // The hosts build reports no longer than IGMP_MAX (their MTU): nothing is cut.
+        let mut m = [0u8; IGMP_MAX];
+        let n = msg.len().min(IGMP_MAX);
         m[..n].copy_from_slice(&msg[..n]);
-        let w = ToWorker::SendIgmp {
+        let w = ToWorker::Proto(ProtoDown::SendIgmp {
             port,
             dst,
             len: n as u16,
             msg: m,
-        };
-        if self.workers[0].to_worker.push(w).is_err() {
+        });
+        if self.workers[0].to_worker(w).is_err() {
             *self.lost += 1;
         }
     }
@@ -40,14 +41,17 @@ impl<P: Port> Control<P> {
         let mut lost = 0;
         for (i, m) in self.meta.iter().enumerate() {
             let port = PortId(i as u16);
-            let host = m.addrs.first().map(|c| {
-                IgmpHost::new(
-                    port,
-                    c.address(),
-                    IgmpConfig::default(),
-                    0x1c3b_5eed ^ i as u64,
-                )
-            });
+            // Reports fit the port's MTU (and a worker message); every configured group fits.
+            let want = groups.get(i).map_or(0, Vec::len);
+            let cfg = IgmpConfig {
+                mtu: usize::from(self.ports[i].info().mtu).min(IGMP_MAX + 24),
+                max_groups: IgmpConfig::default().max_groups.max(want),
+                ..IgmpConfig::default()
+            };
+            let host = m
+                .addrs
+                .first()
+                .map(|c| IgmpHost::new(port, c.address(), cfg, 0x1c3b_5eed ^ i as u64));
             self.igmp.push(host);
             for &g in groups.get(i).map(Vec::as_slice).unwrap_or(&[]) {
                 let Some(h) = self.igmp[i].as_mut() else {
@@ -63,20 +67,19 @@ impl<P: Port> Control<P> {
                 h.join(g, now, &mut out)
                     .map_err(|e| format!("port {}: join {g}: {e:?}", m.name))?;
                 for w in &self.workers {
-                    if w.to_worker
-                        .push(ToWorker::Group {
-                            port,
-                            group: g,
-                            joined: true,
-                        })
-                        .is_err()
+                    if w.to_worker(ToWorker::Proto(ProtoDown::Group {
+                        port,
+                        group: g,
+                        joined: true,
+                    }))
+                    .is_err()
                     {
                         lost += 1;
                     }
                 }
             }
         }
-        self.stats.lost_messages += lost;
+        self.stats.lost_proto += lost;
         Ok(())
     }
 

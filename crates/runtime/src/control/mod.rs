@@ -6,16 +6,18 @@
 //! workers' messages and the ctl requests; each feature's work is an `impl Control` block in its
 //! own file: `arp.rs` (neighbours, duplicate address detection), `routes.rs` (the route table,
 //! ICMP redirects, path MTU), `dgd.rs` (dead gateway detection), `filters.rs` (packet filter
-//! rules), `igmp.rs` (multicast groups), `ping.rs` (ping/tracert sessions), `requests.rs` (the
+//! rules), `igmp.rs` (multicast groups), `rdisc.rs` (router discovery), `ping.rs` (ping/tracert sessions), `requests.rs` (the
 //! ctl request dispatcher), `trace.rs` (`ctl trace`), `netstat.rs` (`ctl netstat`) and
 //! `stats.rs` (`ctl stats`).
 
 mod arp;
+mod capture;
 mod dgd;
 mod filters;
 mod igmp;
 mod netstat;
 mod ping;
+mod rdisc;
 mod requests;
 mod routes;
 mod stats;
@@ -28,9 +30,10 @@ use std::sync::Arc;
 
 use burst_port::{Nanos, Port};
 use burst_stack::arp::{AddrState, ArpControl};
+use burst_stack::epoch::Published;
 use burst_stack::filter::FilterTable;
 use burst_stack::igmp::IgmpHost;
-use burst_stack::pmtu::{PmtuCache, PmtuConfig};
+use burst_stack::pmtu::{PmtuCache, PmtuConfig, PmtuSnapshot};
 use burst_stack::redirect::{RedirectConfig, RedirectPolicy};
 use burst_stack::route::RouteTable;
 use burst_stack::PortId;
@@ -38,13 +41,14 @@ use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::Cidr;
 
 use crate::ctl::{Request, Response};
-use crate::msg::{Rings, ToControl};
+use crate::msg::{NeighUp, ProtoUp, Rings, RouteUp};
 use crate::worker::SharedStats;
 
 use arp::Out;
 use igmp::IgmpOut;
 use netstat::NetstatRequest;
 use ping::Session;
+pub use rdisc::RdiscSetup;
 use trace::TraceRequest;
 
 /// A ctl request and where its response lines go.
@@ -70,13 +74,49 @@ pub struct PortMeta {
 /// Control-thread counters.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ControlStats {
-    /// Messages to workers lost on a full ring.
-    pub lost_messages: u64,
+    /// Neighbour messages to workers (ARP to send, resolved, failed, address states) lost on
+    /// a full ring.
+    pub lost_neigh: u64,
+    /// Other messages to workers (IGMP, groups) lost on a full ring.
+    pub lost_proto: u64,
     /// Worker messages handled.
     pub messages: u64,
     /// ctl requests handled.
     pub requests: u64,
 }
+
+/// A packet-buffer pool's occupancy, as `ctl stats` shows it (section `pool`, or `pool rx
+/// PORT` for a port's own receive pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolFigures {
+    /// Buffers in the pool.
+    pub size: u64,
+    /// Buffers out of the pool: held by workers, sockets, queues, or posted in device rings.
+    pub in_use: u64,
+    /// Buffers free (in the pool, per-core caches included).
+    pub available: u64,
+}
+
+impl PoolFigures {
+    /// The figures of an in-memory pool.
+    pub fn of_mem(pool: &burst_port::mem::MemPool) -> PoolFigures {
+        PoolFigures {
+            size: pool.capacity() as u64,
+            in_use: pool.in_use() as u64,
+            available: pool.available() as u64,
+        }
+    }
+
+    /// A reader of an in-memory pool's figures.
+    pub fn mem_reader(pool: &burst_port::mem::MemPool) -> PoolReader {
+        let pool = pool.clone();
+        Box::new(move || PoolFigures::of_mem(&pool))
+    }
+}
+
+/// Reads a pool's figures when `ctl stats` asks (the backend's own counts: DPDK's
+/// `rte_mempool_in_use_count`/`avail_count`, `MemPool::in_use`/`available`).
+pub type PoolReader = Box<dyn Fn() -> PoolFigures + Send>;
 
 /// The control thread's state.
 pub struct Control<P: Port> {
@@ -87,6 +127,14 @@ pub struct Control<P: Port> {
     meta: Vec<PortMeta>,
     workers: Vec<Rings>,
     worker_stats: Vec<Arc<SharedStats>>,
+    /// Each worker's application counters (index = worker).
+    app_stats: Vec<Arc<crate::app::AppStats>>,
+    /// Per-worker limits from the configuration (`ctl stats` group "limits").
+    limits: Vec<(&'static str, u64)>,
+    /// The workers' capture taps (index = worker).
+    taps: Vec<Arc<crate::capture::CaptureTap>>,
+    /// The running `ctl capture`, if any.
+    capture: Option<capture::CaptureSession>,
     commands: mpsc::Receiver<Command>,
     sessions: HashMap<u16, Session>,
     next_ident: u16,
@@ -95,7 +143,15 @@ pub struct Control<P: Port> {
     addr_states: HashMap<(PortId, Ipv4Addr), AddrState>,
     igmp: Vec<Option<IgmpHost>>,
     redirects: RedirectPolicy,
+    /// Router discovery, host side.
+    rdisc: burst_stack::rdisc::Rdisc,
+    /// Router discovery, advertising side.
+    radv: burst_stack::radv::Advertiser,
     pmtu: PmtuCache,
+    /// What the workers read of `pmtu` (published when its version changes).
+    pmtu_pub: Option<Published<PmtuSnapshot>>,
+    /// The cache version last published.
+    pmtu_published: u64,
     /// Counters.
     pub stats: ControlStats,
     trace_gate: crate::trace::TraceGate,
@@ -104,6 +160,12 @@ pub struct Control<P: Port> {
     /// Dead gateway detection over the default gateways (built when first needed, rebuilt
     /// when the set of default gateways changes).
     dgd: Option<burst_tcp::DeadGatewayDetector>,
+    /// The packet-buffer pools `ctl stats` reports, with their section titles.
+    pools: Vec<(String, PoolReader)>,
+    /// The fewest buffers each pool had available when sampled (index = `pools`), and when
+    /// they were last sampled.
+    pool_low: Vec<u64>,
+    pool_sampled: Nanos,
 }
 
 impl<P: Port> Control<P> {
@@ -128,6 +190,10 @@ impl<P: Port> Control<P> {
             meta,
             workers,
             worker_stats,
+            app_stats: Vec::new(),
+            limits: Vec::new(),
+            taps: Vec::new(),
+            capture: None,
             commands,
             sessions: HashMap::new(),
             next_ident: 0,
@@ -136,12 +202,39 @@ impl<P: Port> Control<P> {
             addr_states: HashMap::new(),
             igmp: Vec::new(),
             redirects: RedirectPolicy::new(RedirectConfig::default()),
+            rdisc: burst_stack::rdisc::Rdisc::new(Default::default()),
+            radv: burst_stack::radv::Advertiser::new(Default::default(), 1),
             pmtu: PmtuCache::new(PmtuConfig::default(), 9216),
+            pmtu_pub: None,
+            pmtu_published: 0,
             stats: ControlStats::default(),
             trace_gate: crate::trace::TraceGate::new(),
             trace_req: None,
             netstat_req: None,
             dgd: None,
+            pools: Vec::new(),
+            pool_low: Vec::new(),
+            pool_sampled: Nanos::ZERO,
+        }
+    }
+
+    /// Adds a packet-buffer pool to `ctl stats` under `title` (`pool`, `pool rx p0`), so an
+    /// operator (and the smoke tests' leak checks) can compare its occupancy over time.
+    pub fn add_pool(&mut self, title: impl Into<String>, read: PoolReader) {
+        self.pools.push((title.into(), read));
+        self.pool_low.push(u64::MAX);
+    }
+
+    /// Samples the pools' availability, at most once a millisecond: the low-water mark shows a
+    /// pool that ran (nearly) dry between two `ctl stats`.
+    fn sample_pools(&mut self, now: Nanos) {
+        if now < self.pool_sampled + Nanos::from_millis(1) {
+            return;
+        }
+        self.pool_sampled = now;
+        for (i, (_, read)) in self.pools.iter().enumerate() {
+            let a = read().available;
+            self.pool_low[i] = self.pool_low[i].min(a);
         }
     }
 
@@ -149,12 +242,15 @@ impl<P: Port> Control<P> {
     /// Returns how much work was done (0 = idle).
     pub fn poll(&mut self, now: Nanos) -> usize {
         let mut work = 0;
+        self.sample_pools(now);
         let mut events = Vec::new();
         let mut lost = 0;
+        let mut lost_proto = 0;
         let mut echo = Vec::new();
         let mut notes = Vec::new();
+        // Class by class (msg.rs), neighbour resolution first.
         for w in 0..self.workers.len() {
-            while let Some(m) = self.workers[w].to_control.pop() {
+            while let Some(m) = self.workers[w].neigh_up.pop() {
                 work += 1;
                 self.stats.messages += 1;
                 let mut out = Out {
@@ -163,15 +259,23 @@ impl<P: Port> Control<P> {
                     addr_events: &mut events,
                 };
                 match m {
-                    ToControl::Arp { port, repr } => self.arp.on_arp(port, &repr, now, &mut out),
-                    ToControl::Resolve { port, ip } => self.arp.resolve(port, ip, now, &mut out),
-                    ToControl::IcmpNote {
+                    NeighUp::Arp { port, repr } => self.arp.on_arp(port, &repr, now, &mut out),
+                    NeighUp::Resolve { port, ip } => self.arp.resolve(port, ip, now, &mut out),
+                }
+            }
+        }
+        for w in 0..self.workers.len() {
+            while let Some(m) = self.workers[w].proto_up.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                match m {
+                    ProtoUp::IcmpNote {
                         port,
                         from,
                         len,
                         msg,
                     } => notes.push((port, from, len, msg)),
-                    ToControl::Igmp {
+                    ProtoUp::Igmp {
                         port,
                         src,
                         dst,
@@ -182,11 +286,32 @@ impl<P: Port> Control<P> {
                             h.on_message(&msg[..usize::from(len)], src, dst, now);
                         }
                     }
-                    ToControl::Trace(r) => self.trace_record(&r),
-                    ToControl::RouteUse { dst } => self.dgd_use(dst),
-                    ToControl::RouteSuspect { dst } => self.dgd_suspect(dst),
-                    other => echo.push(other),
+                    ProtoUp::Rdisc {
+                        port,
+                        from,
+                        len,
+                        msg,
+                    } => self.rdisc_message(port, from, &msg[..usize::from(len)], now),
                 }
+            }
+            while let Some(m) = self.workers[w].route_up.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                match m {
+                    RouteUp::Use { dst } => self.dgd_use(dst),
+                    RouteUp::Suspect { dst } => self.dgd_suspect(dst),
+                }
+            }
+            while let Some(m) = self.workers[w].session_up.pop() {
+                work += 1;
+                self.stats.messages += 1;
+                echo.push(m);
+            }
+        }
+        for w in 0..self.workers.len() {
+            while let Some(r) = self.workers[w].traces.pop() {
+                work += 1;
+                self.trace_record(&r);
             }
         }
         {
@@ -200,18 +325,21 @@ impl<P: Port> Control<P> {
         {
             let mut out = IgmpOut {
                 workers: &self.workers,
-                lost: &mut lost,
+                lost: &mut lost_proto,
             };
             for h in self.igmp.iter_mut().flatten() {
                 h.poll(now, &mut out);
             }
         }
-        self.stats.lost_messages += lost;
+        self.poll_rdisc(now);
+        self.stats.lost_neigh += lost;
+        self.stats.lost_proto += lost_proto;
         self.note_addr_events(events);
         for (port, from, len, msg) in notes {
             self.icmp_note(port, from, &msg[..usize::from(len)], now);
         }
         self.pmtu.expire(now);
+        self.publish_pmtu(now);
         self.routes.expire(now);
         for m in echo {
             self.echo_event(m);
@@ -224,6 +352,7 @@ impl<P: Port> Control<P> {
         work += self.run_sessions(now);
         work += self.finish_trace(now);
         work += self.finish_netstat(now);
+        work += self.capture_poll(now);
         work
     }
 

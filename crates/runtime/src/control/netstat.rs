@@ -25,7 +25,25 @@ impl<P: Port> Control<P> {
         };
         for (i, (gen, rows)) in req.workers.iter_mut().enumerate() {
             if rows.is_none() {
-                *rows = self.worker_stats[i].netstat.take(*gen);
+                let core = i as u16;
+                *rows = self.worker_stats[i].netstat.take(*gen, |r, cut| {
+                    if cut {
+                        tracing::warn!(core, "netstat: more connections than rows; list cut");
+                    }
+                    r.iter()
+                        .map(|r| crate::ctl::TcpConnection {
+                            local: r.local,
+                            remote: r.remote,
+                            state: r.state.to_string(),
+                            send_q: r.send_q,
+                            recv_q: r.recv_q,
+                            cwnd: r.cwnd,
+                            srtt_us: r.srtt_us,
+                            retransmits: r.retransmits,
+                            core,
+                        })
+                        .collect()
+                });
             }
         }
         let all = req.workers.iter().all(|(_, r)| r.is_some());

@@ -11,7 +11,7 @@ use burst_port::{Nanos, Port};
 
 use super::Control;
 use crate::ctl::{EchoOutcome, Response};
-use crate::msg::{EchoError, ToControl, ToWorker, CTL_IDENTS, CTL_IDENT_BASE};
+use crate::msg::{EchoError, SessionDown, SessionUp, ToWorker, CTL_IDENTS, CTL_IDENT_BASE};
 
 #[derive(Debug)]
 struct Probe {
@@ -84,18 +84,17 @@ impl<P: Port> Control<P> {
         );
     }
 
-    pub(super) fn echo_event(&mut self, m: ToControl) {
+    pub(super) fn echo_event(&mut self, m: SessionUp) {
         let (ident, seq) = match m {
-            ToControl::EchoSent { ident, seq, .. }
-            | ToControl::EchoFailed { ident, seq, .. }
-            | ToControl::EchoReply { ident, seq, .. }
-            | ToControl::EchoError { ident, seq, .. } => (ident, seq),
-            _ => return,
+            SessionUp::EchoSent { ident, seq, .. }
+            | SessionUp::EchoFailed { ident, seq, .. }
+            | SessionUp::EchoReply { ident, seq, .. }
+            | SessionUp::EchoError { ident, seq, .. } => (ident, seq),
         };
         let Some(s) = self.sessions.get_mut(&ident) else {
             return;
         };
-        if let ToControl::EchoSent { at, .. } = m {
+        if let SessionUp::EchoSent { at, .. } = m {
             if let Some(p) = s.outstanding.get_mut(&seq) {
                 p.sent_at = Some(at);
             }
@@ -106,7 +105,7 @@ impl<P: Port> Control<P> {
         };
         let rtt = |at: Nanos| probe.sent_at.map(|t| at.saturating_sub(t).0 / 1000);
         let line = match m {
-            ToControl::EchoReply {
+            SessionUp::EchoReply {
                 from,
                 ttl,
                 bytes,
@@ -134,7 +133,7 @@ impl<P: Port> Control<P> {
                     }
                 }
             }
-            ToControl::EchoError {
+            SessionUp::EchoError {
                 from, error, at, ..
             } => {
                 if s.trace {
@@ -170,7 +169,7 @@ impl<P: Port> Control<P> {
                     }
                 }
             }
-            ToControl::EchoFailed { reason, .. } => {
+            SessionUp::EchoFailed { reason, .. } => {
                 if s.trace {
                     s.done = true;
                 }
@@ -226,15 +225,15 @@ impl<P: Port> Control<P> {
                 let ttl = if s.trace { seq.min(255) as u8 } else { s.ttl };
                 let w = self.next_worker % nworkers;
                 self.next_worker += 1;
-                let m = ToWorker::Ping {
+                let m = ToWorker::Session(SessionDown::Ping {
                     dst: s.dst,
                     ident,
                     seq,
                     size: s.size,
                     ttl,
                     dont_frag: s.dont_frag,
-                };
-                if self.workers[w].to_worker.push(m).is_ok() {
+                });
+                if self.workers[w].to_worker(m).is_ok() {
                     s.outstanding.insert(
                         seq,
                         Probe {

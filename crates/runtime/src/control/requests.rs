@@ -118,6 +118,29 @@ impl<P: Port> Control<P> {
                     .map(|(port, groups)| crate::ctl::IgmpPort { port, groups })
                     .collect(),
             },
+            Request::Rdisc => Response::Rdisc(self.rdisc_status(now)),
+            Request::Capture {
+                port,
+                dir,
+                count,
+                snaplen,
+                timeout_ms,
+                filter,
+            } => {
+                let ask = super::capture::CaptureAsk {
+                    port: &port,
+                    dir: &dir,
+                    count,
+                    snaplen,
+                    timeout_ms,
+                    filter,
+                };
+                match self.capture_start(ask, reply.clone(), now) {
+                    // Frames and the final line follow from `capture_poll`.
+                    Ok(()) => return,
+                    Err(message) => Response::Error { message },
+                }
+            }
             Request::FilterList => Response::Filters {
                 rules: self.filter_rules(),
             },

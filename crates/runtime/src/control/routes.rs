@@ -5,6 +5,9 @@
 use std::net::Ipv4Addr;
 
 use burst_port::{Nanos, Port};
+use burst_stack::epoch::Published;
+use burst_stack::pmtu::{PmtuCache, PmtuSnapshot};
+use burst_stack::redirect::{RedirectConfig, RedirectPolicy};
 use burst_stack::route::{Route, RouteKind, RouteTable};
 use burst_stack::PortId;
 use burst_wire::icmpv4;
@@ -26,12 +29,7 @@ impl<P: Port> Control<P> {
         };
         match repr {
             icmpv4::Repr::Redirect { .. } => {
-                let ours: Vec<(PortId, Cidr)> = self
-                    .meta
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, m)| m.addrs.iter().map(move |c| (PortId(i as u16), *c)))
-                    .collect();
+                let ours = self.our_subnets();
                 match self
                     .redirects
                     .on_redirect(port, from, &repr, &mut self.routes, &ours, now)
@@ -43,9 +41,34 @@ impl<P: Port> Control<P> {
             icmpv4::Repr::DstUnreachable { .. } => {
                 if let Some((dst, mtu)) = self.pmtu.on_icmp(&repr, now) {
                     tracing::info!(%dst, mtu, "path MTU lowered");
+                    self.publish_pmtu(now);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// What to do with ICMP redirects (`[icmp] accept_redirects`, `redirect_lifetime`).
+    pub fn set_redirect_config(&mut self, cfg: RedirectConfig) {
+        self.redirects = RedirectPolicy::new(cfg);
+    }
+
+    /// Sets the largest MTU of our ports (a reported path MTU above it is ignored) and the
+    /// handle through which the workers read the path MTU cache.
+    pub fn set_pmtu(&mut self, link_mtu: u16, publisher: Published<PmtuSnapshot>) {
+        self.pmtu = PmtuCache::new(*self.pmtu.config(), link_mtu);
+        self.pmtu_pub = Some(publisher);
+    }
+
+    /// Publishes the path MTU cache to the workers when it changed (a new, lowered or aged
+    /// entry).
+    pub(super) fn publish_pmtu(&mut self, now: Nanos) {
+        let Some(p) = self.pmtu_pub.as_mut() else {
+            return;
+        };
+        if self.pmtu.version() != self.pmtu_published {
+            self.pmtu_published = self.pmtu.version();
+            p.publish(self.pmtu.snapshot(now));
         }
     }
 
@@ -70,6 +93,10 @@ impl<P: Port> Control<P> {
                         .unwrap_or(Ipv4Addr::UNSPECIFIED),
                     port: m.name.clone(),
                     metric: r.metric,
+                    preference: match (r.kind, r.gateway) {
+                        (RouteKind::RouterDiscovery, Some(g)) => self.rdisc_preference(r.port, g),
+                        _ => None,
+                    },
                     kind: match r.kind {
                         RouteKind::Connected => "connected",
                         RouteKind::Static => "static",

@@ -11,49 +11,65 @@ use burst_wire::ipv4::{self, Protocol};
 use burst_wire::ChecksumCheck;
 
 use super::Worker;
-use crate::msg::{is_ctl_ident, EchoError, ToControl, ToWorker};
+use crate::msg::{
+    is_ctl_ident, EchoError, NeighDown, ProtoDown, SessionDown, SessionUp, ToControl, ToWorker,
+};
 
 impl<Q: Queue> Worker<Q> {
     pub(super) fn message(&mut self, m: ToWorker, now: Nanos) {
         match m {
-            ToWorker::SendIgmp {
+            ToWorker::Proto(ProtoDown::SendIgmp {
                 port,
                 dst,
                 len,
                 msg,
-            } => self.send_igmp(port, dst, &msg[..usize::from(len)]),
-            ToWorker::Group {
+            }) => self.send_igmp(port, dst, &msg[..usize::from(len)]),
+            ToWorker::Proto(ProtoDown::SendRdisc {
+                port,
+                dst,
+                len,
+                msg,
+            }) => self.send_rdisc(port, dst, &msg[..usize::from(len)], now),
+            ToWorker::Proto(ProtoDown::Group {
                 port,
                 group,
                 joined,
-            } => {
-                self.groups.retain(|&mut (p, g)| !(p == port && g == group));
-                if joined && self.groups.len() < self.groups.inline_size() {
-                    self.groups.push((port, group));
+            }) => {
+                if !joined {
+                    self.groups.remove(&(port, group));
+                } else if self.groups.len() < self.groups.capacity() {
+                    self.groups.insert((port, group));
+                } else {
+                    // Sized at start for every group the configuration joins: a join beyond
+                    // that would allocate on the packet path.
+                    self.ipv4.group_join_rejected += 1;
                 }
             }
-            ToWorker::SendArp { port, dst, repr } => {
+            ToWorker::Neigh(NeighDown::SendArp { port, dst, repr }) => {
                 self.send_arp(port, dst, &repr);
                 self.l2.arp_sent_for_control += 1;
             }
-            ToWorker::Resolved { port, ip } => {
+            ToWorker::Neigh(NeighDown::Resolved { port, ip }) => {
                 let Some(mac) = self.neigh.lookup(port, ip, now) else {
                     return;
                 };
-                // At most `pending_per_neighbor` (16 by default): inline, no allocation.
-                let bufs: smallvec::SmallVec<[Q::Buf; 16]> = self.pending.take(port, ip).collect();
-                for mut b in bufs {
+                // At most `pending_per_neighbor`: the scratch list holds that many (no
+                // allocation).
+                let mut bufs = core::mem::take(&mut self.pending_scratch);
+                bufs.extend(self.pending.take(port, ip));
+                for mut b in bufs.drain(..) {
                     b.data_mut()[..6].copy_from_slice(&mac.0);
                     self.queue_tx(port, b);
                 }
+                self.pending_scratch = bufs;
             }
-            ToWorker::Failed { port, ip } => {
+            ToWorker::Neigh(NeighDown::Failed { port, ip }) => {
                 // Host unreachable to local senders: today those are the stack's own echo
                 // requests (ctl ping/tracert); sockets join with the UDP/TCP issues.
-                let mut notes: smallvec::SmallVec<[ToControl; 16]> = smallvec::SmallVec::new();
-                // At most `pending_per_neighbor` (16 by default): inline, no allocation.
-                let bufs: smallvec::SmallVec<[Q::Buf; 16]> =
-                    self.pending.drop_failed(port, ip).collect();
+                let mut notes: smallvec::SmallVec<[SessionUp; 16]> = smallvec::SmallVec::new();
+                // At most `pending_per_neighbor`: the scratch list holds that many.
+                let mut bufs = core::mem::take(&mut self.pending_scratch);
+                bufs.extend(self.pending.drop_failed(port, ip));
                 let n = bufs.len() as u64;
                 for b in &bufs {
                     if let Some(m) = unreachable_note(b.data(), now) {
@@ -65,7 +81,7 @@ impl<Q: Queue> Worker<Q> {
                 self.l2.drop_resolution_failed += n;
                 self.ipv4.drop_unresolved += n;
                 for m in notes {
-                    self.tell_control(m);
+                    self.tell_control(ToControl::Session(m));
                 }
                 // Forwarded datagrams (a source that is not ours): RFC 1812 §5.2.7.1 host
                 // unreachable back to their senders.
@@ -88,8 +104,10 @@ impl<Q: Queue> Worker<Q> {
                         now,
                     );
                 }
+                bufs.clear();
+                self.pending_scratch = bufs;
             }
-            ToWorker::AddrState { port, addr, state } => {
+            ToWorker::Neigh(NeighDown::AddrState { port, addr, state }) => {
                 for a in self
                     .addrs
                     .iter_mut()
@@ -102,14 +120,14 @@ impl<Q: Queue> Worker<Q> {
                     };
                 }
             }
-            ToWorker::Ping {
+            ToWorker::Session(SessionDown::Ping {
                 dst,
                 ident,
                 seq,
                 size,
                 ttl,
                 dont_frag,
-            } => {
+            }) => {
                 let data_len = usize::from(size).min(65507);
                 let len = ipv4::HEADER_LEN + icmpv4::HEADER_LEN + data_len;
                 let mut data = core::mem::take(&mut self.data_scratch);
@@ -131,13 +149,17 @@ impl<Q: Queue> Worker<Q> {
                     Ok(()) => {
                         self.icmp.out_msgs += 1;
                         self.icmp.out_echo_requests += 1;
-                        self.tell_control(ToControl::EchoSent {
+                        self.tell_control(ToControl::Session(SessionUp::EchoSent {
                             ident,
                             seq,
                             at: now,
-                        });
+                        }));
                     }
-                    Err(reason) => self.tell_control(ToControl::EchoFailed { ident, seq, reason }),
+                    Err(reason) => self.tell_control(ToControl::Session(SessionUp::EchoFailed {
+                        ident,
+                        seq,
+                        reason,
+                    })),
                 }
             }
         }
@@ -146,7 +168,7 @@ impl<Q: Queue> Worker<Q> {
 
 /// If `frame` is one of the stack's own echo requests (a ctl ping), the "host unreachable"
 /// report its session gets when the next hop does not resolve.
-fn unreachable_note(frame: &[u8], now: Nanos) -> Option<ToControl> {
+fn unreachable_note(frame: &[u8], now: Nanos) -> Option<SessionUp> {
     let eth = ethernet::Frame::new_checked(frame).ok()?;
     let ip = ipv4::Packet::new_checked(eth.payload()).ok()?;
     if ip.protocol() != Protocol::ICMP {
@@ -155,7 +177,7 @@ fn unreachable_note(frame: &[u8], now: Nanos) -> Option<ToControl> {
     let icmp = icmpv4::Packet::new_checked(ip.payload()).ok()?;
     match icmpv4::Repr::parse(&icmp, ChecksumCheck::Trust).ok()? {
         icmpv4::Repr::EchoRequest { ident, seq_no, .. } if is_ctl_ident(ident) => {
-            Some(ToControl::EchoError {
+            Some(SessionUp::EchoError {
                 ident,
                 seq: seq_no,
                 from: ip.src_addr(),

@@ -493,7 +493,8 @@ impl<Q: Queue> Worker<Q> {
                 burst_stack::kernel::complete(&mut buf.data_mut()[hl..hl + tl]);
             }
             let q = &mut self.queues[usize::from(egress.0)];
-            let mut frags: smallvec::SmallVec<[Q::Buf; 48]> = smallvec::SmallVec::new();
+            // The reused fragment list holds the most fragments a datagram can need.
+            let mut frags = core::mem::take(&mut self.frag_scratch);
             let r = frag::fragment(&buf, hl, mtu as u16, &mut || q.alloc(), &mut |f| {
                 frags.push(f)
             });
@@ -504,7 +505,7 @@ impl<Q: Queue> Worker<Q> {
                     self.fwd.fragmented += 1;
                     self.ipv4.fragments_created += frags.len() as u64;
                     self.step(Step::Fragmented(frags.len() as u16));
-                    for f in frags {
+                    for f in frags.drain(..) {
                         self.l2_out(egress, dst, nip, f, now);
                     }
                 }
@@ -513,6 +514,8 @@ impl<Q: Queue> Worker<Q> {
                     self.step(Step::Drop("drop_frag_failed"));
                 }
             }
+            frags.clear();
+            self.frag_scratch = frags;
             return;
         }
         // The frame may carry link padding beyond the datagram: send only the datagram.

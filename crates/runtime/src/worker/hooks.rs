@@ -115,71 +115,17 @@ impl<Q: Queue> Worker<Q> {
 mod tests {
     use std::net::Ipv4Addr;
 
-    use burst_port::clock::{Clock, VirtualClock};
-    use burst_port::mem::{MemPool, MemPort, MemPortConfig, MemQueue, Wire, WireConfig};
-    use burst_port::Nanos;
-    use burst_stack::filter::Rule;
+    use burst_port::mem::MemQueue;
     use burst_stack::udp::Filtering;
-    use burst_wire::ethernet::MacAddr;
     use burst_wire::ipv4::{self, Protocol};
     use burst_wire::{udp, ChecksumMode};
 
     use super::*;
-    use crate::node::{Node, NodeConfig, NodePort};
     use crate::trace::TraceRecord;
+    use crate::worker::testing::worker;
 
     const A: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
     const B: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 1);
-
-    /// A worker of a two-port node on the in-memory wire (no peers needed: hooks only read
-    /// the packet), with `filters` and TCP/IP `filtering`.
-    fn worker(filters: &[(&str, Direction, &str)], filtering: Filtering) -> Node<MemPort> {
-        let clock = VirtualClock::new();
-        let wire = Wire::new(&clock, WireConfig::default());
-        let pool = MemPool::new(64, burst_port::mem::DEFAULT_BUF_SIZE);
-        let ports = vec![
-            MemPort::new(
-                &wire,
-                &pool,
-                MemPortConfig::new("a", MacAddr::new(2, 0, 0, 0, 0, 1)),
-            ),
-            MemPort::new(
-                &wire,
-                &pool,
-                MemPortConfig::new("b", MacAddr::new(2, 0, 0, 0, 0, 2)),
-            ),
-        ];
-        let port = |name: &str, addr: &str| NodePort {
-            name: name.into(),
-            addrs: vec![addr.parse().unwrap()],
-            groups: vec![],
-            partial_checksums: None,
-        };
-        let cfg = NodeConfig {
-            ports: vec![port("a", "198.18.1.254/24"), port("b", "198.18.2.254/24")],
-            routes: vec![],
-            static_arp: vec![],
-            workers: 1,
-            arp: Default::default(),
-            ipv4: Default::default(),
-            icmp: Default::default(),
-            lpm_tbl8_groups: 16,
-            max_next_hops: 16,
-            services: vec![],
-            qotd: String::new(),
-            filtering,
-            send_redirects: false,
-            filters: filters
-                .iter()
-                .map(|(p, d, r)| (p.to_string(), *d, r.parse::<Rule>().unwrap()))
-                .collect(),
-            tcp: Default::default(),
-        };
-        let mut node = Node::build(&cfg, ports, clock.now()).unwrap();
-        // One poll reads the filter masks.
-        node.workers[0].poll(Nanos::ZERO);
-        node
-    }
 
     fn udp_to(dport: u16) -> Vec<u8> {
         let u = udp::Repr {

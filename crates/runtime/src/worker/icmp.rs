@@ -13,12 +13,12 @@ use burst_wire::ipv4::{self, Protocol};
 use burst_wire::ChecksumCheck;
 
 use super::Worker;
-use crate::msg::{is_ctl_ident, EchoError, ToControl};
+use crate::msg::{is_ctl_ident, EchoError, ProtoUp, SessionUp, ToControl};
 
 impl<Q: Queue> Worker<Q> {
     pub(super) fn icmp_input(
         &mut self,
-        _port: PortId,
+        port: PortId,
         datagram: &[u8],
         class: Destination,
         now: Nanos,
@@ -74,14 +74,14 @@ impl<Q: Queue> Worker<Q> {
             } => {
                 self.icmp.in_echo_replies += 1;
                 if is_ctl_ident(ident) {
-                    self.tell_control(ToControl::EchoReply {
+                    self.tell_control(ToControl::Session(SessionUp::EchoReply {
                         ident,
                         seq: seq_no,
                         from: ip.src_addr(),
                         ttl: ip.ttl(),
                         bytes: data.len() as u16,
                         at: now,
-                    });
+                    }));
                 }
             }
             icmpv4::Repr::DstUnreachable {
@@ -91,7 +91,7 @@ impl<Q: Queue> Worker<Q> {
             } => {
                 self.icmp.in_dest_unreachable += 1;
                 if reason == DstUnreachable::FragRequired {
-                    self.icmp_note(_port, ip.src_addr(), payload);
+                    self.icmp_note(port, ip.src_addr(), payload);
                 }
                 if let Some(q) = payload.get(icmpv4::HEADER_LEN..) {
                     self.tcp_icmp(q, Self::tcp_icmp_kind(reason, next_hop_mtu), now);
@@ -116,10 +116,35 @@ impl<Q: Queue> Worker<Q> {
             icmpv4::Repr::SourceQuench { .. } => self.icmp.in_source_quench += 1,
             icmpv4::Repr::Redirect { .. } => {
                 self.icmp.in_redirects += 1;
-                self.icmp_note(_port, ip.src_addr(), payload);
+                self.icmp_note(port, ip.src_addr(), payload);
+            }
+            icmpv4::Repr::RouterAdvertisement { .. } => {
+                self.icmp.in_router_advertisements += 1;
+                self.rdisc_note(port, ip.src_addr(), payload);
+            }
+            icmpv4::Repr::RouterSolicitation => {
+                self.icmp.in_router_solicitations += 1;
+                self.rdisc_note(port, ip.src_addr(), payload);
             }
             _ => self.icmp.in_other += 1,
         }
+    }
+
+    /// Hands a router advertisement or solicitation, whole, to the control thread (router
+    /// discovery runs there: host side and advertising side).
+    fn rdisc_note(&mut self, port: PortId, from: Ipv4Addr, icmp: &[u8]) {
+        if icmp.len() > crate::msg::RDISC_MAX {
+            self.icmp.drop_rdisc += 1;
+            return;
+        }
+        let mut msg = [0u8; crate::msg::RDISC_MAX];
+        msg[..icmp.len()].copy_from_slice(icmp);
+        self.tell_control(ToControl::Proto(ProtoUp::Rdisc {
+            port,
+            from,
+            len: icmp.len() as u16,
+            msg,
+        }));
     }
 
     /// Forwards an ICMP redirect or fragmentation-needed to the control thread (the quote is
@@ -128,12 +153,12 @@ impl<Q: Queue> Worker<Q> {
         let n = icmp.len().min(crate::msg::ICMP_NOTE_MAX);
         let mut msg = [0u8; crate::msg::ICMP_NOTE_MAX];
         msg[..n].copy_from_slice(&icmp[..n]);
-        self.tell_control(ToControl::IcmpNote {
+        self.tell_control(ToControl::Proto(ProtoUp::IcmpNote {
             port,
             from,
             len: n as u8,
             msg,
-        });
+        }));
     }
 
     /// Reports an ICMP error about one of our ctl echo requests to the control thread.
@@ -152,13 +177,13 @@ impl<Q: Queue> Worker<Q> {
         }
         if let Some((ident, seq)) = inv.echo_ident_seq_no() {
             if is_ctl_ident(ident) {
-                self.tell_control(ToControl::EchoError {
+                self.tell_control(ToControl::Session(SessionUp::EchoError {
                     ident,
                     seq,
                     from,
                     error,
                     at: now,
-                });
+                }));
             }
         }
     }

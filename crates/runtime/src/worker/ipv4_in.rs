@@ -53,8 +53,8 @@ impl<Q: Queue> Worker<Q> {
                 Destination::Multicast => {
                     // The 01:00:5e mapping is not unique and ports are promiscuous: deliver
                     // only groups joined on this port (224.0.0.1 always).
-                    let member = dst == Ipv4Addr::new(224, 0, 0, 1)
-                        || self.groups.iter().any(|&(p, g)| p == port && g == dst);
+                    let member =
+                        dst == Ipv4Addr::new(224, 0, 0, 1) || self.groups.contains(&(port, dst));
                     if !member {
                         self.ipv4.drop_not_member += 1;
                         self.step(Step::Drop("drop_not_member"));
@@ -76,10 +76,38 @@ impl<Q: Queue> Worker<Q> {
             self.transit(port, buf, hl, now);
             return;
         }
+        if class == Destination::Local && !is_fragment {
+            // A flow another worker opened (ports whose hash we cannot predict): to its owner.
+            if let Some(owner) = self.steer(&buf.data()[hl..]) {
+                self.hand_off(owner, port, hl, buf);
+                return;
+            }
+        }
+        self.for_us(port, buf, hl, class, is_fragment, now);
+    }
+
+    /// A datagram (or fragment) for us that passed the IPv4 checks: reassembly, then the
+    /// destination path and, for a user socket, delivery of the buffer.
+    pub(super) fn for_us(
+        &mut self,
+        port: PortId,
+        buf: Q::Buf,
+        hl: usize,
+        class: Destination,
+        is_fragment: bool,
+        now: Nanos,
+    ) {
         let buf = if is_fragment {
             match self.reasm.insert(buf, hl, now) {
                 Insert::Complete(b) => b,
-                Insert::Pending | Insert::Dropped(_) => return,
+                Insert::Pending => return,
+                Insert::Dropped(_) => {
+                    // Counted here as well as by reason (`frag.drop_*`): every datagram
+                    // received has its outcome among the ipv4 counters.
+                    self.ipv4.drop_fragment += 1;
+                    self.step(Step::Drop("drop_fragment"));
+                    return;
+                }
             }
         } else {
             buf
@@ -96,24 +124,26 @@ impl<Q: Queue> Worker<Q> {
         let total =
             usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
         let datagram = &datagram[..total];
-        let l4_checksum = self.local_l4_status(port, datagram, rx.l4_checksum);
+        if is_fragment && class == Destination::Local && self.steered_fragment(datagram) {
+            self.rx_scratch = scratch;
+            return;
+        }
+        // The verdict of the buffer that carries the datagram now: a reassembled one says
+        // "unknown" (the NIC only ever saw fragments), not the last fragment's verdict.
+        let l4_checksum = self.local_l4_status(port, datagram, buf.rx_meta().l4_checksum);
         let to_socket = self.destination(port, datagram, class, l4_checksum, now);
-        // A datagram for a user socket keeps its own buffer (zero-copy) when it arrived whole.
+        // A datagram for a user socket keeps its own buffer (zero-copy): one buffer, or the
+        // chain of a reassembled datagram (`Received::copy_payload` reads across it).
         if let Some((id, from, to, offset, len)) = to_socket {
-            if buf.nb_segs() == 1 {
-                let d = Received {
-                    from,
-                    to,
-                    buf,
-                    offset: hl + offset,
-                    len,
-                };
-                if let Err(d) = self.udp.deliver(id, d) {
-                    drop(d);
-                }
-            } else {
-                // Reassembled datagrams reach services only, for now.
-                self.udp.stats.rcvbuf_errors += 1;
+            let d = Received {
+                from,
+                to,
+                buf,
+                offset: hl + offset,
+                len,
+            };
+            if let Err(d) = self.udp.deliver(id, d) {
+                drop(d);
             }
         }
         self.rx_scratch = scratch;
@@ -137,5 +167,74 @@ impl<Q: Queue> Worker<Q> {
                 now,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use burst_port::mem::{MemPool, DEFAULT_BUF_SIZE};
+    use burst_port::{Nanos, PacketBuf};
+    use burst_stack::udp::Filtering;
+    use burst_stack::PortId;
+    use burst_wire::ethernet::{self, EtherType, MacAddr};
+    use burst_wire::ipv4::{self, Protocol};
+    use burst_wire::ChecksumMode;
+
+    use crate::worker::testing::worker;
+
+    /// A fragment for the node's port a: `payload` bytes at `offset`, MF as given.
+    fn fragment(
+        pool: &MemPool,
+        offset: u16,
+        more: bool,
+        payload: usize,
+    ) -> burst_port::mem::MemBuf {
+        let src = Ipv4Addr::new(198, 18, 1, 1);
+        let dst = Ipv4Addr::new(198, 18, 1, 254);
+        let ip = ipv4::Repr {
+            ident: 7,
+            more_frags: more,
+            frag_offset: offset,
+            ..ipv4::Repr::new(src, dst, Protocol::UDP, payload, 64)
+        };
+        let mut b = pool.alloc().unwrap();
+        let f = b.append(ethernet::HEADER_LEN + ip.buffer_len()).unwrap();
+        ethernet::Repr {
+            src_addr: MacAddr::new(2, 0, 0, 0, 0, 9),
+            dst_addr: MacAddr::new(2, 0, 0, 0, 0, 1),
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut f[..]));
+        ip.emit(
+            &mut ipv4::Packet::new_unchecked(&mut f[ethernet::HEADER_LEN..]),
+            ChecksumMode::Compute,
+        );
+        b
+    }
+
+    /// Found by the node_host fuzz target: a fragment reassembly refused was counted by reason
+    /// (`frag.drop_*`) but not in `ipv4.drop_fragment`, so the ipv4 counters did not account
+    /// for every datagram received.
+    #[test]
+    fn a_refused_fragment_is_counted_in_ipv4_drop_fragment() {
+        let mut n = worker(&[], Filtering::default());
+        let pool = MemPool::new(8, DEFAULT_BUF_SIZE);
+        let w = &mut n.workers[0];
+        // A first fragment with MF and 12 bytes (not a multiple of 8): refused, bad length.
+        w.ipv4_input(PortId(0), fragment(&pool, 0, true, 12), 14, Nanos::ZERO);
+        // A good first fragment, then its exact duplicate: held, then refused.
+        w.ipv4_input(PortId(0), fragment(&pool, 0, true, 16), 14, Nanos::ZERO);
+        w.ipv4_input(PortId(0), fragment(&pool, 0, true, 16), 14, Nanos::ZERO);
+        assert_eq!(w.ipv4.received, 3);
+        assert_eq!(w.reasm.stats().drop_bad_length, 1);
+        assert_eq!(w.reasm.stats().drop_duplicate, 1);
+        assert_eq!(w.ipv4.drop_fragment, 2, "both refusals counted in ipv4 too");
+        assert_eq!(w.reasm.in_progress(), 1);
+        w.reasm.clear();
+        drop(n);
+        assert_eq!(pool.in_use(), 0);
     }
 }

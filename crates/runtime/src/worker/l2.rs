@@ -1,8 +1,6 @@
 //! Link-layer input: Ethernet checks (our MAC, EtherType), ARP answered on the spot and handed
 //! to the control thread, IPv4 passed on; and ARP output.
 
-use std::net::Ipv4Addr;
-
 use burst_port::{Nanos, PacketBuf, Queue};
 use burst_stack::arp::{self as sarp};
 use burst_stack::ipv4::{self as sipv4};
@@ -11,7 +9,7 @@ use burst_wire::arp;
 use burst_wire::ethernet::{self, EtherType, MacAddr};
 
 use super::Worker;
-use crate::msg::ToControl;
+use crate::msg::{NeighUp, ToControl};
 use crate::trace::{Step, TraceRecord};
 
 impl<Q: Queue> Worker<Q> {
@@ -29,7 +27,9 @@ impl<Q: Queue> Worker<Q> {
         self.cur_trace = Some(t);
         self.input(port, buf, now);
         if let Some(t) = self.cur_trace.take() {
-            self.tell_control(ToControl::Trace(t));
+            if self.rings.traces.push(t).is_err() {
+                self.l2.lost_trace += 1;
+            }
         }
     }
 
@@ -80,18 +80,23 @@ impl<Q: Queue> Worker<Q> {
                 }
             };
         let mac = self.ports[usize::from(port.0)].mac;
-        let ours: smallvec::SmallVec<[(Ipv4Addr, MacAddr); 4]> = self
+        // The one address asked about, if it is a preferred address of this port.
+        let target = repr.target_protocol_addr;
+        let ours = self
             .addrs
             .iter()
-            .filter(|a| a.port == port && a.state == sipv4::AddrState::Preferred)
-            .map(|a| (a.cidr.address(), mac))
-            .collect();
-        if let Some(reply) = sarp::answer_request(&ours, &repr) {
+            .find(|a| {
+                a.port == port
+                    && a.state == sipv4::AddrState::Preferred
+                    && a.cidr.address() == target
+            })
+            .map(|a| (a.cidr.address(), mac));
+        if let Some(reply) = ours.and_then(|o| sarp::answer_request(&[o], &repr)) {
             self.send_arp(port, reply.target_hardware_addr, &reply);
             self.l2.arp_replies += 1;
         }
         let _ = now;
-        self.tell_control(ToControl::Arp { port, repr });
+        self.tell_control(ToControl::Neigh(NeighUp::Arp { port, repr }));
     }
 
     pub(super) fn send_arp(&mut self, port: PortId, dst: MacAddr, repr: &arp::Repr) {

@@ -12,7 +12,7 @@ use burst_wire::icmpv4::DstUnreachable;
 use burst_wire::ipv4::{self, Protocol};
 
 use super::Worker;
-use crate::msg::ToControl;
+use crate::msg::{ProtoUp, ToControl};
 use crate::trace::Step;
 
 impl<Q: Queue> Worker<Q> {
@@ -46,16 +46,22 @@ impl<Q: Queue> Worker<Q> {
                 self.ipv4.delivered += 1;
                 self.step(Step::Local("igmp"));
                 let msg = p.payload();
-                let n = msg.len().min(crate::msg::IGMP_IN_MAX);
-                let mut m = [0u8; crate::msg::IGMP_IN_MAX];
+                if msg.len() > crate::msg::IGMP_MAX {
+                    // Cut, it would fail its checksum at the control thread: say why here.
+                    self.ipv4.drop_igmp_too_long += 1;
+                    self.step(Step::Drop("drop_igmp_too_long"));
+                    return None;
+                }
+                let n = msg.len();
+                let mut m = [0u8; crate::msg::IGMP_MAX];
                 m[..n].copy_from_slice(&msg[..n]);
-                self.tell_control(ToControl::Igmp {
+                self.tell_control(ToControl::Proto(ProtoUp::Igmp {
                     port,
                     src: p.src_addr(),
                     dst: p.dst_addr(),
-                    len: n as u8,
+                    len: n as u16,
                     msg: m,
-                });
+                }));
                 None
             }
             Protocol::TCP => {

@@ -14,15 +14,16 @@ use burst_stack::frag::{self, Reassembler, ReassemblyConfig};
 use burst_stack::icmp::{IcmpConfig, IcmpStats, RateLimiter};
 use burst_stack::ipv4::{IfAddr, Ipv4Config, Ipv4Stats};
 use burst_stack::route::RouteReader;
-use burst_stack::udp::{self as sudp, Filtering, Service, UdpSockets};
+use burst_stack::udp::{self as sudp, Filtering, UdpSockets};
 use burst_stack::PortId;
 use burst_wire::ethernet::MacAddr;
 
-use crate::msg::{Rings, ToControl};
+use crate::msg::{Class, Rings, ToControl};
 use crate::trace::{Step, TraceGate, TraceRecord};
 
 mod control_msg;
 mod forward;
+mod handoff;
 mod hooks;
 mod icmp;
 mod ipv4_in;
@@ -31,11 +32,16 @@ mod l2;
 mod local;
 mod output;
 mod paths;
+pub mod runtime_stats;
 mod stats;
+mod tap;
 mod tcp;
+#[cfg(test)]
+mod testing;
 mod udp;
 
 pub use forward::ForwardStats;
+pub use handoff::{Handed, Handoff};
 pub use stats::{L2Stats, PortCounters, SharedStats};
 pub use tcp::{state_name, ActiveOpenRss, NetstatSlot, TcpSetup, TcpWorkerStats};
 
@@ -62,10 +68,6 @@ pub struct WorkerConfig {
     pub icmp: IcmpConfig,
     /// ARP (pending-queue sizes).
     pub arp: sarp::ArpConfig,
-    /// Built-in services to run.
-    pub services: Vec<Service>,
-    /// The quote of the day.
-    pub qotd: String,
     /// TCP/IP filtering.
     pub filtering: Filtering,
     /// Router mode: send ICMP redirects when forwarding back out of the arrival port.
@@ -78,6 +80,14 @@ pub struct WorkerConfig {
     pub tcp: TcpSetup,
     /// Port names (index = port id), for log lines an operator reads.
     pub port_names: Vec<String>,
+    /// Reassembly limits (their memory cap is the worker's share of the pool).
+    pub reassembly: ReassemblyConfig,
+    /// Most datagrams all UDP sockets may hold together (the worker's share of the pool).
+    pub udp_max_queued: usize,
+    /// Most (port, group) memberships: every group the configuration joins, and some room.
+    pub max_groups: usize,
+    /// The path MTU cache the control thread publishes (RFC 1191), read when we send.
+    pub pmtu: burst_stack::epoch::View<burst_stack::pmtu::PmtuSnapshot>,
 }
 
 /// One worker.
@@ -113,11 +123,19 @@ pub struct Worker<Q: Queue> {
     pub udp: UdpSockets<Q::Buf>,
     /// Datagrams dropped by TCP/IP filtering (any protocol).
     pub filtered: u64,
-    chargen_line: usize,
-    /// Multicast groups joined per port (IGMP, published by the control thread).
-    groups: smallvec::SmallVec<[(PortId, Ipv4Addr); 16]>,
+    /// Multicast groups joined per port (IGMP, published by the control thread); sized at
+    /// start for the configuration's groups, so a join never allocates.
+    groups: hashbrown::HashSet<(PortId, Ipv4Addr)>,
     /// Forwarding counters.
     pub fwd: ForwardStats,
+    /// Where the worker's time goes (polls, bursts, loop times).
+    pub rt: runtime_stats::RuntimeStats,
+    /// When the last poll started and whether it had work.
+    last_poll: Option<(Nanos, bool)>,
+    /// `ctl capture`: frames copied for the control thread while a capture runs.
+    capture: Arc<crate::capture::CaptureTap>,
+    /// The time of the current poll (capture timestamps).
+    now: Nanos,
     /// Per-port counters (index = port id).
     pub port_counters: Vec<PortCounters>,
     /// Per-port hints already given (index = port id).
@@ -134,9 +152,9 @@ pub struct Worker<Q: Queue> {
     filter_out_ports: u64,
     /// This core's TCP.
     tcp: burst_tcp::TcpStack,
-    /// The TCP services (connections accepted on their listeners).
-    tcp_services: Option<burst_tcp::stack::services::ServiceSet>,
-    /// Events of the application's own TCP sockets.
+    /// Steering of flows this worker does not own to their owner (multi-worker nodes).
+    handoff: Option<handoff::Handoff<Q::Buf>>,
+    /// Events of the application's TCP sockets (the app runner takes them).
     app_events: tcp::AppEvents,
     /// Payload of the segment being sent (the stack writes it here).
     tcp_scratch: Vec<u8>,
@@ -146,7 +164,24 @@ pub struct Worker<Q: Queue> {
     netstat_seen: u64,
     /// Counters changed since they were last published.
     unpublished: bool,
+    /// Packets released from (or dropped with) one neighbour's pending queue, reused (capacity
+    /// `pending_per_neighbor`).
+    pending_scratch: Vec<Q::Buf>,
+    /// Fragments of one datagram being sent, reused (capacity: the most fragments a datagram
+    /// can need).
+    frag_scratch: Vec<Q::Buf>,
+    /// Destinations whose connections were last reported to dead gateway detection, and when.
+    route_use: [(u32, Nanos); tcp::ROUTE_USE_SLOTS],
 }
+
+/// The most fragments one datagram can need: 65,515 bytes of payload in 48-byte pieces (the
+/// 68-byte minimum MTU).
+const MAX_FRAGMENTS: usize = 65_515usize.div_ceil(48);
+
+/// UDP sockets per worker.
+pub const UDP_MAX_SOCKETS: usize = 1024;
+/// Datagrams one UDP socket queues before more are dropped (`udp.rcvbuf_errors`).
+pub const UDP_SOCKET_QUEUE: usize = 64;
 
 /// Largest IPv4 datagram plus an Ethernet header.
 const SCRATCH: usize = 65535 + 64;
@@ -165,18 +200,18 @@ impl<Q: Queue> Worker<Q> {
         cfg: WorkerConfig,
     ) -> Worker<Q> {
         let tx = (0..queues.len()).map(|_| Batch::new()).collect();
+        let groups = hashbrown::HashSet::with_capacity(cfg.max_groups);
+        let pending_cap = cfg.arp.pending_per_neighbor.max(1);
         let nports = queues.len();
         let local_ips = addrs
             .iter()
             .flat_map(|a| [a.cidr.address(), a.cidr.broadcast()])
             .collect();
-        let mut udp = UdpSockets::new(1024, 64);
-        for svc in &cfg.services {
-            // Distinct well-known ports on a fresh table: binding cannot fail.
-            let _ = udp.bind_service(*svc);
-        }
+        let mut udp = UdpSockets::new(UDP_MAX_SOCKETS, UDP_SOCKET_QUEUE);
+        udp.set_max_queued(cfg.udp_max_queued);
+        let reasm = Reassembler::new(cfg.reassembly);
         let subnets = addrs.iter().map(|a| a.cidr).collect();
-        let (tcp, tcp_services) = tcp::build_stack(id, &cfg.tcp, subnets, Nanos::ZERO);
+        let tcp = tcp::build_stack(id, &cfg.tcp, subnets, Nanos::ZERO);
         let app_slots = tcp.config().max_connections;
         let mut names: Vec<String> = Vec::new();
         Self::for_each_counter(
@@ -188,13 +223,15 @@ impl<Q: Queue> Worker<Q> {
             &ForwardStats::default(),
             &burst_tcp::TcpStackStats::default(),
             &TcpWorkerStats::default(),
+            &runtime_stats::RuntimeStats::default(),
             &vec![PortCounters::default(); nports],
             &mut |section, name, _| names.push(format!("{section}.{name}")),
         );
         let shared = Arc::new(SharedStats {
             values: names.iter().map(|_| AtomicU64::new(0)).collect(),
             names,
-            netstat: NetstatSlot::default(),
+            // Every connection and every listener the stack can have (listeners: a few).
+            netstat: NetstatSlot::new(app_slots + 64),
         });
         Worker {
             id,
@@ -214,15 +251,18 @@ impl<Q: Queue> Worker<Q> {
             l2: L2Stats::default(),
             shared,
             last_publish: Nanos::ZERO,
-            reasm: Reassembler::new(ReassemblyConfig::default()),
+            reasm,
             rx_scratch: vec![0; SCRATCH],
             tx_scratch: vec![0; SCRATCH],
             data_scratch: vec![0; SCRATCH],
             udp,
             filtered: 0,
-            chargen_line: 0,
-            groups: smallvec::SmallVec::new(),
+            groups,
             fwd: ForwardStats::default(),
+            rt: runtime_stats::RuntimeStats::default(),
+            last_poll: None,
+            capture: Arc::new(crate::capture::CaptureTap::default()),
+            now: Nanos::ZERO,
             port_counters: vec![PortCounters::default(); nports],
             notes: vec![kernel_peer::PortNotes::default(); nports],
             nh_cache: vec![forward::NhSlot::default(); forward::NH_CACHE].into_boxed_slice(),
@@ -231,12 +271,15 @@ impl<Q: Queue> Worker<Q> {
             filter_in_ports: 0,
             filter_out_ports: 0,
             tcp,
-            tcp_services,
+            handoff: None,
             app_events: tcp::AppEvents::new(app_slots),
             tcp_scratch: vec![0; SCRATCH],
             tcp_stats: TcpWorkerStats::default(),
             netstat_seen: 0,
             unpublished: true,
+            route_use: [(0, Nanos::ZERO); tcp::ROUTE_USE_SLOTS],
+            pending_scratch: Vec::with_capacity(pending_cap),
+            frag_scratch: Vec::with_capacity(MAX_FRAGMENTS),
         }
     }
 
@@ -254,6 +297,11 @@ impl<Q: Queue> Worker<Q> {
     /// received (0 = idle).
     pub fn poll(&mut self, now: Nanos) -> usize {
         let mut work = 0;
+        if let Some((prev, busy)) = self.last_poll {
+            self.rt.record_loop(prev, now, busy);
+        }
+        self.now = now;
+        let capturing = self.capture.is_open();
         let mut rx = Batch::new();
         // Read once per burst: while nobody traces, no packet pays for tracing.
         let tracing = self.cfg.trace.is_open();
@@ -272,11 +320,16 @@ impl<Q: Queue> Worker<Q> {
             self.filter_out_ports = mask(Direction::Out);
         }
         let router = self.cfg.ipv4.forwarding && !tracing;
+        work += self.take_handed(now);
         for p in 0..self.queues.len() {
             self.queues[p].rx_burst(&mut rx);
             work += rx.len();
             if rx.is_empty() {
                 continue;
+            }
+            self.rt.record_burst(rx.len());
+            if capturing {
+                self.tap_rx(PortId(p as u16), &rx);
             }
             let port = PortId(p as u16);
             if router {
@@ -291,7 +344,7 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
         }
-        while let Some(m) = self.rings.to_worker.pop() {
+        while let Some(m) = self.rings.from_control() {
             self.message(m, now);
             work += 1;
         }
@@ -308,6 +361,11 @@ impl<Q: Queue> Worker<Q> {
         // Publishing counters is cheap but not free: a few times a second is plenty.
         // Idle polls publish too (allocation-free) when anything happened since the last
         // publication, so counters read after a burst of traffic are current.
+        self.rt.polls += 1;
+        if work == 0 {
+            self.rt.idle_polls += 1;
+        }
+        self.last_poll = Some((now, work > 0));
         self.unpublished |= work > 0;
         if now >= self.last_publish + Nanos::from_millis(50) || (work == 0 && self.unpublished) {
             self.publish_stats();
@@ -317,7 +375,19 @@ impl<Q: Queue> Worker<Q> {
         work
     }
 
+    /// Sends what an application queued between polls (TCP segments, then every port's
+    /// transmit batch), so its output does not wait for the next poll.
+    pub fn flush_app(&mut self, now: Nanos) {
+        self.tcp_round_output(now);
+        self.flush_tx();
+    }
+
     pub(super) fn flush_tx(&mut self) {
+        if self.capture.is_open() {
+            for p in 0..self.tx.len() {
+                self.tap_tx(p);
+            }
+        }
         for (p, b) in self.tx.iter_mut().enumerate() {
             let mut tries = 0;
             while !b.is_empty() && tries < 8 {
@@ -333,8 +403,14 @@ impl<Q: Queue> Worker<Q> {
     }
 
     pub(super) fn tell_control(&mut self, m: ToControl) {
-        if self.rings.to_control.push(m).is_err() {
-            self.l2.drop_ring_full += 1;
+        if let Err(class) = self.rings.to_control(m) {
+            let l = &mut self.l2;
+            *match class {
+                Class::Neigh => &mut l.lost_neigh,
+                Class::Proto => &mut l.lost_proto,
+                Class::Session => &mut l.lost_session,
+                Class::Route => &mut l.lost_route,
+            } += 1;
         }
     }
 
@@ -343,6 +419,9 @@ impl<Q: Queue> Worker<Q> {
         self.step(Step::Tx(port));
         if let Err(b) = self.tx[p].push(buf) {
             // Batch full: send what we have, then queue.
+            if self.capture.is_open() {
+                self.tap_tx(p);
+            }
             let n = self.queues[p].tx_burst(&mut self.tx[p]);
             self.l2.tx_frames += n as u64;
             self.port_counters[p].tx += n as u64;

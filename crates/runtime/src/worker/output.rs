@@ -10,11 +10,11 @@ use burst_stack::frag::{self};
 use burst_stack::ipv4::{self as sipv4};
 use burst_stack::PortId;
 use burst_wire::ethernet::{self, EtherType, MacAddr};
-use burst_wire::ipv4::{self};
+use burst_wire::ipv4::{self, Protocol};
 use burst_wire::ChecksumMode;
 
 use super::Worker;
-use crate::msg::ToControl;
+use crate::msg::{NeighUp, ToControl};
 use crate::trace::Step;
 
 /// The route of a datagram we originate.
@@ -28,6 +28,8 @@ pub(super) struct OutRoute {
     pub(super) nip: Ipv4Addr,
     /// The source address chosen.
     pub(super) src: Ipv4Addr,
+    /// The MTU to send with: the port's, or the path MTU when smaller.
+    pub(super) mtu: u16,
 }
 
 impl<Q: Queue> Worker<Q> {
@@ -59,10 +61,10 @@ impl<Q: Queue> Worker<Q> {
         l4: Option<burst_port::L4Checksum>,
         write: impl FnOnce(&mut [u8], Ipv4Addr, ChecksumMode) -> usize,
     ) -> Result<(), &'static str> {
-        let route = self.route_out(dst, src_hint)?;
+        let route = self.route_out(dst, src_hint, now)?;
         let (port, nip, src) = (route.port, route.nip, route.src);
         let p = usize::from(port.0);
-        let mtu = usize::from(self.ports[p].mtu);
+        let mtu = usize::from(route.mtu);
         if max_len > mtu {
             return self.send_fragmented(&route, dst, max_len, mtu, now, |out, s| {
                 write(out, s, ChecksumMode::Compute)
@@ -109,17 +111,26 @@ impl<Q: Queue> Worker<Q> {
     }
 
     /// Route lookup for a datagram we originate. Source: the address the peer used (replies),
-    /// else the route's, else the port's first.
+    /// else the route's, else the port's first. MTU: the port's, or the path MTU learned for
+    /// `dst` (RFC 1191) when smaller.
     pub(super) fn route_out(
         &mut self,
         dst: Ipv4Addr,
         src_hint: Option<Ipv4Addr>,
+        now: Nanos,
     ) -> Result<OutRoute, &'static str> {
+        // A reply to a host still learning its address (RFC 1122 §3.2.1.3): nowhere to go,
+        // and the default route would carry it off.
+        if dst.is_unspecified() {
+            self.ipv4.drop_no_route += 1;
+            return Err("Cannot send to 0.0.0.0.");
+        }
         let guard = self.routes.domain().pin();
         let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
             self.ipv4.drop_no_route += 1;
             return Err("Destination net unreachable.");
         };
+        let path_mtu = self.cfg.pmtu.get(&guard).get(dst, now);
         drop(guard);
         let port = nh.port;
         let src = src_hint
@@ -139,11 +150,13 @@ impl<Q: Queue> Worker<Q> {
             self.ipv4.drop_no_route += 1;
             return Err("No usable source address.");
         };
+        let link_mtu = self.ports[usize::from(port.0)].mtu;
         Ok(OutRoute {
             port,
             gateway: nh.gateway,
             nip: nh.neighbour(dst),
             src,
+            mtu: path_mtu.map_or(link_mtu, |m| m.min(link_mtu)),
         })
     }
 
@@ -165,7 +178,7 @@ impl<Q: Queue> Worker<Q> {
         now: Nanos,
         write_headers: impl FnOnce(&mut [u8], Ipv4Addr),
     ) -> Result<(), &'static str> {
-        let route = self.route_out(dst, src_hint)?;
+        let route = self.route_out(dst, src_hint, now)?;
         let (port, nip, src) = (route.port, route.nip, route.src);
         let p = usize::from(port.0);
         let hl = ethernet::HEADER_LEN;
@@ -317,29 +330,32 @@ impl<Q: Queue> Worker<Q> {
             self.ipv4.drop_no_buffer += 1;
             return Err("No buffer.");
         };
-        let mut frags: smallvec::SmallVec<[Q::Buf; 48]> = smallvec::SmallVec::new();
+        // The reused fragment list holds the most fragments a datagram can need.
+        let mut frags = core::mem::take(&mut self.frag_scratch);
         let q = &mut self.queues[p];
         let r = frag::fragment(&chain, hl, mtu as u16, &mut || q.alloc(), &mut |f| {
             frags.push(f)
         });
         drop(chain);
-        match r {
-            Ok(_) => {}
-            Err(frag::FragError::DontFragment) => {
-                return Err("Packet needs to be fragmented but DF set.")
+        let r = match r {
+            Ok(_) => {
+                self.ipv4.sent += 1;
+                self.ipv4.fragments_created += frags.len() as u64;
+                for f in frags.drain(..) {
+                    self.l2_out(port, dst, nip, f, now);
+                }
+                Ok(())
             }
+            Err(frag::FragError::DontFragment) => Err("Packet needs to be fragmented but DF set."),
             Err(frag::FragError::NoBuffer) => {
                 self.ipv4.drop_no_buffer += 1;
-                return Err("No buffer.");
+                Err("No buffer.")
             }
-            Err(_) => return Err("Cannot fragment."),
-        }
-        self.ipv4.sent += 1;
-        self.ipv4.fragments_created += frags.len() as u64;
-        for f in frags {
-            self.l2_out(port, dst, nip, f, now);
-        }
-        Ok(())
+            Err(_) => Err("Cannot fragment."),
+        };
+        frags.clear();
+        self.frag_scratch = frags;
+        r
     }
 
     /// Fills in the Ethernet destination (broadcast, multicast mapping or the neighbour's MAC)
@@ -371,7 +387,7 @@ impl<Q: Queue> Worker<Q> {
                     self.step(Step::ArpPending(nip));
                     self.l2.arp_queued += 1;
                     if q == Queued::AskResolve {
-                        self.tell_control(ToControl::Resolve { port, ip: nip });
+                        self.tell_control(ToControl::Neigh(NeighUp::Resolve { port, ip: nip }));
                     }
                 }
                 Err(b) => {
@@ -385,15 +401,58 @@ impl<Q: Queue> Worker<Q> {
 
     /// IGMP goes straight onto the link (TTL 1, Router Alert; RFC 3376 §4), no routing.
     pub(super) fn send_igmp(&mut self, port: PortId, dst: Ipv4Addr, msg: &[u8]) {
-        let p = usize::from(port.0);
-        // Joins made at start go out while duplicate address detection still runs: report from
-        // the port's address unless it lost a conflict (RFC 3376 allows 0.0.0.0 otherwise).
-        let src = self
-            .addrs
+        let src = self.link_source(port);
+        let ip = burst_stack::igmp::ipv4_header(src, dst, msg.len());
+        self.send_link(port, dst, ip, msg);
+    }
+
+    /// Router discovery (RFC 1256): TTL 1, from the port's address. To a group or the
+    /// broadcast address straight onto the link; a unicast answer to a soliciting host goes
+    /// through the source path like any datagram we send (ARP, outbound filters).
+    pub(super) fn send_rdisc(&mut self, port: PortId, dst: Ipv4Addr, msg: &[u8], now: Nanos) {
+        let src = self.link_source(port);
+        let ip = ipv4::Repr::new(src, dst, Protocol::ICMP, msg.len(), 1);
+        if dst.is_multicast() || dst.is_broadcast() {
+            self.send_link(port, dst, ip, msg);
+        } else {
+            let len = ip.buffer_len();
+            let sent = self.send_ip(dst, Some(src), len, now, |out, _| {
+                let hl = ip.header_len();
+                out[hl..len].copy_from_slice(msg);
+                ip.emit(
+                    &mut ipv4::Packet::new_unchecked(&mut out[..len]),
+                    ChecksumMode::Compute,
+                );
+                len
+            });
+            if sent.is_err() {
+                return;
+            }
+        }
+        self.icmp.out_msgs += 1;
+    }
+
+    /// The port's first address, unless duplicate address detection found it in use (then
+    /// 0.0.0.0; messages sent at start go out while detection still runs).
+    fn link_source(&self, port: PortId) -> Ipv4Addr {
+        self.addrs
             .iter()
             .find(|a| a.port == port && a.state != sipv4::AddrState::Conflict)
-            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.cidr.address());
-        let ip = burst_stack::igmp::ipv4_header(src, dst, msg.len());
+            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.cidr.address())
+    }
+
+    /// `ip` + `msg` to a group (its multicast MAC) or to the broadcast address on `port`,
+    /// without routing.
+    fn send_link(&mut self, port: PortId, dst: Ipv4Addr, ip: ipv4::Repr, msg: &[u8]) {
+        let p = usize::from(port.0);
+        let mac = if dst.is_broadcast() {
+            MacAddr::BROADCAST
+        } else {
+            match MacAddr::from_ipv4_multicast(dst) {
+                Some(m) => m,
+                None => return,
+            }
+        };
         let Some(mut b) = self.queues[p].alloc() else {
             self.ipv4.drop_no_buffer += 1;
             return;
@@ -401,9 +460,6 @@ impl<Q: Queue> Worker<Q> {
         let hl = ethernet::HEADER_LEN;
         let Some(f) = b.append(hl + ip.buffer_len()) else {
             self.ipv4.drop_no_buffer += 1;
-            return;
-        };
-        let Some(mac) = MacAddr::from_ipv4_multicast(dst) else {
             return;
         };
         ethernet::Repr {

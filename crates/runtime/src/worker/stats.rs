@@ -11,8 +11,14 @@ use burst_stack::udp::{self as sudp};
 
 use super::{ForwardStats, NetstatSlot, TcpWorkerStats, Worker};
 
-/// Section names for per-port worker counters (ports beyond these have NIC counters only).
-pub(super) const PORT_SECTIONS: [&str; 8] = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"];
+/// Section names for per-port worker counters (one per port; `MAX_PORTS` is 64).
+pub(super) const PORT_SECTIONS: [&str; crate::config::MAX_PORTS] = [
+    "p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11", "p12", "p13", "p14",
+    "p15", "p16", "p17", "p18", "p19", "p20", "p21", "p22", "p23", "p24", "p25", "p26", "p27",
+    "p28", "p29", "p30", "p31", "p32", "p33", "p34", "p35", "p36", "p37", "p38", "p39", "p40",
+    "p41", "p42", "p43", "p44", "p45", "p46", "p47", "p48", "p49", "p50", "p51", "p52", "p53",
+    "p54", "p55", "p56", "p57", "p58", "p59", "p60", "p61", "p62", "p63",
+];
 
 /// A worker's counters for one port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,8 +67,18 @@ pub struct L2Stats {
     pub arp_replies: u64,
     /// ARP packets sent for the control thread (requests, gratuitous).
     pub arp_sent_for_control: u64,
-    /// Messages to the control thread lost because its ring was full.
-    pub drop_ring_full: u64,
+    /// Messages to the control thread lost because their ring was full: ARP seen, resolve
+    /// requests.
+    pub lost_neigh: u64,
+    /// Messages to the control thread lost because their ring was full: ICMP notes, IGMP.
+    pub lost_proto: u64,
+    /// Messages to the control thread lost because their ring was full: ctl echo events.
+    pub lost_session: u64,
+    /// Messages to the control thread lost because their ring was full: route use
+    /// (dead gateway detection).
+    pub lost_route: u64,
+    /// `ctl trace` records lost because their ring was full.
+    pub lost_trace: u64,
     /// Packets queued waiting for ARP.
     pub arp_queued: u64,
     /// Packets dropped: their neighbour's pending queue was full.
@@ -74,7 +90,7 @@ pub struct L2Stats {
 }
 
 /// The counters a worker publishes for `burst ctl stats` (single writer: the worker).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SharedStats {
     pub(super) values: Vec<AtomicU64>,
     pub(super) names: Vec<String>,
@@ -106,6 +122,7 @@ impl<Q: Queue> Worker<Q> {
         fwd: &ForwardStats,
         tcp: &burst_tcp::TcpStackStats,
         tcpw: &TcpWorkerStats,
+        rt: &super::runtime_stats::RuntimeStats,
         ports: &[PortCounters],
         f: &mut impl FnMut(&'static str, &'static str, u64),
     ) {
@@ -121,7 +138,11 @@ impl<Q: Queue> Worker<Q> {
             ("arp_drop_malformed", l.arp_drop_malformed),
             ("arp_replies", l.arp_replies),
             ("arp_sent_for_control", l.arp_sent_for_control),
-            ("drop_ring_full", l.drop_ring_full),
+            ("lost_neigh", l.lost_neigh),
+            ("lost_proto", l.lost_proto),
+            ("lost_session", l.lost_session),
+            ("lost_route", l.lost_route),
+            ("lost_trace", l.lost_trace),
             ("arp_queued", l.arp_queued),
             ("drop_pending_full", l.drop_pending_full),
             ("drop_resolution_failed", l.drop_resolution_failed),
@@ -150,6 +171,7 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in tcpw.named() {
             f("tcp", n, x);
         }
+        rt.each(&mut |n, x| f("rt", n, x));
         for (section, p) in PORT_SECTIONS.iter().zip(ports) {
             f(section, "rx", p.rx);
             f(section, "tx", p.tx);
@@ -172,6 +194,7 @@ impl<Q: Queue> Worker<Q> {
             &self.fwd,
             &self.tcp.stats(),
             &self.tcp_stats,
+            &self.rt,
             &self.port_counters,
             &mut |_, _, v| {
                 if let Some(slot) = slots.next() {
@@ -179,5 +202,30 @@ impl<Q: Queue> Worker<Q> {
                 }
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PORT_SECTIONS;
+
+    #[test]
+    fn every_port_has_its_counter_section() {
+        for (i, s) in PORT_SECTIONS.iter().enumerate() {
+            assert_eq!(*s, format!("p{i}"));
+        }
+        // A worker of a node with more than 8 ports publishes the last port's counters too.
+        let names: Vec<String> = {
+            let n = crate::worker::testing::worker_ports(10);
+            n.workers[0]
+                .shared_stats()
+                .snapshot()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        for k in ["p9.rx", "p9.tx", "p9.rx_truncated"] {
+            assert!(names.iter().any(|n| n == k), "{k} missing");
+        }
     }
 }

@@ -13,21 +13,22 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use burst_port::rss::{Reta, Toeplitz, KEY_LEN};
 use burst_port::{ChecksumStatus, Nanos, Queue};
 use burst_stack::ipv4::Destination;
 use burst_stack::PortId;
-use burst_tcp::stack::services::{ServiceConfig, ServiceSet};
+use crossbeam_queue::ArrayQueue;
+
+/// Destinations remembered for [`Worker::route_use_due`].
+pub(super) const ROUTE_USE_SLOTS: usize = 64;
 use burst_tcp::{Events, IcmpError, IcmpKind, SocketHandle, StackConfig, State, TcpStack};
 use burst_wire::icmpv4::DstUnreachable;
 use burst_wire::ipv4::{self, Protocol};
 use burst_wire::{checksum, tcp, ChecksumCheck, ChecksumMode};
 
 use super::Worker;
-use crate::ctl::TcpConnection;
-use crate::msg::ToControl;
+use crate::msg::{RouteUp, ToControl};
 use crate::trace::Step;
 
 /// How a worker's active opens choose source ports so that the peer's replies reach this
@@ -45,11 +46,14 @@ pub enum ActiveOpenRss {
         /// The redirection table.
         reta: Reta,
     },
-    /// The spreading cannot be predicted (af_packet fanout, a device key we do not know) or
-    /// this worker's queue receives nothing: active opens fail with
-    /// `TcpError::NoEphemeralPort` (run a single worker to make connections). Passive opens
-    /// work on every worker (a flow always hashes to the same queue).
-    Unpredictable,
+    /// The spreading cannot be predicted (af_packet fanout by a per-boot kernel key, a device
+    /// key we do not know) or this worker's queue receives nothing: active opens take ports
+    /// this worker owns (`port % workers`), and whichever worker receives a reply hands it to
+    /// the owner (`handoff.rs`). Passive opens stay where the flow hashes.
+    Steered {
+        /// Workers of the node.
+        workers: usize,
+    },
 }
 
 /// What a worker's TCP runs with.
@@ -57,8 +61,6 @@ pub enum ActiveOpenRss {
 pub struct TcpSetup {
     /// The stack (its `mtu` is the smallest port MTU, set by the node).
     pub stack: StackConfig,
-    /// The TCP services (echo, discard, daytime, qotd, chargen, HTTP); `None` runs none.
-    pub services: Option<ServiceConfig>,
     /// Source-port choice for active opens.
     pub rss: ActiveOpenRss,
 }
@@ -67,7 +69,6 @@ impl Default for TcpSetup {
     fn default() -> Self {
         TcpSetup {
             stack: StackConfig::default(),
-            services: None,
             rss: ActiveOpenRss::Any,
         }
     }
@@ -107,29 +108,70 @@ impl TcpWorkerStats {
     }
 }
 
-/// A worker's answer to `netstat -a`: the control thread raises `requested`, the worker fills
-/// `rows` at its next poll and sets `filled` to the same generation. The lock is taken only on
-/// a ctl request, never on the packet path.
-#[derive(Debug, Default)]
+/// One `netstat -a` row as a worker writes it: plain data (the state as its name, a static
+/// string), so filling a row allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct NetRow {
+    /// Our address and port (`0.0.0.0` for a listener on every address).
+    pub local: SocketAddrV4,
+    /// The peer's (`0.0.0.0:0` for a listener).
+    pub remote: SocketAddrV4,
+    /// `LISTENING`, `ESTABLISHED`, `TIME_WAIT`, ...
+    pub state: &'static str,
+    /// Bytes not yet acknowledged (a listener: its SYN queue).
+    pub send_q: u64,
+    /// Bytes not yet read (a listener: its accept queue).
+    pub recv_q: u64,
+    /// Congestion window in bytes.
+    pub cwnd: u64,
+    /// Smoothed round-trip time in microseconds, once measured.
+    pub srtt_us: Option<u64>,
+    /// Segments retransmitted.
+    pub retransmits: u64,
+}
+
+/// A worker's answer to `netstat -a`, without a lock or an allocation on the worker: the
+/// control thread raises `requested`; at its next poll the worker takes an empty row buffer
+/// (sized for every connection and listener it can have), fills it and hands it back, with the
+/// generation it answered. The control thread returns the emptied buffer for the next request.
+#[derive(Debug)]
 pub struct NetstatSlot {
     requested: AtomicU64,
-    filled: AtomicU64,
-    rows: Mutex<Vec<TcpConnection>>,
+    empty: ArrayQueue<Vec<NetRow>>,
+    filled: ArrayQueue<(u64, Vec<NetRow>, bool)>,
 }
 
 impl NetstatSlot {
+    /// A slot whose buffer holds `rows` rows.
+    pub fn new(rows: usize) -> NetstatSlot {
+        let empty = ArrayQueue::new(1);
+        let _ = empty.push(Vec::with_capacity(rows));
+        NetstatSlot {
+            requested: AtomicU64::new(0),
+            empty,
+            filled: ArrayQueue::new(1),
+        }
+    }
+
     /// Asks the worker for rows; returns the generation to wait for.
     pub fn request(&self) -> u64 {
         self.requested.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// The rows, once the worker answered generation `gen`.
-    pub fn take(&self, gen: u64) -> Option<Vec<TcpConnection>> {
-        if self.filled.load(Ordering::Acquire) < gen {
+    /// The rows (and whether they had to stop short of every connection), once the worker
+    /// answered generation `gen`; `f` reads them before the buffer goes back to the worker.
+    pub fn take<T>(&self, gen: u64, f: impl FnOnce(&[NetRow], bool) -> T) -> Option<T> {
+        let (got, mut rows, cut) = self.filled.pop()?;
+        if got < gen {
+            // An answer to an older request: recycle it and keep waiting.
+            rows.clear();
+            let _ = self.empty.push(rows);
             return None;
         }
-        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
-        Some(core::mem::take(&mut *rows))
+        let out = f(&rows, cut);
+        rows.clear();
+        let _ = self.empty.push(rows);
+        Some(out)
     }
 }
 
@@ -192,13 +234,13 @@ pub fn state_name(s: State) -> &'static str {
 }
 
 /// Builds a worker's stack from its setup: port predicate for active opens and the
-/// connected-subnet predicate; then the services' listeners.
+/// connected-subnet predicate.
 pub(super) fn build_stack(
     id: usize,
     setup: &TcpSetup,
     subnets: Vec<burst_wire::ipv4::Cidr>,
     now: Nanos,
-) -> (TcpStack, Option<ServiceSet>) {
+) -> TcpStack {
     let mut stack = TcpStack::new(setup.stack.clone(), now);
     match &setup.rss {
         ActiveOpenRss::Any => {}
@@ -211,17 +253,17 @@ pub(super) fn build_stack(
                 reta.queue_for(hasher.hash_ipv4_l4(rip, lip, rport, lport)) == queue
             }));
         }
-        ActiveOpenRss::Unpredictable => stack.set_port_filter(Box::new(|_, _, _, _| false)),
+        // Ports this worker owns (port % workers): replies landing elsewhere are handed here
+        // (`handoff.rs`).
+        ActiveOpenRss::Steered { workers } => {
+            let (n, me) = ((*workers).max(1) as u16, id as u16);
+            stack.set_port_filter(Box::new(move |_, lport, _, _| lport % n == me));
+        }
     }
     stack.set_local_predicate(Box::new(move |ip| {
         subnets.iter().any(|c| c.contains_addr(ip))
     }));
-    let services = setup.services.clone().and_then(|cfg| {
-        ServiceSet::new(&mut stack, cfg)
-            .map_err(|e| tracing::warn!(worker = id, "tcp services not started: {e}"))
-            .ok()
-    });
-    (stack, services)
+    stack
 }
 
 impl<Q: Queue> Worker<Q> {
@@ -233,15 +275,15 @@ impl<Q: Queue> Worker<Q> {
         &mut self.tcp
     }
 
+    /// This worker's TCP stack, read-only.
+    pub fn tcp_ref(&self) -> &TcpStack {
+        &self.tcp
+    }
+
     /// The next of the application's sockets with events since it was last returned (the
     /// services' connections are handled by the worker).
     pub fn tcp_take_ready(&mut self) -> Option<(SocketHandle, Events)> {
         self.app_events.pop()
-    }
-
-    /// The TCP services' counters, when they run.
-    pub fn tcp_service_stats(&self) -> Option<burst_tcp::stack::services::ServiceStats> {
-        self.tcp_services.as_ref().map(ServiceSet::stats)
     }
 
     /// Opens a connection to `remote` from the source address the route to it gives.
@@ -252,6 +294,17 @@ impl<Q: Queue> Worker<Q> {
     ) -> Result<SocketHandle, burst_tcp::TcpError> {
         let src = self.source_for(remote.0).unwrap_or(Ipv4Addr::UNSPECIFIED);
         self.tcp.connect(now, src, remote)
+    }
+
+    /// Whether datagrams to `dst` can leave now: there is a route and its source address
+    /// finished duplicate address detection (an application waits for this before its first
+    /// connect, instead of losing its SYN to a tentative address).
+    pub fn source_ready(&self, dst: Ipv4Addr) -> bool {
+        self.source_for(dst).is_some_and(|s| {
+            self.addrs.iter().any(|a| {
+                a.cidr.address() == s && a.state == burst_stack::ipv4::AddrState::Preferred
+            })
+        })
     }
 
     /// The source address of datagrams to `dst`: the route's, else its port's first address.
@@ -347,30 +400,39 @@ impl<Q: Queue> Worker<Q> {
         if self.tcp.next_deadline().is_some_and(|d| now >= d) {
             self.tcp.poll(now);
         }
-        if let Some(s) = self.tcp_services.as_mut() {
-            s.accept_all(&mut self.tcp, now);
-        }
         while let Some((h, ev)) = self.tcp.take_ready() {
             if ev.contains(Events::CONNECTED) || ev.contains(Events::ROUTE_SUSPECT) {
                 if let Ok(remote) = self.tcp.remote_addr(h) {
                     let dst = *remote.ip();
-                    if ev.contains(Events::CONNECTED) {
-                        self.tell_control(ToControl::RouteUse { dst });
+                    if ev.contains(Events::CONNECTED) && self.route_use_due(dst, now) {
+                        self.tell_control(ToControl::Route(RouteUp::Use { dst }));
                     }
                     if ev.contains(Events::ROUTE_SUSPECT) {
-                        self.tell_control(ToControl::RouteSuspect { dst });
+                        self.tell_control(ToControl::Route(RouteUp::Suspect { dst }));
                     }
                 }
             }
-            let taken = self
-                .tcp_services
-                .as_mut()
-                .is_some_and(|s| s.on_event(&mut self.tcp, now, h, ev));
-            if !taken {
-                self.app_events.push(h, ev);
-            }
+            self.app_events.push(h, ev);
         }
         self.tcp_output(now)
+    }
+
+    /// The stack's output only (an application's calls between polls).
+    pub(super) fn tcp_round_output(&mut self, now: Nanos) -> usize {
+        self.tcp_output(now)
+    }
+
+    /// Whether to tell the control thread about a connection established to `dst`: at most
+    /// once a second per destination (a small direct-mapped memory), so a high connection rate
+    /// to a few destinations costs dead gateway detection a few messages, not one each.
+    fn route_use_due(&mut self, dst: Ipv4Addr, now: Nanos) -> bool {
+        let slot = (dst.to_bits().wrapping_mul(0x9e37_79b1) >> 26) as usize % ROUTE_USE_SLOTS;
+        let (ip, at) = &mut self.route_use[slot];
+        if *ip == dst.to_bits() && now < *at + Nanos::from_secs(1) {
+            return false;
+        }
+        (*ip, *at) = (dst.to_bits(), now);
+        true
     }
 
     /// Drains the stack's output into IPv4 packets.
@@ -466,35 +528,70 @@ impl<Q: Queue> Worker<Q> {
         if want == self.netstat_seen {
             return;
         }
+        // The buffer is back from the last request (or this request waits a poll for it).
+        let Some(mut rows) = slot.empty.pop() else {
+            return;
+        };
         self.netstat_seen = want;
-        let core = self.id as u16;
-        let mut rows: Vec<TcpConnection> = self
+        let room = rows.capacity();
+        let listeners = self
             .tcp
             .listeners()
-            .map(|(local, port, accept, syn)| TcpConnection {
+            .map(|(local, port, accept, syn)| NetRow {
                 local: SocketAddrV4::new(local.unwrap_or(Ipv4Addr::UNSPECIFIED), port),
                 remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-                state: "LISTENING".into(),
+                state: "LISTENING",
                 send_q: syn as u64,
                 recv_q: accept as u64,
                 cwnd: 0,
                 srtt_us: None,
                 retransmits: 0,
-                core,
-            })
-            .collect();
-        rows.extend(self.tcp.connections().map(|c| TcpConnection {
+            });
+        let conns = self.tcp.connections().map(|c| NetRow {
             local: c.local,
             remote: c.remote,
-            state: state_name(c.state).into(),
+            state: state_name(c.state),
             send_q: c.send_queue as u64,
             recv_q: c.recv_queue as u64,
             cwnd: c.cwnd as u64,
             srtt_us: c.srtt.map(|d| d.0 / 1000),
             retransmits: c.retransmits,
-            core,
-        }));
-        *slot.rows.lock().unwrap_or_else(|e| e.into_inner()) = rows;
-        slot.filled.store(want, Ordering::Release);
+        });
+        let mut cut = false;
+        for r in listeners.chain(conns) {
+            if rows.len() == room {
+                // Never grow the buffer here (that would allocate on the worker).
+                cut = true;
+                break;
+            }
+            rows.push(r);
+        }
+        if let Err((_, rows, _)) = slot.filled.push((want, rows, cut)) {
+            let _ = slot.empty.push(rows);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use burst_port::Nanos;
+
+    use crate::worker::testing::worker;
+
+    #[test]
+    fn route_use_is_reported_once_a_second_per_destination() {
+        let mut n = worker(&[], Default::default());
+        let w = &mut n.workers[0];
+        let (a, b) = (Ipv4Addr::new(198, 18, 1, 1), Ipv4Addr::new(198, 18, 2, 1));
+        let t = Nanos::from_secs(10);
+        assert!(w.route_use_due(a, t));
+        assert!(w.route_use_due(b, t));
+        for ms in [1, 500, 999] {
+            assert!(!w.route_use_due(a, t + Nanos::from_millis(ms)));
+        }
+        assert!(w.route_use_due(a, t + Nanos::from_secs(1)));
+        assert!(!w.route_use_due(b, t + Nanos::from_millis(999)));
     }
 }

@@ -1,11 +1,12 @@
-//! UDP: input to sockets and the seeds' simple services, and output.
+//! UDP: input to sockets (the seeds' simple services are an application on them,
+//! `crate::app::services`), and output.
 
 use std::net::Ipv4Addr;
 
 use burst_port::{Nanos, Queue};
 use burst_stack::icmp::ErrorKind;
 use burst_stack::ipv4::Destination;
-use burst_stack::udp::{self as sudp, Service};
+use burst_stack::udp::{self as sudp};
 use burst_stack::PortId;
 use burst_wire::icmpv4::DstUnreachable;
 use burst_wire::ipv4::{self, Protocol};
@@ -54,38 +55,7 @@ impl<Q: Queue> Worker<Q> {
             );
             return None;
         };
-        let service = self.udp.get(id).ok().and_then(|s| s.service);
-        let Some(service) = service else {
-            return Some((id, (src, sport), dst, hl + udp::HEADER_LEN, payload.len()));
-        };
-        self.udp.stats.in_datagrams += 1;
-        // Replies come from the address the request was sent to (unicast), else the route's.
-        let reply_src = (class == Destination::Local).then_some(dst);
-        match service {
-            Service::Discard => {}
-            Service::Echo => self.udp_send(reply_src, dport, src, sport, payload, now),
-            Service::Daytime => {
-                let t = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let text = sudp::daytime(t);
-                self.udp_send(reply_src, dport, src, sport, text.as_bytes(), now);
-            }
-            Service::Qotd => {
-                let q = core::mem::take(&mut self.cfg.qotd);
-                self.udp_send(reply_src, dport, src, sport, q.as_bytes(), now);
-                self.cfg.qotd = q;
-            }
-            Service::Chargen => {
-                // RFC 864: a datagram of 0 to 512 characters, whatever the request held.
-                let mut out = [0u8; 512];
-                let lines = 1 + (self.chargen_line % 6);
-                let n = sudp::chargen(self.chargen_line, &mut out[..lines * 74]);
-                self.chargen_line += 1;
-                self.udp_send(reply_src, dport, src, sport, &out[..n], now);
-            }
-        }
-        None
+        Some((id, (src, sport), dst, hl + udp::HEADER_LEN, payload.len()))
     }
 
     /// Sends one UDP datagram (fragmented when larger than the MTU).
@@ -97,7 +67,7 @@ impl<Q: Queue> Worker<Q> {
         dport: u16,
         payload: &[u8],
         now: Nanos,
-    ) {
+    ) -> Result<(), &'static str> {
         let u = udp::Repr {
             src_port: sport,
             dst_port: dport,
@@ -105,7 +75,7 @@ impl<Q: Queue> Worker<Q> {
         };
         let len = ipv4::HEADER_LEN + u.buffer_len();
         let ttl = if dst.is_multicast() {
-            1
+            self.cfg.ipv4.multicast_ttl
         } else {
             self.cfg.ipv4.default_ttl
         };
@@ -128,5 +98,6 @@ impl<Q: Queue> Worker<Q> {
         if r.is_ok() {
             self.udp.stats.out_datagrams += 1;
         }
+        r
     }
 }

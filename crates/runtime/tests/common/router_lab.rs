@@ -40,8 +40,10 @@ pub struct Lab {
     /// Host A's and host B's queues.
     pub hosts: [MemQueue; 2],
     pub _host_ports: Vec<MemPort>,
-    /// Frames each host received.
+    /// Frames each host received (cleared after duplicate address detection).
     pub seen: [Vec<Vec<u8>>; 2],
+    /// Every frame each host received, from the start.
+    pub seen_all: [Vec<Vec<u8>>; 2],
     /// Check that every frame from the router has good checksums (on unless a test forwards
     /// bad ones on purpose).
     pub verify: bool,
@@ -62,6 +64,13 @@ pub struct Opts {
     pub buf_size: usize,
     /// UDP services the router runs.
     pub services: Vec<burst_stack::udp::Service>,
+    /// The node's configuration from a file: [`LAB_PORTS`] and these sections, through
+    /// `NodeConfig::from` as `burst run` reads it, instead of the lab's own (the fields above
+    /// that configure the node, `send_redirects`, `filters`, `partial_a`, `services`, are then
+    /// the file's business; `tweak` still runs).
+    pub file: Option<String>,
+    /// Last changes to the node's configuration (anything the fields above do not cover).
+    pub tweak: fn(&mut NodeConfig),
 }
 
 impl Default for Opts {
@@ -76,8 +85,26 @@ impl Default for Opts {
             mtu_host_a: 1500,
             buf_size: burst_port::mem::DEFAULT_BUF_SIZE,
             services: vec![],
+            file: None,
+            tweak: |_| {},
         }
     }
+}
+
+/// The lab's two ports as a configuration file (in-memory backend), for tests that take a
+/// section from the file rather than set `NodeConfig` fields: what `burst run` would give.
+pub const LAB_PORTS: &str = "[backend]\nkind = \"mem\"\n\
+    [[port]]\nname = \"a\"\naddresses = [\"198.18.1.254/24\"]\n\
+    [[port]]\nname = \"b\"\naddresses = [\"198.18.2.254/24\"]\n";
+
+/// The node configuration `NodeConfig::from` makes of [`LAB_PORTS`] and `sections`
+/// (e.g. `"[icmp]\necho_rate_limit = 5\n"`): a tweak copies the part it tests from it, so
+/// the key is read the way `burst run` reads it.
+pub fn from_file(sections: &str) -> NodeConfig {
+    let text = format!("{LAB_PORTS}{sections}");
+    let c =
+        burst_runtime::config::Config::parse(&text, "lab.toml").unwrap_or_else(|e| panic!("{e}"));
+    NodeConfig::from(&c)
 }
 
 pub fn lab(o: Opts) -> Lab {
@@ -86,28 +113,6 @@ pub fn lab(o: Opts) -> Lab {
     let wires = [
         Wire::new(&clock, WireConfig::default()),
         Wire::new(&clock, WireConfig::default()),
-    ];
-    let pool = MemPool::new(if o.buf_size > 8192 { 1024 } else { 4096 }, o.buf_size);
-    let mut ports = Vec::new();
-    for (i, (name, mac)) in [("a", R_A), ("b", R_B)].into_iter().enumerate() {
-        let mut pc = MemPortConfig::new(name, mac);
-        pc.queues = o.workers as u16;
-        if i == 1 {
-            pc.mtu = o.mtu_b;
-        } else {
-            pc.rx_max_frame = o.rx_max_frame_a;
-        }
-        ports.push(MemPort::new(&wires[i], &pool, pc));
-    }
-    let mut host_a = MemPortConfig::new("hosta", A_MAC);
-    host_a.mtu = o.mtu_host_a;
-    let mut host_ports = vec![
-        MemPort::new(&wires[0], &pool, host_a),
-        MemPort::new(&wires[1], &pool, MemPortConfig::new("hostb", B_MAC)),
-    ];
-    let hosts = [
-        host_ports[0].take_queue(0).unwrap(),
-        host_ports[1].take_queue(0).unwrap(),
     ];
     let cfg = NodeConfig {
         ports: vec![
@@ -155,12 +160,39 @@ pub fn lab(o: Opts) -> Lab {
         lpm_tbl8_groups: 64,
         max_next_hops: 64,
         services: o.services,
-        qotd: String::new(),
         filtering: Default::default(),
         send_redirects: o.send_redirects,
         tcp: Default::default(),
         filters: o.filters,
+        ..NodeConfig::default()
     };
+    let mut cfg = match &o.file {
+        Some(sections) => from_file(sections),
+        None => cfg,
+    };
+    (o.tweak)(&mut cfg);
+    let pool = MemPool::new(if o.buf_size > 8192 { 1024 } else { 4096 }, o.buf_size);
+    let mut ports = Vec::new();
+    for (i, (name, mac)) in [("a", R_A), ("b", R_B)].into_iter().enumerate() {
+        let mut pc = MemPortConfig::new(name, mac);
+        pc.queues = cfg.workers as u16;
+        if i == 1 {
+            pc.mtu = o.mtu_b;
+        } else {
+            pc.rx_max_frame = o.rx_max_frame_a;
+        }
+        ports.push(MemPort::new(&wires[i], &pool, pc));
+    }
+    let mut host_a = MemPortConfig::new("hosta", A_MAC);
+    host_a.mtu = o.mtu_host_a;
+    let mut host_ports = vec![
+        MemPort::new(&wires[0], &pool, host_a),
+        MemPort::new(&wires[1], &pool, MemPortConfig::new("hostb", B_MAC)),
+    ];
+    let hosts = [
+        host_ports[0].take_queue(0).unwrap(),
+        host_ports[1].take_queue(0).unwrap(),
+    ];
     let node = Node::build(&cfg, ports, clock.now()).unwrap();
     let mut l = Lab {
         clock,
@@ -170,6 +202,7 @@ pub fn lab(o: Opts) -> Lab {
         hosts,
         _host_ports: host_ports,
         seen: [Vec::new(), Vec::new()],
+        seen_all: [Vec::new(), Vec::new()],
         verify: true,
     };
     // Duplicate address detection: ICMP errors need a preferred source address.
@@ -255,6 +288,7 @@ impl Lab {
                     if self.verify {
                         dissect::parse(&v, ChecksumCheck::Verify).expect("valid frame from router");
                     }
+                    self.seen_all[h].push(v.clone());
                     self.seen[h].push(v);
                 }
             }

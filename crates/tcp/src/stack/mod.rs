@@ -34,6 +34,9 @@ mod input;
 mod output;
 mod ports;
 pub mod services;
+mod sockets;
+
+pub use sockets::TcpSockets;
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
@@ -934,6 +937,17 @@ impl TcpStack {
             }
         }
         None
+    }
+
+    /// Whether a segment from `remote` to `local` has somewhere to go on this stack: a
+    /// connection with that 4-tuple (any state, TIME-WAIT included) or a listener on the port.
+    /// A worker steering segments between cores asks this before handing one away.
+    pub fn claims(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        self.table.contains_key(&Tuple { local, remote })
+            || self.listen_map.contains_key(&(*local.ip(), local.port()))
+            || self
+                .listen_map
+                .contains_key(&(Ipv4Addr::UNSPECIFIED, local.port()))
     }
 
     /// Connections on the ready list.

@@ -1,6 +1,8 @@
-//! Built-in services on a [`TcpStack`]: echo (RFC 862, port 7), discard (RFC 863, 9), daytime
-//! (RFC 867, 13), quote of the day (RFC 865, 17), chargen (RFC 864, 19) and a minimal
-//! HTTP/1.1 server (RFC 9112, port 80) returning one configured static body.
+//! Built-in services on any [`TcpSockets`] (a bare [`TcpStack`] in tests; on a worker, the
+//! runtime's application context, where they run as an application): echo (RFC 862, port 7),
+//! discard (RFC 863, 9), daytime (RFC 867, 13), quote of the day (RFC 865, 17), chargen
+//! (RFC 864, 19) and a minimal HTTP/1.1 server (RFC 9112, port 80) returning one configured
+//! static body.
 //!
 //! Each accepted connection is a small state machine driven by the stack's events; nothing
 //! allocates per connection or request: per-connection state (with fixed request and header
@@ -18,7 +20,7 @@ use core::net::Ipv4Addr;
 
 use burst_port::Nanos;
 
-use super::{ListenerHandle, SocketHandle, TcpError, TcpStack};
+use super::{ListenerHandle, SocketHandle, TcpError, TcpSockets, TcpStack};
 use crate::conn::Events;
 
 /// Largest HTTP request head (request line and headers) accepted.
@@ -174,7 +176,10 @@ pub struct ServiceSet {
 impl ServiceSet {
     /// Opens the configured listeners on `stack` and allocates the state of
     /// `max_connections` service connections.
-    pub fn new(stack: &mut TcpStack, mut cfg: ServiceConfig) -> Result<ServiceSet, TcpError> {
+    pub fn new(
+        stack: &mut impl TcpSockets,
+        mut cfg: ServiceConfig,
+    ) -> Result<ServiceSet, TcpError> {
         if cfg.qotd.len() > 512 {
             let mut cut = 512;
             while !cfg.qotd.is_char_boundary(cut) {
@@ -196,7 +201,7 @@ impl ServiceSet {
                 listeners.push((stack.listen(cfg.local, p, cfg.backlog)?, kind));
             }
         }
-        let n = stack.config().max_connections;
+        let n = stack.max_connections();
         let blank = || {
             Box::new(SvcConn {
                 h: SocketHandle { index: 0, gen: 0 },
@@ -247,7 +252,7 @@ impl ServiceSet {
     }
 
     /// Accepts every connection waiting on the services' listeners.
-    pub fn accept_all(&mut self, stack: &mut TcpStack, now: Nanos) {
+    pub fn accept_all(&mut self, stack: &mut impl TcpSockets, now: Nanos) {
         for i in 0..self.listeners.len() {
             let (l, kind) = self.listeners[i];
             while let Some(h) = stack.accept(l) {
@@ -256,7 +261,23 @@ impl ServiceSet {
         }
     }
 
-    fn start(&mut self, stack: &mut TcpStack, now: Nanos, h: SocketHandle, kind: Kind) {
+    /// A connection a driver accepted from listener `l` itself; returns false if `l` is not one
+    /// of the services' listeners (the connection is left alone).
+    pub fn on_accepted(
+        &mut self,
+        stack: &mut impl TcpSockets,
+        now: Nanos,
+        l: ListenerHandle,
+        h: SocketHandle,
+    ) -> bool {
+        let Some(&(_, kind)) = self.listeners.iter().find(|(x, _)| *x == l) else {
+            return false;
+        };
+        self.start(stack, now, h, kind);
+        true
+    }
+
+    fn start(&mut self, stack: &mut impl TcpSockets, now: Nanos, h: SocketHandle, kind: Kind) {
         self.stats.accepted += 1;
         let Some(mut c) = self.pool.pop() else {
             self.stats.no_slot += 1;
@@ -277,7 +298,7 @@ impl ServiceSet {
         match kind {
             Kind::Daytime => {
                 let secs = self.cfg.unix_time_at_zero + now.0 / 1_000_000_000;
-                c.head_len = daytime(secs, &mut c.head);
+                c.head_len = burst_stack::udp::daytime(secs, &mut c.head);
                 c.close_after = true;
             }
             Kind::Qotd => {
@@ -295,7 +316,7 @@ impl ServiceSet {
     /// Handles one event of `h`; returns false if `h` is not a service connection.
     pub fn on_event(
         &mut self,
-        stack: &mut TcpStack,
+        stack: &mut impl TcpSockets,
         _now: Nanos,
         h: SocketHandle,
         ev: Events,
@@ -312,7 +333,7 @@ impl ServiceSet {
     }
 
     /// Releases the handle and the service state.
-    fn finish(&mut self, stack: &mut TcpStack, h: SocketHandle) {
+    fn finish(&mut self, stack: &mut impl TcpSockets, h: SocketHandle) {
         let _ = stack.close(h);
         if let Some(c) = self.conns[h.index()].take() {
             self.pool.push(c);
@@ -323,7 +344,7 @@ impl ServiceSet {
 
     /// Reads what arrived, writes what can be written, and finishes once the peer is done
     /// and our output is out.
-    fn drive(&mut self, stack: &mut TcpStack, h: SocketHandle) {
+    fn drive(&mut self, stack: &mut impl TcpSockets, h: SocketHandle) {
         let Some(mut c) = self.conns[h.index()].take() else {
             return;
         };
@@ -338,7 +359,7 @@ impl ServiceSet {
         }
     }
 
-    fn step(&mut self, stack: &mut TcpStack, c: &mut SvcConn) -> Result<(), TcpError> {
+    fn step(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         let h = c.h;
         match c.kind {
             Kind::Echo => loop {
@@ -372,7 +393,7 @@ impl ServiceSet {
     }
 
     /// Sends the pending head and body; shuts our side once all is out if asked to.
-    fn flush(&mut self, stack: &mut TcpStack, c: &mut SvcConn) -> Result<(), TcpError> {
+    fn flush(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         while c.head_off < c.head_len {
             let n = stack.send(c.h, &c.head[c.head_off..c.head_len])?;
             if n == 0 {
@@ -404,7 +425,7 @@ impl ServiceSet {
 
     /// RFC 864: 72-character lines of the 95 printable ASCII characters, each line starting one
     /// character further, sent as fast as the send buffer drains.
-    fn chargen(&mut self, stack: &mut TcpStack, c: &mut SvcConn) -> Result<(), TcpError> {
+    fn chargen(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         loop {
             let room = stack.send_capacity(c.h)?.min(self.scratch.len());
             if room == 0 {
@@ -429,7 +450,7 @@ impl ServiceSet {
     }
 
     /// Reads request bytes and answers every complete request, one response at a time.
-    fn http_input(&mut self, stack: &mut TcpStack, c: &mut SvcConn) -> Result<(), TcpError> {
+    fn http_input(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         loop {
             if c.req_len < HTTP_REQUEST_MAX && !c.close_after {
                 c.req_len += stack.recv(c.h, &mut c.req[c.req_len..])?;
@@ -594,7 +615,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// `core::fmt::Write` into a fixed buffer (output beyond it is cut).
+/// `fmt::Write` into a byte slice; stops (with an error) when the slice is full.
 struct Writer<'a> {
     buf: &'a mut [u8],
     len: usize,
@@ -613,77 +634,9 @@ impl core::fmt::Write for Writer<'_> {
     }
 }
 
-/// RFC 867's suggested form, e.g. `Tuesday, February 22, 1982 17:37:43-UTC` and CR LF;
-/// returns the length written.
-fn daytime(unix: u64, out: &mut [u8]) -> usize {
-    const DAYS: [&str; 7] = [
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-    ];
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    let mut w = Writer { buf: out, len: 0 };
-    use core::fmt::Write as _;
-    let _ = write!(
-        w,
-        "{}, {} {}, {} {:02}:{:02}:{:02}-UTC\r\n",
-        DAYS[((days + 4) % 7) as usize],
-        MONTHS[(m - 1) as usize],
-        d,
-        y,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    w.len
-}
-
-/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn daytime_format_and_calendar() {
-        let mut b = [0u8; 64];
-        let n = daytime(0, &mut b);
-        assert_eq!(&b[..n], b"Thursday, January 1, 1970 00:00:00-UTC\r\n");
-        let n = daytime(951_782_400 + 3_661, &mut b); // leap day 2000
-        assert_eq!(&b[..n], b"Tuesday, February 29, 2000 01:01:01-UTC\r\n");
-    }
 
     #[test]
     fn request_parsing() {
