@@ -34,7 +34,10 @@ lost=$(json "$tmp/linux.json" 'r["streams"][0]["lost"]')
 lin_rx=$(( $(link eth0 rx) - rx0 - ($(arp in eth0) - ai) ))
 lin_tx=$(( $(link eth1 tx) - tx1 - ($(arp out eth1) - ao) ))
 echo "burst gen: sent $tx, received $rx, lost $lost; Linux: eth0 received $lin_rx IPv4, eth1 sent $lin_tx IPv4"
-[ "$tx" -eq 60000 ] || fail "sent $tx, not 60000"
+skipped=$(json "$tmp/linux.json" 'r["streams"][0]["skipped"]')
+# 20 kpps for 3 s: 60,000 slots, each sent or (after a stall longer than catch_up) skipped.
+[ "$(json "$tmp/linux.json" 'r["streams"][0]["intended"]')" -eq 60000 ] || fail "intended is not 60000"
+[ $((tx + skipped)) -eq 60000 ] || fail "sent $tx + skipped $skipped is not 60000"
 [ "$lin_rx" -eq "$tx" ] || fail "Linux received $lin_rx, burst gen sent $tx"
 [ "$lin_tx" -eq "$rx" ] || fail "Linux forwarded $lin_tx, burst gen received $rx"
 [ "$lost" -eq $((tx - rx)) ] || fail "lost $lost is not sent - received"
@@ -68,7 +71,11 @@ grep -q '<svg' "$tmp/rfc.svg" || fail "no RFC 2544 plot"
 echo "== the quick form: one UDP stream from the command line"
 awk '/^\[\[stream\]\]/ {skip=1} /^\[test\]/ {skip=0} !skip' "$tmp/stop.toml" > "$tmp/ports.toml"
 "$burst" gen -c "$tmp/ports.toml" --quiet --json "$tmp/quick.json" udp --port a --dst 198.18.2.1 --gateway 198.18.1.254 --rate 5kpps --duration 1s --size 128 >/dev/null
-[ "$(json "$tmp/quick.json" 'r["streams"][0]["rx"]')" -eq 5000 ] || fail "quick form: not 5000 received"
+# 5 kpps for 1 s: 5,000 slots, each sent (and received) or skipped after a stall > catch_up.
+q() { json "$tmp/quick.json" "r['streams'][0]['$1']"; }
+[ "$(q intended)" -eq 5000 ] || fail "quick form: intended $(q intended), not 5000"
+[ $(( $(q tx) + $(q skipped) )) -eq 5000 ] || fail "quick form: sent $(q tx) + skipped $(q skipped) is not 5000"
+[ "$(q rx)" -eq "$(q tx)" ] || fail "quick form: sent $(q tx), received $(q rx)"
 # --start-at: generation starts at the given wall-clock time, not before.
 at=$(( $(date +%s) + 3 ))
 "$burst" gen -c "$tmp/ports.toml" --quiet --json "$tmp/at.json" --start-at "$at" udp --port a --dst 198.18.2.1 --gateway 198.18.1.254 --rate 1kpps --duration 1s >/dev/null

@@ -250,6 +250,9 @@ pub struct Engine<Q: Queue, C: Ticks> {
     ns_mult: u128,
     bias_ns: u64,
     gen_end: u64,
+    /// `[test] catch_up` in ticks: how long after the end of generation slots due before it
+    /// may still leave.
+    catch_up: u64,
     ctl: Arc<Control>,
     ports: Vec<PortRt<Q>>,
     tx: Vec<TxStream>,
@@ -400,6 +403,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             ns_mult,
             bias_ns: cfg.test.latency_bias.0,
             gen_end,
+            catch_up: ticks(cfg.test.catch_up),
             ctl,
             ports: ports_rt,
             tx,
@@ -485,7 +489,14 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             if s.done {
                 continue;
             }
-            if now >= s.stop || s.left == 0 || s.pacer.bursts_done() {
+            // Past its stop a share is done once every slot due before the stop has been
+            // sent or skipped (a stall across the stop must not lose slots uncounted); as fast
+            // as possible has no slots and just stops.
+            let past = now >= s.stop;
+            if s.left == 0
+                || s.pacer.bursts_done()
+                || (past && (s.pacer.is_max() || s.pacer.next >= s.stop))
+            {
                 s.done = true;
                 continue;
             }
@@ -494,7 +505,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 next_due = next_due.min(s.begin);
                 continue;
             }
-            let skipped = s.pacer.catch_up(now, s.mean_size);
+            let skipped = s.pacer.catch_up_before(now, s.stop, s.mean_size);
             if skipped > 0 {
                 let t = &mut self.totals[usize::from(s.id)];
                 t.skipped += skipped;
@@ -590,10 +601,10 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 active = true;
             }
         }
-        if !active && now < self.gen_end {
-            // Everything this core sends is sent.
-            self.stop_sending();
-        } else if now >= self.gen_end {
+        // Everything this core sends is sent (slots due before the end go out up to
+        // `catch_up` late, like any late slot; older ones were skipped), or a port refused
+        // packets until `catch_up` after the end: what it holds is counted unsent.
+        if !active || now >= self.gen_end.saturating_add(self.catch_up) {
             self.stop_sending();
         }
         next_due
@@ -734,10 +745,26 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
     }
 
     /// Ends the run on this core: what is still in a transmit batch is dropped and counted,
-    /// the partial second is published, and the totals are returned with the queues (for the
-    /// next run on the same ports).
+    /// slots due before a share's end that were never reached (the core was descheduled until
+    /// the run's hard end) are counted as skipped, the partial second is published, and the
+    /// totals are returned with the queues (for the next run on the same ports).
     pub fn finish(mut self) -> (CoreResult, Vec<Q>) {
         self.stop_sending();
+        for s in &mut self.tx {
+            if s.done || s.left == 0 {
+                continue;
+            }
+            let k = s
+                .pacer
+                .catch_up_before(u64::MAX, s.stop, s.mean_size)
+                .min(s.left);
+            if k > 0 {
+                let t = &mut self.totals[usize::from(s.id)];
+                t.skipped += k;
+                t.intended += k;
+                self.sec_streams[usize::from(s.id)].intended += k;
+            }
+        }
         for p in &mut self.ports {
             for &(id, size) in &p.ids[..p.txb.len()] {
                 p.c.tx -= 1;

@@ -16,7 +16,9 @@
 //! as `skipped`, so the report's intended rate exceeds the achieved one) and the schedule goes
 //! on from there. A stall therefore costs at most `catch_up` of traffic sent at once
 //! afterwards (a bounded burst), never a flood, and stalls shorter than it leave every
-//! second's count exact.
+//! second's count exact. The end of a share is a point of the same schedule
+//! ([`Pacer::catch_up_before`]): slots due before it are sent up to `catch_up` late or
+//! skipped, never lost uncounted.
 
 use burst_port::clock::SplitMix64;
 use burst_port::Nanos;
@@ -210,6 +212,13 @@ impl Pacer {
             }
         }
         skipped
+    }
+
+    /// [`Pacer::catch_up`] for a share whose schedule ends at `stop`: slots at or after `stop`
+    /// are never skipped (they were never due), so after a stall across the stop every slot
+    /// before it is either sent (at most `catch_up` late) or counted as skipped.
+    pub fn catch_up_before(&mut self, now: u64, stop: u64, mean_size: u16) -> u64 {
+        self.catch_up(now.min(stop.saturating_add(self.catch_up_ticks)), mean_size)
     }
 
     /// The stream's packets per second as ticks for one packet of `size` (for tests).

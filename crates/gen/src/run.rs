@@ -196,6 +196,19 @@ pub fn resolve<Q: Queue>(
 /// Runs a test on in-memory wires (sharing one virtual clock), every core on this thread:
 /// deterministic to the nanosecond and the packet.
 pub fn run_sim(cfg: &GenConfig, lab: &mut Lab<MemQueue>, wires: &[Wire], live: &Live) -> Report {
+    run_sim_stalled(cfg, lab, wires, live, Nanos(0)..Nanos(0))
+}
+
+/// [`run_sim`] with every core descheduled during `stall` (nanoseconds from the start of
+/// generation): no core polls between its start and its end, as when the OS preempts the
+/// generator; the wires go on meanwhile. For tests of the catch-up policy.
+pub fn run_sim_stalled(
+    cfg: &GenConfig,
+    lab: &mut Lab<MemQueue>,
+    wires: &[Wire],
+    live: &Live,
+    stall: core::ops::Range<Nanos>,
+) -> Report {
     let clock: VirtualClock = wires[0].clock().clone();
     let hz = 1_000_000_000;
     let cores = cfg.cores();
@@ -259,6 +272,9 @@ pub fn run_sim(cfg: &GenConfig, lab: &mut Lab<MemQueue>, wires: &[Wire], live: &
             } else {
                 now + 100
             };
+        }
+        if (start + stall.start.0..start + stall.end.0).contains(&target) {
+            target = start + stall.end.0;
         }
         clock.advance_to(Nanos(target));
     }

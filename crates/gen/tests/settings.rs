@@ -107,9 +107,12 @@ fn catch_up_bounds_what_is_sent_late_and_co_correction_shows_it_as_latency() {
     };
     let wide = go("catch_up = \"4ms\"");
     let narrow = go("catch_up = \"16us\"");
-    for s in [&wide, &narrow] {
+    // Every one of the 20,000 slots is sent, skipped or left unsent; what was due before the
+    // end leaves at most catch_up late, at the wire's 500 kpps (4 ms: 2,000 more packets).
+    for (s, late) in [(&wide, 2_000), (&narrow, 8)] {
+        assert_eq!(s.intended, 20_000, "{s:?}");
         assert_eq!(s.intended, s.tx + s.skipped + s.unsent, "{s:?}");
-        assert!((9_000..=10_100).contains(&s.tx), "{s:?}");
+        assert!((9_000..=10_100 + late).contains(&s.tx), "{s:?}");
         assert_eq!(s.lost, 0);
     }
     assert!(
@@ -125,6 +128,53 @@ fn catch_up_bounds_what_is_sent_late_and_co_correction_shows_it_as_latency() {
         "{} vs {}",
         co.latency.p50_ns,
         wide.latency.p50_ns
+    );
+}
+
+#[test]
+fn a_stall_across_the_end_sends_or_skips_every_slot_before_it() {
+    // 100 kpps for 10 ms is 1,000 slots, 10 us apart; the generator is descheduled from 9.5 ms
+    // (50 slots still to send) until after the end of generation.
+    let text = format!(
+        "{}{}\n[test]\nduration = \"10ms\"\ncatch_up = \"10ms\"\n",
+        ports(1),
+        stream_ab("rate = \"100kpps\"")
+    );
+    let go = |until_us: u64| {
+        let mut l = lab(&text, Impairments::NONE);
+        run::resolve_sim(&l.cfg, &mut l.lab, &l.wires[0]).unwrap_or_else(|e| panic!("{e}"));
+        let r = run::run_sim_stalled(
+            &l.cfg,
+            &mut l.lab,
+            &l.wires,
+            &Live::Quiet,
+            Nanos::from_micros(9_500)..Nanos::from_micros(until_us),
+        );
+        l.assert_no_leak();
+        r.streams[0].clone()
+    };
+    // Back 0.3 ms after the end, within catch_up: the 50 late slots still leave.
+    let short = go(10_300);
+    assert_eq!(
+        (short.intended, short.tx, short.skipped, short.rx),
+        (1_000, 1_000, 0, 1_000),
+        "{short:?}"
+    );
+    // Back 20.5 ms later, beyond catch_up: the 50 slots are counted as skipped, none is sent
+    // after the run, and no slot after the end is counted.
+    let long = go(30_000);
+    assert_eq!(
+        (long.intended, long.tx, long.skipped, long.rx),
+        (1_000, 950, 50, 950),
+        "{long:?}"
+    );
+    // Back only after the run's hard end (generation + drain): the core never polls again,
+    // and the slots it never reached are still counted.
+    let gone = go(400_000);
+    assert_eq!(
+        (gone.intended, gone.tx, gone.skipped),
+        (1_000, 950, 50),
+        "{gone:?}"
     );
 }
 
