@@ -418,8 +418,14 @@ mod tests {
             Offer::Skipped,
             "another direction"
         );
-        assert_eq!(t.offer(PortId(0), IN, &f, f.len(), 1, |_| {}), Offer::Captured);
-        assert_eq!(t.offer(PortId(0), IN, &f, f.len(), 2, |_| {}), Offer::Captured);
+        assert_eq!(
+            t.offer(PortId(0), IN, &f, f.len(), 1, |_| {}),
+            Offer::Captured
+        );
+        assert_eq!(
+            t.offer(PortId(0), IN, &f, f.len(), 2, |_| {}),
+            Offer::Captured
+        );
         assert_eq!(
             t.offer(PortId(0), IN, &f, f.len(), 3, |_| {}),
             Offer::NoSlot,
