@@ -46,6 +46,9 @@ step "the example applications against Linux: TCP echo, UDP responder, HTTP clie
 cargo build --release -p burst-apps --features dpdk --examples
 scripts/smoke-apps.sh
 
+step "observability against real traffic: metrics scraped during a flood equal ctl stats, ping/TCP/forwarded captures clean in tshark (also streamed), ctl top in tmux, stats --rates (scripts/smoke-observe.sh)"
+scripts/smoke-observe.sh
+
 step "burst gen against Linux forwarding (af_packet, counts equal ip -s link) and burst's router (memif): reports, merge, RFC 2544, errors (scripts/smoke-gen.sh)"
 scripts/smoke-gen.sh
 

@@ -125,6 +125,7 @@ impl<P: Port> Control<P> {
                 count,
                 snaplen,
                 timeout_ms,
+                max_bytes,
                 filter,
             } => {
                 let ask = super::capture::CaptureAsk {
@@ -133,6 +134,7 @@ impl<P: Port> Control<P> {
                     count,
                     snaplen,
                     timeout_ms,
+                    max_bytes,
                     filter,
                 };
                 match self.capture_start(ask, reply.clone(), now) {
