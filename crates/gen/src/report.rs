@@ -185,13 +185,18 @@ pub struct Machine {
     pub cpus: usize,
     /// Kernel release.
     pub kernel: String,
+    /// The DPDK version the generator was built against (`None` without DPDK; absent in
+    /// reports from before it was recorded).
+    #[serde(default)]
+    pub dpdk: Option<String>,
 }
 
 impl Machine {
     /// This machine.
     pub fn here() -> Machine {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-        let cpu = read("/proc/cpuinfo")
+        let cpuinfo = read("/proc/cpuinfo");
+        let cpu = cpuinfo
             .lines()
             .find(|l| l.starts_with("model name"))
             .and_then(|l| l.split(':').nth(1))
@@ -200,8 +205,20 @@ impl Machine {
         Machine {
             hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
             cpu,
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            // The machine's, not this thread's: the supervisor runs pinned to one CPU.
+            cpus: match cpuinfo
+                .lines()
+                .filter(|l| l.starts_with("processor"))
+                .count()
+            {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            #[cfg(feature = "dpdk")]
+            dpdk: Some(burst_port::dpdk::DPDK_VERSION.to_string()),
+            #[cfg(not(feature = "dpdk"))]
+            dpdk: None,
         }
     }
 }
@@ -800,4 +817,32 @@ pub fn live_line(r: &SecondReport, port_names: &[String]) -> String {
         let _ = write!(o, " | tx-rx {}", tx as i64 - rx as i64);
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machine_counts_every_online_cpu_and_names_the_dpdk_built_against() {
+        let m = Machine::here();
+        // Pinned to one CPU, this thread still reports the machine's count.
+        let mine = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(m.cpus >= mine, "{} < {mine}", m.cpus);
+        assert!(!m.kernel.is_empty());
+        #[cfg(feature = "dpdk")]
+        assert!(
+            m.dpdk.as_deref().is_some_and(
+                |v| v.split('.').count() >= 2 && v.starts_with(|c: char| c.is_ascii_digit())
+            ),
+            "{:?}",
+            m.dpdk
+        );
+        #[cfg(not(feature = "dpdk"))]
+        assert_eq!(m.dpdk, None);
+        // Reports written before the version was recorded still read.
+        let old = r#"{"hostname":"h","cpu":"c","cpus":2,"kernel":"k"}"#;
+        let m: Machine = serde_json::from_str(old).expect("an older machine record parses");
+        assert_eq!(m.dpdk, None);
+    }
 }

@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex};
 
 use burst_wire::ethernet::MacAddr;
 use dpdk_sys as sys;
+
+/// The version of the system DPDK this backend was built against (e.g. `22.11.4`).
+pub const DPDK_VERSION: &str = sys::DPDK_VERSION;
 use dpdk_sys::flags as f;
 
 use crate::batch::{Batch, BURST_MAX};
