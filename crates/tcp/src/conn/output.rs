@@ -268,7 +268,10 @@ impl Connection {
         self.rtt_probe = None;
         self.counters.retransmits += 1;
         self.counters.bytes_retransmitted += n as u64;
-        if self.rto_at.is_none() {
+        // Under RACK a resent head restarts the timer (Linux does the same): the timer
+        // started with the original would otherwise fire while the repair is on its way, and
+        // RACK finds a lost retransmission itself.
+        if self.rto_at.is_none() || (rack && s == self.snd_una) {
             self.rto_at = Some(now + self.rtt.backed_off(u32::from(self.retries)));
         }
         tracing::debug!(
