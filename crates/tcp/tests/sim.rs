@@ -9,7 +9,9 @@ use std::collections::VecDeque;
 
 use burst_port::clock::SplitMix64;
 use burst_port::Nanos;
-use burst_tcp::{CongestionAlgorithm, ConnParams, Connection, Negotiate, State, TcpConfig};
+use burst_tcp::{
+    CongestionAlgorithm, ConnParams, Connection, LossDetection, Negotiate, State, TcpConfig,
+};
 use burst_wire::tcp::{Flags, Repr, SeqNumber};
 
 /// Link impairments of one direction.
@@ -553,4 +555,38 @@ fn sequence_numbers_wrap_mid_transfer() {
         let iss = Some((u32::MAX - 3000, u32::MAX - 100_000));
         run_with_reader(&cfg, link(0.03), MIB, 77, None, iss);
     }
+}
+
+#[test]
+fn rack_recovers_faster_than_duplicate_acks_under_loss() {
+    // The same links, seeds and transfers with RACK-TLP (the default) and with RFC 6675
+    // duplicate-ACK detection: RACK finds lost retransmissions and tail losses without the
+    // RTO, so it finishes sooner in total and times out less.
+    let rack = config(CongestionAlgorithm::Cubic, true);
+    let dupack = TcpConfig {
+        loss_detection: LossDetection::DupAck,
+        ..rack.clone()
+    };
+    let (mut t_rack, mut t_dup) = (Nanos::ZERO, Nanos::ZERO);
+    let (mut rto_rack, mut rto_dup) = (0, 0);
+    for (k, loss) in [0.01, 0.03, 0.05, 0.10].into_iter().enumerate() {
+        for seed in 0..3u64 {
+            let seed = 300 + 10 * k as u64 + seed;
+            let r = run(&rack, link(loss), MIB, seed);
+            let d = run(&dupack, link(loss), MIB, seed);
+            eprintln!(
+                "loss {loss} seed {seed}: rack {:?} ({} timeouts), dupack {:?} ({} timeouts)",
+                r.time, r.timeouts, d.time, d.timeouts
+            );
+            t_rack = t_rack + r.time;
+            t_dup = t_dup + d.time;
+            rto_rack += r.timeouts;
+            rto_dup += d.timeouts;
+        }
+    }
+    eprintln!(
+        "total: rack {t_rack:?} ({rto_rack} timeouts), dupack {t_dup:?} ({rto_dup} timeouts)"
+    );
+    assert!(t_rack < t_dup, "{t_rack:?} < {t_dup:?}");
+    assert!(rto_rack < rto_dup, "{rto_rack} < {rto_dup}");
 }
