@@ -523,6 +523,12 @@ fn many_seeds_small_transfers() {
         l.queue = 8 * 1024 + r.below(256 * 1024) as usize;
         let bytes = 1 + r.below(512 * 1024) as usize;
         let reader = (r.below(3) == 0).then(|| 1_000 + r.below(50_000) as usize);
+        // Drawn last, so the draws above (and the seeds' earlier configurations) stay.
+        if r.below(4) == 0 {
+            cfg.loss_detection = LossDetection::DupAck;
+        }
+        cfg.tlp = r.below(4) != 0;
+        cfg.undo = r.below(4) != 0;
         let o = run_with_reader(&cfg, l, bytes, 1000 + seed, reader, None);
         if seeds > 12 {
             eprintln!("seed {seed}: {:?} {} retransmits", o.time, o.retransmits);
