@@ -584,8 +584,8 @@ fn rack_recovers_faster_than_duplicate_acks_under_loss() {
                 "loss {loss} seed {seed}: rack {:?} ({} timeouts), dupack {:?} ({} timeouts)",
                 r.time, r.timeouts, d.time, d.timeouts
             );
-            t_rack = t_rack + r.time;
-            t_dup = t_dup + d.time;
+            t_rack += r.time;
+            t_dup += d.time;
             rto_rack += r.timeouts;
             rto_dup += d.timeouts;
         }
