@@ -111,6 +111,40 @@ pub enum Request {
     Netstat,
     /// `rdisc`: router discovery (default routers learned, ports advertising).
     Rdisc,
+    /// `capture PORT`: frames a port receives and/or sends, streamed as `Frame` lines, then
+    /// `CaptureDone`.
+    Capture {
+        /// Port name.
+        port: String,
+        /// `in`, `out` or `both`.
+        dir: String,
+        /// Frames at most.
+        count: u32,
+        /// Bytes kept of each frame (64..=65535).
+        snaplen: u32,
+        /// Give up after this many milliseconds.
+        timeout_ms: u32,
+        /// Stop once this many frame bytes (as captured) were sent; 0: no byte bound.
+        #[serde(default)]
+        max_bytes: u64,
+        /// Which frames.
+        filter: crate::capture::CaptureFilter,
+    },
+}
+
+/// One captured frame, as `capture` streams it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedFrame {
+    /// When, in nanoseconds since 1970-01-01 UTC.
+    pub ts_ns: u64,
+    /// Port name.
+    pub port: String,
+    /// `in` or `out`.
+    pub dir: String,
+    /// The frame's length on the wire.
+    pub orig_len: u32,
+    /// The bytes kept (hex).
+    pub data: String,
 }
 
 /// One TCP connection or listener, as `netstat -a` shows it.
@@ -329,6 +363,15 @@ pub enum Response {
     },
     /// `rdisc`.
     Rdisc(RdiscStatus),
+    /// One captured frame.
+    Frame(CapturedFrame),
+    /// The capture ended.
+    CaptureDone {
+        /// Frames sent.
+        frames: u64,
+        /// Frames the workers missed (no free slot: the reader was behind).
+        dropped: u64,
+    },
     /// `trace`: the packets traced (fewer than asked when the timeout came first).
     Trace {
         /// Packets in arrival order at the control thread.
@@ -396,7 +439,10 @@ pub enum EchoOutcome {
 impl Response {
     /// Whether this is the last line of its reply.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Response::Echo { .. } | Response::Hop { .. })
+        !matches!(
+            self,
+            Response::Echo { .. } | Response::Hop { .. } | Response::Frame(_)
+        )
     }
 }
 
@@ -527,6 +573,23 @@ mod tests {
         assert!(Response::PingDone {
             sent: 1,
             received: 0
+        }
+        .is_final());
+        // A capture streams frames, then its summary ends it.
+        let frame = Response::Frame(CapturedFrame {
+            ts_ns: 1,
+            port: "p0".into(),
+            dir: "in".into(),
+            orig_len: 60,
+            data: "00".into(),
+        });
+        assert!(!frame.is_final());
+        let mut w = Vec::new();
+        write_response(&mut w, &frame).unwrap();
+        assert_eq!(serde_json::from_slice::<Response>(&w).unwrap(), frame);
+        assert!(Response::CaptureDone {
+            frames: 1,
+            dropped: 0
         }
         .is_final());
     }

@@ -14,6 +14,7 @@
 //! | `[ipv4]` | [`Ipv4Tunables`] | `ipv4.rs` |
 //! | `[icmp]` | [`IcmpTunables`] | `ipv4.rs` |
 //! | `[app]` | [`AppTunables`]: limits of the applications on the workers | `app.rs` |
+//! | `[metrics]` | [`MetricsConfig`]: the Prometheus endpoint | `metrics.rs` |
 //! | `[router_discovery]` | [`RouterDiscoveryConfig`]: RFC 1256, host and router side | `rdisc.rs` |
 //! | `[tcp]` | [`TcpTunables`] | `tcp.rs` |
 //! | `[services]` | [`ServicesConfig`]: the simple TCP/IP services | `services.rs` |
@@ -42,6 +43,7 @@ mod de;
 mod eal;
 mod filter;
 mod ipv4;
+mod metrics;
 mod port;
 mod rdisc;
 mod route;
@@ -61,6 +63,7 @@ pub use de::parse_duration;
 pub use eal::EalConfig;
 pub use filter::FilterConfig;
 pub use ipv4::{IcmpTunables, Ipv4Tunables};
+pub use metrics::MetricsConfig;
 pub use port::PortConfig;
 pub use rdisc::RouterDiscoveryConfig;
 pub use route::RouteConfig;
@@ -107,6 +110,8 @@ pub struct Config {
     pub router_discovery: RouterDiscoveryConfig,
     /// Application limits.
     pub app: AppTunables,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
     /// TCP tunables.
     pub tcp: TcpTunables,
     /// Which port backend to run on.
@@ -226,6 +231,8 @@ struct RawConfig {
     #[serde(default)]
     app: AppTunables,
     #[serde(default)]
+    metrics: metrics::RawMetrics,
+    #[serde(default)]
     tcp: TcpTunables,
     #[serde(default)]
     backend: RawBackend,
@@ -285,6 +292,7 @@ impl RawConfig {
             icmp: self.icmp,
             router_discovery: self.router_discovery,
             app: self.app,
+            metrics: self.metrics.validate(),
             tcp: self.tcp,
             backend,
             services: self.services,

@@ -122,6 +122,7 @@ impl<Q: Queue> Worker<Q> {
         fwd: &ForwardStats,
         tcp: &burst_tcp::TcpStackStats,
         tcpw: &TcpWorkerStats,
+        rt: &super::runtime_stats::RuntimeStats,
         ports: &[PortCounters],
         f: &mut impl FnMut(&'static str, &'static str, u64),
     ) {
@@ -170,6 +171,7 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in tcpw.named() {
             f("tcp", n, x);
         }
+        rt.each(&mut |n, x| f("rt", n, x));
         for (section, p) in PORT_SECTIONS.iter().zip(ports) {
             f(section, "rx", p.rx);
             f(section, "tx", p.tx);
@@ -192,6 +194,7 @@ impl<Q: Queue> Worker<Q> {
             &self.fwd,
             &self.tcp.stats(),
             &self.tcp_stats,
+            &self.rt,
             &self.port_counters,
             &mut |_, _, v| {
                 if let Some(slot) = slots.next() {
