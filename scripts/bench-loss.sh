@@ -266,6 +266,8 @@ for d in $delays; do
   [ "$d" = 1 ] && delay_off
 done
 echo "load after: $(uptime | sed 's/.*load average/load average/')"
+# VERBOSE=1: burst's TCP counters (netstat -s) after all the cells.
+if [ "${VERBOSE:-0}" = 1 ]; then ctl netstat -s | sed -n '/TCP Statistics/,/^$/p;/TCP Statistics/,/Reassembly/p' | sort -u; fi
 echo
 echo "medians of $RUNS runs, Mbit/s; burst's counters over the cell: retrans_segs / rto_timeouts / lost_retransmits / tlp_probes"
 echo

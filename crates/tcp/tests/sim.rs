@@ -596,3 +596,39 @@ fn rack_recovers_faster_than_duplicate_acks_under_loss() {
     assert!(t_rack < t_dup, "{t_rack:?} < {t_dup:?}");
     assert!(rto_rack < rto_dup, "{rto_rack} < {rto_dup}");
 }
+
+#[test]
+fn at_a_lab_rtt_rack_keeps_the_rate_under_loss() {
+    // Issue 21's lab in simulation: RTT 0.1 ms, 1 Gbit/s, random loss both ways, the seeds'
+    // 300 ms minimum RTO. With duplicate-ACK detection every lost retransmission and lost tail
+    // costs an RTO (3000 round trips); RACK-TLP repairs them within a few round trips.
+    let mut l = link(0.0);
+    l.delay = Nanos::from_micros(50);
+    l.jitter = Nanos::from_micros(5);
+    l.rate = 125_000_000;
+    l.queue = MIB;
+    l.dup = 0.0;
+    let rack = TcpConfig {
+        min_rto: Nanos::from_millis(300),
+        ..config(CongestionAlgorithm::Cubic, true)
+    };
+    let dupack = TcpConfig {
+        loss_detection: LossDetection::DupAck,
+        ..rack.clone()
+    };
+    for (k, loss) in [0.03, 0.05].into_iter().enumerate() {
+        l.loss = loss;
+        let mbps = |o: &Outcome| (2.0 * 8.0 * MIB as f64 / 1e6) / (o.time.0 as f64 / 1e9);
+        let r = run(&rack, l, 2 * MIB, 400 + k as u64);
+        let d = run(&dupack, l, 2 * MIB, 400 + k as u64);
+        eprintln!(
+            "loss {loss}: rack {:.0} Mbit/s each way ({} timeouts), dupack {:.0} Mbit/s ({} timeouts)",
+            mbps(&r),
+            r.timeouts,
+            mbps(&d),
+            d.timeouts
+        );
+        assert!(mbps(&r) > 4.0 * mbps(&d), "loss {loss}");
+        assert!(r.timeouts < d.timeouts, "loss {loss}");
+    }
+}
