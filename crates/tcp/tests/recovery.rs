@@ -5,6 +5,7 @@
 
 mod common;
 
+use burst_port::Nanos;
 use burst_tcp::{LossDetection, Negotiate, State, TcpConfig};
 use burst_wire::tcp::{Flags, Options, SackBlocks};
 use common::*;
@@ -329,4 +330,55 @@ fn a_spurious_fast_retransmit_is_undone_by_a_dsack() {
     );
     // RFC 3708: the window as it was before the reduction.
     assert!(s.cwnd >= cwnd, "{} >= {cwnd}", s.cwnd);
+}
+
+/// Ten segments at 1000 ms; segment 0 arrives after 1–3 (SACKed at 1100 ms: retransmitted at
+/// once) and before its retransmission; if `dsack`, the peer then reports the retransmission
+/// as a duplicate.
+fn late_first_segment(dsack: bool) -> Harness {
+    let mut h = ten_out(&rack(), false, 10 * MSS as usize);
+    h.at(ms(1100));
+    peer(&mut h, seg(0), &[(seg(1), seg(4))], None);
+    assert_eq!(sent(&mut h), [(seg(0), 1460)]);
+    h.at(ms(1101));
+    peer(&mut h, seg(10), &[], None);
+    if dsack {
+        h.at(ms(1200));
+        peer(&mut h, seg(10), &[(seg(0), seg(1))], None);
+    }
+    h
+}
+
+/// A second flight at 2000 ms (as much of ten segments as the window takes) whose first
+/// segment is late: 11–13 SACKed at 2100 ms. Returns what was sent then, the next deadline
+/// (RACK's reordering timer, if segment 10 is not lost yet) and how many segments went out.
+fn second_flight(h: &mut Harness) -> (Vec<(u32, usize)>, Nanos, u32) {
+    h.at(ms(2000));
+    h.c.send(&[3; 10 * MSS as usize]);
+    let n = sent(h).len() as u32;
+    assert!(n >= 4);
+    h.at(ms(2100));
+    peer(h, seg(10), &[(seg(11), seg(14))], None);
+    let out = sent(h);
+    (out, h.c.next_deadline().unwrap(), n)
+}
+
+#[test]
+fn a_dsack_widens_the_reordering_window() {
+    // Without the D-SACK nothing showed reordering (the late original had been retransmitted,
+    // so its arrival is ambiguous): three SACKed segments mean a loss at once.
+    let mut h = late_first_segment(false);
+    let (out, _, _) = second_flight(&mut h);
+    assert_eq!(out, [(seg(10), 1460)]);
+    // With the D-SACK the path is known to reorder (RFC 8985 §6.2 step 4): the window is
+    // min_rtt / 4 = 25 ms, doubled for the round that brought a D-SACK: 2000 + 100 + 50 ms.
+    let mut h = late_first_segment(true);
+    assert_eq!(h.c.stats().counters.dsacks_received, 1);
+    let (out, due, n) = second_flight(&mut h);
+    assert_eq!((out, due), (vec![], ms(2150)));
+    // Segment 10 arrives 40 ms late, within the window: nothing was retransmitted.
+    h.at(ms(2140));
+    peer(&mut h, seg(10 + n), &[], None);
+    assert_eq!(sent(&mut h), []);
+    assert_eq!(h.c.stats().counters.retransmits, 1);
 }
