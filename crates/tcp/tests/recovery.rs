@@ -382,3 +382,46 @@ fn a_dsack_widens_the_reordering_window() {
     assert_eq!(sent(&mut h), []);
     assert_eq!(h.c.stats().counters.retransmits, 1);
 }
+
+#[test]
+fn a_full_transmission_log_falls_back_to_duplicate_acks_and_recovers() {
+    // 40 one-byte segments, each sent alone (Nagle off) at its own millisecond: one record
+    // each in a log of 32 (a 1,000-byte send buffer). The peer SACKs every other byte, so no
+    // neighbours can merge: the log fills, is counted, and RACK steps aside for that flight.
+    let cfg = TcpConfig {
+        nagle: false,
+        send_buffer: 1000,
+        ..rack()
+    };
+    let mut h = established(&cfg, false);
+    for k in 0..40u64 {
+        h.at(ms(1000 + k));
+        assert_eq!(h.c.send(&[7]), 1);
+        assert_eq!(sent(&mut h).len(), 1);
+    }
+    let una = ISS + 1;
+    for k in 0..19u32 {
+        h.at(ms(1100 + u64::from(k)));
+        peer(&mut h, una, &[(una + 2 * k + 1, una + 2 * k + 2)], None);
+        h.drain();
+    }
+    assert_eq!(h.c.stats().counters.log_overflows, 1);
+    // Everything acknowledged: RACK takes over again, and the next loss is its.
+    h.at(ms(1200));
+    peer(&mut h, una + 40, &[], None);
+    h.drain();
+    let before = h.c.stats().counters.rack_losses;
+    h.at(ms(2000));
+    for _ in 0..4 {
+        assert_eq!(h.c.send(&[8; 250]), 250);
+        assert_eq!(sent(&mut h).len(), 1);
+    }
+    h.at(ms(2100));
+    let base = una + 40;
+    peer(&mut h, base, &[(base + 250, base + 1000)], None);
+    // 750 bytes SACKed is less than DupThresh segments: the reordering window (25 ms) first.
+    assert_eq!(sent(&mut h), []);
+    assert_eq!(h.run_deadline(), ms(2125));
+    assert_eq!(sent(&mut h), [(base, 250)]);
+    assert_eq!(h.c.stats().counters.rack_losses, before + 1);
+}

@@ -579,6 +579,8 @@ pub struct RecoveryCounts {
     pub spurious_recoveries: u64,
     /// D-SACK blocks received.
     pub dsacks_received: u64,
+    /// Transmission log overflows (RACK fell back to duplicate ACKs for a flight).
+    pub log_overflows: u64,
 }
 
 impl RecoveryCounts {
@@ -593,6 +595,7 @@ impl RecoveryCounts {
             spurious_rtos: c.spurious_rtos,
             spurious_recoveries: c.spurious_recoveries,
             dsacks_received: c.dsacks_received,
+            log_overflows: c.log_overflows,
         }
     }
 
@@ -607,6 +610,7 @@ impl RecoveryCounts {
             spurious_rtos: self.spurious_rtos - o.spurious_rtos,
             spurious_recoveries: self.spurious_recoveries - o.spurious_recoveries,
             dsacks_received: self.dsacks_received - o.dsacks_received,
+            log_overflows: self.log_overflows - o.log_overflows,
         }
     }
 }

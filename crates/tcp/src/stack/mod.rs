@@ -274,6 +274,10 @@ pub struct TcpStackStats {
     pub spurious_recoveries_undone: u64,
     /// D-SACK blocks received (Linux `TCPDSACKRecv`).
     pub dsacks_received: u64,
+    /// Times a connection's transmission log was full and RACK fell back to duplicate-ACK
+    /// detection until the flight was acknowledged (SACK blocks cut it into more pieces than
+    /// the log holds).
+    pub rack_log_overflows: u64,
     /// Super-segments sent for segmentation offload (their pieces count in `segs_out`).
     pub tso_segments: u64,
     /// Segments sent with RST (tcpOutRsts).
@@ -316,7 +320,7 @@ pub struct TcpStackStats {
 
 impl TcpStackStats {
     /// The counters with their names, for `netstat -s` and the counter export.
-    pub fn named(&self) -> [(&'static str, u64); 35] {
+    pub fn named(&self) -> [(&'static str, u64); 36] {
         [
             ("active_opens", self.active_opens),
             ("passive_opens", self.passive_opens),
@@ -338,6 +342,7 @@ impl TcpStackStats {
                 self.spurious_recoveries_undone,
             ),
             ("dsacks_received", self.dsacks_received),
+            ("rack_log_overflows", self.rack_log_overflows),
             ("tso_segments", self.tso_segments),
             ("out_rsts", self.out_rsts),
             ("in_rsts", self.in_rsts),
@@ -1080,6 +1085,7 @@ impl TcpStack {
             st.spurious_rtos_undone += r.spurious_rtos;
             st.spurious_recoveries_undone += r.spurious_recoveries;
             st.dsacks_received += r.dsacks_received;
+            st.rack_log_overflows += r.log_overflows;
         }
         if matches!(state, State::TimeWait | State::Closed) {
             if state == State::Closed && e.in_table {
