@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # burst gen end to end (in scripts/test.sh): against the Linux kernel forwarding in a namespace
 # over af_packet (the generator's counts equal Linux's own `ip -s link` counters, ARP set
-# apart; a DUT that stops forwarding mid-run: the run ends on time and says so; RFC 2544 on two
+# apart; --metrics scraped while it runs; a DUT that stops forwarding mid-run: the run ends on time and says so; RFC 2544 on two
 # frame sizes with a plot; the quick one-stream command line; a configuration error with its
 # position), and against burst's router over net_memif (scripts/lab-memif.sh; JSON, CSV and
 # SVG reports; two reports merged). Cleans up its lab and files whatever happens.
@@ -28,7 +28,12 @@ echo "== Linux forwarding as the DUT (af_packet): counts against ip -s link"
 scripts/lab-linux-dut.sh up
 scripts/lab-linux-dut.sh config "$tmp/linux.toml"
 rx0=$(link eth0 rx); tx1=$(link eth1 tx); ai=$(arp in eth0); ao=$(arp out eth1)
-"$burst" gen -c "$tmp/linux.toml" --plain --json "$tmp/linux.json" --csv "$tmp/linux.csv" --plot "$tmp/linux.svg"
+# --metrics: scraped every 0.5 s while the run lasts (bounded: 20 tries).
+mport=$((20000 + $$ % 20000))
+( for i in $(seq 1 20); do curl -s --max-time 1 "http://127.0.0.1:$mport/metrics" > "$tmp/scrape.$i" || rm -f "$tmp/scrape.$i"; sleep 0.5; done ) &
+scraper=$!
+"$burst" gen -c "$tmp/linux.toml" --plain --metrics "127.0.0.1:$mport" --json "$tmp/linux.json" --csv "$tmp/linux.csv" --plot "$tmp/linux.svg"
+wait "$scraper"
 tx=$(json "$tmp/linux.json" 'r["streams"][0]["tx"]'); rx=$(json "$tmp/linux.json" 'r["streams"][0]["rx"]')
 lost=$(json "$tmp/linux.json" 'r["streams"][0]["lost"]')
 lin_rx=$(( $(link eth0 rx) - rx0 - ($(arp in eth0) - ai) ))
@@ -43,6 +48,15 @@ skipped=$(json "$tmp/linux.json" 'r["streams"][0]["skipped"]')
 [ "$lost" -eq $((tx - rx)) ] || fail "lost $lost is not sent - received"
 grep -q '^second,kind,name' "$tmp/linux.csv" || fail "no CSV header"
 grep -q '<svg' "$tmp/linux.svg" || fail "no SVG plot"
+# The scrapes: sent packets only grow, and a full second shows the 20 kpps rate.
+sent_seen=$(cat "$tmp"/scrape.* 2>/dev/null | awk '/^burst_gen_tx_packets_total/ { print $2 }' | sort -n | uniq | wc -l)
+rate_seen=$(cat "$tmp"/scrape.* 2>/dev/null | awk '/^burst_gen_tx_pps/ && $2 >= 19000 && $2 <= 21000 { n++ } END { print n + 0 }')
+echo "--metrics: $(ls "$tmp"/scrape.* 2>/dev/null | wc -l) scrapes, $sent_seen distinct sent totals, $rate_seen at 20 kpps"
+[ "$sent_seen" -ge 2 ] || fail "--metrics: the sent counter did not move across scrapes"
+[ "$rate_seen" -ge 1 ] || fail "--metrics: no scrape showed burst_gen_tx_pps at 20 kpps"
+for s in "$tmp"/scrape.*; do
+  awk '/^burst_gen_tx_packets_total/ { v = $2 } END { print v + 0 }' "$s"
+done | awk 'NR > 1 && $1 < prev { bad = 1 } { prev = $1 } END { exit bad }' || fail "--metrics: the sent counter went down"
 
 echo "== the DUT stops forwarding mid-run: the run ends on time and says so"
 sed -e 's/^duration = "3s"/duration = "4s"/' "$tmp/linux.toml" > "$tmp/stop.toml"

@@ -30,6 +30,10 @@ pub(crate) struct Output {
     /// Plain live lines even on a terminal.
     #[arg(long, global = true)]
     pub(crate) plain: bool,
+    /// Serve the live figures for Prometheus at http://ADDR/metrics while the run lasts
+    /// (e.g. 127.0.0.1:9109).
+    #[arg(long, value_name = "ADDR:PORT", global = true)]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
 }
 
 /// One stream from the command line.
@@ -278,8 +282,60 @@ pub(crate) fn run(a: GenArgs) -> anyhow::Result<()> {
     run_dpdk(&cfg, &a, delay)
 }
 
+/// `--metrics`: the endpoint, for as long as the returned guard lives, and the figures it serves.
+#[cfg(feature = "dpdk")]
+struct Exporter {
+    metrics: std::sync::Arc<burst_gen::metrics::GenMetrics>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(feature = "dpdk")]
+impl Exporter {
+    fn start(cfg: &GenConfig, addr: std::net::SocketAddr) -> anyhow::Result<Exporter> {
+        let metrics = std::sync::Arc::new(burst_gen::metrics::GenMetrics::new(cfg));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let m = metrics.clone();
+        let (thread, bound) =
+            burst_runtime::metrics::serve_with(addr, stop.clone(), move || Some(m.render()))
+                .with_context(|| {
+                    format!("--metrics {addr}: cannot listen (pick a free address and port)")
+                })?;
+        eprintln!("metrics: GET http://{bound}/metrics");
+        Ok(Exporter {
+            metrics,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// `live`, with every second also recorded for the endpoint.
+    fn wrap(&self, live: Live) -> Live {
+        Live::Exported(Box::new(live), self.metrics.clone())
+    }
+}
+
+#[cfg(feature = "dpdk")]
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[cfg(feature = "dpdk")]
 fn run_dpdk(cfg: &GenConfig, a: &GenArgs, delay: Duration) -> anyhow::Result<()> {
+    let exporter = a
+        .out
+        .metrics
+        .map(|addr| Exporter::start(cfg, addr))
+        .transpose()?;
+    let exported = |l: Live| match &exporter {
+        Some(e) => e.wrap(l),
+        None => l,
+    };
     let mut lab = burst_gen::dpdk::DpdkLab::open(cfg).map_err(|e| anyhow!(e))?;
     if let Some(GenCommand::Rfc2544) = &a.command {
         let live = if a.out.quiet {
@@ -287,9 +343,11 @@ fn run_dpdk(cfg: &GenConfig, a: &GenArgs, delay: Duration) -> anyhow::Result<()>
         } else {
             Live::Plain
         };
+        // Every trial's seconds reach the endpoint (its counters add up over the search).
+        let trial_live = exported(Live::Quiet);
         let res = burst_gen::rfc2544::run(
             cfg,
-            &mut |c: &GenConfig| lab.run(c, Duration::ZERO, &Live::Quiet),
+            &mut |c: &GenConfig| lab.run(c, Duration::ZERO, &trial_live),
             &live,
         )
         .map_err(|e| anyhow!(e))?;
@@ -307,7 +365,7 @@ fn run_dpdk(cfg: &GenConfig, a: &GenArgs, delay: Duration) -> anyhow::Result<()>
         }
         return Ok(());
     }
-    let l = live(&a.out, cfg.test.duration.0 / 1_000_000_000);
+    let l = exported(live(&a.out, cfg.test.duration.0 / 1_000_000_000));
     // --start-at is a wall-clock time: what is left of the wait once the ports are open.
     let delay = match a.start_at {
         Some(_) => start_delay(a.start_at)

@@ -23,6 +23,7 @@ pub mod config;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod engine;
+pub mod metrics;
 pub mod pace;
 pub mod plot;
 pub mod report;

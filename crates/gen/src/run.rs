@@ -33,6 +33,8 @@ pub enum Live {
     Plain,
     /// An `indicatif` bar on a terminal, the line as its message.
     Bar(indicatif::ProgressBar),
+    /// As the inner one, and every second recorded for `--metrics`.
+    Exported(Box<Live>, std::sync::Arc<crate::metrics::GenMetrics>),
 }
 
 impl Live {
@@ -53,6 +55,10 @@ impl Live {
     fn show(&self, r: &SecondReport, ports: &[String]) {
         match self {
             Live::Quiet => {}
+            Live::Exported(inner, m) => {
+                m.record(r);
+                inner.show(r, ports);
+            }
             Live::Plain => eprintln!("{}", live_line(r, ports)),
             Live::Bar(b) => {
                 b.set_position(u64::from(r.second) + 1);
@@ -61,9 +67,17 @@ impl Live {
         }
     }
 
-    fn done(&self) {
-        if let Live::Bar(b) = self {
-            b.finish_and_clear();
+    /// The end of a run, with the seconds not shown (they reach the metrics here).
+    fn done(&self, rest: &[SecondReport]) {
+        match self {
+            Live::Bar(b) => b.finish_and_clear(),
+            Live::Exported(inner, m) => {
+                for r in rest {
+                    m.record(r);
+                }
+                inner.done(rest);
+            }
+            Live::Quiet | Live::Plain => {}
         }
     }
 }
@@ -75,6 +89,8 @@ struct Supervisor<'a> {
     drain: u64,
     ports: Vec<String>,
     live: &'a Live,
+    /// Seconds shown live so far (the rest are shown at the end).
+    shown: usize,
 }
 
 impl Supervisor<'_> {
@@ -84,6 +100,7 @@ impl Supervisor<'_> {
         while let Some(t) = self.ctl.ticks.pop() {
             for r in self.series.add(t) {
                 self.live.show(&r, &self.ports);
+                self.shown += 1;
             }
         }
         if self.ctl.sending.load(Ordering::Acquire) == 0 {
@@ -96,9 +113,11 @@ impl Supervisor<'_> {
         while let Some(t) = self.ctl.ticks.pop() {
             for r in self.series.add(t) {
                 self.live.show(&r, &self.ports);
+                self.shown += 1;
             }
         }
-        self.live.done();
+        let all = self.series.finish();
+        self.live.done(all.get(self.shown..).unwrap_or_default());
         let mut notes = Vec::new();
         let lost = self.ctl.ticks_lost.load(Ordering::Relaxed);
         if lost > 0 {
@@ -106,7 +125,7 @@ impl Supervisor<'_> {
                 "{lost} per-second reports were lost (the supervisor fell behind); totals are exact"
             ));
         }
-        (self.series.finish(), notes)
+        (all, notes)
     }
 }
 
@@ -241,6 +260,7 @@ pub fn run_sim_stalled(
         drain,
         ports: cfg.ports.iter().map(|p| p.name.clone()).collect(),
         live,
+        shown: 0,
     };
     let started = unix_now();
     clock.advance_to(Nanos(start));
@@ -375,6 +395,7 @@ where
         drain,
         ports: cfg.ports.iter().map(|p| p.name.clone()).collect(),
         live,
+        shown: 0,
     };
     let out: Vec<(CoreResult, Vec<Q>)> = std::thread::scope(|sc| {
         let handles: Vec<_> = queues

@@ -310,3 +310,61 @@ fn the_bulk_path_at_max_rate_sends_valid_numbered_frames() {
         l.assert_no_leak();
     }
 }
+
+#[test]
+fn metrics_count_what_the_report_counts() {
+    use burst_gen::metrics::GenMetrics;
+    use burst_gen::run::Live;
+    use std::sync::Arc;
+    let imp = Impairments {
+        loss: 0.01,
+        ..Impairments::NONE
+    };
+    let text = format!(
+        "{}{}\n[test]\nduration = \"3s\"\n",
+        ports(2),
+        stream_ab("rate = \"10007pps\"\nsize = 100")
+    );
+    let mut l = lab(&text, imp);
+    let m = Arc::new(GenMetrics::new(&l.cfg));
+    let before = m.render();
+    assert!(
+        before.contains("burst_gen_tx_packets_total{port=\"a\"} 0"),
+        "every series from the start:\n{before}"
+    );
+    let r = l.run_live(&Live::Exported(Box::new(Live::Quiet), m.clone()));
+    let text = m.render();
+    let s = &r.streams[0];
+    for want in [
+        format!(
+            "burst_gen_tx_packets_total{{port=\"a\"}} {}",
+            r.ports[0].counters.tx
+        ),
+        format!(
+            "burst_gen_tx_bytes_total{{port=\"a\"}} {}",
+            r.ports[0].counters.tx * 100
+        ),
+        format!("burst_gen_rx_packets_total{{port=\"b\"}} {}", s.rx),
+        format!(
+            "burst_gen_stream_intended_total{{stream=\"ab\"}} {}",
+            s.intended
+        ),
+        format!("burst_gen_stream_tx_total{{stream=\"ab\"}} {}", s.tx),
+        format!("burst_gen_stream_rx_total{{stream=\"ab\"}} {}", s.rx),
+        // The last second is the drain's: nothing sent in it.
+        "burst_gen_tx_pps{port=\"a\"} 0".to_string(),
+        format!("burst_gen_seconds {}", r.series.len()),
+        "# TYPE burst_gen_latency_seconds gauge".to_string(),
+        "burst_gen_latency_seconds{port=\"b\",quantile=\"0.99\"}".to_string(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
+    assert_eq!(s.tx, 3 * 10_007);
+    assert!(
+        s.rx < s.tx && s.rx > s.tx * 97 / 100,
+        "1 % loss: {} of {}",
+        s.rx,
+        s.tx
+    );
+    l.assert_no_leak();
+}

@@ -328,6 +328,29 @@ pub fn serve(
     commands: mpsc::Sender<Command>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<(JoinHandle<()>, SocketAddr)> {
+    serve_with(addr, stop, move || {
+        let (tx, rx) = mpsc::channel();
+        commands
+            .send(Command {
+                req: Request::Stats,
+                reply: tx,
+            })
+            .ok()?;
+        match rx.recv_timeout(Duration::from_secs(5)).ok()? {
+            Response::Stats { groups } => Some(render(&groups)),
+            _ => None,
+        }
+    })
+}
+
+/// Serves `GET /metrics` on `addr` until `stop` is set, each scrape answered with what
+/// `render` returns (OpenMetrics text; `None`: 503, the source did not answer). For other
+/// programs on the same server (`burst gen`). Returns the thread and the bound address.
+pub fn serve_with(
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    render: impl Fn() -> Option<String> + Send + 'static,
+) -> std::io::Result<(JoinHandle<()>, SocketAddr)> {
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
     listener.set_nonblocking(true)?;
@@ -337,7 +360,7 @@ pub fn serve(
             while !stop.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((s, _)) => {
-                        if let Err(e) = scrape(s, &commands) {
+                        if let Err(e) = scrape(s, &render) {
                             tracing::debug!("metrics: {e}");
                         }
                     }
@@ -373,7 +396,7 @@ pub fn serve_configured(
 }
 
 /// Answers one HTTP request.
-fn scrape(mut s: TcpStream, commands: &mpsc::Sender<Command>) -> std::io::Result<()> {
+fn scrape(mut s: TcpStream, render: &impl Fn() -> Option<String>) -> std::io::Result<()> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut r = BufReader::new(s.try_clone()?);
@@ -396,17 +419,9 @@ fn scrape(mut s: TcpStream, commands: &mpsc::Sender<Command>) -> std::io::Result
             body.len()
         );
     }
-    let (tx, rx) = mpsc::channel();
-    let sent = commands.send(Command {
-        req: Request::Stats,
-        reply: tx,
-    });
-    let body = match sent
-        .ok()
-        .and_then(|()| rx.recv_timeout(Duration::from_secs(5)).ok())
-    {
-        Some(Response::Stats { groups }) => render(&groups),
-        _ => {
+    let body = match render() {
+        Some(body) => body,
+        None => {
             let body = "burst: the control thread did not answer\n";
             return write!(
                 s,

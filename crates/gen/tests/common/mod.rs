@@ -152,9 +152,14 @@ pub(crate) fn two_wires(text: &str, imp: [Impairments; 2]) -> MemLab {
 impl MemLab {
     /// Resolves (ARP, or the configured MACs) and runs the test to its end.
     pub(crate) fn run(&mut self) -> Report {
+        self.run_live(&Live::Quiet)
+    }
+
+    /// [`run`](Self::run) with the live output `live` (`Live::Exported` for metrics).
+    pub(crate) fn run_live(&mut self, live: &Live) -> Report {
         run::resolve_sim(&self.cfg, &mut self.lab, &self.wires[0])
             .unwrap_or_else(|e| panic!("{e}"));
-        run::run_sim(&self.cfg, &mut self.lab, &self.wires, &Live::Quiet)
+        run::run_sim(&self.cfg, &mut self.lab, &self.wires, live)
     }
 
     /// Frames waiting on core 0's queue of port `p` (a port the generator did not receive on).
