@@ -15,6 +15,7 @@ pub mod icmp;
 pub mod igmp;
 pub mod ipv4;
 pub mod kernel;
+pub mod nat;
 pub mod route;
 pub mod timer;
 pub mod udp;
