@@ -37,8 +37,9 @@ use burst_port::Nanos;
 
 /// Protocol numbers the table gives a meaning to.
 const TCP: u8 = 6;
-const UDP: u8 = 17;
 const ICMP: u8 = 1;
+#[cfg(test)]
+const UDP: u8 = 17;
 
 /// A session's key in one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -320,6 +321,17 @@ impl Session {
         prev: NONE,
         next: NONE,
     };
+
+    /// A detached session carrying `marks` (to give back what a refused insert had taken, e.g.
+    /// a NAT mapping).
+    pub fn marked(orig: Tuple, reply: Tuple, marks: u8) -> Session {
+        Session {
+            orig,
+            reply,
+            marks,
+            ..Session::EMPTY
+        }
+    }
 
     /// The TCP state (TCP sessions only).
     pub fn tcp_state(&self) -> Option<TcpState> {
@@ -896,9 +908,13 @@ mod tests {
         let mut gone = Vec::new();
         c.expire(cfg.icmp, &mut |s: &Session| gone.push(s.orig.proto));
         assert_eq!(gone, [ICMP]);
-        c.expire(cfg.tcp_transitory, &mut |s: &Session| gone.push(s.orig.proto));
+        c.expire(cfg.tcp_transitory, &mut |s: &Session| {
+            gone.push(s.orig.proto)
+        });
         assert_eq!(gone, [ICMP, TCP]);
-        c.expire(cfg.udp - Nanos(1), &mut |s: &Session| gone.push(s.orig.proto));
+        c.expire(cfg.udp - Nanos(1), &mut |s: &Session| {
+            gone.push(s.orig.proto)
+        });
         assert_eq!(gone, [ICMP, TCP]);
         c.expire(cfg.udp, &mut |s: &Session| gone.push(s.orig.proto));
         assert_eq!(gone, [ICMP, TCP, UDP]);
@@ -953,8 +969,10 @@ mod tests {
         assert_eq!(c.stats.drop_full, 1);
         // `a` expired (not yet aged out): reused for `x`, and the owner hears of it.
         let mut evicted = Vec::new();
-        c.insert(x, x.reverse(), 0, udp, &mut |s: &Session| evicted.push(s.orig))
-            .unwrap();
+        c.insert(x, x.reverse(), 0, udp, &mut |s: &Session| {
+            evicted.push(s.orig)
+        })
+        .unwrap();
         assert_eq!(evicted, [a]);
         assert_eq!(c.stats.reused, 1);
         assert!(c.lookup(&a).is_none() && c.lookup(&b).is_some() && c.lookup(&x).is_some());
@@ -966,7 +984,9 @@ mod tests {
         let mut c = table(4);
         let cfg = *c.config();
         let o = t(TCP, 40000, 80);
-        let id = c.insert(o, o.reverse(), SYN, Nanos::ZERO, &mut none).unwrap();
+        let id = c
+            .insert(o, o.reverse(), SYN, Nanos::ZERO, &mut none)
+            .unwrap();
         let st = |c: &Conntrack| c.get(id).tcp_state().unwrap();
         assert_eq!(st(&c), TcpState::SynSent);
         // The originator cannot answer its own SYN.
@@ -995,7 +1015,9 @@ mod tests {
         assert_eq!(c.get(id).expires, cfg.tcp_closed);
         // A mid-stream ACK picks a session up as established.
         let m = t(TCP, 40001, 80);
-        let mid = c.insert(m, m.reverse(), ACK, Nanos::ZERO, &mut none).unwrap();
+        let mid = c
+            .insert(m, m.reverse(), ACK, Nanos::ZERO, &mut none)
+            .unwrap();
         assert_eq!(c.get(mid).tcp_state(), Some(TcpState::Established));
     }
 

@@ -10,6 +10,7 @@ pub mod arp;
 pub mod conntrack;
 pub mod epoch;
 pub mod filter;
+pub mod firewall;
 pub mod frag;
 pub mod icmp;
 pub mod igmp;

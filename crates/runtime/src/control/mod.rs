@@ -13,6 +13,7 @@
 mod arp;
 mod dgd;
 mod filters;
+mod firewall;
 mod igmp;
 mod netstat;
 mod ping;
@@ -157,6 +158,8 @@ pub struct Control<P: Port> {
     dgd: Option<burst_tcp::DeadGatewayDetector>,
     /// The packet-buffer pools `ctl stats` reports, with their section titles.
     pools: Vec<(String, PoolReader)>,
+    /// NAT, conntrack and the firewall's exceptions.
+    fw: firewall::FwControl,
 }
 
 impl<P: Port> Control<P> {
@@ -202,6 +205,7 @@ impl<P: Port> Control<P> {
             netstat_req: None,
             dgd: None,
             pools: Vec::new(),
+            fw: firewall::FwControl::new(FilterTable::new(0, 1)),
         }
     }
 
@@ -324,6 +328,7 @@ impl<P: Port> Control<P> {
         work += self.run_sessions(now);
         work += self.finish_trace(now);
         work += self.finish_netstat(now);
+        work += self.finish_fw_listing(now);
         work
     }
 

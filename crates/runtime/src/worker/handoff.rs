@@ -75,6 +75,10 @@ impl<B> Handoff<B> {
     }
 }
 
+/// Marks a datagram handed over for NAT or the firewall (in the Ethernet header length byte,
+/// which is at most 22).
+const STEERED: usize = 0x80;
+
 /// Datagrams taken from the queue per poll: enough to keep up, bounded so a flood from the
 /// other workers cannot starve this worker's own queues.
 const PER_POLL: usize = 64;
@@ -135,6 +139,12 @@ impl<Q: Queue> Worker<Q> {
         }
     }
 
+    /// Moves a datagram to worker `owner` for NAT or the firewall: the owner runs it through
+    /// IPv4 input again (the whole datagram, any path), without steering it again.
+    pub(super) fn hand_off_steered(&mut self, owner: usize, port: PortId, hl: usize, buf: Q::Buf) {
+        self.hand_off(owner, port, hl | STEERED, buf);
+    }
+
     /// Runs the datagrams other workers handed to this one through the local path.
     pub(super) fn take_handed(&mut self, now: Nanos) -> usize {
         let Some(h) = self.handoff.as_ref() else {
@@ -149,7 +159,11 @@ impl<Q: Queue> Worker<Q> {
             };
             n += 1;
             self.ipv4.handed_in += 1;
-            self.for_us(port, buf, usize::from(hl), Destination::Local, false, now);
+            if usize::from(hl) & STEERED != 0 {
+                self.ipv4_input_from(port, buf, usize::from(hl) & !STEERED, now, true);
+            } else {
+                self.for_us(port, buf, usize::from(hl), Destination::Local, false, now);
+            }
         }
         n
     }

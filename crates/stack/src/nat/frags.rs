@@ -28,7 +28,8 @@ pub struct FragKey {
 impl FragKey {
     fn slot(&self, n: usize) -> usize {
         let x = (u64::from(self.src.to_bits()) << 32 | u64::from(self.dst.to_bits()))
-            ^ (u64::from(self.ident) << 8 | u64::from(self.proto)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            ^ (u64::from(self.ident) << 8 | u64::from(self.proto))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (x.wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 32) as usize % n
     }
 }
@@ -183,7 +184,10 @@ mod tests {
     fn a_first_fragment_teaches_the_rest_for_a_while() {
         let mut t = FragTable::new(64);
         t.learn(key(1), SessionId(5), Dir::Orig, Nanos::ZERO);
-        assert_eq!(t.find(&key(1), Nanos::ZERO), Some((SessionId(5), Dir::Orig)));
+        assert_eq!(
+            t.find(&key(1), Nanos::ZERO),
+            Some((SessionId(5), Dir::Orig))
+        );
         assert_eq!(t.find(&key(2), Nanos::ZERO), None);
         assert_eq!(t.find(&key(1), FRAG_TIMEOUT), None);
         t.forget(SessionId(5));

@@ -289,6 +289,33 @@ impl Nat {
         !self.static_by_inside.is_empty() && self.static_by_inside.contains_key(&a)
     }
 
+    /// Whether a new flow `t` to a public address reaches an inside host without a session: a
+    /// port forward, a static mapping, or (endpoint-independent filtering) a dynamic mapping.
+    pub fn maps_public(&self, t: &Tuple) -> bool {
+        self.fwd_by_outside.contains_key(&(t.proto, t.dst, t.dport))
+            || self.static_by_outside.contains_key(&t.dst)
+            || (self.cfg.filtering == Filtering::EndpointIndependent
+                && t.proto != ICMP
+                && self.by_public.contains_key(&(t.proto, t.dst, t.dport)))
+    }
+
+    /// Whether anything (a session's mapping included) sits behind public address and port
+    /// `t.dst:t.dport` (hairpinning turns such datagrams around).
+    pub fn has_mapping(&self, t: &Tuple) -> bool {
+        self.by_public.contains_key(&(t.proto, t.dst, t.dport))
+            || self.fwd_by_outside.contains_key(&(t.proto, t.dst, t.dport))
+            || self.static_by_outside.contains_key(&t.dst)
+    }
+
+    /// The public port an inside flow `t` leaves with, as far as it decides the owning core: a
+    /// port forward's public port, else the inside port (kept, or mapped within its residue).
+    pub fn public_port(&self, t: &Tuple) -> u16 {
+        match self.fwd_by_inside.get(&(t.proto, t.src, t.sport)) {
+            Some(&(_, p)) => p,
+            None => t.sport,
+        }
+    }
+
     /// The worker that owns a dynamic flow by its (inside or public) port: `port % workers`.
     #[inline]
     pub fn owner_of_port(&self, port: u16) -> usize {
@@ -400,7 +427,9 @@ impl Nat {
     }
 
     /// Every dynamic mapping: (protocol, inside, public, sessions).
-    pub fn mappings(&self) -> impl Iterator<Item = (u8, (Ipv4Addr, u16), (Ipv4Addr, u16), u32)> + '_ {
+    pub fn mappings(
+        &self,
+    ) -> impl Iterator<Item = (u8, (Ipv4Addr, u16), (Ipv4Addr, u16), u32)> + '_ {
         self.by_inside
             .iter()
             .map(|(&(p, ip, port), m)| (p, (ip, port), m.public, m.refs))
@@ -511,7 +540,11 @@ mod tests {
         assert_eq!(r1, udp(B, 53, P, 5000));
         assert_eq!(m, marks::NAT | marks::DYN_ORIG);
         let (r2, _) = n.outbound(&udp(A, 5000, C, 53)).unwrap();
-        assert_eq!(r2, udp(C, 53, P, 5000), "same mapping to a second destination");
+        assert_eq!(
+            r2,
+            udp(C, 53, P, 5000),
+            "same mapping to a second destination"
+        );
         // Another inside host with the same port gets another public port.
         let (r3, _) = n.outbound(&udp(A2, 5000, B, 53)).unwrap();
         assert_ne!(r3.dport, 5000);
@@ -620,10 +653,7 @@ mod tests {
         });
         n.outbound(&udp(A, 2000, B, 1)).unwrap();
         n.outbound(&udp(A2, 2000, B, 1)).unwrap();
-        assert_eq!(
-            n.outbound(&udp(B, 2000, C, 1)),
-            Err(Refused::NoPort)
-        );
+        assert_eq!(n.outbound(&udp(B, 2000, C, 1)), Err(Refused::NoPort));
         assert_eq!(n.stats.drop_no_port, 1);
         let mut n = nat(NatConfig {
             max_mappings: 1,

@@ -477,9 +477,7 @@ mod tests {
         };
         let ip = ipv4::Repr::new(B, P, Protocol::ICMP, msg.buffer_len(), 64);
         let mut d = vec![0u8; ip.buffer_len()];
-        msg.emit(
-            &mut icmpv4::Packet::new_unchecked(&mut d[20..]),
-        );
+        msg.emit(&mut icmpv4::Packet::new_unchecked(&mut d[20..]));
         ip.emit(
             &mut ipv4::Packet::new_unchecked(&mut d[..20]),
             ChecksumMode::Compute,
@@ -495,7 +493,10 @@ mod tests {
         };
         rewrite_icmp_error(&mut d, B, A, &inner);
         assert!(valid(&d));
-        let Shape::IcmpError { quoted: q2, outer, .. } = shape(&d) else {
+        let Shape::IcmpError {
+            quoted: q2, outer, ..
+        } = shape(&d)
+        else {
             panic!()
         };
         assert_eq!(q2, inner);
@@ -514,14 +515,15 @@ mod tests {
         };
         let ip = ipv4::Repr::new(A, B, Protocol::ICMP, msg.buffer_len(), 64);
         let mut d = vec![0u8; ip.buffer_len()];
-        msg.emit(
-            &mut icmpv4::Packet::new_unchecked(&mut d[20..]),
-        );
+        msg.emit(&mut icmpv4::Packet::new_unchecked(&mut d[20..]));
         ip.emit(
             &mut ipv4::Packet::new_unchecked(&mut d[..20]),
             ChecksumMode::Compute,
         );
-        let Shape::Flow { tuple, icmp_type, .. } = shape(&d) else {
+        let Shape::Flow {
+            tuple, icmp_type, ..
+        } = shape(&d)
+        else {
             panic!()
         };
         assert_eq!((tuple.sport, icmp_type), (77, Some(8)));
