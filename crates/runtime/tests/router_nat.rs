@@ -159,17 +159,11 @@ fn napt_translates_both_ways_keeps_the_mapping_and_preserves_the_port() {
     l.run_for(Nanos::from_millis(50));
     // The outside sees only the pool address, the inside port kept, one mapping for both
     // destinations (RFC 4787 REQ-1).
-    assert_eq!(
-        flows(&l, 1),
-        [(P, 40000, B, 53, 17), (P, 40000, C, 53, 17)]
-    );
+    assert_eq!(flows(&l, 1), [(P, 40000, B, 53, 17), (P, 40000, C, 53, 17)]);
     from_b(&mut l, &udp_dg(B, 53, P, 40000, b"a1"));
     from_b(&mut l, &udp_dg(C, 53, P, 40000, b"a2"));
     l.run_for(Nanos::from_millis(50));
-    assert_eq!(
-        flows(&l, 0),
-        [(B, 53, A, 40000, 17), (C, 53, A, 40000, 17)]
-    );
+    assert_eq!(flows(&l, 0), [(B, 53, A, 40000, 17), (C, 53, A, 40000, 17)]);
     assert_eq!(counter(&l, "nat.sessions_out"), 2);
     assert_eq!(counter(&l, "nat.mappings"), 1);
     assert_eq!(counter(&l, "nat.port_preserved"), 1);
@@ -238,8 +232,14 @@ fn a_dedicated_pool_address_drops_what_has_no_mapping() {
     });
     l.send_from_a(&udp_dg(A, 40000, B, 53, b"x"));
     l.run_for(Nanos::from_millis(50));
-    assert_eq!(flows(&l, 1), [(Ipv4Addr::new(198, 18, 2, 100), 40000, B, 53, 17)]);
-    from_b(&mut l, &udp_dg(B, 53, Ipv4Addr::new(198, 18, 2, 100), 40001, b"y"));
+    assert_eq!(
+        flows(&l, 1),
+        [(Ipv4Addr::new(198, 18, 2, 100), 40000, B, 53, 17)]
+    );
+    from_b(
+        &mut l,
+        &udp_dg(B, 53, Ipv4Addr::new(198, 18, 2, 100), 40001, b"y"),
+    );
     l.run_for(Nanos::from_millis(50));
     assert_eq!(counter(&l, "nat.drop_no_mapping"), 1);
     assert!(flows(&l, 0).is_empty());
@@ -367,10 +367,7 @@ fn hairpinning_reaches_an_inside_host_through_its_public_address() {
         l.run_for(Nanos::from_millis(50));
         l.send_from_a(&udp_dg(A, 40001, P, 40000, b"hairpin"));
         l.run_for(Nanos::from_millis(50));
-        let back: Vec<_> = flows(&l, 0)
-            .into_iter()
-            .filter(|f| f.3 == 40000)
-            .collect();
+        let back: Vec<_> = flows(&l, 0).into_iter().filter(|f| f.3 == 40000).collect();
         assert_eq!(back.len(), delivered, "{back:?}");
         if hairpin {
             assert_eq!(back[0], (P, 40001, A, 40000, 17));
@@ -453,7 +450,11 @@ fn a_full_table_refuses_new_flows_and_established_ones_keep_working() {
     assert_eq!(flows(&l, 1).len(), 4);
     assert_eq!(counter(&l, "conntrack.drop_full"), 6);
     assert_eq!(counter(&l, "nat.drop_session"), 6);
-    assert_eq!(counter(&l, "nat.mappings"), 4, "refused flows keep no mapping");
+    assert_eq!(
+        counter(&l, "nat.mappings"),
+        4,
+        "refused flows keep no mapping"
+    );
     l.seen = [Vec::new(), Vec::new()];
     for p in 0..4u16 {
         from_b(&mut l, &udp_dg(B, 53, P, 30000 + p, b"y"));
@@ -498,12 +499,20 @@ fn timeouts_age_sessions_by_class() {
     l.run_for(Nanos::from_secs(15));
     assert_eq!(counter(&l, "conntrack.sessions"), 3, "icmp");
     l.run_for(Nanos::from_secs(10));
-    assert_eq!(counter(&l, "conntrack.sessions"), 2, "syn only: tcp_transitory");
+    assert_eq!(
+        counter(&l, "conntrack.sessions"),
+        2,
+        "syn only: tcp_transitory"
+    );
     l.run_for(Nanos::from_secs(120));
     assert_eq!(counter(&l, "conntrack.sessions"), 1, "udp");
     l.run_for(Nanos::from_secs(450));
     assert_eq!(counter(&l, "conntrack.sessions"), 0, "tcp_established");
-    assert_eq!(counter(&l, "nat.mappings"), 0, "mappings go with their sessions");
+    assert_eq!(
+        counter(&l, "nat.mappings"),
+        0,
+        "mappings go with their sessions"
+    );
     l.finish();
 }
 
