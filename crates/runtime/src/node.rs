@@ -977,8 +977,20 @@ mod tests {
             [services]\necho = true\ndiscard = true\ndaytime = true\nqotd = true\n\
             chargen = true\nqotd_text = \"Q\"\n\
             [filtering]\ntcp_ports = [80]\nudp_ports = [7, 9]\nprotocols = [1, 6, 17]\n\
-            [app]\nmax_timers = 16\nhandoff_queue = 8\n";
+            [app]\nmax_timers = 16\nhandoff_queue = 8\n\
+            [conntrack]\nmax_sessions = 99\n\
+            [nat]\noutside = [\"b\"]\npool = [\"198.18.2.254\"]\n\
+            [firewall]\nports = [\"b\"]\n";
         let n = NodeConfig::from(&Config::parse(text, "t.toml").unwrap());
+        // [conntrack], [nat], [firewall]
+        assert!(!d.firewall.enabled());
+        assert_eq!(n.firewall.conntrack.max_sessions, 99);
+        let (outside, nat) = n.firewall.nat.clone().unwrap();
+        assert_eq!(
+            (outside, nat.pool),
+            (vec!["b".to_string()], vec![Ipv4Addr::new(198, 18, 2, 254)])
+        );
+        assert_eq!(n.firewall.ports, ["b"]);
         // [app]
         assert_eq!((d.app.max_timers, d.app.handoff_queue), (4096, 1024));
         assert_eq!((n.app.max_timers, n.app.handoff_queue), (16, 8));

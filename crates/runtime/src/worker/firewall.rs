@@ -264,6 +264,13 @@ impl<Q: Queue> Worker<Q> {
         self.fw.is_some()
     }
 
+    /// Whether `a` is a NAT public address that `port` (an outside port) answers ARP for.
+    pub(super) fn fw_public_on(&self, port: PortId, a: std::net::Ipv4Addr) -> bool {
+        self.fw
+            .as_ref()
+            .is_some_and(|f| f.is_outside(port) && f.nat.as_ref().is_some_and(|n| n.is_public(a)))
+    }
+
     /// Ports the fast path must leave to the full path (0 without NAT or firewall).
     #[inline]
     pub(super) fn fw_ports(&self) -> u64 {

@@ -90,7 +90,9 @@ impl<Q: Queue> Worker<Q> {
                     && a.state == sipv4::AddrState::Preferred
                     && a.cidr.address() == target
             })
-            .map(|a| (a.cidr.address(), mac));
+            .map(|a| (a.cidr.address(), mac))
+            // NAT's public addresses that are not ours are answered on the outside ports.
+            .or_else(|| self.fw_public_on(port, target).then_some((target, mac)));
         if let Some(reply) = ours.and_then(|o| sarp::answer_request(&[o], &repr)) {
             self.send_arp(port, reply.target_hardware_addr, &reply);
             self.l2.arp_replies += 1;
