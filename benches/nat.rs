@@ -45,7 +45,9 @@ fn tables() -> (Conntrack, Nat) {
     );
     let nat = Nat::new(
         NatConfig {
-            pool: (0..64).map(|i| Ipv4Addr::new(198, 18, 2, 100 + i)).collect(),
+            pool: (0..64)
+                .map(|i| Ipv4Addr::new(198, 18, 2, 100 + i))
+                .collect(),
             max_mappings: SESSIONS,
             ..Default::default()
         },
@@ -59,7 +61,10 @@ fn tables() -> (Conntrack, Nat) {
 /// One outbound datagram through NAT: a session found, or created with its mapping.
 #[inline]
 fn translate(ct: &mut Conntrack, nat: &mut Nat, d: &mut [u8], now: Nanos) -> bool {
-    let Shape::Flow { tuple, tcp_flags, .. } = packet::shape(d) else {
+    let Shape::Flow {
+        tuple, tcp_flags, ..
+    } = packet::shape(d)
+    else {
         return false;
     };
     let (id, dir) = match ct.lookup(&tuple) {
@@ -68,8 +73,9 @@ fn translate(ct: &mut Conntrack, nat: &mut Nat, d: &mut [u8], now: Nanos) -> boo
             let Ok((reply, m)) = nat.outbound(&tuple) else {
                 return false;
             };
-            let Ok(id) = ct.insert(tuple, reply, tcp_flags, now, &mut |s: &Session| nat.release(s))
-            else {
+            let Ok(id) = ct.insert(tuple, reply, tcp_flags, now, &mut |s: &Session| {
+                nat.release(s)
+            }) else {
                 return false;
             };
             ct.get_mut(id).marks = m;
