@@ -19,6 +19,9 @@
 # Usage: scripts/bench-l3fwd.sh [ROUNDS] [SECONDS]     (default 5 rounds of 5 s each)
 #   BASELINE=/path/to/an/older/burst adds that binary (same configuration) to every round, for
 #   before/after comparisons of a change in the same run.
+#   OBSERVE=1 adds two burst runs per round: with [metrics] on and scraped every second
+#   (curl on CPU 0), and with `burst ctl capture` of both directions of port a running (to
+#   /dev/null) — the capture must drop and count, not slow forwarding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -84,7 +87,15 @@ gprefix=bench-l3fwd-big$$
 lprefix=bench-l3fwd-l3fwd$$
 oprefix=bench-l3fwd-base$$
 sed "s#--file-prefix=$bprefix#--file-prefix=$oprefix#" "$tmp/small.toml" > "$tmp/base.toml"
-prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix")
+mprefix=bench-l3fwd-metrics$$
+cprefix=bench-l3fwd-capture$$
+{ sed "s#--file-prefix=$bprefix#--file-prefix=$mprefix#" "$tmp/small.toml"
+  printf '\n[metrics]\nlisten = "127.0.0.1:19108"\n'; } > "$tmp/metrics.toml"
+sed "s#--file-prefix=$bprefix#--file-prefix=$cprefix#" "$tmp/small.toml" > "$tmp/capture.toml"
+prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix" "$mprefix" "$cprefix")
+observe=${OBSERVE:-}
+# A job started once the tool is up (while its rate is sampled) and stopped after.
+side=""
 baseline=${BASELINE:-}
 if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then echo "BASELINE=$baseline is not an executable"; exit 1; fi
 
@@ -106,8 +117,14 @@ run() {
   if ! grep -q "$ready" "$log" || ! [ -S "$sock" ]; then
     echo "$name did not start within ${start} s; its output:" >&2; tail -20 "$log" >&2; return 1
   fi
+  local side_pid=""
+  if [ -n "$side" ]; then
+    taskset -c 0 bash -c "$side" >"$tmp/$name.side.log" 2>&1 &
+    side_pid=$!
+  fi
   out=$(timeout -s INT $((warm + secs + 10)) taskset -c 0 python3 "$helper" rate "$sock" "$warm" "$secs" 0 1) || {
     echo "$name: reading telemetry failed" >&2; tail -20 "$log" >&2; return 1; }
+  if [ -n "$side_pid" ]; then kill "$side_pid" 2>/dev/null || true; wait "$side_pid" 2>/dev/null || true; fi
   kill -INT "$pid" 2>/dev/null || true
   wait "$pid" || rc=$?
   pid=""
@@ -126,7 +143,7 @@ run() {
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-b_all=(); l_all=(); g_all=(); o_all=()
+b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=()
 for r in $(seq 1 "$rounds"); do
   run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
   b=$rate brx=$rx
@@ -144,6 +161,18 @@ for r in $(seq 1 "$rounds"); do
     printf '         baseline %s: %6.2f Mpps (rx %6.2f)\n' "$baseline" "$rate" "$rx"
     o_all+=("$rate")
   fi
+  if [ -n "$observe" ]; then
+    side="for i in \$(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:19108/metrics; sleep 1; done"
+    run burst-metrics "$mprefix" "burst running" 30 "$burst" run -c "$tmp/metrics.toml"
+    m=$rate
+    side="$burst ctl --socket $tmp/burst.sock capture a --dir both -c 100000000 -W $((warm + secs - 1)) -w /dev/null"
+    run burst-capture "$cprefix" "burst running" 30 "$burst" run -c "$tmp/capture.toml"
+    c=$rate
+    side=""
+    printf '         burst, metrics scraped every second: %6.2f Mpps   burst, capturing port a: %6.2f Mpps (%s)\n' \
+      "$m" "$c" "$(tail -1 "$tmp/burst-capture.side.log" 2>/dev/null)"
+    m_all+=("$m"); c_all+=("$c")
+  fi
 done
 bm=$(printf '%s\n' "${b_all[@]}" | median)
 lm=$(printf '%s\n' "${l_all[@]}" | median)
@@ -157,5 +186,12 @@ if [ -n "$baseline" ]; then
   printf 'baseline %s: %.2f Mpps; this burst / baseline %s, baseline / l3fwd %s\n' "$baseline" "$om" \
     "$(awk -v b="$bm" -v t="$om" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')" \
     "$(awk -v b="$om" -v t="$lm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')"
+fi
+if [ -n "$observe" ]; then
+  mm=$(printf '%s\n' "${m_all[@]}" | median)
+  cm=$(printf '%s\n' "${c_all[@]}" | median)
+  printf 'metrics scraped every second: %.2f Mpps, %s of burst; capturing: %.2f Mpps, %s of burst\n' \
+    "$mm" "$(awk -v a="$mm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')" \
+    "$cm" "$(awk -v a="$cm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
 fi
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -122,12 +122,54 @@ pub(crate) enum CtlCommand {
         /// Destination.
         dest: Ipv4Addr,
     },
-    /// Per-port and per-core counters, including every drop reason.
-    Stats,
+    /// Per-port and per-core counters, including every drop reason; `--rates`: what moved,
+    /// per second, over `--interval`.
+    Stats {
+        /// Rates over an interval instead of totals.
+        #[arg(long)]
+        rates: bool,
+        /// Seconds between the two samples of `--rates`.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
+    /// A live view per core and port: packet and bit rates, drops per reason, burst size, loop
+    /// time and busy share (q quits).
+    Top {
+        /// Seconds between refreshes.
+        #[arg(short = 'd', long, default_value_t = 1.0)]
+        interval: f64,
+        /// Refreshes before it ends by itself (unbounded without it).
+        #[arg(short = 'n')]
+        iterations: Option<u64>,
+    },
     /// Joined multicast groups per port.
     Igmp,
     /// Router discovery: default routers learned from advertisements, ports advertising.
     Rdisc,
+    /// Captures what a port receives and/or sends to pcapng: `capture PORT [--dir in|out|both]
+    /// [-c N] [--snaplen B] [-w FILE|-] [-W SECS] [tcp|udp|icmp|proto N] [host A.B.C.D]
+    /// [port N]`.
+    Capture {
+        /// Port name.
+        port: String,
+        /// Direction.
+        #[arg(long, default_value = "both", value_parser = ["in", "out", "both"])]
+        dir: String,
+        /// Frames at most.
+        #[arg(short = 'c', default_value_t = 1000)]
+        count: u32,
+        /// Bytes kept of each frame.
+        #[arg(long, default_value_t = 2048)]
+        snaplen: u32,
+        /// pcapng file to write (`-`: standard output); without it, one line per frame.
+        #[arg(short = 'w')]
+        write: Option<String>,
+        /// Seconds before the capture ends whatever it got.
+        #[arg(short = 'W', default_value_t = 10.0)]
+        timeout: f64,
+        /// Filter words: tcp, udp, icmp, proto N, host A.B.C.D, port N (all must match).
+        filter: Vec<String>,
+    },
     /// Records the path of the next N received packets through the stack and prints it.
     Trace {
         /// Seconds to wait for the packets.
@@ -215,9 +257,41 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
                 timeout_ms: (timeout * 1000.0) as u32,
             }
         }
-        CtlCommand::Stats => Request::Stats,
+        CtlCommand::Stats {
+            rates: true,
+            interval,
+        } => {
+            return crate::top::print_rates(&socket, interval);
+        }
+        CtlCommand::Stats { .. } => Request::Stats,
+        CtlCommand::Top {
+            interval,
+            iterations,
+        } => return crate::top::run(&socket, interval, iterations),
         CtlCommand::Igmp => Request::Igmp,
         CtlCommand::Rdisc => Request::Rdisc,
+        CtlCommand::Capture {
+            port,
+            dir,
+            count,
+            snaplen,
+            write,
+            timeout,
+            filter,
+        } => {
+            return crate::capture::run(
+                &socket,
+                &crate::capture::Capture {
+                    port: &port,
+                    dir: &dir,
+                    count,
+                    snaplen,
+                    timeout,
+                    write: write.as_deref(),
+                    filter: &filter,
+                },
+            );
+        }
         CtlCommand::Trace { timeout, count } => Request::Trace {
             count,
             timeout_ms: (timeout * 1000.0) as u32,
@@ -627,6 +701,8 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
             }
         }
         Response::Rdisc(s) => print_rdisc(s),
+        // `capture` is handled by crate::capture.
+        Response::Frame(_) | Response::CaptureDone { .. } => {}
         Response::Trace { packets } => {
             for (i, p) in packets.iter().enumerate() {
                 println!("packet {} (core {}):", i + 1, p.core);

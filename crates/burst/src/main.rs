@@ -1,7 +1,9 @@
 //! The `burst` command: `run` a configuration, talk to it with `ctl`, `decode` pcap files.
 
+mod capture;
 mod ctl;
 mod decode;
+mod top;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

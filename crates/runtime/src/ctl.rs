@@ -134,6 +134,22 @@ pub enum Request {
         /// Index in the port's exceptions.
         index: usize,
     },
+    /// `capture PORT`: frames a port receives and/or sends, streamed as `Frame` lines, then
+    /// `CaptureDone`.
+    Capture {
+        /// Port name.
+        port: String,
+        /// `in`, `out` or `both`.
+        dir: String,
+        /// Frames at most.
+        count: u32,
+        /// Bytes kept of each frame (64..=65535).
+        snaplen: u32,
+        /// Give up after this many milliseconds.
+        timeout_ms: u32,
+        /// Which frames.
+        filter: crate::capture::CaptureFilter,
+    },
 }
 
 /// One tracked session, as `conntrack` and `nat` list it.
@@ -189,6 +205,21 @@ pub struct PoolUse {
     pub mappings: u64,
     /// Ports NAPT may allocate on it per protocol.
     pub ports: u64,
+}
+
+/// One captured frame, as `capture` streams it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedFrame {
+    /// When, in nanoseconds since 1970-01-01 UTC.
+    pub ts_ns: u64,
+    /// Port name.
+    pub port: String,
+    /// `in` or `out`.
+    pub dir: String,
+    /// The frame's length on the wire.
+    pub orig_len: u32,
+    /// The bytes kept (hex).
+    pub data: String,
 }
 
 /// One TCP connection or listener, as `netstat -a` shows it.
@@ -407,6 +438,15 @@ pub enum Response {
     },
     /// `rdisc`.
     Rdisc(RdiscStatus),
+    /// One captured frame.
+    Frame(CapturedFrame),
+    /// The capture ended.
+    CaptureDone {
+        /// Frames sent.
+        frames: u64,
+        /// Frames the workers missed (no free slot: the reader was behind).
+        dropped: u64,
+    },
     /// `trace`: the packets traced (fewer than asked when the timeout came first).
     Trace {
         /// Packets in arrival order at the control thread.
@@ -507,7 +547,10 @@ pub enum EchoOutcome {
 impl Response {
     /// Whether this is the last line of its reply.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Response::Echo { .. } | Response::Hop { .. })
+        !matches!(
+            self,
+            Response::Echo { .. } | Response::Hop { .. } | Response::Frame(_)
+        )
     }
 }
 
@@ -638,6 +681,23 @@ mod tests {
         assert!(Response::PingDone {
             sent: 1,
             received: 0
+        }
+        .is_final());
+        // A capture streams frames, then its summary ends it.
+        let frame = Response::Frame(CapturedFrame {
+            ts_ns: 1,
+            port: "p0".into(),
+            dir: "in".into(),
+            orig_len: 60,
+            data: "00".into(),
+        });
+        assert!(!frame.is_final());
+        let mut w = Vec::new();
+        write_response(&mut w, &frame).unwrap();
+        assert_eq!(serde_json::from_slice::<Response>(&w).unwrap(), frame);
+        assert!(Response::CaptureDone {
+            frames: 1,
+            dropped: 0
         }
         .is_final());
     }

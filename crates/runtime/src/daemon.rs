@@ -161,6 +161,9 @@ where
     }
     let server = crate::server::serve(&cfg.control.socket, node.commands.clone(), stop.clone())
         .map_err(|e| format!("control socket {}: {e}", cfg.control.socket.display()))?;
+    let metrics =
+        crate::metrics::serve_configured(&cfg.metrics, node.commands.clone(), stop.clone())?
+            .map(|(h, _)| h);
     // Workers register with the EAL: an lcore id each, hence a per-lcore mempool cache (every
     // mbuf alloc/free otherwise goes to the pool's shared ring).
     // The threads are joined below, before the EAL is cleaned up.
@@ -215,6 +218,9 @@ where
         let _ = h.join();
     }
     let _ = server.join();
+    if let Some(m) = metrics {
+        let _ = m.join();
+    }
     // Ports (stopped and closed by their drops, inside the node's threads' state), then the
     // pool, then the EAL.
     drop(pool);

@@ -706,6 +706,7 @@ where
         control.start_igmp(&groups, now)?;
         control.start_rdisc(&cfg.rdisc, now);
         control.set_app_stats(apps.iter().map(AppRunner::stats).collect());
+        control.set_capture_taps(workers.iter().map(|w| w.capture_tap()).collect());
         // What an application runs into, per worker, for `netstat -s` and `ctl stats`.
         control.set_limits(vec![
             ("tcp.max_connections", tcp_stack.max_connections as u64),

@@ -105,6 +105,8 @@ const BEHAVIOUR: &[(&str, &str, &str, &str)] = &[
     ("[app]", "max_timers", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
     ("[app]", "handoff_queue", "crates/apps/tests/apps_mem.rs", "udp_responder_answers_clients_on_both_workers_and_full_steering_queues_are_counted"),
     ("[app]", "handoff_queue", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
+    // [metrics]
+    ("[metrics]", "listen", "crates/runtime/tests/metrics_mem.rs", "metrics_listen_serves_the_endpoint_only_when_set"),
     // [router_discovery]
     ("[router_discovery]", "enabled", "crates/runtime/tests/rdisc_mem.rs", "a_host_solicits_at_start_three_times_600ms_apart_to_all_routers"),
     ("[router_discovery]", "enabled", "crates/runtime/tests/rdisc_mem.rs", "advertisements_are_ignored_when_router_discovery_is_off"),

@@ -67,6 +67,13 @@ trait FromText: Sized {
     fn from_text(s: &str) -> Result<Self, String>;
 }
 
+impl FromText for std::net::SocketAddr {
+    fn from_text(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map_err(|_| format!("{s}: not an address and port (expected \"127.0.0.1:9108\")"))
+    }
+}
+
 impl FromText for Cidr {
     fn from_text(s: &str) -> Result<Self, String> {
         s.parse().map_err(|e| match e {

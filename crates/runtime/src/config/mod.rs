@@ -14,6 +14,7 @@
 //! | `[ipv4]` | [`Ipv4Tunables`] | `ipv4.rs` |
 //! | `[icmp]` | [`IcmpTunables`] | `ipv4.rs` |
 //! | `[app]` | [`AppTunables`]: limits of the applications on the workers | `app.rs` |
+//! | `[metrics]` | [`MetricsConfig`]: the Prometheus endpoint | `metrics.rs` |
 //! | `[router_discovery]` | [`RouterDiscoveryConfig`]: RFC 1256, host and router side | `rdisc.rs` |
 //! | `[tcp]` | [`TcpTunables`] | `tcp.rs` |
 //! | `[services]` | [`ServicesConfig`]: the simple TCP/IP services | `services.rs` |
@@ -45,6 +46,7 @@ mod de;
 mod eal;
 mod filter;
 mod ipv4;
+mod metrics;
 mod nat;
 mod port;
 mod rdisc;
@@ -65,6 +67,7 @@ pub use de::parse_duration;
 pub use eal::EalConfig;
 pub use filter::FilterConfig;
 pub use ipv4::{IcmpTunables, Ipv4Tunables};
+pub use metrics::MetricsConfig;
 pub use nat::{node_firewall, ConntrackTunables, FirewallSection, NatSection};
 pub use port::PortConfig;
 pub use rdisc::RouterDiscoveryConfig;
@@ -116,6 +119,8 @@ pub struct Config {
     pub router_discovery: RouterDiscoveryConfig,
     /// Application limits.
     pub app: AppTunables,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
     /// TCP tunables.
     pub tcp: TcpTunables,
     /// Which port backend to run on.
@@ -241,6 +246,8 @@ struct RawConfig {
     #[serde(default)]
     app: AppTunables,
     #[serde(default)]
+    metrics: metrics::RawMetrics,
+    #[serde(default)]
     tcp: TcpTunables,
     #[serde(default)]
     backend: RawBackend,
@@ -321,6 +328,7 @@ impl RawConfig {
             icmp: self.icmp,
             router_discovery: self.router_discovery,
             app: self.app,
+            metrics: self.metrics.validate(),
             tcp: self.tcp,
             backend,
             services: self.services,

@@ -11,6 +11,7 @@
 //! `stats.rs` (`ctl stats`).
 
 mod arp;
+mod capture;
 mod dgd;
 mod filters;
 mod firewall;
@@ -131,6 +132,10 @@ pub struct Control<P: Port> {
     app_stats: Vec<Arc<crate::app::AppStats>>,
     /// Per-worker limits from the configuration (`ctl stats` group "limits").
     limits: Vec<(&'static str, u64)>,
+    /// The workers' capture taps (index = worker).
+    taps: Vec<Arc<crate::capture::CaptureTap>>,
+    /// The running `ctl capture`, if any.
+    capture: Option<capture::CaptureSession>,
     commands: mpsc::Receiver<Command>,
     sessions: HashMap<u16, Session>,
     next_ident: u16,
@@ -160,6 +165,10 @@ pub struct Control<P: Port> {
     pools: Vec<(String, PoolReader)>,
     /// NAT, conntrack and the firewall's exceptions.
     fw: firewall::FwControl,
+    /// The fewest buffers each pool had available when sampled (index = `pools`), and when
+    /// they were last sampled.
+    pool_low: Vec<u64>,
+    pool_sampled: Nanos,
 }
 
 impl<P: Port> Control<P> {
@@ -186,6 +195,8 @@ impl<P: Port> Control<P> {
             worker_stats,
             app_stats: Vec::new(),
             limits: Vec::new(),
+            taps: Vec::new(),
+            capture: None,
             commands,
             sessions: HashMap::new(),
             next_ident: 0,
@@ -206,6 +217,8 @@ impl<P: Port> Control<P> {
             dgd: None,
             pools: Vec::new(),
             fw: firewall::FwControl::new(FilterTable::new(0, 1)),
+            pool_low: Vec::new(),
+            pool_sampled: Nanos::ZERO,
         }
     }
 
@@ -213,12 +226,27 @@ impl<P: Port> Control<P> {
     /// operator (and the smoke tests' leak checks) can compare its occupancy over time.
     pub fn add_pool(&mut self, title: impl Into<String>, read: PoolReader) {
         self.pools.push((title.into(), read));
+        self.pool_low.push(u64::MAX);
+    }
+
+    /// Samples the pools' availability, at most once a millisecond: the low-water mark shows a
+    /// pool that ran (nearly) dry between two `ctl stats`.
+    fn sample_pools(&mut self, now: Nanos) {
+        if now < self.pool_sampled + Nanos::from_millis(1) {
+            return;
+        }
+        self.pool_sampled = now;
+        for (i, (_, read)) in self.pools.iter().enumerate() {
+            let a = read().available;
+            self.pool_low[i] = self.pool_low[i].min(a);
+        }
     }
 
     /// One round: worker messages, ARP timers, route expiry, ctl requests, echo sessions.
     /// Returns how much work was done (0 = idle).
     pub fn poll(&mut self, now: Nanos) -> usize {
         let mut work = 0;
+        self.sample_pools(now);
         let mut events = Vec::new();
         let mut lost = 0;
         let mut lost_proto = 0;
@@ -329,6 +357,7 @@ impl<P: Port> Control<P> {
         work += self.finish_trace(now);
         work += self.finish_netstat(now);
         work += self.finish_fw_listing(now);
+        work += self.capture_poll(now);
         work
     }
 

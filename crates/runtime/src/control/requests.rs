@@ -119,6 +119,28 @@ impl<P: Port> Control<P> {
                     .collect(),
             },
             Request::Rdisc => Response::Rdisc(self.rdisc_status(now)),
+            Request::Capture {
+                port,
+                dir,
+                count,
+                snaplen,
+                timeout_ms,
+                filter,
+            } => {
+                let ask = super::capture::CaptureAsk {
+                    port: &port,
+                    dir: &dir,
+                    count,
+                    snaplen,
+                    timeout_ms,
+                    filter,
+                };
+                match self.capture_start(ask, reply.clone(), now) {
+                    // Frames and the final line follow from `capture_poll`.
+                    Ok(()) => return,
+                    Err(message) => Response::Error { message },
+                }
+            }
             Request::FilterList => Response::Filters {
                 rules: self.filter_rules(),
             },

@@ -66,7 +66,7 @@ impl<P: Port> Control<P> {
                 counters,
             });
         }
-        for (title, read) in &self.pools {
+        for (i, (title, read)) in self.pools.iter().enumerate() {
             let f = read();
             g.push(CounterGroup {
                 title: title.clone(),
@@ -74,6 +74,7 @@ impl<P: Port> Control<P> {
                     ("size", f.size),
                     ("in_use", f.in_use),
                     ("available", f.available),
+                    ("low_water", self.pool_low[i].min(f.available)),
                 ]
                 .into_iter()
                 .map(|(n, v)| Counter {
@@ -83,6 +84,22 @@ impl<P: Port> Control<P> {
                 .collect(),
             });
         }
+        // Table sizes (gauges): what the control thread holds; per-core connection counts are
+        // in each core's `tcp.curr_estab`.
+        g.push(CounterGroup {
+            title: "tables".into(),
+            counters: [
+                ("arp_entries", self.arp.len() as u64),
+                ("routes", self.routes.routes().len() as u64),
+                ("filter_rules", self.filter_rules().len() as u64),
+            ]
+            .into_iter()
+            .map(|(n, v)| Counter {
+                name: n.into(),
+                value: v,
+            })
+            .collect(),
+        });
         for (i, w) in self.worker_stats.iter().enumerate() {
             g.push(CounterGroup {
                 title: format!("core {i}"),

@@ -33,7 +33,9 @@ mod l2;
 mod local;
 mod output;
 mod paths;
+pub mod runtime_stats;
 mod stats;
+mod tap;
 mod tcp;
 #[cfg(test)]
 mod testing;
@@ -132,6 +134,14 @@ pub struct Worker<Q: Queue> {
     groups: hashbrown::HashSet<(PortId, Ipv4Addr)>,
     /// Forwarding counters.
     pub fwd: ForwardStats,
+    /// Where the worker's time goes (polls, bursts, loop times).
+    pub rt: runtime_stats::RuntimeStats,
+    /// When the last poll started and whether it had work.
+    last_poll: Option<(Nanos, bool)>,
+    /// `ctl capture`: frames copied for the control thread while a capture runs.
+    capture: Arc<crate::capture::CaptureTap>,
+    /// The time of the current poll (capture timestamps).
+    now: Nanos,
     /// Per-port counters (index = port id).
     pub port_counters: Vec<PortCounters>,
     /// Per-port hints already given (index = port id).
@@ -236,6 +246,7 @@ impl<Q: Queue> Worker<Q> {
             &ForwardStats::default(),
             &burst_tcp::TcpStackStats::default(),
             &TcpWorkerStats::default(),
+            &runtime_stats::RuntimeStats::default(),
             &vec![PortCounters::default(); nports],
             &Default::default(),
             &Default::default(),
@@ -274,6 +285,10 @@ impl<Q: Queue> Worker<Q> {
             filtered: 0,
             groups,
             fwd: ForwardStats::default(),
+            rt: runtime_stats::RuntimeStats::default(),
+            last_poll: None,
+            capture: Arc::new(crate::capture::CaptureTap::default()),
+            now: Nanos::ZERO,
             port_counters: vec![PortCounters::default(); nports],
             notes: vec![kernel_peer::PortNotes::default(); nports],
             nh_cache: vec![forward::NhSlot::default(); forward::NH_CACHE].into_boxed_slice(),
@@ -309,6 +324,11 @@ impl<Q: Queue> Worker<Q> {
     /// received (0 = idle).
     pub fn poll(&mut self, now: Nanos) -> usize {
         let mut work = 0;
+        if let Some((prev, busy)) = self.last_poll {
+            self.rt.record_loop(prev, now, busy);
+        }
+        self.now = now;
+        let capturing = self.capture.is_open();
         let mut rx = Batch::new();
         // Read once per burst: while nobody traces, no packet pays for tracing.
         let tracing = self.cfg.trace.is_open();
@@ -333,6 +353,10 @@ impl<Q: Queue> Worker<Q> {
             work += rx.len();
             if rx.is_empty() {
                 continue;
+            }
+            self.rt.record_burst(rx.len());
+            if capturing {
+                self.tap_rx(PortId(p as u16), &rx);
             }
             let port = PortId(p as u16);
             if router {
@@ -365,6 +389,11 @@ impl<Q: Queue> Worker<Q> {
         // Publishing counters is cheap but not free: a few times a second is plenty.
         // Idle polls publish too (allocation-free) when anything happened since the last
         // publication, so counters read after a burst of traffic are current.
+        self.rt.polls += 1;
+        if work == 0 {
+            self.rt.idle_polls += 1;
+        }
+        self.last_poll = Some((now, work > 0));
         self.unpublished |= work > 0;
         if now >= self.last_publish + Nanos::from_millis(50) || (work == 0 && self.unpublished) {
             self.publish_stats();
@@ -382,6 +411,11 @@ impl<Q: Queue> Worker<Q> {
     }
 
     pub(super) fn flush_tx(&mut self) {
+        if self.capture.is_open() {
+            for p in 0..self.tx.len() {
+                self.tap_tx(p);
+            }
+        }
         for (p, b) in self.tx.iter_mut().enumerate() {
             let mut tries = 0;
             while !b.is_empty() && tries < 8 {
@@ -413,6 +447,9 @@ impl<Q: Queue> Worker<Q> {
         self.step(Step::Tx(port));
         if let Err(b) = self.tx[p].push(buf) {
             // Batch full: send what we have, then queue.
+            if self.capture.is_open() {
+                self.tap_tx(p);
+            }
             let n = self.queues[p].tx_burst(&mut self.tx[p]);
             self.l2.tx_frames += n as u64;
             self.port_counters[p].tx += n as u64;

@@ -122,6 +122,7 @@ impl<Q: Queue> Worker<Q> {
         fwd: &ForwardStats,
         tcp: &burst_tcp::TcpStackStats,
         tcpw: &TcpWorkerStats,
+        rt: &super::runtime_stats::RuntimeStats,
         ports: &[PortCounters],
         ct: &burst_stack::conntrack::ConntrackStats,
         nat: &burst_stack::nat::NatStats,
@@ -182,6 +183,7 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in fw.named() {
             f("fw", n, x);
         }
+        rt.each(&mut |n, x| f("rt", n, x));
         for (section, p) in PORT_SECTIONS.iter().zip(ports) {
             f(section, "rx", p.rx);
             f(section, "tx", p.tx);
@@ -204,6 +206,7 @@ impl<Q: Queue> Worker<Q> {
             &self.fwd,
             &self.tcp.stats(),
             &self.tcp_stats,
+            &self.rt,
             &self.port_counters,
             &self.fw.as_ref().map(|f| f.ct.stats).unwrap_or_default(),
             &self.fw.as_ref().map(|f| f.nat_stats()).unwrap_or_default(),
