@@ -708,7 +708,7 @@ where
         control.set_app_stats(apps.iter().map(AppRunner::stats).collect());
         control.set_capture_taps(workers.iter().map(|w| w.capture_tap()).collect());
         // What an application runs into, per worker, for `netstat -s` and `ctl stats`.
-        control.set_limits(vec![
+        let mut limits = vec![
             ("tcp.max_connections", tcp_stack.max_connections as u64),
             ("tcp.max_listeners", tcp_stack.max_listeners as u64),
             ("tcp.syn_backlog", tcp_stack.syn_backlog as u64),
@@ -726,7 +726,17 @@ where
             ),
             ("app.max_timers", cfg.app.max_timers as u64),
             ("app.handoff_queue", cfg.app.handoff_queue as u64),
-        ]);
+        ];
+        if cfg.firewall.enabled() {
+            limits.push((
+                "conntrack.max_sessions",
+                cfg.firewall.conntrack.max_sessions as u64,
+            ));
+        }
+        if let Some((_, nat)) = &cfg.firewall.nat {
+            limits.push(("nat.max_mappings", nat.max_mappings as u64));
+        }
+        control.set_limits(limits);
         Ok(Node {
             control,
             workers,

@@ -461,6 +461,24 @@ fn a_full_table_refuses_new_flows_and_established_ones_keep_working() {
     }
     l.run_for(Nanos::from_millis(50));
     assert_eq!(flows(&l, 0).len(), 4);
+    // ctl stats shows the limit and the fill, and the Prometheus rendering of that snapshot
+    // has the fill as a gauge and the refusals as drops.
+    let rx = l.request(Request::Stats);
+    l.run_for(Nanos::from_millis(20));
+    let Ok(Response::Stats { groups }) = rx.try_recv() else {
+        panic!("no stats answer")
+    };
+    let text = burst_runtime::metrics::render(&groups);
+    for want in [
+        "burst_limit{name=\"conntrack.max_sessions\"} 4",
+        "burst_limit{name=\"nat.max_mappings\"} 65536",
+        "# TYPE burst_conntrack_sessions gauge",
+        "burst_conntrack_sessions{core=\"0\"} 4",
+        "burst_drops_total{core=\"0\",protocol=\"conntrack\",reason=\"full\"} 6",
+        "burst_nat_mappings{core=\"0\"} 4",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
     l.finish();
 }
 
