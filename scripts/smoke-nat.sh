@@ -54,6 +54,8 @@ check() { local what=$1; shift; if "$@" >>"$work/check.log" 2>&1; then pass "$wh
 ctl() { "$BURST" ctl --socket "$SOCK" "$@"; }
 wait_for() { local n=$1; shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 listening() { ip netns exec "$1" ss -Hl "sport = :$2" | grep -q .; }
+# listening_at NS ADDR PORT: a socket bound to ADDR:PORT listens (each of several servers).
+listening_at() { ip netns exec "$1" ss -Hln "sport = :$3" | grep -qF " $2:$3 "; }
 stat_sum() { ctl stats | awk -v k="$1" '$1 == k { s += $2 } END { print s + 0 }'; }
 pools() {
   ctl stats 2>/dev/null | awk '/^pool/ { name = $0; sub(/:$/, "", name); next } /^[^ ]/ { name = "" } name != "" && $1 == "in_use" { printf "%s%s=%s", sep, name, $2; sep = ", " }'
@@ -168,10 +170,10 @@ while True:
     s.sendto(("%s:%d" % peer).encode(), peer)
 EOF
 for addr in 198.18.2.1 198.18.2.2; do
-  ip netns exec "$B" "$PY" "$work/udp_server.py" "$addr" 9999 &
+  ip netns exec "$B" "$PY" "$work/udp_server.py" "$addr" 9999 2>>"$work/check.log" &
   bg_pids+=($!)
 done
-wait_for 50 listening "$B" 9999
+for addr in 198.18.2.1 198.18.2.2; do wait_for 100 listening_at "$B" "$addr" 9999; done
 # One inside socket (port 40000) to both destinations: the public endpoint each sees.
 cat >"$work/udp_client.py" <<'EOF'
 import socket, sys
@@ -227,12 +229,16 @@ ip netns exec "$B" "$PY" -c 'import socket; s=socket.socket(socket.AF_INET, sock
 wait "$lpid"
 check "filtering: B from port 5555 to A's mapping 198.18.2.254:40000 does not reach A" grep -qx nothing "$work/filtered.txt"
 
-# Hairpinning: A (port 41000) and A2 (port 41001) reach each other at their public endpoints
-# (each sends first: address- and port-dependent filtering lets the other's packet in then).
+# Hairpinning: A (port 41000) and A2 (port 41001) first learn their public endpoints from B's
+# server (which opens their mappings, as a rendezvous server would), then reach each other at
+# them (each sends first: address- and port-dependent filtering lets the other's packet in then).
 cat >"$work/hairpin.py" <<'EOF'
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", int(sys.argv[1])))
+s.settimeout(1)
+s.sendto(b"who am i", ("198.18.2.1", 9999))
+print("public endpoint", s.recvfrom(100)[0].decode())
 s.settimeout(0.3)
 peer = ("198.18.2.254", int(sys.argv[2]))
 for _ in range(15):
@@ -344,10 +350,10 @@ table ip nat {
 }
 EOF
   for addr in 198.18.2.1 198.18.2.2; do
-    ip netns exec "$LB" "$PY" "$work/udp_server.py" "$addr" 9999 &
+    ip netns exec "$LB" "$PY" "$work/udp_server.py" "$addr" 9999 2>>"$work/check.log" &
     bg_pids+=($!)
   done
-  wait_for 50 listening "$LB" 9999
+  for addr in 198.18.2.1 198.18.2.2; do wait_for 100 listening_at "$LB" "$addr" 9999; done
   # Fresh sessions on burst too: flush, then the same flows through both.
   ctl conntrack flush >/dev/null
   sleep 0.5

@@ -322,6 +322,63 @@ fn the_trace_shows_the_firewall_hook_translating() {
 }
 
 #[test]
+fn two_workers_steer_each_flow_to_its_owner_and_the_trace_follows_it() {
+    let mut l = lab(Opts {
+        file: Some(NAT.to_string()),
+        tweak: |c| c.workers = 2,
+        ..Opts::default()
+    });
+    let n = 8u16;
+    let rx = l.request(Request::Trace {
+        count: u32::from(n),
+        timeout_ms: 5000,
+    });
+    l.run_for(STEP);
+    // Inside ports 40000.. keep their numbers, and public port p belongs to worker p % 2:
+    // whichever queue a flow arrives on, its worker hands it to the owner when it is not.
+    for p in 0..n {
+        l.send_from_a(&udp_dg(A, 40000 + p, B, 53, b"q"));
+    }
+    l.run_for(Nanos::from_millis(50));
+    let mut out = flows(&l, 1);
+    out.sort();
+    let want: Vec<_> = (0..n).map(|p| (P, 40000 + p, B, 53, 17)).collect();
+    assert_eq!(out, want);
+    let steered = counter(&l, "ipv4.handed_off");
+    assert!(
+        steered > 0 && steered < u64::from(n),
+        "{steered} of {n} steered"
+    );
+    // The trace follows a steered datagram to its owner: one packet, both cores' steps.
+    let Ok(Response::Trace { packets }) = rx.try_recv() else {
+        panic!("no trace answer");
+    };
+    assert_eq!(packets.len(), usize::from(n));
+    let mut followed = 0;
+    for t in &packets {
+        let s = t.steps.join(" | ");
+        assert!(s.contains("firewall-hook: translated"), "{s}");
+        assert!(s.contains("tx b"), "{s}");
+        if s.contains("steered to core") {
+            assert!(s.contains("taken from the hand-off (rx a)"), "{s}");
+            followed += 1;
+        }
+    }
+    assert_eq!(followed, steered);
+    // Replies reach A through the owner of their public port.
+    l.seen = [Vec::new(), Vec::new()];
+    for p in 0..n {
+        from_b(&mut l, &udp_dg(B, 53, P, 40000 + p, b"a"));
+    }
+    l.run_for(Nanos::from_millis(50));
+    let mut back = flows(&l, 0);
+    back.sort();
+    let want: Vec<_> = (0..n).map(|p| (B, 53, A, 40000 + p, 17)).collect();
+    assert_eq!(back, want);
+    l.finish();
+}
+
+#[test]
 fn port_forwards_and_static_mappings_reach_inside_hosts() {
     let mut l = nat_lab(
         "[[port_forward]]\nproto = \"tcp\"\noutside = \"198.18.2.254:8080\"\ninside = \"198.18.1.1:80\"\n",
@@ -373,6 +430,51 @@ fn hairpinning_reaches_an_inside_host_through_its_public_address() {
             assert_eq!(back[0], (P, 40001, A, 40000, 17));
             assert_eq!(counter(&l, "nat.hairpinned"), 1);
         }
+        l.finish();
+    }
+}
+
+#[test]
+fn hairpinning_with_port_dependent_filtering_on_one_and_two_workers() {
+    fn two(c: &mut burst_runtime::node::NodeConfig) {
+        c.workers = 2;
+    }
+    for workers in [1, 2] {
+        let mut l = lab(Opts {
+            file: Some(format!("{NAT}hairpinning = true\n")),
+            tweak: if workers == 2 { two } else { |_| {} },
+            ..Opts::default()
+        });
+        // Two inside endpoints open their mappings (P:40000 and P:40001: one per worker with
+        // two) by talking to B, as peers learning their public endpoints would.
+        l.send_from_a(&udp_dg(A, 40000, B, 53, b"x"));
+        l.send_from_a(&udp_dg(A, 40001, B, 53, b"x"));
+        l.run_for(Nanos::from_millis(50));
+        let to_a = |l: &Lab, dport: u16| -> Vec<_> {
+            flows(l, 0).into_iter().filter(|f| f.3 == dport).collect()
+        };
+        // 40000 -> P:40001: 40001's mapping has only talked to B, so filtering stops it, but
+        // 40000's session to P:40001 now exists.
+        l.send_from_a(&udp_dg(A, 40000, P, 40001, b"1"));
+        l.run_for(Nanos::from_millis(50));
+        assert!(to_a(&l, 40001).is_empty(), "{workers} workers");
+        // 40001 -> P:40000: 40000 has sent to P:40001, so it arrives, from P:40001.
+        l.send_from_a(&udp_dg(A, 40001, P, 40000, b"2"));
+        l.run_for(Nanos::from_millis(50));
+        assert_eq!(
+            to_a(&l, 40000),
+            [(P, 40001, A, 40000, 17)],
+            "{workers} workers"
+        );
+        // And now the other way too.
+        l.send_from_a(&udp_dg(A, 40000, P, 40001, b"3"));
+        l.run_for(Nanos::from_millis(50));
+        assert_eq!(
+            to_a(&l, 40001),
+            [(P, 40000, A, 40001, 17)],
+            "{workers} workers"
+        );
+        assert_eq!(counter(&l, "nat.hairpinned"), 3, "{workers} workers");
         l.finish();
     }
 }

@@ -98,12 +98,11 @@ impl<P: Port> Control<P> {
                         packets: Vec::new(),
                     }
                 } else {
-                    self.trace_req = Some(TraceRequest {
-                        want: count as usize,
-                        got: Vec::new(),
-                        deadline: now + Nanos::from_millis(u64::from(timeout_ms)),
+                    self.trace_req = Some(TraceRequest::new(
+                        count as usize,
+                        now + Nanos::from_millis(u64::from(timeout_ms)),
                         reply,
-                    });
+                    ));
                     self.trace_gate.arm(count);
                     return;
                 }

@@ -172,6 +172,9 @@ pub(super) struct Fw<B> {
     first_outside: Option<PortId>,
     /// A first fragment just passed: its later fragments that waited go after it.
     pub(super) release: Option<FragKey>,
+    /// The hairpinned datagram being handled was handed here by the owner of its destination's
+    /// public port, which found a mapping there (this core owns its source's mapping).
+    pub(super) hairpin_checked: bool,
 }
 
 impl<B> Fw<B> {
@@ -194,6 +197,7 @@ impl<B> Fw<B> {
             seen_flush: 0,
             first_outside: (0..64u16).find(|p| s.outside & (1 << p) != 0).map(PortId),
             release: None,
+            hairpin_checked: false,
         }
     }
 
@@ -298,8 +302,14 @@ impl<Q: Queue> Worker<Q> {
             {
                 nat.owner_of_port(nat.public_port(&tuple))
             }
+            // Hairpinning: first the owner of the destination's public port, whose table says
+            // whether anything is behind it (see `nat_hairpin`).
             (Some(nat), Shape::Flow { tuple, .. }) if !outside && nat.is_public(dst) => {
-                nat.owner_of_port(nat.public_port(&tuple))
+                if nat.config().hairpinning {
+                    nat.owner_of_port(tuple.dport)
+                } else {
+                    nat.owner_of_port(nat.public_port(&tuple))
+                }
             }
             (Some(nat), Shape::IcmpError { quoted, .. }) if !outside => {
                 nat.owner_of_port(nat.public_port(&quoted.reverse()))
@@ -534,15 +544,26 @@ impl<Q: Queue> Worker<Q> {
         own: bool,
         now: Nanos,
     ) -> Option<Q::Buf> {
+        let checked = core::mem::take(&mut self.fw.as_mut()?.hairpin_checked);
         let fw = self.fw.as_ref()?;
         let nat = fw.nat.as_ref()?;
         let Some(outside) = fw.first_outside else {
             return Some(buf);
         };
-        let maps = match packet::shape(&buf.data()[hl..]) {
-            Shape::Flow { tuple, .. } => nat.has_mapping(&tuple),
-            _ => false,
+        // Steered here by the destination's public port (`fw_owner`): this core's table holds
+        // its mapping, if any. Then the source's mapping: on the core that owns its public port
+        // (told the destination was checked), which turns the datagram around to this one.
+        let (maps, src_owner) = match packet::shape(&buf.data()[hl..]) {
+            Shape::Flow { tuple, .. } => (
+                checked || nat.has_mapping(&tuple),
+                nat.owner_of_port(nat.public_port(&tuple)),
+            ),
+            _ => (false, 0),
         };
+        if maps && !checked && self.handoff.is_some() && src_owner != self.steering().1 {
+            self.hand_off_hairpin(src_owner, port, hl, buf);
+            return None;
+        }
         if !maps {
             // Nothing behind that public address and port: ours, or nobody's.
             if own {
@@ -571,8 +592,12 @@ impl<Q: Queue> Worker<Q> {
         if let Some(nat) = self.fw.as_mut().and_then(|f| f.nat.as_mut()) {
             nat.stats.hairpinned += 1;
         }
-        // The return half belongs to the owner of the public port it is sent to.
+        // The return half belongs to the owner of the public port it is sent to: it goes on
+        // there as received on the outside port (addressed to that port's MAC, as forwarding
+        // checks).
         if let Some(owner) = self.fw_owner(outside, &buf.data()[hl..]) {
+            let mac = self.ports[usize::from(outside.0)].mac.0;
+            buf.data_mut()[..6].copy_from_slice(&mac);
             self.hand_off_steered(owner, outside, hl, buf);
             return None;
         }

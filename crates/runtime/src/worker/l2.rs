@@ -26,6 +26,11 @@ impl<Q: Queue> Worker<Q> {
         });
         self.cur_trace = Some(t);
         self.input(port, buf, now);
+        self.push_trace();
+    }
+
+    /// Hands the finished trace record of the packet just handled to the control thread.
+    pub(super) fn push_trace(&mut self) {
         if let Some(t) = self.cur_trace.take() {
             if self.rings.traces.push(t).is_err() {
                 self.l2.lost_trace += 1;
