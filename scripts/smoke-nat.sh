@@ -10,7 +10,9 @@
 #   public port; address- and port-dependent filtering (B from another port does not reach A);
 #   hairpinning between A and A2 through their public endpoints; a port forward (B curls the
 #   public address, A's server answers); the firewall drops unsolicited inbound (counted), an
-#   exception lets it in; `ctl nat`, `ctl conntrack`, `ctl trace` (firewall-hook verdict);
+#   exception lets it in; `ctl nat`, `ctl conntrack`, `ctl trace` (firewall-hook verdict); a
+#   flood of unique flows fills a worker's table (refusals counted, an established session
+#   keeps working, resident memory flat);
 #   `conntrack -L` of the Linux masquerade vs `ctl conntrack` for the same flows; no buffer
 #   leaked; SIGTERM.
 # Needs root. Creates and removes its own namespaces, bridge and veths (prefix SMOKE_NAT_PREFIX).
@@ -131,6 +133,8 @@ outside = "198.18.2.254:8080"
 inside = "198.18.1.1:80"
 [firewall]
 ports = ["b"]
+[conntrack]
+max_sessions = 4096
 [control]
 socket = "$SOCK"
 EOF
@@ -320,6 +324,29 @@ ctl trace 2 -w 5 >"$work/trace.txt" 2>&1
 kill "$ping_pid" 2>/dev/null; wait "$ping_pid" 2>/dev/null
 sed 's/^/  /' "$work/trace.txt"
 check "ctl trace shows the firewall-hook translating" grep -q 'firewall-hook: translated' "$work/trace.txt"
+
+# Bounded memory: a flood of 12,000 unique flows from A:40000 (all on the worker that owns
+# public port 40000) fills that worker's table (max_sessions = 4096), the refusals are counted,
+# A:40000's established session to B:9999 keeps working, and burst's resident memory does not
+# grow with the flood.
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
+full0=$(stat_sum conntrack.drop_full)
+rss0=$(rss)
+ip netns exec "$A" "$PY" -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 40000))
+for i in range(12000):
+    s.sendto(b"flood", ("198.18.2.2", 10000 + i))
+'
+sleep 1
+full1=$(stat_sum conntrack.drop_full)
+sess=$(ctl stats | awk '$1 == "conntrack.sessions" && $2 > m { m = $2 } END { print m + 0 }')
+rss1=$(rss)
+check "flood of unique flows: one worker's table full at 4096 sessions ($sess), refusals counted in conntrack.drop_full ($full0 -> $full1)" test "$sess" -eq 4096 -a "$full1" -gt "$full0"
+seen=$(ip netns exec "$A" "$PY" "$work/udp_client.py" 40000 198.18.2.1)
+check "flood: the established session A:40000 -> B:9999 still works ($seen)" test "$seen" = "198.18.2.254:40000"
+check "flood: burst's resident memory did not grow (VmRSS ${rss0} kB -> ${rss1} kB)" test "$((rss1 - rss0))" -lt 2048
 
 # B never saw an inside address.
 kill "${bg_pids[0]}" 2>/dev/null; wait "${bg_pids[0]}" 2>/dev/null
