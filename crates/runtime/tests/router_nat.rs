@@ -475,6 +475,24 @@ fn hairpinning_with_port_dependent_filtering_on_one_and_two_workers() {
             "{workers} workers"
         );
         assert_eq!(counter(&l, "nat.hairpinned"), 3, "{workers} workers");
+        // Turned around as received on the outside port, the filtered one dropped by NAT
+        // (not delivered to burst itself), nothing else lost on the way.
+        assert_eq!(counter(&l, "nat.drop_no_mapping"), 1, "{workers} workers");
+        for c in [
+            "fwd.drop_l2_not_unicast",
+            "ipv4.drop_unresolved",
+            "ipv4.drop_handoff_full",
+        ] {
+            assert_eq!(counter(&l, c), 0, "{c}, {workers} workers");
+        }
+        // Turned around as received on the outside port: nothing dropped on the way.
+        for c in [
+            "fwd.drop_l2_not_unicast",
+            "ipv4.drop_unresolved",
+            "ipv4.drop_handoff_full",
+        ] {
+            assert_eq!(counter(&l, c), 0, "{c}, {workers} workers");
+        }
         l.finish();
     }
 }

@@ -343,7 +343,10 @@ impl<Q: Queue> Worker<Q> {
         if !nat.is_public(dst) {
             return Some(buf);
         }
-        let own = self.local_ips.contains(&dst);
+        // From a public address to one of ours on the outside port: a hairpinned datagram
+        // another worker turned around (or a spoofed one), NAT's whatever happens, never ours.
+        let src = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+        let own = self.local_ips.contains(&dst) && !(fw.is_outside(port) && nat.is_public(src));
         if !fw.is_outside(port) {
             if !nat.config().hairpinning {
                 return Some(buf);
