@@ -23,9 +23,12 @@
 #   to every round: port a's frames are translated (one session per flow of the pcap, 256
 #   by default, FLOWS=N for more), port b's go through the firewall-hook untranslated; the
 #   median is compared with plain burst's of the same run.
-#   OBSERVE=1 adds two burst runs per round: with [metrics] on and scraped every second
-#   (curl on CPU 0), and with `burst ctl capture` of both directions of port a running (to
-#   /dev/null) — the capture must drop and count, not slow forwarding.
+#   OBSERVE=1 adds three burst runs per round, each with its worker pinned to CPU 1 and its
+#   control thread on CPU 0 (`[eal] cpus = [1]`, as a deployment places them: the control
+#   thread serves scrapes and drains captures): the reference with nothing observed, with
+#   [metrics] on and scraped every second (curl on CPU 0), and with `burst ctl capture` of
+#   both directions of port a running (to /dev/null) — the capture must drop and count, not
+#   slow forwarding. Their ratios are to that reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -94,13 +97,18 @@ oprefix=bench-l3fwd-base$$
 sed "s#--file-prefix=$bprefix#--file-prefix=$oprefix#" "$tmp/small.toml" > "$tmp/base.toml"
 mprefix=bench-l3fwd-metrics$$
 cprefix=bench-l3fwd-capture$$
-{ sed "s#--file-prefix=$bprefix#--file-prefix=$mprefix#" "$tmp/small.toml"
+rprefix=bench-l3fwd-ref$$
+# The observed runs: the worker on CPU $cpu, the control thread on the other (CPU 0).
+sed -e "s#--file-prefix=$bprefix#--file-prefix=$rprefix#" -e "s#^cores = 1\$#cores = 1\ncpus = [$cpu]#" \
+  "$tmp/small.toml" > "$tmp/ref.toml"
+grep -q "^cpus = \[$cpu\]" "$tmp/ref.toml" || { echo "configs/bench-router.toml: no 'cores = 1' line in [eal]"; exit 1; }
+{ sed "s#--file-prefix=$rprefix#--file-prefix=$mprefix#" "$tmp/ref.toml"
   printf '\n[metrics]\nlisten = "127.0.0.1:19108"\n'; } > "$tmp/metrics.toml"
-sed "s#--file-prefix=$bprefix#--file-prefix=$cprefix#" "$tmp/small.toml" > "$tmp/capture.toml"
+sed "s#--file-prefix=$rprefix#--file-prefix=$cprefix#" "$tmp/ref.toml" > "$tmp/capture.toml"
 nprefix=bench-l3fwd-nat$$
 { sed "s#--file-prefix=$bprefix#--file-prefix=$nprefix#" "$tmp/small.toml"
   printf '\n[nat]\noutside = ["b"]\npool = ["198.19.1.1"]\n'; } > "$tmp/nat.toml"
-prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix" "$mprefix" "$cprefix" "$nprefix")
+prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix" "$mprefix" "$cprefix" "$rprefix" "$nprefix")
 nat=${NAT:-}
 observe=${OBSERVE:-}
 # A job started once the tool is up (while its rate is sampled) and stopped after.
@@ -116,7 +124,7 @@ run() {
   local name=$1 prefix=$2 ready=$3 start=$4
   shift 4
   local log=$tmp/$name.log sock=$runtime/$prefix/dpdk_telemetry.v2 out i rc=0
-  timeout -s INT $((start + warm + secs + 30)) taskset -c "$cpu" "$@" >"$log" 2>&1 </dev/null &
+  timeout -s INT $((start + warm + secs + 30)) taskset -c "${run_cpus:-$cpu}" "$@" >"$log" 2>&1 </dev/null &
   pid=$!
   for ((i = 0; i < start * 10; i++)); do
     if grep -q "$ready" "$log" && [ -S "$sock" ]; then break; fi
@@ -152,7 +160,7 @@ run() {
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); n_all=()
+b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); r_all=(); n_all=()
 for r in $(seq 1 "$rounds"); do
   run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
   b=$rate brx=$rx
@@ -176,16 +184,19 @@ for r in $(seq 1 "$rounds"); do
     n_all+=("$rate")
   fi
   if [ -n "$observe" ]; then
+    run_cpus="0,$cpu"
+    run burst-ref "$rprefix" "burst running" 30 "$burst" run -c "$tmp/ref.toml"
+    ref=$rate
     side="for i in \$(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:19108/metrics; sleep 1; done"
     run burst-metrics "$mprefix" "burst running" 30 "$burst" run -c "$tmp/metrics.toml"
     m=$rate
-    side="$burst ctl --socket $tmp/burst.sock capture a --dir both -c 100000000 -W $((warm + secs - 1)) -w /dev/null"
+    side="$burst ctl --socket $tmp/burst.sock capture a --dir both -c 4000000000 -C 0 -W $((warm + secs - 1)) -w /dev/null"
     run burst-capture "$cprefix" "burst running" 30 "$burst" run -c "$tmp/capture.toml"
     c=$rate
-    side=""
-    printf '         burst, metrics scraped every second: %6.2f Mpps   burst, capturing port a: %6.2f Mpps (%s)\n' \
-      "$m" "$c" "$(tail -1 "$tmp/burst-capture.side.log" 2>/dev/null)"
-    m_all+=("$m"); c_all+=("$c")
+    side="" run_cpus=""
+    printf '         control on CPU 0: burst %6.2f Mpps   metrics scraped every second %6.2f Mpps   capturing port a %6.2f Mpps (%s)\n' \
+      "$ref" "$m" "$c" "$(tail -1 "$tmp/burst-capture.side.log" 2>/dev/null)"
+    r_all+=("$ref"); m_all+=("$m"); c_all+=("$c")
   fi
 done
 bm=$(printf '%s\n' "${b_all[@]}" | median)
@@ -207,10 +218,11 @@ if [ -n "$nat" ]; then
     "$(awk -v a="$nm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
 fi
 if [ -n "$observe" ]; then
+  rm_=$(printf '%s\n' "${r_all[@]}" | median)
   mm=$(printf '%s\n' "${m_all[@]}" | median)
   cm=$(printf '%s\n' "${c_all[@]}" | median)
-  printf 'metrics scraped every second: %.2f Mpps, %s of burst; capturing: %.2f Mpps, %s of burst\n' \
-    "$mm" "$(awk -v a="$mm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')" \
-    "$cm" "$(awk -v a="$cm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
+  printf 'control on CPU 0: burst %.2f Mpps; metrics scraped every second %.2f Mpps, %s of it; capturing %.2f Mpps, %s of it\n' \
+    "$rm_" "$mm" "$(awk -v a="$mm" -v b="$rm_" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')" \
+    "$cm" "$(awk -v a="$cm" -v b="$rm_" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
 fi
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -17,6 +17,8 @@ PKGS=(
   wrk
   # conntrack-tools: Linux's NAT sessions for the differential check of smoke-nat.sh.
   conntrack
+  # tmux: drives `burst ctl top` in scripts/smoke-observe.sh.
+  tmux
   # DPDK 22.11 LTS: libraries + PMD plugins, headers for bindgen, testpmd, examples (l3fwd).
   dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang
 )

@@ -49,6 +49,9 @@ step "the example applications against Linux: TCP echo, UDP responder, HTTP clie
 cargo build --release -p burst-apps --features dpdk --examples
 scripts/smoke-apps.sh
 
+step "observability against real traffic: metrics scraped during a flood equal ctl stats, ping/TCP/forwarded captures clean in tshark (also streamed), ctl top in tmux, stats --rates (scripts/smoke-observe.sh)"
+scripts/smoke-observe.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 

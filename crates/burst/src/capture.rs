@@ -22,6 +22,7 @@ pub(crate) struct Capture<'a> {
     pub(crate) port: &'a str,
     pub(crate) dir: &'a str,
     pub(crate) count: u32,
+    pub(crate) max_bytes: u64,
     pub(crate) snaplen: u32,
     pub(crate) timeout: f64,
     pub(crate) write: Option<&'a str>,
@@ -37,6 +38,7 @@ pub(crate) fn run(socket: &Path, c: &Capture<'_>) -> Result<()> {
         count: c.count,
         snaplen: c.snaplen,
         timeout_ms: (c.timeout * 1000.0) as u32,
+        max_bytes: c.max_bytes,
         filter,
     };
     let out: Box<dyn Write> = match c.write {

@@ -146,15 +146,18 @@ pub(crate) enum CtlCommand {
     Igmp,
     /// Router discovery: default routers learned from advertisements, ports advertising.
     Rdisc,
-    /// Captures what a port receives and/or sends to pcapng: `capture PORT [--dir in|out|both]
-    /// [-c N] [--snaplen B] [-w FILE|-] [-W SECS] [tcp|udp|icmp|proto N] [host A.B.C.D]
-    /// [port N]`.
+    /// Captures what a port receives and/or sends to pcapng: `capture PORT [in|out|both]
+    /// [-c N] [-C BYTES] [--snaplen B] [-w FILE|-] [-W SECS] [tcp|udp|icmp|proto N]
+    /// [host A.B.C.D] [port N]`.
     Capture {
         /// Port name.
         port: String,
-        /// Direction.
+        /// Direction (also accepted as the first word after the port).
         #[arg(long, default_value = "both", value_parser = ["in", "out", "both"])]
         dir: String,
+        /// Frame bytes at most (as captured, after the snap length); 0: no byte bound.
+        #[arg(short = 'C', default_value_t = 64 << 20)]
+        max_bytes: u64,
         /// Frames at most.
         #[arg(short = 'c', default_value_t = 1000)]
         count: u32,
@@ -273,22 +276,29 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
         CtlCommand::Capture {
             port,
             dir,
+            max_bytes,
             count,
             snaplen,
             write,
             timeout,
             filter,
         } => {
+            // `capture a in …` as tcpdump users type it: a leading direction word.
+            let (dir, filter) = match filter.first().map(String::as_str) {
+                Some(d @ ("in" | "out" | "both")) => (d.to_string(), &filter[1..]),
+                _ => (dir, &filter[..]),
+            };
             return crate::capture::run(
                 &socket,
                 &crate::capture::Capture {
                     port: &port,
                     dir: &dir,
                     count,
+                    max_bytes,
                     snaplen,
                     timeout,
                     write: write.as_deref(),
-                    filter: &filter,
+                    filter,
                 },
             );
         }

@@ -174,6 +174,31 @@ impl<'a> Rates<'a> {
         sum
     }
 
+    /// Packets per second each configured hook looked at (summed over cores), busiest first.
+    pub(crate) fn hooks(&self) -> Vec<(String, f64)> {
+        let mut sum: Vec<(String, f64)> = Vec::new();
+        for g in self
+            .b
+            .groups
+            .iter()
+            .filter(|g| g.title.starts_with("core "))
+        {
+            for c in &g.counters {
+                let Some(hook) = c.name.strip_prefix("rt.hook_") else {
+                    continue;
+                };
+                let r = self.rate(&g.title, &c.name);
+                match sum.iter_mut().find(|(k, _)| k == hook) {
+                    Some((_, v)) => *v += r,
+                    None => sum.push((hook.to_string(), r)),
+                }
+            }
+        }
+        sum.retain(|(_, v)| *v > 0.0);
+        sum.sort_by(|a, b| b.1.total_cmp(&a.1));
+        sum
+    }
+
     /// Every counter that moved, per second (`stats --rates`).
     pub(crate) fn moved(&self) -> Vec<(String, Vec<(String, f64)>)> {
         self.b
@@ -237,6 +262,9 @@ pub(crate) fn print_rates(socket: &Path, interval: f64) -> Result<()> {
             si(p.missed_ps)
         );
     }
+    for (hook, v) in r.hooks() {
+        println!("hook {hook}: {} pps", si(v));
+    }
     for (title, counters) in r.moved() {
         println!("{title}:");
         for (n, v) in counters {
@@ -272,13 +300,16 @@ pub(crate) fn run(socket: &Path, interval: f64, iterations: Option<u64>) -> Resu
             let cores = r.cores();
             let ports = r.ports();
             let drops = r.drops(8);
+            let hooks = r.hooks();
             terminal.draw(|f| {
-                let [a, b, c] = Layout::vertical([
+                let [a, b, rest] = Layout::vertical([
                     Constraint::Length(cores.len() as u16 + 3),
                     Constraint::Length(ports.len() as u16 + 3),
                     Constraint::Min(3),
                 ])
                 .areas(f.area());
+                let [c, d] =
+                    Layout::horizontal([Constraint::Length(52), Constraint::Min(20)]).areas(rest);
                 let core_rows = cores.iter().map(|c| {
                     Row::new(vec![
                         c.core.clone(),
@@ -335,6 +366,19 @@ pub(crate) fn run(socket: &Path, interval: f64, iterations: Option<u64>) -> Resu
                         .block(Block::default().borders(Borders::ALL).title(" drops ")),
                     c,
                 );
+                let hook_rows = hooks
+                    .iter()
+                    .map(|(n, v)| Row::new(vec![n.clone(), format!("{} pps", si(*v))]));
+                f.render_widget(
+                    Table::new(hook_rows, [Constraint::Length(18), Constraint::Length(12)])
+                        .header(Row::new(vec!["hook", "looked at"]))
+                        .block(
+                            Block::default()
+                                .borders(Borders::ALL)
+                                .title(" busiest hooks "),
+                        ),
+                    d,
+                );
             })?;
             prev = now;
             shown += 1;
@@ -382,6 +426,8 @@ mod tests {
                         c("rt.loop_ns_total", loop_ns),
                         c("rt.busy_ns_total", busy),
                         c("rt.polls", polls),
+                        c("rt.hook_filter_in", rx / 2),
+                        c("rt.hook_firewall", 0),
                     ],
                 },
             ],
@@ -408,6 +454,11 @@ mod tests {
         let p = &r.ports()[0];
         assert_eq!((p.rx_pps, p.rx_bps), (1000.0, 800_000.0));
         assert_eq!(r.drops(5), vec![("ipv4.drop_checksum".to_string(), 100.0)]);
+        assert_eq!(
+            r.hooks(),
+            vec![("filter_in".to_string(), 500.0)],
+            "hooks that moved"
+        );
         assert_eq!(si(1_234_567.0), "1.23M");
         assert_eq!(si(45_600.0), "45.6k");
     }

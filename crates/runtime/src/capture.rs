@@ -246,41 +246,52 @@ impl CaptureTap {
     /// Control thread: closes the tap and takes back every slot (queued frames included).
     pub fn stop(&self) {
         self.open.store(false, Ordering::Release);
+        self.remaining.store(0, Ordering::Relaxed);
         while self.free.pop().is_some() {}
         while self.filled.pop().is_some() {}
     }
 
-    /// Worker: copies `frame` if the capture wants it, then lets `fix` adjust the copy.
-    /// Says whether it was captured, not wanted, or wanted with no slot free.
+    /// Worker: whether the capture wants frames of `port` in direction `dir` (once per burst).
     #[inline]
-    pub fn offer(
-        &self,
-        port: PortId,
-        dir: u8,
-        frame: &[u8],
-        orig_len: usize,
-        at_ns: u64,
-        fix: impl FnOnce(&mut [u8]),
-    ) -> Offer {
-        if self.port.load(Ordering::Relaxed) != u32::from(port.0)
-            || self.dirs.load(Ordering::Relaxed) & u32::from(dir) == 0
-        {
+    pub fn wants(&self, port: PortId, dir: u8) -> bool {
+        self.port.load(Ordering::Relaxed) == u32::from(port.0)
+            && self.dirs.load(Ordering::Relaxed) & u32::from(dir) != 0
+    }
+
+    /// Worker: copies `frame` (of a port and direction [`wants`](Self::wants) said yes to) if
+    /// the filter matches, then lets `fix` adjust the copy. `starved` is the burst's memory
+    /// that a slot was missing: once set, matching frames are counted missed without touching
+    /// the queues again, so a capture the reader cannot keep up with costs a filter test per
+    /// frame. Missed frames are the caller's to add to [`dropped`](Self::dropped), once per
+    /// burst.
+    #[inline]
+    pub fn offer(&self, starved: &mut bool, seen: Seen<'_>, fix: impl FnOnce(&mut [u8])) -> Offer {
+        let Seen {
+            frame,
+            orig_len,
+            at_ns,
+            port,
+            dir,
+        } = seen;
+        if !self.filter.get().matches(frame) || self.remaining.load(Ordering::Relaxed) == 0 {
             return Offer::Skipped;
         }
-        if !self.filter.get().matches(frame) {
-            return Offer::Skipped;
+        if *starved {
+            return Offer::NoSlot;
         }
+        let Some(mut slot) = self.free.pop() else {
+            *starved = true;
+            return Offer::NoSlot;
+        };
         if self
             .remaining
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_err()
         {
+            // Another worker took the last one.
+            let _ = self.free.push(slot);
             return Offer::Skipped;
         }
-        let Some(mut slot) = self.free.pop() else {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return Offer::NoSlot;
-        };
         let n = frame.len().min(slot.len());
         slot[..n].copy_from_slice(&frame[..n]);
         fix(&mut slot[..n]);
@@ -294,11 +305,25 @@ impl CaptureTap {
         };
         if self.filled.push(c).is_err() {
             // Cannot happen: there are no more slots than the queue holds.
-            self.dropped.fetch_add(1, Ordering::Relaxed);
             return Offer::NoSlot;
         }
         Offer::Captured
     }
+}
+
+/// A frame a worker saw, as offered to a capture.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// The frame's bytes (its first segment).
+    pub frame: &'a [u8],
+    /// The whole frame's length.
+    pub orig_len: usize,
+    /// When (node time, ns).
+    pub at_ns: u64,
+    /// The port it came in or goes out by.
+    pub port: PortId,
+    /// [`IN`] or [`OUT`].
+    pub dir: u8,
 }
 
 /// What [`CaptureTap::offer`] did with a frame.
@@ -398,43 +423,49 @@ mod tests {
         assert_eq!(c.get(), CaptureFilter::default());
     }
 
+    fn seen(f: &[u8], at_ns: u64) -> Seen<'_> {
+        Seen {
+            frame: f,
+            orig_len: f.len(),
+            at_ns,
+            port: PortId(0),
+            dir: IN,
+        }
+    }
+
     #[test]
     fn slots_bound_what_is_captured() {
         let t = CaptureTap::default();
         let f = frame(17, [198, 18, 0, 1], [198, 18, 0, 2], 1, 2);
-        assert_eq!(
-            t.offer(PortId(0), IN, &f, f.len(), 1, |_| {}),
-            Offer::Skipped,
-            "closed: nothing"
-        );
+        let mut starved = false;
+        let offer = |at, starved: &mut bool| t.offer(starved, seen(&f, at), |_| {});
+        assert_eq!(offer(1, &mut starved), Offer::Skipped, "closed: nothing");
         t.start(PortId(0), IN, &CaptureFilter::default(), 100, 20, 2);
-        assert_eq!(
-            t.offer(PortId(1), IN, &f, f.len(), 1, |_| {}),
-            Offer::Skipped,
-            "another port"
-        );
-        assert_eq!(
-            t.offer(PortId(0), OUT, &f, f.len(), 1, |_| {}),
-            Offer::Skipped,
-            "another direction"
-        );
-        assert_eq!(
-            t.offer(PortId(0), IN, &f, f.len(), 1, |_| {}),
-            Offer::Captured
-        );
-        assert_eq!(
-            t.offer(PortId(0), IN, &f, f.len(), 2, |_| {}),
-            Offer::Captured
-        );
-        assert_eq!(
-            t.offer(PortId(0), IN, &f, f.len(), 3, |_| {}),
-            Offer::NoSlot,
-            "no free slot"
-        );
-        assert_eq!(t.dropped.load(Ordering::Relaxed), 1);
+        assert!(t.wants(PortId(0), IN));
+        assert!(!t.wants(PortId(1), IN), "another port");
+        assert!(!t.wants(PortId(0), OUT), "another direction");
+        assert_eq!(offer(1, &mut starved), Offer::Captured);
+        assert_eq!(offer(2, &mut starved), Offer::Captured);
+        assert!(!starved);
+        assert_eq!(offer(3, &mut starved), Offer::NoSlot, "no free slot");
+        assert!(starved, "the burst remembers it");
+        assert_eq!(offer(4, &mut starved), Offer::NoSlot);
         let c = t.filled.pop().unwrap();
         assert_eq!((c.len, c.orig_len, c.at_ns), (20, f.len() as u32, 1));
         assert_eq!(&c.slot[..20], &f[..20], "cut to the snap length");
+        // The slot back: a new burst captures again, up to the count.
+        t.free.push(c.slot).unwrap();
+        let mut starved = false;
+        assert_eq!(t.offer(&mut starved, seen(&f, 5), |_| {}), Offer::Captured);
+        assert_eq!(t.remaining.load(Ordering::Relaxed), 97);
+        t.remaining.store(0, Ordering::Relaxed);
+        let c = t.filled.pop().unwrap();
+        t.free.push(c.slot).unwrap();
+        assert_eq!(
+            t.offer(&mut starved, seen(&f, 6), |_| {}),
+            Offer::Skipped,
+            "count reached"
+        );
         t.stop();
         assert!(t.free.is_empty() && t.filled.is_empty() && !t.is_open());
     }

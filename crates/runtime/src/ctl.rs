@@ -147,6 +147,9 @@ pub enum Request {
         snaplen: u32,
         /// Give up after this many milliseconds.
         timeout_ms: u32,
+        /// Stop once this many frame bytes (as captured) were sent; 0: no byte bound.
+        #[serde(default)]
+        max_bytes: u64,
         /// Which frames.
         filter: crate::capture::CaptureFilter,
     },

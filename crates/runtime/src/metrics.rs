@@ -10,6 +10,7 @@
 //! | core N, `drop_*` of any section | `burst_drops_total{core, protocol, reason}` |
 //! | core N, per-port section `pI.x` | `burst_port_x_total{core, port}` |
 //! | core N, `rt.burst_le_*` / `rt.loop_le_*` | histograms `burst_rx_burst_size`, `burst_loop_seconds` `{core}` |
+//! | core N, `rt.hook_*` | `burst_hook_packets_total{core, hook}` |
 //! | core N, `tcp.curr_estab`, `conntrack.sessions`, `nat.mappings` | gauges `burst_tcp_curr_estab`, `burst_conntrack_sessions`, `burst_nat_mappings` `{core}` |
 //! | core N, `app.x.y` | `burst_app_x_y_total{core}` |
 //! | core N, other `section.name` | `burst_section_name_total{core}` |
@@ -210,6 +211,15 @@ fn core_families(s: &mut Snapshot, core: &str, counters: &[crate::ctl::Counter],
             continue;
         };
         if section == "rt" && (name.starts_with("burst_le_") || name.starts_with("loop_le_")) {
+            continue;
+        }
+        if let Some(hook) = name.strip_prefix("hook_").filter(|_| section == "rt") {
+            s.add(
+                "burst_hook_packets".into(),
+                "Packets a configured hook looked at, per worker and hook.",
+                vec![label("core", core), label("hook", hook)],
+                Value::Counter(c.value),
+            );
             continue;
         }
         if let Some(reason) = name.strip_prefix("drop_") {
@@ -478,6 +488,7 @@ mod tests {
                     ("rt.burst_le_inf", 1),
                     ("rt.loop_ns_total", 3_000),
                     ("rt.loop_le_1us", 3),
+                    ("rt.hook_filter_in", 5),
                     ("app.svc.http_requests", 9),
                 ],
             ),
@@ -513,6 +524,7 @@ mod tests {
             "burst_rx_burst_size_count{core=\"0\"} 4",
             "burst_rx_burst_size_sum{core=\"0\"} 40.0",
             "burst_app_svc_http_requests_total{core=\"0\"} 9",
+            "burst_hook_packets_total{core=\"0\",hook=\"filter_in\"} 5",
             "burst_control_requests_sent_total{part=\"arp\"} 2",
             "# EOF",
         ] {

@@ -28,6 +28,7 @@ fn capture(
     port: &str,
     dir: &str,
     count: u32,
+    max_bytes: u64,
     filter: CaptureFilter,
     n: usize,
 ) -> (Vec<Frame>, (u64, u64)) {
@@ -37,6 +38,7 @@ fn capture(
         count,
         snaplen: 2048,
         timeout_ms: 2000,
+        max_bytes,
         filter,
     });
     l.run_for(STEP);
@@ -62,7 +64,7 @@ fn capture_both_directions_filtered_and_bounded() {
     let mut l = lab(Opts::default());
     // Port b sees the forwarded datagrams go out (and nothing comes back from B for UDP to
     // a closed port but B's ARP, answered at start).
-    let (frames, (n, dropped)) = capture(&mut l, "b", "both", 1000, CaptureFilter::default(), 5);
+    let (frames, (n, dropped)) = capture(&mut l, "b", "both", 1000, 0, CaptureFilter::default(), 5);
     assert_eq!((n, dropped), (frames.len() as u64, 0));
     let out: Vec<_> = frames.iter().filter(|f| f.0 == "out").collect();
     assert_eq!(out.len(), 5, "{frames:?}");
@@ -77,15 +79,26 @@ fn capture_both_directions_filtered_and_bounded() {
     let ts: Vec<u64> = frames.iter().map(|f| f.3).collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]), "timestamps in order");
     // Port a, inbound only, 3 frames at most: A's datagrams as they arrived.
-    let (frames, (n, _)) = capture(&mut l, "a", "in", 3, CaptureFilter::default(), 5);
+    let (frames, (n, _)) = capture(&mut l, "a", "in", 3, 0, CaptureFilter::default(), 5);
     assert_eq!(n, 3);
     assert!(frames.iter().all(|f| f.0 == "in"));
+    // A byte bound of two and a half frames (142, 143, ... bytes): three frames, then it ends.
+    let (frames, (n, _)) = capture(
+        &mut l,
+        "a",
+        "in",
+        1000,
+        142 + 143 + 70,
+        CaptureFilter::default(),
+        5,
+    );
+    assert_eq!((frames.len(), n), (3, 3), "{frames:?}");
     // A filter that matches nothing: nothing, and the capture ends at its timeout.
     let none = CaptureFilter {
         proto: Some(6),
         ..CaptureFilter::default()
     };
-    let (frames, (n, _)) = capture(&mut l, "a", "both", 10, none, 3);
+    let (frames, (n, _)) = capture(&mut l, "a", "both", 10, 0, none, 3);
     assert_eq!((frames.len(), n), (0, 0));
     // Bad requests: clear errors.
     for (port, dir, count) in [("nope", "both", 1), ("a", "sideways", 1), ("a", "in", 0)] {
@@ -95,6 +108,7 @@ fn capture_both_directions_filtered_and_bounded() {
             count,
             snaplen: 100,
             timeout_ms: 100,
+            max_bytes: 0,
             filter: CaptureFilter::default(),
         });
         l.run_for(STEP);

@@ -1,5 +1,5 @@
 //! `ctl capture` on the control thread: opens the workers' taps, drains the frames they copy
-//! and streams them to the CLI, ends the capture at its count or deadline (or when the CLI
+//! and streams them to the CLI, ends the capture at its count, byte bound or deadline (or when the CLI
 //! goes away), and gives the slots back.
 
 use std::sync::atomic::Ordering;
@@ -16,6 +16,8 @@ pub(super) struct CaptureSession {
     reply: mpsc::Sender<Response>,
     left: u64,
     sent: u64,
+    /// Frame bytes still allowed (`u64::MAX`: no byte bound).
+    bytes_left: u64,
     deadline: Nanos,
     /// Unix time minus node time, in ns, when the capture started.
     offset_ns: i128,
@@ -28,6 +30,7 @@ pub(super) struct CaptureAsk<'a> {
     pub(super) count: u32,
     pub(super) snaplen: u32,
     pub(super) timeout_ms: u32,
+    pub(super) max_bytes: u64,
     pub(super) filter: CaptureFilter,
 }
 
@@ -78,6 +81,11 @@ impl<P: Port> Control<P> {
             reply,
             left: u64::from(ask.count),
             sent: 0,
+            bytes_left: if ask.max_bytes == 0 {
+                u64::MAX
+            } else {
+                ask.max_bytes
+            },
             deadline: now + Nanos::from_millis(u64::from(ask.timeout_ms.max(1))),
             offset_ns: unix - i128::from(now.0),
         });
@@ -102,7 +110,7 @@ impl<P: Port> Control<P> {
         for t in &self.taps {
             while let Some(c) = t.filled.pop() {
                 n += 1;
-                if s.left > 0 && !gone {
+                if s.left > 0 && s.bytes_left > 0 && !gone {
                     let frame = CapturedFrame {
                         ts_ns: (i128::from(c.at_ns) + s.offset_ns).max(0) as u64,
                         port: self.meta[usize::from(c.port)].name.clone(),
@@ -113,12 +121,13 @@ impl<P: Port> Control<P> {
                     gone = s.reply.send(Response::Frame(frame)).is_err();
                     s.left -= 1;
                     s.sent += 1;
+                    s.bytes_left = s.bytes_left.saturating_sub(u64::from(c.len));
                 }
                 // The slot goes back to its worker.
                 let _ = t.free.push(c.slot);
             }
         }
-        if s.left == 0 || now >= s.deadline || gone {
+        if s.left == 0 || s.bytes_left == 0 || now >= s.deadline || gone {
             let dropped: u64 = self
                 .taps
                 .iter()

@@ -124,6 +124,7 @@ impl<P: Port> Control<P> {
                 count,
                 snaplen,
                 timeout_ms,
+                max_bytes,
                 filter,
             } => {
                 let ask = super::capture::CaptureAsk {
@@ -132,6 +133,7 @@ impl<P: Port> Control<P> {
                     count,
                     snaplen,
                     timeout_ms,
+                    max_bytes,
                     filter,
                 };
                 match self.capture_start(ask, reply.clone(), now) {

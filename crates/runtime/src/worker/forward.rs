@@ -226,6 +226,7 @@ impl<Q: Queue> Worker<Q> {
                         continue;
                     }
                     if filter_in {
+                        self.rt.hooks[crate::trace::Hook::FilterIn as usize] += 1;
                         let v = fset.evaluate(port, Direction::In, &ip[..usize::from(tl)], self.id);
                         if !v.permit {
                             self.fwd.drop_filter_in += 1;
@@ -234,6 +235,7 @@ impl<Q: Queue> Worker<Q> {
                         }
                     }
                     if fset.is_active(egress, Direction::Out) {
+                        self.rt.hooks[crate::trace::Hook::FilterOut as usize] += 1;
                         let v =
                             fset.evaluate(egress, Direction::Out, &ip[..usize::from(tl)], self.id);
                         if !v.permit {

@@ -24,6 +24,9 @@ impl<Q: Queue> Worker<Q> {
     /// whether to go on.
     #[inline]
     pub(super) fn hook(&mut self, hook: Hook, verdict: HookVerdict) -> bool {
+        if verdict != HookVerdict::Off {
+            self.rt.hooks[hook as usize] += 1;
+        }
         self.step(Step::Hook { hook, verdict });
         if let Some(c) = verdict.counter() {
             self.step(Step::Drop(c));

@@ -39,6 +39,16 @@ pub const LOOP_NAMES: [&str; 8] = [
     "loop_le_inf",
 ];
 
+/// Names of the per-hook counters (packets a configured hook looked at), in
+/// [`Hook`](crate::trace::Hook) order.
+pub const HOOK_NAMES: [&str; 5] = [
+    "hook_ipsec",
+    "hook_filter_in",
+    "hook_firewall",
+    "hook_tcpip_filtering",
+    "hook_filter_out",
+];
+
 /// A worker's loop counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RuntimeStats {
@@ -62,6 +72,9 @@ pub struct RuntimeStats {
     pub capture_frames: u64,
     /// Frames a running capture missed: no free slot (the reader is behind).
     pub capture_dropped: u64,
+    /// Packets each configured hook looked at (a hook that is off counts nothing), in
+    /// [`HOOK_NAMES`] order: where the hooks' work goes (`ctl top`'s busiest hooks).
+    pub hooks: [u64; 5],
 }
 
 impl RuntimeStats {
@@ -103,6 +116,9 @@ impl RuntimeStats {
         }
         f("capture_frames", self.capture_frames);
         f("capture_dropped", self.capture_dropped);
+        for (n, v) in HOOK_NAMES.iter().zip(self.hooks) {
+            f(n, v);
+        }
     }
 }
 
@@ -126,6 +142,6 @@ mod tests {
         assert_eq!((r.loop_ns_total, r.busy_ns_total), (5_003_000, 5_001_000));
         let mut names = Vec::new();
         r.each(&mut |n, _| names.push(n));
-        assert_eq!(names.len(), 22);
+        assert_eq!(names.len(), 27);
     }
 }

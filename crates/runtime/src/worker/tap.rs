@@ -18,24 +18,39 @@ impl<Q: Queue> Worker<Q> {
     }
 
     pub(super) fn tap_rx(&mut self, port: PortId, rx: &Batch<Q::Buf>) {
+        if !self.capture.wants(port, capture::IN) {
+            return;
+        }
         let at = self.now.0;
+        let mut starved = false;
+        let (mut got, mut missed) = (0, 0);
         for b in rx.iter() {
-            match self
-                .capture
-                .offer(port, capture::IN, b.data(), b.pkt_len(), at, |_| {})
-            {
-                capture::Offer::Captured => self.rt.capture_frames += 1,
+            let seen = capture::Seen {
+                frame: b.data(),
+                orig_len: b.pkt_len(),
+                at_ns: at,
+                port,
+                dir: capture::IN,
+            };
+            match self.capture.offer(&mut starved, seen, |_| {}) {
+                capture::Offer::Captured => got += 1,
                 capture::Offer::Skipped => {}
-                capture::Offer::NoSlot => self.rt.capture_dropped += 1,
+                capture::Offer::NoSlot => missed += 1,
             }
         }
+        self.capture_counted(got, missed);
     }
 
     /// Frames queued on port `p` (called before they are handed to the port).
     pub(super) fn tap_tx(&mut self, p: usize) {
-        let at = self.now.0;
         let port = PortId(p as u16);
+        if !self.capture.wants(port, capture::OUT) {
+            return;
+        }
+        let at = self.now.0;
         let tap = self.capture.clone();
+        let mut starved = false;
+        let (mut got, mut missed) = (0, 0);
         for b in self.tx[p].iter() {
             let o = b.tx_offload();
             let fix = |copy: &mut [u8]| {
@@ -43,11 +58,31 @@ impl<Q: Queue> Worker<Q> {
                     capture::complete_checksums(copy, &o);
                 }
             };
-            match tap.offer(port, capture::OUT, b.data(), b.pkt_len(), at, fix) {
-                capture::Offer::Captured => self.rt.capture_frames += 1,
+            let seen = capture::Seen {
+                frame: b.data(),
+                orig_len: b.pkt_len(),
+                at_ns: at,
+                port,
+                dir: capture::OUT,
+            };
+            match tap.offer(&mut starved, seen, fix) {
+                capture::Offer::Captured => got += 1,
                 capture::Offer::Skipped => {}
-                capture::Offer::NoSlot => self.rt.capture_dropped += 1,
+                capture::Offer::NoSlot => missed += 1,
             }
+        }
+        self.capture_counted(got, missed);
+    }
+
+    /// One burst's capture figures: the worker's counters, and the missed ones for the
+    /// capture's summary (one atomic add per burst that missed any).
+    fn capture_counted(&mut self, got: u64, missed: u64) {
+        self.rt.capture_frames += got;
+        if missed > 0 {
+            self.rt.capture_dropped += missed;
+            self.capture
+                .dropped
+                .fetch_add(missed, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
