@@ -52,6 +52,9 @@ scripts/smoke-apps.sh
 step "observability against real traffic: metrics scraped during a flood equal ctl stats, ping/TCP/forwarded captures clean in tshark (also streamed), ctl top in tmux, stats --rates (scripts/smoke-observe.sh)"
 scripts/smoke-observe.sh
 
+step "burst gen against Linux forwarding (af_packet, counts equal ip -s link) and burst's router (memif): reports, merge, RFC 2544, errors (scripts/smoke-gen.sh)"
+scripts/smoke-gen.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 

@@ -18,6 +18,8 @@ fn main() {
         .atleast_version("22.11")
         .probe("libdpdk")
         .expect("libdpdk not found by pkg-config (install libdpdk-dev 22.11)");
+    // The version is exported for reports (dpdk_sys::DPDK_VERSION).
+    println!("cargo:rustc-env=BURST_DPDK_VERSION={}", lib.version);
     // rte_eth_from_rings (used to cross-connect net_ring ports) lives in the net_ring PMD.
     println!("cargo:rustc-link-lib=dylib=rte_net_ring");
 

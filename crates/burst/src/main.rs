@@ -1,8 +1,10 @@
-//! The `burst` command: `run` a configuration, talk to it with `ctl`, `decode` pcap files.
+//! The `burst` command: `run` a configuration, talk to it with `ctl`, generate load with `gen`,
+//! `decode` pcap files.
 
 mod capture;
 mod ctl;
 mod decode;
+mod gen;
 mod top;
 
 use std::path::PathBuf;
@@ -33,6 +35,9 @@ enum Command {
         #[command(subcommand)]
         command: ctl::CtlCommand,
     },
+    /// Generate load: streams at exact rates with a latency signature in every packet, RFC 2544,
+    /// report merging (docs/gen.md).
+    Gen(Box<gen::GenArgs>),
     /// Decode a pcap file with burst's own parsers, one line per frame (like `tcpdump -r`).
     Decode {
         /// Re-emit every frame from its parsed values and require byte-exact output and valid
@@ -58,7 +63,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Run { .. }) {
+    if !matches!(cli.command, Command::Run { .. } | Command::Gen(_)) {
         // The tools end quietly when their reader goes away (`burst ctl netstat -s | head`), as
         // Unix tools do, instead of failing on the broken pipe; the daemon keeps ignoring
         // SIGPIPE so a ctl client that disconnects cannot kill it.
@@ -67,6 +72,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => run(&config),
         Command::Ctl { target, command } => ctl::run(&target, command),
+        Command::Gen(a) => gen::run(*a),
         Command::Decode {
             verify,
             fields,

@@ -21,6 +21,10 @@
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 
+/// The version of the system DPDK these bindings were built against (pkg-config's `libdpdk`
+/// version, e.g. `22.11.4`).
+pub const DPDK_VERSION: &str = env!("BURST_DPDK_VERSION");
+
 /// 64-bit flag values from `rte_mbuf_core.h` and `rte_ethdev.h`, as `u64`.
 ///
 /// The test below checks each against the value the C headers give (exported by the shim).

@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex};
 
 use burst_wire::ethernet::MacAddr;
 use dpdk_sys as sys;
+
+/// The version of the system DPDK this backend was built against (e.g. `22.11.4`).
+pub const DPDK_VERSION: &str = sys::DPDK_VERSION;
 use dpdk_sys::flags as f;
 
 use crate::batch::{Batch, BURST_MAX};
@@ -504,8 +507,15 @@ impl Mbuf {
     }
 
     /// The last segment of the chain.
+    #[inline]
     fn last_seg(&mut self) -> &mut sys::rte_mbuf {
         let mut m = self.0.as_ptr();
+        // Most buffers are one segment: `nb_segs` is in the first cache line, `next` in the
+        // second, so this saves touching the second one.
+        if self.raw().nb_segs == 1 {
+            // SAFETY: we own the mbuf exclusively through `&mut self`.
+            return unsafe { &mut *m };
+        }
         // SAFETY: `next` links are valid mbufs of our chain (or null at the end); we own the
         // chain exclusively through `&mut self`.
         unsafe {
@@ -1539,6 +1549,26 @@ impl Queue for DpdkQueue {
     #[inline]
     fn alloc(&mut self) -> Option<Mbuf> {
         alloc_from(self.mp)
+    }
+
+    #[inline]
+    fn alloc_bulk(&mut self, batch: &mut Batch<Mbuf>, n: usize) -> usize {
+        let (p, room) = batch.spare_ptr();
+        let n = n.min(room);
+        if n == 0 {
+            return 0;
+        }
+        // SAFETY: `p` points at `room ≥ n` free slots of the batch, laid out as
+        // `*mut rte_mbuf` (Mbuf is transparent); on success DPDK writes `n` owned, reset mbufs
+        // there, on failure it writes nothing usable and we commit none.
+        let ret =
+            unsafe { sys::burst_rte_pktmbuf_alloc_bulk(self.mp.as_ptr(), p.cast(), n as u32) };
+        if ret != 0 {
+            return 0;
+        }
+        // SAFETY: DPDK initialised exactly `n` slots with mbufs now owned by the batch.
+        unsafe { batch.commit(n) };
+        n
     }
 
     fn caps(&self) -> Capabilities {

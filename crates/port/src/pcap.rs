@@ -356,6 +356,10 @@ where
         self.inner.alloc()
     }
 
+    fn alloc_bulk(&mut self, batch: &mut Batch<Self::Buf>, n: usize) -> usize {
+        self.inner.alloc_bulk(batch, n)
+    }
+
     fn caps(&self) -> Capabilities {
         self.inner.caps()
     }

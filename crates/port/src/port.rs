@@ -121,6 +121,27 @@ pub trait Queue: Send {
     /// Allocates an empty buffer from the port's pool (with the default headroom).
     fn alloc(&mut self) -> Option<Self::Buf>;
 
+    /// Allocates `n` empty buffers at once (at most the batch's room), appended to `batch`:
+    /// all of them or none; returns how many. Backends with a bulk pool operation (DPDK's
+    /// `rte_pktmbuf_alloc_bulk`) override this; a load generator's transmit path calls it.
+    fn alloc_bulk(&mut self, batch: &mut Batch<Self::Buf>, n: usize) -> usize {
+        let n = n.min(batch.room());
+        let start = batch.len();
+        for _ in 0..n {
+            match self.alloc() {
+                Some(b) => {
+                    let _ = batch.push(b);
+                }
+                None => {
+                    // All or none: give back what was taken.
+                    drop(batch.drain(start..));
+                    return 0;
+                }
+            }
+        }
+        n
+    }
+
     /// The queue's port capabilities.
     fn caps(&self) -> Capabilities;
 

@@ -29,6 +29,16 @@ pub enum CongestionAlgorithm {
     Cubic,
 }
 
+/// How losses are detected when SACK is in use (without SACK it is always duplicate ACKs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LossDetection {
+    /// RACK (RFC 8985): a segment is lost once one sent after it was delivered and a
+    /// reordering window has passed; finds lost retransmissions and tail losses (with TLP).
+    Rack,
+    /// RFC 6675 / RFC 5681: `dup_ack_threshold` duplicate ACKs or SACKed segments above a hole.
+    DupAck,
+}
+
 /// Configuration of every connection of a stack (copied into each connection at creation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TcpConfig {
@@ -72,8 +82,19 @@ pub struct TcpConfig {
     /// Retransmissions of a data segment before the connection is aborted (seed:
     /// `TcpMaxDataRetransmissions` 5; the timer doubles each time).
     pub data_retries: u8,
-    /// Duplicate ACKs that trigger fast retransmit (seed: `TcpMaxDupAcks` 3, RFC 5681).
+    /// Duplicate ACKs that trigger fast retransmit (seed: `TcpMaxDupAcks` 3, RFC 5681). With
+    /// RACK it is RFC 8985's `DupThresh`: that many SACKed segments, before any reordering was
+    /// seen, retransmit at once.
     pub dup_ack_threshold: u8,
+    /// Loss detection with SACK. Default [`LossDetection::Rack`] (RFC 8985, what Linux does);
+    /// [`LossDetection::DupAck`] is the RFC 6675 counting the seeds describe.
+    pub loss_detection: LossDetection,
+    /// Tail loss probes (RFC 8985 §7; with RACK only): when the ACKs stop, probe after about
+    /// two round trips instead of waiting for the retransmission timeout. Default on.
+    pub tlp: bool,
+    /// Undo the congestion response to a retransmission that proves spurious (Eifel, RFC 3522
+    /// / 4015, with timestamps; D-SACK, RFC 3708) and resume where sending stood. Default on.
+    pub undo: bool,
     /// Keep-alive idle time and probe interval (seed: `KeepAliveTime` 2 h,
     /// `KeepAliveInterval` 1 s); `None` (the default) disables keep-alives.
     pub keepalive: Option<KeepAlive>,
@@ -138,6 +159,9 @@ impl Default for TcpConfig {
             syn_retries: 2,
             data_retries: 5,
             dup_ack_threshold: 3,
+            loss_detection: LossDetection::Rack,
+            tlp: true,
+            undo: true,
             keepalive: None,
             time_wait: Nanos::from_secs(240),
             initial_window: 10,

@@ -1,7 +1,9 @@
 //! burst's TCP engine: a sans-IO connection ([`Connection`]) implementing the RFC 9293 state
 //! machine with RFC 7323 window scaling, timestamps and PAWS, RFC 2018 SACK, RFC 5961
-//! hardening, RFC 6298 retransmission timing, RFC 5681 / 6582 / 6675 loss recovery, NewReno
-//! and CUBIC (RFC 9438) congestion control; plus RFC 6528 ISNs ([`IsnGenerator`]), SYN
+//! hardening, RFC 6298 retransmission timing, RACK-TLP loss detection (RFC 8985) with RFC 5681 /
+//! 6582 / 6675 as the fallback, proportional rate reduction (RFC 6937), Eifel and D-SACK undo
+//! of spurious retransmissions (RFC 3522 / 4015 / 3708), NewReno and CUBIC (RFC 9438)
+//! congestion control; plus RFC 6528 ISNs ([`IsnGenerator`]), SYN
 //! cookies ([`SynCookies`]) and dead gateway detection ([`DeadGatewayDetector`]).
 //!
 //! A connection never reads a clock, allocates or touches a device after construction: the
@@ -54,15 +56,18 @@ pub mod conn;
 pub mod cookie;
 pub mod dgd;
 pub mod isn;
+mod rack;
 mod ring;
 mod rtt;
 mod scoreboard;
 pub mod stack;
+mod txlog;
 
 pub use cc::{Congestion, CongestionControl, Cubic, NewReno};
-pub use config::{CongestionAlgorithm, KeepAlive, Negotiate, TcpConfig};
+pub use config::{CongestionAlgorithm, KeepAlive, LossDetection, Negotiate, TcpConfig};
 pub use conn::{
-    Buffers, ConnError, ConnParams, ConnStats, Connection, Counters, Events, IcmpError, State,
+    Buffers, ConnError, ConnParams, ConnStats, Connection, Counters, Events, IcmpError,
+    RecoveryCounts, State,
 };
 pub use cookie::SynCookies;
 pub use dgd::{DeadGatewayDetector, GatewayChange};

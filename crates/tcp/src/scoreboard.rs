@@ -91,6 +91,16 @@ impl Scoreboard {
         self.len == 0
     }
 
+    /// Ranges held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The `i`-th range, in sequence order.
+    pub(crate) fn range(&self, i: usize) -> (SeqNumber, SeqNumber) {
+        self.blocks[i]
+    }
+
     /// Total bytes SACKed.
     pub(crate) fn sacked_bytes(&self) -> usize {
         self.blocks[..self.len]

@@ -75,6 +75,9 @@ struct Net {
     cut_b_to_a: bool,
     /// Every segment B sent (for inspection).
     b_sent: Vec<Repr>,
+    /// Data segments A sent so far, and which of them (by that count) the link loses.
+    a_data_sent: usize,
+    drop_a_data: Vec<usize>,
 }
 
 impl Net {
@@ -90,6 +93,8 @@ impl Net {
             buf: vec![0; 65536],
             cut_b_to_a: false,
             b_sent: Vec::new(),
+            a_data_sent: 0,
+            drop_a_data: Vec::new(),
         }
     }
 
@@ -119,6 +124,12 @@ impl Net {
             }
             for w in &to_b {
                 assert_eq!((w.src, w.dst), (A, B));
+                if parse(w).payload_len > 0 {
+                    self.a_data_sent += 1;
+                    if self.drop_a_data.contains(&(self.a_data_sent - 1)) {
+                        continue;
+                    }
+                }
                 deliver(&mut self.b, self.now, w);
             }
             for w in &to_a {
@@ -1099,4 +1110,48 @@ fn pooled_rings_are_reused_and_a_reused_connection_starts_clean() {
     net.run_for(Nanos::from_secs(31));
     assert_eq!(net.b.len(), 1, "TIME-WAIT expired");
     assert_eq!(net.b.buffer_stats(), (1, 0));
+}
+
+#[test]
+fn loss_recovery_counters_reach_the_stack_stats() {
+    let mut net = Net::new(cfg(), cfg());
+    let l = net.b.listen(None, 5000, 8).unwrap();
+    let c = net.a.connect(net.now, A, (B, 5000)).unwrap();
+    net.pump();
+    let s = net.b.accept(l).unwrap();
+    let data = pattern(8 * 1460, 3);
+    let mut got = Vec::new();
+    // Four segments, the second lost: B SACKs the two behind it and RACK resends it.
+    net.drop_a_data = vec![1, 7];
+    assert_eq!(net.a.send(c, &data[..4 * 1460]).unwrap(), 4 * 1460);
+    net.run_for(Nanos::from_secs(1));
+    read_all(&mut net.b, s, &mut got);
+    assert_eq!(got.len(), 4 * 1460);
+    // Three more, the last lost (data segment 7: the retransmission was 4): a tail loss
+    // probe resends it before the RTO.
+    assert_eq!(net.a.send(c, &data[4 * 1460..7 * 1460]).unwrap(), 3 * 1460);
+    net.run_for(Nanos::from_secs(1));
+    // One more: its ACK goes beyond the probe, which therefore repaired a loss.
+    assert_eq!(net.a.send(c, &data[7 * 1460..]).unwrap(), 1460);
+    net.run_for(Nanos::from_secs(1));
+    read_all(&mut net.b, s, &mut got);
+    assert!(got == data, "data intact");
+    let st = net.a.stats();
+    assert_eq!(
+        (st.rack_losses, st.fast_recoveries, st.rto_timeouts),
+        (1, 1, 0)
+    );
+    assert_eq!((st.tlp_probes, st.tlp_recoveries), (1, 1));
+    assert_eq!(st.retrans_segs, 2);
+    let named = st.named();
+    for (k, v) in [
+        ("rack_losses", 1),
+        ("tlp_probes", 1),
+        ("tlp_recoveries", 1),
+        ("rto_timeouts", 0),
+        ("lost_retransmits", 0),
+        ("spurious_rtos_undone", 0),
+    ] {
+        assert!(named.contains(&(k, v)), "{k} = {v} in {named:?}");
+    }
 }

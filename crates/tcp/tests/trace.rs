@@ -4,8 +4,8 @@
 mod common;
 
 use burst_tcp::{
-    CongestionAlgorithm, ConnError, Connection, Events, IcmpError, KeepAlive, Negotiate, State,
-    TcpConfig,
+    CongestionAlgorithm, ConnError, Connection, Events, IcmpError, KeepAlive, LossDetection,
+    Negotiate, State, TcpConfig,
 };
 use burst_wire::tcp::{Flags, Options, SackBlocks, SeqNumber};
 use common::*;
@@ -818,10 +818,17 @@ fn keepalive_is_off_by_default_and_switchable() {
 
 /// Sends 20 kB over an established connection; the initial window lets 10 segments out.
 fn ten_in_flight(alg: CongestionAlgorithm, sack: bool) -> Harness {
-    let cfg = TcpConfig {
-        congestion: alg,
-        ..cfg()
-    };
+    ten_in_flight_with(
+        TcpConfig {
+            congestion: alg,
+            ..cfg()
+        },
+        sack,
+    )
+}
+
+/// [`ten_in_flight`] with any configuration.
+fn ten_in_flight_with(cfg: TcpConfig, sack: bool) -> Harness {
     let mut h = established(&cfg, sack);
     h.at(ms(1000));
     assert_eq!(h.c.send(&[0xab; 20_000]), 20_000);
@@ -897,7 +904,13 @@ fn cubic_reduces_by_beta_on_fast_retransmit() {
 
 #[test]
 fn sack_recovery_retransmits_only_the_holes() {
-    let mut h = ten_in_flight(CongestionAlgorithm::NewReno, true);
+    // RFC 6675 loss detection (the duplicate-ACK mode; RACK is tests/recovery.rs).
+    let cfg = TcpConfig {
+        congestion: CongestionAlgorithm::NewReno,
+        loss_detection: LossDetection::DupAck,
+        ..cfg()
+    };
+    let mut h = ten_in_flight_with(cfg, true);
     let una = ISS + 1;
     let seg = |k: u32| una + k * 1460;
     // Segments 0 and 4 are lost; the peer SACKs 1–3 on the first dup ACK: more than
@@ -913,7 +926,10 @@ fn sack_recovery_retransmits_only_the_holes() {
     let (r, _) = h.output().unwrap();
     assert_eq!((r.seq, r.payload_len), (SeqNumber(seg(0)), 1460));
     h.expect_none();
-    assert_eq!(h.c.stats().cwnd, 7300);
+    // ssthresh = FlightSize / 2; RFC 6937 PRR: pipe (10 − 3 SACKed − 1 lost = 6 segments)
+    // plus ⌈delivered · ssthresh / RecoverFS⌉ = ⌈4380 · 7300 / 14600⌉ = 2190 bytes.
+    assert_eq!(h.c.stats().ssthresh, 7300);
+    assert_eq!(h.c.stats().cwnd, 6 * 1460 + 2190);
     // More SACKs: 5–9 arrived. Segment 4 is now lost too and is the next retransmission.
     h.input(
         with_opts(
@@ -924,9 +940,11 @@ fn sack_recovery_retransmits_only_the_holes() {
     );
     let (r, _) = h.output().unwrap();
     assert_eq!(r.seq, SeqNumber(seg(4)));
-    // pipe is now 2 segments (the two retransmissions) in a 5-segment window: new data.
+    // pipe fell below ssthresh (one retransmission in flight): PRR's slow-start bound lets the
+    // window back up to ssthresh, 5 segments: with the two retransmissions out, 3 new ones.
+    assert_eq!(h.c.stats().cwnd, 7300);
     let out = h.drain();
-    assert!(!out.is_empty());
+    assert_eq!(out.len(), 3);
     assert!(out.iter().all(|(r, _)| r.seq >= SeqNumber(seg(10))));
     assert_eq!(h.c.stats().counters.retransmits, 2);
 }

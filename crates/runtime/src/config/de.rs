@@ -18,12 +18,13 @@ use toml::de::{DeTable, DeValue};
 use super::{ConfigError, MAX_FRAME};
 
 /// A validation failure before it is placed in the file.
-pub(super) struct Invalid {
+pub struct Invalid {
     key: String,
     reason: String,
 }
 
-pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Invalid {
+/// A validation failure of the key at `key` (a path such as `port[1].mtu`).
+pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Invalid {
     Invalid {
         key: key.into(),
         reason: reason.into(),
@@ -59,10 +60,10 @@ pub(super) fn port_span<'de, D: Deserializer<'de>>(d: D) -> Result<(u16, u16), D
 }
 
 /// A value written as a TOML string and parsed with a message naming what was expected.
-pub(super) struct Text<T>(pub(super) T);
+pub struct Text<T>(pub T);
 
 /// Types read from strings.
-trait FromText: Sized {
+pub trait FromText: Sized {
     /// Parses `s`, or explains why not.
     fn from_text(s: &str) -> Result<Self, String>;
 }
@@ -200,7 +201,7 @@ impl<'de, T: FromText> Deserialize<'de> for Text<T> {
 }
 
 /// An integer in `LO..=HI`, with an error that says so.
-pub(super) fn range<'de, D, T, const LO: i64, const HI: i64>(d: D) -> Result<T, D::Error>
+pub fn range<'de, D, T, const LO: i64, const HI: i64>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: TryFrom<i64>,
@@ -286,7 +287,7 @@ pub(super) fn auto_frame<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>,
 }
 
 /// A duration: `"200ms"`, `"2m"`, `"1m30s"`, or an integer of milliseconds.
-pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Nanos, D::Error> {
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Nanos, D::Error> {
     struct V;
     impl Visitor<'_> for V {
         type Value = Nanos;
@@ -484,7 +485,8 @@ fn span_of(root: &DeValue<'_>, path: &str) -> Option<Range<usize>> {
     span
 }
 
-pub(super) fn from_toml(e: &toml::de::Error, text: &str, origin: &str) -> ConfigError {
+/// A TOML syntax or deserialization error, placed in the file (line, column, key path).
+pub fn from_toml(e: &toml::de::Error, text: &str, origin: &str) -> ConfigError {
     let message = e.message().trim_end();
     let span = e.span();
     let mut key = span
@@ -519,7 +521,8 @@ pub(super) fn from_toml(e: &toml::de::Error, text: &str, origin: &str) -> Config
     }
 }
 
-pub(super) fn locate(e: Invalid, text: &str, origin: &str) -> ConfigError {
+/// A validation failure, placed in the file at the key it names.
+pub fn locate(e: Invalid, text: &str, origin: &str) -> ConfigError {
     let position = DeTable::parse(text)
         .ok()
         .and_then(|root| span_of(&DeValue::Table(root.into_inner()), &e.key))

@@ -23,9 +23,10 @@ pub struct EalConfig {
     pub cpus: Option<Vec<usize>>,
 }
 
+/// `[eal]` as written in the file, before [`validate_eal`].
 #[derive(Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table")]
-pub(super) struct RawEal {
+pub struct RawEal {
     args: Vec<String>,
     #[serde(deserialize_with = "range::<_, _, 1, { MAX_CORES as i64 }>")]
     cores: u16,
@@ -49,7 +50,7 @@ impl Default for RawEal {
 }
 
 /// `[eal]` validated: `cpus` checked against `cores` (one per worker, none listed twice).
-pub(super) fn validate_eal(eal: RawEal) -> Result<EalConfig, Invalid> {
+pub fn validate_eal(eal: RawEal) -> Result<EalConfig, Invalid> {
     let cpus = match eal.cpus {
         None => None,
         Some(c) => {

@@ -75,6 +75,15 @@ pub use route::RouteConfig;
 pub use services::{FilteringConfig, ServicesConfig};
 pub use tcp::{node_tcp, Congestion, Negotiation, TcpTunables, TSO_MAX_SEGS};
 
+/// The building blocks of this file's format for other tools whose files share its `[eal]` and
+/// `[[port]]` sections (`burst gen`): the raw sections and their validation, the value parsers
+/// and the functions that place an error in the file (`file.toml:7:14: key: reason`).
+pub mod shared {
+    pub use super::de::{duration, from_toml, invalid, locate, range, FromText, Invalid, Text};
+    pub use super::eal::{validate_eal, RawEal};
+    pub use super::port::{validate_ports, RawPort};
+}
+
 use arp::{validate_arp, validate_arp_tunables, RawArp};
 use de::{from_toml, invalid, locate, Invalid};
 use eal::{validate_eal, RawEal};

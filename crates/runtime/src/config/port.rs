@@ -80,9 +80,10 @@ fn default_true() -> bool {
     true
 }
 
+/// One `[[port]]` as written in the file, before [`validate_ports`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(super) struct RawPort {
+pub struct RawPort {
     name: String,
     #[serde(default)]
     device: Option<String>,
@@ -120,10 +121,8 @@ pub(super) fn is_unicast(ip: Ipv4Addr) -> bool {
     !(ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback())
 }
 
-pub(super) fn validate_ports(
-    raw: Vec<RawPort>,
-    backend: Backend,
-) -> Result<Vec<PortConfig>, Invalid> {
+/// The `[[port]]` sections validated: names, devices, addresses and their subnets.
+pub fn validate_ports(raw: Vec<RawPort>, backend: Backend) -> Result<Vec<PortConfig>, Invalid> {
     if raw.is_empty() {
         return Err(invalid("port", "at least one [[port]] is required"));
     }

@@ -40,6 +40,16 @@ pub enum Congestion {
     Cubic,
 }
 
+/// TCP loss detection with SACK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossDetection {
+    /// RFC 8985 RACK: time-based, finds lost retransmissions, adapts to reordering.
+    Rack,
+    /// RFC 6675: `dup_acks` SACKed segments above a hole.
+    DupAck,
+}
+
 /// `[tcp]`: the TCP stack of every worker. Defaults are the seeds' (registry names in
 /// `docs/configuration.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -83,6 +93,12 @@ pub struct TcpTunables {
     /// Duplicate ACKs for fast retransmit (seed: `TcpMaxDupAcks`, 3; range 1..=3).
     #[serde(deserialize_with = "range::<_, _, 1, 3>")]
     pub dup_acks: u8,
+    /// Loss detection with SACK: `"rack"` (RFC 8985, default) or `"dupack"` (RFC 6675).
+    pub loss_detection: LossDetection,
+    /// Tail loss probes (RFC 8985 §7, with RACK). Default on.
+    pub tlp: bool,
+    /// Undo spurious retransmissions' congestion response (Eifel, D-SACK). Default on.
+    pub undo: bool,
     /// Keep-alives on every connection. Default off (applications turn them on per socket).
     pub keepalive: bool,
     /// Idle time before the first keep-alive (seed: `KeepAliveTime`, 2 h).
@@ -151,6 +167,12 @@ impl Default for TcpTunables {
             syn_retries: t.syn_retries,
             data_retries: t.data_retries,
             dup_acks: t.dup_ack_threshold,
+            loss_detection: match t.loss_detection {
+                burst_tcp::LossDetection::Rack => LossDetection::Rack,
+                burst_tcp::LossDetection::DupAck => LossDetection::DupAck,
+            },
+            tlp: t.tlp,
+            undo: t.undo,
             keepalive: false,
             keepalive_time: k.time,
             keepalive_interval: k.interval,
@@ -188,6 +210,12 @@ impl TcpTunables {
             syn_retries: self.syn_retries,
             data_retries: self.data_retries,
             dup_ack_threshold: self.dup_acks,
+            loss_detection: match self.loss_detection {
+                LossDetection::Rack => burst_tcp::LossDetection::Rack,
+                LossDetection::DupAck => burst_tcp::LossDetection::DupAck,
+            },
+            tlp: self.tlp,
+            undo: self.undo,
             keepalive: self.keepalive.then_some(burst_tcp::KeepAlive {
                 time: self.keepalive_time,
                 interval: self.keepalive_interval,
@@ -349,7 +377,8 @@ mod tests {
                 "{BASE}[tcp]\nmss = 1400\nwindow_scaling = \"off\"\ntimestamps = \"offer\"\n\
                  sack = false\nrecv_buffer = 1048576\nsend_buffer = 262144\ndelayed_ack = 0\n\
                  nagle = false\ninitial_rto = \"1s\"\nmin_rto = \"200ms\"\nmax_rto = \"2m\"\n\
-                 syn_retries = 3\ndata_retries = 8\ndup_acks = 2\nkeepalive = true\n\
+                 syn_retries = 3\ndata_retries = 8\ndup_acks = 2\nloss_detection = \"dupack\"\n\
+                 tlp = false\nundo = false\nkeepalive = true\n\
                  keepalive_time = \"10m\"\nkeepalive_interval = \"2s\"\nkeepalive_probes = 9\n\
                  time_wait = \"30s\"\ninitial_window = 4\ncongestion = \"newreno\"\n\
                  pmtu_discovery = false\npmtu_blackhole_detection = true\nsyn_cookies = false\n\
@@ -375,6 +404,8 @@ mod tests {
             (e.syn_retries, e.data_retries, e.dup_ack_threshold),
             (3, 8, 2)
         );
+        assert_eq!(e.loss_detection, burst_tcp::LossDetection::DupAck);
+        assert!(!e.tlp && !e.undo);
         assert_eq!(
             e.keepalive,
             Some(burst_tcp::KeepAlive {

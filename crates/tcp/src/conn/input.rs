@@ -7,6 +7,7 @@ use burst_wire::tcp::{Flags, Repr, SeqNumber};
 
 use super::{dist, ConnError, Connection, Events, State};
 use crate::cc::CongestionControl;
+use crate::rack::Delivery;
 
 /// RTT samples above this are ignored (a timestamp echo from a confused peer).
 const MAX_RTT_SAMPLE: Nanos = Nanos::from_secs(60);
@@ -76,7 +77,9 @@ impl Connection {
                 self.recovery_point = a;
                 if let Some((s, t)) = self.rtt_probe.take() {
                     if a >= s {
-                        self.rtt.sample(now.saturating_sub(t));
+                        let r = now.saturating_sub(t);
+                        self.rtt.sample(r);
+                        self.rack.on_rtt_sample(now, r);
                     }
                 }
                 self.rto_at = None;
@@ -293,19 +296,48 @@ impl Connection {
         }
         let wnd = usize::from(seg.window) << self.snd_wscale;
         let window_changed = wnd != self.snd_wnd;
+        let prior_una = self.snd_una;
+        let prior_sacked = self.sacked_bytes();
+        let was_episode = self.in_recovery || self.rto_recovery;
+        let tsecr = match (self.ts_ok, seg.options.is_empty()) {
+            (true, false) => seg.options.timestamp().map(|(_, e)| e),
+            _ => None,
+        };
+        let mut delivery = Delivery::default();
+        let mut dsack = None;
 
         // SACK blocks first, so loss detection below sees them.
         let mut sacked_new = false;
         if self.sack_ok && !seg.options.is_empty() {
             if let Some(blocks) = seg.options.sack_blocks() {
                 let una = self.snd_una.max(ack);
-                for &(l, r) in blocks.iter() {
-                    sacked_new |= self.sb.add(SeqNumber(l), SeqNumber(r), una, self.snd_nxt);
+                // RFC 2883 §4: the first block reports a duplicate when it lies below the
+                // cumulative ACK or inside the second block.
+                if let Some(&(l, r)) = blocks.iter().next() {
+                    let (l, r) = (SeqNumber(l), SeqNumber(r));
+                    let inside_next = blocks
+                        .iter()
+                        .nth(1)
+                        .is_some_and(|&(l2, r2)| SeqNumber(l2) <= l && r <= SeqNumber(r2));
+                    if l < r && (r <= ack || inside_next) {
+                        dsack = Some((l, r));
+                    }
+                }
+                for (i, &(l, r)) in blocks.iter().enumerate() {
+                    if i == 0 && dsack.is_some() {
+                        continue;
+                    }
+                    let (l, r) = (SeqNumber(l), SeqNumber(r));
+                    sacked_new |= self.sb.add(l, r, una, self.snd_nxt);
+                    if self.rack_on() {
+                        self.log_sack(l, r, una, now, tsecr, &mut delivery);
+                    }
                 }
             }
         }
 
         if ack > self.snd_una {
+            self.log_ack(ack, now, tsecr, &mut delivery);
             self.on_new_ack(now, seg, ack);
         } else if ack == self.snd_una && self.snd_nxt > self.snd_una {
             // With SACK, a duplicate ACK is one that SACKs new data (RFC 6675 §2), so D-SACK
@@ -322,6 +354,17 @@ impl Connection {
                 self.on_dup_ack(now);
             }
         }
+        self.after_ack(
+            now,
+            ack,
+            prior_una,
+            prior_sacked,
+            &delivery,
+            dsack,
+            tsecr,
+            sacked_new,
+            was_episode,
+        );
 
         // RFC 9293 §3.10.7.4: window update from the newest segment only.
         if self.snd_una <= ack
@@ -386,11 +429,14 @@ impl Connection {
                     .is_some_and(|f| (tsecr.wrapping_sub(f) as i32) < 0);
                 if tsecr != 0 && ms >= 0 && r <= MAX_RTT_SAMPLE && !stale {
                     self.rtt.sample(r);
+                    self.rack.on_rtt_sample(now, r);
                 }
             }
         } else if let Some((s, t)) = self.rtt_probe {
             if ack >= s {
-                self.rtt.sample(now.saturating_sub(t));
+                let r = now.saturating_sub(t);
+                self.rtt.sample(r);
+                self.rack.on_rtt_sample(now, r);
                 self.rtt_probe = None;
             }
         }
@@ -407,6 +453,7 @@ impl Connection {
                 self.in_recovery = false;
                 self.rec_cwnd = None;
                 self.dupacks = 0;
+                self.rack.on_recovery_end();
             } else if !self.sack_ok {
                 // RFC 6582 partial ACK: the next segment is lost too; retransmit it now and
                 // deflate the window by what was acknowledged, adding one segment back.
@@ -420,6 +467,7 @@ impl Connection {
         } else {
             if self.rto_recovery && ack >= self.recovery_point {
                 self.rto_recovery = false;
+                self.rack.on_recovery_end();
             }
             self.dupacks = 0;
             if self.cwnd_limited(flight_before, mss) {
@@ -453,6 +501,10 @@ impl Connection {
     fn on_dup_ack(&mut self, now: Nanos) {
         self.dupacks = self.dupacks.saturating_add(1);
         self.counters.dup_acks += 1;
+        if self.rack_on() {
+            // RACK decides from the SACKed segments' send times (RFC 8985 replaces the count).
+            return;
+        }
         if self.in_recovery {
             if !self.sack_ok {
                 // RFC 6582 step 4: each further dup ACK means a segment left the network.
@@ -480,7 +532,7 @@ impl Connection {
     }
 
     /// Fast retransmit and the start of fast recovery.
-    fn enter_recovery(&mut self, now: Nanos) {
+    pub(super) fn enter_recovery(&mut self, now: Nanos) {
         let mss = self.seg_size();
         let flight = dist(self.snd_nxt, self.snd_una);
         tracing::debug!(
@@ -488,6 +540,9 @@ impl Connection {
             flight,
             "tcp: fast retransmit, entering recovery"
         );
+        self.undo_begin(false);
+        self.prr_begin(flight);
+        self.tlp_cancel();
         self.in_recovery = true;
         self.recovery_point = self.snd_nxt;
         self.cc.on_loss(now, flight, mss);

@@ -16,10 +16,12 @@
 //! [`Connection::take_events`]. Nothing allocates after construction.
 //!
 //! The module is split by mechanism: `input` (segment arrival, RFC 9293 §3.10.7), `output`
-//! (what to send next), `timers` (RTO, delayed ACK, persist, keep-alive, TIME-WAIT).
+//! (what to send next), `timers` (RTO, delayed ACK, persist, keep-alive, TIME-WAIT), `recovery`
+//! (RACK-TLP, proportional rate reduction, undo of spurious retransmissions).
 
 mod input;
 mod output;
+mod recovery;
 mod timers;
 
 use burst_port::Nanos;
@@ -27,10 +29,12 @@ use burst_wire::tcp::{Options, Repr, SeqNumber, TcpOption};
 
 use crate::assembler::Assembler;
 use crate::cc::{initial_window, Congestion, CongestionControl};
-use crate::config::{KeepAlive, Negotiate, TcpConfig, DEFAULT_MSS, MIN_MTU};
+use crate::config::{KeepAlive, LossDetection, Negotiate, TcpConfig, DEFAULT_MSS, MIN_MTU};
+use crate::rack::Rack;
 use crate::ring::Ring;
 use crate::rtt::RttEstimator;
 use crate::scoreboard::Scoreboard;
+use crate::txlog::{self, Seg, SendLog};
 
 /// Connection states (RFC 9293 §3.3.2). LISTEN belongs to the listener, not to a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,8 +201,24 @@ pub struct Counters {
     pub retransmits: u64,
     /// Retransmission timer expirations.
     pub timeouts: u64,
-    /// Fast-recovery episodes (dup-ACK or SACK triggered).
+    /// Fast-recovery episodes (dup-ACK, SACK or RACK triggered).
     pub fast_recoveries: u64,
+    /// Segments RACK marked lost (RFC 8985 §6.2).
+    pub rack_losses: u64,
+    /// Retransmissions RACK found lost in turn (sent again without waiting for the RTO).
+    pub lost_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlp_probes: u64,
+    /// Losses a tail loss probe repaired (its retransmission was needed: RFC 8985 §7.4).
+    pub tlp_recoveries: u64,
+    /// Retransmission timeouts found spurious (Eifel or D-SACK) and undone.
+    pub spurious_rtos: u64,
+    /// Fast recoveries found spurious (Eifel or D-SACK) and undone.
+    pub spurious_recoveries: u64,
+    /// D-SACK blocks received (RFC 2883: the peer got something twice).
+    pub dsacks_received: u64,
+    /// Times the transmission log filled up and loss detection fell back to duplicate ACKs.
+    pub log_overflows: u64,
     /// Duplicate ACKs received.
     pub dup_acks: u64,
     /// Challenge ACKs sent (RFC 5961).
@@ -292,6 +312,8 @@ pub struct ConnStats {
 pub struct Buffers {
     send: Box<[u8]>,
     recv: Box<[u8]>,
+    /// The transmission log's records (RACK's per-segment state).
+    log: Box<[Seg]>,
 }
 
 impl core::fmt::Debug for Buffers {
@@ -299,6 +321,7 @@ impl core::fmt::Debug for Buffers {
         f.debug_struct("Buffers")
             .field("send", &self.send.len())
             .field("recv", &self.recv.len())
+            .field("log", &self.log.len())
             .finish()
     }
 }
@@ -306,21 +329,22 @@ impl core::fmt::Debug for Buffers {
 impl Buffers {
     /// Zeroed storage for the rings of a connection configured by `cfg`.
     pub fn new(cfg: &TcpConfig) -> Buffers {
-        let (send, recv) = Buffers::sizes(cfg);
+        let (send, recv, log) = Buffers::sizes(cfg);
         Buffers {
             send: vec![0; send].into_boxed_slice(),
             recv: vec![0; recv].into_boxed_slice(),
+            log: vec![Seg::EMPTY; log].into_boxed_slice(),
         }
     }
 
     /// Whether these are the sizes a connection configured by `cfg` uses.
     pub fn fits(&self, cfg: &TcpConfig) -> bool {
-        Buffers::sizes(cfg) == (self.send.len(), self.recv.len())
+        Buffers::sizes(cfg) == (self.send.len(), self.recv.len(), self.log.len())
     }
 
-    /// Bytes held (both rings).
+    /// Bytes held (both rings and the transmission log).
     pub fn len(&self) -> usize {
-        self.send.len() + self.recv.len()
+        self.send.len() + self.recv.len() + self.log.len() * core::mem::size_of::<Seg>()
     }
 
     /// Whether both rings are empty (never, for storage from [`Buffers::new`]).
@@ -328,10 +352,14 @@ impl Buffers {
         self.len() == 0
     }
 
-    /// (send, receive) ring sizes for `cfg`, as `Connection::new` uses them.
-    fn sizes(cfg: &TcpConfig) -> (usize, usize) {
+    /// (send, receive) ring sizes and log records for `cfg`, as `Connection::new` uses them.
+    fn sizes(cfg: &TcpConfig) -> (usize, usize, usize) {
         let cfg = cfg.sanitized();
-        (cfg.send_buffer, cfg.recv_buffer_rounded())
+        (
+            cfg.send_buffer,
+            cfg.recv_buffer_rounded(),
+            txlog::capacity(cfg.send_buffer, cfg.mss),
+        )
     }
 }
 
@@ -477,6 +505,29 @@ pub struct Connection {
     rec_cwnd: Option<usize>,
     /// The fast retransmission is due regardless of the window (RFC 5681 §3.2 step 2).
     rexmit_now: bool,
+    /// When each byte in flight was sent, and which are SACKed or lost (RACK's per-segment
+    /// state; kept when SACK is on and loss detection is RACK).
+    log: SendLog,
+    /// The log overflowed and does not describe the flight below this: duplicate-ACK loss
+    /// detection until it is acknowledged.
+    log_gap: Option<SeqNumber>,
+    rack: Rack,
+    /// RACK's reordering timer (RFC 8985 §6.2 step 5).
+    reo_at: Option<Nanos>,
+    /// The tail loss probe timer (PTO, RFC 8985 §7.2).
+    tlp_at: Option<Nanos>,
+    /// A tail loss probe is due: the next `poll_transmit` sends it.
+    tlp_due: bool,
+    /// RFC 8985 TLP.end_seq and TLP.is_retrans of the probe in flight.
+    tlp_end: Option<(SeqNumber, bool)>,
+    /// RFC 6937: bytes delivered and sent since recovery began, and the flight then.
+    prr_delivered: usize,
+    prr_out: usize,
+    recover_fs: usize,
+    /// What a spurious retransmission would undo.
+    undo: Option<Undo>,
+    /// The recovery counters as the stack last collected them ([`Connection::take_recovery`]).
+    recovery_reported: RecoveryCounts,
 
     // --- reporting ---
     /// A reset answering an unacceptable segment: (sequence number, acknowledgment).
@@ -485,6 +536,89 @@ pub struct Connection {
     error: Option<ConnError>,
     soft_error: Option<ConnError>,
     counters: Counters,
+}
+
+/// The state before a loss response, to restore if the retransmissions prove spurious
+/// (RFC 3522 / 4015 with timestamps, RFC 3708 with D-SACK; Linux's `undo_marker`).
+#[derive(Debug, Clone)]
+struct Undo {
+    /// The congestion controller before the reduction.
+    cc: Congestion,
+    /// SND.UNA and SND.NXT when the episode began: what its retransmissions cover.
+    marker: SeqNumber,
+    high: SeqNumber,
+    /// Our timestamp on the episode's first retransmission (RFC 3522 `RetransmitTS`).
+    rexmit_ts: Option<u32>,
+    /// The first ACK beyond `marker` was checked (Eifel looks at that one only).
+    eifel_done: bool,
+    /// Retransmissions in the episode, and how many the peer reported duplicate (D-SACK).
+    rexmits: u32,
+    dsacked: u32,
+    /// The episode began with a retransmission timeout.
+    rto: bool,
+}
+
+/// Loss-recovery counters a stack sums over its connections (`netstat -s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecoveryCounts {
+    /// Retransmission timeouts.
+    pub timeouts: u64,
+    /// Fast recoveries.
+    pub fast_recoveries: u64,
+    /// Segments RACK marked lost.
+    pub rack_losses: u64,
+    /// Retransmissions found lost again.
+    pub lost_retransmits: u64,
+    /// Tail loss probes sent.
+    pub tlp_probes: u64,
+    /// Losses repaired by a tail loss probe.
+    pub tlp_recoveries: u64,
+    /// Timeouts undone as spurious.
+    pub spurious_rtos: u64,
+    /// Fast recoveries undone as spurious.
+    pub spurious_recoveries: u64,
+    /// D-SACK blocks received.
+    pub dsacks_received: u64,
+    /// Transmission log overflows (RACK fell back to duplicate ACKs for a flight).
+    pub log_overflows: u64,
+}
+
+impl RecoveryCounts {
+    fn of(c: &Counters) -> RecoveryCounts {
+        RecoveryCounts {
+            timeouts: c.timeouts,
+            fast_recoveries: c.fast_recoveries,
+            rack_losses: c.rack_losses,
+            lost_retransmits: c.lost_retransmits,
+            tlp_probes: c.tlp_probes,
+            tlp_recoveries: c.tlp_recoveries,
+            spurious_rtos: c.spurious_rtos,
+            spurious_recoveries: c.spurious_recoveries,
+            dsacks_received: c.dsacks_received,
+            log_overflows: c.log_overflows,
+        }
+    }
+
+    fn minus(self, o: RecoveryCounts) -> RecoveryCounts {
+        RecoveryCounts {
+            timeouts: self.timeouts - o.timeouts,
+            fast_recoveries: self.fast_recoveries - o.fast_recoveries,
+            rack_losses: self.rack_losses - o.rack_losses,
+            lost_retransmits: self.lost_retransmits - o.lost_retransmits,
+            tlp_probes: self.tlp_probes - o.tlp_probes,
+            tlp_recoveries: self.tlp_recoveries - o.tlp_recoveries,
+            spurious_rtos: self.spurious_rtos - o.spurious_rtos,
+            spurious_recoveries: self.spurious_recoveries - o.spurious_recoveries,
+            dsacks_received: self.dsacks_received - o.dsacks_received,
+            log_overflows: self.log_overflows - o.log_overflows,
+        }
+    }
+}
+
+/// The timestamp a connection with `offset` puts on a segment sent at `t` (1 ms ticks).
+#[inline]
+fn ts_at(t: Nanos, offset: u32) -> u32 {
+    ((t.0 / 1_000_000) as u32).wrapping_add(offset)
 }
 
 /// Signed distance `a − b` as a byte count, zero when `a` is not ahead of `b`.
@@ -497,13 +631,9 @@ impl Connection {
     /// A connection in `state` on `bufs` (fresh storage when `None` or not sized for `cfg`).
     fn new(cfg: &TcpConfig, p: ConnParams, state: State, bufs: Option<Buffers>) -> Connection {
         let cfg = cfg.sanitized();
-        let (send_size, recv_size) = (cfg.send_buffer, cfg.recv_buffer_rounded());
         let bufs = match bufs {
-            Some(b) if (b.send.len(), b.recv.len()) == (send_size, recv_size) => b,
-            _ => Buffers {
-                send: vec![0; send_size].into_boxed_slice(),
-                recv: vec![0; recv_size].into_boxed_slice(),
-            },
+            Some(b) if b.fits(&cfg) => b,
+            _ => Buffers::new(&cfg),
         };
         let mtu = p.mtu.max(MIN_MTU);
         let path_mss = mtu - 40;
@@ -575,6 +705,18 @@ impl Connection {
             dupacks: 0,
             rec_cwnd: None,
             rexmit_now: false,
+            log: SendLog::from_storage(bufs.log),
+            log_gap: None,
+            rack: Rack::new(p.iss),
+            reo_at: None,
+            tlp_at: None,
+            tlp_due: false,
+            tlp_end: None,
+            prr_delivered: 0,
+            prr_out: 0,
+            recover_fs: 0,
+            undo: None,
+            recovery_reported: RecoveryCounts::default(),
             pending_rst: None,
             events: Events::empty(),
             error: None,
@@ -693,12 +835,13 @@ impl Connection {
         }
         let send = self.send_buf.take_storage()?;
         let recv = self.recv_buf.take_storage()?;
-        Some(Buffers { send, recv })
+        let log = self.log.take_storage();
+        Some(Buffers { send, recv, log })
     }
 
     /// Whether the connection still holds its ring storage.
     pub fn has_buffers(&self) -> bool {
-        self.send_buf.has_storage() && self.recv_buf.has_storage()
+        self.send_buf.has_storage() && self.recv_buf.has_storage() && self.log.has_storage()
     }
 
     /// The ring storage of a connection that is being dropped, whatever it held (`None` if
@@ -712,7 +855,8 @@ impl Connection {
         self.recv_buf.consume(usize::MAX);
         let send = self.send_buf.take_storage()?;
         let recv = self.recv_buf.take_storage()?;
-        Some(Buffers { send, recv })
+        let log = self.log.take_storage();
+        Some(Buffers { send, recv, log })
     }
 
     /// Sets the timestamp clock's offset (a stack computes it only once it knows the
@@ -913,6 +1057,18 @@ impl Connection {
         &self.counters
     }
 
+    /// The loss-recovery counters that changed since the last call, as increments (a stack
+    /// sums them over its connections); `None` when nothing changed.
+    pub fn take_recovery(&mut self) -> Option<RecoveryCounts> {
+        let now = RecoveryCounts::of(&self.counters);
+        if now == self.recovery_reported {
+            return None;
+        }
+        let d = now.minus(self.recovery_reported);
+        self.recovery_reported = now;
+        Some(d)
+    }
+
     /// A snapshot for netstat.
     pub fn stats(&self) -> ConnStats {
         ConnStats {
@@ -976,6 +1132,10 @@ impl Connection {
             self.forced_lost = self.snd_nxt;
             self.high_rxt = self.snd_una;
             self.rtt_probe = None;
+            if self.rack_on() {
+                self.log.mark_lost_where(|_| true);
+            }
+            self.tlp_cancel();
         }
         true
     }
@@ -1027,7 +1187,29 @@ impl Connection {
 
     /// Our timestamp clock (RFC 7323 §5.4: 1 ms ticks, with a per-connection offset).
     fn ts_now(&self, now: Nanos) -> u32 {
-        ((now.0 / 1_000_000) as u32).wrapping_add(self.ts_offset)
+        ts_at(now, self.ts_offset)
+    }
+
+    /// Whether RACK detects losses now: SACK is on, RACK is configured and the transmission
+    /// log describes the whole flight.
+    #[inline]
+    fn rack_on(&self) -> bool {
+        self.sack_ok && self.cfg.loss_detection == LossDetection::Rack && self.log_gap.is_none()
+    }
+
+    /// Whether the transmission log is kept (it may still be catching up after an overflow).
+    #[inline]
+    fn log_kept(&self) -> bool {
+        self.sack_ok && self.cfg.loss_detection == LossDetection::Rack
+    }
+
+    /// SACKed bytes above SND.UNA, from the log under RACK, else from the scoreboard.
+    fn sacked_bytes(&self) -> usize {
+        if self.rack_on() {
+            self.log.sacked_bytes()
+        } else {
+            self.sb.sacked_bytes()
+        }
     }
 
     /// Everything un-SACKed below this is lost (RFC 6675 `IsLost` as a boundary).
@@ -1051,6 +1233,13 @@ impl Connection {
     /// retransmitted.
     fn pipe(&self) -> usize {
         let out = dist(self.snd_nxt, self.snd_una);
+        if self.rack_on() {
+            // Lost bytes not yet retransmitted have left the network; retransmitted ones are
+            // in it again (their records are no longer marked lost).
+            return out
+                .saturating_sub(self.log.sacked_bytes())
+                .saturating_sub(self.log.lost_bytes());
+        }
         if !(self.in_recovery || self.rto_recovery) && self.sb.is_empty() {
             // Nothing SACKed and nothing lost (`lost_end` is SND.UNA outside recovery).
             return out;
@@ -1126,6 +1315,8 @@ impl Connection {
         self.ack_now = false;
         self.syn_pending = false;
         self.probe = None;
+        self.reo_at = None;
+        self.tlp_cancel();
     }
 
     /// Enters TIME-WAIT (RFC 9293: 2×MSL, the seed's `TcpTimedWaitDelay`).
@@ -1137,5 +1328,7 @@ impl Connection {
         self.keepalive_at = None;
         self.delack_at = None;
         self.probe = None;
+        self.reo_at = None;
+        self.tlp_cancel();
     }
 }

@@ -52,6 +52,11 @@ impl Connection {
             State::SynReceived if self.syn_pending => return Some((self.emit_syn(now), 0)),
             State::SynReceived | State::TimeWait => {}
             _ => {
+                if self.tlp_due {
+                    if let Some(r) = self.emit_tlp(now, room, out) {
+                        return Some((r, 0));
+                    }
+                }
                 if let Some(r) = self.emit_retransmit(now, room, out) {
                     return Some((r, 0));
                 }
@@ -127,7 +132,7 @@ impl Connection {
 
     /// Options of a synchronized segment: timestamps, and SACK blocks while out-of-order
     /// data is held or a D-SACK is due (RFC 2018 §4: up to 3 blocks next to timestamps).
-    fn ack_options(&self, now: Nanos) -> Options {
+    pub(super) fn ack_options(&self, now: Nanos) -> Options {
         if !self.ts_ok && (!self.sack_ok || (self.asm.is_empty() && self.dsack.is_none())) {
             // The common case without timestamps: nothing to build.
             return Options::EMPTY;
@@ -142,7 +147,7 @@ impl Connection {
     }
 
     /// Largest payload for a segment with `opts`, given the caller's room and buffer.
-    fn payload_max(&self, opts: &Options, room: usize, out: &[u8]) -> usize {
+    pub(super) fn payload_max(&self, opts: &Options, room: usize, out: &[u8]) -> usize {
         let mss = usize::from(self.snd_mss).saturating_sub(opts.len());
         mss.min(room.saturating_sub(tcp::HEADER_LEN + opts.len()))
             .min(out.len())
@@ -150,7 +155,7 @@ impl Connection {
 
     /// Fills in the header fields every segment shares and does the bookkeeping of sending
     /// an ACK (window advertised, delayed ACK cancelled).
-    fn finish(
+    pub(super) fn finish(
         &mut self,
         seq: SeqNumber,
         flags: Flags,
@@ -185,7 +190,7 @@ impl Connection {
     }
 
     /// Whether data (and our FIN) may be sent in this state.
-    fn may_send_data(&self) -> bool {
+    pub(super) fn may_send_data(&self) -> bool {
         matches!(
             self.state,
             State::Established
@@ -196,20 +201,31 @@ impl Connection {
         )
     }
 
-    /// RFC 6675 `NextSeg` rule 1: the first lost, un-SACKed, not yet retransmitted bytes.
+    /// The next retransmission: under RACK the first record marked lost; otherwise RFC 6675
+    /// `NextSeg` rule 1, the first lost, un-SACKed, not yet retransmitted bytes.
     fn emit_retransmit(&mut self, now: Nanos, room: usize, out: &mut [u8]) -> Option<Repr> {
-        if !(self.in_recovery || self.rto_recovery) || !self.may_send_data() {
+        if !self.may_send_data() {
             return None;
         }
-        let lost_end = self.lost_end();
-        let start = self.high_rxt.max(self.snd_una);
-        if start >= lost_end {
-            return None;
-        }
-        let (s, hole_end) = self.sb.next_hole(start, self.snd_nxt)?;
-        if s >= lost_end {
-            return None;
-        }
+        let rack = self.rack_on();
+        let (s, hole_end) = if rack {
+            let g = self.log.first_lost()?;
+            (g.start, g.end)
+        } else {
+            if !(self.in_recovery || self.rto_recovery) {
+                return None;
+            }
+            let lost_end = self.lost_end();
+            let start = self.high_rxt.max(self.snd_una);
+            if start >= lost_end {
+                return None;
+            }
+            let (s, hole_end) = self.sb.next_hole(start, self.snd_nxt)?;
+            if s >= lost_end {
+                return None;
+            }
+            (s, hole_end)
+        };
         let opts = self.ack_options(now);
         let max = self.payload_max(&opts, room, out);
         if max == 0 {
@@ -222,7 +238,9 @@ impl Connection {
         let fin = fin_sent && s + n == self.fin_seq && hole_end > self.fin_seq;
         if n == 0 && !fin {
             // Nothing we can resend here (e.g. no room); skip past it.
-            self.high_rxt = hole_end;
+            if !rack {
+                self.high_rxt = hole_end;
+            }
             return None;
         }
         if !self.rexmit_now {
@@ -242,10 +260,18 @@ impl Connection {
             flags |= Flags::PSH;
         }
         self.high_rxt = s + n + usize::from(fin);
+        if rack {
+            self.log_retransmitted(s, s + n + usize::from(fin), now);
+        }
+        self.undo_retransmitted(now);
+        self.prr_sent(n);
         self.rtt_probe = None;
         self.counters.retransmits += 1;
         self.counters.bytes_retransmitted += n as u64;
-        if self.rto_at.is_none() {
+        // Under RACK a resent head restarts the timer (Linux does the same): the timer
+        // started with the original would otherwise fire while the repair is on its way, and
+        // RACK finds a lost retransmission itself.
+        if self.rto_at.is_none() || (rack && s == self.snd_una) {
             self.rto_at = Some(now + self.rtt.backed_off(u32::from(self.retries)));
         }
         tracing::debug!(
@@ -328,6 +354,9 @@ impl Connection {
             self.rto_at = Some(now + self.rtt.backed_off(u32::from(self.retries)));
         }
         self.persist_at = None;
+        self.log_sent(seq, self.snd_nxt, now);
+        self.prr_sent(n);
+        self.tlp_arm(now);
         Some(self.finish(seq, flags, opts, n))
     }
 
@@ -341,7 +370,12 @@ impl Connection {
         max_segs: u16,
         out: &mut [u8],
     ) -> Option<(Repr, u16)> {
-        if !self.may_send_data() || self.in_recovery || self.rto_recovery || self.force_send {
+        if !self.may_send_data()
+            || self.in_recovery
+            || self.rto_recovery
+            || self.force_send
+            || self.log.lost_bytes() > 0
+        {
             return None;
         }
         let fin_sent = self.fin_queued && self.snd_nxt > self.fin_seq;
@@ -418,6 +452,8 @@ impl Connection {
             self.rto_at = Some(now + self.rtt.backed_off(u32::from(self.retries)));
         }
         self.persist_at = None;
+        self.log_sent(seq, self.snd_nxt, now);
+        self.tlp_arm(now);
         // `finish` counts one segment; the other pieces are segments too.
         self.counters.segs_out += pieces as u64 - 1;
         self.counters.tso_segments += 1;

@@ -22,7 +22,9 @@ impl Connection {
             .min(at(self.delack_at))
             .min(at(self.persist_at))
             .min(at(self.keepalive_at))
-            .min(at(self.timewait_at));
+            .min(at(self.timewait_at))
+            .min(at(self.reo_at))
+            .min(at(self.tlp_at));
         (m != u64::MAX).then_some(Nanos(m))
     }
 
@@ -33,11 +35,24 @@ impl Connection {
             self.enter_closed(None);
             return;
         }
+        // The probe timeout is never later than the RTO it stands in front of (RFC 8985 §7.2).
+        if let Some(t) = self.tlp_at {
+            if t <= now && self.rto_at.is_none_or(|r| t <= r) {
+                self.tlp_at = None;
+                self.on_tlp_timer(now);
+            }
+        }
         if self.rto_at.is_some_and(|t| t <= now) {
             self.rto_at = None;
             self.on_rto(now);
             if self.state == State::Closed {
                 return;
+            }
+        }
+        if self.reo_at.is_some_and(|t| t <= now) {
+            self.reo_at = None;
+            if self.rack_on() {
+                self.rack_detect(now);
             }
         }
         if self.delack_at.is_some_and(|t| t <= now) {
@@ -96,7 +111,15 @@ impl Connection {
             if self.retries == 1 {
                 // RFC 5681 §3.1: ssthresh is not lowered again for repeated timeouts of
                 // the same data.
+                self.undo_begin(true);
                 self.cc.on_rto(now, flight, mss);
+            }
+            self.tlp_cancel();
+            self.reo_at = None;
+            if self.rack_on() {
+                // RFC 8985 §6.3: the first segment and everything sent a round trip ago.
+                let reo = self.rack.reo_wnd(true, true, self.rtt.srtt());
+                self.rack.mark_on_rto(&mut self.log, self.snd_una, now, reo);
             }
             self.in_recovery = false;
             self.rec_cwnd = None;

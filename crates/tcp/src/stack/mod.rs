@@ -255,6 +255,29 @@ pub struct TcpStackStats {
     pub segs_out: u64,
     /// Segments retransmitted (tcpRetransSegs).
     pub retrans_segs: u64,
+    /// Retransmission timeouts (Linux `TCPTimeouts`).
+    pub rto_timeouts: u64,
+    /// Fast recoveries begun (dup-ACK, SACK or RACK triggered).
+    pub fast_recoveries: u64,
+    /// Segments RACK marked lost (RFC 8985).
+    pub rack_losses: u64,
+    /// Retransmissions found lost again by RACK and resent without a timeout (Linux
+    /// `TCPLostRetransmit`).
+    pub lost_retransmits: u64,
+    /// Tail loss probes sent (Linux `TCPLossProbes`).
+    pub tlp_probes: u64,
+    /// Losses repaired by a tail loss probe (Linux `TCPLossProbeRecovery`).
+    pub tlp_recoveries: u64,
+    /// Retransmission timeouts found spurious and undone (Linux `TCPLossUndo`).
+    pub spurious_rtos_undone: u64,
+    /// Fast recoveries found spurious and undone (Linux `TCPFullUndo` + `TCPDSACKUndo`).
+    pub spurious_recoveries_undone: u64,
+    /// D-SACK blocks received (Linux `TCPDSACKRecv`).
+    pub dsacks_received: u64,
+    /// Times a connection's transmission log was full and RACK fell back to duplicate-ACK
+    /// detection until the flight was acknowledged (SACK blocks cut it into more pieces than
+    /// the log holds).
+    pub rack_log_overflows: u64,
     /// Super-segments sent for segmentation offload (their pieces count in `segs_out`).
     pub tso_segments: u64,
     /// Segments sent with RST (tcpOutRsts).
@@ -297,7 +320,7 @@ pub struct TcpStackStats {
 
 impl TcpStackStats {
     /// The counters with their names, for `netstat -s` and the counter export.
-    pub fn named(&self) -> [(&'static str, u64); 26] {
+    pub fn named(&self) -> [(&'static str, u64); 36] {
         [
             ("active_opens", self.active_opens),
             ("passive_opens", self.passive_opens),
@@ -307,6 +330,19 @@ impl TcpStackStats {
             ("segs_in", self.segs_in),
             ("segs_out", self.segs_out),
             ("retrans_segs", self.retrans_segs),
+            ("rto_timeouts", self.rto_timeouts),
+            ("fast_recoveries", self.fast_recoveries),
+            ("rack_losses", self.rack_losses),
+            ("lost_retransmits", self.lost_retransmits),
+            ("tlp_probes", self.tlp_probes),
+            ("tlp_recoveries", self.tlp_recoveries),
+            ("spurious_rtos_undone", self.spurious_rtos_undone),
+            (
+                "spurious_recoveries_undone",
+                self.spurious_recoveries_undone,
+            ),
+            ("dsacks_received", self.dsacks_received),
+            ("rack_log_overflows", self.rack_log_overflows),
             ("tso_segments", self.tso_segments),
             ("out_rsts", self.out_rsts),
             ("in_rsts", self.in_rsts),
@@ -1038,6 +1074,19 @@ impl TcpStack {
             }
         }
         e.pending |= e.conn.take_events();
+        if let Some(r) = e.conn.take_recovery() {
+            let st = &mut self.stats;
+            st.rto_timeouts += r.timeouts;
+            st.fast_recoveries += r.fast_recoveries;
+            st.rack_losses += r.rack_losses;
+            st.lost_retransmits += r.lost_retransmits;
+            st.tlp_probes += r.tlp_probes;
+            st.tlp_recoveries += r.tlp_recoveries;
+            st.spurious_rtos_undone += r.spurious_rtos;
+            st.spurious_recoveries_undone += r.spurious_recoveries;
+            st.dsacks_received += r.dsacks_received;
+            st.rack_log_overflows += r.log_overflows;
+        }
         if matches!(state, State::TimeWait | State::Closed) {
             if state == State::Closed && e.in_table {
                 e.in_table = false;

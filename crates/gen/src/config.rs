@@ -1,0 +1,1348 @@
+//! `burst gen`'s configuration: the `[eal]` and `[[port]]` sections of `burst run` (parsed and
+//! validated by the runtime's own code), plus `[[stream]]` and `[test]`.
+//!
+//! Every key is documented in `docs/gen.md`. Errors name the file, line and column, the key path
+//! and the fix, like the runtime's: `gen.toml:14:8: stream[0].rate: 20Mpps of 64-byte frames is
+//! 13.44 Gbit/s on the wire, above the line rate (10 Gbit/s): lower rate or raise line_rate`.
+//! Everything is checked before any port opens (pcap files are read and parsed here too).
+
+use core::net::Ipv4Addr;
+use std::path::Path;
+
+use burst_port::Nanos;
+use burst_runtime::config::shared::{
+    duration, from_toml, invalid, locate, range, validate_eal, validate_ports, Invalid, RawEal,
+    RawPort, Text,
+};
+use burst_runtime::config::{Backend, ConfigError, EalConfig, PortConfig};
+use burst_wire::ethernet::MacAddr;
+use serde::{Deserialize, Deserializer};
+
+use crate::size::SizeSpec;
+use crate::template::{self, Protocol, TcpFlagsSpec};
+
+/// Ethernet preamble, start-of-frame delimiter and inter-frame gap: the bytes a frame costs on
+/// the wire beyond itself (7 + 1 + 12).
+pub const L1_OVERHEAD: u64 = 20;
+/// Ethernet frame check sequence, counted in frame sizes (RFC 2544's 64..1518) but not in buffers.
+pub const FCS: u16 = 4;
+/// The smallest Ethernet frame, FCS included.
+pub const MIN_FRAME: u16 = 64;
+
+/// A validated `burst gen` configuration.
+#[derive(Debug, Clone)]
+pub struct GenConfig {
+    /// DPDK EAL arguments and the number of generator cores (`[eal] cores`).
+    pub eal: EalConfig,
+    /// Ports, in file order.
+    pub ports: Vec<PortConfig>,
+    /// Streams, in file order (their index is the stream id in every signature).
+    pub streams: Vec<StreamConfig>,
+    /// Test-wide settings.
+    pub test: TestConfig,
+    /// `dpdk` (real ports) or `mem` (tests).
+    pub backend: Backend,
+    /// The file's text, kept for the report.
+    pub text: String,
+}
+
+/// How fast a stream sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// Packets per second.
+    Pps(u64),
+    /// Bits per second counting the whole frame with preamble, SFD and inter-frame gap (L1).
+    L1Bps(u64),
+    /// Bits per second counting the frame with its FCS (L2).
+    L2Bps(u64),
+    /// As fast as the port takes packets.
+    Max,
+}
+
+/// When packets are sent within the rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// Evenly spaced, each packet scheduled against the cycle counter.
+    Constant,
+    /// Exponentially distributed gaps (a Poisson process) with the same mean rate.
+    Poisson,
+}
+
+/// Continuous or bursts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Until the stream's count or duration (or the test's duration) is reached.
+    Continuous,
+    /// `bursts` bursts of `packets` packets each, sent at the rate, `gap` of silence after each.
+    Bursts {
+        /// Packets per burst.
+        packets: u64,
+        /// Number of bursts.
+        bursts: u64,
+        /// Silence after each burst.
+        gap: Nanos,
+    },
+}
+
+/// Which field a variation rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// IPv4 source address.
+    SrcIp,
+    /// IPv4 destination address.
+    DstIp,
+    /// TCP/UDP source port.
+    SrcPort,
+    /// TCP/UDP destination port.
+    DstPort,
+    /// IPv4 type of service byte.
+    Tos,
+    /// IPv4 time to live.
+    Ttl,
+    /// IPv4 identification.
+    IpId,
+    /// Frame size (FCS included).
+    Size,
+}
+
+/// How a varied field changes from one packet to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `min, min+step, ..., max, min, ...`
+    Inc,
+    /// `max, max-step, ..., min, max, ...`
+    Dec,
+    /// Uniform over `min..=max` (seeded).
+    Random,
+}
+
+/// One field variation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vary {
+    /// The field.
+    pub field: Field,
+    /// How it changes.
+    pub op: Op,
+    /// Smallest value.
+    pub min: u32,
+    /// Largest value.
+    pub max: u32,
+    /// Increment for `inc`/`dec`.
+    pub step: u32,
+}
+
+/// One validated `[[stream]]`.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// Name in reports.
+    pub name: String,
+    /// Index of the port it leaves by.
+    pub port: usize,
+    /// What the frames are.
+    pub protocol: Protocol,
+    /// Source MAC (`None`: the port's).
+    pub src_mac: Option<MacAddr>,
+    /// Destination MAC (`None`: resolved with ARP for `gateway`, else `dst`).
+    pub dst_mac: Option<MacAddr>,
+    /// Next hop to resolve when `dst_mac` is not given.
+    pub gateway: Option<Ipv4Addr>,
+    /// 802.1Q tag (TCI).
+    pub vlan: Option<u16>,
+    /// IPv4 source.
+    pub src: Ipv4Addr,
+    /// IPv4 destination.
+    pub dst: Ipv4Addr,
+    /// TCP/UDP source port (ICMP: echo identifier).
+    pub src_port: u16,
+    /// TCP/UDP destination port.
+    pub dst_port: u16,
+    /// IPv4 TOS byte.
+    pub tos: u8,
+    /// IPv4 TTL.
+    pub ttl: u8,
+    /// IPv4 identification of the template.
+    pub ip_id: u16,
+    /// IPv4 don't-fragment flag.
+    pub df: bool,
+    /// TCP flags.
+    pub tcp_flags: TcpFlagsSpec,
+    /// Frame sizes (FCS included); for `raw`/`pcap` the frames' own.
+    pub size: SizeSpec,
+    /// Field variations, applied in order.
+    pub vary: Vec<Vary>,
+    /// The rate, over all of the stream's cores.
+    pub rate: Rate,
+    /// Constant or Poisson spacing.
+    pub pattern: Pattern,
+    /// Packets to send in all (over all cores); `None` = until the duration.
+    pub count: Option<u64>,
+    /// How long to send; `None` = the test's duration.
+    pub duration: Option<Nanos>,
+    /// Continuous or bursts.
+    pub mode: Mode,
+    /// Time after the test's start before the first packet.
+    pub start_delay: Nanos,
+    /// Put the signature (stream, sequence, timestamp) into every packet.
+    pub signature: bool,
+    /// The cores that share the stream (its rate and count are split among them).
+    pub cores: Vec<u16>,
+    /// The port's line rate in bit/s (L1), for `%` rates and the line-rate check.
+    pub line_rate: u64,
+}
+
+impl StreamConfig {
+    /// The smallest frame the stream sends (FCS included).
+    pub fn min_size(&self) -> u16 {
+        self.size.min()
+    }
+}
+
+/// `[test.rfc2544]`: the RFC 2544 search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rfc2544Config {
+    /// Frame sizes to test (FCS included).
+    pub sizes: Vec<u16>,
+    /// Length of one trial (RFC 2544 §24 asks for at least 60 s in a report of record).
+    pub trial: Nanos,
+    /// Learning frames sent before each trial, then a pause (RFC 2544 §23).
+    pub warmup: Nanos,
+    /// Highest loss ratio (percent) a trial may have and still pass.
+    pub loss_tolerance: f64,
+    /// The search stops when the bounds are this close (percent of the line rate).
+    pub resolution: f64,
+    /// Most trials per frame size in the binary search.
+    pub max_trials: u32,
+    /// Frame loss rate measured at these fractions of the line rate, from the top (§26.3).
+    pub loss_steps: u32,
+    /// Back-to-back trials (§26.4): bursts at line rate, longest without loss.
+    pub back_to_back: u32,
+    /// Longest back-to-back burst tried (the search's upper bound).
+    pub back_to_back_max: u64,
+    /// Wait after traffic stops before counters are read, so the DUT drains.
+    pub settle: Nanos,
+}
+
+impl Default for Rfc2544Config {
+    fn default() -> Self {
+        Rfc2544Config {
+            sizes: vec![64, 128, 256, 512, 1024, 1280, 1518],
+            trial: Nanos::from_secs(10),
+            warmup: Nanos::from_secs(1),
+            loss_tolerance: 0.0,
+            resolution: 0.5,
+            max_trials: 16,
+            loss_steps: 10,
+            back_to_back: 0,
+            back_to_back_max: 1_000_000,
+            settle: Nanos::from_secs(1),
+        }
+    }
+}
+
+/// `[test]`: test-wide settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestConfig {
+    /// Longest the generation phase runs; every stream stops by then.
+    pub duration: Nanos,
+    /// After generation stops, receive this long before counting (packets in flight arrive).
+    pub drain: Nanos,
+    /// The fixed bias subtracted from every latency (measured on a loopback; docs/gen.md).
+    pub latency_bias: Nanos,
+    /// Stamp the intended send time instead of the actual one (coordinated-omission
+    /// correction: a stalled generator shows up as latency).
+    pub co_correction: bool,
+    /// How far a stream may fall behind its schedule (after a stall) and still send what is
+    /// due, back to back; older slots are skipped.
+    pub catch_up: Nanos,
+    /// Sequence window for duplicate detection (packets further behind count as late).
+    pub reorder_window: u32,
+    /// How long to wait for ARP replies when resolving destinations.
+    pub arp_timeout: Nanos,
+    /// Seed of every random draw (Poisson gaps, random fields).
+    pub seed: u64,
+    /// Receive on each port (`[test] rx_ports`, default every port). A port that only sends
+    /// (net_null, whose receive side makes up packets) is left out.
+    pub rx: Vec<bool>,
+    /// RFC 2544 parameters.
+    pub rfc2544: Rfc2544Config,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        TestConfig {
+            duration: Nanos::from_secs(10),
+            drain: Nanos::from_millis(200),
+            latency_bias: Nanos::ZERO,
+            co_correction: false,
+            catch_up: Nanos::from_millis(10),
+            reorder_window: 1024,
+            arp_timeout: Nanos::from_secs(3),
+            seed: 1,
+            rx: Vec::new(),
+            rfc2544: Rfc2544Config::default(),
+        }
+    }
+}
+
+// ---- Raw form ------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawGen {
+    #[serde(default)]
+    eal: RawEal,
+    #[serde(default)]
+    port: Vec<RawPort>,
+    #[serde(default)]
+    stream: Vec<RawStream>,
+    #[serde(default)]
+    test: RawTest,
+    #[serde(default)]
+    backend: RawBackend,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawBackend {
+    #[serde(default)]
+    kind: Backend,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+struct RawTest {
+    #[serde(deserialize_with = "duration")]
+    duration: Nanos,
+    #[serde(deserialize_with = "duration")]
+    drain: Nanos,
+    #[serde(deserialize_with = "duration")]
+    latency_bias: Nanos,
+    co_correction: bool,
+    #[serde(deserialize_with = "duration")]
+    catch_up: Nanos,
+    #[serde(deserialize_with = "range::<_, _, 64, 1048576>")]
+    reorder_window: u32,
+    #[serde(deserialize_with = "duration")]
+    arp_timeout: Nanos,
+    seed: u64,
+    rx_ports: Option<Vec<String>>,
+    rfc2544: RawRfc2544,
+}
+
+impl Default for RawTest {
+    fn default() -> Self {
+        let t = TestConfig::default();
+        RawTest {
+            duration: t.duration,
+            drain: t.drain,
+            latency_bias: t.latency_bias,
+            co_correction: t.co_correction,
+            catch_up: t.catch_up,
+            reorder_window: t.reorder_window,
+            arp_timeout: t.arp_timeout,
+            seed: t.seed,
+            rx_ports: None,
+            rfc2544: RawRfc2544::default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+struct RawRfc2544 {
+    sizes: Vec<u16>,
+    #[serde(deserialize_with = "duration")]
+    trial: Nanos,
+    #[serde(deserialize_with = "duration")]
+    warmup: Nanos,
+    loss_tolerance: f64,
+    resolution: f64,
+    #[serde(deserialize_with = "range::<_, _, 1, 64>")]
+    max_trials: u32,
+    #[serde(deserialize_with = "range::<_, _, 0, 100>")]
+    loss_steps: u32,
+    #[serde(deserialize_with = "range::<_, _, 0, 100>")]
+    back_to_back: u32,
+    back_to_back_max: u64,
+    #[serde(deserialize_with = "duration")]
+    settle: Nanos,
+}
+
+impl Default for RawRfc2544 {
+    fn default() -> Self {
+        let r = Rfc2544Config::default();
+        RawRfc2544 {
+            sizes: r.sizes,
+            trial: r.trial,
+            warmup: r.warmup,
+            loss_tolerance: r.loss_tolerance,
+            resolution: r.resolution,
+            max_trials: r.max_trials,
+            loss_steps: r.loss_steps,
+            back_to_back: r.back_to_back,
+            back_to_back_max: r.back_to_back_max,
+            settle: r.settle,
+        }
+    }
+}
+
+/// A `size` value: a number, a list, `"MIN-MAX"` or an IMIX preset name.
+#[derive(Debug)]
+enum RawSize {
+    One(u16),
+    List(Vec<u16>),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(
+            untagged,
+            expecting = "a frame size (64), a list ([64, 1518]), a range \
+                                       (\"64-1518\") or an IMIX preset (\"imix\", \
+                                       \"imix-ietf\", \"imix-agilent\")"
+        )]
+        enum U {
+            One(u16),
+            List(Vec<u16>),
+            Text(String),
+        }
+        Ok(match U::deserialize(d)? {
+            U::One(n) => RawSize::One(n),
+            U::List(v) => RawSize::List(v),
+            U::Text(s) => RawSize::Text(s),
+        })
+    }
+}
+
+/// An integer or a string (rates, counts written with units).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum NumOrText {
+    Num(u64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawVary {
+    field: String,
+    #[serde(default)]
+    op: Option<String>,
+    #[serde(default)]
+    min: Option<NumOrText>,
+    #[serde(default)]
+    max: Option<NumOrText>,
+    #[serde(default)]
+    count: Option<u32>,
+    #[serde(default)]
+    step: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawStream {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    port: Option<String>,
+    #[serde(default)]
+    protocol: Option<String>,
+    #[serde(default)]
+    src: Option<Text<Ipv4Addr>>,
+    #[serde(default)]
+    dst: Option<Text<Ipv4Addr>>,
+    #[serde(default)]
+    src_mac: Option<Text<MacAddr>>,
+    #[serde(default)]
+    dst_mac: Option<Text<MacAddr>>,
+    #[serde(default)]
+    gateway: Option<Text<Ipv4Addr>>,
+    #[serde(default, deserialize_with = "opt_range::<_, 0, 4095>")]
+    vlan: Option<u16>,
+    #[serde(default, deserialize_with = "opt_range::<_, 0, 7>")]
+    vlan_pcp: Option<u16>,
+    #[serde(default, deserialize_with = "opt_range::<_, 0, 65535>")]
+    src_port: Option<u16>,
+    #[serde(default, deserialize_with = "opt_range::<_, 0, 65535>")]
+    dst_port: Option<u16>,
+    #[serde(default, deserialize_with = "opt_range::<_, 0, 255>")]
+    tos: Option<u16>,
+    #[serde(default, deserialize_with = "opt_range::<_, 1, 255>")]
+    ttl: Option<u16>,
+    #[serde(default, deserialize_with = "opt_range::<_, 0, 65535>")]
+    ip_id: Option<u16>,
+    #[serde(default)]
+    df: Option<bool>,
+    #[serde(default)]
+    tcp_flags: Option<String>,
+    #[serde(default)]
+    payload: Option<String>,
+    #[serde(default)]
+    pcap: Option<String>,
+    #[serde(default)]
+    size: Option<RawSize>,
+    #[serde(default)]
+    vary: Vec<RawVary>,
+    #[serde(default)]
+    rate: Option<NumOrText>,
+    #[serde(default)]
+    rate_layer: Option<String>,
+    #[serde(default)]
+    line_rate: Option<String>,
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    duration: Option<Nanos>,
+    #[serde(default)]
+    burst: Option<u64>,
+    #[serde(default)]
+    bursts: Option<u64>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    gap: Option<Nanos>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    start_delay: Option<Nanos>,
+    #[serde(default)]
+    signature: Option<bool>,
+    #[serde(default)]
+    cores: Option<Vec<u16>>,
+}
+
+fn opt_range<'de, D: Deserializer<'de>, const LO: i64, const HI: i64>(
+    d: D,
+) -> Result<Option<u16>, D::Error> {
+    range::<D, u16, LO, HI>(d).map(Some)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Nanos>, D::Error> {
+    duration(d).map(Some)
+}
+
+// ---- Value parsers ---------------------------------------------------------------------------
+
+/// Splits `"1.5Mpps"` into `(1.5, "Mpps")`.
+fn number_and_unit(s: &str) -> Option<(f64, &str)> {
+    let s = s.trim();
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let n: f64 = s[..end].parse().ok()?;
+    Some((n, s[end..].trim()))
+}
+
+/// Bits per second from `"10Gbps"`, `"100Mbps"`, `"1.5Gbit/s"`, or a bare number of bit/s.
+pub fn parse_bps(s: &str) -> Option<u64> {
+    let (n, unit) = number_and_unit(s)?;
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "" | "bps" | "bit/s" => 1e0,
+        "kbps" | "kbit/s" => 1e3,
+        "mbps" | "mbit/s" => 1e6,
+        "gbps" | "gbit/s" => 1e9,
+        "tbps" | "tbit/s" => 1e12,
+        _ => return None,
+    };
+    let v = (n * scale).round();
+    (1.0..1e15).contains(&v).then_some(v as u64)
+}
+
+/// A rate as written: `"5Mpps"`, `"100kpps"`, `"1Gbps"`, `"50%"`, `"max"` or a bare number of
+/// packets per second. `layer_l2` makes bit rates count frames without preamble and gap.
+fn parse_rate(v: &NumOrText, layer_l2: bool, line_rate: u64) -> Result<Rate, String> {
+    let s = match v {
+        NumOrText::Num(n) => return Ok(Rate::Pps(*n)),
+        NumOrText::Text(s) => s.trim(),
+    };
+    if s.eq_ignore_ascii_case("max") {
+        return Ok(Rate::Max);
+    }
+    let bad = || {
+        format!(
+            "{s:?}: not a rate (e.g. \"5Mpps\", \"250kpps\", \"1000pps\", \"1Gbps\", \"50%\" of \
+             line_rate, or \"max\")"
+        )
+    };
+    if let Some(p) = s.strip_suffix('%') {
+        let p: f64 = p.trim().parse().map_err(|_| bad())?;
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(format!(
+                "{s}: a percentage of the line rate must be in (0, 100]"
+            ));
+        }
+        let bps = (line_rate as f64 * p / 100.0).round() as u64;
+        return Ok(if layer_l2 {
+            Rate::L2Bps(bps)
+        } else {
+            Rate::L1Bps(bps)
+        });
+    }
+    let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
+    let pps_scale = match unit.to_ascii_lowercase().as_str() {
+        "" | "pps" => Some(1e0),
+        "kpps" => Some(1e3),
+        "mpps" => Some(1e6),
+        "gpps" => Some(1e9),
+        _ => None,
+    };
+    if let Some(scale) = pps_scale {
+        // Below one packet a second is refused by validation, not rounded up to one.
+        let v = n * scale;
+        return Ok(Rate::Pps(if v < 1.0 { 0 } else { v.round() as u64 }));
+    }
+    let bps = parse_bps(s).ok_or_else(bad)?;
+    Ok(if layer_l2 {
+        Rate::L2Bps(bps)
+    } else {
+        Rate::L1Bps(bps)
+    })
+}
+
+/// Bits a frame of `size` bytes (FCS included) costs at layer 1 and layer 2.
+pub fn frame_bits(size: u16) -> (u64, u64) {
+    let s = u64::from(size);
+    ((s + L1_OVERHEAD) * 8, s * 8)
+}
+
+/// Packets per second of a rate for frames of mean size `mean_size` (FCS included).
+pub fn rate_pps(rate: Rate, mean_size: f64) -> f64 {
+    match rate {
+        Rate::Pps(p) => p as f64,
+        Rate::L1Bps(b) => b as f64 / ((mean_size + L1_OVERHEAD as f64) * 8.0),
+        Rate::L2Bps(b) => b as f64 / (mean_size * 8.0),
+        Rate::Max => f64::INFINITY,
+    }
+}
+
+/// Human text for bit/s.
+pub fn bps_text(b: f64) -> String {
+    if b >= 1e9 {
+        format!("{:.2} Gbit/s", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.2} Mbit/s", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.2} kbit/s", b / 1e3)
+    } else {
+        format!("{b:.0} bit/s")
+    }
+}
+
+/// Human text for packets per second.
+pub fn pps_text(p: f64) -> String {
+    if p >= 1e6 {
+        format!("{:.3} Mpps", p / 1e6)
+    } else if p >= 1e3 {
+        format!("{:.3} kpps", p / 1e3)
+    } else {
+        format!("{p:.0} pps")
+    }
+}
+
+// ---- Validation ------------------------------------------------------------------------------
+
+impl GenConfig {
+    /// Reads and validates the file at `path` (pcap paths are relative to the file's folder).
+    pub fn load(path: impl AsRef<Path>) -> Result<GenConfig, ConfigError> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            position: None,
+            key: String::new(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        GenConfig::parse_in(&text, &origin, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Parses and validates `text` (pcap paths relative to the current directory).
+    pub fn parse(text: &str, origin: &str) -> Result<GenConfig, ConfigError> {
+        GenConfig::parse_in(text, origin, Path::new("."))
+    }
+
+    /// Parses and validates `text`; relative pcap paths are taken from `dir`.
+    pub fn parse_in(text: &str, origin: &str, dir: &Path) -> Result<GenConfig, ConfigError> {
+        let raw: RawGen = toml::from_str(text).map_err(|e| from_toml(&e, text, origin))?;
+        raw.validate(text, dir).map_err(|e| locate(e, text, origin))
+    }
+
+    /// The number of generator cores.
+    pub fn cores(&self) -> u16 {
+        self.eal.cores
+    }
+}
+
+impl RawGen {
+    fn validate(self, text: &str, dir: &Path) -> Result<GenConfig, Invalid> {
+        let backend = self.backend.kind;
+        let ports = validate_ports(self.port, backend)?;
+        let eal = validate_eal(self.eal)?;
+        for p in &ports {
+            let frame = u32::from(p.mtu) + 18;
+            if frame > u32::from(eal.mbuf_data_room) {
+                return Err(invalid(
+                    format!("port[{}].mtu", p.id.0),
+                    format!(
+                        "MTU {} needs {frame}-byte packet buffers but [eal] mbuf_data_room is \
+                         {}: raise mbuf_data_room to at least {frame}",
+                        p.mtu, eal.mbuf_data_room
+                    ),
+                ));
+            }
+        }
+        let test = validate_test(self.test, &ports)?;
+        if self.stream.is_empty() {
+            return Err(invalid(
+                "stream",
+                "at least one [[stream]] is required (see docs/gen.md)",
+            ));
+        }
+        if self.stream.len() > usize::from(u16::MAX) {
+            return Err(invalid("stream", "at most 65535 streams"));
+        }
+        let mut streams: Vec<StreamConfig> = Vec::with_capacity(self.stream.len());
+        for (i, s) in self.stream.into_iter().enumerate() {
+            let st = validate_stream(i, s, &ports, eal.cores, &test, dir)?;
+            if streams.iter().any(|o| o.name == st.name) {
+                return Err(invalid(
+                    format!("stream[{i}].name"),
+                    format!("duplicate stream name {}", st.name),
+                ));
+            }
+            streams.push(st);
+        }
+        Ok(GenConfig {
+            eal,
+            ports,
+            streams,
+            test,
+            backend,
+            text: text.to_string(),
+        })
+    }
+}
+
+fn validate_test(t: RawTest, ports: &[PortConfig]) -> Result<TestConfig, Invalid> {
+    let rx = match &t.rx_ports {
+        None => vec![true; ports.len()],
+        Some(names) => {
+            let mut rx = vec![false; ports.len()];
+            for (i, n) in names.iter().enumerate() {
+                let p = ports.iter().position(|p| &p.name == n).ok_or_else(|| {
+                    invalid(
+                        format!("test.rx_ports[{i}]"),
+                        format!("port {n} does not exist"),
+                    )
+                })?;
+                rx[p] = true;
+            }
+            rx
+        }
+    };
+    if t.duration == Nanos::ZERO || t.duration > Nanos::from_secs(86_400) {
+        return Err(invalid(
+            "test.duration",
+            "must be more than 0 and at most 1d (every load run is bounded)",
+        ));
+    }
+    if t.catch_up > Nanos::from_secs(1) {
+        return Err(invalid(
+            "test.catch_up",
+            "at most 1s (a stream that far behind sends a second of traffic at once)",
+        ));
+    }
+    if t.drain > Nanos::from_secs(60) {
+        return Err(invalid("test.drain", "at most 60s"));
+    }
+    if !t.reorder_window.is_power_of_two() {
+        return Err(invalid(
+            "test.reorder_window",
+            format!("{} is not a power of two (e.g. 1024)", t.reorder_window),
+        ));
+    }
+    let r = t.rfc2544;
+    if r.sizes.is_empty() {
+        return Err(invalid(
+            "test.rfc2544.sizes",
+            "list at least one frame size",
+        ));
+    }
+    for (i, &s) in r.sizes.iter().enumerate() {
+        if !(MIN_FRAME..=9018).contains(&s) {
+            return Err(invalid(
+                format!("test.rfc2544.sizes[{i}]"),
+                format!("{s}: frame sizes are 64..=9018 bytes with the FCS (RFC 2544 §9)"),
+            ));
+        }
+    }
+    if !(0.0..=100.0).contains(&r.loss_tolerance) {
+        return Err(invalid(
+            "test.rfc2544.loss_tolerance",
+            "a loss percentage in 0..=100 (RFC 2544 throughput: 0)",
+        ));
+    }
+    if !(r.resolution > 0.0 && r.resolution <= 50.0) {
+        return Err(invalid(
+            "test.rfc2544.resolution",
+            "a percentage of the line rate in (0, 50] (e.g. 0.5)",
+        ));
+    }
+    if r.trial == Nanos::ZERO || r.trial > Nanos::from_secs(3600) {
+        return Err(invalid("test.rfc2544.trial", "more than 0 and at most 1h"));
+    }
+    Ok(TestConfig {
+        duration: t.duration,
+        drain: t.drain,
+        latency_bias: t.latency_bias,
+        co_correction: t.co_correction,
+        catch_up: t.catch_up,
+        reorder_window: t.reorder_window,
+        arp_timeout: t.arp_timeout,
+        seed: t.seed,
+        rx,
+        rfc2544: Rfc2544Config {
+            sizes: r.sizes,
+            trial: r.trial,
+            warmup: r.warmup,
+            loss_tolerance: r.loss_tolerance,
+            resolution: r.resolution,
+            max_trials: r.max_trials,
+            loss_steps: r.loss_steps,
+            back_to_back: r.back_to_back,
+            back_to_back_max: r.back_to_back_max.max(1),
+            settle: r.settle,
+        },
+    })
+}
+
+fn parse_field(s: &str) -> Option<Field> {
+    Some(match s {
+        "src_ip" | "src" => Field::SrcIp,
+        "dst_ip" | "dst" => Field::DstIp,
+        "src_port" => Field::SrcPort,
+        "dst_port" => Field::DstPort,
+        "tos" => Field::Tos,
+        "ttl" => Field::Ttl,
+        "ip_id" => Field::IpId,
+        "size" => Field::Size,
+        _ => return None,
+    })
+}
+
+/// A field's value range and how a value is written in the file.
+fn field_value(field: Field, v: &NumOrText) -> Result<u32, String> {
+    let max = match field {
+        Field::SrcIp | Field::DstIp => u32::MAX,
+        Field::SrcPort | Field::DstPort | Field::IpId => 65535,
+        Field::Tos => 255,
+        Field::Ttl => 255,
+        Field::Size => 9018,
+    };
+    let n = match (field, v) {
+        (Field::SrcIp | Field::DstIp, NumOrText::Text(s)) => u32::from(
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| format!("{s}: not an IPv4 address (expected a.b.c.d)"))?,
+        ),
+        (_, NumOrText::Num(n)) => u32::try_from(*n).unwrap_or(u32::MAX),
+        (_, NumOrText::Text(s)) => return Err(format!("{s:?}: expected an integer")),
+    };
+    if n > max {
+        return Err(format!("{n} is above the field's largest value {max}"));
+    }
+    Ok(n)
+}
+
+#[allow(clippy::too_many_lines)]
+fn validate_stream(
+    i: usize,
+    s: RawStream,
+    ports: &[PortConfig],
+    cores: u16,
+    test: &TestConfig,
+    dir: &Path,
+) -> Result<StreamConfig, Invalid> {
+    let key = |k: &str| format!("stream[{i}].{k}");
+    let name = s.name.clone().unwrap_or_else(|| format!("s{i}"));
+    if name.is_empty() || name.len() > 32 {
+        return Err(invalid(key("name"), "1..=32 characters"));
+    }
+    let port = match &s.port {
+        Some(p) => ports.iter().position(|q| &q.name == p).ok_or_else(|| {
+            invalid(
+                key("port"),
+                format!(
+                    "port {p} does not exist (ports: {})",
+                    ports
+                        .iter()
+                        .map(|q| q.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?,
+        None if ports.len() == 1 => 0,
+        None => {
+            return Err(invalid(
+                key("port"),
+                "required with more than one [[port]]: the port the stream leaves by",
+            ))
+        }
+    };
+    let pc = &ports[port];
+    let protocol_name = s.protocol.as_deref().unwrap_or("udp");
+    let tcp_flags = match &s.tcp_flags {
+        None => TcpFlagsSpec::Syn,
+        Some(f) => TcpFlagsSpec::parse(f).ok_or_else(|| {
+            invalid(
+                key("tcp_flags"),
+                format!("{f:?}: expected \"syn\", \"syn-ack\", \"ack\", \"psh-ack\", \"fin-ack\" or \"rst\""),
+            )
+        })?,
+    };
+    let protocol = match protocol_name {
+        "udp" => Protocol::Udp,
+        "tcp" => Protocol::Tcp,
+        "icmp" => Protocol::Icmp,
+        "raw" => {
+            let hex = s.payload.as_deref().ok_or_else(|| {
+                invalid(
+                    key("payload"),
+                    "protocol \"raw\" needs payload = \"<the whole frame in hex, without FCS>\"",
+                )
+            })?;
+            let bytes = template::parse_hex(hex).map_err(|e| invalid(key("payload"), e))?;
+            Protocol::Raw(vec![bytes])
+        }
+        "pcap" => {
+            let p = s.pcap.as_deref().ok_or_else(|| {
+                invalid(key("pcap"), "protocol \"pcap\" needs pcap = \"FILE.pcap\"")
+            })?;
+            let path = dir.join(p);
+            let frames = template::read_pcap(&path).map_err(|e| invalid(key("pcap"), e))?;
+            Protocol::Raw(frames)
+        }
+        other => {
+            return Err(invalid(
+                key("protocol"),
+                format!("unknown value {other:?} (expected \"udp\", \"tcp\", \"icmp\", \"raw\" or \"pcap\")"),
+            ))
+        }
+    };
+    if s.payload.is_some() && protocol_name != "raw" {
+        return Err(invalid(key("payload"), "only with protocol = \"raw\""));
+    }
+    if s.pcap.is_some() && protocol_name != "pcap" {
+        return Err(invalid(key("pcap"), "only with protocol = \"pcap\""));
+    }
+    let raw = matches!(protocol, Protocol::Raw(_));
+    let src = s
+        .src
+        .map(|Text(a)| a)
+        .unwrap_or_else(|| pc.addresses[0].address());
+    let dst = match s.dst {
+        Some(Text(a)) => a,
+        None if raw => Ipv4Addr::UNSPECIFIED,
+        None => {
+            return Err(invalid(
+                key("dst"),
+                "missing required key: the IPv4 destination (e.g. dst = \"198.18.2.1\")",
+            ))
+        }
+    };
+    let line_rate = match &s.line_rate {
+        None => 10_000_000_000,
+        Some(t) => parse_bps(t).ok_or_else(|| {
+            invalid(
+                key("line_rate"),
+                format!("{t:?}: not a bit rate (e.g. \"10Gbps\", \"100Gbps\")"),
+            )
+        })?,
+    };
+    let layer_l2 = match s.rate_layer.as_deref() {
+        None | Some("l1") | Some("L1") => false,
+        Some("l2") | Some("L2") => true,
+        Some(o) => {
+            return Err(invalid(
+                key("rate_layer"),
+                format!("{o:?}: expected \"l1\" (preamble, gap and FCS counted) or \"l2\""),
+            ))
+        }
+    };
+    let rate = match &s.rate {
+        None => Rate::Pps(1000),
+        Some(r) => parse_rate(r, layer_l2, line_rate).map_err(|e| invalid(key("rate"), e))?,
+    };
+    // Sizes: raw/pcap frames have their own; a `size` key then is an error.
+    let max_frame = pc.mtu + 18 + if s.vlan.is_some() { 4 } else { 0 };
+    let size = match (&protocol, s.size) {
+        (Protocol::Raw(frames), None) => {
+            for (j, f) in frames.iter().enumerate() {
+                let fs = f.len() as u16 + FCS;
+                if f.len() < 14 || fs > max_frame {
+                    return Err(invalid(
+                        key(if protocol_name == "raw" {
+                            "payload"
+                        } else {
+                            "pcap"
+                        }),
+                        format!(
+                            "frame {j} is {} bytes; frames must be 14..={} bytes without FCS \
+                             (MTU {}; shorter ones are padded to 60): fix the frame or raise \
+                             [[port]] mtu",
+                            f.len(),
+                            max_frame - FCS,
+                            pc.mtu
+                        ),
+                    ));
+                }
+            }
+            SizeSpec::Frames(
+                frames
+                    .iter()
+                    .map(|f| (f.len() as u16 + FCS).max(MIN_FRAME))
+                    .collect(),
+            )
+        }
+        (Protocol::Raw(_), Some(_)) => {
+            return Err(invalid(
+                key("size"),
+                "raw and pcap frames keep their own sizes: remove size",
+            ))
+        }
+        (_, None) => SizeSpec::Fixed(MIN_FRAME),
+        (_, Some(rs)) => {
+            let spec = match rs {
+                RawSize::One(n) => SizeSpec::Fixed(n),
+                RawSize::List(v) if v.is_empty() => {
+                    return Err(invalid(
+                        key("size"),
+                        "an empty list: give at least one size",
+                    ))
+                }
+                RawSize::List(v) => SizeSpec::List(v),
+                RawSize::Text(t) => SizeSpec::parse(&t).map_err(|e| invalid(key("size"), e))?,
+            };
+            for sz in spec.all_sizes() {
+                if !(MIN_FRAME..=max_frame).contains(&sz) {
+                    return Err(invalid(
+                        key("size"),
+                        format!(
+                            "{sz}: frame sizes (FCS included) must be {MIN_FRAME}..={max_frame} \
+                             on port {} (MTU {}): pick a size in range or raise [[port]] mtu",
+                            pc.name, pc.mtu
+                        ),
+                    ));
+                }
+            }
+            spec
+        }
+    };
+    let signature = s.signature.unwrap_or(!raw);
+    if signature && raw {
+        return Err(invalid(
+            key("signature"),
+            "raw and pcap frames are sent as they are: a signature needs udp, tcp or icmp",
+        ));
+    }
+    // The template must fit the smallest frame.
+    if !raw {
+        let hdr = template::header_len(&protocol, s.vlan.is_some());
+        let need = hdr + if signature { crate::signature::LEN } else { 0 } + usize::from(FCS);
+        if need > usize::from(size.min()) {
+            return Err(invalid(
+                key("size"),
+                format!(
+                    "{}-byte frames cannot hold the {protocol_name} headers{} ({need} bytes with \
+                     the FCS): use size >= {need}{}",
+                    size.min(),
+                    if signature {
+                        " and the 16-byte signature"
+                    } else {
+                        ""
+                    },
+                    if signature {
+                        " or signature = false"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
+    // Variations.
+    let mut vary = Vec::with_capacity(s.vary.len());
+    for (j, v) in s.vary.into_iter().enumerate() {
+        let vk = format!("stream[{i}].vary[{j}]");
+        let field = parse_field(&v.field).ok_or_else(|| {
+            invalid(
+                format!("{vk}.field"),
+                format!(
+                    "{:?}: expected src_ip, dst_ip, src_port, dst_port, tos, ttl, ip_id or size",
+                    v.field
+                ),
+            )
+        })?;
+        if raw {
+            return Err(invalid(
+                format!("{vk}.field"),
+                "raw and pcap frames are sent as they are: vary needs udp, tcp or icmp",
+            ));
+        }
+        if matches!(field, Field::SrcPort | Field::DstPort) && protocol == Protocol::Icmp {
+            return Err(invalid(format!("{vk}.field"), "ICMP has no ports"));
+        }
+        if vary.iter().any(|w: &Vary| w.field == field) {
+            return Err(invalid(
+                format!("{vk}.field"),
+                "this field is already varied",
+            ));
+        }
+        let op = match v.op.as_deref().unwrap_or("inc") {
+            "inc" => Op::Inc,
+            "dec" => Op::Dec,
+            "random" => Op::Random,
+            o => {
+                return Err(invalid(
+                    format!("{vk}.op"),
+                    format!("{o:?}: expected \"inc\", \"dec\" or \"random\""),
+                ))
+            }
+        };
+        let base = match field {
+            Field::SrcIp => u32::from(src),
+            Field::DstIp => u32::from(dst),
+            Field::SrcPort => u32::from(s.src_port.unwrap_or(1024)),
+            Field::DstPort => u32::from(s.dst_port.unwrap_or(9)),
+            Field::Tos => u32::from(s.tos.unwrap_or(0)),
+            Field::Ttl => u32::from(s.ttl.unwrap_or(64)),
+            Field::IpId => u32::from(s.ip_id.unwrap_or(0)),
+            Field::Size => u32::from(size.min()),
+        };
+        let min = match &v.min {
+            Some(m) => field_value(field, m).map_err(|e| invalid(format!("{vk}.min"), e))?,
+            None => base,
+        };
+        let max = match (&v.max, v.count) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    format!("{vk}.count"),
+                    "give max or count, not both",
+                ))
+            }
+            (Some(m), None) => {
+                field_value(field, m).map_err(|e| invalid(format!("{vk}.max"), e))?
+            }
+            (None, Some(0)) => return Err(invalid(format!("{vk}.count"), "must be at least 1")),
+            (None, Some(c)) => min.checked_add(c - 1).ok_or_else(|| {
+                invalid(format!("{vk}.count"), "min + count - 1 overflows the field")
+            })?,
+            (None, None) => {
+                return Err(invalid(
+                    vk.clone(),
+                    "give max (the last value) or count (how many values)",
+                ))
+            }
+        };
+        if max < min {
+            return Err(invalid(
+                format!("{vk}.max"),
+                format!("{max} is below min {min}"),
+            ));
+        }
+        if field == Field::Size {
+            if !matches!(size, SizeSpec::Fixed(_)) {
+                return Err(invalid(
+                    format!("{vk}.field"),
+                    "size is varied here and set to a list/range/IMIX too: keep one",
+                ));
+            }
+            for sz in [min, max] {
+                if !(u32::from(size.min())..=u32::from(max_frame)).contains(&sz) {
+                    return Err(invalid(
+                        format!("{vk}.max"),
+                        format!(
+                            "{sz}: sizes must be {}..={max_frame} (the template's smallest frame \
+                             to the port's largest)",
+                            size.min()
+                        ),
+                    ));
+                }
+            }
+        }
+        let step = v.step.unwrap_or(1);
+        if step == 0 {
+            return Err(invalid(format!("{vk}.step"), "must be at least 1"));
+        }
+        vary.push(Vary {
+            field,
+            op,
+            min,
+            max,
+            step,
+        });
+    }
+    let size = match vary.iter().find(|v| v.field == Field::Size) {
+        Some(v) => {
+            let sv = *v;
+            vary.retain(|v| v.field != Field::Size);
+            SizeSpec::Varied(sv)
+        }
+        None => size,
+    };
+    let pattern = match s.pattern.as_deref() {
+        None | Some("constant") => Pattern::Constant,
+        Some("poisson") => Pattern::Poisson,
+        Some(o) => {
+            return Err(invalid(
+                key("pattern"),
+                format!("{o:?}: expected \"constant\" or \"poisson\" (rate = \"max\" for as fast as possible)"),
+            ))
+        }
+    };
+    // The rate against the line rate and 1 pps.
+    let mean = size.mean();
+    let pps = rate_pps(rate, mean);
+    if rate != Rate::Max {
+        if pps < 1.0 {
+            return Err(invalid(
+                key("rate"),
+                format!(
+                    "{} is below 1 packet per second at a mean frame of {mean:.0} bytes: raise it",
+                    rate_text(rate)
+                ),
+            ));
+        }
+        let l1 = pps * (mean + L1_OVERHEAD as f64) * 8.0;
+        if l1 > line_rate as f64 * 1.000_001 {
+            return Err(invalid(
+                key("rate"),
+                format!(
+                    "{} of {mean:.0}-byte frames is {} on the wire (with preamble, gap and FCS), \
+                     above the line rate ({}): lower rate, or set line_rate to the port's speed",
+                    rate_text(rate),
+                    bps_text(l1),
+                    bps_text(line_rate as f64)
+                ),
+            ));
+        }
+    } else if pattern == Pattern::Poisson {
+        return Err(invalid(
+            key("pattern"),
+            "rate = \"max\" has no spacing to draw: use a rate, or pattern = \"constant\"",
+        ));
+    }
+    let mode = match (s.burst, s.bursts, s.gap) {
+        (None, None, None) => Mode::Continuous,
+        (None, _, _) => {
+            return Err(invalid(
+                key("burst"),
+                "bursts and gap need burst = <packets per burst>",
+            ))
+        }
+        (Some(0), _, _) => return Err(invalid(key("burst"), "must be at least 1")),
+        (Some(n), b, g) => {
+            let b = b.unwrap_or(1);
+            if b == 0 {
+                return Err(invalid(key("bursts"), "must be at least 1"));
+            }
+            Mode::Bursts {
+                packets: n,
+                bursts: b,
+                gap: g.unwrap_or(Nanos::ZERO),
+            }
+        }
+    };
+    if s.count == Some(0) {
+        return Err(invalid(key("count"), "must be at least 1"));
+    }
+    if let Some(d) = s.duration {
+        if d == Nanos::ZERO || d > test.duration {
+            return Err(invalid(
+                key("duration"),
+                format!(
+                    "must be more than 0 and at most the test's duration ({} ms): raise \
+                     [test] duration",
+                    test.duration.as_millis()
+                ),
+            ));
+        }
+    }
+    let start_delay = s.start_delay.unwrap_or(Nanos::ZERO);
+    if start_delay >= test.duration {
+        return Err(invalid(
+            key("start_delay"),
+            "must be shorter than [test] duration (the stream would never start)",
+        ));
+    }
+    let cores_list = match s.cores {
+        None => (0..cores).collect(),
+        Some(c) => {
+            if c.is_empty() {
+                return Err(invalid(key("cores"), "list at least one core"));
+            }
+            for (j, &x) in c.iter().enumerate() {
+                if x >= cores {
+                    return Err(invalid(
+                        format!("stream[{i}].cores[{j}]"),
+                        format!(
+                            "core {x} does not exist ([eal] cores = {cores}: 0..={})",
+                            cores - 1
+                        ),
+                    ));
+                }
+                if c[..j].contains(&x) {
+                    return Err(invalid(
+                        format!("stream[{i}].cores[{j}]"),
+                        format!("core {x} is listed twice"),
+                    ));
+                }
+            }
+            c
+        }
+    };
+    if let Some(q) = Some(pc.queue_count(cores)).filter(|&q| q < cores) {
+        return Err(invalid(
+            format!("port[{}].queues", pc.id.0),
+            format!("{q} queues for {cores} generator cores: each core needs a queue pair of every port (queues = 0)"),
+        ));
+    }
+    Ok(StreamConfig {
+        name,
+        port,
+        protocol,
+        src_mac: s.src_mac.map(|Text(m)| m),
+        dst_mac: s.dst_mac.map(|Text(m)| m),
+        gateway: s.gateway.map(|Text(a)| a),
+        vlan: s.vlan.map(|v| v | (s.vlan_pcp.unwrap_or(0) << 13)),
+        src,
+        dst,
+        src_port: s.src_port.unwrap_or(1024),
+        dst_port: s.dst_port.unwrap_or(9),
+        tos: s.tos.unwrap_or(0) as u8,
+        ttl: s.ttl.unwrap_or(64) as u8,
+        ip_id: s.ip_id.unwrap_or(0),
+        df: s.df.unwrap_or(true),
+        tcp_flags,
+        size,
+        vary,
+        rate,
+        pattern,
+        count: s.count,
+        duration: s.duration,
+        mode,
+        start_delay,
+        signature,
+        cores: cores_list,
+        line_rate,
+    })
+}
+
+/// A rate as a user reads it.
+pub fn rate_text(r: Rate) -> String {
+    match r {
+        Rate::Pps(p) => pps_text(p as f64),
+        Rate::L1Bps(b) => format!("{} (L1)", bps_text(b as f64)),
+        Rate::L2Bps(b) => format!("{} (L2)", bps_text(b as f64)),
+        Rate::Max => "max".to_string(),
+    }
+}

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# TCP goodput under random loss (issue 21): burst against the Linux kernel, and Linux against
+# Linux across the same impaired hop in the same run. Not a timed test; prints figures.
+#
+# Topology: the lab "host" topology (burst 198.18.0.2 on <P>h0, af_packet, 2 workers,
+# configs/host.toml) and two more namespaces routed through the peer namespace, whose forward
+# path is the impaired hop (as scripts/smoke-tcp.sh does; this kernel has no netem):
+#   <P>cli  198.19.0.2  the Linux end of every transfer (client)
+#   <P>lsrv 198.20.0.2  a Linux server: chargen-like sender on 19, discard on 9 (Python, the
+#                       kernel's TCP doing the work)
+# Cells, each BYTES (default 16 MiB), RUNS times (default 5), medians:
+#   burst → Linux   cli reads BYTES from burst's chargen       vs  Linux → Linux (lsrv's 19)
+#   Linux → burst   cli writes BYTES into burst's discard      vs  Linux → Linux (lsrv's 9)
+# at each loss rate in LOSSES (percent each way, default "0 1 3 5 10": nftables `numgen random`
+# in the peer's forward hook, both directions), without delay and, with DELAY=1, also with
+# 2 ms + 0..3 ms jitter each way (the NFQUEUE delay line from smoke-tcp.sh; reorders; being
+# Python it caps the rate, the same cap for both stacks). A transfer that does not finish within
+# TIMEOUT (default 120 s) counts as 0.
+#
+# BURST_TCP: extra `[tcp]` keys for burst, e.g. BURST_TCP='min_rto = "200ms"' (Linux's floor),
+# or BURST_TCP='loss_detection = "dupack"' for the RFC 6675 behaviour before RACK.
+#
+# Usage: sudo scripts/bench-loss.sh [RUNS]        (needs root, nft, iptables, python3 and
+#   target/release/burst built with --features dpdk: scripts/run.sh builds it)
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+RUNS=${1:-5}
+P=${BENCH_LOSS_PREFIX:-bq$$}
+P=${P:0:8}
+export LAB_PREFIX=$P
+NS=${P}peer
+CLI=${P}cli
+LSRV=${P}lsrv
+IF=${P}h0
+work=$(mktemp -d)
+SOCK=$work/burst.sock
+BURST=${BURST:-target/release/burst}
+PY=/usr/bin/python3
+BYTES=${BYTES:-16777216}
+LOSSES=${LOSSES:-0 1 3 5 10}
+TIMEOUT=${TIMEOUT:-120}
+pid=""
+bg_pids=()
+
+cleanup() {
+  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  ip netns del "$CLI" 2>/dev/null
+  ip netns del "$LSRV" 2>/dev/null
+  scripts/lab.sh down host >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+inNS() { ip netns exec "$NS" "$@"; }
+inCLI() { ip netns exec "$CLI" "$@"; }
+wait_for() { local n=$1; shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
+ctl() { "$BURST" ctl --socket "$SOCK" "$@"; }
+counter() { ctl netstat -s | awk -v k="$1" '$1 == k && !f { print $3; f = 1 }'; }
+median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+
+# --- burst and the lab ---------------------------------------------------------------------------
+# CORES (default 2, as configs/host.toml): burst's workers, one af_packet queue pair each; on a
+# small machine 1 leaves a core to the Linux side.
+CORES=${CORES:-2}
+sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host.sock|$SOCK|" -e "s/burst-host/burst-$P/" \
+  -e "s/qpairs=2/qpairs=$CORES/" -e "s/^cores = 2/cores = $CORES/" configs/host.toml >"$work/host.toml"
+if [ -n "${BURST_TCP:-}" ]; then printf '\n[tcp]\n%s\n' "$BURST_TCP" >>"$work/host.toml"; fi
+scripts/lab.sh up host >/dev/null || exit 1
+"$BURST" run -c "$work/host.toml" >"$work/burst.log" 2>&1 &
+pid=$!
+ready() { kill -0 "$pid" 2>/dev/null || return 0; grep -q 'address ready' "$work/burst.log" && ctl stats >/dev/null 2>&1; }
+if ! wait_for 300 ready || ! kill -0 "$pid" 2>/dev/null; then echo "burst did not start:"; cat "$work/burst.log"; exit 1; fi
+
+# leg NAMESPACE PEER-IF ROUTER-ADDR HOST-ADDR
+leg() {
+  ip netns add "$1" &&
+    ip -n "$NS" link add "$2" type veth peer name eth0 netns "$1" &&
+    ip -n "$NS" addr add "$3/24" dev "$2" && ip -n "$NS" link set "$2" up &&
+    ip -n "$1" link set lo up && ip -n "$1" addr add "$4/24" dev eth0 &&
+    ip -n "$1" link set eth0 up && ip -n "$1" route add default via "$3" || return 1
+  inNS ethtool -K "$2" tx off rx off sg off tso off gso off gro off >/dev/null 2>&1
+  ip netns exec "$1" ethtool -K eth0 tx off rx off sg off tso off gso off gro off >/dev/null 2>&1
+  return 0
+}
+leg "$CLI" eth1 198.19.0.1 198.19.0.2 && leg "$LSRV" eth2 198.20.0.1 198.20.0.2 &&
+  inNS sysctl -qw net.ipv4.ip_forward=1 || { echo "could not build the routed namespaces"; exit 1; }
+
+cat >"$work/srv.py" <<'EOF'
+# Linux's side of the comparison: on 19 sends a repeating 64 KiB pattern until the client
+# closes (like chargen); on 9 reads until EOF, then closes (like discard). One thread each.
+import socket, threading
+def serve(port, handle):
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("0.0.0.0", port)); l.listen(16)
+    while True:
+        c, _ = l.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+def chargen(c):
+    buf = bytes(range(32, 127)) * 690
+    try:
+        while True:
+            c.sendall(buf)
+    except OSError:
+        pass
+    c.close()
+def discard(c):
+    while c.recv(1 << 16):
+        pass
+    c.close()
+threading.Thread(target=serve, args=(9, discard), daemon=True).start()
+serve(19, chargen)
+EOF
+ip netns exec "$LSRV" "$PY" "$work/srv.py" >"$work/srv.log" 2>&1 &
+bg_pids+=($!)
+
+cat >"$work/cli.py" <<'EOF'
+# read HOST PORT N: Mbit/s until N bytes arrived; write HOST PORT N: Mbit/s until N bytes were
+# sent and the server closed after our FIN (so all of it arrived). Times from before connect.
+import socket, sys, time
+mode, host, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+t0 = time.monotonic()
+s = socket.create_connection((host, port), timeout=30)
+if mode == "read":
+    got = 0
+    while got < n:
+        b = s.recv(min(1 << 16, n - got))
+        if not b:
+            sys.exit("closed after %d bytes" % got)
+        got += len(b)
+else:
+    buf = b"x" * (1 << 16)
+    left = n
+    while left:
+        left -= s.send(buf[:min(left, len(buf))])
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(1 << 16):
+        pass
+t1 = time.monotonic()
+s.close()
+print("%.1f" % (n * 8 / (t1 - t0) / 1e6))
+EOF
+ready_lsrv() { inCLI "$PY" -c 'import socket; socket.create_connection(("198.20.0.2", 9), timeout=1).close()' 2>/dev/null; }
+wait_for 50 ready_lsrv || { echo "Linux server did not start"; cat "$work/srv.log"; exit 1; }
+
+# --- impairment -----------------------------------------------------------------------------------
+cat >"$work/delay.py" <<'EOF'
+# NFQUEUE delay line (from scripts/smoke-tcp.sh): holds each packet of queue Q for DELAY ms
+# plus a uniform 0..JITTER ms (reorders), then accepts it. Exits after SECONDS.
+import heapq, os, random, select, socket, struct, sys, time
+q, delay, jitter = int(sys.argv[1]), float(sys.argv[2]) / 1e3, float(sys.argv[3]) / 1e3
+end, ready = time.monotonic() + float(sys.argv[4]), sys.argv[5]
+NFNL_SUBSYS_QUEUE, MSG_PACKET, MSG_VERDICT, MSG_CONFIG = 3, 0, 1, 2
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)
+s.bind((0, 0))
+def attr(t, payload):
+    a = struct.pack("=HH", 4 + len(payload), t) + payload
+    return a + b"\0" * (-len(a) % 4)
+def msg(mtype, attrs, flags=1):
+    body = struct.pack("=BBH", socket.AF_UNSPEC, 0, socket.htons(q)) + attrs
+    return struct.pack("=IHHII", 16 + len(body), (NFNL_SUBSYS_QUEUE << 8) | mtype, flags, 0, 0) + body
+def config(attrs):
+    s.send(msg(MSG_CONFIG, attrs, 1 | 4))
+    err = struct.unpack_from("=i", s.recv(65536), 16)[0]
+    if err:
+        sys.exit("nfqueue %d config: %s" % (q, os.strerror(-err)))
+config(attr(1, struct.pack("=BBH", 1, 0, 0)))
+config(attr(2, struct.pack(">IB", 0, 1)) + attr(3, struct.pack(">I", 100000)))
+open(ready, "w").close()
+held = []
+while time.monotonic() < end:
+    now = time.monotonic()
+    while held and held[0][0] <= now:
+        s.send(msg(MSG_VERDICT, attr(2, struct.pack(">II", 1, heapq.heappop(held)[1]))))
+    if not select.select([s], [], [], held[0][0] - now if held else 0.1)[0]:
+        continue
+    while True:
+        try:
+            data = s.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+        off = 0
+        while off + 20 <= len(data):
+            ln, mtype = struct.unpack_from("=IH", data, off)
+            a = off + 20
+            while mtype == (NFNL_SUBSYS_QUEUE << 8) | MSG_PACKET and a + 8 <= off + ln:
+                alen, atype = struct.unpack_from("=HH", data, a)
+                if atype & 0x7fff == 1:
+                    pid = struct.unpack_from(">I", data, a + 4)[0]
+                    heapq.heappush(held, (time.monotonic() + delay + random.uniform(0, jitter), pid))
+                    break
+                a += max(4, (alen + 3) & ~3)
+            off += max(20, (ln + 3) & ~3)
+EOF
+delay_pids=()
+delay_on() {
+  local q
+  for q in 1 2; do
+    rm -f "$work/delay$q.ready"
+    ip netns exec "$NS" "$PY" "$work/delay.py" "$q" 2 3 100000 "$work/delay$q.ready" >>"$work/delay.log" 2>&1 &
+    delay_pids+=($!); bg_pids+=($!)
+  done
+  wait_for 50 test -e "$work/delay1.ready" -a -e "$work/delay2.ready" &&
+    inNS iptables -A FORWARD -p tcp -s 198.19.0.2 -j NFQUEUE --queue-num 1 &&
+    inNS iptables -A FORWARD -p tcp -d 198.19.0.2 -j NFQUEUE --queue-num 2
+}
+delay_off() {
+  inNS iptables -F FORWARD 2>/dev/null
+  local p
+  for p in "${delay_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  delay_pids=()
+}
+loss_set() { # percent each way
+  inNS nft delete table inet benchloss 2>/dev/null
+  [ "$1" = 0 ] && return 0
+  local pm
+  pm=$(awk -v p="$1" 'BEGIN { printf "%d", p * 10 }')
+  inNS nft -f - <<EOF
+table inet benchloss {
+  chain forward {
+    type filter hook forward priority -10; policy accept;
+    meta l4proto tcp numgen random mod 1000 < $pm counter drop
+  }
+}
+EOF
+}
+
+# --- runs -----------------------------------------------------------------------------------------
+one() { # mode host port -> Mbit/s or 0
+  local r
+  r=$(inCLI timeout "$TIMEOUT" "$PY" "$work/cli.py" "$1" "$2" "$3" "$BYTES" 2>>"$work/cli.err") || r=0
+  echo "${r:-0}"
+}
+summary=()
+delays="0"; [ "${DELAY:-0}" = 1 ] && delays="0 1"
+echo "bench-loss: $BYTES bytes per transfer, $RUNS runs per cell, losses: $LOSSES %, burst: $CORES workers, [tcp] ${BURST_TCP:-defaults}"
+echo "load before: $(uptime | sed 's/.*load average/load average/')"
+for d in $delays; do
+  if [ "$d" = 1 ]; then delay_on || { echo "delay line failed"; exit 1; }; label="2 ms + 0..3 ms each way"; else label="no delay"; fi
+  for loss in $LOSSES; do
+    loss_set "$loss" || { echo "nft failed"; exit 1; }
+    r0=$(counter retrans_segs); t0=$(counter rto_timeouts); l0=$(counter lost_retransmits); p0=$(counter tlp_probes)
+    bs=(); ls=(); br=(); lr=()
+    for r in $(seq 1 "$RUNS"); do
+      bs+=("$(one read 198.18.0.2 19)"); ls+=("$(one read 198.20.0.2 19)")
+      br+=("$(one write 198.18.0.2 9)"); lr+=("$(one write 198.20.0.2 9)")
+      printf '%-24s loss %2s %%  run %d: burst→Linux %7s  Linux→Linux %7s | Linux→burst %7s  Linux→Linux %7s Mbit/s\n' \
+        "$label" "$loss" "$r" "${bs[-1]}" "${ls[-1]}" "${br[-1]}" "${lr[-1]}"
+    done
+    r1=$(counter retrans_segs); t1=$(counter rto_timeouts); l1=$(counter lost_retransmits); p1=$(counter tlp_probes)
+    mbs=$(printf '%s\n' "${bs[@]}" | median); mls=$(printf '%s\n' "${ls[@]}" | median)
+    mbr=$(printf '%s\n' "${br[@]}" | median); mlr=$(printf '%s\n' "${lr[@]}" | median)
+    summary+=("$(printf '| %s | %s %% | %s | %s | %s | %s | %s | %s | +%s / +%s / +%s / +%s |' "$label" "$loss" \
+      "$mbs" "$mls" "$(ratio "$mbs" "$mls")" "$mbr" "$mlr" "$(ratio "$mbr" "$mlr")" \
+      "$((r1 - r0))" "$((t1 - t0))" "$((l1 - l0))" "$((p1 - p0))")")
+  done
+  loss_set 0
+  [ "$d" = 1 ] && delay_off
+done
+echo "load after: $(uptime | sed 's/.*load average/load average/')"
+# VERBOSE=1: burst's TCP counters (netstat -s) after all the cells.
+if [ "${VERBOSE:-0}" = 1 ]; then ctl netstat -s | sed -n '/TCP Statistics/,/^$/p;/TCP Statistics/,/Reassembly/p' | sort -u; fi
+echo
+echo "medians of $RUNS runs, Mbit/s; burst's counters over the cell: retrans_segs / rto_timeouts / lost_retransmits / tlp_probes"
+echo
+echo "| path | loss each way | burst sender | Linux sender | ratio | burst receiver | Linux receiver | ratio | burst counters |"
+echo "|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${summary[@]}"
