@@ -19,6 +19,10 @@
 # Usage: scripts/bench-l3fwd.sh [ROUNDS] [SECONDS]     (default 5 rounds of 5 s each)
 #   BASELINE=/path/to/an/older/burst adds that binary (same configuration) to every round, for
 #   before/after comparisons of a change in the same run.
+#   NAT=1 adds burst with NAT44 masquerading what leaves port b (to its address 198.19.1.1)
+#   to every round: port a's frames are translated (one session per flow of the pcap, 256
+#   by default, FLOWS=N for more), port b's go through the firewall-hook untranslated; the
+#   median is compared with plain burst's of the same run.
 #   OBSERVE=1 adds three burst runs per round, each with its worker pinned to CPU 1 and its
 #   control thread on CPU 0 (`[eal] cpus = [1]`, as a deployment places them: the control
 #   thread serves scrapes and drains captures): the reference with nothing observed, with
@@ -74,8 +78,9 @@ burst=target/release/burst
 # config keeps the device's (no `mac` key) and the frames are addressed to these.
 mac0=02:70:63:61:70:00 mac1=02:70:63:61:70:01
 nh0=02:00:00:00:00:10 nh1=02:00:00:00:00:20        # next hops: 198.19.0.2, 198.19.1.2
-python3 "$helper" pcap "$tmp/port0.pcap" "$mac0" 198.18.0 198.18.1
-python3 "$helper" pcap "$tmp/port1.pcap" "$mac1" 198.18.1 198.18.0
+flows=${FLOWS:-256}
+python3 "$helper" pcap "$tmp/port0.pcap" "$mac0" 198.18.0 198.18.1 "$flows"
+python3 "$helper" pcap "$tmp/port1.pcap" "$mac1" 198.18.1 198.18.0 "$flows"
 vdevs=("--vdev=net_pcap0,rx_pcap=$tmp/port0.pcap,infinite_rx=1" "--vdev=net_pcap1,rx_pcap=$tmp/port1.pcap,infinite_rx=1")
 
 # burst's configurations: the committed one with this run's pcaps, prefix and socket, and the
@@ -100,7 +105,11 @@ grep -q "^cpus = \[$cpu\]" "$tmp/ref.toml" || { echo "configs/bench-router.toml:
 { sed "s#--file-prefix=$rprefix#--file-prefix=$mprefix#" "$tmp/ref.toml"
   printf '\n[metrics]\nlisten = "127.0.0.1:19108"\n'; } > "$tmp/metrics.toml"
 sed "s#--file-prefix=$rprefix#--file-prefix=$cprefix#" "$tmp/ref.toml" > "$tmp/capture.toml"
-prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix" "$mprefix" "$cprefix" "$rprefix")
+nprefix=bench-l3fwd-nat$$
+{ sed "s#--file-prefix=$bprefix#--file-prefix=$nprefix#" "$tmp/small.toml"
+  printf '\n[nat]\noutside = ["b"]\npool = ["198.19.1.1"]\n'; } > "$tmp/nat.toml"
+prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix" "$mprefix" "$cprefix" "$rprefix" "$nprefix")
+nat=${NAT:-}
 observe=${OBSERVE:-}
 # A job started once the tool is up (while its rate is sampled) and stopped after.
 side=""
@@ -151,7 +160,7 @@ run() {
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); r_all=()
+b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); r_all=(); n_all=()
 for r in $(seq 1 "$rounds"); do
   run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
   b=$rate brx=$rx
@@ -168,6 +177,11 @@ for r in $(seq 1 "$rounds"); do
     run baseline "$oprefix" "burst running" 30 "$baseline" run -c "$tmp/base.toml"
     printf '         baseline %s: %6.2f Mpps (rx %6.2f)\n' "$baseline" "$rate" "$rx"
     o_all+=("$rate")
+  fi
+  if [ -n "$nat" ]; then
+    run burst-nat "$nprefix" "burst running" 30 "$burst" run -c "$tmp/nat.toml"
+    printf '         burst with NAT (%d sessions): %6.2f Mpps (rx %6.2f)\n' "$flows" "$rate" "$rx"
+    n_all+=("$rate")
   fi
   if [ -n "$observe" ]; then
     run_cpus="0,$cpu"
@@ -197,6 +211,11 @@ if [ -n "$baseline" ]; then
   printf 'baseline %s: %.2f Mpps; this burst / baseline %s, baseline / l3fwd %s\n' "$baseline" "$om" \
     "$(awk -v b="$bm" -v t="$om" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')" \
     "$(awk -v b="$om" -v t="$lm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')"
+fi
+if [ -n "$nat" ]; then
+  nm=$(printf '%s\n' "${n_all[@]}" | median)
+  printf 'burst with NAT (%d sessions): %.2f Mpps, %s of burst without (goal >= 0.7)\n' "$flows" "$nm" \
+    "$(awk -v a="$nm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
 fi
 if [ -n "$observe" ]; then
   rm_=$(printf '%s\n' "${r_all[@]}" | median)

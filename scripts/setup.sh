@@ -15,6 +15,8 @@ PKGS=(
   valgrind
   # wrk: HTTP load against the HTTP service (bench-http.sh).
   wrk
+  # conntrack-tools: Linux's NAT sessions for the differential check of smoke-nat.sh.
+  conntrack
   # tmux: drives `burst ctl top` in scripts/smoke-observe.sh.
   tmux
   # DPDK 22.11 LTS: libraries + PMD plugins, headers for bindgen, testpmd, examples (l3fwd).

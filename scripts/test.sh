@@ -33,6 +33,9 @@ scripts/smoke-host.sh
 step "burst as a router between two Linux namespaces (scripts/smoke-router.sh)"
 scripts/smoke-router.sh
 
+step "burst as a NAT router and firewall between Linux namespaces, and against nftables masquerade (scripts/smoke-nat.sh)"
+scripts/smoke-nat.sh
+
 step "burst's TCP against Linux: HTTP, 100 MiB echo clean and under loss/delay/reordering, 200 connections (scripts/smoke-tcp.sh)"
 scripts/smoke-tcp.sh
 

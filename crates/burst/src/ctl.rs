@@ -65,6 +65,29 @@ pub(crate) enum CtlCommand {
         )]
         args: Vec<String>,
     },
+    /// Connection tracking: `conntrack [list] [-p tcp|udp|icmp|N] [-s ADDR] [-d ADDR]`,
+    /// `conntrack count`, `conntrack flush` (every core's sessions).
+    Conntrack {
+        /// list | count | flush, then filters.
+        #[arg(num_args = 0.., value_name = "ARGS", allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// NAT: dynamic mappings, translated sessions with their ages, pool usage, static mappings
+    /// and port forwards.
+    Nat,
+    /// The stateful firewall: `firewall list`, `firewall add PORT [--src PREFIX] [--dst PREFIX]
+    /// [--proto tcp|udp|icmp|N] [--sport A[-B]] [--dport A[-B]]` (an exception),
+    /// `firewall delete PORT INDEX`.
+    Firewall {
+        /// list | add | delete, then its arguments.
+        #[arg(
+            num_args = 1..,
+            value_name = "ARGS",
+            allow_hyphen_values = true,
+            trailing_var_arg = true
+        )]
+        args: Vec<String>,
+    },
     /// Echo requests sent by the stack.
     Ping {
         /// Number of requests.
@@ -191,6 +214,9 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
         CtlCommand::Arp { .. } => Request::ArpShow,
         CtlCommand::Route { args } => route_request(&args)?,
         CtlCommand::Filter { args } => filter_request(&args)?,
+        CtlCommand::Conntrack { args } => return conntrack(&socket, &args),
+        CtlCommand::Nat => Request::Nat,
+        CtlCommand::Firewall { args } => firewall_request(&args)?,
         CtlCommand::Ping {
             count,
             size,
@@ -302,6 +328,153 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+const FIREWALL_USAGE: &str = "usage: firewall list | firewall add PORT [--src PREFIX] \
+    [--dst PREFIX] [--proto tcp|udp|icmp|N] [--sport A[-B]] [--dport A[-B]] | \
+    firewall delete PORT INDEX";
+
+fn firewall_request(args: &[String]) -> Result<Request> {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ok(match a.as_slice() {
+        ["list"] => Request::FirewallList,
+        ["add", port, rest @ ..] => Request::FirewallAdd {
+            port: port.to_string(),
+            rule: rest.join(" "),
+        },
+        ["delete", port, i] => Request::FirewallDelete {
+            port: port.to_string(),
+            index: i
+                .parse()
+                .with_context(|| format!("{i}: not an exception index"))?,
+        },
+        _ => bail!("{FIREWALL_USAGE}"),
+    })
+}
+
+/// `conntrack ...`: lists (filtered here), counts or flushes every core's sessions, printed
+/// like conntrack-tools' `conntrack -L` so the two can be compared line by line.
+fn conntrack(socket: &std::path::Path, args: &[String]) -> Result<()> {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (verb, rest) = match a.split_first() {
+        Some((&v, r)) if matches!(v, "list" | "count" | "flush") => (v, r),
+        _ => ("list", &a[..]),
+    };
+    let (mut proto, mut src, mut dst) = (None, None, None);
+    let mut it = rest.iter();
+    while let Some(w) = it.next() {
+        let v = it.next().with_context(|| format!("{w} needs a value"))?;
+        match *w {
+            "-p" => {
+                proto = Some(match *v {
+                    "tcp" => 6,
+                    "udp" => 17,
+                    "icmp" => 1,
+                    n => n
+                        .parse::<u8>()
+                        .with_context(|| format!("-p {n}: expected tcp, udp, icmp or 0..=255"))?,
+                })
+            }
+            "-s" => {
+                src = Some(
+                    v.parse::<Ipv4Addr>()
+                        .with_context(|| format!("{v}: not an address"))?,
+                )
+            }
+            "-d" => {
+                dst = Some(
+                    v.parse::<Ipv4Addr>()
+                        .with_context(|| format!("{v}: not an address"))?,
+                )
+            }
+            _ => bail!("usage: conntrack [list|count|flush] [-p PROTO] [-s ADDR] [-d ADDR]"),
+        }
+    }
+    let req = Request::Conntrack {
+        flush: verb == "flush",
+    };
+    let mut failed = None;
+    ctl::request(socket, &req, |r| match r {
+        Response::Conntrack {
+            sessions,
+            missing_cores,
+            cut,
+        } => {
+            let keep: Vec<&ctl::CtSession> = sessions
+                .iter()
+                .filter(|s| proto.is_none_or(|p| s.proto == p))
+                .filter(|s| src.is_none_or(|a| *s.src.ip() == a))
+                .filter(|s| dst.is_none_or(|a| *s.dst.ip() == a))
+                .collect();
+            if verb == "count" {
+                println!("{}", keep.len());
+            } else {
+                for s in &keep {
+                    println!("{}", conntrack_line(s));
+                }
+                eprintln!("conntrack: {} flow entries have been shown.", keep.len());
+            }
+            if *cut {
+                eprintln!("warning: a core held more sessions than it lists");
+            }
+            if !missing_cores.is_empty() {
+                eprintln!("warning: cores {missing_cores:?} did not answer in time");
+            }
+        }
+        Response::Ok => println!("conntrack: every core's table is being flushed"),
+        other => {
+            if let Err(e) = print(other, None) {
+                failed = Some(e);
+            }
+        }
+    })
+    .with_context(|| format!("control socket {}", socket.display()))?;
+    failed.map_or(Ok(()), Err)
+}
+
+/// One session the way `conntrack -L` prints it (protocol name and number, timeout, state,
+/// both tuples), then burst's extras (age, packets, core).
+fn conntrack_line(s: &ctl::CtSession) -> String {
+    let name = match s.proto {
+        6 => "tcp",
+        17 => "udp",
+        1 => "icmp",
+        _ => "unknown",
+    };
+    let tuple = |a: &std::net::SocketAddrV4, b: &std::net::SocketAddrV4| {
+        if s.proto == 1 {
+            format!("src={} dst={} id={}", a.ip(), b.ip(), a.port())
+        } else {
+            format!(
+                "src={} dst={} sport={} dport={}",
+                a.ip(),
+                b.ip(),
+                a.port(),
+                b.port()
+            )
+        }
+    };
+    let state = if s.proto == 6 {
+        format!(" {}", s.state)
+    } else {
+        String::new()
+    };
+    let unreplied = if s.state == "UNREPLIED" {
+        " [UNREPLIED]"
+    } else {
+        ""
+    };
+    format!(
+        "{name:<7} {:<2} {}{state} {}{unreplied} {} age={} packets={} core={}{}",
+        s.proto,
+        s.expires_s,
+        tuple(&s.src, &s.dst),
+        tuple(&s.reply_src, &s.reply_dst),
+        s.age_s,
+        s.packets,
+        s.core,
+        if s.nat { " [NAT]" } else { "" }
+    )
 }
 
 fn route_request(args: &[String]) -> Result<Request> {
@@ -550,6 +723,69 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
             println!("{} packet(s) traced.", packets.len());
         }
         Response::Filters { rules } => print_filters(rules),
+        Response::Conntrack { sessions, .. } => {
+            for s in sessions {
+                println!("{}", conntrack_line(s));
+            }
+        }
+        Response::Nat {
+            mappings,
+            sessions,
+            pool,
+            statics,
+            missing_cores,
+            cut,
+        } => {
+            println!("Pool:");
+            for p in pool {
+                println!(
+                    "  {:<16} {} mappings of {} ports per protocol",
+                    p.address, p.mappings, p.ports
+                );
+            }
+            if !statics.is_empty() {
+                println!("Static:");
+                for s in statics {
+                    println!("  {s}");
+                }
+            }
+            println!("Mappings:");
+            println!(
+                "  {:<5} {:<22} {:<22} {:>8} {:>4}",
+                "Proto", "Inside", "Public", "Sessions", "Core"
+            );
+            for m in mappings {
+                println!(
+                    "  {:<5} {:<22} {:<22} {:>8} {:>4}",
+                    m.proto, m.inside, m.public, m.sessions, m.core
+                );
+            }
+            println!("Sessions:");
+            for s in sessions {
+                println!("  {}", conntrack_line(s));
+            }
+            if *cut {
+                println!("(a core held more than it lists)");
+            }
+            if !missing_cores.is_empty() {
+                println!("(cores {missing_cores:?} did not answer in time)");
+            }
+        }
+        Response::Firewall {
+            ports,
+            block_icmp,
+            exceptions,
+        } => {
+            println!("Firewalled ports: {}", ports.join(" "));
+            println!("Blocked ICMP types: {block_icmp:?}");
+            println!("Exceptions:");
+            for e in exceptions {
+                println!(
+                    "  {} {:>3}  {:<60} hits {}",
+                    e.port, e.index, e.rule, e.hits
+                );
+            }
+        }
         Response::FilterAdded { index, rule } => println!("added at index {index}: {rule}"),
         Response::FilterDeleted { rule } => println!("deleted: {rule}"),
         Response::Netstat {

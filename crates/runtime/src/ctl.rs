@@ -111,6 +111,29 @@ pub enum Request {
     Netstat,
     /// `rdisc`: router discovery (default routers learned, ports advertising).
     Rdisc,
+    /// `conntrack`: every core's tracked sessions (`flush`: remove them all instead).
+    Conntrack {
+        /// Flush every core's table instead of listing it.
+        flush: bool,
+    },
+    /// `nat`: NAT's mappings, its sessions with their ages, and pool usage.
+    Nat,
+    /// `firewall list`: firewalled ports, blocked ICMP types, exceptions with their hits.
+    FirewallList,
+    /// `firewall add PORT [OPTIONS]`: an exception (a `permit` rule on the port's list).
+    FirewallAdd {
+        /// Port name.
+        port: String,
+        /// The match in `filter add` syntax (`--proto tcp --dport 22`; `permit` optional).
+        rule: String,
+    },
+    /// `firewall delete PORT INDEX`.
+    FirewallDelete {
+        /// Port name.
+        port: String,
+        /// Index in the port's exceptions.
+        index: usize,
+    },
     /// `capture PORT`: frames a port receives and/or sends, streamed as `Frame` lines, then
     /// `CaptureDone`.
     Capture {
@@ -130,6 +153,61 @@ pub enum Request {
         /// Which frames.
         filter: crate::capture::CaptureFilter,
     },
+}
+
+/// One tracked session, as `conntrack` and `nat` list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CtSession {
+    /// IP protocol number.
+    pub proto: u8,
+    /// The first packet's source.
+    pub src: std::net::SocketAddrV4,
+    /// Its destination.
+    pub dst: std::net::SocketAddrV4,
+    /// The answer's source.
+    pub reply_src: std::net::SocketAddrV4,
+    /// The answer's destination (the public address and port for NAT).
+    pub reply_dst: std::net::SocketAddrV4,
+    /// TCP state, or `REPLIED`/`UNREPLIED`.
+    pub state: String,
+    /// Seconds since created.
+    pub age_s: u64,
+    /// Seconds until it expires.
+    pub expires_s: u64,
+    /// Packets seen.
+    pub packets: u64,
+    /// Translated by NAT.
+    pub nat: bool,
+    /// Opened from outside.
+    pub inbound: bool,
+    /// The core that owns it.
+    pub core: u16,
+}
+
+/// One dynamic NAT mapping, as `nat` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatMapping {
+    /// IP protocol number.
+    pub proto: u8,
+    /// Inside address and port.
+    pub inside: std::net::SocketAddrV4,
+    /// Public address and port.
+    pub public: std::net::SocketAddrV4,
+    /// Sessions using it.
+    pub sessions: u32,
+    /// The core that owns it.
+    pub core: u16,
+}
+
+/// A pool address's use, as `nat` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolUse {
+    /// The public address.
+    pub address: Ipv4Addr,
+    /// Dynamic mappings on it (all cores).
+    pub mappings: u64,
+    /// Ports NAPT may allocate on it per protocol.
+    pub ports: u64,
 }
 
 /// One captured frame, as `capture` streams it.
@@ -393,6 +471,39 @@ pub enum Response {
     FilterDeleted {
         /// The rule, in `filter add` syntax.
         rule: String,
+    },
+    /// `conntrack`.
+    Conntrack {
+        /// Sessions, by core.
+        sessions: Vec<CtSession>,
+        /// Cores that did not answer in time.
+        missing_cores: Vec<u16>,
+        /// Some core held more sessions than it lists.
+        cut: bool,
+    },
+    /// `nat`.
+    Nat {
+        /// Dynamic mappings, by core.
+        mappings: Vec<NatMapping>,
+        /// Translated sessions, by core.
+        sessions: Vec<CtSession>,
+        /// Pool addresses and their use.
+        pool: Vec<PoolUse>,
+        /// Static 1:1 mappings and port forwards, as configured (one line each).
+        statics: Vec<String>,
+        /// Cores that did not answer in time.
+        missing_cores: Vec<u16>,
+        /// Some core held more than it lists.
+        cut: bool,
+    },
+    /// `firewall list`.
+    Firewall {
+        /// Firewalled ports.
+        ports: Vec<String>,
+        /// Blocked ICMP types.
+        block_icmp: Vec<u8>,
+        /// Exceptions, by port then index (`dir` is always `in`).
+        exceptions: Vec<FilterRule>,
     },
     /// `netstat -a`.
     Netstat {

@@ -11,7 +11,7 @@
 //! | core N, per-port section `pI.x` | `burst_port_x_total{core, port}` |
 //! | core N, `rt.burst_le_*` / `rt.loop_le_*` | histograms `burst_rx_burst_size`, `burst_loop_seconds` `{core}` |
 //! | core N, `rt.hook_*` | `burst_hook_packets_total{core, hook}` |
-//! | core N, `tcp.curr_estab` | gauge `burst_tcp_curr_estab{core}` |
+//! | core N, `tcp.curr_estab`, `conntrack.sessions`, `nat.mappings` | gauges `burst_tcp_curr_estab`, `burst_conntrack_sessions`, `burst_nat_mappings` `{core}` |
 //! | core N, `app.x.y` | `burst_app_x_y_total{core}` |
 //! | core N, other `section.name` | `burst_section_name_total{core}` |
 //! | port NAME | `burst_nic_x_total{port}` (the device's own counters, xstats included) |
@@ -150,6 +150,22 @@ fn families(groups: &[CounterGroup]) -> Snapshot {
     s
 }
 
+/// Core counters that go down as well as up: exported as gauges, by `ctl stats` name.
+const CORE_GAUGES: [(&str, &str); 3] = [
+    (
+        "tcp.curr_estab",
+        "TCP connections established or closing (CLOSE-WAIT) on a worker.",
+    ),
+    (
+        "conntrack.sessions",
+        "Sessions in a worker's connection tracking table.",
+    ),
+    (
+        "nat.mappings",
+        "Dynamic NAT mappings (inside address and port to public) a worker holds.",
+    ),
+];
+
 fn core_families(s: &mut Snapshot, core: &str, counters: &[crate::ctl::Counter], ports: &[String]) {
     let get = |n: &str| counters.iter().find(|c| c.name == n).map_or(0, |c| c.value);
     // The loop's two histograms: per-bucket counts with their upper bounds (the encoder
@@ -232,10 +248,10 @@ fn core_families(s: &mut Snapshot, core: &str, counters: &[crate::ctl::Counter],
             );
             continue;
         }
-        if c.name == "tcp.curr_estab" {
+        if let Some(&(_, help)) = CORE_GAUGES.iter().find(|(n, _)| *n == c.name) {
             s.add(
-                "burst_tcp_curr_estab".into(),
-                "TCP connections established or closing (CLOSE-WAIT) on a worker.",
+                format!("burst_{}_{}", clean(section), clean(name)),
+                help,
                 vec![label("core", core)],
                 Value::Gauge(c.value as i64),
             );
@@ -472,6 +488,12 @@ mod tests {
                     ("ipv4.drop_checksum", 1),
                     ("p1.rx", 4),
                     ("tcp.curr_estab", 7),
+                    ("conntrack.sessions", 5),
+                    ("conntrack.drop_full", 2),
+                    ("nat.mappings", 3),
+                    ("nat.translated", 30),
+                    ("fw.drop_inbound", 4),
+                    ("fw.accepted_exception", 1),
                     ("rt.rx_packets", 40),
                     ("rt.burst_le_1", 2),
                     ("rt.burst_le_3", 0),
@@ -501,6 +523,15 @@ mod tests {
             "burst_port_rx_total{core=\"0\",port=\"up1\"} 4",
             "# TYPE burst_tcp_curr_estab gauge",
             "burst_tcp_curr_estab{core=\"0\"} 7",
+            // The firewall-hook's: table fill as gauges, drops by reason, the rest counters.
+            "# TYPE burst_conntrack_sessions gauge",
+            "burst_conntrack_sessions{core=\"0\"} 5",
+            "# TYPE burst_nat_mappings gauge",
+            "burst_nat_mappings{core=\"0\"} 3",
+            "burst_drops_total{core=\"0\",protocol=\"conntrack\",reason=\"full\"} 2",
+            "burst_drops_total{core=\"0\",protocol=\"fw\",reason=\"inbound\"} 4",
+            "burst_nat_translated_total{core=\"0\"} 30",
+            "burst_fw_accepted_exception_total{core=\"0\"} 1",
             "# TYPE burst_rx_burst_size histogram",
             "burst_rx_burst_size_bucket{le=\"1.0\",core=\"0\"} 2",
             "burst_rx_burst_size_bucket{le=\"31.0\",core=\"0\"} 3",

@@ -98,6 +98,34 @@ pub struct NodeConfig {
     /// The packet-buffer pool the workers share, to size what each may hold (`None`: no
     /// bound beyond each part's own defaults).
     pub buffers: Option<Buffers>,
+    /// NAT, the stateful firewall and connection tracking (`[nat]`, `[firewall]`,
+    /// `[conntrack]`, `[[nat_static]]`, `[[port_forward]]`, `[[exception]]`).
+    pub firewall: NodeFirewall,
+}
+
+/// A node's firewall-hook: off unless NAT or a firewalled port is configured.
+#[derive(Debug, Clone, Default)]
+pub struct NodeFirewall {
+    /// Connection tracking, per worker.
+    pub conntrack: burst_stack::conntrack::ConntrackConfig,
+    /// NAT: its outside ports (names) and settings (`own` and `reserved` are filled in by the
+    /// node from its addresses and ephemeral ports).
+    pub nat: Option<(Vec<String>, burst_stack::nat::NatConfig)>,
+    /// Firewalled ports (names).
+    pub ports: Vec<String>,
+    /// ICMP types blocked through firewalled ports.
+    pub block_icmp: Vec<u8>,
+    /// The exceptions list: port name and a `permit` rule.
+    pub exceptions: Vec<(String, Rule)>,
+    /// Later fragments each worker holds until their first fragment passes.
+    pub held_fragments: usize,
+}
+
+impl NodeFirewall {
+    /// Whether the firewall-hook has anything to do.
+    pub fn enabled(&self) -> bool {
+        self.nat.is_some() || !self.ports.is_empty()
+    }
 }
 
 /// A packet-buffer pool's size.
@@ -159,6 +187,7 @@ impl Default for NodeConfig {
             rdisc: Default::default(),
             app: AppConfig::default(),
             buffers: None,
+            firewall: NodeFirewall::default(),
         }
     }
 }
@@ -342,6 +371,7 @@ impl From<&crate::config::Config> for NodeConfig {
                     .map(|p| (p.id, p.router_preference))
                     .collect(),
             },
+            firewall: crate::config::node_firewall(c),
             filters: c
                 .filters
                 .iter()
@@ -475,6 +505,61 @@ where
                 .add(PortId(p as u16), *dir, None, *rule)
                 .map_err(|e| format!("filter {name} {dir} {rule}: {e}"))?;
         }
+        let port_id = |name: &str, what: &str| {
+            cfg.ports
+                .iter()
+                .position(|p| p.name == name)
+                .map(|p| PortId(p as u16))
+                .ok_or_else(|| format!("{what}: no port named {name}"))
+        };
+        let mut exceptions = FilterTable::with_domain(cfg.ports.len(), cfg.workers.max(1), &domain);
+        for (name, rule) in &cfg.firewall.exceptions {
+            let p = port_id(name, "firewall exception")?;
+            exceptions
+                .add(p, Direction::In, None, *rule)
+                .map_err(|e| format!("exception {name} {rule}: {e}"))?;
+        }
+        let fw_setup = if cfg.firewall.enabled() {
+            let mask = |names: &[String], what: &str| -> Result<u64, String> {
+                names.iter().try_fold(0u64, |m, n| {
+                    let p = port_id(n, what)?;
+                    Ok(m | 1u64.checked_shl(u32::from(p.0)).unwrap_or(0))
+                })
+            };
+            let mut fwc = burst_stack::firewall::FirewallConfig {
+                ports: mask(&cfg.firewall.ports, "firewall port")?,
+                ..Default::default()
+            };
+            for &t in &cfg.firewall.block_icmp {
+                fwc.block(t);
+            }
+            let (outside, nat) = match &cfg.firewall.nat {
+                Some((names, nat)) => {
+                    let mut nat = nat.clone();
+                    let ours: Vec<Ipv4Addr> = addrs.iter().map(|a| a.cidr.address()).collect();
+                    nat.own = nat
+                        .pool
+                        .iter()
+                        .copied()
+                        .filter(|a| ours.contains(a))
+                        .collect();
+                    // Our own ephemeral ports on those addresses stay ours.
+                    nat.reserved = Some(cfg.tcp.stack.ephemeral_ports);
+                    (mask(names, "nat outside port")?, Some(nat))
+                }
+                None => (0, None),
+            };
+            Some(crate::worker::FirewallSetup {
+                conntrack: cfg.firewall.conntrack,
+                nat,
+                outside,
+                firewall: fwc,
+                exceptions: exceptions.reader(),
+                held_fragments: cfg.firewall.held_fragments,
+            })
+        } else {
+            None
+        };
         let arp = ArpControl::with_domain(cfg.arp.clone(), &domain);
         let trace = crate::trace::TraceGate::new();
         let infos: Vec<burst_port::PortInfo> = ports.iter().map(|p| p.info().clone()).collect();
@@ -561,6 +646,8 @@ where
                     port_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
                     pmtu: pmtu.view(),
                     max_groups: cfg.ports.iter().map(|p| p.groups.len()).sum::<usize>() + 64,
+                    firewall: fw_setup.clone(),
+                    workers: nworkers,
                 },
             ));
             if let Some(q) = &handoff {
@@ -595,6 +682,11 @@ where
             cfg.ipv4.default_ttl,
         );
         control.set_trace_gate(trace);
+        control.set_firewall(
+            exceptions,
+            workers.iter().filter_map(|w| w.session_slot()).collect(),
+            cfg.firewall.clone(),
+        );
         control.set_redirect_config(cfg.redirects);
         control.set_pmtu(link_mtu, pmtu);
         let static_arp = cfg
@@ -616,7 +708,7 @@ where
         control.set_app_stats(apps.iter().map(AppRunner::stats).collect());
         control.set_capture_taps(workers.iter().map(|w| w.capture_tap()).collect());
         // What an application runs into, per worker, for `netstat -s` and `ctl stats`.
-        control.set_limits(vec![
+        let mut limits = vec![
             ("tcp.max_connections", tcp_stack.max_connections as u64),
             ("tcp.max_listeners", tcp_stack.max_listeners as u64),
             ("tcp.syn_backlog", tcp_stack.syn_backlog as u64),
@@ -634,7 +726,17 @@ where
             ),
             ("app.max_timers", cfg.app.max_timers as u64),
             ("app.handoff_queue", cfg.app.handoff_queue as u64),
-        ]);
+        ];
+        if cfg.firewall.enabled() {
+            limits.push((
+                "conntrack.max_sessions",
+                cfg.firewall.conntrack.max_sessions as u64,
+            ));
+        }
+        if let Some((_, nat)) = &cfg.firewall.nat {
+            limits.push(("nat.max_mappings", nat.max_mappings as u64));
+        }
+        control.set_limits(limits);
         Ok(Node {
             control,
             workers,
@@ -886,8 +988,20 @@ mod tests {
             [services]\necho = true\ndiscard = true\ndaytime = true\nqotd = true\n\
             chargen = true\nqotd_text = \"Q\"\n\
             [filtering]\ntcp_ports = [80]\nudp_ports = [7, 9]\nprotocols = [1, 6, 17]\n\
-            [app]\nmax_timers = 16\nhandoff_queue = 8\n";
+            [app]\nmax_timers = 16\nhandoff_queue = 8\n\
+            [conntrack]\nmax_sessions = 99\n\
+            [nat]\noutside = [\"b\"]\npool = [\"198.18.2.254\"]\n\
+            [firewall]\nports = [\"b\"]\n";
         let n = NodeConfig::from(&Config::parse(text, "t.toml").unwrap());
+        // [conntrack], [nat], [firewall]
+        assert!(!d.firewall.enabled());
+        assert_eq!(n.firewall.conntrack.max_sessions, 99);
+        let (outside, nat) = n.firewall.nat.clone().unwrap();
+        assert_eq!(
+            (outside, nat.pool),
+            (vec!["b".to_string()], vec![Ipv4Addr::new(198, 18, 2, 254)])
+        );
+        assert_eq!(n.firewall.ports, ["b"]);
         // [app]
         assert_eq!((d.app.max_timers, d.app.handoff_queue), (4096, 1024));
         assert_eq!((n.app.max_timers, n.app.handoff_queue), (16, 8));

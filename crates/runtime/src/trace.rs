@@ -68,6 +68,18 @@ pub enum Step {
     Tx(PortId),
     /// Dropped, with the reason (a counter name).
     Drop(&'static str),
+    /// Handed to the worker that owns it (the trace goes on there).
+    HandedOff {
+        /// The owning worker.
+        core: u16,
+        /// Steered by the firewall-hook (its flow's owner), else a local port's owner.
+        steered: bool,
+    },
+    /// Taken from another worker's hand-off, as received on a port (the trace's continuation).
+    HandedIn {
+        /// The arrival port.
+        port: PortId,
+    },
 }
 
 /// The hooks of the seed's packet paths (seed 000), in the order a path may meet them.
@@ -235,6 +247,8 @@ pub struct StepDisplay<'a> {
     pub step: &'a Step,
     /// Port names by id.
     pub ports: &'a [String],
+    /// The core whose record holds the step.
+    pub core: u16,
 }
 
 impl fmt::Display for StepDisplay<'_> {
@@ -276,6 +290,23 @@ impl fmt::Display for StepDisplay<'_> {
             Step::ArpPending(ip) => write!(f, "waiting for arp {ip}"),
             Step::Tx(p) => write!(f, "tx {}", name(p)),
             Step::Drop(why) => write!(f, "DROP {why}"),
+            Step::HandedOff {
+                core,
+                steered: true,
+            } => write!(
+                f,
+                "firewall-hook: steered to core {core} (the flow's owner)"
+            ),
+            Step::HandedOff {
+                core,
+                steered: false,
+            } => write!(f, "local handed to core {core} (its port's owner)"),
+            Step::HandedIn { port } => write!(
+                f,
+                "core {core}: taken from the hand-off (rx {})",
+                name(port),
+                core = self.core
+            ),
         }
     }
 }
@@ -310,7 +341,14 @@ mod tests {
                 gateway: None,
             },
             ports: &ports,
+            core: 1,
         };
         assert_eq!(s.to_string(), "route direct on a");
+        let s = StepDisplay {
+            step: &Step::HandedIn { port: PortId(0) },
+            ports: &ports,
+            core: 1,
+        };
+        assert_eq!(s.to_string(), "core 1: taken from the hand-off (rx a)");
     }
 }

@@ -177,3 +177,68 @@ fn the_worker_allocates_nothing_on_the_packet_path() {
     let _ = l.hosts[0].alloc().map(|b| b.pkt_len());
     l.finish();
 }
+
+/// NAT and conntrack: new sessions (mappings, port choice), translation both ways, ICMP
+/// errors, sessions aging out with their mappings, a `ctl conntrack` listing, a flush — all
+/// without an allocation on the worker.
+#[test]
+fn nat_and_conntrack_allocate_nothing_on_the_worker() {
+    let mut l = lab(Opts {
+        file: Some(
+            "[ipv4]\nforwarding = true\n\
+             [[arp]]\nip = \"198.18.1.1\"\nmac = \"02:00:00:00:0a:02\"\nport = \"a\"\n\
+             [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:0b:02\"\nport = \"b\"\n\
+             [conntrack]\nmax_sessions = 512\nudp = \"120s\"\n\
+             [nat]\noutside = [\"b\"]\npool = [\"198.18.2.254\"]\nmax_mappings = 512\n\
+             [firewall]\nports = [\"b\"]\n"
+                .into(),
+        ),
+        ..Opts::default()
+    });
+    let p = Ipv4Addr::new(198, 18, 2, 254);
+    let round = |l: &mut Lab, base: u16| {
+        for i in 0..100u16 {
+            let mut d = udp_datagram(A, B, 8, 64, false);
+            d[20..22].copy_from_slice(&(base + i).to_be_bytes());
+            let mut u = burst_wire::udp::Packet::new_unchecked(&mut d[20..]);
+            u.fill_checksum(A, B);
+            l.send_from_a(&d);
+            let mut r = udp_datagram(B, p, 8, 64, false);
+            r[20..22].copy_from_slice(&5001u16.to_be_bytes());
+            r[22..24].copy_from_slice(&(base + i).to_be_bytes());
+            let mut u = burst_wire::udp::Packet::new_unchecked(&mut r[20..]);
+            u.fill_checksum(B, p);
+            l.send(1, &frame(B_MAC, R_B, &r));
+        }
+    };
+    // Warm up, let everything expire, then count a second round on a used table.
+    round(&mut l, 20000);
+    l.run_for(Nanos::from_millis(50));
+    l.run_for(Nanos::from_secs(130));
+    round(&mut l, 30000);
+    let n = poll_counted(&mut l, 20);
+    assert_eq!(n, 0, "allocations translating");
+    let w = &l.node.workers[0];
+    let s: std::collections::HashMap<String, u64> =
+        w.shared_stats().snapshot().into_iter().collect();
+    assert!(s["nat.sessions_out"] >= 200, "{s:?}");
+    assert!(s["conntrack.expired"] >= 100);
+    // Aging out a full round's sessions and their mappings.
+    l.run_for(Nanos::from_secs(125));
+    round(&mut l, 40000);
+    let n = poll_counted(&mut l, 20);
+    assert_eq!(n, 0, "allocations aging and translating");
+    // ctl conntrack: the worker fills its preallocated rows; then a flush.
+    let rx = l.request(burst_runtime::ctl::Request::Conntrack { flush: false });
+    l.node.control.poll(l.now());
+    assert_eq!(poll_counted(&mut l, 3), 0, "allocations listing sessions");
+    l.run_for(STEP);
+    assert!(matches!(
+        rx.try_recv(),
+        Ok(burst_runtime::ctl::Response::Conntrack { .. })
+    ));
+    let _rx = l.request(burst_runtime::ctl::Request::Conntrack { flush: true });
+    l.node.control.poll(l.now());
+    assert_eq!(poll_counted(&mut l, 10), 0, "allocations flushing");
+    l.finish();
+}

@@ -7,13 +7,16 @@
 //! clock.
 
 pub mod arp;
+pub mod conntrack;
 pub mod epoch;
 pub mod filter;
+pub mod firewall;
 pub mod frag;
 pub mod icmp;
 pub mod igmp;
 pub mod ipv4;
 pub mod kernel;
+pub mod nat;
 pub mod route;
 pub mod timer;
 pub mod udp;

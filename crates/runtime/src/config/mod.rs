@@ -20,6 +20,9 @@
 //! | `[services]` | [`ServicesConfig`]: the simple TCP/IP services | `services.rs` |
 //! | `[filtering]` | [`FilteringConfig`]: what traffic to this host is accepted | `services.rs` |
 //! | `[backend]` | [`Backend`]: `kind = "dpdk"` or `"mem"` | `mod.rs` |
+//! | `[conntrack]` | [`ConntrackTunables`]: the per-core session table | `nat.rs` |
+//! | `[nat]`, `[[nat_static]]`, `[[port_forward]]` | [`NatSection`]: NAT44 | `nat.rs` |
+//! | `[firewall]`, `[[exception]]` | [`FirewallSection`]: the stateful firewall | `nat.rs` |
 //!
 //! Every tunable defaults to the value of the reference stack described in the seeds
 //! (`/work/shared/seeds/`), named after its registry parameter where the seeds name one.
@@ -44,6 +47,7 @@ mod eal;
 mod filter;
 mod ipv4;
 mod metrics;
+mod nat;
 mod port;
 mod rdisc;
 mod route;
@@ -64,6 +68,7 @@ pub use eal::EalConfig;
 pub use filter::FilterConfig;
 pub use ipv4::{IcmpTunables, Ipv4Tunables};
 pub use metrics::MetricsConfig;
+pub use nat::{node_firewall, ConntrackTunables, FirewallSection, NatSection};
 pub use port::PortConfig;
 pub use rdisc::RouterDiscoveryConfig;
 pub use route::RouteConfig;
@@ -84,6 +89,10 @@ use de::{from_toml, invalid, locate, Invalid};
 use eal::{validate_eal, RawEal};
 use filter::{validate_filters, RawFilter};
 use ipv4::validate_icmp;
+use nat::{
+    validate_conntrack, validate_firewall, validate_nat, RawException, RawFirewall, RawForward,
+    RawNat, RawStatic,
+};
 use port::{validate_ports, RawPort};
 use rdisc::validate_rdisc;
 use route::{validate_routes, RawRoute};
@@ -131,6 +140,12 @@ pub struct Config {
     pub filtering: FilteringConfig,
     /// Packet filter rules (the seeds' filter hook), in file order.
     pub filters: Vec<FilterConfig>,
+    /// Connection tracking (NAT and the firewall).
+    pub conntrack: ConntrackTunables,
+    /// NAT44, when configured.
+    pub nat: Option<NatSection>,
+    /// The stateful firewall (no ports: off).
+    pub firewall: FirewallSection,
 }
 
 /// `[control]`: the control thread's UNIX socket.
@@ -251,6 +266,18 @@ struct RawConfig {
     filtering: FilteringConfig,
     #[serde(default)]
     filter: Vec<RawFilter>,
+    #[serde(default)]
+    conntrack: ConntrackTunables,
+    #[serde(default)]
+    nat: Option<RawNat>,
+    #[serde(default)]
+    nat_static: Vec<RawStatic>,
+    #[serde(default)]
+    port_forward: Vec<RawForward>,
+    #[serde(default)]
+    firewall: RawFirewall,
+    #[serde(default)]
+    exception: Vec<RawException>,
 }
 
 #[derive(Deserialize, Default)]
@@ -267,6 +294,15 @@ impl RawConfig {
         let routes = validate_routes(self.route, &ports)?;
         let static_arp = validate_arp(self.arp, &ports)?;
         let filters = validate_filters(self.filter, &ports)?;
+        validate_conntrack(&self.conntrack)?;
+        let nat = validate_nat(self.nat, self.nat_static, self.port_forward, &ports)?;
+        let firewall = validate_firewall(self.firewall, self.exception, &ports)?;
+        if nat.is_some() && !self.ipv4.forwarding {
+            return Err(invalid(
+                "nat",
+                "NAT forwards between ports: set [ipv4] forwarding = true",
+            ));
+        }
         if self.control.socket.as_os_str().is_empty() {
             return Err(invalid("control.socket", "must not be empty"));
         }
@@ -307,6 +343,9 @@ impl RawConfig {
             services: self.services,
             filtering: self.filtering,
             filters,
+            conntrack: self.conntrack,
+            nat,
+            firewall,
         })
     }
 }

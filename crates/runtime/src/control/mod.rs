@@ -14,6 +14,7 @@ mod arp;
 mod capture;
 mod dgd;
 mod filters;
+mod firewall;
 mod igmp;
 mod netstat;
 mod ping;
@@ -162,6 +163,8 @@ pub struct Control<P: Port> {
     dgd: Option<burst_tcp::DeadGatewayDetector>,
     /// The packet-buffer pools `ctl stats` reports, with their section titles.
     pools: Vec<(String, PoolReader)>,
+    /// NAT, conntrack and the firewall's exceptions.
+    fw: firewall::FwControl,
     /// The fewest buffers each pool had available when sampled (index = `pools`), and when
     /// they were last sampled.
     pool_low: Vec<u64>,
@@ -213,6 +216,7 @@ impl<P: Port> Control<P> {
             netstat_req: None,
             dgd: None,
             pools: Vec::new(),
+            fw: firewall::FwControl::new(FilterTable::new(0, 1)),
             pool_low: Vec::new(),
             pool_sampled: Nanos::ZERO,
         }
@@ -352,6 +356,7 @@ impl<P: Port> Control<P> {
         work += self.run_sessions(now);
         work += self.finish_trace(now);
         work += self.finish_netstat(now);
+        work += self.finish_fw_listing(now);
         work += self.capture_poll(now);
         work
     }

@@ -98,12 +98,11 @@ impl<P: Port> Control<P> {
                         packets: Vec::new(),
                     }
                 } else {
-                    self.trace_req = Some(TraceRequest {
-                        want: count as usize,
-                        got: Vec::new(),
-                        deadline: now + Nanos::from_millis(u64::from(timeout_ms)),
+                    self.trace_req = Some(TraceRequest::new(
+                        count as usize,
+                        now + Nanos::from_millis(u64::from(timeout_ms)),
                         reply,
-                    });
+                    ));
                     self.trace_gate.arm(count);
                     return;
                 }
@@ -153,6 +152,26 @@ impl<P: Port> Control<P> {
                 index,
             } => self.filter_add(&port, &dir, &rule, index),
             Request::FilterDelete { port, dir, index } => self.filter_delete(&port, &dir, index),
+            Request::Conntrack { flush } => {
+                match self.fw_listing(
+                    super::firewall::Listing::Conntrack,
+                    flush,
+                    reply.clone(),
+                    now,
+                ) {
+                    Some(r) => r,
+                    None => return,
+                }
+            }
+            Request::Nat => {
+                match self.fw_listing(super::firewall::Listing::Nat, false, reply.clone(), now) {
+                    Some(r) => r,
+                    None => return,
+                }
+            }
+            Request::FirewallList => self.firewall_list(),
+            Request::FirewallAdd { port, rule } => self.firewall_add(&port, &rule),
+            Request::FirewallDelete { port, index } => self.firewall_delete(&port, index),
             Request::Netstat => {
                 if self.netstat_req.is_some() {
                     Response::Error {

@@ -15,6 +15,26 @@ pub(super) struct TraceRequest {
     pub(super) got: Vec<crate::ctl::TracedPacket>,
     pub(super) deadline: Nanos,
     pub(super) reply: mpsc::Sender<Response>,
+    /// Per packet of `got`: the core its trace goes on at (it was handed off there), until that
+    /// core's record came.
+    pub(super) awaiting: Vec<Option<u16>>,
+    /// Continuations that came before the record that handed them off (workers' rings are read
+    /// one after the other): their core, steps, and the core they were handed on to.
+    pub(super) early: Vec<(u16, Vec<String>, Option<u16>)>,
+}
+
+impl TraceRequest {
+    /// A request for `want` packets until `deadline`.
+    pub(super) fn new(want: usize, deadline: Nanos, reply: mpsc::Sender<Response>) -> Self {
+        TraceRequest {
+            want,
+            got: Vec::new(),
+            deadline,
+            reply,
+            awaiting: Vec::new(),
+            early: Vec::new(),
+        }
+    }
 }
 
 impl<P: Port> Control<P> {
@@ -34,6 +54,7 @@ impl<P: Port> Control<P> {
                 crate::trace::StepDisplay {
                     step: s,
                     ports: &ports,
+                    core: r.core,
                 }
                 .to_string()
             })
@@ -41,18 +62,42 @@ impl<P: Port> Control<P> {
         if r.lost > 0 {
             steps.push(format!("... {} more steps", r.lost));
         }
+        // Handed off to another core: the packet's trace goes on in that core's record.
+        let mut handed_to = r.steps().find_map(|s| match s {
+            crate::trace::Step::HandedOff { core, .. } => Some(*core),
+            _ => None,
+        });
+        if matches!(r.steps().next(), Some(crate::trace::Step::HandedIn { .. })) {
+            // A continuation: joined to the oldest packet waiting for this core (hand-offs
+            // from one core to another keep their order).
+            match t.awaiting.iter().position(|&a| a == Some(r.core)) {
+                Some(i) => {
+                    t.got[i].steps.extend(steps);
+                    t.awaiting[i] = handed_to;
+                }
+                None => t.early.push((r.core, steps, handed_to)),
+            }
+            return;
+        }
+        if let Some(core) = handed_to {
+            if let Some(i) = t.early.iter().position(|e| e.0 == core) {
+                let (_, more, next) = t.early.remove(i);
+                steps.extend(more);
+                handed_to = next;
+            }
+        }
         t.got.push(crate::ctl::TracedPacket {
             core: r.core,
             steps,
         });
+        t.awaiting.push(handed_to);
     }
 
     /// Answers a `ctl trace` once its packets are in or its time is up.
     pub(super) fn finish_trace(&mut self, now: Nanos) -> usize {
-        let done = self
-            .trace_req
-            .as_ref()
-            .is_some_and(|t| t.got.len() >= t.want || now >= t.deadline);
+        let done = self.trace_req.as_ref().is_some_and(|t| {
+            (t.got.len() >= t.want && t.awaiting.iter().all(Option::is_none)) || now >= t.deadline
+        });
         if !done {
             return 0;
         }

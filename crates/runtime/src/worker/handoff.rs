@@ -25,7 +25,7 @@ use burst_wire::ipv4::{self, Protocol};
 use crossbeam_queue::ArrayQueue;
 
 use super::Worker;
-use crate::trace::Step;
+use crate::trace::{Step, TraceRecord};
 
 /// A datagram on its way to its owner: arrival port, Ethernet header length, the buffer.
 pub type Handed<B> = (PortId, u8, B);
@@ -75,6 +75,17 @@ impl<B> Handoff<B> {
     }
 }
 
+/// Marks a datagram handed over for NAT or the firewall (in the Ethernet header length byte,
+/// which is at most 22).
+const STEERED: usize = 0x80;
+
+/// Marks a datagram `ctl trace` is following: its owner traces it on (same byte).
+const TRACED: usize = 0x40;
+
+/// Marks a hairpinned datagram whose destination mapping its owner found: the receiver (the
+/// owner of its source's mapping) translates it without looking again (same byte).
+const HAIRPIN: usize = 0x20;
+
 /// Datagrams taken from the queue per poll: enough to keep up, bounded so a flood from the
 /// other workers cannot starve this worker's own queues.
 const PER_POLL: usize = 64;
@@ -122,10 +133,18 @@ impl<Q: Queue> Worker<Q> {
         let Some(h) = self.handoff.as_ref() else {
             return;
         };
+        let hl = if self.cur_trace.is_some() {
+            hl | TRACED
+        } else {
+            hl
+        };
         match h.queues[owner].push((port, hl as u8, buf)) {
             Ok(()) => {
                 self.ipv4.handed_off += 1;
-                self.step(Step::Local("handed to its owner worker"));
+                self.step(Step::HandedOff {
+                    core: owner as u16,
+                    steered: hl & STEERED != 0,
+                });
             }
             Err(back) => {
                 drop(back);
@@ -133,6 +152,18 @@ impl<Q: Queue> Worker<Q> {
                 self.step(Step::Drop("drop_handoff_full"));
             }
         }
+    }
+
+    /// Moves a datagram to worker `owner` for NAT or the firewall: the owner runs it through
+    /// IPv4 input again (the whole datagram, any path), without steering it again.
+    pub(super) fn hand_off_steered(&mut self, owner: usize, port: PortId, hl: usize, buf: Q::Buf) {
+        self.hand_off(owner, port, hl | STEERED, buf);
+    }
+
+    /// Moves a hairpinned datagram to worker `owner`, which owns its source's mapping (the
+    /// destination's was found here).
+    pub(super) fn hand_off_hairpin(&mut self, owner: usize, port: PortId, hl: usize, buf: Q::Buf) {
+        self.hand_off(owner, port, hl | STEERED | HAIRPIN, buf);
     }
 
     /// Runs the datagrams other workers handed to this one through the local path.
@@ -149,7 +180,32 @@ impl<Q: Queue> Worker<Q> {
             };
             n += 1;
             self.ipv4.handed_in += 1;
-            self.for_us(port, buf, usize::from(hl), Destination::Local, false, now);
+            let hl = usize::from(hl);
+            // A traced datagram's trace goes on here, without taking from the budget: the
+            // control thread joins this record to the one that handed it off.
+            let traced = hl & TRACED != 0;
+            if traced {
+                let mut t = TraceRecord::new(self.id as u16);
+                t.push(Step::HandedIn { port });
+                self.cur_trace = Some(t);
+            }
+            if hl & HAIRPIN != 0 {
+                if let Some(fw) = self.fw.as_mut() {
+                    fw.hairpin_checked = true;
+                }
+            }
+            let hl = hl & !(TRACED | HAIRPIN);
+            if hl & STEERED != 0 {
+                self.ipv4_input_from(port, buf, hl & !STEERED, now, true);
+                if let Some(fw) = self.fw.as_mut() {
+                    fw.hairpin_checked = false;
+                }
+            } else {
+                self.for_us(port, buf, hl, Destination::Local, false, now);
+            }
+            if traced {
+                self.push_trace();
+            }
         }
         n
     }

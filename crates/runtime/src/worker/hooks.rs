@@ -5,8 +5,9 @@
 //! [`paths`](super::paths) call them in the seed's order.
 //!
 //! A hook with nothing configured costs one predictable branch on a per-poll mask or a
-//! constant and returns [`HookVerdict::Off`]; the firewall-hook and IPsec have no
-//! implementation yet (they are the next issues), so theirs is the constant. Each hook records
+//! constant and returns [`HookVerdict::Off`]; IPsec has no implementation yet, so its is the
+//! constant. The firewall-hook's three forms (destination, transit, source) live in
+//! `firewall.rs`. Each hook records
 //! its verdict in the trace of the packet being traced (`burst ctl trace`), and every drop is
 //! counted under a named counter.
 
@@ -66,13 +67,6 @@ impl<Q: Queue> Worker<Q> {
             }
         };
         HookVerdict::Deny { rule, counter }
-    }
-
-    /// Firewall-hook (seed 000: NAT, then the stateful firewall's exceptions): not
-    /// implemented yet, so every packet passes untouched at no cost.
-    #[inline(always)]
-    pub(super) fn firewall_hook(&mut self, _port: PortId, _ip: &[u8]) -> HookVerdict {
-        HookVerdict::Off
     }
 
     /// IPsec (seed 000: permit, block or secure per the IPsec filters): not implemented yet, so
@@ -238,7 +232,7 @@ mod tests {
         let w = &mut n.workers[0];
         tracing(w);
         let d = udp_to(9);
-        let v = w.firewall_hook(PortId(0), &d);
+        let v = w.firewall_local_in(PortId(0), &d, burst_port::Nanos::ZERO);
         assert!(w.hook(Hook::Firewall, v));
         let v = w.ipsec_hook(PortId(0), &d);
         assert!(w.hook(Hook::Ipsec, v));

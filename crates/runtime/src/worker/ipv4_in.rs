@@ -19,6 +19,20 @@ use crate::trace::Step;
 impl<Q: Queue> Worker<Q> {
     pub(super) fn ipv4_input(&mut self, port: PortId, buf: Q::Buf, hl: usize, now: Nanos) {
         self.ipv4.received += 1;
+        self.ipv4_input_from(port, buf, hl, now, false);
+    }
+
+    /// IPv4 input of a datagram received here (`steered` false: counted by the caller) or
+    /// handed over by the worker it landed on, or held until its first fragment came
+    /// (`steered`: already counted, never steered again).
+    pub(super) fn ipv4_input_from(
+        &mut self,
+        port: PortId,
+        buf: Q::Buf,
+        hl: usize,
+        now: Nanos,
+        steered: bool,
+    ) {
         let rx = buf.rx_meta();
         let (class, is_fragment) = {
             let bytes = &buf.data()[hl..];
@@ -70,6 +84,22 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
             (class, p.is_fragment())
+        };
+        let buf = if self.fw_on() {
+            // NAT and the firewall keep both directions of a flow on one core.
+            if !steered {
+                if let Some(owner) = self.fw_owner(port, &buf.data()[hl..]) {
+                    self.hand_off_steered(owner, port, hl, buf);
+                    return;
+                }
+            }
+            // NAT's public side (before reassembly: fragments are translated one by one).
+            match self.fw_ingress(port, buf, hl, now) {
+                Some(b) => b,
+                None => return,
+            }
+        } else {
+            buf
         };
         if class == Destination::Other {
             // Transit: fragments are forwarded as they are, never reassembled (RFC 1812).

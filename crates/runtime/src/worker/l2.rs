@@ -26,6 +26,11 @@ impl<Q: Queue> Worker<Q> {
         });
         self.cur_trace = Some(t);
         self.input(port, buf, now);
+        self.push_trace();
+    }
+
+    /// Hands the finished trace record of the packet just handled to the control thread.
+    pub(super) fn push_trace(&mut self) {
         if let Some(t) = self.cur_trace.take() {
             if self.rings.traces.push(t).is_err() {
                 self.l2.lost_trace += 1;
@@ -90,7 +95,9 @@ impl<Q: Queue> Worker<Q> {
                     && a.state == sipv4::AddrState::Preferred
                     && a.cidr.address() == target
             })
-            .map(|a| (a.cidr.address(), mac));
+            .map(|a| (a.cidr.address(), mac))
+            // NAT's public addresses that are not ours are answered on the outside ports.
+            .or_else(|| self.fw_public_on(port, target).then_some((target, mac)));
         if let Some(reply) = ours.and_then(|o| sarp::answer_request(&[o], &repr)) {
             self.send_arp(port, reply.target_hardware_addr, &reply);
             self.l2.arp_replies += 1;

@@ -22,6 +22,7 @@ use crate::msg::{Class, Rings, ToControl};
 use crate::trace::{Step, TraceGate, TraceRecord};
 
 mod control_msg;
+mod firewall;
 mod forward;
 mod handoff;
 mod hooks;
@@ -40,6 +41,7 @@ mod tcp;
 mod testing;
 mod udp;
 
+pub use firewall::{FirewallSetup, MappingRow, SessionList, SessionRow, SessionSlot, LIST_ROWS};
 pub use forward::ForwardStats;
 pub use handoff::{Handed, Handoff};
 pub use stats::{L2Stats, PortCounters, SharedStats};
@@ -88,6 +90,10 @@ pub struct WorkerConfig {
     pub max_groups: usize,
     /// The path MTU cache the control thread publishes (RFC 1191), read when we send.
     pub pmtu: burst_stack::epoch::View<burst_stack::pmtu::PmtuSnapshot>,
+    /// NAT and the stateful firewall (`None`: neither configured, the hook is off).
+    pub firewall: Option<FirewallSetup>,
+    /// Workers in the node (NAT's port ownership).
+    pub workers: usize,
 }
 
 /// One worker.
@@ -172,6 +178,8 @@ pub struct Worker<Q: Queue> {
     frag_scratch: Vec<Q::Buf>,
     /// Destinations whose connections were last reported to dead gateway detection, and when.
     route_use: [(u32, Nanos); tcp::ROUTE_USE_SLOTS],
+    /// The firewall-hook's state: conntrack, NAT, held fragments (`None`: off).
+    fw: Option<Box<firewall::Fw<Q::Buf>>>,
 }
 
 /// The most fragments one datagram can need: 65,515 bytes of payload in 48-byte pieces (the
@@ -213,6 +221,21 @@ impl<Q: Queue> Worker<Q> {
         let subnets = addrs.iter().map(|a| a.cidr).collect();
         let tcp = tcp::build_stack(id, &cfg.tcp, subnets, Nanos::ZERO);
         let app_slots = tcp.config().max_connections;
+        let fw = cfg.firewall.as_ref().map(|s| {
+            Box::new(firewall::Fw::new(
+                s,
+                cfg.workers.max(1),
+                id,
+                // The tables' hash key: per worker and per start, so a flood cannot be aimed.
+                cfg.tcp
+                    .stack
+                    .secret
+                    .iter()
+                    .fold(0x6e61_7430u64 ^ id as u64, |h, &b| {
+                        h.rotate_left(8) ^ u64::from(b)
+                    }),
+            ))
+        });
         let mut names: Vec<String> = Vec::new();
         Self::for_each_counter(
             &Ipv4Stats::default(),
@@ -225,6 +248,9 @@ impl<Q: Queue> Worker<Q> {
             &TcpWorkerStats::default(),
             &runtime_stats::RuntimeStats::default(),
             &vec![PortCounters::default(); nports],
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
             &mut |section, name, _| names.push(format!("{section}.{name}")),
         );
         let shared = Arc::new(SharedStats {
@@ -280,6 +306,7 @@ impl<Q: Queue> Worker<Q> {
             route_use: [(0, Nanos::ZERO); tcp::ROUTE_USE_SLOTS],
             pending_scratch: Vec::with_capacity(pending_cap),
             frag_scratch: Vec::with_capacity(MAX_FRAGMENTS),
+            fw,
         }
     }
 
@@ -355,6 +382,7 @@ impl<Q: Queue> Worker<Q> {
         if self.tcp.next_deadline().is_some_and(|d| now >= d) {
             self.unpublished = true;
         }
+        work += self.fw_poll(now);
         work += self.tcp_round(now);
         self.flush_tx();
         self.tcp_netstat();

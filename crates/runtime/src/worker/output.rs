@@ -94,7 +94,7 @@ impl<Q: Queue> Worker<Q> {
         .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
         b.trim(max_len - n);
         // The seed's source path: firewall, next hop, outbound filters, IPsec.
-        self.source(&route, &b.data()[ethernet::HEADER_LEN..])?;
+        self.source(&route, &b.data()[ethernet::HEADER_LEN..], now)?;
         if l4.is_some() {
             b.set_tx_offload(burst_port::TxOffload {
                 l2_len: ethernet::HEADER_LEN as u8,
@@ -186,7 +186,7 @@ impl<Q: Queue> Worker<Q> {
         let hdr_len = hl + l3_len + l4_len;
         write_headers(&mut hdr[hl..hdr_len], src);
         // The seed's source path (the headers are all the hooks read).
-        self.source(&route, &hdr[hl..hdr_len])?;
+        self.source(&route, &hdr[hl..hdr_len], now)?;
         ethernet::Repr {
             src_addr: self.ports[p].mac,
             dst_addr: MacAddr::ZERO,
@@ -287,7 +287,7 @@ impl<Q: Queue> Worker<Q> {
         let hl = ethernet::HEADER_LEN;
         let n = write(&mut scratch[hl..hl + max_len], src);
         // The seed's source path, on the whole datagram before it is fragmented.
-        if let Err(e) = self.source(route, &scratch[hl..hl + n]) {
+        if let Err(e) = self.source(route, &scratch[hl..hl + n], now) {
             self.tx_scratch = scratch;
             return Err(e);
         }

@@ -45,8 +45,9 @@ impl<Q: Queue> Worker<Q> {
         if !self.hook(Hook::FilterIn, v) {
             return None;
         }
-        // 3. Firewall-hook: NAT on the public interface, then the firewall's exceptions.
-        let v = self.firewall_hook(port, datagram);
+        // 3. Firewall-hook: NAT on the public interface (translated datagrams left in
+        //    `ipv4_input` already, before reassembly), then the firewall's exceptions.
+        let v = self.firewall_local_in(port, datagram, now);
         if !self.hook(Hook::Firewall, v) {
             return None;
         }
@@ -61,7 +62,7 @@ impl<Q: Queue> Worker<Q> {
 
     /// Transit traffic: a datagram (or a fragment, never reassembled: RFC 1812) for somebody
     /// else, in router mode.
-    pub(super) fn transit(&mut self, port: PortId, buf: Q::Buf, hl: usize, now: Nanos) {
+    pub(super) fn transit(&mut self, port: PortId, mut buf: Q::Buf, hl: usize, now: Nanos) {
         // 1. Filter-hook: the arrival port's inbound packet filters.
         let v = self.filter_hook(port, Direction::In, &buf.data()[hl..]);
         if !self.hook(Hook::FilterIn, v) {
@@ -71,8 +72,14 @@ impl<Q: Queue> Worker<Q> {
         let Some(hop) = self.forwarding(port, &buf, hl, now) else {
             return;
         };
-        // 2. Firewall-hook: NAT on the private interface.
-        let v = self.firewall_hook(port, &buf.data()[hl..]);
+        // 2. Firewall-hook: NAT on the private interface, the firewall on a firewalled one.
+        let Some(v) = self.firewall_transit(port, &mut buf, hl, &hop, now) else {
+            // A later fragment waiting for its first.
+            self.hook(Hook::Firewall, crate::trace::HookVerdict::Consumed);
+            let k = super::firewall::frag_key(&buf.data()[hl..]);
+            self.fw_hold(port, hl, k, buf, now);
+            return;
+        };
         if !self.hook(Hook::Firewall, v) {
             return;
         }
@@ -88,16 +95,22 @@ impl<Q: Queue> Worker<Q> {
         }
         // Sent over the next-hop interface to the next-hop address.
         self.send_transit(port, buf, hl, hop, now);
+        self.fw_after_send(now);
     }
 
     /// Source traffic: the hooks a datagram we formed (`ip`: its IPv4 header and at least the
     /// transport header) passes before it is sent on `route`; the error says which refused it
     /// (as a local sender such as `ctl ping` reports it).
-    pub(super) fn source(&mut self, route: &OutRoute, ip: &[u8]) -> Result<(), &'static str> {
+    pub(super) fn source(
+        &mut self,
+        route: &OutRoute,
+        ip: &[u8],
+        now: Nanos,
+    ) -> Result<(), &'static str> {
         // 1. Firewall-hook: blocked ICMP types, dynamic exceptions for the replies. Then the
         //    IP forwarding component's next hop (looked up as the datagram was formed: it
         //    chose the source address).
-        let v = self.firewall_hook(route.port, ip);
+        let v = self.firewall_local_out(route.port, ip, now);
         if !self.hook(Hook::Firewall, v) {
             return Err("Blocked by the firewall.");
         }

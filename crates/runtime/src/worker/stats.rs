@@ -124,6 +124,9 @@ impl<Q: Queue> Worker<Q> {
         tcpw: &TcpWorkerStats,
         rt: &super::runtime_stats::RuntimeStats,
         ports: &[PortCounters],
+        ct: &burst_stack::conntrack::ConntrackStats,
+        nat: &burst_stack::nat::NatStats,
+        fw: &burst_stack::firewall::FirewallStats,
         f: &mut impl FnMut(&'static str, &'static str, u64),
     ) {
         for (n, x) in [
@@ -171,6 +174,15 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in tcpw.named() {
             f("tcp", n, x);
         }
+        for (n, x) in ct.named() {
+            f("conntrack", n, x);
+        }
+        for (n, x) in nat.named() {
+            f("nat", n, x);
+        }
+        for (n, x) in fw.named() {
+            f("fw", n, x);
+        }
         rt.each(&mut |n, x| f("rt", n, x));
         for (section, p) in PORT_SECTIONS.iter().zip(ports) {
             f(section, "rx", p.rx);
@@ -196,6 +208,9 @@ impl<Q: Queue> Worker<Q> {
             &self.tcp_stats,
             &self.rt,
             &self.port_counters,
+            &self.fw.as_ref().map(|f| f.ct.stats).unwrap_or_default(),
+            &self.fw.as_ref().map(|f| f.nat_stats()).unwrap_or_default(),
+            &self.fw.as_ref().map(|f| f.stats).unwrap_or_default(),
             &mut |_, _, v| {
                 if let Some(slot) = slots.next() {
                     slot.store(v, Ordering::Relaxed);

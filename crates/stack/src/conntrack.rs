@@ -1,0 +1,1053 @@
+//! Connection tracking, one table per core: the sessions the stateful firewall and NAT keep
+//! (seed 000's firewall-hook: "dynamic exceptions created by outgoing traffic", the NAT
+//! translation table).
+//!
+//! # Keys
+//! A session is found by either of its two [`Tuple`]s: `orig`, as the first packet travelled,
+//! and `reply`, as the answer travels (for NAT the translated addresses and ports, so the
+//! answer is found on the public side by what it carries). TCP and UDP tuples hold the ports;
+//! an ICMP query (echo, timestamp, information, address mask) holds its identifier in both
+//! port fields; any other protocol holds zeros. `zone` separates address spaces that overlap
+//! (one table for several of them); burst uses zone 0 everywhere today.
+//!
+//! # Memory and time
+//! Everything is allocated in [`Conntrack::new`] from [`ConntrackConfig::max_sessions`]:
+//! the session slab and an open-addressing index of twice as many slots as keys (linear
+//! probing, deletion by backward shift, so no tombstones). Nothing allocates afterwards.
+//!
+//! Each session sits in the list of its timeout class (TCP established, TCP transitory, TCP
+//! closed, UDP, ICMP); a packet moves it to the tail, so each list is ordered by expiry and
+//! [`Conntrack::expire`] only looks at list heads, with a bound on the work per call. A full
+//! table first reuses the oldest expired session (aging may lag by a few polls), then refuses
+//! (`conntrack.drop_full`): established sessions keep working, new ones wait.
+//!
+//! # TCP
+//! A small state machine (after grout's and Linux's, without window tracking): SYN from the
+//! originator opens (`SYN_SENT`), SYN-ACK from the responder (`SYN_RECV`), the originator's ACK
+//! establishes; FIN from each side (`FIN_WAIT`, `CLOSING`), the last ACK after both FINs
+//! (`TIME_WAIT`); RST closes from any state (`CLOSE`, short timeout). A SYN on a `TIME_WAIT` or
+//! `CLOSE` session reopens it (the 4-tuple reused). Established sessions time out after
+//! `tcp_established` (RFC 5382 REQ-5: at least 2 h 4 min), every other state after
+//! `tcp_transitory` (RFC 5382: 4 min), except `CLOSE`.
+
+use core::fmt;
+use core::net::Ipv4Addr;
+
+use burst_port::Nanos;
+
+/// Protocol numbers the table gives a meaning to.
+const TCP: u8 = 6;
+const ICMP: u8 = 1;
+#[cfg(test)]
+const UDP: u8 = 17;
+
+/// A session's key in one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tuple {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Source port (ICMP query: the identifier; other protocols: 0).
+    pub sport: u16,
+    /// Destination port (ICMP query: the identifier; other protocols: 0).
+    pub dport: u16,
+    /// IP protocol number.
+    pub proto: u8,
+    /// Address space (0 unless several overlap).
+    pub zone: u8,
+}
+
+impl Tuple {
+    /// The same flow seen the other way.
+    #[inline]
+    pub fn reverse(&self) -> Tuple {
+        Tuple {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            proto: self.proto,
+            zone: self.zone,
+        }
+    }
+
+    /// A 64-bit mix of the tuple under `seed` (the table's random key, so a flood cannot aim
+    /// at one probe chain).
+    #[inline]
+    pub fn hash(&self, seed: u64) -> u64 {
+        let a = (u64::from(self.src.to_bits()) << 32) | u64::from(self.dst.to_bits());
+        let b = (u64::from(self.sport) << 48)
+            | (u64::from(self.dport) << 32)
+            | (u64::from(self.proto) << 8)
+            | u64::from(self.zone);
+        mix(mix(a ^ seed) ^ b)
+    }
+
+    /// A hash that is the same for both directions of a flow (owner of untranslated flows).
+    #[inline]
+    pub fn symmetric_hash(&self) -> u64 {
+        let (x, y) = (
+            (u64::from(self.src.to_bits()) << 16) | u64::from(self.sport),
+            (u64::from(self.dst.to_bits()) << 16) | u64::from(self.dport),
+        );
+        mix(x.min(y) ^ mix(x.max(y) ^ u64::from(self.proto)))
+    }
+}
+
+impl fmt::Display for Tuple {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{} > {}:{}",
+            self.src, self.sport, self.dst, self.dport
+        )
+    }
+}
+
+/// A 64-bit finaliser (splitmix64's): every input bit moves every output bit.
+#[inline(always)]
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Which way a packet travels relative to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// As the first packet did (matched `orig`).
+    Orig,
+    /// The answer (matched `reply`).
+    Reply,
+}
+
+/// A TCP session's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpState {
+    /// The originator's SYN seen.
+    SynSent,
+    /// The responder's SYN-ACK seen.
+    SynRecv,
+    /// The handshake completed (or a session picked up mid-stream).
+    Established,
+    /// One side sent FIN.
+    FinWait,
+    /// Both sides sent FIN.
+    Closing,
+    /// Both FINs acknowledged.
+    TimeWait,
+    /// Reset.
+    Close,
+}
+
+impl TcpState {
+    /// The name `ctl conntrack` shows (Linux's).
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait => "FIN_WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSE",
+        }
+    }
+}
+
+/// TCP control bits the state machine reads.
+pub mod flags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+}
+
+/// The timeout classes, one LRU list each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Class {
+    TcpEstablished = 0,
+    TcpTransitory = 1,
+    TcpClosed = 2,
+    Udp = 3,
+    Icmp = 4,
+}
+const CLASSES: usize = 5;
+
+/// Per-class timeouts and the table's size (`[conntrack]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConntrackConfig {
+    /// Sessions per core (the table never grows).
+    pub max_sessions: usize,
+    /// TCP established (RFC 5382 REQ-5: ≥ 2 h 4 min), 7440 s.
+    pub tcp_established: Nanos,
+    /// TCP opening and closing states (RFC 5382: 4 min), 240 s.
+    pub tcp_transitory: Nanos,
+    /// TCP after a reset, 10 s.
+    pub tcp_closed: Nanos,
+    /// UDP and other protocols (RFC 4787 REQ-5: ≥ 2 min, 5 min recommended), 300 s.
+    pub udp: Nanos,
+    /// ICMP queries, 60 s.
+    pub icmp: Nanos,
+    /// Most sessions one [`Conntrack::expire`] call removes.
+    pub expire_budget: usize,
+}
+
+impl Default for ConntrackConfig {
+    fn default() -> Self {
+        ConntrackConfig {
+            max_sessions: 65_536,
+            tcp_established: Nanos::from_secs(7440),
+            tcp_transitory: Nanos::from_secs(240),
+            tcp_closed: Nanos::from_secs(10),
+            udp: Nanos::from_secs(300),
+            icmp: Nanos::from_secs(60),
+            expire_budget: 64,
+        }
+    }
+}
+
+impl ConntrackConfig {
+    fn timeout(&self, c: Class) -> Nanos {
+        match c {
+            Class::TcpEstablished => self.tcp_established,
+            Class::TcpTransitory => self.tcp_transitory,
+            Class::TcpClosed => self.tcp_closed,
+            Class::Udp => self.udp,
+            Class::Icmp => self.icmp,
+        }
+    }
+}
+
+/// Per-core conntrack counters (`stats`, section `conntrack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConntrackStats {
+    /// Sessions in the table now.
+    pub sessions: u64,
+    /// Sessions created.
+    pub created: u64,
+    /// Sessions removed by their timeout.
+    pub expired: u64,
+    /// Expired sessions reused by a new one before aging reached them.
+    pub reused: u64,
+    /// New sessions refused: the table was full of live sessions.
+    pub drop_full: u64,
+    /// Sessions removed by `ctl conntrack flush`.
+    pub flushed: u64,
+}
+
+impl ConntrackStats {
+    /// Every counter with its name.
+    pub fn named(&self) -> [(&'static str, u64); 6] {
+        [
+            ("sessions", self.sessions),
+            ("created", self.created),
+            ("expired", self.expired),
+            ("reused", self.reused),
+            ("drop_full", self.drop_full),
+            ("flushed", self.flushed),
+        ]
+    }
+}
+
+/// Index of a session in its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub u32);
+
+const NONE: u32 = u32::MAX;
+
+/// One tracked flow.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    /// The first packet's tuple.
+    pub orig: Tuple,
+    /// The answer's tuple (translated addresses and ports for NAT).
+    pub reply: Tuple,
+    /// When it was created.
+    pub created: Nanos,
+    /// When it expires unless a packet refreshes it.
+    pub expires: Nanos,
+    /// Packets seen (both directions).
+    pub packets: u64,
+    /// The owner's own word (NAT: the mapping this session holds).
+    pub user: u32,
+    /// The owner's flags (NAT kind, which side opened it).
+    pub marks: u8,
+    tcp: TcpState,
+    /// FIN seen from the originator (bit 0) and the responder (bit 1).
+    fins: u8,
+    /// A packet seen in the reply direction.
+    replied: bool,
+    class: Class,
+    live: bool,
+    prev: u32,
+    next: u32,
+}
+
+impl Session {
+    const EMPTY: Session = Session {
+        orig: Tuple {
+            src: Ipv4Addr::UNSPECIFIED,
+            dst: Ipv4Addr::UNSPECIFIED,
+            sport: 0,
+            dport: 0,
+            proto: 0,
+            zone: 0,
+        },
+        reply: Tuple {
+            src: Ipv4Addr::UNSPECIFIED,
+            dst: Ipv4Addr::UNSPECIFIED,
+            sport: 0,
+            dport: 0,
+            proto: 0,
+            zone: 0,
+        },
+        created: Nanos::ZERO,
+        expires: Nanos::ZERO,
+        packets: 0,
+        user: 0,
+        marks: 0,
+        tcp: TcpState::Close,
+        fins: 0,
+        replied: false,
+        class: Class::Udp,
+        live: false,
+        prev: NONE,
+        next: NONE,
+    };
+
+    /// A detached session carrying `marks` (to give back what a refused insert had taken, e.g.
+    /// a NAT mapping).
+    pub fn marked(orig: Tuple, reply: Tuple, marks: u8) -> Session {
+        Session {
+            orig,
+            reply,
+            marks,
+            ..Session::EMPTY
+        }
+    }
+
+    /// The TCP state (TCP sessions only).
+    pub fn tcp_state(&self) -> Option<TcpState> {
+        (self.orig.proto == TCP).then_some(self.tcp)
+    }
+
+    /// Whether a packet was seen in the reply direction (Linux's `[ASSURED]`-ish `replied`).
+    pub fn replied(&self) -> bool {
+        self.replied
+    }
+
+    /// The state as `ctl conntrack` shows it: the TCP state, else `REPLIED`/`UNREPLIED`.
+    pub fn state_name(&self) -> &'static str {
+        match self.tcp_state() {
+            Some(s) => s.name(),
+            None if self.replied => "REPLIED",
+            None => "UNREPLIED",
+        }
+    }
+}
+
+/// What [`Conntrack::track`] made of a packet of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracked {
+    /// It belongs to the session (state and timer updated).
+    Ok,
+    /// A TCP segment the state machine does not accept from that side in that state (a
+    /// SYN-ACK from the originator, a new SYN on an established session): the caller drops
+    /// it (`fw.drop_invalid`).
+    Invalid,
+}
+
+/// An open-addressing index slot: `tag` = the key's hash (its low bits are the home slot),
+/// `val` = (session << 1 | direction) + 1, 0 when empty.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
+    val: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+/// Why a session could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertError {
+    /// Every session is live (counted in `drop_full`).
+    Full,
+    /// A session with one of these tuples exists already.
+    Exists,
+}
+
+/// One core's connection tracking table.
+pub struct Conntrack {
+    cfg: ConntrackConfig,
+    sessions: Box<[Session]>,
+    index: Box<[Slot]>,
+    mask: usize,
+    free: u32,
+    lists: [List; CLASSES],
+    seed: u64,
+    /// Sessions still to remove for a flush asked for (worked off with the expiry budget).
+    flushing: usize,
+    /// Counters.
+    pub stats: ConntrackStats,
+}
+
+impl fmt::Debug for Conntrack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conntrack")
+            .field("sessions", &self.stats.sessions)
+            .field("max", &self.cfg.max_sessions)
+            .finish()
+    }
+}
+
+impl Conntrack {
+    /// A table of `cfg.max_sessions` sessions (allocated now, never grown), keyed with `seed`.
+    pub fn new(cfg: ConntrackConfig, seed: u64) -> Conntrack {
+        let n = cfg.max_sessions.clamp(1, (u32::MAX / 4) as usize);
+        // Two keys per session, at most half full.
+        let slots = (4 * n).next_power_of_two();
+        let mut sessions = vec![Session::EMPTY; n].into_boxed_slice();
+        for (i, s) in sessions.iter_mut().enumerate() {
+            s.next = if i + 1 < n { i as u32 + 1 } else { NONE };
+        }
+        Conntrack {
+            cfg: ConntrackConfig {
+                max_sessions: n,
+                ..cfg
+            },
+            sessions,
+            index: vec![Slot::default(); slots].into_boxed_slice(),
+            mask: slots - 1,
+            free: 0,
+            lists: [List {
+                head: NONE,
+                tail: NONE,
+            }; CLASSES],
+            seed: mix(seed | 1),
+            flushing: 0,
+            stats: ConntrackStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ConntrackConfig {
+        &self.cfg
+    }
+
+    /// Sessions in the table.
+    pub fn len(&self) -> usize {
+        self.stats.sessions as usize
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.stats.sessions == 0
+    }
+
+    /// The session with this id.
+    #[inline]
+    pub fn get(&self, id: SessionId) -> &Session {
+        &self.sessions[id.0 as usize]
+    }
+
+    /// The session with this id, for its owner's fields (`user`, `marks`).
+    #[inline]
+    pub fn get_mut(&mut self, id: SessionId) -> &mut Session {
+        &mut self.sessions[id.0 as usize]
+    }
+
+    /// The session `t` belongs to, and which way `t` goes.
+    #[inline]
+    pub fn lookup(&self, t: &Tuple) -> Option<(SessionId, Dir)> {
+        let h = t.hash(self.seed) as u32;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.index[i];
+            if s.val == 0 {
+                return None;
+            }
+            if s.tag == h {
+                let v = s.val - 1;
+                let id = v >> 1;
+                let sess = &self.sessions[id as usize];
+                let (key, dir) = if v & 1 == 0 {
+                    (&sess.orig, Dir::Orig)
+                } else {
+                    (&sess.reply, Dir::Reply)
+                };
+                if key == t {
+                    return Some((SessionId(id), dir));
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Creates a session for a first packet with tuple `orig` whose answer will carry `reply`
+    /// (TCP: with control bits `tcp_flags`). A full table reuses its oldest expired session
+    /// (`evicted` sees it first), else refuses.
+    pub fn insert(
+        &mut self,
+        orig: Tuple,
+        reply: Tuple,
+        tcp_flags: u8,
+        now: Nanos,
+        evicted: &mut impl FnMut(&Session),
+    ) -> Result<SessionId, InsertError> {
+        if self.lookup(&orig).is_some() || self.lookup(&reply).is_some() {
+            return Err(InsertError::Exists);
+        }
+        if self.free == NONE && !self.reuse_expired(now, evicted) {
+            self.stats.drop_full += 1;
+            return Err(InsertError::Full);
+        }
+        let id = self.free;
+        self.free = self.sessions[id as usize].next;
+        let (tcp, class) = if orig.proto == TCP {
+            if tcp_flags & (flags::SYN | flags::ACK) == flags::SYN {
+                (TcpState::SynSent, Class::TcpTransitory)
+            } else {
+                // Picked up mid-stream (a session that expired while idle, or a restart).
+                (TcpState::Established, Class::TcpEstablished)
+            }
+        } else if orig.proto == ICMP {
+            (TcpState::Close, Class::Icmp)
+        } else {
+            (TcpState::Close, Class::Udp)
+        };
+        self.sessions[id as usize] = Session {
+            orig,
+            reply,
+            created: now,
+            expires: now + self.cfg.timeout(class),
+            packets: 1,
+            tcp,
+            class,
+            live: true,
+            ..Session::EMPTY
+        };
+        self.link_tail(id, class);
+        self.index_insert(&orig, id << 1);
+        self.index_insert(&reply, (id << 1) | 1);
+        self.stats.sessions += 1;
+        self.stats.created += 1;
+        Ok(SessionId(id))
+    }
+
+    /// A packet of session `id` going `dir` (TCP: with control bits `tcp_flags`): the state
+    /// machine, the timer, the session's place in its list.
+    pub fn track(&mut self, id: SessionId, dir: Dir, tcp_flags: u8, now: Nanos) -> Tracked {
+        let i = id.0 as usize;
+        let s = &mut self.sessions[i];
+        s.packets += 1;
+        if dir == Dir::Reply {
+            s.replied = true;
+        }
+        let class = if s.orig.proto == TCP {
+            match tcp_step(s, dir, tcp_flags) {
+                Some(c) => c,
+                None => return Tracked::Invalid,
+            }
+        } else {
+            s.class
+        };
+        let expires = now + self.cfg.timeout(class);
+        if class != s.class {
+            self.unlink(id.0);
+            self.link_tail(id.0, class);
+        } else {
+            self.move_to_tail(id.0);
+        }
+        self.sessions[i].expires = expires;
+        Tracked::Ok
+    }
+
+    /// Removes session `id`; returns it.
+    pub fn remove(&mut self, id: SessionId) -> Session {
+        let s = self.sessions[id.0 as usize];
+        debug_assert!(s.live);
+        self.unlink(id.0);
+        self.index_remove(&s.orig);
+        self.index_remove(&s.reply);
+        let slot = &mut self.sessions[id.0 as usize];
+        slot.live = false;
+        slot.next = self.free;
+        self.free = id.0;
+        self.stats.sessions -= 1;
+        s
+    }
+
+    /// Removes sessions that expired by `now` (at most the configured budget, oldest first,
+    /// and as much again of a pending flush); `removed` sees each. Returns how many went.
+    pub fn expire(&mut self, now: Nanos, removed: &mut impl FnMut(&Session)) -> usize {
+        let mut n = 0;
+        for c in 0..CLASSES {
+            while n < self.cfg.expire_budget {
+                let h = self.lists[c].head;
+                if h == NONE || self.sessions[h as usize].expires > now {
+                    break;
+                }
+                let s = self.remove(SessionId(h));
+                self.stats.expired += 1;
+                removed(&s);
+                n += 1;
+            }
+        }
+        let mut f = 0;
+        while self.flushing > 0 && f < self.cfg.expire_budget {
+            let Some(c) = (0..CLASSES).find(|&c| self.lists[c].head != NONE) else {
+                self.flushing = 0;
+                break;
+            };
+            let s = self.remove(SessionId(self.lists[c].head));
+            self.stats.flushed += 1;
+            removed(&s);
+            self.flushing -= 1;
+            f += 1;
+        }
+        n + f
+    }
+
+    /// Asks for every session present now to go (`ctl conntrack flush`), a budget's worth per
+    /// [`expire`](Self::expire) call so a large table does not stall the core.
+    pub fn flush(&mut self) {
+        self.flushing = self.len();
+    }
+
+    /// Whether a flush is still being worked off.
+    pub fn flushing(&self) -> bool {
+        self.flushing > 0
+    }
+
+    /// When the next session expires (the earliest list head).
+    pub fn next_expiry(&self) -> Option<Nanos> {
+        self.lists
+            .iter()
+            .filter(|l| l.head != NONE)
+            .map(|l| self.sessions[l.head as usize].expires)
+            .min()
+    }
+
+    /// Every live session, oldest expiry first within each class.
+    pub fn iter(&self) -> impl Iterator<Item = (SessionId, &Session)> + '_ {
+        self.lists.iter().flat_map(move |l| {
+            let mut at = l.head;
+            core::iter::from_fn(move || {
+                if at == NONE {
+                    return None;
+                }
+                let id = at;
+                at = self.sessions[id as usize].next;
+                Some((SessionId(id), &self.sessions[id as usize]))
+            })
+        })
+    }
+
+    /// Frees the oldest expired session for a new one.
+    fn reuse_expired(&mut self, now: Nanos, evicted: &mut impl FnMut(&Session)) -> bool {
+        let oldest = self
+            .lists
+            .iter()
+            .filter(|l| l.head != NONE)
+            .map(|l| l.head)
+            .filter(|&h| self.sessions[h as usize].expires <= now)
+            .min_by_key(|&h| self.sessions[h as usize].expires);
+        let Some(h) = oldest else {
+            return false;
+        };
+        let s = self.remove(SessionId(h));
+        self.stats.reused += 1;
+        evicted(&s);
+        true
+    }
+
+    fn link_tail(&mut self, id: u32, class: Class) {
+        let l = &mut self.lists[class as usize];
+        let tail = l.tail;
+        {
+            let s = &mut self.sessions[id as usize];
+            s.class = class;
+            s.prev = tail;
+            s.next = NONE;
+        }
+        if tail == NONE {
+            l.head = id;
+        } else {
+            self.sessions[tail as usize].next = id;
+        }
+        l.tail = id;
+    }
+
+    fn unlink(&mut self, id: u32) {
+        let (prev, next, class) = {
+            let s = &self.sessions[id as usize];
+            (s.prev, s.next, s.class as usize)
+        };
+        if prev == NONE {
+            self.lists[class].head = next;
+        } else {
+            self.sessions[prev as usize].next = next;
+        }
+        if next == NONE {
+            self.lists[class].tail = prev;
+        } else {
+            self.sessions[next as usize].prev = prev;
+        }
+    }
+
+    #[inline]
+    fn move_to_tail(&mut self, id: u32) {
+        let class = self.sessions[id as usize].class;
+        if self.lists[class as usize].tail != id {
+            self.unlink(id);
+            self.link_tail(id, class);
+        }
+    }
+
+    fn index_insert(&mut self, t: &Tuple, v: u32) {
+        let h = t.hash(self.seed) as u32;
+        let mut i = h as usize & self.mask;
+        while self.index[i].val != 0 {
+            i = (i + 1) & self.mask;
+        }
+        self.index[i] = Slot { tag: h, val: v + 1 };
+    }
+
+    /// Removes `t`'s slot and shifts the rest of its probe run back (Knuth's algorithm R), so
+    /// lookups never meet a tombstone.
+    fn index_remove(&mut self, t: &Tuple) {
+        let h = t.hash(self.seed) as u32;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.index[i];
+            if s.val == 0 {
+                return;
+            }
+            if s.tag == h {
+                let v = s.val - 1;
+                let sess = &self.sessions[(v >> 1) as usize];
+                let key = if v & 1 == 0 { &sess.orig } else { &sess.reply };
+                if key == t {
+                    break;
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            let s = self.index[j];
+            if s.val == 0 {
+                break;
+            }
+            let home = s.tag as usize & self.mask;
+            // Move j into the hole unless its home lies cyclically in (hole, j].
+            let between = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !between {
+                self.index[hole] = s;
+                hole = j;
+            }
+        }
+        self.index[hole] = Slot::default();
+    }
+}
+
+/// The TCP state machine: the next class, or `None` for a segment it refuses.
+fn tcp_step(s: &mut Session, dir: Dir, f: u8) -> Option<Class> {
+    use TcpState::*;
+    let (syn, ack, fin, rst) = (
+        f & flags::SYN != 0,
+        f & flags::ACK != 0,
+        f & flags::FIN != 0,
+        f & flags::RST != 0,
+    );
+    let orig = dir == Dir::Orig;
+    let next = if rst {
+        Close
+    } else if syn && !ack {
+        match (s.tcp, orig) {
+            // Retransmitted SYN, or a simultaneous open from the other side.
+            (SynSent, _) | (SynRecv, false) => s.tcp,
+            // The 4-tuple reused after the old connection closed.
+            (TimeWait | Close, true) => {
+                s.fins = 0;
+                s.replied = false;
+                SynSent
+            }
+            _ => return None,
+        }
+    } else if syn {
+        // SYN-ACK: only the responder sends it, only while opening.
+        match (s.tcp, orig) {
+            (SynSent | SynRecv, false) => SynRecv,
+            (Established, false) => Established,
+            _ => return None,
+        }
+    } else {
+        let mut st = s.tcp;
+        if st == SynRecv && orig && ack {
+            st = Established;
+        }
+        if fin {
+            s.fins |= if orig { 1 } else { 2 };
+            st = if s.fins == 3 { Closing } else { FinWait };
+        } else if ack && st == Closing {
+            st = TimeWait;
+        }
+        st
+    };
+    s.tcp = next;
+    Some(match next {
+        Established => Class::TcpEstablished,
+        Close => Class::TcpClosed,
+        _ => Class::TcpTransitory,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 1);
+
+    fn t(proto: u8, sport: u16, dport: u16) -> Tuple {
+        Tuple {
+            src: A,
+            dst: B,
+            sport,
+            dport,
+            proto,
+            zone: 0,
+        }
+    }
+
+    fn table(n: usize) -> Conntrack {
+        Conntrack::new(
+            ConntrackConfig {
+                max_sessions: n,
+                ..Default::default()
+            },
+            7,
+        )
+    }
+
+    fn none(_: &Session) {}
+
+    #[test]
+    fn both_tuples_find_the_session_and_removal_forgets_them() {
+        let mut c = table(16);
+        let o = t(UDP, 1000, 53);
+        let id = c.insert(o, o.reverse(), 0, Nanos::ZERO, &mut none).unwrap();
+        assert_eq!(c.lookup(&o), Some((id, Dir::Orig)));
+        assert_eq!(c.lookup(&o.reverse()), Some((id, Dir::Reply)));
+        assert_eq!(
+            c.insert(o, o.reverse(), 0, Nanos::ZERO, &mut none),
+            Err(InsertError::Exists)
+        );
+        c.remove(id);
+        assert_eq!(c.lookup(&o), None);
+        assert_eq!(c.lookup(&o.reverse()), None);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn many_sessions_in_and_out_keep_every_lookup_right() {
+        // Backward-shift deletion under heavy churn: every live key stays findable.
+        let mut c = table(1000);
+        let mut rng = burst_port::clock::SplitMix64::new(3);
+        let mut live: Vec<(Tuple, SessionId)> = Vec::new();
+        for round in 0..20_000u32 {
+            if live.len() < 900 && (rng.below(3) != 0 || live.is_empty()) {
+                let o = t(UDP, (rng.next_u64() as u16) | 1, round as u16);
+                if let Ok(id) = c.insert(o, o.reverse(), 0, Nanos::ZERO, &mut none) {
+                    live.push((o, id));
+                }
+            } else {
+                let k = rng.below(live.len() as u64) as usize;
+                let (_, id) = live.swap_remove(k);
+                c.remove(id);
+            }
+            if round % 1000 == 0 {
+                for (o, id) in &live {
+                    assert_eq!(c.lookup(o), Some((*id, Dir::Orig)));
+                    assert_eq!(c.lookup(&o.reverse()), Some((*id, Dir::Reply)));
+                }
+            }
+        }
+        assert_eq!(c.len(), live.len());
+    }
+
+    #[test]
+    fn each_class_times_out_after_its_own_timeout() {
+        let mut c = table(16);
+        let cfg = *c.config();
+        let u = t(UDP, 1, 2);
+        let i = t(ICMP, 7, 7);
+        let s = t(TCP, 3, 4);
+        c.insert(u, u.reverse(), 0, Nanos::ZERO, &mut none).unwrap();
+        c.insert(i, i.reverse(), 0, Nanos::ZERO, &mut none).unwrap();
+        c.insert(s, s.reverse(), flags::SYN, Nanos::ZERO, &mut none)
+            .unwrap();
+        let mut gone = Vec::new();
+        c.expire(cfg.icmp, &mut |s: &Session| gone.push(s.orig.proto));
+        assert_eq!(gone, [ICMP]);
+        c.expire(cfg.tcp_transitory, &mut |s: &Session| {
+            gone.push(s.orig.proto)
+        });
+        assert_eq!(gone, [ICMP, TCP]);
+        c.expire(cfg.udp - Nanos(1), &mut |s: &Session| {
+            gone.push(s.orig.proto)
+        });
+        assert_eq!(gone, [ICMP, TCP]);
+        c.expire(cfg.udp, &mut |s: &Session| gone.push(s.orig.proto));
+        assert_eq!(gone, [ICMP, TCP, UDP]);
+        assert_eq!(c.stats.expired, 3);
+    }
+
+    #[test]
+    fn traffic_keeps_a_session_alive_and_aging_is_bounded_per_call() {
+        let mut c = Conntrack::new(
+            ConntrackConfig {
+                max_sessions: 100,
+                expire_budget: 10,
+                ..Default::default()
+            },
+            1,
+        );
+        let udp = c.config().udp;
+        let keep = t(UDP, 9, 9);
+        let kid = c
+            .insert(keep, keep.reverse(), 0, Nanos::ZERO, &mut none)
+            .unwrap();
+        for p in 0..50 {
+            let o = t(UDP, 100 + p, 1);
+            c.insert(o, o.reverse(), 0, Nanos::ZERO, &mut none).unwrap();
+        }
+        assert_eq!(c.track(kid, Dir::Reply, 0, udp - Nanos(1)), Tracked::Ok);
+        assert_eq!(c.expire(udp, &mut none), 10, "a budget's worth per call");
+        let mut calls = 1;
+        while c.expire(udp, &mut none) > 0 {
+            calls += 1;
+        }
+        assert_eq!(calls, 5);
+        assert_eq!(c.len(), 1);
+        assert!(c.get(kid).replied());
+        assert_eq!(c.lookup(&keep), Some((kid, Dir::Orig)));
+    }
+
+    #[test]
+    fn a_full_table_reuses_the_oldest_expired_session_then_refuses() {
+        let mut c = table(2);
+        let udp = c.config().udp;
+        let a = t(UDP, 1, 1);
+        let b = t(UDP, 2, 2);
+        c.insert(a, a.reverse(), 0, Nanos::ZERO, &mut none).unwrap();
+        c.insert(b, b.reverse(), 0, Nanos::from_secs(1), &mut none)
+            .unwrap();
+        let x = t(UDP, 3, 3);
+        assert_eq!(
+            c.insert(x, x.reverse(), 0, Nanos::from_secs(2), &mut none),
+            Err(InsertError::Full)
+        );
+        assert_eq!(c.stats.drop_full, 1);
+        // `a` expired (not yet aged out): reused for `x`, and the owner hears of it.
+        let mut evicted = Vec::new();
+        c.insert(x, x.reverse(), 0, udp, &mut |s: &Session| {
+            evicted.push(s.orig)
+        })
+        .unwrap();
+        assert_eq!(evicted, [a]);
+        assert_eq!(c.stats.reused, 1);
+        assert!(c.lookup(&a).is_none() && c.lookup(&b).is_some() && c.lookup(&x).is_some());
+    }
+
+    #[test]
+    fn tcp_opens_closes_and_resets() {
+        use flags::*;
+        let mut c = table(4);
+        let cfg = *c.config();
+        let o = t(TCP, 40000, 80);
+        let id = c
+            .insert(o, o.reverse(), SYN, Nanos::ZERO, &mut none)
+            .unwrap();
+        let st = |c: &Conntrack| c.get(id).tcp_state().unwrap();
+        assert_eq!(st(&c), TcpState::SynSent);
+        // The originator cannot answer its own SYN.
+        assert_eq!(
+            c.track(id, Dir::Orig, SYN | ACK, Nanos::ZERO),
+            Tracked::Invalid
+        );
+        c.track(id, Dir::Reply, SYN | ACK, Nanos::ZERO);
+        assert_eq!(st(&c), TcpState::SynRecv);
+        c.track(id, Dir::Orig, ACK, Nanos::ZERO);
+        assert_eq!(st(&c), TcpState::Established);
+        assert_eq!(c.get(id).expires, cfg.tcp_established);
+        assert_eq!(c.track(id, Dir::Orig, SYN, Nanos::ZERO), Tracked::Invalid);
+        c.track(id, Dir::Orig, FIN | ACK, Nanos::ZERO);
+        assert_eq!(st(&c), TcpState::FinWait);
+        c.track(id, Dir::Reply, FIN | ACK, Nanos::ZERO);
+        assert_eq!(st(&c), TcpState::Closing);
+        c.track(id, Dir::Orig, ACK, Nanos::ZERO);
+        assert_eq!(st(&c), TcpState::TimeWait);
+        assert_eq!(c.get(id).expires, cfg.tcp_transitory);
+        // Reused 4-tuple.
+        c.track(id, Dir::Orig, SYN, Nanos::ZERO);
+        assert_eq!(st(&c), TcpState::SynSent);
+        c.track(id, Dir::Reply, RST | ACK, Nanos::ZERO);
+        assert_eq!(st(&c), TcpState::Close);
+        assert_eq!(c.get(id).expires, cfg.tcp_closed);
+        // A mid-stream ACK picks a session up as established.
+        let m = t(TCP, 40001, 80);
+        let mid = c
+            .insert(m, m.reverse(), ACK, Nanos::ZERO, &mut none)
+            .unwrap();
+        assert_eq!(c.get(mid).tcp_state(), Some(TcpState::Established));
+    }
+
+    #[test]
+    fn flush_is_worked_off_a_budget_at_a_time() {
+        let mut c = Conntrack::new(
+            ConntrackConfig {
+                max_sessions: 64,
+                expire_budget: 8,
+                ..Default::default()
+            },
+            2,
+        );
+        for p in 0..20 {
+            let o = t(UDP, p, 1);
+            c.insert(o, o.reverse(), 0, Nanos::ZERO, &mut none).unwrap();
+        }
+        c.flush();
+        assert_eq!(c.expire(Nanos::ZERO, &mut none), 8);
+        assert!(c.flushing());
+        c.expire(Nanos::ZERO, &mut none);
+        c.expire(Nanos::ZERO, &mut none);
+        assert!(!c.flushing() && c.is_empty());
+        assert_eq!(c.stats.flushed, 20);
+    }
+
+    #[test]
+    fn the_symmetric_hash_is_the_same_both_ways() {
+        let o = t(TCP, 1234, 80);
+        assert_eq!(o.symmetric_hash(), o.reverse().symmetric_hash());
+        assert_ne!(o.symmetric_hash(), t(TCP, 1235, 80).symmetric_hash());
+    }
+}
