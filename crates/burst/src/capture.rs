@@ -23,6 +23,7 @@ pub(crate) struct Capture<'a> {
     pub(crate) dir: &'a str,
     pub(crate) count: u32,
     pub(crate) max_bytes: u64,
+    pub(crate) max_rate: u64,
     pub(crate) snaplen: u32,
     pub(crate) timeout: f64,
     pub(crate) write: Option<&'a str>,
@@ -39,6 +40,7 @@ pub(crate) fn run(socket: &Path, c: &Capture<'_>) -> Result<()> {
         snaplen: c.snaplen,
         timeout_ms: (c.timeout * 1000.0) as u32,
         max_bytes: c.max_bytes,
+        max_rate: c.max_rate,
         filter,
     };
     let out: Box<dyn Write> = match c.write {
@@ -107,7 +109,11 @@ pub(crate) fn run(socket: &Path, c: &Capture<'_>) -> Result<()> {
                     );
                 }
             }
-            Response::CaptureDone { frames, dropped } => done = Some((*frames, *dropped)),
+            Response::CaptureDone {
+                frames,
+                dropped,
+                rate_limited,
+            } => done = Some((*frames, *dropped, *rate_limited)),
             Response::Error { message } => failed = Some(anyhow::anyhow!("{message}")),
             _ => {}
         }
@@ -117,10 +123,14 @@ pub(crate) fn run(socket: &Path, c: &Capture<'_>) -> Result<()> {
         return Err(e);
     }
     w.get_mut().flush()?;
-    let Some((frames, dropped)) = done else {
+    let Some((frames, dropped, rate_limited)) = done else {
         bail!("the daemon ended the capture without its summary ({n} frames)");
     };
-    eprintln!("{frames} frames captured, {dropped} missed (no free slot: the reader was behind)");
+    eprintln!(
+        "{frames} frames captured, {dropped} missed (no free slot: the reader was behind), \
+         {rate_limited} over the rate budget (--max-rate {} per worker)",
+        c.max_rate
+    );
     Ok(())
 }
 

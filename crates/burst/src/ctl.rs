@@ -158,6 +158,10 @@ pub(crate) enum CtlCommand {
         /// Frame bytes at most (as captured, after the snap length); 0: no byte bound.
         #[arg(short = 'C', default_value_t = 64 << 20)]
         max_bytes: u64,
+        /// Frames per second each worker copies at most: a capture at full rate lets the rest
+        /// go (counted) instead of slowing forwarding; 0: no limit.
+        #[arg(long, default_value_t = 100_000)]
+        max_rate: u64,
         /// Frames at most.
         #[arg(short = 'c', default_value_t = 1000)]
         count: u32,
@@ -277,6 +281,7 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
             port,
             dir,
             max_bytes,
+            max_rate,
             count,
             snaplen,
             write,
@@ -295,6 +300,7 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
                     dir: &dir,
                     count,
                     max_bytes,
+                    max_rate,
                     snaplen,
                     timeout,
                     write: write.as_deref(),

@@ -150,6 +150,14 @@ pub struct CaptureTap {
     remaining: AtomicU64,
     /// Frames missed: no free slot.
     pub dropped: AtomicU64,
+    /// Frames missed: over the capture's rate budget.
+    pub rate_limited: AtomicU64,
+    /// Nanoseconds of budget one frame costs (0: no rate limit); set by `start`.
+    cost_ns: AtomicU64,
+    /// The worker's budget left after its last burst, ns (only the worker writes it).
+    credit_ns: AtomicU64,
+    /// When the worker last topped the budget up (node time, ns; 0: not yet).
+    last_ns: AtomicU64,
     /// Empty slots lent by the control thread.
     pub free: ArrayQueue<Box<[u8]>>,
     /// Filled slots waiting for the control thread.
@@ -206,6 +214,10 @@ impl Default for CaptureTap {
             filter: filter_cell::Cell::default(),
             remaining: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            cost_ns: AtomicU64::new(0),
+            credit_ns: AtomicU64::new(0),
+            last_ns: AtomicU64::new(0),
             free: ArrayQueue::new(SLOTS),
             filled: ArrayQueue::new(SLOTS),
         }
@@ -221,6 +233,7 @@ impl CaptureTap {
 
     /// Control thread: lends `slots` slots of `snaplen` bytes and opens the tap for `port`,
     /// directions `dirs` ([`IN`] | [`OUT`]), `filter`, at most `count` frames.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         &self,
         port: PortId,
@@ -229,8 +242,15 @@ impl CaptureTap {
         count: u64,
         snaplen: usize,
         slots: usize,
+        rate: u64,
     ) {
         self.stop();
+        let cost = 1_000_000_000u64.checked_div(rate).map_or(0, |c| c.max(1));
+        self.cost_ns.store(cost, Ordering::Relaxed);
+        self.credit_ns
+            .store(cost * BUDGET_FRAMES, Ordering::Relaxed);
+        self.last_ns.store(0, Ordering::Relaxed);
+        self.rate_limited.store(0, Ordering::Relaxed);
         for _ in 0..slots.min(SLOTS) {
             let _ = self.free.push(vec![0u8; snaplen].into_boxed_slice());
         }
@@ -258,14 +278,57 @@ impl CaptureTap {
             && self.dirs.load(Ordering::Relaxed) & u32::from(dir) != 0
     }
 
-    /// Worker: copies `frame` (of a port and direction [`wants`](Self::wants) said yes to) if
-    /// the filter matches, then lets `fix` adjust the copy. `starved` is the burst's memory
-    /// that a slot was missing: once set, matching frames are counted missed without touching
-    /// the queues again, so a capture the reader cannot keep up with costs a filter test per
-    /// frame. Missed frames are the caller's to add to [`dropped`](Self::dropped), once per
-    /// burst.
+    /// Worker: a burst's view of the tap at `now_ns` (its rate budget topped up).
     #[inline]
-    pub fn offer(&self, starved: &mut bool, seen: Seen<'_>, fix: impl FnOnce(&mut [u8])) -> Offer {
+    pub fn begin(&self, now_ns: u64) -> BurstTap {
+        let cost_ns = self.cost_ns.load(Ordering::Relaxed);
+        let mut credit_ns = self.credit_ns.load(Ordering::Relaxed);
+        if cost_ns > 0 {
+            let last = self.last_ns.load(Ordering::Relaxed);
+            let elapsed = if last == 0 {
+                0
+            } else {
+                now_ns.saturating_sub(last)
+            };
+            credit_ns = credit_ns
+                .saturating_add(elapsed)
+                .min(cost_ns * BUDGET_FRAMES);
+            self.last_ns.store(now_ns, Ordering::Relaxed);
+        }
+        BurstTap {
+            starved: false,
+            cost_ns,
+            credit_ns,
+            no_slot: 0,
+            over_rate: 0,
+            filter: self.filter.get(),
+            done: self.remaining.load(Ordering::Relaxed) == 0,
+        }
+    }
+
+    /// Worker: the end of a burst: its budget kept, its misses added to the capture's counts
+    /// (one atomic add per burst that missed any). Returns (no slot, over the rate).
+    #[inline]
+    pub fn end(&self, b: BurstTap) -> (u64, u64) {
+        if b.cost_ns > 0 {
+            self.credit_ns.store(b.credit_ns, Ordering::Relaxed);
+        }
+        if b.no_slot > 0 {
+            self.dropped.fetch_add(b.no_slot, Ordering::Relaxed);
+        }
+        if b.over_rate > 0 {
+            self.rate_limited.fetch_add(b.over_rate, Ordering::Relaxed);
+        }
+        (b.no_slot, b.over_rate)
+    }
+
+    /// Worker: copies `frame` (of a port and direction [`wants`](Self::wants) said yes to) if
+    /// the filter matches and the rate budget allows, then lets `fix` adjust the copy. Once a
+    /// burst found no free slot it stops touching the queues, and frames over the budget cost
+    /// a subtraction: a capture the reader (or the budget) cannot keep up with costs the worker
+    /// a filter test per frame, not a copy.
+    #[inline]
+    pub fn offer(&self, b: &mut BurstTap, seen: Seen<'_>, fix: impl FnOnce(&mut [u8])) -> Offer {
         let Seen {
             frame,
             orig_len,
@@ -273,14 +336,20 @@ impl CaptureTap {
             port,
             dir,
         } = seen;
-        if !self.filter.get().matches(frame) || self.remaining.load(Ordering::Relaxed) == 0 {
+        if b.done || !b.filter.matches(frame) {
             return Offer::Skipped;
         }
-        if *starved {
+        if b.cost_ns > 0 && b.credit_ns < b.cost_ns {
+            b.over_rate += 1;
+            return Offer::OverRate;
+        }
+        if b.starved {
+            b.no_slot += 1;
             return Offer::NoSlot;
         }
         let Some(mut slot) = self.free.pop() else {
-            *starved = true;
+            b.starved = true;
+            b.no_slot += 1;
             return Offer::NoSlot;
         };
         if self
@@ -305,9 +374,41 @@ impl CaptureTap {
         };
         if self.filled.push(c).is_err() {
             // Cannot happen: there are no more slots than the queue holds.
+            b.no_slot += 1;
             return Offer::NoSlot;
         }
+        b.credit_ns -= b.cost_ns;
         Offer::Captured
+    }
+}
+
+/// Frames of budget a worker may spend at once after an idle spell (the bucket's depth).
+pub const BUDGET_FRAMES: u64 = 64;
+
+/// One burst's dealings with a capture (see [`CaptureTap::begin`]).
+#[derive(Debug)]
+pub struct BurstTap {
+    starved: bool,
+    cost_ns: u64,
+    credit_ns: u64,
+    no_slot: u64,
+    over_rate: u64,
+    /// The filter and whether the count was reached, read once per burst.
+    filter: CaptureFilter,
+    done: bool,
+}
+
+impl BurstTap {
+    /// When the budget is spent and every frame matches (no filter): counts `n` frames over
+    /// the rate at once and says so, so a capture at full rate costs a burst one test.
+    #[inline]
+    pub fn skip_all_over_rate(&mut self, n: usize) -> bool {
+        let spent = self.cost_ns > 0 && self.credit_ns < self.cost_ns;
+        if spent && !self.done && self.filter == CaptureFilter::default() {
+            self.over_rate += n as u64;
+            return true;
+        }
+        false
     }
 }
 
@@ -335,6 +436,8 @@ pub enum Offer {
     Captured,
     /// Wanted, but every slot was in use (counted as dropped).
     NoSlot,
+    /// Wanted, but over the capture's rate budget (counted as rate limited).
+    OverRate,
 }
 
 /// Fills, in a captured copy of a frame we send, the checksums the port will fill (offload or
@@ -437,36 +540,107 @@ mod tests {
     fn slots_bound_what_is_captured() {
         let t = CaptureTap::default();
         let f = frame(17, [198, 18, 0, 1], [198, 18, 0, 2], 1, 2);
-        let mut starved = false;
-        let offer = |at, starved: &mut bool| t.offer(starved, seen(&f, at), |_| {});
-        assert_eq!(offer(1, &mut starved), Offer::Skipped, "closed: nothing");
-        t.start(PortId(0), IN, &CaptureFilter::default(), 100, 20, 2);
+        let mut b = t.begin(1);
+        assert_eq!(
+            t.offer(&mut b, seen(&f, 1), |_| {}),
+            Offer::Skipped,
+            "closed: nothing"
+        );
+        t.start(PortId(0), IN, &CaptureFilter::default(), 100, 20, 2, 0);
         assert!(t.wants(PortId(0), IN));
         assert!(!t.wants(PortId(1), IN), "another port");
         assert!(!t.wants(PortId(0), OUT), "another direction");
-        assert_eq!(offer(1, &mut starved), Offer::Captured);
-        assert_eq!(offer(2, &mut starved), Offer::Captured);
-        assert!(!starved);
-        assert_eq!(offer(3, &mut starved), Offer::NoSlot, "no free slot");
-        assert!(starved, "the burst remembers it");
-        assert_eq!(offer(4, &mut starved), Offer::NoSlot);
+        let mut b = t.begin(1);
+        assert_eq!(t.offer(&mut b, seen(&f, 1), |_| {}), Offer::Captured);
+        assert_eq!(t.offer(&mut b, seen(&f, 2), |_| {}), Offer::Captured);
+        assert!(!b.starved);
+        assert_eq!(
+            t.offer(&mut b, seen(&f, 3), |_| {}),
+            Offer::NoSlot,
+            "no free slot"
+        );
+        assert!(b.starved, "the burst remembers it");
+        assert_eq!(t.offer(&mut b, seen(&f, 4), |_| {}), Offer::NoSlot);
+        assert_eq!(t.end(b), (2, 0));
+        assert_eq!(t.dropped.load(Ordering::Relaxed), 2);
         let c = t.filled.pop().unwrap();
         assert_eq!((c.len, c.orig_len, c.at_ns), (20, f.len() as u32, 1));
         assert_eq!(&c.slot[..20], &f[..20], "cut to the snap length");
         // The slot back: a new burst captures again, up to the count.
         t.free.push(c.slot).unwrap();
-        let mut starved = false;
-        assert_eq!(t.offer(&mut starved, seen(&f, 5), |_| {}), Offer::Captured);
+        let mut b = t.begin(5);
+        assert_eq!(t.offer(&mut b, seen(&f, 5), |_| {}), Offer::Captured);
         assert_eq!(t.remaining.load(Ordering::Relaxed), 97);
+        t.end(b);
         t.remaining.store(0, Ordering::Relaxed);
         let c = t.filled.pop().unwrap();
         t.free.push(c.slot).unwrap();
+        let mut b = t.begin(6);
         assert_eq!(
-            t.offer(&mut starved, seen(&f, 6), |_| {}),
+            t.offer(&mut b, seen(&f, 6), |_| {}),
             Offer::Skipped,
             "count reached"
         );
+        t.end(b);
         t.stop();
         assert!(t.free.is_empty() && t.filled.is_empty() && !t.is_open());
+    }
+
+    #[test]
+    fn the_rate_budget_bounds_copies_per_second() {
+        let t = CaptureTap::default();
+        let f = frame(17, [198, 18, 0, 1], [198, 18, 0, 2], 1, 2);
+        // 1000 frames/s: a frame costs 1 ms of budget, the bucket holds 64.
+        t.start(
+            PortId(0),
+            IN,
+            &CaptureFilter::default(),
+            1_000_000,
+            64,
+            1024,
+            1000,
+        );
+        let mut captured = 0;
+        let mut over = 0;
+        // 10 s of 32-frame bursts every 100 us: 3.2 M frames offered.
+        for i in 1..=100_000u64 {
+            let now = i * 100_000;
+            let mut b = t.begin(now);
+            for _ in 0..32 {
+                match t.offer(&mut b, seen(&f, now), |_| {}) {
+                    Offer::Captured => captured += 1,
+                    Offer::OverRate => over += 1,
+                    o => panic!("{o:?}"),
+                }
+            }
+            t.end(b);
+            while let Some(c) = t.filled.pop() {
+                t.free.push(c.slot).unwrap();
+            }
+        }
+        // The first bucket's 64 and then 1000 per second.
+        assert!((10_000..=10_064 + 1).contains(&captured), "{captured}");
+        assert_eq!(captured + over, 3_200_000);
+        assert_eq!(t.rate_limited.load(Ordering::Relaxed), over);
+        assert_eq!(t.dropped.load(Ordering::Relaxed), 0);
+        // A spent budget and no filter: a whole burst counted at once.
+        let mut b = t.begin(100_000 * 100_000 + 1);
+        assert!(b.skip_all_over_rate(32));
+        assert_eq!(t.end(b), (0, 32));
+        // Without a rate: every frame (slots given back each burst).
+        t.start(
+            PortId(0),
+            IN,
+            &CaptureFilter::default(),
+            1_000_000,
+            64,
+            1024,
+            0,
+        );
+        let mut b = t.begin(1);
+        for _ in 0..32 {
+            assert_eq!(t.offer(&mut b, seen(&f, 1), |_| {}), Offer::Captured);
+        }
+        assert_eq!(t.end(b), (0, 0));
     }
 }

@@ -150,6 +150,10 @@ pub enum Request {
         /// Stop once this many frame bytes (as captured) were sent; 0: no byte bound.
         #[serde(default)]
         max_bytes: u64,
+        /// Frames per second each worker copies at most (its budget; more are counted as
+        /// rate limited); 0: no limit.
+        #[serde(default)]
+        max_rate: u64,
         /// Which frames.
         filter: crate::capture::CaptureFilter,
     },
@@ -449,6 +453,9 @@ pub enum Response {
         frames: u64,
         /// Frames the workers missed (no free slot: the reader was behind).
         dropped: u64,
+        /// Frames the workers let go over the capture's rate budget.
+        #[serde(default)]
+        rate_limited: u64,
     },
     /// `trace`: the packets traced (fewer than asked when the timeout came first).
     Trace {
@@ -700,7 +707,8 @@ mod tests {
         assert_eq!(serde_json::from_slice::<Response>(&w).unwrap(), frame);
         assert!(Response::CaptureDone {
             frames: 1,
-            dropped: 0
+            dropped: 0,
+            rate_limited: 0
         }
         .is_final());
     }

@@ -39,6 +39,7 @@ fn capture(
         snaplen: 2048,
         timeout_ms: 2000,
         max_bytes,
+        max_rate: 0,
         filter,
     });
     l.run_for(STEP);
@@ -52,7 +53,9 @@ fn capture(
     while let Ok(r) = rx.try_recv() {
         match r {
             Response::Frame(f) => frames.push((f.dir, unhex(&f.data), f.orig_len, f.ts_ns)),
-            Response::CaptureDone { frames, dropped } => done = Some((frames, dropped)),
+            Response::CaptureDone {
+                frames, dropped, ..
+            } => done = Some((frames, dropped)),
             r => panic!("{r:?}"),
         }
     }
@@ -109,6 +112,7 @@ fn capture_both_directions_filtered_and_bounded() {
             snaplen: 100,
             timeout_ms: 100,
             max_bytes: 0,
+            max_rate: 0,
             filter: CaptureFilter::default(),
         });
         l.run_for(STEP);

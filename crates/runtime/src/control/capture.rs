@@ -31,6 +31,7 @@ pub(super) struct CaptureAsk<'a> {
     pub(super) snaplen: u32,
     pub(super) timeout_ms: u32,
     pub(super) max_bytes: u64,
+    pub(super) max_rate: u64,
     pub(super) filter: CaptureFilter,
 }
 
@@ -72,6 +73,7 @@ impl<P: Port> Control<P> {
                 u64::from(ask.count),
                 snaplen,
                 slots,
+                ask.max_rate,
             );
         }
         let unix = std::time::SystemTime::now()
@@ -133,14 +135,20 @@ impl<P: Port> Control<P> {
                 .iter()
                 .map(|t| t.dropped.load(Ordering::Relaxed))
                 .sum();
+            let rate_limited: u64 = self
+                .taps
+                .iter()
+                .map(|t| t.rate_limited.load(Ordering::Relaxed))
+                .sum();
             for t in &self.taps {
                 t.stop();
             }
             let s = self.capture.take().expect("a capture runs");
-            tracing::info!(frames = s.sent, dropped, "capture ended");
+            tracing::info!(frames = s.sent, dropped, rate_limited, "capture ended");
             let _ = s.reply.send(Response::CaptureDone {
                 frames: s.sent,
                 dropped,
+                rate_limited,
             });
         }
         n

@@ -125,6 +125,7 @@ impl<P: Port> Control<P> {
                 snaplen,
                 timeout_ms,
                 max_bytes,
+                max_rate,
                 filter,
             } => {
                 let ask = super::capture::CaptureAsk {
@@ -134,6 +135,7 @@ impl<P: Port> Control<P> {
                     snaplen,
                     timeout_ms,
                     max_bytes,
+                    max_rate,
                     filter,
                 };
                 match self.capture_start(ask, reply.clone(), now) {

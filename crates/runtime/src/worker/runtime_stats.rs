@@ -72,6 +72,8 @@ pub struct RuntimeStats {
     pub capture_frames: u64,
     /// Frames a running capture missed: no free slot (the reader is behind).
     pub capture_dropped: u64,
+    /// Frames a running capture let go: over its rate budget (`ctl capture --max-rate`).
+    pub capture_rate_limited: u64,
     /// Packets each configured hook looked at (a hook that is off counts nothing), in
     /// [`HOOK_NAMES`] order: where the hooks' work goes (`ctl top`'s busiest hooks).
     pub hooks: [u64; 5],
@@ -116,6 +118,7 @@ impl RuntimeStats {
         }
         f("capture_frames", self.capture_frames);
         f("capture_dropped", self.capture_dropped);
+        f("capture_rate_limited", self.capture_rate_limited);
         for (n, v) in HOOK_NAMES.iter().zip(self.hooks) {
             f(n, v);
         }
@@ -142,6 +145,6 @@ mod tests {
         assert_eq!((r.loop_ns_total, r.busy_ns_total), (5_003_000, 5_001_000));
         let mut names = Vec::new();
         r.each(&mut |n, _| names.push(n));
-        assert_eq!(names.len(), 27);
+        assert_eq!(names.len(), 28);
     }
 }

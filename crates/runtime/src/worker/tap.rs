@@ -22,9 +22,10 @@ impl<Q: Queue> Worker<Q> {
             return;
         }
         let at = self.now.0;
-        let mut starved = false;
-        let (mut got, mut missed) = (0, 0);
-        for b in rx.iter() {
+        let mut burst = self.capture.begin(at);
+        let mut got = 0;
+        let all_over = burst.skip_all_over_rate(rx.len());
+        for b in rx.iter().take(if all_over { 0 } else { usize::MAX }) {
             let seen = capture::Seen {
                 frame: b.data(),
                 orig_len: b.pkt_len(),
@@ -32,12 +33,11 @@ impl<Q: Queue> Worker<Q> {
                 port,
                 dir: capture::IN,
             };
-            match self.capture.offer(&mut starved, seen, |_| {}) {
-                capture::Offer::Captured => got += 1,
-                capture::Offer::Skipped => {}
-                capture::Offer::NoSlot => missed += 1,
+            if self.capture.offer(&mut burst, seen, |_| {}) == capture::Offer::Captured {
+                got += 1;
             }
         }
+        let missed = self.capture.end(burst);
         self.capture_counted(got, missed);
     }
 
@@ -49,9 +49,13 @@ impl<Q: Queue> Worker<Q> {
         }
         let at = self.now.0;
         let tap = self.capture.clone();
-        let mut starved = false;
-        let (mut got, mut missed) = (0, 0);
-        for b in self.tx[p].iter() {
+        let mut burst = tap.begin(at);
+        let mut got = 0;
+        let all_over = burst.skip_all_over_rate(self.tx[p].len());
+        for b in self.tx[p]
+            .iter()
+            .take(if all_over { 0 } else { usize::MAX })
+        {
             let o = b.tx_offload();
             let fix = |copy: &mut [u8]| {
                 if o.ipv4_checksum || o.l4_checksum.is_some() {
@@ -65,24 +69,19 @@ impl<Q: Queue> Worker<Q> {
                 port,
                 dir: capture::OUT,
             };
-            match tap.offer(&mut starved, seen, fix) {
-                capture::Offer::Captured => got += 1,
-                capture::Offer::Skipped => {}
-                capture::Offer::NoSlot => missed += 1,
+            if tap.offer(&mut burst, seen, fix) == capture::Offer::Captured {
+                got += 1;
             }
         }
+        let missed = tap.end(burst);
         self.capture_counted(got, missed);
     }
 
-    /// One burst's capture figures: the worker's counters, and the missed ones for the
-    /// capture's summary (one atomic add per burst that missed any).
-    fn capture_counted(&mut self, got: u64, missed: u64) {
+    /// One burst's capture figures in the worker's counters (the tap counted the misses for
+    /// the capture's summary).
+    fn capture_counted(&mut self, got: u64, (no_slot, over_rate): (u64, u64)) {
         self.rt.capture_frames += got;
-        if missed > 0 {
-            self.rt.capture_dropped += missed;
-            self.capture
-                .dropped
-                .fetch_add(missed, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.rt.capture_dropped += no_slot;
+        self.rt.capture_rate_limited += over_rate;
     }
 }
