@@ -703,6 +703,25 @@ fn daytime_and_qotd_reply_then_close() {
 }
 
 #[test]
+fn daytime_to_a_peer_that_never_closes_ends_by_the_fin_wait_2_timeout() {
+    // The client reads the line but never closes (nor sends anything): the service releases
+    // its end once the FIN is out, as inetd's close() does, and the orphan leaves FIN-WAIT-2
+    // after `fin_wait2_timeout` (60 s) instead of being held by the service forever.
+    let mut t = Svc::new();
+    let c = t.connect(13);
+    t.run(300);
+    assert!(!t.read(c).is_empty());
+    assert!(t.net.a.is_read_closed(c).unwrap());
+    assert_eq!(t.svc.active(), 0, "the service let go of the connection");
+    assert_eq!(t.net.b.len(), 1, "its end is an orphan in FIN-WAIT-2");
+    t.net.run_for(Nanos::from_secs(59));
+    assert_eq!(t.net.b.len(), 1, "not before the timeout");
+    t.net.run_for(Nanos::from_secs(2));
+    assert!(t.net.b.is_empty(), "gone after fin_wait2_timeout");
+    assert_eq!(t.net.b.stats().orphan_timeouts, 1);
+}
+
+#[test]
 fn chargen_sends_rfc864_lines_while_the_peer_reads() {
     let mut t = Svc::new();
     let c = t.connect(19);

@@ -343,13 +343,17 @@ impl ServiceSet {
     }
 
     /// Reads what arrived, writes what can be written, and finishes once the peer is done
-    /// and our output is out.
+    /// and our output is out, or, for the services that close the connection themselves
+    /// (daytime, quote of the day), once their FIN is queued: the handle is released like an
+    /// inetd server's `close()`, so a peer that never closes leaves an orphan whose
+    /// FIN-WAIT-2 times out (`fin_wait2_timeout`) instead of a connection held forever.
     fn drive(&mut self, stack: &mut impl TcpSockets, h: SocketHandle) {
         let Some(mut c) = self.conns[h.index()].take() else {
             return;
         };
         let ok = self.step(stack, &mut c).is_ok();
         let done = !ok
+            || (c.flushed() && c.close_after && c.write_shut)
             || (c.flushed()
                 && stack.is_read_closed(h).unwrap_or(true)
                 && stack.recv_queue(h).unwrap_or(0) == 0);
