@@ -29,7 +29,7 @@
 #   [metrics] on and scraped every second (curl on CPU 0), and with `burst ctl capture` of
 #   both directions of port a running (to /dev/null) — the capture must drop and count, not
 #   slow forwarding. Their ratios are to that reference. CAPTURE_RATE sets the capture's
-#   --max-rate (frames per second per worker, default 100000).
+#   --max-rate (frames per second per worker, default: ctl capture's own, 10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -191,7 +191,7 @@ for r in $(seq 1 "$rounds"); do
     side="for i in \$(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:19108/metrics; sleep 1; done"
     run burst-metrics "$mprefix" "burst running" 30 "$burst" run -c "$tmp/metrics.toml"
     m=$rate
-    side="$burst ctl --socket $tmp/burst.sock capture a --dir both -c 4000000000 -C 0 --max-rate ${CAPTURE_RATE:-100000} -W $((warm + secs - 1)) -w /dev/null"
+    side="$burst ctl --socket $tmp/burst.sock capture a --dir both -c 4000000000 -C 0 ${CAPTURE_RATE:+--max-rate $CAPTURE_RATE} -W $((warm + secs - 1)) -w /dev/null"
     run burst-capture "$cprefix" "burst running" 30 "$burst" run -c "$tmp/capture.toml"
     c=$rate
     side="" run_cpus=""

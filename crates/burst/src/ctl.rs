@@ -160,7 +160,7 @@ pub(crate) enum CtlCommand {
         max_bytes: u64,
         /// Frames per second each worker copies at most: a capture at full rate lets the rest
         /// go (counted) instead of slowing forwarding; 0: no limit.
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 10_000)]
         max_rate: u64,
         /// Frames at most.
         #[arg(short = 'c', default_value_t = 1000)]
