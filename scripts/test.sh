@@ -59,8 +59,10 @@ step "software TSO judged by tshark"
 scripts/check-tso.sh
 
 step "fuzz targets build and run briefly (scripts/fuzz.sh for longer runs)"
-scripts/fuzz.sh "${BURST_FUZZ_SECONDS:-15}" all
-scripts/fuzz.sh "${BURST_NODE_FUZZ_SECONDS:-10}" node_host node_router
+# A fixed number of runs from a fixed seed: the same inputs every time (scripts/fuzz.sh alone
+# explores for longer, with new inputs each run).
+FUZZ_RUNS=${BURST_FUZZ_RUNS:-300000} scripts/fuzz.sh 15 all
+FUZZ_RUNS=${BURST_NODE_FUZZ_RUNS:-800} scripts/fuzz.sh 10 node_host node_router
 
 step "benches compile"
 cargo bench --workspace --all-features --no-run
