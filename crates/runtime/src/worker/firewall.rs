@@ -227,6 +227,49 @@ impl<B> Fw<B> {
         self.ct.get(id).marks & marks::NAT != 0
     }
 
+    /// Rewrites a datagram of NAT session `id` going `dir` (addresses, ports or echo id) and
+    /// clamps the MSS of a SYN when configured.
+    fn nat_translate(&mut self, ip: &mut [u8], id: SessionId, dir: Dir, tcp_flags: u8) {
+        packet::rewrite(ip, &self.target(id, dir));
+        let n = self.nat.as_mut().expect("a NAT session implies NAT");
+        n.stats.translated += 1;
+        if let Some(mss) = n.config().mss_clamp {
+            if tcp_flags & 0x02 != 0 && packet::clamp_mss(ip, mss) {
+                n.stats.mss_clamped += 1;
+            }
+        }
+    }
+
+    /// Rewrites a later fragment of NAT session `id` (its first one told where it belongs).
+    fn nat_translate_fragment(&mut self, ip: &mut [u8], id: SessionId, dir: Dir) {
+        packet::rewrite(ip, &self.target(id, dir));
+        let n = self.nat.as_mut().expect("a NAT session implies NAT");
+        n.stats.fragments += 1;
+        n.stats.translated += 1;
+    }
+
+    /// Rewrites an ICMP error about NAT session `id`: the quoted datagram, the outer
+    /// destination, and the outer source when the error came from the quoted destination.
+    fn nat_translate_icmp_error(
+        &mut self,
+        ip: &mut [u8],
+        id: SessionId,
+        dir: Dir,
+        outer_src: std::net::Ipv4Addr,
+        quoted_dst: std::net::Ipv4Addr,
+    ) {
+        let to = self.target(id, dir);
+        let src = if outer_src == quoted_dst {
+            to.src
+        } else {
+            outer_src
+        };
+        packet::rewrite_icmp_error(ip, src, to.dst, &to.reverse());
+        let n = self.nat.as_mut().expect("a NAT session implies NAT");
+        n.stats.icmp_errors += 1;
+        n.stats.translated += 1;
+    }
+
     /// The counters for `ctl stats` (all zero without NAT).
     pub(super) fn nat_stats(&self) -> burst_stack::nat::NatStats {
         self.nat.as_ref().map(|n| n.stats).unwrap_or_default()
@@ -463,15 +506,7 @@ impl<Q: Queue> Worker<Q> {
                 if !fw.is_nat(id) {
                     return Outcome::Pass(HookVerdict::Pass);
                 }
-                let to = fw.target(id, dir);
-                packet::rewrite(ip, &to);
-                let n = fw.nat.as_mut().expect("nat session");
-                n.stats.translated += 1;
-                if let Some(mss) = n.config().mss_clamp {
-                    if tcp_flags & 0x02 != 0 && packet::clamp_mss(ip, mss) {
-                        n.stats.mss_clamped += 1;
-                    }
-                }
+                fw.nat_translate(ip, id, dir, tcp_flags);
                 Outcome::Pass(HookVerdict::Translated)
             }
             Shape::IcmpError { outer, quoted, .. } => {
@@ -490,16 +525,7 @@ impl<Q: Queue> Worker<Q> {
                 if !fw.is_nat(id) {
                     return Outcome::Pass(HookVerdict::Pass);
                 }
-                let to = fw.target(id, dir);
-                let src = if outer.src == quoted.dst {
-                    to.src
-                } else {
-                    outer.src
-                };
-                packet::rewrite_icmp_error(ip, src, to.dst, &to.reverse());
-                let n = fw.nat.as_mut().expect("nat session");
-                n.stats.icmp_errors += 1;
-                n.stats.translated += 1;
+                fw.nat_translate_icmp_error(ip, id, dir, outer.src, quoted.dst);
                 Outcome::Pass(HookVerdict::Translated)
             }
             Shape::LaterFragment { .. } => {
@@ -507,11 +533,7 @@ impl<Q: Queue> Worker<Q> {
                 match fw.frags.find(&k, now) {
                     Some((id, dir)) if frag_fits(fw.ct.get(id), dir, &k) => {
                         if fw.is_nat(id) {
-                            let to = fw.target(id, dir);
-                            packet::rewrite(ip, &to);
-                            let n = fw.nat.as_mut().expect("nat session");
-                            n.stats.fragments += 1;
-                            n.stats.translated += 1;
+                            fw.nat_translate_fragment(ip, id, dir);
                             Outcome::Pass(HookVerdict::Translated)
                         } else {
                             Outcome::Pass(HookVerdict::Pass)

@@ -48,7 +48,7 @@ impl<Q: Queue> Worker<Q> {
             return;
         }
         let at = self.now.0;
-        let tap = self.capture.clone();
+        let tap = &self.capture;
         let mut burst = tap.begin(at);
         let mut got = 0;
         let all_over = burst.skip_all_over_rate(self.tx[p].len());

@@ -145,20 +145,12 @@ impl<Q: Queue> Worker<Q> {
                     fw.stats.drop_invalid += 1;
                     return Outcome::Drop("fw.drop_invalid");
                 }
-                let to = fw.target(id, dir);
                 if first_fragment {
                     let k = frag_key(ip);
                     fw.frags.learn(k, id, dir, now);
                     fw.release = Some(k);
                 }
-                packet::rewrite(ip, &to);
-                let nat = fw.nat.as_mut().expect("checked");
-                nat.stats.translated += 1;
-                if let Some(mss) = nat.config().mss_clamp {
-                    if tcp_flags & 0x02 != 0 && packet::clamp_mss(ip, mss) {
-                        nat.stats.mss_clamped += 1;
-                    }
-                }
+                fw.nat_translate(ip, id, dir, tcp_flags);
                 Outcome::Pass(HookVerdict::Translated)
             }
             Shape::IcmpError { outer, quoted, .. } => {
@@ -166,27 +158,14 @@ impl<Q: Queue> Worker<Q> {
                     nat.stats.drop_icmp_error += 1;
                     return Outcome::Drop("nat.drop_icmp_error");
                 };
-                let to = fw.target(id, dir);
-                let src = if outer.src == quoted.dst {
-                    to.src
-                } else {
-                    outer.src
-                };
-                packet::rewrite_icmp_error(ip, src, to.dst, &to.reverse());
-                let nat = fw.nat.as_mut().expect("checked");
-                nat.stats.icmp_errors += 1;
-                nat.stats.translated += 1;
+                fw.nat_translate_icmp_error(ip, id, dir, outer.src, quoted.dst);
                 Outcome::Pass(HookVerdict::Translated)
             }
             Shape::LaterFragment { .. } => {
                 let k = frag_key(ip);
                 match fw.frags.find(&k, now) {
                     Some((id, dir)) if frag_fits(fw.ct.get(id), dir, &k) => {
-                        let to = fw.target(id, dir);
-                        packet::rewrite(ip, &to);
-                        let nat = fw.nat.as_mut().expect("checked");
-                        nat.stats.fragments += 1;
-                        nat.stats.translated += 1;
+                        fw.nat_translate_fragment(ip, id, dir);
                         Outcome::Pass(HookVerdict::Translated)
                     }
                     _ => Outcome::Held,
