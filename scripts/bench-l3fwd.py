@@ -8,6 +8,15 @@
       first three octets, e.g. 198.18.0), source ports 1024.. and destination ports 80..95 so
       every frame is a different flow.
 
+  bench-l3fwd.py pcap OUT.pcap DST_MAC SRC_NET DST_NET COUNT FLAGS
+      The same with TCP flags FLAGS (an integer; default 2, SYN): 16 (ACK) for the segments
+      of established connections.
+
+  bench-l3fwd.py replies OUT.pcap DST_MAC SRC_NET PUBLIC COUNT FLAGS
+      The answers to the first form's COUNT flows after NAPT with port preservation to the
+      address PUBLIC: from SRC_NET.10-25 (the first form's destinations, ports 80..95) to
+      PUBLIC, ports 1024.. (one per flow), TCP flags FLAGS.
+
   bench-l3fwd.py routes VIA0 VIA1
       Prints [[route]] entries for every prefix of length /16../32 inside 198.18.0.0/15 that
       does not overlap 198.18.0.0/23 (the test destinations) or 198.19.0.0/23 (the transit
@@ -38,12 +47,14 @@ def csum(data: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def pcap(out: str, dst_mac: str, src_net: str, dst_net: str, count: int) -> None:
+def pcap(out: str, dst_mac: str, src_net: str, dst_net: str, count: int, flags: int = 2,
+         public: str = "") -> None:
     dmac = bytes.fromhex(dst_mac.replace(":", ""))
     smac = bytes.fromhex("020000000099")  # the upstream host that sends to the router
     sn = bytes(int(x) for x in src_net.split("."))
     dn = bytes(int(x) for x in dst_net.split("."))
-    assert len(dmac) == 6 and len(sn) == 3 and len(dn) == 3
+    pub = bytes(int(x) for x in public.split(".")) if public else b""
+    assert len(dmac) == 6 and len(sn) == 3 and len(dn) == 3 and len(pub) in (0, 4)
     with open(out, "wb") as f:
         # pcap global header: microsecond timestamps, v2.4, snaplen 65535, LINKTYPE_ETHERNET.
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -51,9 +62,13 @@ def pcap(out: str, dst_mac: str, src_net: str, dst_net: str, count: int) -> None
             src = sn + bytes([10 + i % 16])
             dst = dn + bytes([10 + (i // 16) % 16])
             sport, dport = 1024 + i, 80 + i % 16
+            if pub:
+                # The answer to flow i of the other direction, sent to its public address.
+                src, dst = sn + bytes([10 + (i // 16) % 16]), pub
+                sport, dport = dport, sport
             ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i, 0x4000, 64, 6, 0, src, dst))
             ip[10:12] = struct.pack("!H", csum(bytes(ip)))
-            tcp = bytearray(struct.pack("!HHIIBBHHH", sport, dport, 1 + i, 0, 0x50, 0x02, 65535, 0, 0))
+            tcp = bytearray(struct.pack("!HHIIBBHHH", sport, dport, 1 + i, 0, 0x50, flags, 65535, 0, 0))
             pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
             tcp[16:18] = struct.pack("!H", csum(pseudo + bytes(tcp)))
             frame = dmac + smac + b"\x08\x00" + bytes(ip) + bytes(tcp)
@@ -114,7 +129,10 @@ def rate(path: str, warmup: float, secs: float, ports: list) -> None:
 
 def main() -> int:
     if len(sys.argv) >= 6 and sys.argv[1] == "pcap":
-        pcap(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]) if len(sys.argv) > 6 else 256)
+        pcap(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]) if len(sys.argv) > 6 else 256,
+             int(sys.argv[7]) if len(sys.argv) > 7 else 2)
+    elif len(sys.argv) == 8 and sys.argv[1] == "replies":
+        pcap(sys.argv[2], sys.argv[3], sys.argv[4], "0.0.0", int(sys.argv[6]), int(sys.argv[7]), sys.argv[5])
     elif len(sys.argv) == 4 and sys.argv[1] == "routes":
         routes(sys.argv[2], sys.argv[3])
     elif len(sys.argv) >= 6 and sys.argv[1] == "rate":

@@ -20,9 +20,12 @@
 #   BASELINE=/path/to/an/older/burst adds that binary (same configuration) to every round, for
 #   before/after comparisons of a change in the same run.
 #   NAT=1 adds burst with NAT44 masquerading what leaves port b (to its address 198.19.1.1)
-#   to every round: port a's frames are translated (one session per flow of the pcap, 256
-#   by default, FLOWS=N for more), port b's go through the firewall-hook untranslated; the
-#   median is compared with plain burst's of the same run.
+#   to every round, on traffic of established TCP connections (ACK segments) translated both
+#   ways: port a's frames are the inside hosts' (one session per flow, 256 by default, FLOWS=N
+#   for more), port b's the answers to them, sent to the public address 198.19.1.1 and its
+#   preserved ports. Its median is compared with plain burst's of the same run (same frame
+#   size and flow count; plain burst's frames are SYNs, which forwarding does not look at).
+#   With BASELINE too, the baseline binary runs the NAT configuration as well.
 #   OBSERVE=1 adds three burst runs per round, each with its worker pinned to CPU 1 and its
 #   control thread on CPU 0 (`[eal] cpus = [1]`, as a deployment places them: the control
 #   thread serves scrapes and drains captures): the reference with nothing observed, with
@@ -83,6 +86,11 @@ flows=${FLOWS:-256}
 python3 "$helper" pcap "$tmp/port0.pcap" "$mac0" 198.18.0 198.18.1 "$flows"
 python3 "$helper" pcap "$tmp/port1.pcap" "$mac1" 198.18.1 198.18.0 "$flows"
 vdevs=("--vdev=net_pcap0,rx_pcap=$tmp/port0.pcap,infinite_rx=1" "--vdev=net_pcap1,rx_pcap=$tmp/port1.pcap,infinite_rx=1")
+if [ -n "${NAT:-}" ]; then
+  # Established connections through NAPT (ACK segments, flags 16): out, and the answers in.
+  python3 "$helper" pcap "$tmp/nat0.pcap" "$mac0" 198.18.0 198.18.1 "$flows" 16
+  python3 "$helper" replies "$tmp/nat1.pcap" "$mac1" 198.18.1 198.19.1.1 "$flows" 16
+fi
 
 # burst's configurations: the committed one with this run's pcaps, prefix and socket, and the
 # same plus the large table.
@@ -107,9 +115,12 @@ grep -q "^cpus = \[$cpu\]" "$tmp/ref.toml" || { echo "configs/bench-router.toml:
   printf '\n[metrics]\nlisten = "127.0.0.1:19108"\n'; } > "$tmp/metrics.toml"
 sed "s#--file-prefix=$rprefix#--file-prefix=$cprefix#" "$tmp/ref.toml" > "$tmp/capture.toml"
 nprefix=bench-l3fwd-nat$$
-{ sed "s#--file-prefix=$bprefix#--file-prefix=$nprefix#" "$tmp/small.toml"
+{ sed -e "s#--file-prefix=$bprefix#--file-prefix=$nprefix#" -e "s#$tmp/port\([01]\).pcap#$tmp/nat\1.pcap#" "$tmp/small.toml"
   printf '\n[nat]\noutside = ["b"]\npool = ["198.19.1.1"]\n'; } > "$tmp/nat.toml"
-prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix" "$mprefix" "$cprefix" "$rprefix" "$nprefix")
+grep -q "$tmp/nat1.pcap" "$tmp/nat.toml" || { echo "nat.toml: pcap paths not replaced"; exit 1; }
+aprefix=bench-l3fwd-basenat$$
+sed "s#--file-prefix=$nprefix#--file-prefix=$aprefix#" "$tmp/nat.toml" > "$tmp/basenat.toml"
+prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix" "$mprefix" "$cprefix" "$rprefix" "$nprefix" "$aprefix")
 nat=${NAT:-}
 observe=${OBSERVE:-}
 # A job started once the tool is up (while its rate is sampled) and stopped after.
@@ -161,7 +172,7 @@ run() {
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); r_all=(); n_all=()
+b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); r_all=(); n_all=(); a_all=()
 for r in $(seq 1 "$rounds"); do
   run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
   b=$rate brx=$rx
@@ -183,6 +194,11 @@ for r in $(seq 1 "$rounds"); do
     run burst-nat "$nprefix" "burst running" 30 "$burst" run -c "$tmp/nat.toml"
     printf '         burst with NAT (%d sessions): %6.2f Mpps (rx %6.2f)\n' "$flows" "$rate" "$rx"
     n_all+=("$rate")
+    if [ -n "$baseline" ]; then
+      run baseline-nat "$aprefix" "burst running" 30 "$baseline" run -c "$tmp/basenat.toml"
+      printf '         baseline with NAT: %6.2f Mpps (rx %6.2f)\n' "$rate" "$rx"
+      a_all+=("$rate")
+    fi
   fi
   if [ -n "$observe" ]; then
     run_cpus="0,$cpu"
@@ -217,6 +233,12 @@ if [ -n "$nat" ]; then
   nm=$(printf '%s\n' "${n_all[@]}" | median)
   printf 'burst with NAT (%d sessions): %.2f Mpps, %s of burst without (goal >= 0.7)\n' "$flows" "$nm" \
     "$(awk -v a="$nm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
+  if [ -n "$baseline" ]; then
+    am=$(printf '%s\n' "${a_all[@]}" | median)
+    printf 'baseline with NAT: %.2f Mpps, %s of burst without; this burst with NAT / baseline with NAT %s\n' "$am" \
+      "$(awk -v a="$am" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')" \
+      "$(awk -v a="$nm" -v b="$am" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
+  fi
 fi
 if [ -n "$observe" ]; then
   rm_=$(printf '%s\n' "${r_all[@]}" | median)

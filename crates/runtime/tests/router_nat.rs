@@ -712,3 +712,147 @@ fn fragments_are_translated_as_their_first_and_held_until_it_comes() {
         l.finish();
     }
 }
+
+/// Whether the IPv4 header checksum and the TCP/UDP checksum (with the pseudo-header) of
+/// datagram `d` verify.
+fn checksums_ok(d: &[u8]) -> bool {
+    use burst_wire::checksum;
+    let p = ipv4::Packet::new_checked(d).unwrap();
+    let l4 = p.payload();
+    let ph = checksum::pseudo_header(p.src_addr(), p.dst_addr(), d[9], l4.len() as u16);
+    checksum::sum(&d[..20]) == 0xffff && checksum::combine(&[ph, checksum::sum(l4)]) == 0xffff
+}
+
+fn conntrack_states(l: &mut Lab) -> Vec<(String, u64)> {
+    let rx = l.request(Request::Conntrack { flush: false });
+    l.run_for(Nanos::from_millis(20));
+    let Ok(Response::Conntrack { sessions, .. }) = rx.try_recv() else {
+        panic!("no conntrack answer")
+    };
+    sessions.into_iter().map(|s| (s.state, s.packets)).collect()
+}
+
+#[test]
+fn established_sessions_are_translated_on_the_fast_path_both_ways() {
+    let mut l = nat_lab("");
+    // A flow's first datagram makes its session on the full path.
+    l.send_from_a(&udp_dg(A, 40000, B, 53, b"q1"));
+    l.run_for(Nanos::from_millis(50));
+    assert_eq!(l.fwd().fast_path, 0);
+    // The rest of it, both ways, on the fast path: out from the inside, and in to the public
+    // address (which is also burst's own address on b).
+    l.send_from_a(&udp_dg(A, 40000, B, 53, b"q2"));
+    l.run_for(Nanos::from_millis(50));
+    from_b(&mut l, &udp_dg(B, 53, P, 40000, b"a1"));
+    l.run_for(Nanos::from_millis(50));
+    let f = l.fwd();
+    assert_eq!((f.fast_path, f.forwarded), (2, 3));
+    assert_eq!(flows(&l, 1), [(P, 40000, B, 53, 17), (P, 40000, B, 53, 17)]);
+    assert_eq!(flows(&l, 0), [(B, 53, A, 40000, 17)]);
+    let out = l.ipv4_seen(1);
+    let back = l.ipv4_seen(0);
+    for d in out.iter().chain(&back).map(|x| &x.2) {
+        assert!(checksums_ok(d), "{d:02x?}");
+        assert_eq!(d[8], 63, "TTL");
+    }
+    assert_eq!(&out[1].2[28..], b"q2");
+    assert_eq!(&back[0].2[28..], b"a1");
+    // The same counters and session state as the full path keeps.
+    assert_eq!(counter(&l, "nat.translated"), 3);
+    assert_eq!(conntrack_states(&mut l), [("REPLIED".to_string(), 3)]);
+    l.finish();
+}
+
+#[test]
+fn tcp_through_the_nat_fast_path_keeps_its_state_and_checksums() {
+    let mut l = nat_lab("");
+    l.send_from_a(&tcp_seg(A, 40001, B, 80, 0x02));
+    l.run_for(Nanos::from_millis(20));
+    assert_eq!(conntrack_states(&mut l), [("SYN_SENT".to_string(), 1)]);
+    from_b(&mut l, &tcp_seg(B, 80, P, 40001, 0x12));
+    l.run_for(Nanos::from_millis(20));
+    assert_eq!(conntrack_states(&mut l), [("SYN_RECV".to_string(), 2)]);
+    l.send_from_a(&tcp_seg(A, 40001, B, 80, 0x10));
+    l.run_for(Nanos::from_millis(20));
+    assert_eq!(conntrack_states(&mut l), [("ESTABLISHED".to_string(), 3)]);
+    l.send_from_a(&tcp_seg(A, 40001, B, 80, 0x11));
+    from_b(&mut l, &tcp_seg(B, 80, P, 40001, 0x11));
+    l.run_for(Nanos::from_millis(20));
+    l.send_from_a(&tcp_seg(A, 40001, B, 80, 0x10));
+    l.run_for(Nanos::from_millis(20));
+    assert_eq!(conntrack_states(&mut l), [("TIME_WAIT".to_string(), 6)]);
+    assert_eq!(l.fwd().fast_path, 5, "all but the SYN");
+    assert_eq!(flows(&l, 0), [(B, 80, A, 40001, 6); 2]);
+    assert_eq!(flows(&l, 1), [(P, 40001, B, 80, 6); 4]);
+    for (_, _, d) in l.ipv4_seen(0).iter().chain(&l.ipv4_seen(1)) {
+        assert!(checksums_ok(d), "{d:02x?}");
+    }
+    l.finish();
+}
+
+#[test]
+fn the_fast_path_refuses_what_the_firewall_state_machine_refuses() {
+    let mut l = fw_lab("[firewall]\nports = [\"b\"]\n");
+    l.send_from_a(&tcp_seg(A, 6000, B, 80, 0x02));
+    l.run_for(Nanos::from_millis(20));
+    from_b(&mut l, &tcp_seg(B, 80, A, 6000, 0x12));
+    l.run_for(Nanos::from_millis(20));
+    l.send_from_a(&tcp_seg(A, 6000, B, 80, 0x10));
+    l.run_for(Nanos::from_millis(20));
+    assert_eq!(l.fwd().fast_path, 2);
+    assert_eq!(conntrack_states(&mut l), [("ESTABLISHED".to_string(), 3)]);
+    // A SYN-ACK from the originator of an established connection: dropped and counted, as the
+    // full path does; in both directions of the firewalled port.
+    l.send_from_a(&tcp_seg(A, 6000, B, 80, 0x12));
+    from_b(&mut l, &tcp_seg(B, 80, A, 6000, 0x02));
+    l.run_for(Nanos::from_millis(20));
+    assert_eq!(counter(&l, "fw.drop_invalid"), 2);
+    assert_eq!(flows(&l, 1).len(), 2);
+    assert_eq!(flows(&l, 0).len(), 1);
+    // Data keeps flowing; an untranslated session leaves the datagram as it was.
+    l.send_from_a(&tcp_seg(A, 6000, B, 80, 0x18));
+    l.run_for(Nanos::from_millis(20));
+    let out = l.ipv4_seen(1);
+    assert_eq!(out.len(), 3);
+    let mut want = tcp_seg(A, 6000, B, 80, 0x18);
+    want[8] -= 1;
+    want[10..12].copy_from_slice(&[0, 0]);
+    let c = !burst_wire::checksum::sum(&want[..20]);
+    want[10..12].copy_from_slice(&c.to_be_bytes());
+    assert_eq!(out[2].2, want);
+    assert_eq!(l.fwd().fast_path, 3, "the drops are not forwarded");
+    l.finish();
+}
+
+#[test]
+fn packet_filters_and_mss_clamping_keep_nat_traffic_on_the_full_path() {
+    // A deny rule on b's way out sees the translated datagram, as the full path orders it.
+    let mut l = nat_lab(
+        "[[filter]]\nport = \"b\"\ndirection = \"out\"\nsrc = \"198.18.2.254\"\n\
+         proto = \"udp\"\ndport = 54\naction = \"deny\"\n",
+    );
+    for dport in [53, 54] {
+        for _ in 0..2 {
+            l.send_from_a(&udp_dg(A, 40000, B, dport, b"x"));
+            l.run_for(Nanos::from_millis(20));
+        }
+    }
+    assert_eq!(flows(&l, 1), [(P, 40000, B, 53, 17); 2]);
+    assert_eq!(l.fwd().drop_filter_out, 2);
+    assert_eq!(l.fwd().fast_path, 0);
+    l.finish();
+    // A retransmitted SYN of a known session is clamped too.
+    let mut l = nat_lab("mss_clamp = 1400\n");
+    for _ in 0..2 {
+        l.send_from_a(&tcp_seg(A, 40000, B, 80, 0x02));
+        l.run_for(Nanos::from_millis(20));
+    }
+    let out = l.ipv4_seen(1);
+    assert_eq!(out.len(), 2);
+    for (_, _, d) in &out {
+        assert_eq!(u16::from_be_bytes([d[42], d[43]]), 1400);
+        assert!(checksums_ok(d));
+    }
+    assert_eq!(counter(&l, "nat.mss_clamped"), 2);
+    l.finish();
+}

@@ -286,6 +286,8 @@ pub struct Session {
     replied: bool,
     class: Class,
     live: bool,
+    /// When it last moved to its list's tail (see [`requeue_after`]).
+    linked: Nanos,
     prev: u32,
     next: u32,
 }
@@ -318,6 +320,7 @@ impl Session {
         replied: false,
         class: Class::Udp,
         live: false,
+        linked: Nanos::ZERO,
         prev: NONE,
         next: NONE,
     };
@@ -470,7 +473,36 @@ impl Conntrack {
     /// The session `t` belongs to, and which way `t` goes.
     #[inline]
     pub fn lookup(&self, t: &Tuple) -> Option<(SessionId, Dir)> {
-        let h = t.hash(self.seed) as u32;
+        self.lookup_hashed(t, self.hash_of(t))
+    }
+
+    /// `t`'s hash in this table (for [`prefetch`](Self::prefetch) and
+    /// [`lookup_hashed`](Self::lookup_hashed), so a burst can hash every packet, prefetch
+    /// every index slot, then look them up while the first slots arrive).
+    #[inline]
+    pub fn hash_of(&self, t: &Tuple) -> u32 {
+        t.hash(self.seed) as u32
+    }
+
+    /// Starts loading the index slot where a key of hash `h` is probed first.
+    #[inline]
+    pub fn prefetch(&self, h: u32) {
+        burst_port::prefetch(&self.index[h as usize & self.mask]);
+    }
+
+    /// Starts loading the session the first slot of hash `h` points to, if any (after
+    /// [`prefetch`](Self::prefetch) of the same hash had time to land).
+    #[inline]
+    pub fn prefetch_session(&self, h: u32) {
+        let s = self.index[h as usize & self.mask];
+        if s.val != 0 {
+            burst_port::prefetch(&self.sessions[((s.val - 1) >> 1) as usize]);
+        }
+    }
+
+    /// [`lookup`](Self::lookup) with the hash already computed by [`hash_of`](Self::hash_of).
+    #[inline]
+    pub fn lookup_hashed(&self, t: &Tuple, h: u32) -> Option<(SessionId, Dir)> {
         let mut i = h as usize & self.mask;
         loop {
             let s = self.index[i];
@@ -530,6 +562,7 @@ impl Conntrack {
             orig,
             reply,
             created: now,
+            linked: now,
             expires: now + self.cfg.timeout(class),
             packets: 1,
             tcp,
@@ -562,11 +595,14 @@ impl Conntrack {
         } else {
             s.class
         };
-        let expires = now + self.cfg.timeout(class);
+        let timeout = self.cfg.timeout(class);
+        let expires = now + timeout;
         if class != s.class {
             self.unlink(id.0);
             self.link_tail(id.0, class);
-        } else {
+            self.sessions[i].linked = now;
+        } else if now.saturating_sub(s.linked) >= requeue_after(timeout) {
+            s.linked = now;
             self.move_to_tail(id.0);
         }
         self.sessions[i].expires = expires;
@@ -766,6 +802,18 @@ impl Conntrack {
         }
         self.index[hole] = Slot::default();
     }
+}
+
+/// How long after its last move to the tail a refreshed session moves again. Moving on every
+/// packet keeps each list in exact expiry order but touches the two neighbours of the session
+/// in the list (two cache misses a packet in a large table); moving at most once per 1/64 of
+/// the timeout keeps the list ordered by the time of the last move, so a session's expiry is
+/// at most that much later than the list order says, and aging reaches an expired session at
+/// most that late (RFC 5382's 2 h 4 min: 116 s; UDP's 5 min: 4.7 s). Nothing is removed
+/// early: expiry reads the session's own deadline.
+#[inline]
+fn requeue_after(timeout: Nanos) -> Nanos {
+    Nanos(timeout.0 >> 6)
 }
 
 /// The TCP state machine: the next class, or `None` for a segment it refuses.

@@ -40,7 +40,10 @@ use super::forward::Hop;
 use super::Worker;
 use crate::trace::{Hook, HookVerdict};
 
+mod fast;
 mod public;
+
+pub(super) use fast::Fast;
 
 /// Most rows one worker hands `ctl conntrack` / `ctl nat` (a larger table is listed cut).
 pub const LIST_ROWS: usize = 65_536;
@@ -320,7 +323,16 @@ impl<Q: Queue> Worker<Q> {
             .is_some_and(|f| f.is_outside(port) && f.nat.as_ref().is_some_and(|n| n.is_public(a)))
     }
 
-    /// Ports the fast path must leave to the full path (0 without NAT or firewall).
+    /// Whether `port` is a NAT outside port (datagrams to public addresses arrive there).
+    #[inline]
+    pub(super) fn fw_public_port(&self, port: PortId) -> bool {
+        self.fw
+            .as_ref()
+            .is_some_and(|f| f.nat.is_some() && f.is_outside(port))
+    }
+
+    /// Ports whose datagrams need the firewall-hook (0 without NAT or firewall): the fast path
+    /// takes them only for sessions this core holds (`firewall/fast.rs`).
     #[inline]
     pub(super) fn fw_ports(&self) -> u64 {
         self.fw.as_ref().map_or(0, |f| f.ports())
@@ -467,7 +479,11 @@ impl<Q: Queue> Worker<Q> {
                             });
                         match r {
                             Ok(id) => {
-                                fw.ct.get_mut(id).marks = m;
+                                let s = fw.ct.get_mut(id);
+                                s.marks = m;
+                                // `track` below counts this first packet (insert counted it for callers that
+                                // do not track).
+                                s.packets = 0;
                                 if m & marks::NAT != 0 {
                                     if let Some(n) = fw.nat.as_mut() {
                                         n.stats.sessions_out += 1;

@@ -21,6 +21,7 @@
 use std::net::Ipv4Addr;
 
 use burst_port::{ChecksumStatus, Nanos, PacketBuf, Queue};
+use burst_stack::conntrack::{Dir, SessionId};
 use burst_stack::filter::Direction;
 use burst_stack::frag;
 use burst_stack::icmp::ErrorKind;
@@ -30,6 +31,7 @@ use burst_wire::ethernet::{self, MacAddr};
 use burst_wire::icmpv4::{DstUnreachable, Redirect, TimeExceeded};
 use burst_wire::ipv4;
 
+use super::firewall::Fast;
 use super::kernel_peer::Transit;
 use super::Worker;
 use crate::trace::Step;
@@ -127,6 +129,13 @@ enum Decision {
     Drop,
     /// Forward out of `port` to `mac`.
     Fwd { port: PortId, mac: MacAddr },
+    /// Translated by NAT (session `id` going `dir`), then forwarded out of `port` to `mac`.
+    Nat {
+        port: PortId,
+        mac: MacAddr,
+        id: SessionId,
+        dir: Dir,
+    },
 }
 
 /// Neither a source nor a destination a router forwards: 0/8, 127/8, 169.254/16 and
@@ -184,12 +193,16 @@ impl<Q: Queue> Worker<Q> {
             // firewall-hook is (0 when neither is configured: one test per datagram).
             let fw_ports = self.fw_ports();
             let fw_here = port.0 < 64 && fw_ports & (1 << port.0) != 0;
+            // On a NAT outside port, datagrams to a public address that is also ours are NAT's
+            // when a session translates them (`firewall/fast.rs`).
+            let public_here = fw_here && self.fw_public_port(port);
             let bufs = rx.as_slice();
             // Warm the first group's packet data while nothing else is in flight.
             for b in bufs.iter().take(8) {
                 burst_port::prefetch(b.data().as_ptr());
             }
             let mut i = 0;
+            let mut fw_hooks = 0u64;
             while i < n {
                 let end = (i + 8).min(n);
                 for b in bufs.iter().take((end + 8).min(n)).skip(end) {
@@ -198,12 +211,37 @@ impl<Q: Queue> Worker<Q> {
                 let mut dsts = [Ipv4Addr::UNSPECIFIED; 8];
                 let mut ok = [false; 8];
                 for j in i..end {
-                    if fw_here {
-                        continue;
-                    }
-                    if let Some(d) = self.screen(&bufs[j], pmac, partial) {
+                    if let Some(d) = self.screen(&bufs[j], pmac, partial, public_here) {
                         dsts[j - i] = d;
                         ok[j - i] = true;
+                    }
+                }
+                // The firewall-hook's sessions, looked up for the whole group: hash and
+                // prefetch every slot, then every session, then look up (and translate a
+                // public destination before its route).
+                let mut fast: [Option<Fast>; 8] = [None; 8];
+                if let Some(fw) = self.fw.as_ref().filter(|_| fw_ports != 0) {
+                    for k in 0..end - i {
+                        if ok[k] {
+                            let ip = &bufs[i + k].data()[ethernet::HEADER_LEN..];
+                            fast[k] = fw.fast_flow(ip);
+                        }
+                    }
+                    for f in fast.iter().flatten() {
+                        fw.fast_prefetch(f);
+                    }
+                    for k in 0..end - i {
+                        if !ok[k] {
+                            continue;
+                        }
+                        let local = self.local_ips.contains(&dsts[k]);
+                        match fw.fast_route_dst(fast[k].as_mut(), port, dsts[k], local) {
+                            Some(d) if d == dsts[k] => {}
+                            Some(d) if !unroutable(d.octets()) && !self.local_ips.contains(&d) => {
+                                dsts[k] = d
+                            }
+                            _ => ok[k] = false,
+                        }
                     }
                 }
                 let hops = self.routes.lookup_bulk(&dsts, &guard);
@@ -214,7 +252,18 @@ impl<Q: Queue> Worker<Q> {
                     }
                     let Some(nh) = hops[k] else { continue };
                     let egress = nh.port;
-                    if fw_ports != 0 && egress.0 < 64 && fw_ports & (1 << egress.0) != 0 {
+                    // Through a NAT or firewalled port: only a datagram of a session this core
+                    // holds, with no packet filters on the way (`firewall/fast.rs`).
+                    let fw_pkt = fw_here
+                        || (fw_ports != 0 && egress.0 < 64 && fw_ports & (1 << egress.0) != 0);
+                    if fw_pkt
+                        && (filter_in
+                            || fset.is_active(egress, Direction::Out)
+                            || !fast[k]
+                                .as_ref()
+                                .zip(self.fw.as_ref())
+                                .is_some_and(|(f, fw)| fw.fast_admits(f)))
+                    {
                         continue;
                     }
                     let data = bufs[j].data();
@@ -265,9 +314,30 @@ impl<Q: Queue> Worker<Q> {
                         m
                     };
                     decisions[j] = Decision::Fwd { port: egress, mac };
+                    if fw_pkt {
+                        let (Some(f), Some(fw)) = (fast[k].as_ref(), self.fw.as_mut()) else {
+                            continue;
+                        };
+                        fw_hooks += 1;
+                        match fw.fast_track(f, port, egress, now) {
+                            Ok(false) => {}
+                            Ok(true) => {
+                                if let Some((id, dir)) = f.session() {
+                                    decisions[j] = Decision::Nat {
+                                        port: egress,
+                                        mac,
+                                        id,
+                                        dir,
+                                    };
+                                }
+                            }
+                            Err(()) => decisions[j] = Decision::Drop,
+                        }
+                    }
                 }
                 i = end;
             }
+            self.rt.hooks[crate::trace::Hook::Firewall as usize] += fw_hooks;
         }
         let mut slow: smallvec::SmallVec<[Q::Buf; burst_port::BURST_MAX]> =
             smallvec::SmallVec::new();
@@ -277,7 +347,17 @@ impl<Q: Queue> Worker<Q> {
             match decisions[j] {
                 Decision::Slow => slow.push(b),
                 Decision::Drop => dropped += 1,
-                Decision::Fwd { port: egress, mac } => {
+                Decision::Fwd { .. } | Decision::Nat { .. } => {
+                    let (egress, mac) = match decisions[j] {
+                        Decision::Nat { port, mac, id, dir } => {
+                            if let Some(fw) = self.fw.as_ref() {
+                                fw.fast_rewrite(&mut b.data_mut()[ethernet::HEADER_LEN..], id, dir);
+                            }
+                            (port, mac)
+                        }
+                        Decision::Fwd { port, mac } => (port, mac),
+                        _ => unreachable!("matched above"),
+                    };
                     fast += 1;
                     let e = usize::from(egress.0);
                     let smac = self.ports[e].mac;
@@ -309,7 +389,7 @@ impl<Q: Queue> Worker<Q> {
     /// The fast path's screen: the destination if this frame is a plain transit IPv4 datagram
     /// (to our MAC, no options, good checksum, TTL > 1, routable addresses, not for us).
     #[inline(always)]
-    fn screen(&self, b: &Q::Buf, pmac: [u8; 6], partial: bool) -> Option<Ipv4Addr> {
+    fn screen(&self, b: &Q::Buf, pmac: [u8; 6], partial: bool, local_ok: bool) -> Option<Ipv4Addr> {
         let d = b.data();
         if b.nb_segs() != 1 || d.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN {
             return None;
@@ -337,7 +417,7 @@ impl<Q: Queue> Worker<Q> {
             return None;
         }
         let dst = Ipv4Addr::from(dst);
-        if self.local_ips.contains(&dst) {
+        if !local_ok && self.local_ips.contains(&dst) {
             return None;
         }
         if partial && burst_stack::kernel::looks_partial(&ip[..tl]) {

@@ -128,7 +128,11 @@ impl<Q: Queue> Worker<Q> {
                                 nat_ref.release(s)
                             }) {
                             Ok(id) => {
-                                fw.ct.get_mut(id).marks = m;
+                                let s = fw.ct.get_mut(id);
+                                s.marks = m;
+                                // `track` below counts this first packet (insert counted it for callers that
+                                // do not track).
+                                s.packets = 0;
                                 nat.stats.sessions_in += 1;
                                 (id, Dir::Orig)
                             }
