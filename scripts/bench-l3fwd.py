@@ -6,7 +6,8 @@
       the FCS): destination MAC DST_MAC (the router port's), TTL 64, valid IPv4 and TCP
       checksums, sources SRC_NET.10-25 and destinations DST_NET.10-25 (SRC_NET/DST_NET are the
       first three octets, e.g. 198.18.0), source ports 1024.. and destination ports 80..95 so
-      every frame is a different flow.
+      every frame is a different flow (beyond 64,512 frames the source ports start again with
+      destination ports 96.., 112.., ...).
 
   bench-l3fwd.py pcap OUT.pcap DST_MAC SRC_NET DST_NET COUNT FLAGS
       The same with TCP flags FLAGS (an integer; default 2, SYN): 16 (ACK) for the segments
@@ -59,14 +60,18 @@ def pcap(out: str, dst_mac: str, src_net: str, dst_net: str, count: int, flags: 
         # pcap global header: microsecond timestamps, v2.4, snaplen 65535, LINKTYPE_ETHERNET.
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i in range(count):
-            src = sn + bytes([10 + i % 16])
-            dst = dn + bytes([10 + (i // 16) % 16])
-            sport, dport = 1024 + i, 80 + i % 16
+            # Beyond 64,512 flows the source ports repeat with other destination ports: flow i
+            # is inside endpoint e = i % 64512 (one NAT mapping each, its port preserved) to
+            # destination d = i // 64512 of it.
+            e, d = i % 64512, i // 64512
+            src = sn + bytes([10 + e % 16])
+            dst = dn + bytes([10 + (e // 16) % 16])
+            sport, dport = 1024 + e, 80 + e % 16 + 16 * d
             if pub:
                 # The answer to flow i of the other direction, sent to its public address.
-                src, dst = sn + bytes([10 + (i // 16) % 16]), pub
+                src, dst = sn + bytes([10 + (e // 16) % 16]), pub
                 sport, dport = dport, sport
-            ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i, 0x4000, 64, 6, 0, src, dst))
+            ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i & 0xffff, 0x4000, 64, 6, 0, src, dst))
             ip[10:12] = struct.pack("!H", csum(bytes(ip)))
             tcp = bytearray(struct.pack("!HHIIBBHHH", sport, dport, 1 + i, 0, 0x50, flags, 65535, 0, 0))
             pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))

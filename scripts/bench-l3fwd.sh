@@ -19,13 +19,18 @@
 # Usage: scripts/bench-l3fwd.sh [ROUNDS] [SECONDS]     (default 5 rounds of 5 s each)
 #   BASELINE=/path/to/an/older/burst adds that binary (same configuration) to every round, for
 #   before/after comparisons of a change in the same run.
-#   NAT=1 adds burst with NAT44 masquerading what leaves port b (to its address 198.19.1.1)
-#   to every round, on traffic of established TCP connections (ACK segments) translated both
-#   ways: port a's frames are the inside hosts' (one session per flow, 256 by default, FLOWS=N
-#   for more), port b's the answers to them, sent to the public address 198.19.1.1 and its
-#   preserved ports. Its median is compared with plain burst's of the same run (same frame
+#   NAT=1 adds burst with NAT44 (NAPT to the pool address 198.19.1.3 on port b's subnet, not
+#   one of burst's own, so all of 1024-65535 is the pool's) to every round, on traffic of
+#   established TCP connections (ACK segments) translated both ways: port a's frames are the
+#   inside hosts' (one session per flow, 256 by default, FLOWS=N for more, 64,512 mappings at
+#   most), port b's the answers to them, sent to the public address and its preserved ports. Its median is compared with plain burst's of the same run (same frame
 #   size and flow count; plain burst's frames are SYNs, which forwarding does not look at).
 #   With BASELINE too, the baseline binary runs the NAT configuration as well.
+#   FLOWS above 4096: net_pcap holds every frame of its pcap in a buffer of the port's pool,
+#   so every burst run gets a pool of 2 x FLOWS + 16384 small buffers (256-byte data room,
+#   MTU 200, enough EAL memory) and the NAT run a conntrack table of FLOWS + 4096 sessions;
+#   l3fwd and the large route table, whose pools are fixed, are left out, and the warm-up is
+#   WARM seconds (default 10 then, 2 otherwise: the NAT run creates every session first).
 #   OBSERVE=1 adds three burst runs per round, each with its worker pinned to CPU 1 and its
 #   control thread on CPU 0 (`[eal] cpus = [1]`, as a deployment places them: the control
 #   thread serves scrapes and drains captures): the reference with nothing observed, with
@@ -37,7 +42,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 secs=${2:-5}
-warm=2
+flows=${FLOWS:-256}
+many=""
+[ "$flows" -gt 4096 ] && many=1
+warm=${WARM:-$([ -n "$many" ] && echo 10 || echo 2)}
 cpu=1
 helper=scripts/bench-l3fwd.py
 
@@ -82,14 +90,13 @@ burst=target/release/burst
 # config keeps the device's (no `mac` key) and the frames are addressed to these.
 mac0=02:70:63:61:70:00 mac1=02:70:63:61:70:01
 nh0=02:00:00:00:00:10 nh1=02:00:00:00:00:20        # next hops: 198.19.0.2, 198.19.1.2
-flows=${FLOWS:-256}
 python3 "$helper" pcap "$tmp/port0.pcap" "$mac0" 198.18.0 198.18.1 "$flows"
 python3 "$helper" pcap "$tmp/port1.pcap" "$mac1" 198.18.1 198.18.0 "$flows"
 vdevs=("--vdev=net_pcap0,rx_pcap=$tmp/port0.pcap,infinite_rx=1" "--vdev=net_pcap1,rx_pcap=$tmp/port1.pcap,infinite_rx=1")
 if [ -n "${NAT:-}" ]; then
   # Established connections through NAPT (ACK segments, flags 16): out, and the answers in.
   python3 "$helper" pcap "$tmp/nat0.pcap" "$mac0" 198.18.0 198.18.1 "$flows" 16
-  python3 "$helper" replies "$tmp/nat1.pcap" "$mac1" 198.18.1 198.19.1.1 "$flows" 16
+  python3 "$helper" replies "$tmp/nat1.pcap" "$mac1" 198.18.1 198.19.1.3 "$flows" 16
 fi
 
 # burst's configurations: the committed one with this run's pcaps, prefix and socket, and the
@@ -98,6 +105,13 @@ bprefix=bench-l3fwd-burst$$
 sed -e "s#target/bench-l3fwd/#$tmp/#g" -e "s#--file-prefix=burst-bench-l3fwd#--file-prefix=$bprefix#" \
     -e "s#/run/burst/bench-l3fwd.sock#$tmp/burst.sock#" configs/bench-router.toml > "$tmp/small.toml"
 grep -q "$tmp/port0.pcap" "$tmp/small.toml" || { echo "configs/bench-router.toml: pcap paths not found"; exit 1; }
+if [ -n "$many" ]; then
+  mem=$(( (2 * flows + 16384) * 640 / 1048576 + 512 ))
+  sed -i -e "s#^cores = 1\$#cores = 1\nmbufs = $((2 * flows + 16384))\nmbuf_data_room = 256#" \
+      -e "s#\"-m\", \"512\"#\"-m\", \"$mem\"#" -e "s#^offloads = false\$#offloads = false\nmtu = 200#" "$tmp/small.toml"
+  grep -q "^mbufs = " "$tmp/small.toml" && grep -q "^mtu = 200" "$tmp/small.toml" && grep -q "\"$mem\"" "$tmp/small.toml" ||
+    { echo "configs/bench-router.toml: cannot size the pools for FLOWS=$flows"; exit 1; }
+fi
 gprefix=bench-l3fwd-big$$
 { sed "s#--file-prefix=$bprefix#--file-prefix=$gprefix#" "$tmp/small.toml"
   python3 "$helper" routes 198.19.0.2 198.19.1.2; } > "$tmp/big.toml"
@@ -116,7 +130,8 @@ grep -q "^cpus = \[$cpu\]" "$tmp/ref.toml" || { echo "configs/bench-router.toml:
 sed "s#--file-prefix=$rprefix#--file-prefix=$cprefix#" "$tmp/ref.toml" > "$tmp/capture.toml"
 nprefix=bench-l3fwd-nat$$
 { sed -e "s#--file-prefix=$bprefix#--file-prefix=$nprefix#" -e "s#$tmp/port\([01]\).pcap#$tmp/nat\1.pcap#" "$tmp/small.toml"
-  printf '\n[nat]\noutside = ["b"]\npool = ["198.19.1.1"]\n'; } > "$tmp/nat.toml"
+  printf '\n[nat]\noutside = ["b"]\npool = ["198.19.1.3"]\n'
+  [ -n "$many" ] && printf '\n[conntrack]\nmax_sessions = %d\n' $((flows + 4096)); } > "$tmp/nat.toml"
 grep -q "$tmp/nat1.pcap" "$tmp/nat.toml" || { echo "nat.toml: pcap paths not replaced"; exit 1; }
 aprefix=bench-l3fwd-basenat$$
 sed "s#--file-prefix=$nprefix#--file-prefix=$aprefix#" "$tmp/nat.toml" > "$tmp/basenat.toml"
@@ -176,12 +191,15 @@ b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); r_all=(); n_all=(); 
 for r in $(seq 1 "$rounds"); do
   run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
   b=$rate brx=$rx
-  run l3fwd "$lprefix" "entering main loop" 30 "$l3fwd" \
-      -l "$cpu" --no-huge --no-pci --no-shconf -m 512 --file-prefix="$lprefix" --log-level=lib.eal:error "${vdevs[@]}" -- \
-      -p 0x3 --config="(0,0,$cpu),(1,0,$cpu)" --parse-ptype --eth-dest=0,"$nh0" --eth-dest=1,"$nh1"
-  l=$rate lrx=$rx
-  run burst-big "$gprefix" "burst running" 300 "$burst" run -c "$tmp/big.toml"
-  g=$rate grx=$rx
+  l=0 lrx=0 g=0 grx=0
+  if [ -z "$many" ]; then
+    run l3fwd "$lprefix" "entering main loop" 30 "$l3fwd" \
+        -l "$cpu" --no-huge --no-pci --no-shconf -m 512 --file-prefix="$lprefix" --log-level=lib.eal:error "${vdevs[@]}" -- \
+        -p 0x3 --config="(0,0,$cpu),(1,0,$cpu)" --parse-ptype --eth-dest=0,"$nh0" --eth-dest=1,"$nh1"
+    l=$rate lrx=$rx
+    run burst-big "$gprefix" "burst running" 300 "$burst" run -c "$tmp/big.toml"
+    g=$rate grx=$rx
+  fi
   printf 'round %d: burst %6.2f Mpps (rx %6.2f)   l3fwd-lpm %6.2f Mpps (rx %6.2f)   burst, %s routes %6.2f Mpps (rx %6.2f)\n' \
     "$r" "$b" "$brx" "$l" "$lrx" 260082 "$g" "$grx"
   b_all+=("$b"); l_all+=("$l"); g_all+=("$g")

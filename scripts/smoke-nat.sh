@@ -13,7 +13,8 @@
 #   exception lets it in; `ctl nat`, `ctl conntrack`, `ctl trace` (firewall-hook verdict); a
 #   flood of unique flows fills a worker's table (refusals counted, an established session
 #   keeps working, resident memory flat);
-#   `conntrack -L` of the Linux masquerade vs `ctl conntrack` for the same flows; no buffer
+#   `conntrack -L` of the Linux masquerade vs `ctl conntrack` for the same UDP, ICMP and TCP
+#   flows (TCP with its state: a connection closed, one reset, one open); no buffer
 #   leaked; SIGTERM.
 # Needs root. Creates and removes its own namespaces, bridge and veths (prefix SMOKE_NAT_PREFIX).
 set -uo pipefail
@@ -358,7 +359,47 @@ ctl stats >"$work/stats.txt"
 echo "non-zero nat./fw./conntrack. counters (all cores):"
 awk '$1 ~ /^(nat|fw|conntrack)\./ && $2 != 0 { s[$1] += $2 } END { for (k in s) printf "  %-32s %d\n", k, s[k] }' "$work/stats.txt" | sort
 
-# ---- Differential: the same UDP/ICMP flows through Linux's own NAT (nftables masquerade) ----
+# ---- Differential: the same UDP, ICMP and TCP flows through Linux's own NAT (nftables
+# masquerade) ----
+# A TCP server answering each line and closing when its peer does; a client from a fixed
+# source port that sends a line, reads the answer and then closes (FINs both ways:
+# TIME_WAIT), resets (SO_LINGER 0: CLOSE) or stays open (ESTABLISHED) until killed.
+cat >"$work/tcp_server.py" <<'EOF'
+import socket, sys, threading
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+def serve(c):
+    with c:
+        while True:
+            data = c.recv(2048)
+            if not data:
+                return
+            c.sendall(data)
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+EOF
+cat >"$work/tcp_client.py" <<'EOF'
+import socket, struct, sys, time
+sport, dst, dport, mode = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", sport))
+s.settimeout(3)
+s.connect((dst, dport))
+s.sendall(b"hello\n")
+print(s.recv(2048).decode().strip(), flush=True)
+if mode == "reset":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+elif mode == "close":
+    s.shutdown(socket.SHUT_WR)
+    s.recv(2048)
+    s.close()
+else:
+    time.sleep(60)
+EOF
 if command -v conntrack >/dev/null && command -v nft >/dev/null; then
   ns "$LR"; ns "$LA"; ns "$LB"
   ip link add eth1 netns "$LR" type veth peer name eth0 netns "$LA"
@@ -381,6 +422,11 @@ EOF
     bg_pids+=($!)
   done
   for addr in 198.18.2.1 198.18.2.2; do wait_for 100 listening_at "$LB" "$addr" 9999; done
+  for n in "$B" "$LB"; do
+    ip netns exec "$n" "$PY" "$work/tcp_server.py" 198.18.2.1 9998 2>>"$work/check.log" &
+    bg_pids+=($!)
+  done
+  for n in "$B" "$LB"; do wait_for 100 listening_at "$n" 198.18.2.1 9998; done
   # Fresh sessions on burst too: flush, then the same flows through both.
   ctl conntrack flush >/dev/null
   sleep 0.5
@@ -388,23 +434,39 @@ EOF
     ip netns exec "$1" "$PY" "$work/udp_client.py" 42000 198.18.2.1 198.18.2.2 >/dev/null
     ip netns exec "$1" "$PY" "$work/udp_client.py" 42001 198.18.2.1 >/dev/null
     ip netns exec "$1" ping -c 1 -W 1 198.18.2.2 >/dev/null
+    # TCP: one connection closed by FINs, one reset, one left open.
+    ip netns exec "$1" "$PY" "$work/tcp_client.py" 42010 198.18.2.1 9998 close >>"$work/tcp.$1" 2>&1
+    ip netns exec "$1" "$PY" "$work/tcp_client.py" 42011 198.18.2.1 9998 reset >>"$work/tcp.$1" 2>&1
+    ip netns exec "$1" "$PY" "$work/tcp_client.py" 42012 198.18.2.1 9998 open >>"$work/tcp.$1" 2>&1 &
+    bg_pids+=($!)
+    wait_for 50 test "$(grep -c hello "$work/tcp.$1" 2>/dev/null)" -eq 3
   }
-  flows "$A"
-  flows "$LA"
-  # Normalised: protocol, original source/destination ports (or icmp), reply destination port
-  # (the public port), reply destination address (the public address): one line per session.
+  # Normalised: protocol (TCP: and its state), original destination and ports (or icmp),
+  # reply destination address (the public address) and port (the public port): one line per
+  # session.
   norm() { awk '{
       p = $1; s = ""; for (i = 1; i <= NF; i++) if ($i ~ /^(src|dst|sport|dport)=/) s = s " " $i
       n = split(s, f, " ")
       # first tuple: src dst sport dport; second: src dst sport dport
       if (p == "icmp") { print p, f[2], f[4]; next }
+      if (p == "tcp") p = p " " $4
       print p, f[2], f[3], f[4], f[6], f[8]
     }' | sed 's/src=//g; s/dst=//g; s/sport=//g; s/dport=//g' | sort; }
-  ctl conntrack -s 198.18.1.1 2>/dev/null | grep -E '^(udp|icmp) ' | grep -v ':9\b' | norm >"$work/ct.burst"
-  ip netns exec "$LR" conntrack -L 2>/dev/null | grep -E '^(udp|icmp) ' | grep 'src=198.18.1.1 ' | norm >"$work/ct.linux"
+  # Each listed half a second after its flows (the last FIN's ACK and the reset arrived; a
+  # reset session lives 10 s on both).
+  flows "$A"
+  sleep 0.5
+  ctl conntrack -s 198.18.1.1 2>/dev/null | grep -E '^(udp|icmp|tcp) ' | grep -v ':9\b' | norm >"$work/ct.burst"
+  flows "$LA"
+  sleep 0.5
+  ip netns exec "$LR" conntrack -L 2>/dev/null | grep -E '^(udp|icmp|tcp) ' | grep 'src=198.18.1.1 ' | norm >"$work/ct.linux"
+  check "TCP through burst and through Linux: three connections answered on each" \
+    test "$(grep -c hello "$work/tcp.$A")" -eq 3 -a "$(grep -c hello "$work/tcp.$LA")" -eq 3
   echo "  burst ctl conntrack (normalised):"; sed 's/^/    /' "$work/ct.burst"
   echo "  linux conntrack -L (normalised):"; sed 's/^/    /' "$work/ct.linux"
-  check "differential: burst's sessions equal Linux masquerade's for the same flows" diff "$work/ct.burst" "$work/ct.linux"
+  check "differential: burst's sessions equal Linux masquerade's for the same flows (UDP, ICMP, TCP with states)" diff "$work/ct.burst" "$work/ct.linux"
+  check "differential: three TCP sessions compared, closed, reset and open (TIME_WAIT, CLOSE, ESTABLISHED)" \
+    test "$(grep -cE '^tcp (TIME_WAIT|CLOSE|ESTABLISHED) ' "$work/ct.burst")" -eq 3
 else
   fail "differential check: conntrack (conntrack-tools) or nft missing (scripts/setup.sh installs them)"
 fi

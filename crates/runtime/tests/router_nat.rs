@@ -856,3 +856,18 @@ fn packet_filters_and_mss_clamping_keep_nat_traffic_on_the_full_path() {
     assert_eq!(counter(&l, "nat.mss_clamped"), 2);
     l.finish();
 }
+
+#[test]
+fn a_reset_closes_the_session_on_the_fast_path() {
+    let mut l = nat_lab("");
+    l.send_from_a(&tcp_seg(A, 40011, B, 80, 0x02));
+    l.run_for(Nanos::from_millis(20));
+    from_b(&mut l, &tcp_seg(B, 80, P, 40011, 0x12));
+    l.run_for(Nanos::from_millis(20));
+    l.send_from_a(&tcp_seg(A, 40011, B, 80, 0x10));
+    l.run_for(Nanos::from_millis(20));
+    l.send_from_a(&tcp_seg(A, 40011, B, 80, 0x14));
+    l.run_for(Nanos::from_millis(20));
+    assert_eq!(conntrack_states(&mut l), [("CLOSE".to_string(), 4)]);
+    l.finish();
+}

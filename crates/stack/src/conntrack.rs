@@ -262,21 +262,19 @@ pub struct SessionId(pub u32);
 
 const NONE: u32 = u32::MAX;
 
-/// One tracked flow.
+/// One tracked flow: what a packet of it reads and writes, in one cache line (what only the
+/// aging lists and `ctl conntrack` need is kept beside it, see [`Conntrack`]).
 #[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
 pub struct Session {
     /// The first packet's tuple.
     pub orig: Tuple,
     /// The answer's tuple (translated addresses and ports for NAT).
     pub reply: Tuple,
-    /// When it was created.
-    pub created: Nanos,
     /// When it expires unless a packet refreshes it.
     pub expires: Nanos,
     /// Packets seen (both directions).
     pub packets: u64,
-    /// The owner's own word (NAT: the mapping this session holds).
-    pub user: u32,
     /// The owner's flags (NAT kind, which side opened it).
     pub marks: u8,
     tcp: TcpState,
@@ -288,8 +286,15 @@ pub struct Session {
     live: bool,
     /// When it last moved to its list's tail (see [`requeue_after`]).
     linked: Nanos,
+}
+
+/// A session's place in its aging list (or the free list) and its creation time: what the
+/// packet path does not read.
+#[derive(Debug, Clone, Copy)]
+struct Links {
     prev: u32,
     next: u32,
+    created: Nanos,
 }
 
 impl Session {
@@ -310,10 +315,8 @@ impl Session {
             proto: 0,
             zone: 0,
         },
-        created: Nanos::ZERO,
         expires: Nanos::ZERO,
         packets: 0,
-        user: 0,
         marks: 0,
         tcp: TcpState::Close,
         fins: 0,
@@ -321,8 +324,6 @@ impl Session {
         class: Class::Udp,
         live: false,
         linked: Nanos::ZERO,
-        prev: NONE,
-        next: NONE,
     };
 
     /// A detached session carrying `marks` (to give back what a refused insert had taken, e.g.
@@ -394,6 +395,7 @@ pub enum InsertError {
 pub struct Conntrack {
     cfg: ConntrackConfig,
     sessions: Box<[Session]>,
+    links: Box<[Links]>,
     index: Box<[Slot]>,
     mask: usize,
     free: u32,
@@ -420,16 +422,21 @@ impl Conntrack {
         let n = cfg.max_sessions.clamp(1, (u32::MAX / 4) as usize);
         // Two keys per session, at most half full.
         let slots = (4 * n).next_power_of_two();
-        let mut sessions = vec![Session::EMPTY; n].into_boxed_slice();
-        for (i, s) in sessions.iter_mut().enumerate() {
-            s.next = if i + 1 < n { i as u32 + 1 } else { NONE };
-        }
+        let sessions = vec![Session::EMPTY; n].into_boxed_slice();
+        let links = (0..n)
+            .map(|i| Links {
+                prev: NONE,
+                next: if i + 1 < n { i as u32 + 1 } else { NONE },
+                created: Nanos::ZERO,
+            })
+            .collect();
         Conntrack {
             cfg: ConntrackConfig {
                 max_sessions: n,
                 ..cfg
             },
             sessions,
+            links,
             index: vec![Slot::default(); slots].into_boxed_slice(),
             mask: slots - 1,
             free: 0,
@@ -464,7 +471,13 @@ impl Conntrack {
         &self.sessions[id.0 as usize]
     }
 
-    /// The session with this id, for its owner's fields (`user`, `marks`).
+    /// When session `id` was created.
+    #[inline]
+    pub fn created(&self, id: SessionId) -> Nanos {
+        self.links[id.0 as usize].created
+    }
+
+    /// The session with this id, for its owner's fields (`marks`).
     #[inline]
     pub fn get_mut(&mut self, id: SessionId) -> &mut Session {
         &mut self.sessions[id.0 as usize]
@@ -545,7 +558,7 @@ impl Conntrack {
             return Err(InsertError::Full);
         }
         let id = self.free;
-        self.free = self.sessions[id as usize].next;
+        self.free = self.links[id as usize].next;
         let (tcp, class) = if orig.proto == TCP {
             if tcp_flags & (flags::SYN | flags::ACK) == flags::SYN {
                 (TcpState::SynSent, Class::TcpTransitory)
@@ -561,7 +574,6 @@ impl Conntrack {
         self.sessions[id as usize] = Session {
             orig,
             reply,
-            created: now,
             linked: now,
             expires: now + self.cfg.timeout(class),
             packets: 1,
@@ -570,6 +582,7 @@ impl Conntrack {
             live: true,
             ..Session::EMPTY
         };
+        self.links[id as usize].created = now;
         self.link_tail(id, class);
         self.index_insert(&orig, id << 1);
         self.index_insert(&reply, (id << 1) | 1);
@@ -616,9 +629,8 @@ impl Conntrack {
         self.unlink(id.0);
         self.index_remove(&s.orig);
         self.index_remove(&s.reply);
-        let slot = &mut self.sessions[id.0 as usize];
-        slot.live = false;
-        slot.next = self.free;
+        self.sessions[id.0 as usize].live = false;
+        self.links[id.0 as usize].next = self.free;
         self.free = id.0;
         self.stats.sessions -= 1;
         s
@@ -684,7 +696,7 @@ impl Conntrack {
                     return None;
                 }
                 let id = at;
-                at = self.sessions[id as usize].next;
+                at = self.links[id as usize].next;
                 Some((SessionId(id), &self.sessions[id as usize]))
             })
         })
@@ -711,34 +723,29 @@ impl Conntrack {
     fn link_tail(&mut self, id: u32, class: Class) {
         let l = &mut self.lists[class as usize];
         let tail = l.tail;
-        {
-            let s = &mut self.sessions[id as usize];
-            s.class = class;
-            s.prev = tail;
-            s.next = NONE;
-        }
+        self.sessions[id as usize].class = class;
+        self.links[id as usize].prev = tail;
+        self.links[id as usize].next = NONE;
         if tail == NONE {
             l.head = id;
         } else {
-            self.sessions[tail as usize].next = id;
+            self.links[tail as usize].next = id;
         }
         l.tail = id;
     }
 
     fn unlink(&mut self, id: u32) {
-        let (prev, next, class) = {
-            let s = &self.sessions[id as usize];
-            (s.prev, s.next, s.class as usize)
-        };
+        let Links { prev, next, .. } = self.links[id as usize];
+        let class = self.sessions[id as usize].class as usize;
         if prev == NONE {
             self.lists[class].head = next;
         } else {
-            self.sessions[prev as usize].next = next;
+            self.links[prev as usize].next = next;
         }
         if next == NONE {
             self.lists[class].tail = prev;
         } else {
-            self.sessions[next as usize].prev = prev;
+            self.links[next as usize].prev = prev;
         }
     }
 

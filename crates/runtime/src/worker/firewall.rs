@@ -727,7 +727,7 @@ impl<Q: Queue> Worker<Q> {
             if let Some(mut list) = fw.slot.empty.pop() {
                 fw.seen_request = asked;
                 let cap = list.sessions.capacity();
-                for (_, s) in fw.ct.iter() {
+                for (id, s) in fw.ct.iter() {
                     if list.sessions.len() == cap {
                         list.cut = true;
                         break;
@@ -736,7 +736,7 @@ impl<Q: Queue> Worker<Q> {
                         orig: s.orig,
                         reply: s.reply,
                         state: s.state_name(),
-                        age: now.saturating_sub(s.created).as_millis() / 1000,
+                        age: now.saturating_sub(fw.ct.created(id)).as_millis() / 1000,
                         expires_in: s.expires.saturating_sub(now).as_millis() / 1000,
                         packets: s.packets,
                         marks: s.marks,

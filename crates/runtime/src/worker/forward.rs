@@ -31,7 +31,6 @@ use burst_wire::ethernet::{self, MacAddr};
 use burst_wire::icmpv4::{DstUnreachable, Redirect, TimeExceeded};
 use burst_wire::ipv4;
 
-use super::firewall::Fast;
 use super::kernel_peer::Transit;
 use super::Worker;
 use crate::trace::Step;
@@ -201,41 +200,62 @@ impl<Q: Queue> Worker<Q> {
             for b in bufs.iter().take(8) {
                 burst_port::prefetch(b.data().as_ptr());
             }
+            // With NAT or the firewall, the whole burst is screened first and its TCP/UDP
+            // tuples hashed with their conntrack slots prefetched, then their sessions
+            // prefetched: a burst's worth of work hides each miss before the group loop below
+            // looks the sessions up (`firewall/fast.rs`).
+            let mut fast = core::mem::take(&mut self.fast_scratch);
+            fast.clear();
+            let mut screened = [None; burst_port::BURST_MAX];
+            let fw_on = fw_ports != 0 && self.fw.is_some();
+            if let Some(fw) = self.fw.as_ref().filter(|_| fw_on) {
+                for j in 0..n {
+                    if let Some(b) = bufs.get(j + 8) {
+                        burst_port::prefetch(b.data().as_ptr());
+                    }
+                    screened[j] = self.screen(&bufs[j], pmac, partial, public_here);
+                    fast.push(
+                        screened[j]
+                            .and_then(|_| fw.fast_flow(&bufs[j].data()[ethernet::HEADER_LEN..])),
+                    );
+                }
+                for f in fast.iter().flatten() {
+                    fw.fast_prefetch(f);
+                }
+            }
             let mut i = 0;
             let mut fw_hooks = 0u64;
             while i < n {
                 let end = (i + 8).min(n);
-                for b in bufs.iter().take((end + 8).min(n)).skip(end) {
-                    burst_port::prefetch(b.data().as_ptr());
-                }
                 let mut dsts = [Ipv4Addr::UNSPECIFIED; 8];
                 let mut ok = [false; 8];
-                for j in i..end {
-                    if let Some(d) = self.screen(&bufs[j], pmac, partial, public_here) {
-                        dsts[j - i] = d;
-                        ok[j - i] = true;
-                    }
-                }
-                // The firewall-hook's sessions, looked up for the whole group: hash and
-                // prefetch every slot, then every session, then look up (and translate a
-                // public destination before its route).
-                let mut fast: [Option<Fast>; 8] = [None; 8];
-                if let Some(fw) = self.fw.as_ref().filter(|_| fw_ports != 0) {
-                    for k in 0..end - i {
-                        if ok[k] {
-                            let ip = &bufs[i + k].data()[ethernet::HEADER_LEN..];
-                            fast[k] = fw.fast_flow(ip);
+                if fw_on {
+                    for j in i..end {
+                        if let Some(d) = screened[j] {
+                            dsts[j - i] = d;
+                            ok[j - i] = true;
                         }
                     }
-                    for f in fast.iter().flatten() {
-                        fw.fast_prefetch(f);
+                } else {
+                    for b in bufs.iter().take((end + 8).min(n)).skip(end) {
+                        burst_port::prefetch(b.data().as_ptr());
                     }
+                    for j in i..end {
+                        if let Some(d) = self.screen(&bufs[j], pmac, partial, public_here) {
+                            dsts[j - i] = d;
+                            ok[j - i] = true;
+                        }
+                    }
+                }
+                // The firewall-hook's sessions: looked up (and a public destination translated
+                // before its route).
+                if let Some(fw) = self.fw.as_ref().filter(|_| fw_on) {
                     for k in 0..end - i {
                         if !ok[k] {
                             continue;
                         }
                         let local = self.local_ips.contains(&dsts[k]);
-                        match fw.fast_route_dst(fast[k].as_mut(), port, dsts[k], local) {
+                        match fw.fast_route_dst(fast[i + k].as_mut(), port, dsts[k], local) {
                             Some(d) if d == dsts[k] => {}
                             Some(d) if !unroutable(d.octets()) && !self.local_ips.contains(&d) => {
                                 dsts[k] = d
@@ -259,7 +279,7 @@ impl<Q: Queue> Worker<Q> {
                     if fw_pkt
                         && (filter_in
                             || fset.is_active(egress, Direction::Out)
-                            || !fast[k]
+                            || !fast[j]
                                 .as_ref()
                                 .zip(self.fw.as_ref())
                                 .is_some_and(|(f, fw)| fw.fast_admits(f)))
@@ -315,7 +335,7 @@ impl<Q: Queue> Worker<Q> {
                     };
                     decisions[j] = Decision::Fwd { port: egress, mac };
                     if fw_pkt {
-                        let (Some(f), Some(fw)) = (fast[k].as_ref(), self.fw.as_mut()) else {
+                        let (Some(f), Some(fw)) = (fast[j].as_ref(), self.fw.as_mut()) else {
                             continue;
                         };
                         fw_hooks += 1;
@@ -338,6 +358,7 @@ impl<Q: Queue> Worker<Q> {
                 i = end;
             }
             self.rt.hooks[crate::trace::Hook::Firewall as usize] += fw_hooks;
+            self.fast_scratch = fast;
         }
         let mut slow: smallvec::SmallVec<[Q::Buf; burst_port::BURST_MAX]> =
             smallvec::SmallVec::new();

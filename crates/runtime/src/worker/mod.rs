@@ -176,6 +176,9 @@ pub struct Worker<Q: Queue> {
     /// Fragments of one datagram being sent, reused (capacity: the most fragments a datagram
     /// can need).
     frag_scratch: Vec<Q::Buf>,
+    /// The router fast path's firewall-hook lookups of one burst, reused (capacity
+    /// `BURST_MAX`).
+    fast_scratch: Vec<Option<firewall::Fast>>,
     /// Destinations whose connections were last reported to dead gateway detection, and when.
     route_use: [(u32, Nanos); tcp::ROUTE_USE_SLOTS],
     /// The firewall-hook's state: conntrack, NAT, held fragments (`None`: off).
@@ -306,6 +309,7 @@ impl<Q: Queue> Worker<Q> {
             route_use: [(0, Nanos::ZERO); tcp::ROUTE_USE_SLOTS],
             pending_scratch: Vec::with_capacity(pending_cap),
             frag_scratch: Vec::with_capacity(MAX_FRAGMENTS),
+            fast_scratch: Vec::with_capacity(burst_port::BURST_MAX),
             fw,
         }
     }
