@@ -38,6 +38,11 @@
 #   both directions of port a running (to /dev/null) — the capture must drop and count, not
 #   slow forwarding. Their ratios are to that reference. CAPTURE_RATE sets the capture's
 #   --max-rate (frames per second per worker, default: ctl capture's own, 10000).
+#   OBSERVE_ONLY=1 runs only those three (no l3fwd, no plain or large-table burst); BUSY0=1
+#   adds a fourth with CPU 0 kept busy by `yes`, to tell the control thread's CPU use from
+#   the worker's own cost.
+#   PERF_DIR=DIR records a profile of CPU 1 (perf record -g) over each sampled window, one
+#   file per run and round (DIR/NAME.rROUND.data), for `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -141,6 +146,8 @@ observe=${OBSERVE:-}
 # A job started once the tool is up (while its rate is sampled) and stopped after.
 side=""
 baseline=${BASELINE:-}
+# OBSERVE_ONLY: the observed runs and nothing else.
+if [ -n "${OBSERVE_ONLY:-}" ]; then observe=1 nat="" baseline=""; fi
 if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then echo "BASELINE=$baseline is not an executable"; exit 1; fi
 
 # run NAME PREFIX READY_PATTERN START_TIMEOUT CMD...: starts CMD on CPU $cpu, waits (bounded)
@@ -166,8 +173,15 @@ run() {
     taskset -c 0 bash -c "$side" >"$tmp/$name.side.log" 2>&1 &
     side_pid=$!
   fi
+  local perf_pid=""
+  if [ -n "${PERF_DIR:-}" ]; then
+    mkdir -p "$PERF_DIR"
+    (sleep "$warm"; exec perf record -q -g -C "$cpu" -o "$PERF_DIR/$name.r$r.data" -- sleep "$secs") >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(timeout -s INT $((warm + secs + 10)) taskset -c 0 python3 "$helper" rate "$sock" "$warm" "$secs" 0 1) || {
     echo "$name: reading telemetry failed" >&2; tail -20 "$log" >&2; return 1; }
+  if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
   if [ -n "$side_pid" ]; then kill "$side_pid" 2>/dev/null || true; wait "$side_pid" 2>/dev/null || true; fi
   kill -INT "$pid" 2>/dev/null || true
   wait "$pid" || rc=$?
@@ -189,6 +203,7 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {p
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); r_all=(); n_all=(); a_all=()
 for r in $(seq 1 "$rounds"); do
+  if [ -z "${OBSERVE_ONLY:-}" ]; then
   run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
   b=$rate brx=$rx
   l=0 lrx=0 g=0 grx=0
@@ -207,6 +222,7 @@ for r in $(seq 1 "$rounds"); do
       "$r" "$b" "$brx" "$l" "$lrx" 260082 "$g" "$grx"
   fi
   b_all+=("$b"); l_all+=("$l"); g_all+=("$g")
+  fi
   if [ -n "$baseline" ]; then
     run baseline "$oprefix" "burst running" 30 "$baseline" run -c "$tmp/base.toml"
     printf '         baseline %s: %6.2f Mpps (rx %6.2f)\n' "$baseline" "$rate" "$rx"
@@ -232,22 +248,29 @@ for r in $(seq 1 "$rounds"); do
     side="$burst ctl --socket $tmp/burst.sock capture a --dir both -c 4000000000 -C 0 ${CAPTURE_RATE:+--max-rate $CAPTURE_RATE} -W $((warm + secs - 1)) -w /dev/null"
     run burst-capture "$cprefix" "burst running" 30 "$burst" run -c "$tmp/capture.toml"
     c=$rate
+    if [ -n "${BUSY0:-}" ]; then
+      side="timeout $((warm + secs + 5)) yes >/dev/null"
+      run burst-busy0 "$rprefix" "burst running" 30 "$burst" run -c "$tmp/ref.toml"
+      printf '         CPU 0 kept busy (yes): burst %6.2f Mpps\n' "$rate"
+    fi
     side="" run_cpus=""
     printf '         control on CPU 0: burst %6.2f Mpps   metrics scraped every second %6.2f Mpps   capturing port a %6.2f Mpps (%s)\n' \
       "$ref" "$m" "$c" "$(tail -1 "$tmp/burst-capture.side.log" 2>/dev/null)"
     r_all+=("$ref"); m_all+=("$m"); c_all+=("$c")
   fi
 done
-bm=$(printf '%s\n' "${b_all[@]}" | median)
-lm=$(printf '%s\n' "${l_all[@]}" | median)
-gm=$(printf '%s\n' "${g_all[@]}" | median)
-ratio=$(awk -v b="$bm" -v t="$lm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
-gratio=$(awk -v b="$gm" -v t="$bm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
-if [ -n "$many" ]; then
-  printf 'median over %d rounds: burst %.2f Mpps (l3fwd and the large table left out: FLOWS=%d)\n' "$rounds" "$bm" "$flows"
-else
-  printf 'median over %d rounds: burst %.2f Mpps, l3fwd-lpm %.2f Mpps, ratio burst/l3fwd %s (goal >= 1.25)\n' "$rounds" "$bm" "$lm" "$ratio"
-  printf 'burst with 260082 routes: %.2f Mpps, %s of burst with the 2 test routes\n' "$gm" "$gratio"
+if [ -z "${OBSERVE_ONLY:-}" ]; then
+  bm=$(printf '%s\n' "${b_all[@]}" | median)
+  lm=$(printf '%s\n' "${l_all[@]}" | median)
+  gm=$(printf '%s\n' "${g_all[@]}" | median)
+  ratio=$(awk -v b="$bm" -v t="$lm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
+  gratio=$(awk -v b="$gm" -v t="$bm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
+  if [ -n "$many" ]; then
+    printf 'median over %d rounds: burst %.2f Mpps (l3fwd and the large table left out: FLOWS=%d)\n' "$rounds" "$bm" "$flows"
+  else
+    printf 'median over %d rounds: burst %.2f Mpps, l3fwd-lpm %.2f Mpps, ratio burst/l3fwd %s (goal >= 1.25)\n' "$rounds" "$bm" "$lm" "$ratio"
+    printf 'burst with 260082 routes: %.2f Mpps, %s of burst with the 2 test routes\n' "$gm" "$gratio"
+  fi
 fi
 if [ -n "$baseline" ]; then
   om=$(printf '%s\n' "${o_all[@]}" | median)

@@ -17,6 +17,10 @@
 # Python it caps the rate, the same cap for both stacks). A transfer that does not finish within
 # TIMEOUT (default 120 s) counts as 0.
 #
+# LINUX_CC (default cubic, burst's default algorithm): the congestion control of the Linux ends,
+# set on their sockets (TCP_CONGESTION); the host's default may be another (e.g. bbr, which does
+# not back off on random loss). LINUX_CC= keeps the host's default.
+#
 # BURST_TCP: extra `[tcp]` keys for burst, e.g. BURST_TCP='min_rto = "200ms"' (Linux's floor),
 # or BURST_TCP='loss_detection = "dupack"' for the RFC 6675 behaviour before RACK.
 #
@@ -40,6 +44,7 @@ PY=/usr/bin/python3
 BYTES=${BYTES:-16777216}
 LOSSES=${LOSSES:-0 1 3 5 10}
 TIMEOUT=${TIMEOUT:-120}
+export LINUX_CC=${LINUX_CC-cubic}
 pid=""
 bg_pids=()
 
@@ -96,9 +101,11 @@ leg "$CLI" eth1 198.19.0.1 198.19.0.2 && leg "$LSRV" eth2 198.20.0.1 198.20.0.2 
 cat >"$work/srv.py" <<'EOF'
 # Linux's side of the comparison: on 19 sends a repeating 64 KiB pattern until the client
 # closes (like chargen); on 9 reads until EOF, then closes (like discard). One thread each.
-import socket, threading
+import os, socket, threading
 def serve(port, handle):
     l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if os.environ.get("LINUX_CC"):  # accepted sockets inherit it
+        l.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, os.environ["LINUX_CC"].encode())
     l.bind(("0.0.0.0", port)); l.listen(16)
     while True:
         c, _ = l.accept()
@@ -123,11 +130,17 @@ bg_pids+=($!)
 
 cat >"$work/cli.py" <<'EOF'
 # read HOST PORT N: Mbit/s until N bytes arrived; write HOST PORT N: Mbit/s until N bytes were
-# sent and the server closed after our FIN (so all of it arrived). Times from before connect.
-import socket, sys, time
+# sent and the server closed after our FIN (so all of it arrived). Times from the established
+# connection: a lost SYN or SYN-ACK costs the client's 1 s SYN timer whichever stack serves,
+# which at 4 MiB would outweigh the transfer and scatter the runs.
+import os, socket, sys, time
 mode, host, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket()
+if os.environ.get("LINUX_CC"):
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, os.environ["LINUX_CC"].encode())
+s.settimeout(30)
+s.connect((host, port))
 t0 = time.monotonic()
-s = socket.create_connection((host, port), timeout=30)
 if mode == "read":
     got = 0
     while got < n:
@@ -241,7 +254,7 @@ one() { # mode host port -> Mbit/s or 0
 }
 summary=()
 delays="0"; [ "${DELAY:-0}" = 1 ] && delays="0 1"
-echo "bench-loss: $BYTES bytes per transfer, $RUNS runs per cell, losses: $LOSSES %, burst: $CORES workers, [tcp] ${BURST_TCP:-defaults}"
+echo "bench-loss: $BYTES bytes per transfer, $RUNS runs per cell, losses: $LOSSES %, burst: $CORES workers, [tcp] ${BURST_TCP:-defaults}, Linux: ${LINUX_CC:-host default $(sysctl -n net.ipv4.tcp_congestion_control)}"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 for d in $delays; do
   if [ "$d" = 1 ]; then delay_on || { echo "delay line failed"; exit 1; }; label="2 ms + 0..3 ms each way"; else label="no delay"; fi

@@ -178,9 +178,38 @@ check "control socket removed" test ! -e "$SOCK"
 # Fragments: over AF_XDP (af_packet makes the kernel defragment, docs/ports.md) a 4000-byte
 # ping crosses the link as three fragments each way; burst reassembles Linux's and fragments
 # its own.
+# The EAL's main lcore is put on the worker's CPU (`-l 1`, as configs/bench-router.toml does):
+# the threads that are not workers must still keep off it.
 sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host-xdp.sock|$SOCK|" -e "s/burst-host-xdp/burst-x$LAB_PREFIX/" \
-  configs/host-xdp.toml >"$work/host.toml"
+  -e 's/^  "--no-huge",/  "-l", "1", "--no-huge",/' configs/host-xdp.toml >"$work/host.toml"
+grep -q '"-l", "1"' "$work/host.toml" || { echo "configs/host-xdp.toml: args line not found"; exit 1; }
 start || exit 1
+# Thread placement (2 CPUs or more: the worker takes the last, the others keep the rest):
+# every burst thread but the worker is off the worker's CPU, including a control-socket
+# connection thread caught while `ctl ping` runs.
+threads() {
+  local t
+  for t in /proc/"$pid"/task/*; do
+    printf '%s %s\n' "$(cat "$t/comm" 2>/dev/null)" "$(awk '/^Cpus_allowed_list/ {print $2}' "$t/status" 2>/dev/null)"
+  done
+}
+if [ "$(nproc)" -ge 2 ]; then
+  wcpu=$(($(nproc) - 1))
+  ctl ping -c 8 -i 0.2 198.18.0.1 >/dev/null 2>&1 &
+  cping=$!
+  for _ in $(seq 1 30); do threads >"$work/threads.txt"; grep -q '^burst-ctl-conn ' "$work/threads.txt" && break; sleep 0.05; done
+  wait "$cping"
+  check "placement: the worker alone on CPU $wcpu, the control threads (socket connection included) off it" \
+    awk -v w="$wcpu" '
+      $1 ~ /^burst-worker/ { worker = ($2 == w) }
+      $1 ~ /^burst-/ && $1 !~ /^burst-worker/ {
+        n = split($2, parts, ",")
+        for (i = 1; i <= n; i++) { split(parts[i], r, "-"); hi = (r[2] == "" ? r[1] : r[2]); if (w >= r[1] && w <= hi) bad = 1 }
+        if ($1 == "burst-ctl-conn") conn = 1
+        others++
+      }
+      END { exit !(worker && conn && others >= 3 && !bad) }' "$work/threads.txt"
+fi
 sleep 0.5
 base=$(pools)
 check "Linux's 4000-byte ping is answered (fragmented both ways, AF_XDP)" ip netns exec "$NS" ping -c 2 -i 0.3 -W 2 -s 4000 198.18.0.2

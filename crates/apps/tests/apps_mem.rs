@@ -547,7 +547,7 @@ fn bad_calls_are_typed_errors() {
     l.a.commands
         .send(burst_runtime::control::Command {
             req: burst_runtime::ctl::Request::Stats,
-            reply: tx,
+            reply: tx.into(),
         })
         .unwrap();
     l.settle();

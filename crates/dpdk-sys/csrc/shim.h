@@ -23,6 +23,7 @@ uint16_t burst_rte_eth_tx_prepare(uint16_t port_id, uint16_t queue_id, struct rt
 struct rte_mbuf *burst_rte_pktmbuf_alloc(struct rte_mempool *mp);
 void burst_rte_pktmbuf_free(struct rte_mbuf *m);
 int burst_rte_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned count);
+int burst_rte_pktmbuf_alloc_bulk_tx(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned count);
 char *burst_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
 char *burst_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 char *burst_rte_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);

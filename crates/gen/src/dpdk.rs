@@ -71,6 +71,14 @@ impl DpdkLab {
         let eal = Eal::init(&eal_args).map_err(|e| {
             format!("DPDK EAL: {e} (the EAL's own messages above say why; check [eal] args)")
         })?;
+        // The EAL pinned this thread to its main lcore, possibly a worker's CPU: the live
+        // report and the metrics server (started from here) belong on the CPUs no worker has.
+        if let Err(e) = cpu::pin_current(&placement.others) {
+            eprintln!(
+                "burst gen: report threads not placed on CPUs {:?}: {e}",
+                placement.others
+            );
+        }
         let pool = Mempool::new(
             &eal,
             "gen",

@@ -525,18 +525,20 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 }
                 let len = usize::from(size - FCS);
                 let wire = size.max(64);
-                let batch = !s.tpl.has_vary();
-                if batch && got > 0 {
+                // One frame per burst with the burst's timestamp in it; per packet only the
+                // sequence number and the varied fields, the checksums patched once.
+                let vary = s.tpl.has_vary();
+                if got > 0 {
                     s.tpl.begin_batch(size, now);
                 }
                 for (i, buf) in p.txb.as_mut_slice()[start..].iter_mut().enumerate() {
                     let Some(d) = buf.append(len) else {
                         unreachable!("validation keeps frames within the buffers")
                     };
-                    if batch {
-                        s.tpl.fill_seq(d, s.seq);
+                    if vary {
+                        s.tpl.fill_seq_vary(d, s.seq, &mut self.rng);
                     } else {
-                        s.tpl.fill(d, 0, s.seq, now, &mut self.rng);
+                        s.tpl.fill_seq(d, s.seq);
                     }
                     s.seq = s.seq.wrapping_add(1);
                     p.ids[start + i] = (s.id, wire);

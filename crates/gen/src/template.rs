@@ -213,6 +213,8 @@ pub struct Template {
     /// sequence number ([`Template::begin_batch`], [`Template::fill_seq`]).
     batch: Vec<u8>,
     batch_csum: u16,
+    /// The batch frame's IPv4 header checksum (its length patched in).
+    batch_ip_csum: u16,
 }
 
 impl Template {
@@ -249,6 +251,7 @@ impl Template {
                 last: [0; 8],
                 batch: Vec::new(),
                 batch_csum: 0,
+                batch_ip_csum: 0,
             };
         }
         let len = usize::from(s.size.max() - FCS);
@@ -374,6 +377,7 @@ impl Template {
             last: [0; 8],
             batch: Vec::new(),
             batch_csum: 0,
+            batch_ip_csum: 0,
         }
     }
 
@@ -381,7 +385,7 @@ impl Template {
     /// varied field: the template's frame with the timestamp written in and the checksum
     /// patched once for the whole batch.
     pub fn begin_batch(&mut self, size: u16, ts: u64) {
-        debug_assert!(self.vary.is_empty() && !self.raw);
+        debug_assert!(!self.raw);
         let len = usize::from(size - FCS);
         self.batch.clear();
         self.batch.extend_from_slice(&self.frames[0][..len]);
@@ -397,8 +401,10 @@ impl Template {
             self.batch.copy_from_slice(&f);
             let o = self.off;
             self.batch_csum = u16::from_be_bytes([f[o.l4_csum], f[o.l4_csum + 1]]);
+            self.batch_ip_csum = u16::from_be_bytes([f[o.ip + 10], f[o.ip + 11]]);
         } else {
             self.batch_csum = self.l4_csum;
+            self.batch_ip_csum = self.ip_csum;
         }
         if self.signature {
             let at = self.off.sig + signature::TS;
@@ -428,7 +434,33 @@ impl Template {
         d[o.l4_csum..o.l4_csum + 2].copy_from_slice(&c.to_be_bytes());
     }
 
-    /// Whether the stream has varied fields (the batch path needs none).
+    /// [`Template::fill_seq`] for a stream with varied fields: the batch frame, the fields'
+    /// next values, the sequence number, both checksums patched once for all of them.
+    #[inline(always)]
+    pub fn fill_seq_vary(&mut self, d: &mut [u8], seq: u32, rng: &mut SplitMix64) {
+        copy_frame(d, &self.batch);
+        let (ip_acc, mut l4_acc) = self.apply_vary(d, rng);
+        let o = self.off;
+        if ip_acc != 0 {
+            let c = patch(self.batch_ip_csum, ip_acc);
+            d[o.ip + 10..o.ip + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        if self.signature {
+            d[o.sig + signature::SEQ..o.sig + signature::SEQ + 4]
+                .copy_from_slice(&seq.to_be_bytes());
+            l4_acc += u64::from(seq >> 16) + u64::from(seq & 0xffff);
+        }
+        // With a signature the batch checksum already holds the timestamp: always written.
+        if l4_acc != 0 || self.signature {
+            let mut c = patch(self.batch_csum, l4_acc);
+            if o.udp && c == 0 {
+                c = 0xffff;
+            }
+            d[o.l4_csum..o.l4_csum + 2].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+
+    /// Whether the stream has varied fields.
     pub fn has_vary(&self) -> bool {
         !self.vary.is_empty()
     }
@@ -473,6 +505,42 @@ impl Template {
                 l4_acc += d16(old_l4, new_l4);
             }
         }
+        let (ip_v, l4_v) = self.apply_vary(d, rng);
+        ip_acc += ip_v;
+        l4_acc += l4_v;
+        if self.signature {
+            let s = o.sig;
+            d[s + signature::SEQ..s + signature::SEQ + 4].copy_from_slice(&seq.to_be_bytes());
+            d[s + signature::TS..s + signature::TS + 8].copy_from_slice(&ts.to_be_bytes());
+            // The template holds zeros there: the old words add nothing (~0 is -0).
+            l4_acc += u64::from(seq >> 16)
+                + u64::from(seq & 0xffff)
+                + (ts >> 48)
+                + ((ts >> 32) & 0xffff)
+                + ((ts >> 16) & 0xffff)
+                + (ts & 0xffff);
+        }
+        if ip_acc != 0 {
+            let c = patch(self.ip_csum, ip_acc);
+            d[o.ip + 10..o.ip + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        if l4_acc != 0 {
+            let mut c = patch(self.l4_csum, l4_acc);
+            // RFC 768: a computed UDP checksum of zero is sent as all ones.
+            if o.udp && c == 0 {
+                c = 0xffff;
+            }
+            d[o.l4_csum..o.l4_csum + 2].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+
+    /// Writes the varied fields' next values into `d` (a frame holding the template's base
+    /// values there); returns the IPv4 header's and the L4 checksum's one's-complement
+    /// deltas for them.
+    #[inline(always)]
+    fn apply_vary(&mut self, d: &mut [u8], rng: &mut SplitMix64) -> (u64, u64) {
+        let o = self.off;
+        let (mut ip_acc, mut l4_acc) = (0u64, 0u64);
         for v in &mut self.vary {
             let x = v.step.next(rng);
             let base = v.base;
@@ -513,30 +581,7 @@ impl Template {
                 Field::Size => {}
             }
         }
-        if self.signature {
-            let s = o.sig;
-            d[s + signature::SEQ..s + signature::SEQ + 4].copy_from_slice(&seq.to_be_bytes());
-            d[s + signature::TS..s + signature::TS + 8].copy_from_slice(&ts.to_be_bytes());
-            // The template holds zeros there: the old words add nothing (~0 is -0).
-            l4_acc += u64::from(seq >> 16)
-                + u64::from(seq & 0xffff)
-                + (ts >> 48)
-                + ((ts >> 32) & 0xffff)
-                + ((ts >> 16) & 0xffff)
-                + (ts & 0xffff);
-        }
-        if ip_acc != 0 {
-            let c = patch(self.ip_csum, ip_acc);
-            d[o.ip + 10..o.ip + 12].copy_from_slice(&c.to_be_bytes());
-        }
-        if l4_acc != 0 {
-            let mut c = patch(self.l4_csum, l4_acc);
-            // RFC 768: a computed UDP checksum of zero is sent as all ones.
-            if o.udp && c == 0 {
-                c = 0xffff;
-            }
-            d[o.l4_csum..o.l4_csum + 2].copy_from_slice(&c.to_be_bytes());
-        }
+        (ip_acc, l4_acc)
     }
 
     /// Where the L4 payload (and the signature) starts in this template's frames.

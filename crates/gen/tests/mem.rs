@@ -311,6 +311,58 @@ fn the_bulk_path_at_max_rate_sends_valid_numbered_frames() {
     }
 }
 
+/// The bulk path with varied fields (one frame per burst, per packet only the sequence number
+/// and the fields, both checksums patched once): every frame numbered in order, valid
+/// checksums, and the fields step as configured from the first packet on.
+#[test]
+fn the_bulk_path_with_varied_fields_sends_valid_stepped_frames() {
+    use burst_gen::signature::Signature;
+    use burst_gen::template::find_signature;
+    use burst_wire::{ipv4, tcp, udp};
+    let cases = [
+        ("udp", 64, "{ field = \"src_port\", min = 1024, max = 65535 }, { field = \"ip_id\", op = \"random\", min = 0, max = 65535 }"),
+        ("tcp", 128, "{ field = \"dst_port\", op = \"dec\", min = 1000, max = 1002 }, { field = \"src_ip\", min = \"198.18.1.10\", count = 5 }, { field = \"ttl\", min = 1, max = 255 }"),
+    ];
+    for (proto, size, vary) in cases {
+        let text = format!(
+            "{}{}",
+            ports(1),
+            stream_ab(&format!(
+                "protocol = \"{proto}\"\nsize = {size}\nrate = \"max\"\ncount = 3000\nvary = [{vary}]"
+            ))
+        );
+        let mut l = lab_with(&text, Impairments::NONE, &[true, false]);
+        let r = l.run();
+        assert_eq!(r.streams[0].tx, 3000);
+        let frames = l.frames(1);
+        assert_eq!(frames.len(), 3000);
+        let mut srcs = std::collections::BTreeSet::new();
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(f.len() + 4, size);
+            let sig = Signature::read(&f[find_signature(f).unwrap()..]).unwrap();
+            assert_eq!(sig.seq, i as u32, "{proto}: in order, numbered from 0");
+            let ip = ipv4::Packet::new_checked(&f[14..]).unwrap();
+            assert!(ip.verify_checksum(), "{proto}: frame {i} IPv4 checksum");
+            let ok = if proto == "udp" {
+                let u = udp::Packet::new_checked(ip.payload()).unwrap();
+                assert_eq!(u.src_port(), 1024 + i as u16, "frame {i}");
+                u.verify_checksum(ip.src_addr(), ip.dst_addr())
+            } else {
+                let t = tcp::Packet::new_checked(ip.payload()).unwrap();
+                assert_eq!(t.dst_port(), [1002, 1001, 1000][i % 3], "frame {i}");
+                assert_eq!(ip.ttl(), (i % 255 + 1) as u8, "frame {i}");
+                srcs.insert(ip.src_addr());
+                t.verify_checksum(ip.src_addr(), ip.dst_addr())
+            };
+            assert!(ok, "{proto} {size}: frame {i} checksum");
+        }
+        if proto == "tcp" {
+            assert_eq!(srcs.len(), 5);
+        }
+        l.assert_no_leak();
+    }
+}
+
 #[test]
 fn metrics_count_what_the_report_counts() {
     use burst_gen::metrics::GenMetrics;

@@ -720,9 +720,14 @@ const TX_FLAGS: u64 = f::RTE_MBUF_F_TX_IPV4
     | f::RTE_MBUF_F_TX_TCP_SEG;
 
 fn tx_offload_of(m: &sys::rte_mbuf) -> TxOffload {
+    let fl = m.ol_flags;
+    // Without a transmit flag the lengths mean nothing (a buffer from `alloc_bulk` keeps
+    // the last user's): no offload.
+    if fl & TX_FLAGS == 0 {
+        return TxOffload::default();
+    }
     // SAFETY: the tx_offload union is plain integers in every variant.
     let lens = unsafe { m.__bindgen_anon_3.__bindgen_anon_1 };
-    let fl = m.ol_flags;
     TxOffload {
         l2_len: lens.l2_len() as u8,
         l3_len: lens.l3_len() as u8,
@@ -1558,11 +1563,14 @@ impl Queue for DpdkQueue {
         if n == 0 {
             return 0;
         }
+        // For transmit (the trait's contract): only the mbufs' first cache line is reset
+        // (the shim's comment says why); the flags say no offload, and `tx_offload_of`
+        // reads the second line's lengths only under a flag.
         // SAFETY: `p` points at `room ≥ n` free slots of the batch, laid out as
         // `*mut rte_mbuf` (Mbuf is transparent); on success DPDK writes `n` owned, reset mbufs
         // there, on failure it writes nothing usable and we commit none.
         let ret =
-            unsafe { sys::burst_rte_pktmbuf_alloc_bulk(self.mp.as_ptr(), p.cast(), n as u32) };
+            unsafe { sys::burst_rte_pktmbuf_alloc_bulk_tx(self.mp.as_ptr(), p.cast(), n as u32) };
         if ret != 0 {
             return 0;
         }
@@ -1639,6 +1647,12 @@ mod tests {
         set_tx_offload_on(&mut m, TxOffload::default());
         assert_eq!(m.ol_flags, f::RTE_MBUF_F_RX_IP_CKSUM_GOOD);
         assert!(tx_offload_of(&m).is_empty());
+
+        // Lengths a previous user left (an mbuf from `alloc_bulk`, whose second cache line
+        // is not reset) under no transmit flag: no offload.
+        set_tx_offload_on(&mut m, o);
+        m.ol_flags &= !TX_FLAGS;
+        assert_eq!(tx_offload_of(&m), TxOffload::default());
     }
 
     #[test]

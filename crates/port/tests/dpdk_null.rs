@@ -34,6 +34,7 @@ fn eal() -> &'static Eal {
             "--vdev=net_null3",
             "--vdev=net_null4,size=128",
             "--vdev=net_null5",
+            "--vdev=net_null6",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -218,6 +219,57 @@ fn mbuf_operations() {
     let m = unsafe { Mbuf::from_raw(raw) };
     drop(m);
     assert_eq!(pool.avail(), pool.size(), "the whole chain is freed");
+}
+
+/// `alloc_bulk` (the generator's transmit allocation, which resets only the mbufs' first
+/// cache line): buffers every one of which a previous user left chained, shifted and marked
+/// for offload come back empty, one segment, with the default headroom and no offload, and
+/// go out whole.
+#[test]
+fn alloc_bulk_buffers_come_back_clean() {
+    let pool = pool("null-bulk");
+    let mut port = DpdkPort::open("net_null6", &DpdkPortConfig::default(), &pool).unwrap();
+    let mut q = port.take_queue(0).unwrap();
+    let dirty = TxOffload {
+        l2_len: 18,
+        l3_len: 60,
+        l4_len: 60,
+        ipv4_checksum: true,
+        l4_checksum: Some(L4Checksum::Tcp),
+        tso_segsz: 1000,
+    };
+    let mut all = Vec::new();
+    while let Some(mut m) = pool.alloc() {
+        m.append(100).unwrap().fill(0xee);
+        m.prepend(14).unwrap().fill(0xdd);
+        m.set_tx_offload(dirty);
+        all.push(m);
+    }
+    assert_eq!(pool.avail(), 0);
+    // Chained in pairs, so `next` and `nb_segs` were set too.
+    let mut heads = Vec::new();
+    while let (Some(mut a), Some(b)) = (all.pop(), all.pop()) {
+        a.chain(b).unwrap();
+        heads.push(a);
+    }
+    drop((all, heads));
+    assert_eq!(pool.avail(), pool.size());
+    let mut batch = Batch::new();
+    for round in 0..40 {
+        let n = q.alloc_bulk(&mut batch, 64);
+        assert_eq!(n, 64, "round {round}");
+        for m in batch.iter_mut() {
+            assert_eq!((m.pkt_len(), m.nb_segs(), m.headroom()), (0, 1, 128));
+            assert_eq!(m.tailroom(), usize::from(pool.data_room()) - 128);
+            assert_eq!(m.tx_offload(), TxOffload::default());
+            m.append(60).unwrap().copy_from_slice(&udp_frame(round));
+            assert_eq!(m.segments().count(), 1);
+        }
+        assert_eq!(q.tx_burst(&mut batch), 64);
+    }
+    assert_eq!(port.stats().tx_packets, 40 * 64);
+    drop((q, port));
+    assert_eq!(pool.avail(), pool.size());
 }
 
 #[test]

@@ -555,6 +555,15 @@ pub enum EchoOutcome {
 }
 
 impl Response {
+    /// What this line counts against a reply's backlog: a captured frame's hex bytes, 0 for
+    /// anything else (see [`Reply`](crate::control::Reply)).
+    pub fn backlog_bytes(&self) -> u64 {
+        match self {
+            Response::Frame(f) => f.data.len() as u64,
+            _ => 0,
+        }
+    }
+
     /// Whether this is the last line of its reply.
     pub fn is_final(&self) -> bool {
         !matches!(

@@ -55,6 +55,17 @@ where
     let eal = Eal::init(&eal_args).map_err(|e| {
         format!("DPDK EAL: {e} (the EAL's own messages above say why; check [eal] args)")
     })?;
+    // The EAL pinned this thread to its main lcore, which may be a worker's CPU (`-l 1` with
+    // `cpus = [1]`). Every thread started from here on inherits this thread's CPUs (the
+    // control thread, the control socket and its connections, the metrics server): give it
+    // the ones no worker has, before any of them starts, or a capture streamed to the CLI
+    // runs its socket writes on the worker's CPU.
+    if let Err(e) = cpu::pin_current(&placement.others) {
+        tracing::warn!(
+            "control threads not placed on CPUs {:?}: {e}",
+            placement.others
+        );
+    }
     let pool = Mempool::new(
         &eal,
         "burst",
@@ -168,13 +179,6 @@ where
     // mbuf alloc/free otherwise goes to the pool's shared ring).
     // The threads are joined below, before the EAL is cleaned up.
     let threads = eal.threads();
-    // The control thread inherits this thread's CPUs: the ones no worker has.
-    if let Err(e) = cpu::pin_current(&placement.others) {
-        tracing::warn!(
-            "control thread not placed on CPUs {:?}: {e}",
-            placement.others
-        );
-    }
     let worker_cpus = placement.workers.clone();
     let handles = node
         .spawn_with(

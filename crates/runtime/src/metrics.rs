@@ -349,7 +349,7 @@ pub fn serve(
         commands
             .send(Command {
                 req: Request::Stats,
-                reply: tx,
+                reply: tx.into(),
             })
             .ok()?;
         match rx.recv_timeout(Duration::from_secs(5)).ok()? {

@@ -4,13 +4,17 @@
 use std::io::BufReader;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::control::Command;
+use crate::control::{Command, Reply};
 use crate::ctl::{self, Response};
+
+/// Captured frame bytes (hex, as sent) a connection may have queued but not yet written: 64
+/// MiB, twice the frame bytes one worker's capture slots hold.
+pub const BACKLOG_BYTES: u64 = 2 * crate::capture::SLOT_BYTES as u64;
 
 /// Serves `path` until `stop` is set; removes the socket file when it ends.
 pub fn serve(
@@ -71,7 +75,11 @@ fn connection(s: UnixStream, commands: &mpsc::Sender<Command>) -> std::io::Resul
         return Ok(());
     };
     let (tx, rx) = mpsc::channel();
-    if commands.send(Command { req, reply: tx }).is_err() {
+    // Captured frames sent to us but not yet written to the client: a capture pauses its
+    // draining past the limit instead of queueing without bound for a slow reader.
+    let backlog = Arc::new(AtomicU64::new(0));
+    let reply = Reply::with_backlog(tx, backlog.clone(), BACKLOG_BYTES);
+    if commands.send(Command { req, reply }).is_err() {
         return ctl::write_response(
             &mut w,
             &Response::Error {
@@ -79,17 +87,31 @@ fn connection(s: UnixStream, commands: &mpsc::Sender<Command>) -> std::io::Resul
             },
         );
     }
+    let r = relay(rx, &mut w, &backlog);
+    // The client is gone or served, and `rx` with it: a capture paused on this backlog
+    // resumes, finds the channel closed and ends (instead of waiting for its deadline).
+    backlog.store(0, Ordering::Relaxed);
+    r
+}
+
+/// Writes the response lines from `rx` to the client until the final one.
+fn relay(
+    rx: mpsc::Receiver<Response>,
+    w: &mut UnixStream,
+    backlog: &AtomicU64,
+) -> std::io::Result<()> {
     loop {
         match rx.recv_timeout(Duration::from_secs(600)) {
             Ok(resp) => {
-                ctl::write_response(&mut w, &resp)?;
+                ctl::write_response(w, &resp)?;
+                backlog.fetch_sub(resp.backlog_bytes(), Ordering::Relaxed);
                 if resp.is_final() {
                     return Ok(());
                 }
             }
             Err(_) => {
                 return ctl::write_response(
-                    &mut w,
+                    w,
                     &Response::Error {
                         message: "no answer from the control thread".into(),
                     },

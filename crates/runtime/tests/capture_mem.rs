@@ -5,7 +5,11 @@
 mod common;
 
 use burst_port::Nanos;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
 use burst_runtime::capture::CaptureFilter;
+use burst_runtime::control::Reply;
 use burst_runtime::ctl::{Request, Response};
 use burst_wire::dissect;
 use burst_wire::ChecksumCheck;
@@ -123,5 +127,75 @@ fn capture_both_directions_filtered_and_bounded() {
     }
     let copied: u64 = l.node.workers.iter().map(|w| w.rt.capture_frames).sum();
     assert!(copied >= 8);
+    l.finish();
+}
+
+/// A reader behind by more than its reply's backlog limit (a slow `ctl capture` client)
+/// pauses the draining: the frames wait in the workers' slots instead of piling up in the
+/// channel, and once the reader catches up every one arrives, none missed.
+#[test]
+fn a_slow_reader_pauses_the_draining_and_loses_nothing() {
+    let mut l = lab(Opts::default());
+    let (tx, rx) = mpsc::channel();
+    let backlog = Arc::new(AtomicU64::new(0));
+    // Every forwarded datagram is the same 142-byte frame, 284 bytes of hex: five frames
+    // stay within the limit, the sixth goes over it.
+    let hex = 2 * (14 + 20 + 8 + 100) as u64;
+    let limit = 5 * hex;
+    l.request_with(
+        Request::Capture {
+            port: "b".into(),
+            dir: "out".into(),
+            count: 1000,
+            snaplen: 2048,
+            timeout_ms: 5000,
+            max_bytes: 0,
+            max_rate: 0,
+            filter: CaptureFilter::default(),
+        },
+        Reply::with_backlog(tx, backlog.clone(), limit),
+    );
+    l.run_for(STEP);
+    for _ in 0..20 {
+        l.send_from_a(&udp_datagram(A, B, 100, 64, false));
+        l.run_for(STEP);
+    }
+    l.run_for(Nanos::from_millis(200));
+    let first: Vec<Response> = rx.try_iter().collect();
+    assert_eq!(
+        first.len(),
+        6,
+        "drained up to the limit, then paused: {first:?}"
+    );
+    assert_eq!(backlog.load(Ordering::Relaxed), 6 * hex);
+    // The reader writes what it has, and from now on each line as it comes: the rest
+    // follows, then the summary at the deadline.
+    backlog.fetch_sub(6 * hex, Ordering::Relaxed);
+    let mut rest = Vec::new();
+    for _ in 0..600 {
+        l.run_for(STEP);
+        for r in rx.try_iter() {
+            backlog.fetch_sub(r.backlog_bytes(), Ordering::Relaxed);
+            rest.push(r);
+        }
+    }
+    assert_eq!(backlog.load(Ordering::Relaxed), 0);
+    let frames = first
+        .iter()
+        .chain(&rest)
+        .filter(|r| matches!(r, Response::Frame(f) if f.data.len() as u64 == hex))
+        .count();
+    assert_eq!(frames, 20);
+    assert!(
+        matches!(
+            rest.last(),
+            Some(Response::CaptureDone {
+                frames: 20,
+                dropped: 0,
+                ..
+            })
+        ),
+        "{rest:?}"
+    );
     l.finish();
 }

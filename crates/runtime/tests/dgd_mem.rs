@@ -218,7 +218,7 @@ impl Lab {
             .commands
             .send(Command {
                 req: Request::RoutePrint,
-                reply: tx,
+                reply: tx.into(),
             })
             .unwrap();
         self.step();

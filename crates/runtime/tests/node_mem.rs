@@ -257,7 +257,13 @@ impl Lab {
 
     fn request(&mut self, req: Request) -> mpsc::Receiver<Response> {
         let (tx, rx) = mpsc::channel();
-        self.node.commands.send(Command { req, reply: tx }).unwrap();
+        self.node
+            .commands
+            .send(Command {
+                req,
+                reply: tx.into(),
+            })
+            .unwrap();
         rx
     }
 

@@ -335,7 +335,12 @@ impl Lab {
 
     fn request(node: &mut Node<MemPort>, req: Request) -> mpsc::Receiver<Response> {
         let (tx, rx) = mpsc::channel();
-        node.commands.send(Command { req, reply: tx }).unwrap();
+        node.commands
+            .send(Command {
+                req,
+                reply: tx.into(),
+            })
+            .unwrap();
         rx
     }
 

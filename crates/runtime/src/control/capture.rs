@@ -3,17 +3,17 @@
 //! goes away), and gives the slots back.
 
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 use burst_port::{Nanos, Port};
 
-use super::Control;
+use super::{Control, Reply};
 use crate::capture::{self, CaptureFilter, CaptureTap};
 use crate::ctl::{CapturedFrame, Response};
 
 /// A running capture.
 pub(super) struct CaptureSession {
-    reply: mpsc::Sender<Response>,
+    reply: Reply,
     left: u64,
     sent: u64,
     /// Frame bytes still allowed (`u64::MAX`: no byte bound).
@@ -45,7 +45,7 @@ impl<P: Port> Control<P> {
     pub(super) fn capture_start(
         &mut self,
         ask: CaptureAsk<'_>,
-        reply: mpsc::Sender<Response>,
+        reply: Reply,
         now: Nanos,
     ) -> Result<(), String> {
         if self.capture.is_some() {
@@ -110,7 +110,9 @@ impl<P: Port> Control<P> {
         let mut n = 0;
         let mut gone = false;
         for t in &self.taps {
-            while let Some(c) = t.filled.pop() {
+            // A reader behind by more than its backlog limit: the frames wait in the slots
+            // (the workers count what finds no free one) rather than in memory here.
+            while let Some(c) = (!s.reply.is_backlogged()).then(|| t.filled.pop()).flatten() {
                 n += 1;
                 if s.left > 0 && s.bytes_left > 0 && !gone {
                     let frame = CapturedFrame {

@@ -5,13 +5,12 @@
 //! publishes like the packet filters.
 
 use std::net::SocketAddrV4;
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use burst_port::{Nanos, Port};
 use burst_stack::filter::{Action, Direction, FilterError, FilterTable, Rule};
 
-use super::Control;
+use super::{Control, Reply};
 use crate::ctl::{CtSession, FilterRule, NatMapping, PoolUse, Response};
 use crate::node::NodeFirewall;
 use crate::worker::{SessionList, SessionSlot};
@@ -31,7 +30,7 @@ pub(super) struct FwRequest {
     kind: Listing,
     workers: Vec<(u64, Option<Rows>)>,
     deadline: Nanos,
-    reply: mpsc::Sender<Response>,
+    reply: Reply,
 }
 
 /// The control thread's firewall-hook state.
@@ -111,7 +110,7 @@ impl<P: Port> Control<P> {
         &mut self,
         kind: Listing,
         flush: bool,
-        reply: mpsc::Sender<Response>,
+        reply: Reply,
         now: Nanos,
     ) -> Option<Response> {
         if self.fw.slots.is_empty() {

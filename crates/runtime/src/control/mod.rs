@@ -26,6 +26,7 @@ mod trace;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -58,7 +59,61 @@ pub struct Command {
     /// The request.
     pub req: Request,
     /// Response lines (the last one is final).
-    pub reply: mpsc::Sender<Response>,
+    pub reply: Reply,
+}
+
+/// Where a request's response lines go: a channel to whoever asked, and, for a client behind
+/// the control socket, a count of the captured frame bytes sent down the channel but not yet
+/// written to the client. A capture drains the workers' slots no faster than that client
+/// reads: past the limit the frames stay in the slots, the workers find none free and count
+/// the misses, and memory stays bounded however slow the reader is.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    tx: mpsc::Sender<Response>,
+    backlog: Option<(Arc<AtomicU64>, u64)>,
+}
+
+impl Reply {
+    /// A reply whose frames are counted in `backlog` until the reader subtracts them (see
+    /// [`Response::backlog_bytes`]); more than `limit` bytes outstanding pauses a capture.
+    pub fn with_backlog(tx: mpsc::Sender<Response>, backlog: Arc<AtomicU64>, limit: u64) -> Reply {
+        Reply {
+            tx,
+            backlog: Some((backlog, limit)),
+        }
+    }
+
+    /// Sends one response line; an error when whoever asked has gone.
+    pub fn send(&self, r: Response) -> Result<(), ReaderGone> {
+        let n = r.backlog_bytes();
+        if let Some((b, _)) = self.backlog.as_ref().filter(|_| n > 0) {
+            b.fetch_add(n, Ordering::Relaxed);
+        }
+        self.tx.send(r).map_err(|_| {
+            if let Some((b, _)) = self.backlog.as_ref().filter(|_| n > 0) {
+                b.fetch_sub(n, Ordering::Relaxed);
+            }
+            ReaderGone
+        })
+    }
+
+    /// Whether the reader is behind by more than the limit (never, for a reply without one).
+    pub fn is_backlogged(&self) -> bool {
+        self.backlog
+            .as_ref()
+            .is_some_and(|(b, limit)| b.load(Ordering::Relaxed) > *limit)
+    }
+}
+
+/// [`Reply::send`]'s error: the reader has gone (the client disconnected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReaderGone;
+
+impl From<mpsc::Sender<Response>> for Reply {
+    /// A reply read in-process, with no backlog limit.
+    fn from(tx: mpsc::Sender<Response>) -> Reply {
+        Reply { tx, backlog: None }
+    }
 }
 
 /// A port as the control thread knows it.

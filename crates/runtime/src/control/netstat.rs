@@ -2,11 +2,9 @@
 //! came or its deadline passed. Kept apart because it is answered from the poll loop, not when the
 //! request arrives.
 
-use std::sync::mpsc;
-
 use burst_port::{Nanos, Port};
 
-use super::Control;
+use super::{Control, Reply};
 use crate::ctl::Response;
 
 /// A `ctl netstat -a` waiting for the workers' rows.
@@ -14,7 +12,7 @@ pub(super) struct NetstatRequest {
     /// Per worker: the generation asked for, and the rows once they came.
     pub(super) workers: Vec<(u64, Option<Vec<crate::ctl::TcpConnection>>)>,
     pub(super) deadline: Nanos,
-    pub(super) reply: mpsc::Sender<Response>,
+    pub(super) reply: Reply,
 }
 
 impl<P: Port> Control<P> {

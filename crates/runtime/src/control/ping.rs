@@ -5,11 +5,10 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::mpsc;
 
 use burst_port::{Nanos, Port};
 
-use super::Control;
+use super::{Control, Reply};
 use crate::ctl::{EchoOutcome, Response};
 use crate::msg::{EchoError, SessionDown, SessionUp, ToWorker, CTL_IDENTS, CTL_IDENT_BASE};
 
@@ -35,7 +34,7 @@ pub(super) struct Session {
     /// Tracert: one probe at a time, TTL = seq.
     trace: bool,
     done: bool,
-    reply: mpsc::Sender<Response>,
+    reply: Reply,
 }
 
 impl<P: Port> Control<P> {
@@ -50,7 +49,7 @@ impl<P: Port> Control<P> {
         timeout_ms: u32,
         interval_ms: u32,
         trace: bool,
-        reply: mpsc::Sender<Response>,
+        reply: Reply,
         now: Nanos,
     ) {
         let Some(ident) = (0..CTL_IDENTS)

