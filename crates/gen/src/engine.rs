@@ -525,8 +525,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 }
                 let len = usize::from(size - FCS);
                 let wire = size.max(64);
-                // One frame per burst with the burst's timestamp in it; per packet only the
-                // sequence number and the varied fields, the checksums patched once.
+                // One frame per burst (its timestamp in); per packet the sequence and fields.
                 let vary = s.tpl.has_vary();
                 if got > 0 {
                     s.tpl.begin_batch(size, now);
