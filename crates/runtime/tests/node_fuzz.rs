@@ -102,3 +102,13 @@ fn mutated_seed_scripts() {
         run(target, &d);
     }
 }
+
+/// An input the fuzzer found (fuzz/seeds/node_host/reset-in-accept-queue): a connection reset
+/// while still in the application listener's accept queue stays Closed there until accepted;
+/// the harness's ending application accepts and closes it, and the node ends idle.
+#[test]
+fn a_connection_reset_in_the_accept_queue_is_released_when_accepted() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/seeds/node_host/reset-in-accept-queue");
+    node_fuzz::host(&std::fs::read(&path).expect("the committed input"));
+}

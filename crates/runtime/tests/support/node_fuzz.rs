@@ -1509,7 +1509,15 @@ impl Lab {
     /// Closes the node's sockets, lets every timer expire, checks the node idle, drops it and
     /// checks the pool whole.
     fn finish(mut self) {
-        let handles = std::mem::take(&mut self.handles);
+        let mut handles = std::mem::take(&mut self.handles);
+        // Connections still waiting in a listener's accept queue belong to the application
+        // too (one reset there stays Closed until accepted, as on Linux): an application that
+        // ends accepts and closes them, as closing its listener would.
+        for (w, l) in self.listeners.clone() {
+            while let Some(h) = self.node().workers[w].tcp().accept(l) {
+                handles.push((w, h));
+            }
+        }
         for (w, h) in handles {
             let _ = self.node().workers[w].tcp().close(h);
         }
