@@ -62,7 +62,11 @@ step "fuzz targets build and run briefly (scripts/fuzz.sh for longer runs)"
 # A fixed number of runs from a fixed seed: the same inputs every time (scripts/fuzz.sh alone
 # explores for longer, with new inputs each run).
 FUZZ_RUNS=${BURST_FUZZ_RUNS:-300000} scripts/fuzz.sh 15 all
-FUZZ_RUNS=${BURST_NODE_FUZZ_RUNS:-800} scripts/fuzz.sh 10 node_host node_router
+# The whole-node targets replay their committed seeds only (0 runs beyond them): their
+# exploration follows coverage that varies with each process's hash seeds, so a fixed run
+# count still tries different inputs each time. Exploring is `scripts/fuzz.sh SECONDS`'s job;
+# what it finds and is not yet fixed waits in fuzz/found/ (fuzz/found/README.md).
+FUZZ_RUNS=${BURST_NODE_FUZZ_RUNS:-0} scripts/fuzz.sh 10 node_host node_router
 
 step "benches compile"
 cargo bench --workspace --all-features --no-run
