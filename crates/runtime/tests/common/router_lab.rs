@@ -298,20 +298,13 @@ impl Lab {
     }
 
     /// Sends `req` with a reply of the caller's making (a backlog limit, say).
-    #[allow(dead_code)]
     pub fn request_with(&mut self, req: Request, reply: burst_runtime::control::Reply) {
         self.node.commands.send(Command { req, reply }).unwrap();
     }
 
     pub fn request(&mut self, req: Request) -> mpsc::Receiver<Response> {
         let (tx, rx) = mpsc::channel();
-        self.node
-            .commands
-            .send(Command {
-                req,
-                reply: tx.into(),
-            })
-            .unwrap();
+        self.request_with(req, tx.into());
         rx
     }
 
