@@ -112,3 +112,14 @@ fn a_connection_reset_in_the_accept_queue_is_released_when_accepted() {
         .join("../../fuzz/seeds/node_host/reset-in-accept-queue");
     node_fuzz::host(&std::fs::read(&path).expect("the committed input"));
 }
+
+/// An input the fuzzer found (fuzz/seeds/node_host/finwait1-zero-window-silent-peer): an
+/// active-open connection closed by the application behind the peer's zero window, the peer
+/// then silent; its zero-window probes time out after `data_retries` unanswered ones instead
+/// of keeping FIN-WAIT-1 for ever.
+#[test]
+fn a_closed_connection_behind_a_silent_zero_window_times_out() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/seeds/node_host/finwait1-zero-window-silent-peer");
+    node_fuzz::host(&std::fs::read(&path).expect("the committed input"));
+}

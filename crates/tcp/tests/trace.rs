@@ -770,6 +770,37 @@ fn zero_window_is_probed_with_backoff_until_it_opens() {
     h.expect(to_peer(ISS + 1, Some(IRS + 1), PA, 64240, 100));
 }
 
+/// Found by the node fuzzer: a connection closed by the application behind a zero window,
+/// whose peer then vanished, probed for ever in FIN-WAIT-1. Unanswered probes now count
+/// against `data_retries` (5 by default), as Linux's count against tcp_retries2.
+#[test]
+fn zero_window_probes_to_a_silent_peer_time_out() {
+    let mut h = established(&cfg(), false);
+    h.at(ms(1000));
+    peer_ack(&mut h, IRS + 1, ISS + 1, 0);
+    h.c.send(&[5; 100]);
+    h.c.close();
+    assert_eq!(h.c.state(), State::FinWait1);
+    h.expect_none();
+    // One answered probe resets the count; then silence.
+    h.run_deadline();
+    h.expect(to_peer(ISS, Some(IRS + 1), A, 64240, 0));
+    peer_ack(&mut h, IRS + 1, ISS + 1, 0);
+    for _ in 0..5 {
+        h.run_deadline();
+        h.expect(to_peer(ISS, Some(IRS + 1), A, 64240, 0));
+        h.expect_none();
+        assert_eq!(h.c.state(), State::FinWait1);
+    }
+    h.run_deadline();
+    h.expect_none();
+    assert_eq!(
+        (h.c.state(), h.c.error()),
+        (State::Closed, Some(ConnError::TimedOut))
+    );
+    assert_eq!(h.c.stats().counters.persist_probes, 6);
+}
+
 #[test]
 fn keepalive_probes_then_abort() {
     let cfg = TcpConfig {

@@ -219,6 +219,7 @@ impl Connection {
         };
         self.touch_keepalive(now);
         self.last_rx = now;
+        self.persist_unanswered = 0;
 
         // RFC 7323 §4.3: remember the timestamp of the segment that covers the ACK we sent.
         if let (true, Some((tsval, _))) = (self.ts_ok, ts) {

@@ -470,6 +470,9 @@ pub struct Connection {
     timewait_at: Option<Nanos>,
     retries: u8,
     persist_backoff: u32,
+    /// Zero-window probes sent since the peer last answered: a silent peer is given up on
+    /// after `data_retries` of them, an answering one never (RFC 1122 §4.2.2.17).
+    persist_unanswered: u8,
     ka_probes: u8,
     probe: Option<Probe>,
     /// Send even if Nagle / SWS avoidance would wait (the persist timer's override).
@@ -685,6 +688,7 @@ impl Connection {
             timewait_at: None,
             retries: 0,
             persist_backoff: 0,
+            persist_unanswered: 0,
             ka_probes: 0,
             probe: None,
             force_send: false,

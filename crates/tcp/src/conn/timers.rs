@@ -151,7 +151,8 @@ impl Connection {
     }
 
     /// Persist timer: probe a zero window (backing off like the RTO, never giving up while
-    /// the peer answers, RFC 1122 §4.2.2.17), or send the segment SWS avoidance held back.
+    /// the peer answers, RFC 1122 §4.2.2.17, giving up after `data_retries` unanswered
+    /// probes), or send the segment SWS avoidance held back.
     fn on_persist(&mut self, now: Nanos) {
         if !self.state.is_synchronized() || self.snd_nxt != self.snd_una {
             return;
@@ -159,6 +160,20 @@ impl Connection {
         if self.snd_wnd > 0 {
             self.force_send = true;
         } else {
+            // Linux (tcp_probe_timer) likewise aborts after tcp_retries2 unanswered probes;
+            // without this a closed connection behind a vanished zero-window peer would
+            // probe for ever.
+            if self.persist_unanswered >= self.cfg.data_retries {
+                tracing::debug!(
+                    port = self.local_port,
+                    probes = self.persist_unanswered,
+                    "tcp: zero-window probes unanswered, timed out"
+                );
+                let err = self.soft_error.unwrap_or(ConnError::TimedOut);
+                self.enter_closed(Some(err));
+                return;
+            }
+            self.persist_unanswered += 1;
             self.probe = Some(Probe::Window);
             self.persist_backoff = self.persist_backoff.saturating_add(1);
             self.persist_at = Some(now + self.rtt.backed_off(self.persist_backoff));
