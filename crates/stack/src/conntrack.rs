@@ -33,6 +33,7 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
+use crate::bigmem::BigSlice;
 use burst_port::Nanos;
 
 /// Protocol numbers the table gives a meaning to.
@@ -394,9 +395,9 @@ pub enum InsertError {
 /// One core's connection tracking table.
 pub struct Conntrack {
     cfg: ConntrackConfig,
-    sessions: Box<[Session]>,
-    links: Box<[Links]>,
-    index: Box<[Slot]>,
+    sessions: BigSlice<Session>,
+    links: BigSlice<Links>,
+    index: BigSlice<Slot>,
     mask: usize,
     free: u32,
     lists: [List; CLASSES],
@@ -422,14 +423,12 @@ impl Conntrack {
         let n = cfg.max_sessions.clamp(1, (u32::MAX / 4) as usize);
         // Two keys per session, at most half full.
         let slots = (4 * n).next_power_of_two();
-        let sessions = vec![Session::EMPTY; n].into_boxed_slice();
-        let links = (0..n)
-            .map(|i| Links {
-                prev: NONE,
-                next: if i + 1 < n { i as u32 + 1 } else { NONE },
-                created: Nanos::ZERO,
-            })
-            .collect();
+        let sessions = BigSlice::filled(n, Session::EMPTY);
+        let links = BigSlice::from_fn(n, |i| Links {
+            prev: NONE,
+            next: if i + 1 < n { i as u32 + 1 } else { NONE },
+            created: Nanos::ZERO,
+        });
         Conntrack {
             cfg: ConntrackConfig {
                 max_sessions: n,
@@ -437,7 +436,7 @@ impl Conntrack {
             },
             sessions,
             links,
-            index: vec![Slot::default(); slots].into_boxed_slice(),
+            index: BigSlice::filled(slots, Slot::default()),
             mask: slots - 1,
             free: 0,
             lists: [List {

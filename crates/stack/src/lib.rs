@@ -7,6 +7,7 @@
 //! clock.
 
 pub mod arp;
+pub mod bigmem;
 pub mod conntrack;
 pub mod epoch;
 pub mod filter;
