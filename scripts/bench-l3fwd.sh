@@ -41,6 +41,8 @@
 #   OBSERVE_ONLY=1 runs only those three (no l3fwd, no plain or large-table burst); BUSY0=1
 #   adds a fourth with CPU 0 kept busy by `yes`, to tell the control thread's CPU use from
 #   the worker's own cost.
+#   NAT_ONLY=1 runs only burst with NAT (and BASELINE with NAT): for before/after pairs of a
+#   NAT change, without the plain runs (no ratio to plain forwarding is printed then).
 #   PERF_DIR=DIR records a profile of CPU 1 (perf record -g) over each sampled window, one
 #   file per run and round (DIR/NAME.rROUND.data), for `perf report -i`.
 set -euo pipefail
@@ -98,7 +100,7 @@ nh0=02:00:00:00:00:10 nh1=02:00:00:00:00:20        # next hops: 198.19.0.2, 198.
 python3 "$helper" pcap "$tmp/port0.pcap" "$mac0" 198.18.0 198.18.1 "$flows"
 python3 "$helper" pcap "$tmp/port1.pcap" "$mac1" 198.18.1 198.18.0 "$flows"
 vdevs=("--vdev=net_pcap0,rx_pcap=$tmp/port0.pcap,infinite_rx=1" "--vdev=net_pcap1,rx_pcap=$tmp/port1.pcap,infinite_rx=1")
-if [ -n "${NAT:-}" ]; then
+if [ -n "${NAT:-}${NAT_ONLY:-}" ]; then
   # Established connections through NAPT (ACK segments, flags 16): out, and the answers in.
   python3 "$helper" pcap "$tmp/nat0.pcap" "$mac0" 198.18.0 198.18.1 "$flows" 16
   python3 "$helper" replies "$tmp/nat1.pcap" "$mac1" 198.18.1 198.19.1.3 "$flows" 16
@@ -148,6 +150,11 @@ side=""
 baseline=${BASELINE:-}
 # OBSERVE_ONLY: the observed runs and nothing else.
 if [ -n "${OBSERVE_ONLY:-}" ]; then observe=1 nat="" baseline=""; fi
+nat_only=${NAT_ONLY:-}
+[ -n "$nat_only" ] && nat=1
+# The plain runs (burst, l3fwd, the large table, the baseline): not in the *_ONLY modes.
+plain=1
+[ -n "${OBSERVE_ONLY:-}$nat_only" ] && plain=
 if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then echo "BASELINE=$baseline is not an executable"; exit 1; fi
 
 # run NAME PREFIX READY_PATTERN START_TIMEOUT CMD...: starts CMD on CPU $cpu, waits (bounded)
@@ -203,7 +210,7 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {p
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 b_all=(); l_all=(); g_all=(); o_all=(); m_all=(); c_all=(); r_all=(); n_all=(); a_all=()
 for r in $(seq 1 "$rounds"); do
-  if [ -z "${OBSERVE_ONLY:-}" ]; then
+  if [ -n "$plain" ]; then
   run burst "$bprefix" "burst running" 30 "$burst" run -c "$tmp/small.toml"
   b=$rate brx=$rx
   l=0 lrx=0 g=0 grx=0
@@ -223,7 +230,7 @@ for r in $(seq 1 "$rounds"); do
   fi
   b_all+=("$b"); l_all+=("$l"); g_all+=("$g")
   fi
-  if [ -n "$baseline" ]; then
+  if [ -n "$baseline" ] && [ -n "$plain" ]; then
     run baseline "$oprefix" "burst running" 30 "$baseline" run -c "$tmp/base.toml"
     printf '         baseline %s: %6.2f Mpps (rx %6.2f)\n' "$baseline" "$rate" "$rx"
     o_all+=("$rate")
@@ -259,7 +266,8 @@ for r in $(seq 1 "$rounds"); do
     r_all+=("$ref"); m_all+=("$m"); c_all+=("$c")
   fi
 done
-if [ -z "${OBSERVE_ONLY:-}" ]; then
+bm=0
+if [ -n "$plain" ]; then
   bm=$(printf '%s\n' "${b_all[@]}" | median)
   lm=$(printf '%s\n' "${l_all[@]}" | median)
   gm=$(printf '%s\n' "${g_all[@]}" | median)
@@ -272,7 +280,7 @@ if [ -z "${OBSERVE_ONLY:-}" ]; then
     printf 'burst with 260082 routes: %.2f Mpps, %s of burst with the 2 test routes\n' "$gm" "$gratio"
   fi
 fi
-if [ -n "$baseline" ]; then
+if [ -n "$baseline" ] && [ -n "$plain" ]; then
   om=$(printf '%s\n' "${o_all[@]}" | median)
   printf 'baseline %s: %.2f Mpps; this burst / baseline %s, baseline / l3fwd %s\n' "$baseline" "$om" \
     "$(awk -v b="$bm" -v t="$om" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')" \
