@@ -41,18 +41,26 @@
 #   OBSERVE_ONLY=1 runs only those three (no l3fwd, no plain or large-table burst); BUSY0=1
 #   adds a fourth with CPU 0 kept busy by `yes`, to tell the control thread's CPU use from
 #   the worker's own cost.
+#   NEW=1 measures new NAT sessions per second end to end (and nothing else): port a's pcap is
+#   FLOWS unique TCP SYNs (default 3,000,000: 64,512 inside endpoints, one mapping each, to
+#   up to 47 destination ports), read once in a loop; port b reads one frame and then
+#   nothing. Every SYN forwarded in the window created its session (the full path: IPv4
+#   input, route, firewall-hook, session and mapping), so the rate is new sessions per
+#   second; the run fails if the pcap looped before the window ended (raise FLOWS).
 #   NAT_ONLY=1 runs only burst with NAT (and BASELINE with NAT): for before/after pairs of a
 #   NAT change, without the plain runs (no ratio to plain forwarding is printed then).
+#   LOG_DIR=DIR keeps each run's output (DIR/NAME.rROUND.log: burst's counters at exit).
 #   PERF_DIR=DIR records a profile of CPU 1 (perf record -g) over each sampled window, one
 #   file per run and round (DIR/NAME.rROUND.data), for `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 secs=${2:-5}
-flows=${FLOWS:-256}
+new=${NEW:-}
+flows=${FLOWS:-$([ -n "$new" ] && echo 3000000 || echo 256)}
 many=""
 [ "$flows" -gt 4096 ] && many=1
-warm=${WARM:-$([ -n "$many" ] && echo 10 || echo 2)}
+warm=${WARM:-$([ -n "$new" ] && echo 1 || { [ -n "$many" ] && echo 10 || echo 2; })}
 cpu=1
 helper=scripts/bench-l3fwd.py
 
@@ -97,10 +105,18 @@ burst=target/release/burst
 # config keeps the device's (no `mac` key) and the frames are addressed to these.
 mac0=02:70:63:61:70:00 mac1=02:70:63:61:70:01
 nh0=02:00:00:00:00:10 nh1=02:00:00:00:00:20        # next hops: 198.19.0.2, 198.19.1.2
-python3 "$helper" pcap "$tmp/port0.pcap" "$mac0" 198.18.0 198.18.1 "$flows"
-python3 "$helper" pcap "$tmp/port1.pcap" "$mac1" 198.18.1 198.18.0 "$flows"
+# (Only the plain runs read these: one frame each when there are none.)
+pflows=$flows
+[ -n "${NAT_ONLY:-}$new" ] && [ -z "${OBSERVE:-}${OBSERVE_ONLY:-}" ] && pflows=1
+python3 "$helper" pcap "$tmp/port0.pcap" "$mac0" 198.18.0 198.18.1 "$pflows"
+python3 "$helper" pcap "$tmp/port1.pcap" "$mac1" 198.18.1 198.18.0 "$pflows"
 vdevs=("--vdev=net_pcap0,rx_pcap=$tmp/port0.pcap,infinite_rx=1" "--vdev=net_pcap1,rx_pcap=$tmp/port1.pcap,infinite_rx=1")
-if [ -n "${NAT:-}${NAT_ONLY:-}" ]; then
+if [ -n "$new" ]; then
+  # New connections through NAPT: every frame a SYN of its own flow; port b's one frame (an
+  # answer to nothing, dropped) and then silence.
+  python3 "$helper" pcap "$tmp/nat0.pcap" "$mac0" 198.18.0 198.18.1 "$flows" 2
+  python3 "$helper" replies "$tmp/nat1.pcap" "$mac1" 198.18.1 198.19.1.3 1 16
+elif [ -n "${NAT:-}${NAT_ONLY:-}" ]; then
   # Established connections through NAPT (ACK segments, flags 16): out, and the answers in.
   python3 "$helper" pcap "$tmp/nat0.pcap" "$mac0" 198.18.0 198.18.1 "$flows" 16
   python3 "$helper" replies "$tmp/nat1.pcap" "$mac1" 198.18.1 198.19.1.3 "$flows" 16
@@ -140,6 +156,10 @@ nprefix=bench-l3fwd-nat$$
   printf '\n[nat]\noutside = ["b"]\npool = ["198.19.1.3"]\n'
   [ -n "$many" ] && printf '\n[conntrack]\nmax_sessions = %d\n' $((flows + 4096)); } > "$tmp/nat.toml"
 grep -q "$tmp/nat1.pcap" "$tmp/nat.toml" || { echo "nat.toml: pcap paths not replaced"; exit 1; }
+if [ -n "$new" ]; then
+  sed -i "s#rx_pcap=$tmp/nat1.pcap,infinite_rx=1#rx_pcap=$tmp/nat1.pcap#" "$tmp/nat.toml"
+  grep -q "rx_pcap=$tmp/nat1.pcap\"" "$tmp/nat.toml" || { echo "nat.toml: port b's infinite_rx not removed"; exit 1; }
+fi
 aprefix=bench-l3fwd-basenat$$
 sed "s#--file-prefix=$nprefix#--file-prefix=$aprefix#" "$tmp/nat.toml" > "$tmp/basenat.toml"
 prefixes=("$bprefix" "$gprefix" "$lprefix" "$oprefix" "$mprefix" "$cprefix" "$rprefix" "$nprefix" "$aprefix")
@@ -150,7 +170,7 @@ side=""
 baseline=${BASELINE:-}
 # OBSERVE_ONLY: the observed runs and nothing else.
 if [ -n "${OBSERVE_ONLY:-}" ]; then observe=1 nat="" baseline=""; fi
-nat_only=${NAT_ONLY:-}
+nat_only=${NAT_ONLY:-}$new
 [ -n "$nat_only" ] && nat=1
 # The plain runs (burst, l3fwd, the large table, the baseline): not in the *_ONLY modes.
 plain=1
@@ -186,8 +206,15 @@ run() {
     (sleep "$warm"; exec perf record -q -g -C "$cpu" -o "$PERF_DIR/$name.r$r.data" -- sleep "$secs") >/dev/null 2>&1 &
     perf_pid=$!
   fi
+  if [ -n "$new" ]; then
+    out=$(timeout -s INT 130 taskset -c 0 python3 "$helper" first-pass "$sock" "$flows" 120 0 1) || {
+      echo "$name: reading telemetry failed" >&2; tail -20 "$log" >&2; return 1; }
+    # What the node counted: sessions created, refusals, drops (kept with LOG_DIR).
+    timeout 20 "$burst" ctl --socket "$tmp/burst.sock" stats >>"$log" 2>&1 || true
+  else
   out=$(timeout -s INT $((warm + secs + 10)) taskset -c 0 python3 "$helper" rate "$sock" "$warm" "$secs" 0 1) || {
     echo "$name: reading telemetry failed" >&2; tail -20 "$log" >&2; return 1; }
+  fi
   if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
   if [ -n "$side_pid" ]; then kill "$side_pid" 2>/dev/null || true; wait "$side_pid" 2>/dev/null || true; fi
   kill -INT "$pid" 2>/dev/null || true
@@ -199,8 +226,9 @@ run() {
     echo "$name exited with status $rc; its output:" >&2; tail -20 "$log" >&2; return 1
   fi
   echo "$name: $out" >>"$tmp/detail.log"
-  read -r rate rx q < <(awk '{for (i = 1; i < NF; i++) v[$i] = $(i + 1)}
-      END {printf "%.3f %.3f %.0f\n", v["rate"], v["ipackets"] / v["window"] / 1e6, v["query_ms"]}' <<<"$out")
+  if [ -n "${LOG_DIR:-}" ]; then mkdir -p "$LOG_DIR" && cp "$log" "$LOG_DIR/$name.r$r.log"; fi
+  read -r rate rx q total < <(awk '{for (i = 1; i < NF; i++) v[$i] = $(i + 1)}
+      END {printf "%.3f %.3f %.0f %d\n", v["rate"], v["ipackets"] / v["window"] / 1e6, v["query_ms"], v["total_opackets"]}' <<<"$out")
   # A slow telemetry answer means the CPU was shared with something else: say so.
   if [ "$q" -gt 100 ]; then echo "  ($name: a telemetry query took $q ms)" >&2; fi
 }
@@ -236,8 +264,13 @@ for r in $(seq 1 "$rounds"); do
     o_all+=("$rate")
   fi
   if [ -n "$nat" ]; then
-    run burst-nat "$nprefix" "burst running" 30 "$burst" run -c "$tmp/nat.toml"
+    run burst-nat "$nprefix" "burst running" $([ -n "$many" ] && echo 120 || echo 30) "$burst" run -c "$tmp/nat.toml"
+    if [ -n "$new" ]; then
+      printf '         burst with NAT, new sessions: %6.3f M/s (frames forwarded by the end of the window: %d of %d unique)\n' "$rate" "$total" "$flows"
+      [ "$total" -le "$flows" ] || { echo "the pcap looped before the window ended: raise FLOWS" >&2; exit 1; }
+    else
     printf '         burst with NAT (%d sessions): %6.2f Mpps (rx %6.2f)\n' "$flows" "$rate" "$rx"
+    fi
     n_all+=("$rate")
     if [ -n "$baseline" ]; then
       run baseline-nat "$aprefix" "burst running" 30 "$baseline" run -c "$tmp/basenat.toml"
@@ -286,7 +319,10 @@ if [ -n "$baseline" ] && [ -n "$plain" ]; then
     "$(awk -v b="$bm" -v t="$om" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')" \
     "$(awk -v b="$om" -v t="$lm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')"
 fi
-if [ -n "$nat" ]; then
+if [ -n "$new" ]; then
+  nm=$(printf '%s\n' "${n_all[@]}" | median)
+  printf 'burst with NAT: %.3f M new sessions per second (median of %d rounds; goal >= 1)\n' "$nm" "$rounds"
+elif [ -n "$nat" ]; then
   nm=$(printf '%s\n' "${n_all[@]}" | median)
   printf 'burst with NAT (%d sessions): %.2f Mpps, %s of burst without (goal >= 0.7)\n' "$flows" "$nm" \
     "$(awk -v a="$nm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
