@@ -337,3 +337,6 @@ fn decrypt_inner(sa: &mut Sa, pkt: &mut PacketBuf<'_>) -> Result<Decrypted, Drop
         tunnel: matches!(sa.mode(), Mode::Tunnel(_)),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -184,7 +184,7 @@ impl ReplayWindow {
                 ((1u64 << n) - 1) << bit
             };
             self.bits[word] &= !mask;
-            p += n;
+            p = p.wrapping_add(n);
             count -= n;
         }
     }
