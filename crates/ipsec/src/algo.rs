@@ -126,6 +126,11 @@ impl Algorithm {
         )
     }
 
+    /// The algorithm of a configuration name ([`Algorithm::name`]).
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
+
     /// The name used in configuration files.
     pub const fn name(self) -> &'static str {
         match self {
@@ -518,6 +523,7 @@ mod tests {
             let key = vec![7u8; alg.key_len()];
             let auth = vec![9u8; alg.auth_key_len()];
             assert!(Cipher::new(alg, &key, &auth).is_ok(), "{}", alg.name());
+            assert_eq!(Algorithm::from_name(alg.name()), Some(alg));
             let long = vec![7u8; alg.key_len() + 1];
             assert_eq!(
                 Cipher::new(alg, &long, &auth).unwrap_err(),
