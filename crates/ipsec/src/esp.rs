@@ -278,7 +278,7 @@ fn decrypt_inner(sa: &mut Sa, pkt: &mut PacketBuf<'_>) -> Result<Decrypted, Drop
         .open(&mut pkt.buf[esp_off..esp_end], seq_hi)
         .map_err(|_| DropReason::Icv)?;
     // Only an authenticated packet moves the window.
-    sa.replay_window_mut().update(seq);
+    sa.replay_mut().update(seq);
 
     let text = &pkt.buf[esp_off + head..esp_off + head + text_len];
     let next_header = text[text_len - 1];

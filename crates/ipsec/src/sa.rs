@@ -184,10 +184,6 @@ impl Sa {
         &self.cipher
     }
 
-    pub(crate) fn replay_window_mut(&mut self) -> &mut ReplayWindow {
-        &mut self.replay
-    }
-
     /// Bytes the SA puts in front of a datagram: the outer header in tunnel mode, the ESP
     /// header and the IV.
     pub fn headroom(&self) -> usize {
