@@ -48,8 +48,8 @@ pub enum Mode {
     Tunnel(Tunnel),
 }
 
-/// Everything needed to make an SA.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything needed to make an SA. Its `Debug` form leaves the keys out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SaParams {
     /// Security parameters index (RFC 4303 §2.1); 1..=255 are reserved by IANA, 0 too.
     pub spi: u32,
@@ -67,6 +67,21 @@ pub struct SaParams {
     pub replay_window: u32,
     /// Hard lifetime in packets: after this many the SA refuses more (0: none).
     pub max_packets: u64,
+}
+
+impl core::fmt::Debug for SaParams {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SaParams")
+            .field("spi", &self.spi)
+            .field("mode", &self.mode)
+            .field("algorithm", &self.algorithm)
+            .field("key_len", &self.key.len())
+            .field("auth_key_len", &self.auth_key.len())
+            .field("esn", &self.esn)
+            .field("replay_window", &self.replay_window)
+            .field("max_packets", &self.max_packets)
+            .finish()
+    }
 }
 
 /// Why an SA could not be made.
@@ -263,6 +278,21 @@ mod tests {
         assert!(SaError::Window(BadWindowSize(8))
             .to_string()
             .contains("32..=4096"));
+    }
+
+    #[test]
+    fn debug_output_shows_no_key_bytes() {
+        let mut p = params(Algorithm::AesCbc128HmacSha256, false);
+        p.key = vec![0xab; 16];
+        p.auth_key = vec![0xcd; 32];
+        let sa = Sa::new(&p).unwrap();
+        for s in [format!("{p:?}"), format!("{sa:?}")] {
+            assert!(
+                !s.contains("171") && !s.contains("205") && !s.contains("ab, ab"),
+                "{s}"
+            );
+            assert!(s.contains("AesCbc128HmacSha256"), "{s}");
+        }
     }
 
     #[test]
