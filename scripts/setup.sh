@@ -9,6 +9,8 @@ PKGS=(
   build-essential pkg-config ca-certificates curl
   iproute2 iputils-ping iputils-arping iputils-tracepath traceroute netcat-openbsd ethtool
   tcpdump tshark python3 python3-scapy nftables
+  # scapy's SecurityAssociation (ESP interop of scripts/check-ipsec-scapy.sh) needs it.
+  python3-cryptography
   # NFQUEUE (the delay line of scripts/smoke-tcp.sh): nftables here cannot queue.
   iptables
   # valgrind (cachegrind/callgrind): instruction counts where hardware counters are absent (bench-tcp.sh).
