@@ -66,9 +66,10 @@ step "fuzz targets build and run briefly (scripts/fuzz.sh for longer runs)"
 # A fixed number of runs from a fixed seed: the same inputs every time (scripts/fuzz.sh alone
 # explores for longer, with new inputs each run).
 FUZZ_RUNS=${BURST_FUZZ_RUNS:-300000} scripts/fuzz.sh 15 all
-# The whole-node targets replay their committed seeds only (0 runs beyond them): their
-# exploration follows coverage that varies with each process's hash seeds, so a fixed run
-# count still tries different inputs each time. Exploring is `scripts/fuzz.sh SECONDS`'s job;
+# The whole-node targets replay their committed seeds only (0 runs beyond them). Their maps'
+# hashing and the wall clock are fixed in fuzz builds (burst_port::map, clock::unix_now), so
+# an input replays exactly; but a few hit-count features still differ between processes, so
+# a fixed run count would still explore differently each time. Exploring is `scripts/fuzz.sh SECONDS`'s job;
 # what it finds and is not yet fixed waits in fuzz/found/ (fuzz/found/README.md).
 FUZZ_RUNS=${BURST_NODE_FUZZ_RUNS:-0} scripts/fuzz.sh 10 node_host node_router
 

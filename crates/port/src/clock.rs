@@ -144,6 +144,22 @@ impl SplitMix64 {
     }
 }
 
+/// Wall-clock time since the Unix epoch (daytime answers, timestamps in captures and the
+/// services' start time). Fixed at 2026-01-01 under `cfg(fuzzing)`, so a fuzz input replays
+/// byte for byte whenever it runs.
+pub fn unix_now() -> std::time::Duration {
+    #[cfg(fuzzing)]
+    {
+        std::time::Duration::from_secs(1_767_225_600)
+    }
+    #[cfg(not(fuzzing))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod buf;
 pub mod clock;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+pub mod map;
 pub mod mem;
 pub mod offload;
 pub mod pcap;

@@ -54,9 +54,9 @@
 
 use core::net::Ipv4Addr;
 
+use burst_port::map::HashMap;
 use burst_port::{ChecksumStatus, Nanos, PacketBuf, RxMeta, TxOffload};
 use burst_wire::ipv4::{self, Protocol, HEADER_LEN, MAX_DATAGRAM, MAX_OPTIONS_LEN};
-use hashbrown::HashMap;
 use smallvec::SmallVec;
 use tracing::debug;
 
@@ -642,7 +642,7 @@ impl<B: PacketBuf> Reassembler<B> {
             slots,
             // Twice the bound: hashbrown then always rehashes removed-entry tombstones in place
             // instead of growing, so inserting never allocates.
-            map: HashMap::with_capacity(n.saturating_mul(2)),
+            map: HashMap::with_capacity_and_hasher(n.saturating_mul(2), Default::default()),
             free: if n > 0 { 0 } else { NIL },
             oldest: NIL,
             newest: NIL,

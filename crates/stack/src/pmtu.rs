@@ -27,9 +27,9 @@
 
 use core::net::Ipv4Addr;
 
+use burst_port::map::HashMap;
 use burst_port::Nanos;
 use burst_wire::icmpv4::{self, DstUnreachable};
-use hashbrown::HashMap;
 use tracing::debug;
 
 /// RFC 1191 §7 plateau table, ascending: the MTUs of common link types, for routers that do
@@ -139,7 +139,7 @@ impl PmtuCache {
         PmtuCache {
             // Twice the entries: with at most half the buckets full, hashbrown clears its
             // tombstones by rehashing in place and never grows (no allocation later).
-            index: HashMap::with_capacity(cfg.capacity * 2),
+            index: HashMap::with_capacity_and_hasher(cfg.capacity * 2, Default::default()),
             slots: Vec::with_capacity(cfg.capacity),
             free: Vec::with_capacity(cfg.capacity),
             oldest: NIL,

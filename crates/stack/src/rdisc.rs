@@ -29,10 +29,10 @@
 
 use core::net::Ipv4Addr;
 
+use burst_port::map::HashMap;
 use burst_port::Nanos;
 use burst_wire::icmpv4;
 use burst_wire::ipv4::Cidr;
-use hashbrown::HashMap;
 use tracing::{debug, info};
 
 use crate::route::{Route, RouteKind, RouteTable};
@@ -165,7 +165,10 @@ impl Rdisc {
     pub fn new(cfg: RdiscConfig) -> Rdisc {
         Rdisc {
             soliciting: Vec::new(),
-            routers: HashMap::with_capacity(cfg.max_routers.min(1024)),
+            routers: HashMap::with_capacity_and_hasher(
+                cfg.max_routers.min(1024),
+                Default::default(),
+            ),
             stats: RdiscStats::default(),
             cfg,
         }

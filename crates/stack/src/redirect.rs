@@ -26,10 +26,10 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
+use burst_port::map::HashMap;
 use burst_port::Nanos;
 use burst_wire::icmpv4::{self, Redirect};
 use burst_wire::ipv4::{Cidr, Ipv4AddrExt};
-use hashbrown::HashMap;
 use tracing::debug;
 
 use crate::route::{Route, RouteError, RouteKind, RouteTable};
@@ -191,7 +191,10 @@ impl RedirectPolicy {
     /// A policy with no redirect routes yet.
     pub fn new(cfg: RedirectConfig) -> RedirectPolicy {
         RedirectPolicy {
-            installed: HashMap::with_capacity(cfg.max_host_routes.min(1024)),
+            installed: HashMap::with_capacity_and_hasher(
+                cfg.max_host_routes.min(1024),
+                Default::default(),
+            ),
             earliest: None,
             stats: RedirectStats::default(),
             cfg,

@@ -6,8 +6,8 @@
 use core::net::Ipv4Addr;
 use std::collections::VecDeque;
 
+use burst_port::map::HashMap;
 use burst_port::PacketBuf;
-use hashbrown::HashMap;
 
 /// A socket's handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -177,7 +177,7 @@ impl<B> UdpSockets<B> {
     pub fn new(max_sockets: usize, rx_cap: usize) -> Self {
         UdpSockets {
             sockets: (0..max_sockets).map(|_| None).collect(),
-            by_port: HashMap::with_capacity(max_sockets),
+            by_port: HashMap::with_capacity_and_hasher(max_sockets, Default::default()),
             ready: VecDeque::with_capacity(max_sockets),
             rx_cap,
             queued: 0,

@@ -13,7 +13,7 @@
 
 use core::net::Ipv4Addr;
 
-use hashbrown::HashMap;
+use burst_port::map::HashMap;
 
 /// What [`DeadGatewayDetector::on_route_suspect`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl DeadGatewayDetector {
         DeadGatewayDetector {
             gateways: gateways.to_vec(),
             current: 0,
-            rces: HashMap::with_capacity(capacity),
+            rces: HashMap::with_capacity_and_hasher(capacity, Default::default()),
             capacity,
         }
     }

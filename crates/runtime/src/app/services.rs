@@ -74,9 +74,7 @@ impl Services {
                     cx.udp_send_from(s, src, to, bytes)
                 }
                 Service::Daytime => {
-                    let t = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs());
+                    let t = burst_port::clock::unix_now().as_secs();
                     let mut text = [0u8; 64];
                     let n = sudp::daytime(t, &mut text);
                     cx.udp_send_from(s, src, to, &text[..n])

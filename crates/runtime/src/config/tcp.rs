@@ -252,9 +252,7 @@ pub fn node_tcp(c: &Config) -> crate::node::NodeTcp {
     let s = &c.services;
     let on = |b: bool, port: u16| b.then_some(port);
     let any = s.echo || s.discard || s.daytime || s.qotd || s.chargen || s.http;
-    let unix_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let unix_now = burst_port::clock::unix_now().as_secs();
     crate::node::NodeTcp {
         stack: c.tcp.stack_config(),
         services: any.then(|| burst_tcp::stack::services::ServiceConfig {

@@ -76,9 +76,7 @@ impl<P: Port> Control<P> {
                 ask.max_rate,
             );
         }
-        let unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
+        let unix = burst_port::clock::unix_now().as_nanos() as i128;
         self.capture = Some(CaptureSession {
             reply,
             left: u64::from(ask.count),

@@ -24,7 +24,7 @@ mod routes;
 mod stats;
 mod trace;
 
-use std::collections::HashMap;
+use burst_port::map::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -253,11 +253,11 @@ impl<P: Port> Control<P> {
             taps: Vec::new(),
             capture: None,
             commands,
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             next_ident: 0,
             next_worker: 0,
             default_ttl,
-            addr_states: HashMap::new(),
+            addr_states: HashMap::default(),
             igmp: Vec::new(),
             redirects: RedirectPolicy::new(RedirectConfig::default()),
             rdisc: burst_stack::rdisc::Rdisc::new(Default::default()),

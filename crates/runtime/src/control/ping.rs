@@ -3,7 +3,7 @@
 //! answered line by line. Kept apart because it is the only part of the control thread with its
 //! own per-request state machine.
 
-use std::collections::HashMap;
+use burst_port::map::HashMap;
 use std::net::Ipv4Addr;
 
 use burst_port::{Nanos, Port};
@@ -74,7 +74,7 @@ impl<P: Port> Control<P> {
                 interval: Nanos::from_millis(u64::from(interval_ms)),
                 next_seq: 1,
                 next_send: now,
-                outstanding: HashMap::new(),
+                outstanding: HashMap::default(),
                 received: 0,
                 trace,
                 done: false,

@@ -131,7 +131,7 @@ pub struct Worker<Q: Queue> {
     pub filtered: u64,
     /// Multicast groups joined per port (IGMP, published by the control thread); sized at
     /// start for the configuration's groups, so a join never allocates.
-    groups: hashbrown::HashSet<(PortId, Ipv4Addr)>,
+    groups: burst_port::map::HashSet<(PortId, Ipv4Addr)>,
     /// Forwarding counters.
     pub fwd: ForwardStats,
     /// Where the worker's time goes (polls, bursts, loop times).
@@ -211,7 +211,8 @@ impl<Q: Queue> Worker<Q> {
         cfg: WorkerConfig,
     ) -> Worker<Q> {
         let tx = (0..queues.len()).map(|_| Batch::new()).collect();
-        let groups = hashbrown::HashSet::with_capacity(cfg.max_groups);
+        let groups =
+            burst_port::map::HashSet::with_capacity_and_hasher(cfg.max_groups, Default::default());
         let pending_cap = cfg.arp.pending_per_neighbor.max(1);
         let nports = queues.len();
         let local_ips = addrs

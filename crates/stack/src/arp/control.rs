@@ -11,10 +11,10 @@ use core::fmt;
 use core::net::Ipv4Addr;
 
 use burst_port::clock::Nanos;
+use burst_port::map::HashMap;
 use burst_wire::arp::{self, Operation};
 use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::Cidr;
-use hashbrown::HashMap;
 use tracing::{debug, info, warn};
 
 use super::table::{NeighKind, NeighReader, NeighTable, Neighbor};
@@ -260,9 +260,12 @@ impl ArpControl {
     /// [`new`](Self::new), with the neighbour table read under guards of `domain`.
     pub fn with_domain(cfg: ArpConfig, domain: &Domain) -> ArpControl {
         ArpControl {
-            entries: HashMap::with_capacity(cfg.max_entries.min(1 << 16)),
-            resolving: HashMap::new(),
-            last_request: HashMap::new(),
+            entries: HashMap::with_capacity_and_hasher(
+                cfg.max_entries.min(1 << 16),
+                Default::default(),
+            ),
+            resolving: HashMap::default(),
+            last_request: HashMap::default(),
             addrs: Vec::new(),
             next_sweep: None,
             dirty: false,

@@ -5,7 +5,7 @@
 use core::net::Ipv4Addr;
 
 use burst_port::clock::Nanos;
-use hashbrown::HashMap;
+use burst_port::map::HashMap;
 
 use super::{ArpConfig, NeighKey};
 use crate::PortId;
@@ -87,7 +87,10 @@ impl<B> PendingQueues<B> {
             free: if total > 0 { 0 } else { NIL },
             // Twice the bound: hashbrown then always rehashes removed-entry tombstones in place
             // instead of growing, so inserting never allocates.
-            queues: HashMap::with_capacity(max_neighbors.saturating_mul(2)),
+            queues: HashMap::with_capacity_and_hasher(
+                max_neighbors.saturating_mul(2),
+                Default::default(),
+            ),
             per_neighbor,
             max_neighbors,
             reask,

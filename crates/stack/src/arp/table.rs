@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use burst_port::clock::Nanos;
+use burst_port::map::HashMap;
 use burst_wire::ethernet::MacAddr;
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned};
-use hashbrown::HashMap;
 
 use super::NeighKey;
 use crate::epoch::Domain;
@@ -162,7 +162,7 @@ impl NeighTable {
     pub fn with_domain(domain: &Domain) -> NeighTable {
         let v = NeighVersion {
             number: 0,
-            map: HashMap::new(),
+            map: HashMap::default(),
         };
         NeighTable {
             shared: Arc::new(Shared {
@@ -192,7 +192,7 @@ impl NeighTable {
         I: IntoIterator<Item = (NeighKey, Neighbor)>,
     {
         let it = entries.into_iter();
-        let mut map = HashMap::with_capacity(it.size_hint().0);
+        let mut map = HashMap::with_capacity_and_hasher(it.size_hint().0, Default::default());
         map.extend(it);
         self.number += 1;
         let new = Owned::new(NeighVersion {

@@ -31,7 +31,7 @@ pub mod packet;
 
 use core::net::Ipv4Addr;
 
-use hashbrown::HashMap;
+use burst_port::map::HashMap;
 
 use crate::conntrack::{Session, Tuple};
 
@@ -249,8 +249,8 @@ impl Nat {
     pub fn new(cfg: NatConfig, workers: usize, me: usize, seed: u64) -> Nat {
         let cap = cfg.max_mappings.max(1);
         Nat {
-            by_inside: HashMap::with_capacity(cap),
-            by_public: HashMap::with_capacity(cap),
+            by_inside: HashMap::with_capacity_and_hasher(cap, Default::default()),
+            by_public: HashMap::with_capacity_and_hasher(cap, Default::default()),
             static_by_inside: cfg.statics.iter().map(|s| (s.inside, s.outside)).collect(),
             static_by_outside: cfg.statics.iter().map(|s| (s.outside, s.inside)).collect(),
             fwd_by_inside: cfg

@@ -38,10 +38,10 @@ use core::sync::atomic::{
 use std::sync::Arc;
 use std::time::Duration;
 
+use burst_port::map::HashMap;
 use burst_wire::ipv4::Cidr;
 use crossbeam_epoch::Guard;
 use crossbeam_queue::ArrayQueue;
-use hashbrown::HashMap;
 
 use crate::epoch::Domain;
 
@@ -307,7 +307,7 @@ impl Lpm {
         };
         Lpm {
             tables: Arc::new(tables),
-            rules: (0..=32).map(|_| HashMap::new()).collect(),
+            rules: (0..=32).map(|_| HashMap::default()).collect(),
             // Hand out low group numbers first (pop from the end).
             free: (0..max_tbl8_groups).rev().collect(),
             recycled: Arc::new(ArrayQueue::new(max_tbl8_groups.max(1) as usize)),

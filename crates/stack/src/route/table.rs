@@ -28,11 +28,11 @@ use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
+use burst_port::map::HashMap;
 use burst_port::Nanos;
 use burst_wire::ipv4::Cidr;
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned};
 use crossbeam_queue::ArrayQueue;
-use hashbrown::HashMap;
 use smallvec::SmallVec;
 
 use super::lpm::{Lpm, LpmError, LpmReader, DEFAULT_RECLAIM_WAIT, MAX_NEXT_HOP};
@@ -201,7 +201,7 @@ struct NextHopPool {
 impl NextHopPool {
     fn new(max: u32, domain: &Domain) -> NextHopPool {
         NextHopPool {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             recycled: Arc::new(ArrayQueue::new(max.max(1) as usize)),
@@ -385,7 +385,7 @@ impl RouteTable {
         };
         RouteTable {
             lpm,
-            prefixes: HashMap::new(),
+            prefixes: HashMap::default(),
             next_hops: NextHopPool::new(max_next_hops, domain),
             shared: Arc::new(shared),
             version: 0,

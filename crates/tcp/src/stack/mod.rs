@@ -41,10 +41,10 @@ pub use sockets::TcpSockets;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
 
+use burst_port::map::HashMap;
 use burst_port::Nanos;
 use burst_stack::timer::{TimerId, TimerWheel};
 use burst_wire::tcp::Repr;
-use hashbrown::HashMap;
 
 use crate::config::{KeepAlive, Negotiate, TcpConfig};
 use crate::conn::{Buffers, ConnError, Connection, Events, State};
@@ -516,14 +516,17 @@ impl TcpStack {
             // Popped from the end: hand out low indices first.
             free: (0..n as u32).rev().collect(),
             // Twice the entries so tombstones never force a resize.
-            table: HashMap::with_capacity(2 * n),
+            table: HashMap::with_capacity_and_hasher(2 * n, Default::default()),
             listeners: (0..cfg.max_listeners)
                 .map(|_| ListenerSlot {
                     gen: 0,
                     listener: None,
                 })
                 .collect(),
-            listen_map: HashMap::with_capacity(2 * cfg.max_listeners),
+            listen_map: HashMap::with_capacity_and_hasher(
+                2 * cfg.max_listeners,
+                Default::default(),
+            ),
             timers: TimerWheel::new(n, cfg.timer_tick, now),
             fired: Vec::with_capacity(n),
             ready: VecDeque::with_capacity(n),

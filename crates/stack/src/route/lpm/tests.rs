@@ -22,7 +22,7 @@ struct Reference {
 impl Reference {
     fn new() -> Reference {
         Reference {
-            rules: (0..=32).map(|_| HashMap::new()).collect(),
+            rules: (0..=32).map(|_| HashMap::default()).collect(),
         }
     }
 
