@@ -133,12 +133,11 @@ fn zeroed_atomics(n: usize) -> Box<[AtomicU32]> {
 impl Tables {
     #[inline]
     fn resolve(&self, e: u32) -> Option<u32> {
-        if e & VALID != 0 {
-            Some(e & VALUE_MASK)
-        } else {
-            let d = self.default.load(Acquire);
-            (d & VALID != 0).then_some(d & VALUE_MASK)
-        }
+        // Without a branch on the entry (a select): whether a random destination has a route
+        // is as unpredictable as the destination.
+        let d = self.default.load(Acquire);
+        let e = if e & VALID != 0 { e } else { d };
+        (e & VALID != 0).then_some(e & VALUE_MASK)
     }
 
     #[inline]
@@ -204,9 +203,10 @@ impl LpmReader {
     }
 
     /// [`lookup`](Self::lookup) for `N` addresses at once (meant for N = 4 or 8): the
-    /// first-level loads for all of them are issued before the second-level ones. Calling
-    /// [`prefetch`](Self::prefetch) on the next group's addresses first gains ~20% with a
-    /// large table (benches/lpm.rs).
+    /// first-level loads for all of them are issued before the second-level ones. With a large
+    /// table and random destinations each lookup is a cache miss, and what pays is calling
+    /// [`prefetch`](Self::prefetch) on addresses far enough ahead: the next 8 gain ~25%, 32
+    /// ahead ~2x, 64 ahead ~2.5x (benches/lpm.rs, docs/benchmarks.md).
     #[inline]
     pub fn lookup_bulk<const N: usize>(
         &self,
