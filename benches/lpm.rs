@@ -1,5 +1,6 @@
 //! DIR-24-8 LPM lookups: one route vs 1,000,000 (BGP-like length mix), single lookups vs bulks
-//! of 4 and 8, random destinations (and destinations inside prefixes longer than /24).
+//! of 4 and 8 with and without prefetching, random destinations (and destinations inside
+//! prefixes longer than /24, and in a few /24s whose entries stay cached).
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -9,6 +10,7 @@ use burst_port::clock::SplitMix64;
 use burst_stack::route::{Lpm, LpmReader};
 use burst_wire::ipv4::Cidr;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use crossbeam_epoch::Guard;
 
 /// Lookups per criterion iteration.
 const CHUNK: usize = 1024;
@@ -106,7 +108,54 @@ fn run(c: &mut Criterion, name: &str, reader: &LpmReader, addrs: &[Ipv4Addr]) {
             black_box(acc)
         })
     });
+    // Deeper pipelines: prefetch the destinations 32 and 64 ahead (a worker that has the next
+    // one or two bursts' destinations in hand), and a whole 32-destination burst prefetched
+    // before its first lookup (what a worker can do within one rx burst).
+    g.bench_function("bulk8_prefetch_32_ahead", |b| {
+        b.iter(|| {
+            i = (i + 1) % chunks.len();
+            black_box(pipelined::<32>(reader, chunks[i], &guard))
+        })
+    });
+    g.bench_function("bulk8_prefetch_64_ahead", |b| {
+        b.iter(|| {
+            i = (i + 1) % chunks.len();
+            black_box(pipelined::<64>(reader, chunks[i], &guard))
+        })
+    });
+    g.bench_function("burst32_prefetched", |b| {
+        b.iter(|| {
+            i = (i + 1) % chunks.len();
+            let mut acc = 0u32;
+            for burst in chunks[i].chunks_exact(32) {
+                burst.iter().for_each(|&a| reader.prefetch(a));
+                for q in burst.chunks_exact(8) {
+                    let q: &[Ipv4Addr; 8] = q.try_into().unwrap();
+                    for r in reader.lookup_bulk(q, &guard) {
+                        acc = acc.wrapping_add(r.unwrap_or(0));
+                    }
+                }
+            }
+            black_box(acc)
+        })
+    });
     g.finish();
+}
+
+/// Bulks of 8, the destinations `AHEAD` places later prefetched first.
+fn pipelined<const AHEAD: usize>(reader: &LpmReader, c: &[Ipv4Addr], guard: &Guard) -> u32 {
+    let mut acc = 0u32;
+    c[..AHEAD].iter().for_each(|&a| reader.prefetch(a));
+    for k in (0..c.len()).step_by(8) {
+        if let Some(next) = c.get(k + AHEAD..k + AHEAD + 8) {
+            next.iter().for_each(|&a| reader.prefetch(a));
+        }
+        let q: &[Ipv4Addr; 8] = c[k..k + 8].try_into().unwrap();
+        for r in reader.lookup_bulk(q, guard) {
+            acc = acc.wrapping_add(r.unwrap_or(0));
+        }
+    }
+    acc
 }
 
 fn bench_lpm(c: &mut Criterion) {
@@ -115,7 +164,8 @@ fn bench_lpm(c: &mut Criterion) {
         .map(|_| Ipv4Addr::from_bits(rng.next_u64() as u32))
         .collect();
 
-    // Construction: the 64 MiB first level and a 1024-group pool come from zeroed pages.
+    // Construction: the 64 MiB first level and a 1024-group pool, allocated, advised to huge
+    // pages and faulted in (bigmem.rs).
     c.bench_function("lpm/new_1024_groups", |b| {
         b.iter(|| black_box(Lpm::new(1024)))
     });
@@ -142,6 +192,16 @@ fn bench_lpm(c: &mut Criterion) {
         })
         .collect();
     run(c, "1M_routes/in_long_prefixes", &big.reader(), &in_deep);
+    // Destinations in 256 /24s: their first-level entries stay in the L1 cache, so this is a
+    // lookup's cost without memory misses (the reference for the random case).
+    let hot: Vec<u32> = (0..256).map(|_| rng.next_u64() as u32 & !0xff).collect();
+    let in_hot: Vec<Ipv4Addr> = (0..1 << 20)
+        .map(|_| {
+            let net = hot[rng.below(hot.len() as u64) as usize];
+            Ipv4Addr::from_bits(net | (rng.next_u64() as u32 & 0xff))
+        })
+        .collect();
+    run(c, "1M_routes/in_256_24s", &big.reader(), &in_hot);
 }
 
 criterion_group!(benches, bench_lpm);
