@@ -164,8 +164,8 @@ fn bench_lpm(c: &mut Criterion) {
         .map(|_| Ipv4Addr::from_bits(rng.next_u64() as u32))
         .collect();
 
-    // Construction: the 64 MiB first level and a 1024-group pool, allocated, advised to huge
-    // pages and faulted in (bigmem.rs).
+    // Construction: the 64 MiB first level and a 1024-group pool (zeroed, left to the
+    // kernel to fault in).
     c.bench_function("lpm/new_1024_groups", |b| {
         b.iter(|| black_box(Lpm::new(1024)))
     });
