@@ -205,8 +205,8 @@ impl LpmReader {
     /// [`lookup`](Self::lookup) for `N` addresses at once (meant for N = 4 or 8): the
     /// first-level loads for all of them are issued before the second-level ones. With a large
     /// table and random destinations each lookup is a cache miss, and what pays is calling
-    /// [`prefetch`](Self::prefetch) on addresses far enough ahead: the next 8 gain ~25%, 32
-    /// ahead ~2x, 64 ahead ~2.5x (benches/lpm.rs, docs/benchmarks.md).
+    /// [`prefetch`](Self::prefetch) on addresses far enough ahead: the next 8 gain 10–25 %,
+    /// 32 or 64 ahead more (benches/lpm.rs has each distance; docs/benchmarks.md).
     #[inline]
     pub fn lookup_bulk<const N: usize>(
         &self,
