@@ -1,0 +1,520 @@
+//! IPsec on burst's packet paths, on the in-memory router lab (virtual clock): host A on port a
+//! (198.18.1.0/24), host B on port b (198.18.2.0/24, with 198.19.0.0/16 behind it). B is the
+//! IPsec peer, using burst-ipsec's engine directly: transport mode between B and burst's own
+//! address, tunnel mode between B (gateway of 198.19.0.0/16) and burst (gateway of A's
+//! subnet). Configured from TOML as `burst run` reads it.
+
+mod common;
+
+use std::net::Ipv4Addr;
+
+use burst_ipsec::{Algorithm, DfPolicy, DropReason, Mode, PacketBuf, Sa, SaParams, Tunnel};
+use burst_port::Nanos;
+use burst_runtime::ctl::{Request, Response};
+use burst_wire::ipv4::{self, Protocol};
+use burst_wire::{udp, ChecksumMode};
+use common::router_lab::*;
+
+/// burst's address on b.
+const R_B_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 254);
+/// A host behind B.
+const C: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 5);
+
+const K_IN: &str = "000102030405060708090a0b0c0d0e0f10111213";
+const K_OUT: &str = "202122232425262728292a2b2c2d2e2f30313233";
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Transport mode between B and burst's address on b: SPI 0x1001 in, 0x2001 out, AES-GCM-128.
+fn transport(extra_policies: &str) -> String {
+    format!(
+        "[services]\necho = true\n\
+         [[arp]]\nip = \"198.18.1.1\"\nmac = \"02:00:00:00:0a:02\"\nport = \"a\"\n\
+         [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:0b:02\"\nport = \"b\"\n\
+         [[ipsec.sa]]\nspi = 0x1001\ndirection = \"in\"\nalgorithm = \"aes-gcm-128\"\nkey = \"{K_IN}\"\n\
+         [[ipsec.sa]]\nspi = 0x2001\ndirection = \"out\"\nalgorithm = \"aes-gcm-128\"\nkey = \"{K_OUT}\"\n\
+         [[ipsec.policy]]\ndirection = \"in\"\nsrc = \"198.18.2.1/32\"\ndst = \"198.18.2.254/32\"\naction = \"secure\"\nsa = 0x1001\n\
+         [[ipsec.policy]]\ndirection = \"out\"\nsrc = \"198.18.2.254/32\"\ndst = \"198.18.2.1/32\"\naction = \"secure\"\nsa = 0x2001\n\
+         {extra_policies}\
+         [[ipsec.policy]]\ndirection = \"in\"\naction = \"permit\"\n\
+         [[ipsec.policy]]\ndirection = \"out\"\naction = \"permit\"\n"
+    )
+}
+
+/// Tunnel mode between burst (198.18.2.254, for 198.18.1.0/24) and B (198.18.2.1, for
+/// 198.19.0.0/16): SPI 0x1002 in, 0x2002 out, `alg` with `keys` (`key = ...` lines).
+fn tunnel(alg: &str, keys_in: &str, keys_out: &str, sa_extra: &str) -> String {
+    format!(
+        "[ipv4]\nforwarding = true\n\
+         [[route]]\nprefix = \"198.19.0.0/16\"\nvia = \"198.18.2.1\"\n\
+         [[arp]]\nip = \"198.18.1.1\"\nmac = \"02:00:00:00:0a:02\"\nport = \"a\"\n\
+         [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:0b:02\"\nport = \"b\"\n\
+         [[ipsec.sa]]\nspi = 0x1002\ndirection = \"in\"\nmode = \"tunnel\"\n\
+         tunnel_src = \"198.18.2.1\"\ntunnel_dst = \"198.18.2.254\"\nalgorithm = \"{alg}\"\n{keys_in}\n\
+         [[ipsec.sa]]\nspi = 0x2002\ndirection = \"out\"\nmode = \"tunnel\"\n\
+         tunnel_src = \"198.18.2.254\"\ntunnel_dst = \"198.18.2.1\"\nalgorithm = \"{alg}\"\n{keys_out}\n{sa_extra}\n\
+         [[ipsec.policy]]\ndirection = \"in\"\nsrc = \"198.19.0.0/16\"\ndst = \"198.18.1.0/24\"\naction = \"secure\"\nsa = 0x1002\n\
+         [[ipsec.policy]]\ndirection = \"out\"\nsrc = \"198.18.1.0/24\"\ndst = \"198.19.0.0/16\"\naction = \"secure\"\nsa = 0x2002\n\
+         [[ipsec.policy]]\ndirection = \"in\"\naction = \"permit\"\n\
+         [[ipsec.policy]]\ndirection = \"out\"\naction = \"permit\"\n"
+    )
+}
+
+fn gcm_tunnel() -> String {
+    tunnel(
+        "aes-gcm-128",
+        &format!("key = \"{K_IN}\""),
+        &format!("key = \"{K_OUT}\""),
+        "",
+    )
+}
+
+fn ipsec_lab(file: String, workers: usize) -> Lab {
+    let mut l = lab(Opts {
+        file: Some(file),
+        tweak: if workers == 2 {
+            |c| c.workers = 2
+        } else {
+            |_| {}
+        },
+        rss: workers == 2,
+        ..Opts::default()
+    });
+    l.verify = false; // ESP payloads are opaque to the frame checker.
+    l
+}
+
+/// The peer's half of an SA.
+fn sa(
+    spi: u32,
+    alg: Algorithm,
+    key: &[u8],
+    auth: &[u8],
+    tunnel: Option<(Ipv4Addr, Ipv4Addr)>,
+) -> Sa {
+    Sa::new(&SaParams {
+        spi,
+        mode: match tunnel {
+            None => Mode::Transport,
+            Some((src, dst)) => Mode::Tunnel(Tunnel {
+                src,
+                dst,
+                ttl: 64,
+                df: DfPolicy::Copy,
+            }),
+        },
+        algorithm: alg,
+        key: key.to_vec(),
+        auth_key: auth.to_vec(),
+        esn: false,
+        replay_window: 64,
+        max_packets: 0,
+    })
+    .unwrap()
+}
+
+/// B's SAs for [`transport`]: (to burst, from burst).
+fn transport_peer() -> (Sa, Sa) {
+    (
+        sa(0x1001, Algorithm::AesGcm128, &hex(K_IN), &[], None),
+        sa(0x2001, Algorithm::AesGcm128, &hex(K_OUT), &[], None),
+    )
+}
+
+/// B's SAs for [`gcm_tunnel`]: (to burst, from burst).
+fn tunnel_peer() -> (Sa, Sa) {
+    (
+        sa(
+            0x1002,
+            Algorithm::AesGcm128,
+            &hex(K_IN),
+            &[],
+            Some((B, R_B_IP)),
+        ),
+        sa(
+            0x2002,
+            Algorithm::AesGcm128,
+            &hex(K_OUT),
+            &[],
+            Some((R_B_IP, B)),
+        ),
+    )
+}
+
+fn seal(sa: &mut Sa, d: &[u8]) -> Vec<u8> {
+    let mut b = vec![0u8; 128 + d.len() + 64];
+    b[128..128 + d.len()].copy_from_slice(d);
+    let mut pb = PacketBuf::new(&mut b, 128, 128 + d.len());
+    burst_ipsec::esp::encrypt(sa, &mut pb).unwrap();
+    pb.packet().to_vec()
+}
+
+fn open(sa: &mut Sa, d: &[u8]) -> Result<Vec<u8>, DropReason> {
+    let mut b = d.to_vec();
+    let n = b.len();
+    let mut pb = PacketBuf::new(&mut b, 0, n);
+    burst_ipsec::esp::decrypt(sa, &mut pb)?;
+    Ok(pb.packet().to_vec())
+}
+
+fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, seq: u16) -> Vec<u8> {
+    echo(8, src, dst, seq)
+}
+
+/// An ICMP echo (`ty` 8) or echo reply (0).
+fn echo(ty: u8, src: Ipv4Addr, dst: Ipv4Addr, seq: u16) -> Vec<u8> {
+    let mut m = vec![ty, 0, 0, 0, 0x12, 0x34, (seq >> 8) as u8, seq as u8];
+    m.extend_from_slice(b"burst ipsec ping");
+    let c = !burst_wire::checksum::sum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let ip = ipv4::Repr::new(src, dst, Protocol::ICMP, m.len(), 64);
+    let mut d = vec![0u8; ip.buffer_len()];
+    d[20..].copy_from_slice(&m);
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
+        ChecksumMode::Compute,
+    );
+    d
+}
+
+fn udp_dg(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let u = udp::Repr {
+        src_port: sport,
+        dst_port: dport,
+        payload_len: payload.len(),
+    };
+    let ip = ipv4::Repr::new(src, dst, Protocol::UDP, u.buffer_len(), 64);
+    let mut d = vec![0u8; ip.buffer_len()];
+    d[28..].copy_from_slice(payload);
+    u.emit(
+        &mut udp::Packet::new_unchecked(&mut d[20..]),
+        src,
+        dst,
+        ChecksumMode::Compute,
+    );
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
+        ChecksumMode::Compute,
+    );
+    d
+}
+
+fn from_b(l: &mut Lab, d: &[u8]) {
+    l.send(1, &frame(B_MAC, R_B, d));
+}
+
+fn counter(l: &Lab, name: &str) -> u64 {
+    l.node
+        .workers
+        .iter()
+        .map(|w| {
+            w.shared_stats()
+                .snapshot()
+                .into_iter()
+                .find(|(k, _)| k == name)
+                .unwrap_or_else(|| panic!("no counter {name}"))
+                .1
+        })
+        .sum()
+}
+
+/// The datagrams host `h` received (seen since the last call), by protocol.
+fn take(l: &mut Lab, h: usize) -> Vec<Vec<u8>> {
+    let d = l.ipv4_seen(h).into_iter().map(|(_, _, d)| d).collect();
+    l.seen[h].clear();
+    d
+}
+
+fn proto(d: &[u8]) -> u8 {
+    d[9]
+}
+
+fn spi_seq(d: &[u8]) -> (u32, u32) {
+    let e = &d[20..];
+    (
+        u32::from_be_bytes([e[0], e[1], e[2], e[3]]),
+        u32::from_be_bytes([e[4], e[5], e[6], e[7]]),
+    )
+}
+
+#[test]
+fn transport_mode_ping_and_udp_both_ways() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, mut from_burst) = transport_peer();
+    // B pings burst over ESP: the answer comes back over ESP, SPI 0x2001.
+    from_b(&mut l, &seal(&mut to_burst, &echo_request(B, R_B_IP, 1)));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(proto(&got[0]), 50);
+    assert_eq!(spi_seq(&got[0]), (0x2001, 1));
+    let reply = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&reply[..]).unwrap();
+    assert_eq!((p.src_addr(), p.dst_addr()), (R_B_IP, B));
+    assert_eq!(p.protocol(), Protocol::ICMP);
+    assert_eq!(p.payload()[0], 0, "an echo reply");
+    assert!(p.payload().ends_with(b"burst ipsec ping"));
+    // UDP echo (port 7), both ways over ESP.
+    from_b(
+        &mut l,
+        &seal(&mut to_burst, &udp_dg(B, 40000, R_B_IP, 7, b"over esp")),
+    );
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(spi_seq(&got[0]), (0x2001, 2));
+    let reply = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&reply[..]).unwrap();
+    let u = udp::Packet::new_checked(p.payload()).unwrap();
+    assert_eq!((u.src_port(), u.dst_port()), (7, 40000));
+    assert_eq!(u.payload(), b"over esp");
+    l.run_for(Nanos::from_millis(100)); // counters published
+    assert_eq!(counter(&l, "ipsec.in_decrypted"), 2);
+    assert_eq!(counter(&l, "ipsec.out_secured"), 2);
+    assert_eq!(counter(&l, "esp.in_packets"), 2);
+    l.finish();
+}
+
+#[test]
+fn replayed_forged_unknown_and_plain_packets_are_dropped_and_counted() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, _) = transport_peer();
+    let good = seal(&mut to_burst, &echo_request(B, R_B_IP, 1));
+    from_b(&mut l, &good);
+    l.run_for(Nanos::from_millis(50));
+    assert_eq!(take(&mut l, 1).len(), 1, "the original is answered");
+    // The same packet again: a replay.
+    from_b(&mut l, &good);
+    // A flipped byte in the ciphertext: the ICV fails.
+    let mut forged = seal(&mut to_burst, &echo_request(B, R_B_IP, 2));
+    let n = forged.len();
+    forged[n - 20] ^= 1;
+    from_b(&mut l, &forged);
+    // An SPI burst does not know.
+    let mut other = sa(0x1999, Algorithm::AesGcm128, &hex(K_IN), &[], None);
+    from_b(&mut l, &seal(&mut other, &echo_request(B, R_B_IP, 3)));
+    // Plain traffic the inbound policy wants protected.
+    from_b(&mut l, &echo_request(B, R_B_IP, 4));
+    from_b(&mut l, &udp_dg(B, 40000, R_B_IP, 7, b"plain"));
+    l.run_for(Nanos::from_millis(50));
+    assert!(
+        take(&mut l, 1).is_empty(),
+        "nothing delivered, nothing answered"
+    );
+    assert_eq!(counter(&l, "esp.in_replay"), 1);
+    assert_eq!(counter(&l, "esp.in_icv"), 1);
+    assert_eq!(counter(&l, "esp.in_unknown_spi"), 1);
+    assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 2);
+    assert_eq!(counter(&l, "ipsec.in_decrypted"), 1);
+    // Traffic no secure policy covers still passes plain (A's ping to burst).
+    l.send_from_a(&echo_request(A, Ipv4Addr::new(198, 18, 1, 254), 9));
+    l.run_for(Nanos::from_millis(50));
+    assert_eq!(take(&mut l, 0).len(), 1);
+    l.finish();
+}
+
+#[test]
+fn an_outbound_block_policy_drops_what_it_covers() {
+    let mut l = ipsec_lab(
+        transport(
+            "[[ipsec.policy]]\ndirection = \"out\"\ndst = \"198.18.1.0/24\"\nprotocol = 1\naction = \"block\"\n",
+        ),
+        1,
+    );
+    // A's ping is answered... by a reply the outbound block policy drops.
+    l.send_from_a(&echo_request(A, Ipv4Addr::new(198, 18, 1, 254), 1));
+    // UDP to A is not covered (protocol 1 only).
+    l.send_from_a(&udp_dg(A, 40000, Ipv4Addr::new(198, 18, 1, 254), 7, b"u"));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 0);
+    assert_eq!(got.len(), 1);
+    assert_eq!(proto(&got[0]), 17);
+    assert_eq!(counter(&l, "ipsec.drop_out_block"), 1);
+    l.finish();
+}
+
+#[test]
+fn tunnel_mode_between_protected_subnets_both_ways() {
+    let mut l = ipsec_lab(gcm_tunnel(), 1);
+    let (mut to_burst, mut from_burst) = tunnel_peer();
+    // A pings C behind B: burst seals the forwarded datagram into the tunnel.
+    l.send_from_a(&echo_request(A, C, 1));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    let outer = ipv4::Packet::new_checked(&got[0][..]).unwrap();
+    assert_eq!((outer.src_addr(), outer.dst_addr()), (R_B_IP, B));
+    assert_eq!(outer.protocol(), Protocol::ESP);
+    let inner = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&inner[..]).unwrap();
+    assert_eq!((p.src_addr(), p.dst_addr()), (A, C));
+    assert_eq!(p.ttl(), 63, "forwarded: TTL down by one before sealing");
+    // C answers through the tunnel: burst opens it and forwards the inner datagram to A.
+    let reply = echo(0, C, A, 1);
+    from_b(&mut l, &seal(&mut to_burst, &reply));
+    // UDP from C to A too, and a plain copy of it, which the inbound policy refuses.
+    let u = udp_dg(C, 5000, A, 6000, b"through the tunnel");
+    from_b(&mut l, &seal(&mut to_burst, &u));
+    from_b(&mut l, &u);
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 0);
+    assert_eq!(
+        got.len(),
+        2,
+        "the reply and the sealed UDP, not the plain copy"
+    );
+    let p = ipv4::Packet::new_checked(&got[0][..]).unwrap();
+    assert_eq!(
+        (p.src_addr(), p.dst_addr(), p.protocol()),
+        (C, A, Protocol::ICMP)
+    );
+    let p = ipv4::Packet::new_checked(&got[1][..]).unwrap();
+    assert_eq!(p.protocol(), Protocol::UDP);
+    assert!(p.payload().ends_with(b"through the tunnel"));
+    assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 1);
+    // A to B (not between the protected subnets) passes plain.
+    l.send_from_a(&udp_dg(A, 1, B, 2, b"plain"));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(proto(&got[0]), 17);
+    l.finish();
+}
+
+#[test]
+fn tunnel_overhead_answers_frag_needed_or_fragments_after_sealing() {
+    let mut l = ipsec_lab(gcm_tunnel(), 1);
+    let (_, mut from_burst) = tunnel_peer();
+    // 1500 bytes with DF: no room for ESP on b's 1500-byte link → fragmentation needed,
+    // with the MTU left once ESP's overhead is paid.
+    l.send_from_a(&udp_datagram(A, C, 1472, 64, true));
+    l.run_for(Nanos::from_millis(50));
+    let icmp_a = l.icmp_seen(0);
+    assert_eq!(icmp_a.len(), 1);
+    let (t, code, mtu) = (
+        icmp_a[0].1[0],
+        icmp_a[0].1[1],
+        u16::from_be_bytes([icmp_a[0].1[6], icmp_a[0].1[7]]),
+    );
+    assert_eq!((t, code), (3, 4));
+    // Outer header 20, ESP header 8, IV 8, at most 3 bytes of padding, 2 of trailer, ICV 16.
+    assert_eq!(mtu, 1500 - 57);
+    assert_eq!(counter(&l, "ipsec.drop_frag_needed"), 1);
+    take(&mut l, 0);
+    assert!(take(&mut l, 1).is_empty());
+    // A datagram that fits the advertised MTU goes through whole.
+    l.send_from_a(&udp_datagram(A, C, usize::from(mtu) - 28, 64, true));
+    // Without DF: sealed, then the outer datagram is fragmented.
+    l.send_from_a(&udp_datagram(A, C, 1472, 64, false));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 3, "one whole, two fragments");
+    assert!(got.iter().all(|d| d.len() <= 1500));
+    let inner = open(&mut from_burst, &got[0]).unwrap();
+    assert_eq!(inner.len(), usize::from(mtu));
+    let f = ipv4::Packet::new_checked(&got[1][..]).unwrap();
+    assert!(f.more_frags() && f.protocol() == Protocol::ESP);
+    l.finish();
+}
+
+#[test]
+fn two_workers_never_repeat_a_sequence_number() {
+    let mut l = ipsec_lab(gcm_tunnel(), 2);
+    let (_, mut from_burst) = tunnel_peer();
+    // Flows from A's subnet land on both workers (the ports' hash of the addresses); both
+    // seal with SA 0x2002.
+    let n = 64u16;
+    for p in 0..n {
+        let src = Ipv4Addr::new(198, 18, 1, 10 + p as u8);
+        l.send_from_a(&udp_dg(src, 1000 + p, C, 2000 + p, b"x"));
+    }
+    l.run_for(Nanos::from_millis(100));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), usize::from(n));
+    let mut seqs: Vec<u32> = got.iter().map(|d| spi_seq(d).1).collect();
+    seqs.sort();
+    let want: Vec<u32> = (1..=u32::from(n)).collect();
+    assert_eq!(seqs, want, "each number once");
+    let per_worker: Vec<u64> = l
+        .node
+        .workers
+        .iter()
+        .map(|w| {
+            w.shared_stats()
+                .snapshot()
+                .into_iter()
+                .find(|(k, _)| k == "ipsec.out_secured")
+                .unwrap()
+                .1
+        })
+        .collect();
+    assert!(
+        per_worker.iter().all(|&x| x > 0),
+        "both workers sealed: {per_worker:?}"
+    );
+    // B's window accepts them all in any order (reordered within 64).
+    for d in &got {
+        open(&mut from_burst, d).unwrap();
+    }
+    l.finish();
+}
+
+#[test]
+fn esp_is_decrypted_by_the_worker_owning_its_sa() {
+    // SPI 0x1002: owned by worker 0 (SPI % 2). The one outer flow (B to burst) hashes to
+    // queue 1 on these ports: worker 1 hands every packet to worker 0, which decrypts.
+    let mut l = ipsec_lab(gcm_tunnel(), 2);
+    let (mut to_burst, _) = tunnel_peer();
+    for s in 0..16u16 {
+        let u = udp_dg(
+            Ipv4Addr::new(198, 19, 0, s as u8 + 1),
+            5000 + s,
+            A,
+            6000,
+            b"in",
+        );
+        from_b(&mut l, &seal(&mut to_burst, &u));
+    }
+    l.run_for(Nanos::from_millis(100));
+    assert_eq!(take(&mut l, 0).len(), 16);
+    let handed = counter(&l, "ipsec.handed_to_owner");
+    let decrypted: Vec<u64> = l
+        .node
+        .workers
+        .iter()
+        .map(|w| {
+            w.shared_stats()
+                .snapshot()
+                .into_iter()
+                .find(|(k, _)| k == "ipsec.in_decrypted")
+                .unwrap()
+                .1
+        })
+        .collect();
+    assert_eq!(decrypted, [16, 0]);
+    assert_eq!(handed, 16);
+    assert_eq!(counter(&l, "esp.in_replay"), 0);
+    l.finish();
+}
+
+#[test]
+fn the_trace_shows_the_ipsec_verdicts() {
+    let mut l = ipsec_lab(gcm_tunnel(), 1);
+    let rx = l.request(Request::Trace {
+        count: 1,
+        timeout_ms: 5000,
+    });
+    l.run_for(STEP);
+    l.send_from_a(&echo_request(A, C, 1));
+    l.run_for(Nanos::from_millis(50));
+    let Ok(Response::Trace { packets }) = rx.try_recv() else {
+        panic!("no trace answer");
+    };
+    let s = packets[0].steps.join(" | ");
+    assert!(s.contains("ipsec: secure (ESP, SA 0x2002)"), "{s}");
+    l.finish();
+}
