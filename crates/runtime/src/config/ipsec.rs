@@ -87,3 +87,74 @@ pub(super) fn validate_ipsec(raw: Option<IpsecConfig>) -> Result<Option<IpsecCon
     }
     Ok(Some(c))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const BASE: &str = "[backend]\nkind = \"mem\"\n\
+        [[port]]\nname = \"p0\"\naddresses = [\"198.18.0.2/24\"]\n";
+    const SA: &str = "[[ipsec.sa]]\nspi = 0x1001\ndirection = \"in\"\n\
+        algorithm = \"aes-gcm-128\"\nkey = \"000102030405060708090a0b0c0d0e0f10111213\"\n";
+
+    fn err(sections: &str) -> String {
+        Config::parse(&format!("{BASE}{sections}"), "t.toml")
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn a_section_is_read_and_its_mistakes_say_what_to_change() {
+        let ok = format!(
+            "{SA}[[ipsec.policy]]\ndirection = \"in\"\nsrc = \"198.18.0.1/32\"\naction = \"secure\"\nsa = 0x1001\n\
+             [[ipsec.policy]]\ndirection = \"in\"\naction = \"permit\"\n"
+        );
+        let c = Config::parse(&format!("{BASE}{ok}"), "t.toml").unwrap();
+        let i = c.ipsec.unwrap();
+        assert_eq!((i.sa.len(), i.policy.len()), (1, 2));
+        assert!(Config::parse(BASE, "t.toml").unwrap().ipsec.is_none());
+        // A short key: where, and how long it must be.
+        let e = err(&SA.replace("10111213", ""));
+        assert!(e.starts_with("t.toml:") && e.contains("ipsec.sa[0]"), "{e}");
+        assert!(e.contains("20"), "{e}");
+        // An inbound SA and no inbound policy.
+        let e = err(SA);
+        assert!(e.contains("ipsec.policy") && e.contains("catch-all"), "{e}");
+        // The last rule of a direction must match everything.
+        let e = err(&format!(
+            "{SA}[[ipsec.policy]]\ndirection = \"in\"\nsrc = \"198.18.0.1/32\"\naction = \"permit\"\n"
+        ));
+        assert!(
+            e.contains("ipsec.policy[0]") && e.contains("match everything"),
+            "{e}"
+        );
+        // secure without an SA of its direction.
+        let e = err(&format!(
+            "{SA}[[ipsec.policy]]\ndirection = \"out\"\naction = \"secure\"\nsa = 0x1001\n\
+             [[ipsec.policy]]\ndirection = \"in\"\naction = \"permit\"\n"
+        ));
+        assert!(e.contains("ipsec.policy[0].sa"), "{e}");
+        // Tunnel mode without its addresses; tunnel addresses in transport mode.
+        let e = err(&SA.replace("direction", "mode = \"tunnel\"\ndirection"));
+        assert!(
+            e.contains("ipsec.sa[0].mode") && e.contains("tunnel_src"),
+            "{e}"
+        );
+        let e = err(&SA.replace("direction", "tunnel_dst = \"198.18.0.1\"\ndirection"));
+        assert!(
+            e.contains("mode = \\\"tunnel\\\"") || e.contains("mode = \"tunnel\""),
+            "{e}"
+        );
+        // A bad prefix, a duplicate SPI, an unknown key.
+        let e = err(&format!(
+            "{SA}[[ipsec.policy]]\ndirection = \"in\"\ndst = \"198.18.0.300/24\"\naction = \"permit\"\n"
+        ));
+        assert!(e.contains("ipsec.policy[0].dst"), "{e}");
+        let e = err(&format!(
+            "{SA}{SA}[[ipsec.policy]]\ndirection = \"in\"\naction = \"permit\"\n"
+        ));
+        assert!(e.contains("ipsec.sa[1].spi") && e.contains("0x1001"), "{e}");
+        let e = err("[[ipsec.sa]]\nspi = 0x1001\nwindow = 3\n");
+        assert!(e.contains("unknown key"), "{e}");
+    }
+}
