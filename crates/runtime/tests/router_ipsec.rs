@@ -292,3 +292,56 @@ fn the_trace_shows_the_ipsec_verdicts() {
     assert!(s.contains("ipsec: secure (ESP, SA 0x2002)"), "{s}");
     l.finish();
 }
+
+/// IPv4 fragments of `d` with `first` bytes of payload in the first.
+fn split(d: &[u8], first: usize) -> [Vec<u8>; 2] {
+    let piece = |off: usize, body: &[u8], more: bool| {
+        let mut f = d[..20].to_vec();
+        f.extend_from_slice(body);
+        let n = f.len() as u16;
+        f[2..4].copy_from_slice(&n.to_be_bytes());
+        let fo = (off / 8) as u16 | if more { 0x2000 } else { 0 };
+        f[6..8].copy_from_slice(&fo.to_be_bytes());
+        f[10..12].copy_from_slice(&[0, 0]);
+        let c = !burst_wire::checksum::sum(&f[..20]);
+        f[10..12].copy_from_slice(&c.to_be_bytes());
+        f
+    };
+    [
+        piece(0, &d[20..20 + first], true),
+        piece(first, &d[20 + first..], false),
+    ]
+}
+
+#[test]
+fn fragmented_esp_is_reassembled_then_decrypted() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, mut from_burst) = transport_peer();
+    // A 1450-byte UDP echo over ESP, the ESP datagram in two fragments.
+    let payload: Vec<u8> = (0..1450u32).map(|i| i as u8).collect();
+    let e = seal(&mut to_burst, &udp_dg(B, 40000, R_B_IP, 7, &payload));
+    let [f1, f2] = split(&e, 800);
+    from_b(&mut l, &f2);
+    from_b(&mut l, &f1);
+    l.run_for(Nanos::from_millis(100));
+    // The answer: a 1478-byte datagram exceeds the MTU left for it (1500 less transport
+    // mode's 37 bytes at most), so burst seals it whole and fragments the ESP datagram.
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 2, "two fragments of one ESP datagram");
+    let mut whole = got[0][..20].to_vec();
+    whole.extend_from_slice(&got[0][20..]);
+    whole.extend_from_slice(&got[1][20..]);
+    let tl = whole.len() as u16;
+    whole[2..4].copy_from_slice(&tl.to_be_bytes());
+    whole[6..8].copy_from_slice(&[0, 0]);
+    whole[10..12].copy_from_slice(&[0, 0]);
+    let c = !burst_wire::checksum::sum(&whole[..20]);
+    whole[10..12].copy_from_slice(&c.to_be_bytes());
+    let reply = open(&mut from_burst, &whole).unwrap();
+    let p = ipv4::Packet::new_checked(&reply[..]).unwrap();
+    assert_eq!(
+        udp::Packet::new_checked(p.payload()).unwrap().payload(),
+        &payload[..]
+    );
+    l.finish();
+}

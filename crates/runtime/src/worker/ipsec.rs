@@ -238,15 +238,6 @@ impl<Q: Queue> Worker<Q> {
             let ip = ipv4::Packet::new_unchecked(&buf.data()[hl..]);
             usize::from(ip.total_len())
         };
-        if s.workers > 1 {
-            let spi = burst_ipsec::esp::peek_spi(&buf.data()[hl..hl + total]).unwrap_or(0);
-            let owner = spi as usize % s.workers;
-            if owner != s.id {
-                s.stats.handed_to_owner += 1;
-                self.hand_off_steered(owner, port, hl, buf);
-                return;
-            }
-        }
         // A reassembled datagram is a chain: one buffer for it, decrypted in place.
         let mut buf = if buf.nb_segs() == 1 {
             buf
@@ -267,6 +258,16 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
         };
+        let s = self.ipsec.as_mut().expect("checked above");
+        if s.workers > 1 {
+            let spi = burst_ipsec::esp::peek_spi(&buf.data()[hl..hl + total]).unwrap_or(0);
+            let owner = spi as usize % s.workers;
+            if owner != s.id {
+                s.stats.handed_to_owner += 1;
+                self.hand_off_steered(owner, port, hl, buf);
+                return;
+            }
+        }
         let extra = buf.data().len() - hl - total;
         buf.trim(extra);
         let s = self.ipsec.as_mut().expect("checked above");
