@@ -162,7 +162,7 @@ sleep 0.5
 
 # Transport mode, scapy in B against burst's own address.
 ip netns exec "$B" $PY scripts/ipsec_peer.py transport >"$work/transport.txt" 2>&1
-cat "$work/transport.txt"
+
 while read -r word rest; do
   case "$word" in
     PASS) pass "$rest" ;;
@@ -189,13 +189,14 @@ assert data == b"udp through the tunnel" and peer == ("198.19.0.5", 7), (data, p
 EOF
 }
 check "tunnel: UDP from A to 198.19.0.5 answered through the tunnel" udp_echo
-# The trace of one of A's pings into the tunnel.
-ip netns exec "$A" ping -c 10 -i 0.2 -W 1 198.19.0.5 >/dev/null 2>&1 &
+# The trace of A's pings into the tunnel and of their answers out of it.
+ip netns exec "$A" ping -c 20 -i 0.2 -W 1 198.19.0.5 >/dev/null 2>&1 &
 ping_pid=$!
-ctl trace 1 -w 5 >"$work/trace.txt" 2>&1
+ctl trace 4 -w 5 >"$work/trace.txt" 2>&1
 kill "$ping_pid" 2>/dev/null; wait "$ping_pid" 2>/dev/null
 sed 's/^/  /' "$work/trace.txt"
 check "ctl trace shows ipsec: secure (ESP, SA 0x2002)" grep -q 'ipsec: secure (ESP, SA 0x2002)' "$work/trace.txt"
+check "ctl trace shows ipsec: decrypted (ESP, SA 0x1002)" grep -q 'ipsec: decrypted (ESP, SA 0x1002)' "$work/trace.txt"
 # Plain traffic from the far subnet: dropped (no answer reaches A either way).
 plain0=$(counter ipsec.drop_plain_to_protected)
 ip netns exec "$B" $PY -c 'from scapy.all import IP, UDP, send, conf; conf.verb = 0; send(IP(src="198.19.0.5", dst="198.18.1.1")/UDP(sport=7, dport=9)/b"plain", iface="eth0")'

@@ -72,7 +72,8 @@ pub enum Step {
     HandedOff {
         /// The owning worker.
         core: u16,
-        /// Steered by the firewall-hook (its flow's owner), else a local port's owner.
+        /// Steered by the firewall-hook (its flow's owner) or IPsec (its SA's owner), else a
+        /// local port's owner.
         steered: bool,
     },
     /// Taken from another worker's hand-off, as received on a port (the trace's continuation).
@@ -302,7 +303,7 @@ impl fmt::Display for StepDisplay<'_> {
                 steered: true,
             } => write!(
                 f,
-                "firewall-hook: steered to core {core} (the flow's owner)"
+                "steered to core {core} (the owner of its flow or IPsec SA)"
             ),
             Step::HandedOff {
                 core,

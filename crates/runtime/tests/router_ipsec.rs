@@ -278,18 +278,23 @@ fn esp_is_decrypted_by_the_worker_owning_its_sa() {
 #[test]
 fn the_trace_shows_the_ipsec_verdicts() {
     let mut l = ipsec_lab(gcm_tunnel(), 1);
+    let (mut to_burst, _) = tunnel_peer();
     let rx = l.request(Request::Trace {
-        count: 1,
+        count: 2,
         timeout_ms: 5000,
     });
     l.run_for(STEP);
     l.send_from_a(&echo_request(A, C, 1));
     l.run_for(Nanos::from_millis(50));
+    from_b(&mut l, &seal(&mut to_burst, &echo(0, C, A, 1)));
+    l.run_for(Nanos::from_millis(50));
     let Ok(Response::Trace { packets }) = rx.try_recv() else {
         panic!("no trace answer");
     };
-    let s = packets[0].steps.join(" | ");
-    assert!(s.contains("ipsec: secure (ESP, SA 0x2002)"), "{s}");
+    let out = packets[0].steps.join(" | ");
+    assert!(out.contains("ipsec: secure (ESP, SA 0x2002)"), "{out}");
+    let back = packets[1].steps.join(" | ");
+    assert!(back.contains("ipsec: decrypted (ESP, SA 0x1002)"), "{back}");
     l.finish();
 }
 
