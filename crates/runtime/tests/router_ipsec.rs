@@ -350,3 +350,26 @@ fn fragmented_esp_is_reassembled_then_decrypted() {
     );
     l.finish();
 }
+
+#[test]
+fn tcp_over_esp_advertises_an_mss_that_leaves_room_for_esp() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, mut from_burst) = transport_peer();
+    // A SYN to the TCP echo service over ESP: the SYN-ACK comes back over ESP.
+    from_b(&mut l, &seal(&mut to_burst, &tcp_syn(B, 40000, R_B_IP, 7)));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    let synack = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&synack[..]).unwrap();
+    let t = p.payload();
+    assert_eq!(t[13] & 0x12, 0x12, "SYN-ACK");
+    // MSS: 1500 less ESP's largest overhead here (transport, AES-GCM: 8 + 8 + 3 + 2 + 16 = 37)
+    // less 40 bytes of IP and TCP headers; a full segment still fits once sealed.
+    let opts = &t[20..usize::from(t[12] >> 4) * 4];
+    let at = opts.iter().position(|&b| b == 2).unwrap();
+    assert_eq!(opts[at + 1], 4);
+    let mss = u16::from_be_bytes([opts[at + 2], opts[at + 3]]);
+    assert_eq!(mss, 1500 - 37 - 40);
+    l.finish();
+}

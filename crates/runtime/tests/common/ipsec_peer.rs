@@ -30,14 +30,28 @@ pub fn transport(extra_policies: &str) -> String {
         "[services]\necho = true\n\
          [[arp]]\nip = \"198.18.1.1\"\nmac = \"02:00:00:00:0a:02\"\nport = \"a\"\n\
          [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:0b:02\"\nport = \"b\"\n\
-         [[ipsec.sa]]\nspi = 0x1001\ndirection = \"in\"\nalgorithm = \"aes-gcm-128\"\nkey = \"{K_IN}\"\n\
+         {}{extra_policies}{CATCH_ALL}",
+        transport_sas()
+    )
+}
+
+/// The policies that end every configuration here: the rest passes plain.
+pub const CATCH_ALL: &str = "[[ipsec.policy]]\ndirection = \"in\"\naction = \"permit\"\n\
+    [[ipsec.policy]]\ndirection = \"out\"\naction = \"permit\"\n";
+
+/// [`transport`]'s SAs and `secure` policies alone.
+pub fn transport_sas() -> String {
+    format!(
+        "[[ipsec.sa]]\nspi = 0x1001\ndirection = \"in\"\nalgorithm = \"aes-gcm-128\"\nkey = \"{K_IN}\"\n\
          [[ipsec.sa]]\nspi = 0x2001\ndirection = \"out\"\nalgorithm = \"aes-gcm-128\"\nkey = \"{K_OUT}\"\n\
          [[ipsec.policy]]\ndirection = \"in\"\nsrc = \"198.18.2.1/32\"\ndst = \"198.18.2.254/32\"\naction = \"secure\"\nsa = 0x1001\n\
-         [[ipsec.policy]]\ndirection = \"out\"\nsrc = \"198.18.2.254/32\"\ndst = \"198.18.2.1/32\"\naction = \"secure\"\nsa = 0x2001\n\
-         {extra_policies}\
-         [[ipsec.policy]]\ndirection = \"in\"\naction = \"permit\"\n\
-         [[ipsec.policy]]\ndirection = \"out\"\naction = \"permit\"\n"
+         [[ipsec.policy]]\ndirection = \"out\"\nsrc = \"198.18.2.254/32\"\ndst = \"198.18.2.1/32\"\naction = \"secure\"\nsa = 0x2001\n"
     )
+}
+
+/// [`gcm_tunnel`] and [`transport`]'s SAs together (without the echo service).
+pub fn tunnel_and_transport() -> String {
+    gcm_tunnel().replace(CATCH_ALL, "") + &transport_sas() + CATCH_ALL
 }
 
 /// Tunnel mode between burst (198.18.2.254, for 198.18.1.0/24) and B (198.18.2.1, for
@@ -54,8 +68,7 @@ pub fn tunnel(alg: &str, keys_in: &str, keys_out: &str, sa_extra: &str) -> Strin
          tunnel_src = \"198.18.2.254\"\ntunnel_dst = \"198.18.2.1\"\nalgorithm = \"{alg}\"\n{keys_out}\n{sa_extra}\n\
          [[ipsec.policy]]\ndirection = \"in\"\nsrc = \"198.19.0.0/16\"\ndst = \"198.18.1.0/24\"\naction = \"secure\"\nsa = 0x1002\n\
          [[ipsec.policy]]\ndirection = \"out\"\nsrc = \"198.18.1.0/24\"\ndst = \"198.19.0.0/16\"\naction = \"secure\"\nsa = 0x2002\n\
-         [[ipsec.policy]]\ndirection = \"in\"\naction = \"permit\"\n\
-         [[ipsec.policy]]\ndirection = \"out\"\naction = \"permit\"\n"
+         {CATCH_ALL}"
     )
 }
 
@@ -234,4 +247,30 @@ pub fn spi_seq(d: &[u8]) -> (u32, u32) {
         u32::from_be_bytes([e[0], e[1], e[2], e[3]]),
         u32::from_be_bytes([e[4], e[5], e[6], e[7]]),
     )
+}
+
+/// A TCP SYN with an MSS option of 1460.
+pub fn tcp_syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
+    let tl = 20 + 24;
+    let mut d = vec![0u8; tl];
+    d[0] = 0x45;
+    d[2..4].copy_from_slice(&(tl as u16).to_be_bytes());
+    d[8] = 64;
+    d[9] = 6;
+    d[12..16].copy_from_slice(&src.octets());
+    d[16..20].copy_from_slice(&dst.octets());
+    let c = !burst_wire::checksum::sum(&d[..20]);
+    d[10..12].copy_from_slice(&c.to_be_bytes());
+    let t = &mut d[20..];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    t[12] = 6 << 4;
+    t[13] = 0x02;
+    t[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);
+    let ph = burst_wire::checksum::pseudo_header(src, dst, 6, 24);
+    let c = !burst_wire::checksum::combine(&[ph, burst_wire::checksum::sum(&d[20..])]);
+    d[36..38].copy_from_slice(&c.to_be_bytes());
+    d
 }
