@@ -330,7 +330,15 @@ impl<Q: Queue> Worker<Q> {
     ) -> Result<(), &'static str> {
         let (head, tail) = self.ipsec_room(spi);
         if b.nb_segs() != 1 || b.headroom() < head || b.tailroom() < tail {
-            return self.ipsec_seal_in(&mut [], 0, 0, 0, spi).map(|_| ());
+            // Counted as the engine counts a buffer without room.
+            let sa = self
+                .ipsec
+                .as_mut()
+                .and_then(|s| s.tables.sad.outbound_mut(spi));
+            if let Some(sa) = sa {
+                sa.stats.count(burst_ipsec::DropReason::NoRoom);
+            }
+            return Err(burst_ipsec::DropReason::NoRoom.name());
         }
         let len = b.data().len() - hl;
         b.prepend(head);
