@@ -103,6 +103,8 @@ pub struct NodeConfig {
     /// NAT, the stateful firewall and connection tracking (`[nat]`, `[firewall]`,
     /// `[conntrack]`, `[[nat_static]]`, `[[port_forward]]`, `[[exception]]`).
     pub firewall: NodeFirewall,
+    /// IPsec SAs and policies (`None`: the hook is off).
+    pub ipsec: Option<burst_ipsec::config::IpsecConfig>,
 }
 
 /// A node's firewall-hook: off unless NAT or a firewalled port is configured.
@@ -190,6 +192,7 @@ impl Default for NodeConfig {
             app: AppConfig::default(),
             buffers: None,
             firewall: NodeFirewall::default(),
+            ipsec: None,
         }
     }
 }
@@ -421,6 +424,14 @@ where
         let infos: Vec<burst_port::PortInfo> = ports.iter().map(|p| p.info().clone()).collect();
         let mut tcp_stack = cfg.tcp.stack.clone();
         tcp_stack.mtu = ctxs.iter().map(|c| c.mtu).min().unwrap_or(1500);
+        let ipsec = cfg.ipsec.as_ref().map(crate::worker::IpsecSetup::new);
+        if let Some(s) = &ipsec {
+            // ESP's overhead comes out of the MSS TCP advertises and uses, so full-sized
+            // segments with DF still fit the link once protected; super-segments cannot be
+            // protected (ESP seals whole datagrams), so TCP sends plain segments.
+            tcp_stack.mtu = tcp_stack.mtu.saturating_sub(s.max_overhead()).max(576);
+            tcp_stack.tso_max_segs = 1;
+        }
         if tcp_stack.secret == [0; 16] {
             tcp_stack.secret = random_secret();
         }
@@ -503,6 +514,7 @@ where
                     pmtu: pmtu.view(),
                     max_groups: cfg.ports.iter().map(|p| p.groups.len()).sum::<usize>() + 64,
                     firewall: fw_setup.clone(),
+                    ipsec: ipsec.clone(),
                     workers: nworkers,
                 },
             ));

@@ -72,7 +72,8 @@ pub enum Step {
     HandedOff {
         /// The owning worker.
         core: u16,
-        /// Steered by the firewall-hook (its flow's owner), else a local port's owner.
+        /// Steered by the firewall-hook (its flow's owner) or IPsec (its SA's owner), else a
+        /// local port's owner.
         steered: bool,
     },
     /// Taken from another worker's hand-off, as received on a port (the trace's continuation).
@@ -135,6 +136,11 @@ pub enum HookVerdict {
     Consumed,
     /// Rewritten by the hook (NAT); it goes on as source traffic.
     Translated,
+    /// IPsec: protected with the outbound SA of this SPI (ESP added).
+    Secured(u32),
+    /// IPsec: ESP removed with the inbound SA of this SPI, and the result admitted by the
+    /// inbound policies.
+    Decrypted(u32),
 }
 
 impl HookVerdict {
@@ -166,6 +172,8 @@ impl fmt::Display for HookVerdict {
             HookVerdict::Drop(c) => write!(f, "drop ({c})"),
             HookVerdict::Consumed => f.write_str("consumed"),
             HookVerdict::Translated => f.write_str("translated"),
+            HookVerdict::Secured(spi) => write!(f, "secure (ESP, SA {spi:#x})"),
+            HookVerdict::Decrypted(spi) => write!(f, "decrypted (ESP, SA {spi:#x})"),
         }
     }
 }
@@ -295,7 +303,7 @@ impl fmt::Display for StepDisplay<'_> {
                 steered: true,
             } => write!(
                 f,
-                "firewall-hook: steered to core {core} (the flow's owner)"
+                "steered to core {core} (the owner of its flow or IPsec SA)"
             ),
             Step::HandedOff {
                 core,

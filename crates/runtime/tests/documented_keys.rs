@@ -244,6 +244,38 @@ const BEHAVIOUR: &[(&str, &str, &str, &str)] = &[
     ("[conntrack]", "max_sessions", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
     ("[nat]", "pool", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
     ("[firewall]", "ports", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
+    // [ipsec], [[ipsec.sa]], [[ipsec.policy]]
+    ("[ipsec]", "sa", "crates/runtime/tests/router_ipsec.rs", "transport_mode_ping_and_udp_both_ways"),
+    ("[ipsec]", "sa", "crates/runtime/src/config/ipsec.rs", "a_section_is_read_and_its_mistakes_say_what_to_change"),
+    ("[ipsec]", "policy", "crates/runtime/tests/router_ipsec.rs", "replayed_forged_unknown_and_plain_packets_are_dropped_and_counted"),
+    ("[ipsec]", "policy", "crates/runtime/src/config/ipsec.rs", "a_section_is_read_and_its_mistakes_say_what_to_change"),
+    ("[[ipsec.sa]]", "spi", "crates/runtime/tests/router_ipsec.rs", "replayed_forged_unknown_and_plain_packets_are_dropped_and_counted"),
+    ("[[ipsec.sa]]", "spi", "crates/runtime/tests/router_ipsec.rs", "esp_is_decrypted_by_the_worker_owning_its_sa"),
+    ("[[ipsec.sa]]", "direction", "crates/runtime/tests/router_ipsec.rs", "transport_mode_ping_and_udp_both_ways"),
+    ("[[ipsec.sa]]", "mode", "crates/runtime/tests/router_ipsec.rs", "tunnel_mode_between_protected_subnets_both_ways"),
+    ("[[ipsec.sa]]", "tunnel_src", "crates/runtime/tests/router_ipsec.rs", "tunnel_mode_between_protected_subnets_both_ways"),
+    ("[[ipsec.sa]]", "tunnel_dst", "crates/runtime/tests/router_ipsec.rs", "tunnel_mode_between_protected_subnets_both_ways"),
+    ("[[ipsec.sa]]", "ttl", "crates/runtime/tests/router_ipsec_keys.rs", "ttl_df_and_algorithm_shape_the_tunnel_packets"),
+    ("[[ipsec.sa]]", "df", "crates/runtime/tests/router_ipsec_keys.rs", "ttl_df_and_algorithm_shape_the_tunnel_packets"),
+    ("[[ipsec.sa]]", "algorithm", "crates/runtime/tests/router_ipsec_keys.rs", "ttl_df_and_algorithm_shape_the_tunnel_packets"),
+    ("[[ipsec.sa]]", "algorithm", "crates/runtime/tests/router_ipsec_keys.rs", "cbc_with_auth_key_and_esn_both_ways"),
+    ("[[ipsec.sa]]", "key", "crates/runtime/tests/router_ipsec.rs", "replayed_forged_unknown_and_plain_packets_are_dropped_and_counted"),
+    ("[[ipsec.sa]]", "key", "crates/runtime/tests/router_ipsec_keys.rs", "ttl_df_and_algorithm_shape_the_tunnel_packets"),
+    ("[[ipsec.sa]]", "auth_key", "crates/runtime/tests/router_ipsec_keys.rs", "cbc_with_auth_key_and_esn_both_ways"),
+    ("[[ipsec.sa]]", "esn", "crates/runtime/tests/router_ipsec_keys.rs", "cbc_with_auth_key_and_esn_both_ways"),
+    ("[[ipsec.sa]]", "replay_window", "crates/runtime/tests/router_ipsec_keys.rs", "replay_window_decides_how_late_a_packet_may_come"),
+    ("[[ipsec.sa]]", "max_packets", "crates/runtime/tests/router_ipsec_keys.rs", "max_packets_ends_an_outbound_sa"),
+    ("[[ipsec.policy]]", "direction", "crates/runtime/tests/router_ipsec.rs", "an_outbound_block_policy_drops_what_it_covers"),
+    ("[[ipsec.policy]]", "src", "crates/runtime/tests/router_ipsec.rs", "tunnel_mode_between_protected_subnets_both_ways"),
+    ("[[ipsec.policy]]", "dst", "crates/runtime/tests/router_ipsec.rs", "an_outbound_block_policy_drops_what_it_covers"),
+    ("[[ipsec.policy]]", "protocol", "crates/runtime/tests/router_ipsec.rs", "an_outbound_block_policy_drops_what_it_covers"),
+    ("[[ipsec.policy]]", "protocol", "crates/runtime/tests/router_ipsec_keys.rs", "policy_selectors_pick_the_traffic_to_secure"),
+    ("[[ipsec.policy]]", "src_port", "crates/runtime/tests/router_ipsec_keys.rs", "policy_selectors_pick_the_traffic_to_secure"),
+    ("[[ipsec.policy]]", "dst_port", "crates/runtime/tests/router_ipsec_keys.rs", "policy_selectors_pick_the_traffic_to_secure"),
+    ("[[ipsec.policy]]", "action", "crates/runtime/tests/router_ipsec.rs", "an_outbound_block_policy_drops_what_it_covers"),
+    ("[[ipsec.policy]]", "action", "crates/runtime/tests/router_ipsec.rs", "replayed_forged_unknown_and_plain_packets_are_dropped_and_counted"),
+    ("[[ipsec.policy]]", "sa", "crates/runtime/tests/router_ipsec_keys.rs", "policy_selectors_pick_the_traffic_to_secure"),
+    ("[[ipsec.policy]]", "sa", "crates/runtime/src/config/ipsec.rs", "a_section_is_read_and_its_mistakes_say_what_to_change"),
     // [filtering]
     ("[filtering]", "tcp_ports", "crates/runtime/tests/tcp_mem.rs", "tcp_filtering_drops_silently"),
     ("[filtering]", "tcp_ports", "crates/runtime/src/node.rs", "every_key_reaches_the_node_config"),
@@ -300,7 +332,7 @@ fn section_of(heading: &str) -> Option<String> {
     let valid = !bare.is_empty()
         && bare
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
     valid.then(|| name.to_owned())
 }
 

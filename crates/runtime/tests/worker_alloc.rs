@@ -242,3 +242,53 @@ fn nat_and_conntrack_allocate_nothing_on_the_worker() {
     assert_eq!(poll_counted(&mut l, 10), 0, "allocations flushing");
     l.finish();
 }
+
+#[test]
+fn ipsec_allocates_nothing_on_the_worker() {
+    use common::ipsec_peer::*;
+    // Tunnel mode both ways (seal A's datagrams, open B's, forward the inner ones), transport
+    // mode pings answered over ESP, replays and plain traffic refused.
+    let mut l = ipsec_lab(tunnel_and_transport(), 1);
+    let (mut tin, _) = tunnel_peer();
+    let (mut pin, _) = transport_peer();
+    let round = |l: &mut Lab, tin: &mut burst_ipsec::Sa, pin: &mut burst_ipsec::Sa| {
+        for i in 0..20u16 {
+            l.send_from_a(&udp_datagram(A, C, 64, 64, false));
+            let e = seal(tin, &udp_datagram(C, A, 64 + usize::from(i), 64, false));
+            l.send(1, &frame(B_MAC, R_B, &e));
+            l.send(1, &frame(B_MAC, R_B, &e));
+            let p = seal(pin, &echo_request(B, R_B_IP, i));
+            l.send(1, &frame(B_MAC, R_B, &p));
+            l.send(1, &frame(B_MAC, R_B, &echo_request(B, R_B_IP, i)));
+        }
+    };
+    round(&mut l, &mut tin, &mut pin);
+    l.run_for(Nanos::from_millis(100));
+    // The second round waits in the router's receive queues; only counted polls take it.
+    round(&mut l, &mut tin, &mut pin);
+    for w in &l.wires {
+        w.deliver_due();
+    }
+    let before = l.node.workers[0].ipv4.received;
+    let mut n = 0;
+    for _ in 0..4 {
+        let now = l.now();
+        let a = counting::allocs();
+        counting::set_counting(true);
+        l.node.workers[0].poll(now);
+        counting::set_counting(false);
+        n += counting::allocs() - a;
+    }
+    let taken = l.node.workers[0].ipv4.received - before;
+    assert_eq!(taken, 100, "the counted polls took the whole round");
+    assert_eq!(n, 0, "allocations sealing, opening and refusing");
+    l.run_for(Nanos::from_millis(100));
+    let w = &l.node.workers[0];
+    let s: std::collections::HashMap<String, u64> =
+        w.shared_stats().snapshot().into_iter().collect();
+    assert!(s["ipsec.out_secured"] >= 80, "{s:?}");
+    assert!(s["ipsec.in_decrypted"] >= 80, "{s:?}");
+    assert!(s["esp.in_replay"] >= 40, "{s:?}");
+    assert!(s["ipsec.drop_plain_to_protected"] >= 40, "{s:?}");
+    l.finish();
+}

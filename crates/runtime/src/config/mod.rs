@@ -23,6 +23,7 @@
 //! | `[conntrack]` | [`ConntrackTunables`]: the per-core session table | `nat.rs` |
 //! | `[nat]`, `[[nat_static]]`, `[[port_forward]]` | [`NatSection`]: NAT44 | `nat.rs` |
 //! | `[firewall]`, `[[exception]]` | [`FirewallSection`]: the stateful firewall | `nat.rs` |
+//! | `[[ipsec.sa]]`, `[[ipsec.policy]]` | [`IpsecConfig`]: IPsec SAs and policies | `ipsec.rs` |
 //!
 //! Every tunable defaults to the value of the reference stack described in the seeds
 //! (`/work/shared/seeds/`), named after its registry parameter where the seeds name one.
@@ -45,6 +46,7 @@ mod arp;
 mod de;
 mod eal;
 mod filter;
+mod ipsec;
 mod ipv4;
 mod metrics;
 mod nat;
@@ -63,6 +65,7 @@ use serde::Deserialize;
 
 pub use app::AppTunables;
 pub use arp::{ArpTunables, StaticArpEntry};
+pub use burst_ipsec::config::IpsecConfig;
 pub use de::parse_duration;
 pub use eal::EalConfig;
 pub use filter::FilterConfig;
@@ -88,6 +91,7 @@ use arp::{validate_arp, validate_arp_tunables, RawArp};
 use de::{from_toml, invalid, locate, Invalid};
 use eal::{validate_eal, RawEal};
 use filter::{validate_filters, RawFilter};
+use ipsec::validate_ipsec;
 use ipv4::validate_icmp;
 use nat::{
     validate_conntrack, validate_firewall, validate_nat, RawException, RawFirewall, RawForward,
@@ -146,6 +150,8 @@ pub struct Config {
     pub nat: Option<NatSection>,
     /// The stateful firewall (no ports: off).
     pub firewall: FirewallSection,
+    /// IPsec SAs and policies, when configured.
+    pub ipsec: Option<IpsecConfig>,
 }
 
 /// `[control]`: the control thread's UNIX socket.
@@ -278,6 +284,8 @@ struct RawConfig {
     firewall: RawFirewall,
     #[serde(default)]
     exception: Vec<RawException>,
+    #[serde(default)]
+    ipsec: Option<IpsecConfig>,
 }
 
 #[derive(Deserialize, Default)]
@@ -297,6 +305,7 @@ impl RawConfig {
         validate_conntrack(&self.conntrack)?;
         let nat = validate_nat(self.nat, self.nat_static, self.port_forward, &ports)?;
         let firewall = validate_firewall(self.firewall, self.exception, &ports)?;
+        let ipsec = validate_ipsec(self.ipsec)?;
         if nat.is_some() && !self.ipv4.forwarding {
             return Err(invalid(
                 "nat",
@@ -346,6 +355,7 @@ impl RawConfig {
             conntrack: self.conntrack,
             nat,
             firewall,
+            ipsec,
         })
     }
 }

@@ -134,6 +134,7 @@ impl From<&crate::config::Config> for NodeConfig {
                     .collect(),
             },
             firewall: crate::config::node_firewall(c),
+            ipsec: c.ipsec.clone(),
             filters: c
                 .filters
                 .iter()

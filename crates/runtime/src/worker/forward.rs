@@ -643,7 +643,13 @@ impl<Q: Queue> Worker<Q> {
 
     /// An ICMP error about a transit datagram (from our address on the way back to its
     /// sender). Returns whether it was sent.
-    fn transit_error(&mut self, buf: &Q::Buf, hl: usize, kind: ErrorKind, now: Nanos) -> bool {
+    pub(super) fn transit_error(
+        &mut self,
+        buf: &Q::Buf,
+        hl: usize,
+        kind: ErrorKind,
+        now: Nanos,
+    ) -> bool {
         let before = self.icmp.out_msgs;
         // Unicast to someone else: `send_error` applies RFC 1812's never-send rules and the
         // rate limit; the source becomes our address on the port back to the sender.

@@ -4,10 +4,10 @@
 //! firewall-hook (NAT and the stateful firewall), IPsec, and TCP/IP filtering. The paths in
 //! [`paths`](super::paths) call them in the seed's order.
 //!
-//! A hook with nothing configured costs one predictable branch on a per-poll mask or a
-//! constant and returns [`HookVerdict::Off`]; IPsec has no implementation yet, so its is the
-//! constant. The firewall-hook's three forms (destination, transit, source) live in
-//! `firewall.rs`. Each hook records
+//! A hook with nothing configured costs one predictable branch on a per-poll mask or an
+//! `Option` and returns [`HookVerdict::Off`]. The firewall-hook's three forms (destination,
+//! transit, source) live in `firewall.rs`, IPsec's (inbound, outbound, ESP) in `ipsec.rs`.
+//! Each hook records
 //! its verdict in the trace of the packet being traced (`burst ctl trace`), and every drop is
 //! counted under a named counter.
 
@@ -67,13 +67,6 @@ impl<Q: Queue> Worker<Q> {
             }
         };
         HookVerdict::Deny { rule, counter }
-    }
-
-    /// IPsec (seed 000: permit, block or secure per the IPsec filters): not implemented yet, so
-    /// every packet is permitted unchanged at no cost.
-    #[inline(always)]
-    pub(super) fn ipsec_hook(&mut self, _port: PortId, _ip: &[u8]) -> HookVerdict {
-        HookVerdict::Off
     }
 
     /// TCP/IP filtering (seed 000, destination traffic only): the permitted IP protocols, TCP
@@ -234,7 +227,7 @@ mod tests {
         let d = udp_to(9);
         let v = w.firewall_local_in(PortId(0), &d, burst_port::Nanos::ZERO);
         assert!(w.hook(Hook::Firewall, v));
-        let v = w.ipsec_hook(PortId(0), &d);
+        let v = w.ipsec_in_hook(&d);
         assert!(w.hook(Hook::Ipsec, v));
         let v = w.filter_hook(PortId(0), Direction::In, &d);
         assert!(!w.hook(Hook::FilterIn, v));

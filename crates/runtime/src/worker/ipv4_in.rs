@@ -106,7 +106,8 @@ impl<Q: Queue> Worker<Q> {
             self.transit(port, buf, hl, now);
             return;
         }
-        if class == Destination::Local && !is_fragment {
+        if class == Destination::Local && !is_fragment && self.ipsec_rx.is_none() {
+            // (A datagram just decrypted stays: its SA's owner is here, and it is not plain.)
             // A flow another worker opened (ports whose hash we cannot predict): to its owner.
             if let Some(owner) = self.steer(&buf.data()[hl..]) {
                 self.hand_off(owner, port, hl, buf);
@@ -154,6 +155,15 @@ impl<Q: Queue> Worker<Q> {
         let total =
             usize::from(ipv4::Packet::new_unchecked(datagram).total_len()).min(datagram.len());
         let datagram = &datagram[..total];
+        if self.ipsec.is_some()
+            && class == Destination::Local
+            && ipv4::Packet::new_unchecked(datagram).protocol() == ipv4::Protocol::ESP
+        {
+            // IPsec, the destination path's first step: ESP removed, then IPv4 input again.
+            self.rx_scratch = scratch;
+            self.ipsec_esp_in(port, buf, hl, now);
+            return;
+        }
         if is_fragment && class == Destination::Local && self.steered_fragment(datagram) {
             self.rx_scratch = scratch;
             return;

@@ -27,6 +27,7 @@ mod forward;
 mod handoff;
 mod hooks;
 mod icmp;
+mod ipsec;
 mod ipv4_in;
 mod kernel_peer;
 mod l2;
@@ -44,6 +45,7 @@ mod udp;
 pub use firewall::{FirewallSetup, MappingRow, SessionList, SessionRow, SessionSlot, LIST_ROWS};
 pub use forward::ForwardStats;
 pub use handoff::{Handed, Handoff};
+pub use ipsec::{IpsecSetup, IpsecStats};
 pub use stats::{L2Stats, PortCounters, SharedStats};
 pub use tcp::{state_name, ActiveOpenRss, NetstatSlot, TcpSetup, TcpWorkerStats};
 
@@ -94,6 +96,8 @@ pub struct WorkerConfig {
     pub firewall: Option<FirewallSetup>,
     /// Workers in the node (NAT's port ownership).
     pub workers: usize,
+    /// IPsec SAs and policies (`None`: not configured, the hook is off).
+    pub ipsec: Option<IpsecSetup>,
 }
 
 /// One worker.
@@ -183,6 +187,11 @@ pub struct Worker<Q: Queue> {
     route_use: [(u32, Nanos); tcp::ROUTE_USE_SLOTS],
     /// The firewall-hook's state: conntrack, NAT, held fragments (`None`: off).
     fw: Option<Box<firewall::Fw<Q::Buf>>>,
+    /// The IPsec hook's state: SAD, SPDs, counters (`None`: off).
+    ipsec: Option<Box<ipsec::Ipsec>>,
+    /// While a datagram decrypted here runs through IPv4 input again: the SPI of the SA it
+    /// came through (the inbound policy check is done; it is not plain traffic).
+    ipsec_rx: Option<u32>,
 }
 
 /// The most fragments one datagram can need: 65,515 bytes of payload in 48-byte pieces (the
@@ -194,8 +203,8 @@ pub const UDP_MAX_SOCKETS: usize = 1024;
 /// Datagrams one UDP socket queues before more are dropped (`udp.rcvbuf_errors`).
 pub const UDP_SOCKET_QUEUE: usize = 64;
 
-/// Largest IPv4 datagram plus an Ethernet header.
-const SCRATCH: usize = 65535 + 64;
+/// Largest IPv4 datagram plus an Ethernet header, and room for ESP around it.
+const SCRATCH: usize = 65535 + 256;
 
 impl<Q: Queue> Worker<Q> {
     /// A worker owning `queues` (index = port id).
@@ -240,6 +249,10 @@ impl<Q: Queue> Worker<Q> {
                     }),
             ))
         });
+        let ipsec = cfg
+            .ipsec
+            .as_ref()
+            .map(|s| Box::new(ipsec::Ipsec::new(s, id, cfg.workers.max(1))));
         let mut names: Vec<String> = Vec::new();
         Self::for_each_counter(
             &Ipv4Stats::default(),
@@ -255,6 +268,8 @@ impl<Q: Queue> Worker<Q> {
             &Default::default(),
             &Default::default(),
             &Default::default(),
+            &IpsecStats::default(),
+            &burst_ipsec::EspStats::default(),
             &mut |section, name, _| names.push(format!("{section}.{name}")),
         );
         let shared = Arc::new(SharedStats {
@@ -312,6 +327,8 @@ impl<Q: Queue> Worker<Q> {
             frag_scratch: Vec::with_capacity(MAX_FRAGMENTS),
             fast_scratch: Vec::with_capacity(burst_port::BURST_MAX),
             fw,
+            ipsec,
+            ipsec_rx: None,
         }
     }
 
@@ -351,7 +368,8 @@ impl<Q: Queue> Worker<Q> {
             self.filter_in_ports = mask(Direction::In);
             self.filter_out_ports = mask(Direction::Out);
         }
-        let router = self.cfg.ipv4.forwarding && !tracing;
+        // IPsec looks at every datagram: no fast path with it (one test per poll).
+        let router = self.cfg.ipv4.forwarding && !tracing && self.ipsec.is_none();
         work += self.take_handed(now);
         for p in 0..self.queues.len() {
             self.queues[p].rx_burst(&mut rx);

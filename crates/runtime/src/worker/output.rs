@@ -17,6 +17,9 @@ use super::Worker;
 use crate::msg::{NeighUp, ToControl};
 use crate::trace::Step;
 
+/// Room left in front of a datagram built in the scratch area, for ESP's headers.
+const SEAL_ROOM: usize = 128;
+
 /// The route of a datagram we originate.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct OutRoute {
@@ -65,6 +68,8 @@ impl<Q: Queue> Worker<Q> {
         let (port, nip, src) = (route.port, route.nip, route.src);
         let p = usize::from(port.0);
         let mtu = usize::from(route.mtu);
+        // ESP seals whole datagrams whose checksums are complete: none left to the port.
+        let l4 = l4.filter(|_| self.ipsec.is_none());
         if max_len > mtu {
             return self.send_fragmented(&route, dst, max_len, mtu, now, |out, s| {
                 write(out, s, ChecksumMode::Compute)
@@ -94,7 +99,12 @@ impl<Q: Queue> Worker<Q> {
         .emit(&mut ethernet::Frame::new_unchecked(&mut *f));
         b.trim(max_len - n);
         // The seed's source path: firewall, next hop, outbound filters, IPsec.
-        self.source(&route, &b.data()[ethernet::HEADER_LEN..], now)?;
+        if let Some(spi) = self.source(&route, &b.data()[ethernet::HEADER_LEN..], now)? {
+            self.ipsec_seal(&mut b, ethernet::HEADER_LEN, spi)?;
+            self.ipv4.sent += 1;
+            self.ipsec_send_sealed(b, ethernet::HEADER_LEN, now);
+            return Ok(());
+        }
         if l4.is_some() {
             b.set_tx_offload(burst_port::TxOffload {
                 l2_len: ethernet::HEADER_LEN as u8,
@@ -110,10 +120,26 @@ impl<Q: Queue> Worker<Q> {
         Ok(())
     }
 
-    /// Route lookup for a datagram we originate. Source: the address the peer used (replies),
-    /// else the route's, else the port's first. MTU: the port's, or the path MTU learned for
-    /// `dst` (RFC 1191) when smaller.
+    /// Route lookup for a datagram we originate: [`route_lookup`](Self::route_lookup), with
+    /// the MTU less ESP's overhead where an outbound `secure` policy covers `dst` (so what we
+    /// send still fits the link once sealed).
     pub(super) fn route_out(
+        &mut self,
+        dst: Ipv4Addr,
+        src_hint: Option<Ipv4Addr>,
+        now: Nanos,
+    ) -> Result<OutRoute, &'static str> {
+        let mut r = self.route_lookup(dst, src_hint, now)?;
+        if let Some(s) = self.ipsec.as_ref() {
+            r.mtu = r.mtu.saturating_sub(s.mtu_loss(dst)).max(68);
+        }
+        Ok(r)
+    }
+
+    /// Route lookup. Source: the address the peer used (replies), else the route's, else the
+    /// port's first. MTU: the port's, or the path MTU learned for `dst` (RFC 1191) when
+    /// smaller.
+    pub(super) fn route_lookup(
         &mut self,
         dst: Ipv4Addr,
         src_hint: Option<Ipv4Addr>,
@@ -185,8 +211,11 @@ impl<Q: Queue> Worker<Q> {
         let mut hdr = [0u8; ethernet::HEADER_LEN + 60 + 60];
         let hdr_len = hl + l3_len + l4_len;
         write_headers(&mut hdr[hl..hdr_len], src);
-        // The seed's source path (the headers are all the hooks read).
-        self.source(&route, &hdr[hl..hdr_len], now)?;
+        // The seed's source path (the headers are all the hooks read). With IPsec the node
+        // sends no super-segments (`tso_max_segs` 1): ESP seals whole datagrams.
+        if self.source(&route, &hdr[hl..hdr_len], now)?.is_some() {
+            return Err("IPsec cannot protect a TSO super-segment.");
+        }
         ethernet::Repr {
             src_addr: self.ports[p].mac,
             dst_addr: MacAddr::ZERO,
@@ -287,10 +316,13 @@ impl<Q: Queue> Worker<Q> {
         let hl = ethernet::HEADER_LEN;
         let n = write(&mut scratch[hl..hl + max_len], src);
         // The seed's source path, on the whole datagram before it is fragmented.
-        if let Err(e) = self.source(route, &scratch[hl..hl + n], now) {
-            self.tx_scratch = scratch;
-            return Err(e);
-        }
+        let secure = match self.source(route, &scratch[hl..hl + n], now) {
+            Ok(s) => s,
+            Err(e) => {
+                self.tx_scratch = scratch;
+                return Err(e);
+            }
+        };
         ethernet::Repr {
             src_addr: self.ports[p].mac,
             dst_addr: MacAddr::ZERO,
@@ -298,7 +330,22 @@ impl<Q: Queue> Worker<Q> {
             ethertype: EtherType::IPV4,
         }
         .emit(&mut ethernet::Frame::new_unchecked(&mut scratch[..hl]));
-        let frame = &scratch[..hl + n];
+        // IPsec: sealed first (room made in front of it), fragmented after (RFC 4303 §3.3.4).
+        let (at, end) = match secure {
+            None => (0, hl + n),
+            Some(spi) => {
+                scratch.copy_within(0..hl + n, SEAL_ROOM);
+                match self.ipsec_seal_in(&mut scratch, hl, SEAL_ROOM + hl, SEAL_ROOM + hl + n, spi)
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.tx_scratch = scratch;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let frame = &scratch[at..end];
         // The whole datagram as a chain of pool buffers, which `fragment` splits.
         let q = &mut self.queues[p];
         let mut chain: Option<Q::Buf> = None;
@@ -330,6 +377,12 @@ impl<Q: Queue> Worker<Q> {
             self.ipv4.drop_no_buffer += 1;
             return Err("No buffer.");
         };
+        if secure.is_some() {
+            // The sealed datagram goes by its outer destination's route.
+            self.ipv4.sent += 1;
+            self.ipsec_send_sealed(chain, hl, now);
+            return Ok(());
+        }
         // The reused fragment list holds the most fragments a datagram can need.
         let mut frags = core::mem::take(&mut self.frag_scratch);
         let q = &mut self.queues[p];

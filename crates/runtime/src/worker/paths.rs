@@ -17,7 +17,7 @@ use std::net::Ipv4Addr;
 
 use super::output::OutRoute;
 use super::Worker;
-use crate::trace::{Hook, Step};
+use crate::trace::{Hook, HookVerdict, Step};
 
 /// Where a UDP datagram for a user socket goes: socket, sender, destination, payload offset
 /// and length within the datagram.
@@ -34,9 +34,10 @@ impl<Q: Queue> Worker<Q> {
         l4_checksum: ChecksumStatus,
         now: Nanos,
     ) -> Option<ToSocket> {
-        // 1. IPsec: AH/ESP protection checked and removed, or the plain packet checked against
+        // 1. IPsec: AH/ESP protection checked and removed (ESP for us was decrypted in
+        //    `for_us` and came back through IPv4 input), or the plain packet checked against
         //    the IPsec filters.
-        let v = self.ipsec_hook(port, datagram);
+        let v = self.ipsec_in_hook(datagram);
         if !self.hook(Hook::Ipsec, v) {
             return None;
         }
@@ -63,6 +64,15 @@ impl<Q: Queue> Worker<Q> {
     /// Transit traffic: a datagram (or a fragment, never reassembled: RFC 1812) for somebody
     /// else, in router mode.
     pub(super) fn transit(&mut self, port: PortId, mut buf: Q::Buf, hl: usize, now: Nanos) {
+        // IPsec on arrival (RFC 4301 §5.2; the seed's transit path has none): plain traffic
+        // that inbound policies want protected, e.g. from a tunnel's remote subnet, is
+        // dropped. A tunnel's inner datagram (decrypted here) passes.
+        if self.ipsec.is_some() {
+            let v = self.ipsec_in_hook(&buf.data()[hl..]);
+            if !self.hook(Hook::Ipsec, v) {
+                return;
+            }
+        }
         // 1. Filter-hook: the arrival port's inbound packet filters.
         let v = self.filter_hook(port, Direction::In, &buf.data()[hl..]);
         if !self.hook(Hook::FilterIn, v) {
@@ -89,8 +99,14 @@ impl<Q: Queue> Worker<Q> {
             return;
         }
         // 4. IPsec: permit, block or secure.
-        let v = self.ipsec_hook(hop.port, &buf.data()[hl..]);
+        let v = self.ipsec_out_hook(&buf.data()[hl..]);
         if !self.hook(Hook::Ipsec, v) {
+            return;
+        }
+        if let HookVerdict::Secured(spi) = v {
+            // Sealed, then sent by the outer header's route.
+            self.ipsec_transit(buf, hl, spi, now);
+            self.fw_after_send(now);
             return;
         }
         // Sent over the next-hop interface to the next-hop address.
@@ -100,13 +116,14 @@ impl<Q: Queue> Worker<Q> {
 
     /// Source traffic: the hooks a datagram we formed (`ip`: its IPv4 header and at least the
     /// transport header) passes before it is sent on `route`; the error says which refused it
-    /// (as a local sender such as `ctl ping` reports it).
+    /// (as a local sender such as `ctl ping` reports it). `Some(spi)`: IPsec secures it, the
+    /// caller seals the datagram with that outbound SA.
     pub(super) fn source(
         &mut self,
         route: &OutRoute,
         ip: &[u8],
         now: Nanos,
-    ) -> Result<(), &'static str> {
+    ) -> Result<Option<u32>, &'static str> {
         // 1. Firewall-hook: blocked ICMP types, dynamic exceptions for the replies. Then the
         //    IP forwarding component's next hop (looked up as the datagram was formed: it
         //    chose the source address).
@@ -124,11 +141,15 @@ impl<Q: Queue> Worker<Q> {
             return Err("Denied by an outbound packet filter.");
         }
         // 3. IPsec: permit, block or secure.
-        let v = self.ipsec_hook(route.port, ip);
+        let v = self.ipsec_out_hook(ip);
         if !self.hook(Hook::Ipsec, v) {
             return Err("Blocked by IPsec.");
         }
-        // Then sent over the next-hop interface to the next-hop address (the caller).
-        Ok(())
+        // Then sent over the next-hop interface to the next-hop address (the caller), sealed
+        // first when secured.
+        Ok(match v {
+            HookVerdict::Secured(spi) => Some(spi),
+            _ => None,
+        })
     }
 }

@@ -127,6 +127,8 @@ impl<Q: Queue> Worker<Q> {
         ct: &burst_stack::conntrack::ConntrackStats,
         nat: &burst_stack::nat::NatStats,
         fw: &burst_stack::firewall::FirewallStats,
+        ipsec: &super::IpsecStats,
+        esp: &burst_ipsec::EspStats,
         f: &mut impl FnMut(&'static str, &'static str, u64),
     ) {
         for (n, x) in [
@@ -183,6 +185,22 @@ impl<Q: Queue> Worker<Q> {
         for (n, x) in fw.named() {
             f("fw", n, x);
         }
+        for (n, x) in ipsec.named() {
+            f("ipsec", n, x);
+        }
+        for (n, x) in [
+            ("in_packets", esp.in_packets),
+            ("in_bytes", esp.in_bytes),
+            ("out_packets", esp.out_packets),
+            ("out_bytes", esp.out_bytes),
+        ] {
+            f("esp", n, x);
+        }
+        for (n, x) in esp.drop_counters() {
+            // "esp.in_replay": the section and the name.
+            let (s, n) = n.split_once('.').unwrap_or(("esp", n));
+            f(s, n, x);
+        }
         rt.each(&mut |n, x| f("rt", n, x));
         for (section, p) in PORT_SECTIONS.iter().zip(ports) {
             f(section, "rx", p.rx);
@@ -211,6 +229,12 @@ impl<Q: Queue> Worker<Q> {
             &self.fw.as_ref().map(|f| f.ct.stats).unwrap_or_default(),
             &self.fw.as_ref().map(|f| f.nat_stats()).unwrap_or_default(),
             &self.fw.as_ref().map(|f| f.stats).unwrap_or_default(),
+            &self.ipsec.as_ref().map(|s| s.stats()).unwrap_or_default(),
+            &self
+                .ipsec
+                .as_ref()
+                .map(|s| s.esp_stats())
+                .unwrap_or_default(),
             &mut |_, _, v| {
                 if let Some(slot) = slots.next() {
                     slot.store(v, Ordering::Relaxed);

@@ -1,3 +1,4 @@
 //! Harnesses shared by the integration tests.
 
+pub mod ipsec_peer;
 pub mod router_lab;

@@ -71,6 +71,8 @@ pub struct Opts {
     pub file: Option<String>,
     /// Last changes to the node's configuration (anything the fields above do not cover).
     pub tweak: fn(&mut NodeConfig),
+    /// The router's ports spread received flows over their queues (RSS).
+    pub rss: bool,
 }
 
 impl Default for Opts {
@@ -87,6 +89,7 @@ impl Default for Opts {
             services: vec![],
             file: None,
             tweak: |_| {},
+            rss: false,
         }
     }
 }
@@ -176,6 +179,7 @@ pub fn lab(o: Opts) -> Lab {
     for (i, (name, mac)) in [("a", R_A), ("b", R_B)].into_iter().enumerate() {
         let mut pc = MemPortConfig::new(name, mac);
         pc.queues = cfg.workers as u16;
+        pc.caps.rss = o.rss;
         if i == 1 {
             pc.mtu = o.mtu_b;
         } else {

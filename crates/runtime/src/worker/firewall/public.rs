@@ -43,7 +43,7 @@ impl<Q: Queue> Worker<Q> {
             None if own => return Some(buf),
             None => {}
             Some(_) => {
-                let v = self.ipsec_hook(port, &buf.data()[hl..]);
+                let v = self.ipsec_in_hook(&buf.data()[hl..]);
                 if !self.hook(Hook::Ipsec, v) {
                     return None;
                 }
@@ -193,8 +193,13 @@ impl<Q: Queue> Worker<Q> {
         if !self.hook(Hook::FilterOut, v) {
             return;
         }
-        let v = self.ipsec_hook(hop.port, &buf.data()[hl..]);
+        let v = self.ipsec_out_hook(&buf.data()[hl..]);
         if !self.hook(Hook::Ipsec, v) {
+            return;
+        }
+        if let HookVerdict::Secured(spi) = v {
+            self.ipsec_transit(buf, hl, spi, now);
+            self.fw_after_send(now);
             return;
         }
         self.send_transit(port, buf, hl, hop, now);

@@ -1,0 +1,517 @@
+//! The IPsec hook's work on a worker (seed 000: "permit, block, or secure"; docs/ipsec.md):
+//! ESP for us decrypted in place and run through IPv4 input again, plain traffic checked
+//! against the inbound policies, what we send or forward looked up in the outbound policies
+//! and sealed in place (the buffer's headroom and tailroom), then routed by its outer header.
+//!
+//! Per-core ownership: every worker builds its own SAD and SPDs from the configuration. An
+//! inbound SA is used on one worker only, `SPI % workers` (the single writer of its replay
+//! window): ESP that lands elsewhere goes there over the hand-off queues. Outbound sequence
+//! numbers come from one atomic counter per SA shared by the workers (`fetch_add`: no number
+//! is used twice, none locks), so any worker may seal with any outbound SA.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use burst_ipsec::config::IpsecConfig;
+use burst_ipsec::spd::{Arrival, InboundVerdict};
+use burst_ipsec::{Action, EspStats, Flow, Mode, PacketBuf as EspBuf};
+use burst_port::{Nanos, PacketBuf, Queue};
+use burst_stack::frag;
+use burst_stack::PortId;
+use burst_wire::ipv4::{self, Cidr};
+
+use super::Worker;
+use crate::trace::{Hook, HookVerdict, Step};
+
+/// What every worker starts its IPsec state from: the checked configuration and the shared
+/// outbound sequence counters.
+#[derive(Debug, Clone)]
+pub struct IpsecSetup {
+    config: Arc<IpsecConfig>,
+    /// (SPI, last sequence number sent) of every outbound SA.
+    seq_out: Arc<[(u32, AtomicU64)]>,
+}
+
+impl IpsecSetup {
+    /// The setup of a checked `[ipsec]` section.
+    pub fn new(c: &IpsecConfig) -> IpsecSetup {
+        let seq_out =
+            c.sa.iter()
+                .filter(|s| s.direction == burst_ipsec::config::Direction::Out)
+                .map(|s| (s.spi, AtomicU64::new(0)))
+                .collect();
+        IpsecSetup {
+            config: Arc::new(c.clone()),
+            seq_out,
+        }
+    }
+
+    /// The most bytes ESP adds to a datagram with any outbound SA (what the MSS leaves out).
+    pub fn max_overhead(&self) -> u16 {
+        let t = self.config.build().expect("checked when the file was read");
+        t.sad
+            .outbound_sas()
+            .map(|sa| (sa.headroom() + sa.max_tailroom()) as u16)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The IPsec hook's counters (beyond the ESP engine's `esp.*`), per worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IpsecStats {
+    /// ESP datagrams decrypted and admitted by the inbound policies.
+    pub in_decrypted: u64,
+    /// Plain datagrams an inbound `permit` admitted.
+    pub in_plain: u64,
+    /// Dropped: plain traffic that an inbound `secure` policy covers (RFC 4301 §5.2).
+    pub drop_plain_to_protected: u64,
+    /// Dropped: decrypted traffic whose policy names another SA, or is not `secure`.
+    pub drop_wrong_sa: u64,
+    /// Dropped: an inbound `block` policy, or no inbound policy matched.
+    pub drop_in_block: u64,
+    /// Datagrams sealed with ESP (sent or forwarded).
+    pub out_secured: u64,
+    /// Dropped: an outbound `block` policy, or no outbound policy matched.
+    pub drop_out_block: u64,
+    /// Dropped: the sealed datagram has no route, or does not fit and may not be fragmented.
+    pub drop_out_no_route: u64,
+    /// Forwarded datagrams too large once sealed, DF set: fragmentation needed sent back.
+    pub drop_frag_needed: u64,
+    /// Dropped: ESP inside ESP (one layer is removed per datagram).
+    pub drop_nested: u64,
+    /// Dropped: no buffer to linearise a reassembled ESP datagram, or to fragment.
+    pub drop_no_buffer: u64,
+    /// ESP handed to the worker that owns its SA.
+    pub handed_to_owner: u64,
+}
+
+impl IpsecStats {
+    /// Every counter with its name.
+    pub fn named(&self) -> [(&'static str, u64); 12] {
+        [
+            ("in_decrypted", self.in_decrypted),
+            ("in_plain", self.in_plain),
+            ("drop_plain_to_protected", self.drop_plain_to_protected),
+            ("drop_wrong_sa", self.drop_wrong_sa),
+            ("drop_in_block", self.drop_in_block),
+            ("out_secured", self.out_secured),
+            ("drop_out_block", self.drop_out_block),
+            ("drop_out_no_route", self.drop_out_no_route),
+            ("drop_frag_needed", self.drop_frag_needed),
+            ("drop_nested", self.drop_nested),
+            ("drop_no_buffer", self.drop_no_buffer),
+            ("handed_to_owner", self.handed_to_owner),
+        ]
+    }
+}
+
+/// One worker's IPsec state.
+#[derive(Debug)]
+pub(super) struct Ipsec {
+    tables: burst_ipsec::config::IpsecTables,
+    seq_out: Arc<[(u32, AtomicU64)]>,
+    /// Destination prefixes of outbound `secure` rules with their SA's largest overhead: what
+    /// the MTU of a route there loses.
+    overhead: Vec<(Cidr, u16)>,
+    stats: IpsecStats,
+    workers: usize,
+    id: usize,
+}
+
+impl Ipsec {
+    /// Worker `id`'s tables, built from `s`.
+    pub(super) fn new(s: &IpsecSetup, id: usize, workers: usize) -> Ipsec {
+        let tables = s.config.build().expect("checked when the file was read");
+        let overhead = tables
+            .spd_out
+            .rules()
+            .iter()
+            .filter_map(|r| match r.action {
+                Action::Protect(spi) => {
+                    let sa = tables.sad.outbound(spi)?;
+                    Some((r.selector.dst, (sa.headroom() + sa.max_tailroom()) as u16))
+                }
+                _ => None,
+            })
+            .collect();
+        Ipsec {
+            tables,
+            seq_out: s.seq_out.clone(),
+            overhead,
+            stats: IpsecStats::default(),
+            workers,
+            id,
+        }
+    }
+
+    /// The hook's counters.
+    pub(super) fn stats(&self) -> IpsecStats {
+        self.stats
+    }
+
+    /// The ESP engine's counters, every SA's and the SAD's together.
+    pub(super) fn esp_stats(&self) -> EspStats {
+        let mut e = self.tables.sad.stats.clone();
+        let sad = &self.tables.sad;
+        for sa in sad.inbound_sas().chain(sad.outbound_sas()) {
+            e.merge(&sa.stats);
+        }
+        e
+    }
+
+    /// What ESP takes off the MTU of a route to `dst` (0: no `secure` rule covers it).
+    pub(super) fn mtu_loss(&self, dst: std::net::Ipv4Addr) -> u16 {
+        self.overhead
+            .iter()
+            .filter(|(c, _)| c.contains_addr(dst))
+            .map(|&(_, o)| o)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+impl<Q: Queue> Worker<Q> {
+    /// IPsec on arrival, for a datagram that did not come through ESP here: the inbound
+    /// policies (RFC 4301 §5.2: plain traffic a `secure` rule covers is dropped). A datagram
+    /// decrypted here and running through IPv4 input again passes (it was checked then).
+    pub(super) fn ipsec_in_hook(&mut self, ip: &[u8]) -> HookVerdict {
+        let Some(s) = self.ipsec.as_mut() else {
+            return HookVerdict::Off;
+        };
+        if self.ipsec_rx.is_some() {
+            return HookVerdict::Pass;
+        }
+        let Some(flow) = Flow::from_ipv4(ip) else {
+            return HookVerdict::Pass;
+        };
+        match s.tables.spd_in.check_inbound(&flow, Arrival::Plain) {
+            InboundVerdict::Accept => {
+                s.stats.in_plain += 1;
+                HookVerdict::Pass
+            }
+            InboundVerdict::Drop(c) => {
+                if c == "ipsec.plain_to_protected" {
+                    s.stats.drop_plain_to_protected += 1;
+                    HookVerdict::Drop("ipsec.drop_plain_to_protected")
+                } else {
+                    s.stats.drop_in_block += 1;
+                    HookVerdict::Drop("ipsec.drop_in_block")
+                }
+            }
+        }
+    }
+
+    /// IPsec on the way out (sent or forwarded): the outbound policies' decision for `ip`.
+    /// `Secured(spi)` tells the caller to seal the datagram with that SA.
+    pub(super) fn ipsec_out_hook(&mut self, ip: &[u8]) -> HookVerdict {
+        let Some(s) = self.ipsec.as_mut() else {
+            return HookVerdict::Off;
+        };
+        let Some(flow) = Flow::from_ipv4(ip) else {
+            return HookVerdict::Pass;
+        };
+        match s.tables.spd_out.decide_outbound(&flow) {
+            Action::Bypass => HookVerdict::Pass,
+            Action::Discard => {
+                s.stats.drop_out_block += 1;
+                HookVerdict::Drop("ipsec.drop_out_block")
+            }
+            Action::Protect(spi) => HookVerdict::Secured(spi),
+        }
+    }
+
+    /// ESP addressed to us (a whole datagram at `hl` in `buf`): to the SA's owner worker,
+    /// decrypted in place, checked against the inbound policies, then IPv4 input again (tunnel
+    /// mode: the inner datagram, for us or to forward; transport mode: the datagram with its
+    /// transport protocol, for us).
+    pub(super) fn ipsec_esp_in(&mut self, port: PortId, buf: Q::Buf, hl: usize, now: Nanos) {
+        let Some(s) = self.ipsec.as_mut() else {
+            return;
+        };
+        if self.ipsec_rx.is_some() {
+            s.stats.drop_nested += 1;
+            self.hook(Hook::Ipsec, HookVerdict::Drop("ipsec.drop_nested"));
+            return;
+        }
+        let total = {
+            let ip = ipv4::Packet::new_unchecked(&buf.data()[hl..]);
+            usize::from(ip.total_len())
+        };
+        // A reassembled datagram is a chain: one buffer for it, decrypted in place.
+        let mut buf = if buf.nb_segs() == 1 {
+            buf
+        } else {
+            let len = hl + total;
+            let one = self.queues[usize::from(port.0)].alloc().and_then(|mut b| {
+                let d = b.append(len)?;
+                let n = buf.copy_to(d);
+                (n >= len).then_some(b)
+            });
+            match one {
+                Some(b) => b,
+                None => {
+                    let s = self.ipsec.as_mut().expect("checked above");
+                    s.stats.drop_no_buffer += 1;
+                    self.hook(Hook::Ipsec, HookVerdict::Drop("ipsec.drop_no_buffer"));
+                    return;
+                }
+            }
+        };
+        let s = self.ipsec.as_mut().expect("checked above");
+        if s.workers > 1 {
+            let spi = burst_ipsec::esp::peek_spi(&buf.data()[hl..hl + total]).unwrap_or(0);
+            let owner = spi as usize % s.workers;
+            if owner != s.id {
+                s.stats.handed_to_owner += 1;
+                self.hand_off_steered(owner, port, hl, buf);
+                return;
+            }
+        }
+        let extra = buf.data().len() - hl - total;
+        buf.trim(extra);
+        let s = self.ipsec.as_mut().expect("checked above");
+        let r = {
+            let mut pb = EspBuf::new(buf.data_mut(), hl, hl + total);
+            s.tables
+                .sad
+                .decrypt(&mut pb)
+                .map(|d| (d, pb.start(), pb.end()))
+        };
+        let (dec, start, end) = match r {
+            Ok(x) => x,
+            Err(reason) => {
+                self.hook(Hook::Ipsec, HookVerdict::Drop(reason.name()));
+                return;
+            }
+        };
+        let verdict = match Flow::from_ipv4(&buf.data()[start..end]) {
+            Some(flow) => s
+                .tables
+                .spd_in
+                .check_inbound(&flow, Arrival::Protected(dec.spi)),
+            None => InboundVerdict::Drop("ipsec.drop_wrong_sa"),
+        };
+        match verdict {
+            InboundVerdict::Accept => s.stats.in_decrypted += 1,
+            InboundVerdict::Drop(c) => {
+                let c = if c == "ipsec.spd_discard" || c == "ipsec.spd_no_match" {
+                    s.stats.drop_in_block += 1;
+                    "ipsec.drop_in_block"
+                } else {
+                    s.stats.drop_wrong_sa += 1;
+                    "ipsec.drop_wrong_sa"
+                };
+                self.hook(Hook::Ipsec, HookVerdict::Drop(c));
+                return;
+            }
+        }
+        // The link header goes right before the plain datagram, which then starts at `hl`.
+        let d = buf.data_mut();
+        d.copy_within(0..hl, start - hl);
+        buf.adj(start - hl);
+        let keep = hl + (end - start);
+        let extra = buf.data().len() - keep;
+        buf.trim(extra);
+        self.hook(Hook::Ipsec, HookVerdict::Decrypted(dec.spi));
+        self.ipsec_rx = Some(dec.spi);
+        self.ipv4_input_from(port, buf, hl, now, true);
+        self.ipsec_rx = None;
+    }
+
+    /// Seals the frame in `b` (link header of `hl` bytes, then the IPv4 datagram) with the
+    /// outbound SA `spi`, in place; the error names the drop counter (the frame is then
+    /// unchanged).
+    pub(super) fn ipsec_seal(
+        &mut self,
+        b: &mut Q::Buf,
+        hl: usize,
+        spi: u32,
+    ) -> Result<(), &'static str> {
+        let (head, tail) = self.ipsec_room(spi);
+        if b.nb_segs() != 1 || b.headroom() < head || b.tailroom() < tail {
+            // Counted as the engine counts a buffer without room.
+            let sa = self
+                .ipsec
+                .as_mut()
+                .and_then(|s| s.tables.sad.outbound_mut(spi));
+            if let Some(sa) = sa {
+                sa.stats.count(burst_ipsec::DropReason::NoRoom);
+            }
+            return Err(burst_ipsec::DropReason::NoRoom.name());
+        }
+        let len = b.data().len() - hl;
+        b.prepend(head);
+        b.append(tail);
+        match self.ipsec_seal_in(b.data_mut(), hl, head + hl, head + hl + len, spi) {
+            Ok((frame, end)) => {
+                b.adj(frame);
+                let extra = b.data().len() - (end - frame);
+                b.trim(extra);
+                Ok(())
+            }
+            Err(e) => {
+                b.adj(head);
+                b.trim(tail);
+                Err(e)
+            }
+        }
+    }
+
+    /// The headroom and tailroom outbound SA `spi` needs.
+    pub(super) fn ipsec_room(&self, spi: u32) -> (usize, usize) {
+        self.ipsec
+            .as_ref()
+            .and_then(|s| s.tables.sad.outbound(spi))
+            .map_or((0, 0), |sa| (sa.headroom(), sa.max_tailroom()))
+    }
+
+    /// Seals the datagram at `start..end` of `d` (its link header of `hl` bytes right before
+    /// it) with outbound SA `spi`; on success the sealed datagram is at the returned range,
+    /// its link header moved along in front of it. Room is the caller's to check:
+    /// `ipsec.drop_no_room` when short.
+    pub(super) fn ipsec_seal_in(
+        &mut self,
+        d: &mut [u8],
+        hl: usize,
+        start: usize,
+        end: usize,
+        spi: u32,
+    ) -> Result<(usize, usize), &'static str> {
+        let s = self.ipsec.as_mut().ok_or("ipsec.drop_out_block")?;
+        let Some(sa) = s.tables.sad.outbound_mut(spi) else {
+            s.stats.drop_out_block += 1;
+            return Err("ipsec.drop_out_block");
+        };
+        if start < hl + sa.headroom() || d.len() < end + sa.max_tailroom() {
+            sa.stats.count(burst_ipsec::DropReason::NoRoom);
+            return Err(burst_ipsec::DropReason::NoRoom.name());
+        }
+        // The node's one counter for this SA: no sequence number twice, from any worker.
+        if let Some((_, c)) = s.seq_out.iter().find(|(x, _)| *x == spi) {
+            sa.set_last_seq_out(c.fetch_add(1, Ordering::Relaxed));
+        }
+        // The link header first, to where it will precede the sealed datagram: the headers
+        // ESP writes in front of the datagram cover its old place.
+        let frame = start - sa.headroom() - hl;
+        d.copy_within(start - hl..start, frame);
+        let r = {
+            let mut pb = EspBuf::new(&mut *d, start, end);
+            burst_ipsec::esp::encrypt(sa, &mut pb).map(|_| (pb.start(), pb.end()))
+        };
+        let (s0, e0) = r.map_err(|reason| reason.name())?;
+        debug_assert_eq!(s0, frame + hl);
+        s.stats.out_secured += 1;
+        Ok((frame, e0))
+    }
+
+    /// The overhead of outbound SA `spi` on a datagram (0 if unknown), and whether it tunnels
+    /// to another address (the outer destination).
+    pub(super) fn ipsec_sa_shape(&self, spi: u32) -> (usize, Option<std::net::Ipv4Addr>) {
+        let sa = self.ipsec.as_ref().and_then(|s| s.tables.sad.outbound(spi));
+        match sa {
+            Some(sa) => (
+                sa.headroom() + sa.max_tailroom(),
+                match sa.mode() {
+                    Mode::Tunnel(t) => Some(t.dst),
+                    Mode::Transport => None,
+                },
+            ),
+            None => (0, None),
+        }
+    }
+
+    /// Sends a sealed frame (link header, then the ESP datagram) by its outer destination's
+    /// route, fragmented after encapsulation when it does not fit (RFC 4303 §3.3.4).
+    pub(super) fn ipsec_send_sealed(&mut self, mut b: Q::Buf, hl: usize, now: Nanos) {
+        let (src, dst, tl) = {
+            let ip = ipv4::Packet::new_unchecked(&b.data()[hl..]);
+            (ip.src_addr(), ip.dst_addr(), usize::from(ip.total_len()))
+        };
+        let route = match self.route_lookup(dst, Some(src), now) {
+            Ok(r) => r,
+            Err(_) => {
+                self.ipsec_drop_out("ipsec.drop_out_no_route");
+                return;
+            }
+        };
+        let p = usize::from(route.port.0);
+        b.data_mut()[6..12].copy_from_slice(&self.ports[p].mac.0);
+        self.step(Step::Route {
+            port: route.port,
+            gateway: route.gateway,
+        });
+        if tl <= usize::from(route.mtu) {
+            self.l2_out(route.port, dst, route.nip, b, now);
+            return;
+        }
+        let mut frags = core::mem::take(&mut self.frag_scratch);
+        let q = &mut self.queues[p];
+        let r = frag::fragment(&b, hl, route.mtu, &mut || q.alloc(), &mut |f| frags.push(f));
+        drop(b);
+        match r {
+            Ok(_) => {
+                self.ipv4.fragments_created += frags.len() as u64;
+                for f in frags.drain(..) {
+                    self.l2_out(route.port, dst, route.nip, f, now);
+                }
+            }
+            Err(frag::FragError::NoBuffer) => self.ipsec_drop_out("ipsec.drop_no_buffer"),
+            Err(_) => self.ipsec_drop_out("ipsec.drop_out_no_route"),
+        }
+        frags.clear();
+        self.frag_scratch = frags;
+    }
+
+    /// Transit traffic an outbound `secure` policy covers (after the outbound filters, as
+    /// the seed orders it): too large once sealed with DF set → fragmentation needed with
+    /// the MTU left after ESP's overhead (RFC 1191, so the sender's PMTU accounts for it);
+    /// else TTL down, sealed, and sent by the outer destination's route.
+    pub(super) fn ipsec_transit(&mut self, mut buf: Q::Buf, hl: usize, spi: u32, now: Nanos) {
+        let (dst, tl, df) = {
+            let ip = ipv4::Packet::new_unchecked(&buf.data()[hl..]);
+            (ip.dst_addr(), usize::from(ip.total_len()), ip.dont_frag())
+        };
+        let (over, tunnel_dst) = self.ipsec_sa_shape(spi);
+        let mtu = self
+            .route_lookup(tunnel_dst.unwrap_or(dst), None, now)
+            .map_or(0, |r| usize::from(r.mtu));
+        if tl + over > mtu && df {
+            if let Some(s) = self.ipsec.as_mut() {
+                s.stats.drop_frag_needed += 1;
+            }
+            let fits = mtu.saturating_sub(over).max(68) as u16;
+            self.transit_error(
+                &buf,
+                hl,
+                burst_stack::icmp::ErrorKind::Unreachable(
+                    burst_wire::icmpv4::DstUnreachable::FragRequired,
+                    fits,
+                ),
+                now,
+            );
+            self.step(Step::Drop("ipsec.drop_frag_needed"));
+            return;
+        }
+        let extra = buf.data().len() - hl - tl;
+        buf.trim(extra);
+        let ttl = ipv4::Packet::new_unchecked(&mut buf.data_mut()[hl..]).decrement_ttl();
+        self.step(Step::Ttl(ttl));
+        if let Err(c) = self.ipsec_seal(&mut buf, hl, spi) {
+            self.step(Step::Drop(c));
+            return;
+        }
+        self.fwd.forwarded += 1;
+        self.ipsec_send_sealed(buf, hl, now);
+    }
+
+    fn ipsec_drop_out(&mut self, counter: &'static str) {
+        if let Some(s) = self.ipsec.as_mut() {
+            match counter {
+                "ipsec.drop_no_buffer" => s.stats.drop_no_buffer += 1,
+                _ => s.stats.drop_out_no_route += 1,
+            }
+        }
+        self.step(Step::Drop(counter));
+    }
+}

@@ -1,0 +1,375 @@
+//! IPsec on burst's packet paths, on the in-memory router lab (virtual clock): host A on port a
+//! (198.18.1.0/24), host B on port b (198.18.2.0/24, with 198.19.0.0/16 behind it). B is the
+//! IPsec peer, using burst-ipsec's engine directly (`common/ipsec_peer.rs`): transport mode
+//! between B and burst's own address, tunnel mode between B (gateway of 198.19.0.0/16) and
+//! burst (gateway of A's subnet). Configured from TOML as `burst run` reads it.
+
+mod common;
+
+use std::net::Ipv4Addr;
+
+use burst_ipsec::Algorithm;
+use burst_port::Nanos;
+use burst_runtime::ctl::{Request, Response};
+use burst_wire::ipv4::{self, Protocol};
+use burst_wire::udp;
+use common::ipsec_peer::*;
+use common::router_lab::*;
+
+#[test]
+fn transport_mode_ping_and_udp_both_ways() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, mut from_burst) = transport_peer();
+    // B pings burst over ESP: the answer comes back over ESP, SPI 0x2001.
+    from_b(&mut l, &seal(&mut to_burst, &echo_request(B, R_B_IP, 1)));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(proto(&got[0]), 50);
+    assert_eq!(spi_seq(&got[0]), (0x2001, 1));
+    let reply = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&reply[..]).unwrap();
+    assert_eq!((p.src_addr(), p.dst_addr()), (R_B_IP, B));
+    assert_eq!(p.protocol(), Protocol::ICMP);
+    assert_eq!(p.payload()[0], 0, "an echo reply");
+    assert!(p.payload().ends_with(b"burst ipsec ping"));
+    // UDP echo (port 7), both ways over ESP.
+    from_b(
+        &mut l,
+        &seal(&mut to_burst, &udp_dg(B, 40000, R_B_IP, 7, b"over esp")),
+    );
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(spi_seq(&got[0]), (0x2001, 2));
+    let reply = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&reply[..]).unwrap();
+    let u = udp::Packet::new_checked(p.payload()).unwrap();
+    assert_eq!((u.src_port(), u.dst_port()), (7, 40000));
+    assert_eq!(u.payload(), b"over esp");
+    l.run_for(Nanos::from_millis(100)); // counters published
+    assert_eq!(counter(&l, "ipsec.in_decrypted"), 2);
+    assert_eq!(counter(&l, "ipsec.out_secured"), 2);
+    assert_eq!(counter(&l, "esp.in_packets"), 2);
+    l.finish();
+}
+
+#[test]
+fn replayed_forged_unknown_and_plain_packets_are_dropped_and_counted() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, _) = transport_peer();
+    let good = seal(&mut to_burst, &echo_request(B, R_B_IP, 1));
+    from_b(&mut l, &good);
+    l.run_for(Nanos::from_millis(50));
+    assert_eq!(take(&mut l, 1).len(), 1, "the original is answered");
+    // The same packet again: a replay.
+    from_b(&mut l, &good);
+    // A flipped byte in the ciphertext: the ICV fails.
+    let mut forged = seal(&mut to_burst, &echo_request(B, R_B_IP, 2));
+    let n = forged.len();
+    forged[n - 20] ^= 1;
+    from_b(&mut l, &forged);
+    // An SPI burst does not know.
+    let mut other = sa(0x1999, Algorithm::AesGcm128, &hex(K_IN), &[], None);
+    from_b(&mut l, &seal(&mut other, &echo_request(B, R_B_IP, 3)));
+    // Plain traffic the inbound policy wants protected.
+    from_b(&mut l, &echo_request(B, R_B_IP, 4));
+    from_b(&mut l, &udp_dg(B, 40000, R_B_IP, 7, b"plain"));
+    l.run_for(Nanos::from_millis(50));
+    assert!(
+        take(&mut l, 1).is_empty(),
+        "nothing delivered, nothing answered"
+    );
+    assert_eq!(counter(&l, "esp.in_replay"), 1);
+    assert_eq!(counter(&l, "esp.in_icv"), 1);
+    assert_eq!(counter(&l, "esp.in_unknown_spi"), 1);
+    assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 2);
+    assert_eq!(counter(&l, "ipsec.in_decrypted"), 1);
+    // Traffic no secure policy covers still passes plain (A's ping to burst).
+    l.send_from_a(&echo_request(A, Ipv4Addr::new(198, 18, 1, 254), 9));
+    l.run_for(Nanos::from_millis(50));
+    assert_eq!(take(&mut l, 0).len(), 1);
+    l.finish();
+}
+
+#[test]
+fn an_outbound_block_policy_drops_what_it_covers() {
+    let mut l = ipsec_lab(
+        transport(
+            "[[ipsec.policy]]\ndirection = \"out\"\ndst = \"198.18.1.0/24\"\nprotocol = 1\naction = \"block\"\n",
+        ),
+        1,
+    );
+    // A's ping is answered... by a reply the outbound block policy drops.
+    l.send_from_a(&echo_request(A, Ipv4Addr::new(198, 18, 1, 254), 1));
+    // UDP to A is not covered (protocol 1 only).
+    l.send_from_a(&udp_dg(A, 40000, Ipv4Addr::new(198, 18, 1, 254), 7, b"u"));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 0);
+    assert_eq!(got.len(), 1);
+    assert_eq!(proto(&got[0]), 17);
+    assert_eq!(counter(&l, "ipsec.drop_out_block"), 1);
+    l.finish();
+}
+
+#[test]
+fn tunnel_mode_between_protected_subnets_both_ways() {
+    let mut l = ipsec_lab(gcm_tunnel(), 1);
+    let (mut to_burst, mut from_burst) = tunnel_peer();
+    // A pings C behind B: burst seals the forwarded datagram into the tunnel.
+    l.send_from_a(&echo_request(A, C, 1));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    let outer = ipv4::Packet::new_checked(&got[0][..]).unwrap();
+    assert_eq!((outer.src_addr(), outer.dst_addr()), (R_B_IP, B));
+    assert_eq!(outer.protocol(), Protocol::ESP);
+    let inner = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&inner[..]).unwrap();
+    assert_eq!((p.src_addr(), p.dst_addr()), (A, C));
+    assert_eq!(p.ttl(), 63, "forwarded: TTL down by one before sealing");
+    // C answers through the tunnel: burst opens it and forwards the inner datagram to A.
+    let reply = echo(0, C, A, 1);
+    from_b(&mut l, &seal(&mut to_burst, &reply));
+    // UDP from C to A too, and a plain copy of it, which the inbound policy refuses.
+    let u = udp_dg(C, 5000, A, 6000, b"through the tunnel");
+    from_b(&mut l, &seal(&mut to_burst, &u));
+    from_b(&mut l, &u);
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 0);
+    assert_eq!(
+        got.len(),
+        2,
+        "the reply and the sealed UDP, not the plain copy"
+    );
+    let p = ipv4::Packet::new_checked(&got[0][..]).unwrap();
+    assert_eq!(
+        (p.src_addr(), p.dst_addr(), p.protocol()),
+        (C, A, Protocol::ICMP)
+    );
+    let p = ipv4::Packet::new_checked(&got[1][..]).unwrap();
+    assert_eq!(p.protocol(), Protocol::UDP);
+    assert!(p.payload().ends_with(b"through the tunnel"));
+    assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 1);
+    // A to B (not between the protected subnets) passes plain.
+    l.send_from_a(&udp_dg(A, 1, B, 2, b"plain"));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(proto(&got[0]), 17);
+    l.finish();
+}
+
+#[test]
+fn tunnel_overhead_answers_frag_needed_or_fragments_after_sealing() {
+    let mut l = ipsec_lab(gcm_tunnel(), 1);
+    let (_, mut from_burst) = tunnel_peer();
+    // 1500 bytes with DF: no room for ESP on b's 1500-byte link → fragmentation needed,
+    // with the MTU left once ESP's overhead is paid.
+    l.send_from_a(&udp_datagram(A, C, 1472, 64, true));
+    l.run_for(Nanos::from_millis(50));
+    let icmp_a = l.icmp_seen(0);
+    assert_eq!(icmp_a.len(), 1);
+    let (t, code, mtu) = (
+        icmp_a[0].1[0],
+        icmp_a[0].1[1],
+        u16::from_be_bytes([icmp_a[0].1[6], icmp_a[0].1[7]]),
+    );
+    assert_eq!((t, code), (3, 4));
+    // Outer header 20, ESP header 8, IV 8, at most 3 bytes of padding, 2 of trailer, ICV 16.
+    assert_eq!(mtu, 1500 - 57);
+    assert_eq!(counter(&l, "ipsec.drop_frag_needed"), 1);
+    take(&mut l, 0);
+    assert!(take(&mut l, 1).is_empty());
+    // A datagram that fits the advertised MTU goes through whole.
+    l.send_from_a(&udp_datagram(A, C, usize::from(mtu) - 28, 64, true));
+    // Without DF: sealed, then the outer datagram is fragmented.
+    l.send_from_a(&udp_datagram(A, C, 1472, 64, false));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 3, "one whole, two fragments");
+    assert!(got.iter().all(|d| d.len() <= 1500));
+    let inner = open(&mut from_burst, &got[0]).unwrap();
+    assert_eq!(inner.len(), usize::from(mtu));
+    let f = ipv4::Packet::new_checked(&got[1][..]).unwrap();
+    assert!(f.more_frags() && f.protocol() == Protocol::ESP);
+    l.finish();
+}
+
+#[test]
+fn two_workers_never_repeat_a_sequence_number() {
+    let mut l = ipsec_lab(gcm_tunnel(), 2);
+    let (_, mut from_burst) = tunnel_peer();
+    // Flows from A's subnet land on both workers (the ports' hash of the addresses); both
+    // seal with SA 0x2002.
+    let n = 64u16;
+    for p in 0..n {
+        let src = Ipv4Addr::new(198, 18, 1, 10 + p as u8);
+        l.send_from_a(&udp_dg(src, 1000 + p, C, 2000 + p, b"x"));
+    }
+    l.run_for(Nanos::from_millis(100));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), usize::from(n));
+    let mut seqs: Vec<u32> = got.iter().map(|d| spi_seq(d).1).collect();
+    seqs.sort();
+    let want: Vec<u32> = (1..=u32::from(n)).collect();
+    assert_eq!(seqs, want, "each number once");
+    let per_worker: Vec<u64> = l
+        .node
+        .workers
+        .iter()
+        .map(|w| {
+            w.shared_stats()
+                .snapshot()
+                .into_iter()
+                .find(|(k, _)| k == "ipsec.out_secured")
+                .unwrap()
+                .1
+        })
+        .collect();
+    assert!(
+        per_worker.iter().all(|&x| x > 0),
+        "both workers sealed: {per_worker:?}"
+    );
+    // B's window accepts them all in any order (reordered within 64).
+    for d in &got {
+        open(&mut from_burst, d).unwrap();
+    }
+    l.finish();
+}
+
+#[test]
+fn esp_is_decrypted_by_the_worker_owning_its_sa() {
+    // SPI 0x1002: owned by worker 0 (SPI % 2). The one outer flow (B to burst) hashes to
+    // queue 1 on these ports: worker 1 hands every packet to worker 0, which decrypts.
+    let mut l = ipsec_lab(gcm_tunnel(), 2);
+    let (mut to_burst, _) = tunnel_peer();
+    for s in 0..16u16 {
+        let u = udp_dg(
+            Ipv4Addr::new(198, 19, 0, s as u8 + 1),
+            5000 + s,
+            A,
+            6000,
+            b"in",
+        );
+        from_b(&mut l, &seal(&mut to_burst, &u));
+    }
+    l.run_for(Nanos::from_millis(100));
+    assert_eq!(take(&mut l, 0).len(), 16);
+    let handed = counter(&l, "ipsec.handed_to_owner");
+    let decrypted: Vec<u64> = l
+        .node
+        .workers
+        .iter()
+        .map(|w| {
+            w.shared_stats()
+                .snapshot()
+                .into_iter()
+                .find(|(k, _)| k == "ipsec.in_decrypted")
+                .unwrap()
+                .1
+        })
+        .collect();
+    assert_eq!(decrypted, [16, 0]);
+    assert_eq!(handed, 16);
+    assert_eq!(counter(&l, "esp.in_replay"), 0);
+    l.finish();
+}
+
+#[test]
+fn the_trace_shows_the_ipsec_verdicts() {
+    let mut l = ipsec_lab(gcm_tunnel(), 1);
+    let (mut to_burst, _) = tunnel_peer();
+    let rx = l.request(Request::Trace {
+        count: 2,
+        timeout_ms: 5000,
+    });
+    l.run_for(STEP);
+    l.send_from_a(&echo_request(A, C, 1));
+    l.run_for(Nanos::from_millis(50));
+    from_b(&mut l, &seal(&mut to_burst, &echo(0, C, A, 1)));
+    l.run_for(Nanos::from_millis(50));
+    let Ok(Response::Trace { packets }) = rx.try_recv() else {
+        panic!("no trace answer");
+    };
+    let out = packets[0].steps.join(" | ");
+    assert!(out.contains("ipsec: secure (ESP, SA 0x2002)"), "{out}");
+    let back = packets[1].steps.join(" | ");
+    assert!(back.contains("ipsec: decrypted (ESP, SA 0x1002)"), "{back}");
+    l.finish();
+}
+
+/// IPv4 fragments of `d` with `first` bytes of payload in the first.
+fn split(d: &[u8], first: usize) -> [Vec<u8>; 2] {
+    let piece = |off: usize, body: &[u8], more: bool| {
+        let mut f = d[..20].to_vec();
+        f.extend_from_slice(body);
+        let n = f.len() as u16;
+        f[2..4].copy_from_slice(&n.to_be_bytes());
+        let fo = (off / 8) as u16 | if more { 0x2000 } else { 0 };
+        f[6..8].copy_from_slice(&fo.to_be_bytes());
+        f[10..12].copy_from_slice(&[0, 0]);
+        let c = !burst_wire::checksum::sum(&f[..20]);
+        f[10..12].copy_from_slice(&c.to_be_bytes());
+        f
+    };
+    [
+        piece(0, &d[20..20 + first], true),
+        piece(first, &d[20 + first..], false),
+    ]
+}
+
+#[test]
+fn fragmented_esp_is_reassembled_then_decrypted() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, mut from_burst) = transport_peer();
+    // A 1450-byte UDP echo over ESP, the ESP datagram in two fragments.
+    let payload: Vec<u8> = (0..1450u32).map(|i| i as u8).collect();
+    let e = seal(&mut to_burst, &udp_dg(B, 40000, R_B_IP, 7, &payload));
+    let [f1, f2] = split(&e, 800);
+    from_b(&mut l, &f2);
+    from_b(&mut l, &f1);
+    l.run_for(Nanos::from_millis(100));
+    // The answer: a 1478-byte datagram exceeds the MTU left for it (1500 less transport
+    // mode's 37 bytes at most), so burst seals it whole and fragments the ESP datagram.
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 2, "two fragments of one ESP datagram");
+    let mut whole = got[0][..20].to_vec();
+    whole.extend_from_slice(&got[0][20..]);
+    whole.extend_from_slice(&got[1][20..]);
+    let tl = whole.len() as u16;
+    whole[2..4].copy_from_slice(&tl.to_be_bytes());
+    whole[6..8].copy_from_slice(&[0, 0]);
+    whole[10..12].copy_from_slice(&[0, 0]);
+    let c = !burst_wire::checksum::sum(&whole[..20]);
+    whole[10..12].copy_from_slice(&c.to_be_bytes());
+    let reply = open(&mut from_burst, &whole).unwrap();
+    let p = ipv4::Packet::new_checked(&reply[..]).unwrap();
+    assert_eq!(
+        udp::Packet::new_checked(p.payload()).unwrap().payload(),
+        &payload[..]
+    );
+    l.finish();
+}
+
+#[test]
+fn tcp_over_esp_advertises_an_mss_that_leaves_room_for_esp() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, mut from_burst) = transport_peer();
+    // A SYN to the TCP echo service over ESP: the SYN-ACK comes back over ESP.
+    from_b(&mut l, &seal(&mut to_burst, &tcp_syn(B, 40000, R_B_IP, 7)));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    let synack = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&synack[..]).unwrap();
+    let t = p.payload();
+    assert_eq!(t[13] & 0x12, 0x12, "SYN-ACK");
+    // MSS: 1500 less ESP's largest overhead here (transport, AES-GCM: 8 + 8 + 3 + 2 + 16 = 37)
+    // less 40 bytes of IP and TCP headers; a full segment still fits once sealed.
+    let opts = &t[20..usize::from(t[12] >> 4) * 4];
+    let at = opts.iter().position(|&b| b == 2).unwrap();
+    assert_eq!(opts[at + 1], 4);
+    let mss = u16::from_be_bytes([opts[at + 2], opts[at + 3]]);
+    assert_eq!(mss, 1500 - 37 - 40);
+    l.finish();
+}

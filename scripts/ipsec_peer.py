@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""scapy's SecurityAssociation as burst's live IPsec peer (scripts/smoke-ipsec.sh), run inside
+the lab's namespace B (198.18.2.1) on its eth0.
+
+  ipsec_peer.py gateway     B as the tunnel gateway of 198.19.0.0/16: ESP from burst (SPI
+                            0x2002) is opened; ICMP echo requests and UDP datagrams inside are
+                            answered (echo) back through the tunnel (SPI 0x1002). Runs until
+                            killed.
+  ipsec_peer.py transport   transport mode with burst's 198.18.2.254 (SPI 0x1001 to burst,
+                            0x2001 from it): pings and UDP echo over ESP, then a replay, a
+                            forged packet, an unknown SPI and plain traffic, none answered.
+                            One line PASS/FAIL per check; exit status 1 if any failed.
+
+Keys and SPIs match the [ipsec] section smoke-ipsec.sh gives burst.
+"""
+import sys
+import time
+
+from scapy.all import AsyncSniffer, ICMP, IP, UDP, Raw, conf, raw, send
+from scapy.layers.ipsec import ESP, SecurityAssociation
+
+BURST, PEER = "198.18.2.254", "198.18.2.1"
+K_IN = bytes.fromhex("000102030405060708090a0b0c0d0e0f10111213")  # to burst
+K_OUT = bytes.fromhex("202122232425262728292a2b2c2d2e2f30313233")  # from burst
+K_TIN = bytes.fromhex("404142434445464748494a4b4c4d4e4f50515253")
+K_TOUT = bytes.fromhex("606162636465666768696a6b6c6d6e6f70717273")
+
+conf.verb = 0
+IFACE = "eth0"
+
+
+def sa(spi, key, tunnel=None):
+    kw = dict(crypt_algo="AES-GCM", crypt_key=key)
+    if tunnel:
+        kw["tunnel_header"] = IP(src=tunnel[0], dst=tunnel[1])
+    return SecurityAssociation(ESP, spi=spi, **kw)
+
+
+def esp_from(spi):
+    return lambda p: IP in p and ESP in p and p[IP].src == BURST and p[ESP].spi == spi
+
+
+def gateway():
+    to_burst = sa(0x1002, K_TIN, (PEER, BURST))
+    from_burst = sa(0x2002, K_TOUT, (BURST, PEER))
+
+    def answer(p):
+        try:
+            inner = from_burst.decrypt(p[IP])
+        except Exception as err:  # not ours, or integrity failure
+            print(f"gateway: cannot open: {err!r}", flush=True)
+            return
+        if ICMP in inner and inner[ICMP].type == 8:
+            r = IP(src=inner.dst, dst=inner.src) / ICMP(
+                type=0, id=inner[ICMP].id, seq=inner[ICMP].seq) / raw(inner[ICMP].payload)
+        elif UDP in inner:
+            r = IP(src=inner.dst, dst=inner.src) / UDP(
+                sport=inner[UDP].dport, dport=inner[UDP].sport) / raw(inner[UDP].payload)
+        else:
+            return
+        send(to_burst.encrypt(IP(raw(r))), iface=IFACE)
+
+    s = AsyncSniffer(iface=IFACE, lfilter=esp_from(0x2002), prn=answer, store=False)
+    s.start()
+    print("gateway: ready", flush=True)
+    while True:
+        time.sleep(1)
+
+
+class Transport:
+    def __init__(self):
+        self.to_burst = sa(0x1001, K_IN)
+        self.from_burst = sa(0x2001, K_OUT)
+        self.fails = 0
+
+    def exchange(self, pkt, want_spi=0x2001, wait=2.0):
+        """Sends `pkt` (bytes-ready scapy packet), returns the packets from burst with
+        `want_spi` seen within `wait` seconds."""
+        s = AsyncSniffer(iface=IFACE, lfilter=esp_from(want_spi))
+        s.start()
+        time.sleep(0.2)
+        send(pkt, iface=IFACE)
+        time.sleep(wait)
+        return s.stop() or []
+
+    def check(self, what, ok):
+        print(("PASS " if ok else "FAIL ") + what, flush=True)
+        self.fails += 0 if ok else 1
+
+    def run(self):
+        # Pings over ESP, answered over ESP.
+        first = None
+        for seq in (1, 2, 3):
+            ping = IP(src=PEER, dst=BURST) / ICMP(id=0x4242, seq=seq) / Raw(b"esp ping" * 8)
+            e = self.to_burst.encrypt(ping)
+            first = first or e
+            got = self.exchange(e)
+            ok = False
+            for p in got:
+                try:
+                    r = self.from_burst.decrypt(p[IP])
+                    ok |= ICMP in r and r[ICMP].type == 0 and r[ICMP].seq == seq
+                except Exception:
+                    pass
+            self.check(f"transport: ESP ping {seq} answered over ESP (SPI 0x2001)", ok)
+        # UDP echo (port 7) both ways.
+        u = IP(src=PEER, dst=BURST) / UDP(sport=40007, dport=7) / Raw(b"udp over esp")
+        got = self.exchange(self.to_burst.encrypt(u))
+        ok = False
+        for p in got:
+            try:
+                r = self.from_burst.decrypt(p[IP])
+                ok |= UDP in r and r[UDP].sport == 7 and raw(r[UDP].payload) == b"udp over esp"
+            except Exception:
+                pass
+        self.check("transport: UDP echo over ESP both ways", ok)
+        # The first ping again: a replay.
+        self.check("transport: a replayed ESP ping is not answered", not self.exchange(first))
+        # A flipped ICV byte.
+        ping = IP(src=PEER, dst=BURST) / ICMP(id=0x4242, seq=9) / Raw(b"forged")
+        forged = bytearray(raw(self.to_burst.encrypt(ping)))
+        forged[-1] ^= 0x01
+        self.check("transport: a forged ESP ping is not answered",
+                   not self.exchange(IP(bytes(forged))))
+        # An SPI burst does not know.
+        other = sa(0x1999, K_IN)
+        self.check("transport: an unknown SPI is not answered",
+                   not self.exchange(other.encrypt(ping)))
+        # Plain traffic the inbound policy wants protected: no answer at all.
+        s = AsyncSniffer(iface=IFACE, lfilter=lambda p: IP in p and p[IP].src == BURST)
+        s.start()
+        time.sleep(0.2)
+        send(IP(src=PEER, dst=BURST) / ICMP(id=0x4242, seq=10), iface=IFACE)
+        send(IP(src=PEER, dst=BURST) / UDP(sport=40007, dport=7) / Raw(b"plain"), iface=IFACE)
+        time.sleep(2)
+        got = s.stop() or []
+        self.check("transport: plain ping and UDP to the protected address are dropped",
+                   not [p for p in got if ICMP in p or UDP in p or ESP in p])
+        return 1 if self.fails else 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["gateway"]:
+        gateway()
+    elif sys.argv[1:] == ["transport"]:
+        sys.exit(Transport().run())
+    else:
+        print(__doc__)
+        sys.exit(2)
