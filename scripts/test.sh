@@ -59,6 +59,9 @@ step "IPsec ESP against independent implementations: scapy's SecurityAssociation
 scripts/check-ipsec-scapy.sh
 scripts/check-ipsec-tshark.sh
 
+step "IPsec live against scapy's SecurityAssociation: ESP transport and tunnel mode, replay/forged/unknown-SPI/plain drops, counters, trace (scripts/smoke-ipsec.sh)"
+scripts/smoke-ipsec.sh
+
 step "software TSO judged by tshark"
 scripts/check-tso.sh
 
