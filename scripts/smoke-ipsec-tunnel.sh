@@ -35,6 +35,8 @@ P=${SMOKE_IPSEC_TUNNEL_PREFIX:-st$$}
 P=${P:0:8}
 L=${P}l
 R=${P}r
+G1=${P}g1
+G2=${P}g2
 work=$(mktemp -d)
 BURST=${BURST:-target/release/burst}
 SIZE_MIB=${SIZE_MIB:-100}
@@ -56,11 +58,8 @@ cleanup() {
     fi
     wait "$p" 2>/dev/null
   done
-  ip link del "${P}l0" 2>/dev/null
-  ip link del "${P}r0" 2>/dev/null
-  ip link del "${P}w1" 2>/dev/null
-  ip netns del "$L" 2>/dev/null
-  ip netns del "$R" 2>/dev/null
+  local ns
+  for ns in "$L" "$R" "$G1" "$G2"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -78,13 +77,21 @@ done
 [ -x "$BURST" ] || { echo "smoke-ipsec-tunnel: FAIL: no $BURST (cargo build --release -p burst --features dpdk)"; exit 1; }
 [ "${#P}" -le 8 ] || exit 2
 
-# Topology. The DPDK ends carry no kernel address (burst owns them) and no IPv6.
-host() { # host NS DPDK_END ADDR GW
-  local ns=$1 dev=$2 addr=$3 gw=$4
+# Topology. Each burst runs in a namespace of its own (<P>g1, <P>g2) with its two veth ends:
+# DPDK's af_packet derives its PACKET_FANOUT group id from the process id and the ifindex,
+# and two processes' ids can collide in one namespace (EINVAL at start). The DPDK ends carry no
+# kernel address (burst owns them) and no IPv6.
+gw_ns() { # gw_ns NS
+  ip netns add "$1" || return 1
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$1" link set lo up
+}
+host() { # host NS GW_NS DPDK_END ADDR GW
+  local ns=$1 g=$2 dev=$3 addr=$4 gw=$5
   ip netns add "$ns" || return 1
-  ip link add "$dev" type veth peer name eth0 netns "$ns" || return 1
-  sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
-  ip link set "$dev" up
+  ip -n "$g" link add "$dev" type veth peer name eth0 netns "$ns" || return 1
+  ip -n "$g" link set "$dev" up
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
@@ -93,10 +100,14 @@ host() { # host NS DPDK_END ADDR GW
   # The known limit above: no partial checksums, hence no TSO, from the hosts.
   ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
 }
-host "$L" "${P}l0" "$L_IP/24" 198.18.10.254 || { echo "smoke-ipsec-tunnel: lab setup failed"; exit 1; }
-host "$R" "${P}r0" "$R_IP/24" 198.19.10.254 || { echo "smoke-ipsec-tunnel: lab setup failed"; exit 1; }
-ip link add "${P}w1" type veth peer name "${P}w2" || exit 1
-for d in "${P}w1" "${P}w2"; do sysctl -qw "net.ipv6.conf.$d.disable_ipv6=1"; ip link set "$d" up; done
+setup() {
+  gw_ns "$G1" && gw_ns "$G2" &&
+    host "$L" "$G1" "${P}l0" "$L_IP/24" 198.18.10.254 &&
+    host "$R" "$G2" "${P}r0" "$R_IP/24" 198.19.10.254 &&
+    ip -n "$G1" link add "${P}w1" type veth peer name "${P}w2" netns "$G2" &&
+    ip -n "$G1" link set "${P}w1" up && ip -n "$G2" link set "${P}w2" up
+}
+setup || { echo "smoke-ipsec-tunnel: lab setup failed"; exit 1; }
 
 # conf N LAN_IF WAN_IF LAN_ADDR WAN_ADDR PEER_WAN LOCAL_NET REMOTE_NET SPI_OUT KEY_OUT SPI_IN KEY_IN
 conf() {
@@ -183,7 +194,7 @@ conf 2 "${P}r0" "${P}w2" 198.19.10.254/24 198.18.20.2/30 198.18.20.1 \
   198.19.10.0/24 198.18.10.0/24 0x3002 "$K21" 0x3001 "$K12" >"$work/b2.toml"
 
 for n in 1 2; do
-  "$BURST" run -c "$work/b$n.toml" >"$work/b$n.log" 2>&1 &
+  ip netns exec "${P}g$n" "$BURST" run -c "$work/b$n.toml" >"$work/b$n.log" 2>&1 &
   eval "bpid$n=$!"
   pids+=("$!")
 done
@@ -201,11 +212,16 @@ done
 # tshark on the wan: the pings and the start of the transfer, bounded in frames and time.
 # Both ends: burst's af_packet ports send with PACKET_QDISC_BYPASS, so a capture sees only
 # what a veth end receives.
-tshark -i "${P}w1" -i "${P}w2" -n -q -c "$CAPTURE_FRAMES" -a duration:40 -w "$work/wan.pcapng" \
-  >"$work/tshark.log" 2>&1 &
-cap_pid=$!
-pids+=("$cap_pid")
-wait_for 100 grep -q 'Capturing on' "$work/tshark.log" || { echo "tshark did not start:"; cat "$work/tshark.log"; exit 1; }
+cap_pids=()
+for n in 1 2; do
+  ip netns exec "${P}g$n" tshark -i "${P}w$n" -n -q -c "$((CAPTURE_FRAMES / 2))" -a duration:40 \
+    -w "$work/wan$n.pcapng" >"$work/tshark$n.log" 2>&1 &
+  cap_pids+=("$!")
+  pids+=("$!")
+done
+for n in 1 2; do
+  wait_for 100 grep -q 'Capturing on' "$work/tshark$n.log" || { echo "tshark did not start:"; cat "$work/tshark$n.log"; exit 1; }
+done
 
 check "L ($L_IP) pings R ($R_IP) through the tunnel" \
   ip netns exec "$L" ping -c 3 -i 0.2 -W 3 "$R_IP"
@@ -231,9 +247,12 @@ echo "  sent $SIZE_MIB MiB in $secs s (nc rc $tx_rc/$rx_rc), received $(stat -c 
 check "TCP: $SIZE_MIB MiB from L to R byte-exact (sha256 $src_sum)" test "$src_sum" = "$dst_sum"
 
 # The capture ends at CAPTURE_FRAMES frames (the transfer fills it) or after 40 s.
-for _ in $(seq 1 450); do kill -0 "$cap_pid" 2>/dev/null || break; sleep 0.1; done
-kill -INT "$cap_pid" 2>/dev/null
-wait "$cap_pid" 2>/dev/null
+for p in "${cap_pids[@]}"; do
+  for _ in $(seq 1 450); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -INT "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+done
+mergecap -w "$work/wan.pcapng" "$work/wan1.pcapng" "$work/wan2.pcapng" || echo "mergecap failed"
 esp=(-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE
   -o "uat:esp_sa:\"IPv4\",\"198.18.20.1\",\"198.18.20.2\",\"0x00003001\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x$K12\",\"NULL\",\"\""
   -o "uat:esp_sa:\"IPv4\",\"198.18.20.2\",\"198.18.20.1\",\"0x00003002\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x$K21\",\"NULL\",\"\"")
@@ -249,6 +268,9 @@ echo "  wan capture: $frames frames, $n_esp ESP ($n_1 SPI 0x3001, $n_2 SPI 0x300
 check "tshark: ESP both ways on the wan (SPI 0x3001: $n_1, 0x3002: $n_2)" test "$n_1" -gt 100 -a "$n_2" -gt 10
 check "tshark: every ESP frame decrypted, ICV good, an L/R datagram inside ($n_good of $n_esp)" test "$n_good" -eq "$n_esp"
 check "tshark: no malformed frame, no bad ICV ($n_bad)" test "$n_bad" -eq 0
+if [ "$n_bad" -ne 0 ] || [ "$n_good" -ne "$n_esp" ]; then
+  tshark -r "$work/wan.pcapng" -n "${esp[@]}" -Y '_ws.malformed || esp.icv_bad == 1 || _ws.expert.severity >= error || (esp && !esp.icv_good)' -V 2>&1 | head -80
+fi
 check "tshark: nothing of L or R in the clear on the wan ($n_plain)" test "$n_plain" -eq 0
 
 # Counters.
