@@ -8,7 +8,8 @@
 #        ==== wan veth pair: ESP tunnel, AES-GCM-128, SPI 0x3001 (1->2) and 0x3002 (2->1) ====
 #   <P>w2 [burst 2: 198.18.20.2 | 198.19.10.254] <P>r0 - [<P>r: 198.19.10.1]
 #
-# burst 1 protects 198.18.10.0/24 <-> 198.19.10.0/24 with burst 2. Checks, each with a PASS/FAIL:
+# burst 1 runs in namespace <P>g1 with <P>l0 and <P>w1, burst 2 in <P>g2 with <P>r0 and <P>w2
+# (see gw_ns below for why). burst 1 protects 198.18.10.0/24 <-> 198.19.10.0/24 with burst 2. Checks, each with a PASS/FAIL:
 #   L pings R and R pings L through the tunnel;
 #   100 MiB over TCP (OpenBSD nc) from L to R, sha256 equal on both ends (Linux's PMTU
 #   discovery learns the MTU left after ESP from burst 1's fragmentation-needed);
