@@ -10,10 +10,18 @@ the lab's namespace B (198.18.2.1) on its eth0.
                             0x2001 from it): pings and UDP echo over ESP, then a replay, a
                             forged packet, an unknown SPI and plain traffic, none answered.
                             One line PASS/FAIL per check; exit status 1 if any failed.
+  ipsec_peer.py algorithms  transport mode with three more of burst's addresses, one SA pair
+                            per transform: 198.18.2.253 AES-GCM-256 with ESN (SPIs 0x1011 to
+                            burst, 0x2011 from it), 198.18.2.252 ChaCha20-Poly1305 with ESN
+                            (0x1012/0x2012), 198.18.2.251 AES-CBC-128 + HMAC-SHA-256-128
+                            without ESN (0x1013/0x2013; scapy 2.5 leaves the ESN high half out
+                            of an ESP HMAC): an ESP ping and a UDP echo answered over ESP.
 
 Keys and SPIs match the [ipsec] section smoke-ipsec.sh gives burst.
 """
+import os
 import sys
+import threading
 import time
 
 from scapy.all import AsyncSniffer, ICMP, IP, UDP, Raw, conf, raw, send
@@ -24,6 +32,23 @@ K_IN = bytes.fromhex("000102030405060708090a0b0c0d0e0f10111213")  # to burst
 K_OUT = bytes.fromhex("202122232425262728292a2b2c2d2e2f30313233")  # from burst
 K_TIN = bytes.fromhex("404142434445464748494a4b4c4d4e4f50515253")
 K_TOUT = bytes.fromhex("606162636465666768696a6b6c6d6e6f70717273")
+
+# name, burst's address, SPI to burst, SPI from burst, scapy crypt_algo, auth_algo, ESN
+ALGORITHMS = [
+    ("aes-gcm-256 esn", "198.18.2.253", 0x1011, 0x2011, "AES-GCM", None, True),
+    ("chacha20-poly1305 esn", "198.18.2.252", 0x1012, 0x2012, "CHACHA20-POLY1305", None, True),
+    ("aes-cbc-128-hmac-sha256", "198.18.2.251", 0x1013, 0x2013, "AES-CBC", "SHA2-256-128",
+     False),
+]
+
+
+def alg_keys(spi, crypt):
+    """The keys smoke-ipsec.sh gives burst for `spi`: byte i is (spi & 0xff) * 8 + i."""
+    klen = {"AES-GCM": 36, "CHACHA20-POLY1305": 36, "AES-CBC": 16}[crypt]
+    key = bytes(((spi & 0xFF) * 8 + i) & 0xFF for i in range(klen))
+    auth = bytes(((spi & 0xFF) * 8 + 0x80 + i) & 0xFF for i in range(32))
+    return key, auth
+
 
 conf.verb = 0
 IFACE = "eth0"
@@ -36,8 +61,8 @@ def sa(spi, key, tunnel=None):
     return SecurityAssociation(ESP, spi=spi, **kw)
 
 
-def esp_from(spi):
-    return lambda p: IP in p and ESP in p and p[IP].src == BURST and p[ESP].spi == spi
+def esp_from(spi, src=BURST):
+    return lambda p: IP in p and ESP in p and p[IP].src == src and p[ESP].spi == spi
 
 
 def gateway():
@@ -73,15 +98,29 @@ class Transport:
         self.from_burst = sa(0x2001, K_OUT)
         self.fails = 0
 
-    def exchange(self, pkt, want_spi=0x2001, wait=2.0):
-        """Sends `pkt` (bytes-ready scapy packet), returns the packets from burst with
-        `want_spi` seen within `wait` seconds."""
-        s = AsyncSniffer(iface=IFACE, lfilter=esp_from(want_spi))
+    def exchange(self, pkt, want_spi=0x2001, wait=2.0, src=BURST, until=None):
+        """Sends `pkt` (bytes-ready scapy packet), returns the packets from `src` with
+        `want_spi` seen within `wait` seconds, or up to the first one for which `until`
+        holds."""
+        started = threading.Event()
+        s = AsyncSniffer(iface=IFACE, lfilter=esp_from(want_spi, src), stop_filter=until,
+                         started_callback=started.set)
         s.start()
-        time.sleep(0.2)
+        started.wait(2.0)
         send(pkt, iface=IFACE)
-        time.sleep(wait)
-        return s.stop() or []
+        s.join(timeout=wait)
+        try:
+            s.stop()
+        except Exception:  # stopped by `until` meanwhile
+            s.join()
+        return s.results or []
+
+    def opens(self, p, want):
+        """Whether burst's ESP packet `p` opens (SPI 0x2001) to a datagram `want` accepts."""
+        try:
+            return want(self.from_burst.decrypt(p[IP].copy()))  # decrypt changes p
+        except Exception:
+            return False
 
     def check(self, what, ok):
         print(("PASS " if ok else "FAIL ") + what, flush=True)
@@ -94,26 +133,21 @@ class Transport:
             ping = IP(src=PEER, dst=BURST) / ICMP(id=0x4242, seq=seq) / Raw(b"esp ping" * 8)
             e = self.to_burst.encrypt(ping)
             first = first or e
-            got = self.exchange(e)
-            ok = False
-            for p in got:
-                try:
-                    r = self.from_burst.decrypt(p[IP])
-                    ok |= ICMP in r and r[ICMP].type == 0 and r[ICMP].seq == seq
-                except Exception:
-                    pass
-            self.check(f"transport: ESP ping {seq} answered over ESP (SPI 0x2001)", ok)
+
+            def is_pong(p, seq=seq):
+                return self.opens(p, lambda r: ICMP in r and r[ICMP].type == 0 and
+                                  r[ICMP].seq == seq)
+            got = self.exchange(e, wait=5.0, until=is_pong)
+            self.check(f"transport: ESP ping {seq} answered over ESP (SPI 0x2001)",
+                       any(is_pong(p) for p in got))
         # UDP echo (port 7) both ways.
         u = IP(src=PEER, dst=BURST) / UDP(sport=40007, dport=7) / Raw(b"udp over esp")
-        got = self.exchange(self.to_burst.encrypt(u))
-        ok = False
-        for p in got:
-            try:
-                r = self.from_burst.decrypt(p[IP])
-                ok |= UDP in r and r[UDP].sport == 7 and raw(r[UDP].payload) == b"udp over esp"
-            except Exception:
-                pass
-        self.check("transport: UDP echo over ESP both ways", ok)
+
+        def is_echo(p):
+            return self.opens(p, lambda r: UDP in r and r[UDP].sport == 7 and
+                              raw(r[UDP].payload) == b"udp over esp")
+        got = self.exchange(self.to_burst.encrypt(u), wait=5.0, until=is_echo)
+        self.check("transport: UDP echo over ESP both ways", any(is_echo(p) for p in got))
         # The first ping again: a replay.
         self.check("transport: a replayed ESP ping is not answered", not self.exchange(first))
         # A flipped ICV byte.
@@ -138,12 +172,54 @@ class Transport:
                    not [p for p in got if ICMP in p or UDP in p or ESP in p])
         return 1 if self.fails else 0
 
+    def algorithms(self):
+        for name, addr, spi_in, spi_out, crypt, auth, esn in ALGORITHMS:
+            sas = []
+            for spi in (spi_in, spi_out):
+                key, akey = alg_keys(spi, crypt)
+                kw = dict(crypt_algo=crypt, crypt_key=key)
+                if auth:
+                    kw.update(auth_algo=auth, auth_key=akey)
+                if esn:
+                    kw.update(esn_en=True, esn=0)
+                sas.append(SecurityAssociation(ESP, spi=spi, **kw))
+            to_burst, from_burst = sas
+
+            def opened(p, want):
+                try:
+                    return want(from_burst.decrypt(p[IP].copy()))  # decrypt changes p
+                except Exception as err:
+                    if os.environ.get("IPSEC_PEER_DEBUG"):
+                        print(f"{name}: cannot open {p!r}: {err!r}", flush=True)
+                    return False
+
+            def is_pong(r):
+                return ICMP in r and r[ICMP].type == 0 and r[ICMP].seq == 1
+
+            def is_echo(r):
+                return UDP in r and r[UDP].sport == 7 and raw(r[UDP].payload) == b"udp " + \
+                    name.encode()
+
+            ping = IP(src=PEER, dst=addr) / ICMP(id=0x4243, seq=1) / Raw(b"alg ping" * 8)
+            got = self.exchange(to_burst.encrypt(ping), spi_out, 5.0, addr,
+                                lambda p: opened(p, is_pong))
+            self.check(f"{name}: ESP ping to {addr} answered over ESP (SPI {spi_out:#x})",
+                       any(opened(p, is_pong) for p in got))
+            u = IP(src=PEER, dst=addr) / UDP(sport=40008, dport=7) / Raw(b"udp " + name.encode())
+            got = self.exchange(to_burst.encrypt(u), spi_out, 5.0, addr,
+                                lambda p: opened(p, is_echo))
+            self.check(f"{name}: UDP echo over ESP both ways",
+                       any(opened(p, is_echo) for p in got))
+        return 1 if self.fails else 0
+
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["gateway"]:
         gateway()
     elif sys.argv[1:] == ["transport"]:
         sys.exit(Transport().run())
+    elif sys.argv[1:] == ["algorithms"]:
+        sys.exit(Transport().algorithms())
     else:
         print(__doc__)
         sys.exit(2)

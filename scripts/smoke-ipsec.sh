@@ -7,6 +7,10 @@
 #   transport mode between B (198.18.2.1) and burst (198.18.2.254), AES-GCM-128: three ESP
 #   pings and a UDP echo answered over ESP; a replayed, a forged, an unknown-SPI ESP packet and
 #   plain traffic to the protected address get no answer;
+#   transport mode with each further transform, one SA pair and one address of burst's each:
+#   AES-GCM-256 with ESN (198.18.2.253), ChaCha20-Poly1305 with ESN (.252), AES-CBC-128 +
+#   HMAC-SHA-256-128 without ESN (.251; scapy 2.5 leaves the ESN high half out of an ESP HMAC):
+#   an ESP ping and a UDP echo answered over ESP each;
 #   tunnel mode between burst (for A's 198.18.1.0/24) and B (scapy as the gateway of
 #   198.19.0.0/16), AES-GCM-128: A's Linux pings 198.19.0.5 and gets UDP answers through the
 #   tunnel; a plain packet from 198.19.0.0/16 is dropped;
@@ -62,6 +66,7 @@ $PY -c 'import scapy.layers.ipsec, cryptography' 2>/dev/null || {
 # scripts/ipsec_peer.py has them).
 sed -e "s/iface=blr0/iface=${P}r0/" -e "s/iface=blr1/iface=${P}r1/" \
   -e "s|/run/burst/router.sock|$SOCK|" -e "s/burst-router/burst-$P/" \
+  -e 's|"198.18.2.254/24"\]|"198.18.2.254/24", "198.18.2.253/24", "198.18.2.252/24", "198.18.2.251/24"]|' \
   configs/router.toml >"$work/ipsec.toml"
 cat >>"$work/ipsec.toml" <<'EOF'
 
@@ -103,6 +108,92 @@ tunnel_src = "198.18.2.254"
 tunnel_dst = "198.18.2.1"
 algorithm = "aes-gcm-128"
 key = "606162636465666768696a6b6c6d6e6f70717273"
+
+# One transport-mode SA pair per further transform, each with its own address of burst's
+# (scripts/ipsec_peer.py algorithms; keys: byte i is (spi & 0xff) * 8 + i, auth + 0x80).
+[[ipsec.sa]]
+spi = 0x1011
+direction = "in"
+algorithm = "aes-gcm-256"
+key = "88898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaab"
+esn = true
+
+[[ipsec.sa]]
+spi = 0x2011
+direction = "out"
+algorithm = "aes-gcm-256"
+key = "88898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaab"
+esn = true
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.18.2.1/32"
+dst = "198.18.2.253/32"
+action = "secure"
+sa = 0x1011
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.2.253/32"
+dst = "198.18.2.1/32"
+action = "secure"
+sa = 0x2011
+
+[[ipsec.sa]]
+spi = 0x1012
+direction = "in"
+algorithm = "chacha20-poly1305"
+key = "909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3"
+esn = true
+
+[[ipsec.sa]]
+spi = 0x2012
+direction = "out"
+algorithm = "chacha20-poly1305"
+key = "909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3"
+esn = true
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.18.2.1/32"
+dst = "198.18.2.252/32"
+action = "secure"
+sa = 0x1012
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.2.252/32"
+dst = "198.18.2.1/32"
+action = "secure"
+sa = 0x2012
+
+[[ipsec.sa]]
+spi = 0x1013
+direction = "in"
+algorithm = "aes-cbc-128-hmac-sha256"
+key = "98999a9b9c9d9e9fa0a1a2a3a4a5a6a7"
+auth_key = "18191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637"
+
+[[ipsec.sa]]
+spi = 0x2013
+direction = "out"
+algorithm = "aes-cbc-128-hmac-sha256"
+key = "98999a9b9c9d9e9fa0a1a2a3a4a5a6a7"
+auth_key = "18191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.18.2.1/32"
+dst = "198.18.2.251/32"
+action = "secure"
+sa = 0x1013
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.2.251/32"
+dst = "198.18.2.1/32"
+action = "secure"
+sa = 0x2013
 
 [[ipsec.policy]]
 direction = "in"
@@ -153,7 +244,7 @@ EOF
 pid=$!
 ready() {
   kill -0 "$pid" 2>/dev/null || { echo "burst exited"; return 0; }
-  [ "$(grep -c 'address ready' "$work/burst.log")" -ge 2 ] && ctl stats >/dev/null 2>&1
+  [ "$(grep -c 'address ready' "$work/burst.log")" -ge 5 ] && ctl stats >/dev/null 2>&1
 }
 if ! wait_for 300 ready || ! kill -0 "$pid" 2>/dev/null; then
   echo "burst did not start:"; cat "$work/burst.log"; exit 1
@@ -170,6 +261,16 @@ while read -r word rest; do
   esac
 done <"$work/transport.txt"
 grep -q '^PASS transport: ESP ping 1' "$work/transport.txt" || fail "transport: the scapy peer ran"
+
+# Transport mode with each further transform (one address of burst's per SA pair).
+ip netns exec "$B" $PY scripts/ipsec_peer.py algorithms >"$work/algorithms.txt" 2>&1
+while read -r word rest; do
+  case "$word" in
+    PASS) pass "$rest" ;;
+    FAIL) fail "$rest" ;;
+  esac
+done <"$work/algorithms.txt"
+[ "$(grep -c '^PASS' "$work/algorithms.txt")" -eq 6 ] || { fail "algorithms: the scapy peer ran all six checks"; tail -5 "$work/algorithms.txt"; }
 
 # Tunnel mode, scapy as B's gateway for 198.19.0.0/16.
 ip netns exec "$B" $PY -u scripts/ipsec_peer.py gateway >"$work/gateway.txt" 2>&1 &
@@ -200,7 +301,8 @@ check "ctl trace shows ipsec: decrypted (ESP, SA 0x1002)" grep -q 'ipsec: decryp
 # Plain traffic from the far subnet: dropped (no answer reaches A either way).
 plain0=$(counter ipsec.drop_plain_to_protected)
 ip netns exec "$B" $PY -c 'from scapy.all import IP, UDP, send, conf; conf.verb = 0; send(IP(src="198.19.0.5", dst="198.18.1.1")/UDP(sport=7, dport=9)/b"plain", iface="eth0")'
-sleep 0.5
+plain_counted() { [ "$(counter ipsec.drop_plain_to_protected)" -gt "$plain0" ]; }
+wait_for 20 plain_counted
 plain1=$(counter ipsec.drop_plain_to_protected)
 check "tunnel: plain datagram from 198.19.0.0/16 dropped ($plain0 -> $plain1)" test "$plain1" -gt "$plain0"
 kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null; gw_pid=""
