@@ -19,11 +19,9 @@
 #   `burst ctl stats` of both: ipsec.out_secured and ipsec.in_decrypted > 0, and no ipsec./esp.
 #   drop (ipsec.drop_frag_needed, the PMTU signal, is printed, not a failure); clean stops.
 #
-# Known limit: the hosts' veths (eth0 in <P>l and <P>r) send with tx checksum offload off
-# (ethtool -K eth0 tx off, which also turns TSO/GSO off). burst's IPsec path seals transit
-# datagrams as they arrive: a kernel peer's partial checksums and TSO super-frames are not
-# completed or cut before sealing (docs/ipsec.md "Known limits"). Every other offload stays
-# at Linux's default.
+# The hosts' veths keep Linux's default offloads (partial checksums, TSO): burst completes
+# the partial checksums and cuts the TSO super-frames in software before sealing, since ESP
+# seals whole datagrams.
 #
 # Needs root, tshark, nc (OpenBSD), target/release/burst (cargo build --release -p burst
 # --features dpdk). Its own namespaces and links (SMOKE_IPSEC_TUNNEL_PREFIX, at most 8
@@ -98,8 +96,6 @@ host() { # host NS GW_NS DPDK_END ADDR GW
   ip -n "$ns" link set eth0 up
   ip -n "$ns" addr add "$addr" dev eth0
   ip -n "$ns" route add default via "$gw"
-  # The known limit above: no partial checksums, hence no TSO, from the hosts.
-  ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
 }
 setup() {
   gw_ns "$G1" && gw_ns "$G2" &&

@@ -373,3 +373,97 @@ fn tcp_over_esp_advertises_an_mss_that_leaves_room_for_esp() {
     assert_eq!(mss, 1500 - 37 - 40);
     l.finish();
 }
+
+/// A TCP segment from A to C carrying `payload` at `seq`, its checksum as `mode` leaves it
+/// (`Offload`: the pseudo-header sum only, what a Linux peer with checksum offload sends).
+fn tcp_a_to_c(payload: &[u8], seq: u32, mode: burst_wire::ChecksumMode) -> Vec<u8> {
+    use burst_wire::tcp::{self, Flags, SeqNumber};
+    let mut t = tcp::Repr {
+        src_port: 40000,
+        dst_port: 5001,
+        seq: SeqNumber(seq),
+        ack_number: SeqNumber(0),
+        flags: Flags::PSH,
+        reserved: 0,
+        window: 500,
+        urgent: 0,
+        options: tcp::Options::default(),
+        payload_len: payload.len(),
+    };
+    t.set_ack(Some(SeqNumber(7)));
+    let ip = ipv4::Repr {
+        dont_frag: true,
+        ..ipv4::Repr::new(A, C, Protocol::TCP, t.buffer_len(), 64)
+    };
+    let mut d = vec![0u8; ip.buffer_len()];
+    d[40..].copy_from_slice(payload);
+    t.emit(&mut tcp::Packet::new_unchecked(&mut d[20..]), A, C, mode);
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
+        burst_wire::ChecksumMode::Compute,
+    );
+    d
+}
+
+/// A Linux peer with its default offloads (partial checksums, TSO) behind the tunnel: ESP
+/// seals whole datagrams, so burst completes a partial checksum and cuts a super-frame into
+/// segments that fit once sealed, in software, before sealing each (no fragmentation-needed
+/// for a super-frame: how to cut TCP is burst's to choose).
+#[test]
+fn a_kernel_peers_partial_checksums_and_super_frames_are_finished_before_sealing() {
+    use burst_wire::tcp::{self, SeqNumber};
+    let mut l = lab(Opts {
+        file: Some(gcm_tunnel()),
+        // Port a's peer is a kernel (the file leaves `partial_checksums` to its default, which
+        // the in-memory NIC has off).
+        tweak: |c| c.ports[0].partial_checksums = Some(true),
+        rx_max_frame_a: Some(65_000),
+        mtu_host_a: 60_000,
+        buf_size: 64 * 1024,
+        ..Opts::default()
+    });
+    l.verify = false;
+    let (_, mut from_burst) = tunnel_peer();
+    let data: Vec<u8> = (0..20_000).map(|i| (i * 7 + i / 251) as u8).collect();
+    // One partial-checksum segment that fits, then a 20,000-byte super-frame.
+    l.send_from_a(&tcp_a_to_c(
+        &data[..1000],
+        100,
+        burst_wire::ChecksumMode::Offload,
+    ));
+    l.send_from_a(&tcp_a_to_c(&data, 1100, burst_wire::ChecksumMode::Offload));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    let mut payload = Vec::new();
+    let mut next = 100u32;
+    for d in &got {
+        assert!(d.len() <= 1500, "every sealed datagram fits b's link");
+        let outer = ipv4::Packet::new_checked(&d[..]).unwrap();
+        assert_eq!(outer.protocol(), Protocol::ESP);
+        assert!(
+            !outer.more_frags() && outer.frag_offset() == 0,
+            "not fragmented"
+        );
+        let inner = open(&mut from_burst, d).unwrap();
+        let p = ipv4::Packet::new_checked(&inner[..]).unwrap();
+        assert!(p.verify_checksum());
+        let t = tcp::Packet::new_checked(p.payload()).unwrap();
+        assert!(
+            t.verify_checksum(A, C),
+            "TCP checksum complete inside ESP (datagram of {} bytes, seq {})",
+            inner.len(),
+            t.seq_number().0
+        );
+        assert_eq!(t.seq_number(), SeqNumber(next));
+        next = next.wrapping_add(t.payload().len() as u32);
+        payload.extend_from_slice(t.payload());
+    }
+    assert_eq!(payload.len(), 21_000);
+    assert_eq!(&payload[..1000], &data[..1000]);
+    assert_eq!(&payload[1000..], &data[..], "byte-exact, in order");
+    // 1 + ceil(20,000 / (1443 - 40)) segments, none lost.
+    assert_eq!(got.len(), 1 + 20_000usize.div_ceil(1443 - 40));
+    assert_eq!(counter(&l, "ipsec.drop_frag_needed"), 0);
+    assert_eq!(counter(&l, "ipsec.drop_no_buffer"), 0);
+    l.finish();
+}

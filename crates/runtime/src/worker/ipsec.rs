@@ -20,6 +20,7 @@ use burst_stack::frag;
 use burst_stack::PortId;
 use burst_wire::ipv4::{self, Cidr};
 
+use super::kernel_peer::Transit;
 use super::Worker;
 use crate::trace::{Hook, HookVerdict, Step};
 
@@ -467,7 +468,28 @@ impl<Q: Queue> Worker<Q> {
     /// the seed orders it): too large once sealed with DF set → fragmentation needed with
     /// the MTU left after ESP's overhead (RFC 1191, so the sender's PMTU accounts for it);
     /// else TTL down, sealed, and sent by the outer destination's route.
-    pub(super) fn ipsec_transit(&mut self, mut buf: Q::Buf, hl: usize, spi: u32, now: Nanos) {
+    ///
+    /// ESP seals whole datagrams, so what a kernel peer left to its device (`arrival` with
+    /// `partial_checksums`) is done here first, in software: a partial checksum completed, a
+    /// TSO super-frame cut into segments that fit once sealed (never "fragmentation needed":
+    /// how to cut TCP is ours to choose), each sealed on its own.
+    pub(super) fn ipsec_transit(
+        &mut self,
+        arrival: PortId,
+        mut buf: Q::Buf,
+        hl: usize,
+        spi: u32,
+        now: Nanos,
+    ) {
+        let transit = if self.partial_port(arrival) {
+            self.transit_offloads(arrival, &mut buf, hl)
+        } else {
+            Transit::Plain
+        };
+        if transit == Transit::Unsegmentable {
+            self.step(Step::Drop("drop_unsegmentable"));
+            return;
+        }
         let (dst, tl, df) = {
             let ip = ipv4::Packet::new_unchecked(&buf.data()[hl..]);
             (ip.dst_addr(), usize::from(ip.total_len()), ip.dont_frag())
@@ -476,11 +498,13 @@ impl<Q: Queue> Worker<Q> {
         let mtu = self
             .route_lookup(tunnel_dst.unwrap_or(dst), None, now)
             .map_or(0, |r| usize::from(r.mtu));
-        if tl + over > mtu && df {
+        let room = mtu.saturating_sub(over);
+        let super_frame = matches!(transit, Transit::Super { .. });
+        if tl > room && df && !super_frame {
             if let Some(s) = self.ipsec.as_mut() {
                 s.stats.drop_frag_needed += 1;
             }
-            let fits = mtu.saturating_sub(over).max(68) as u16;
+            let fits = room.max(68) as u16;
             self.transit_error(
                 &buf,
                 hl,
@@ -497,12 +521,85 @@ impl<Q: Queue> Worker<Q> {
         buf.trim(extra);
         let ttl = ipv4::Packet::new_unchecked(&mut buf.data_mut()[hl..]).decrement_ttl();
         self.step(Step::Ttl(ttl));
+        match transit {
+            Transit::Partial => {
+                burst_stack::kernel::complete(&mut buf.data_mut()[hl..hl + tl]);
+            }
+            Transit::Super {
+                segsz,
+                seg_len,
+                thl,
+            } => {
+                // Segments that fit once sealed: the super-frame's segment size, or less.
+                let shrink = seg_len.saturating_sub(room) as u16;
+                let segsz = segsz.saturating_sub(shrink).max(1);
+                Self::request_offloads(
+                    &mut buf,
+                    hl,
+                    Transit::Super {
+                        segsz,
+                        seg_len: seg_len.min(room),
+                        thl,
+                    },
+                );
+                self.ipsec_transit_segments(buf, hl, spi, now);
+                return;
+            }
+            Transit::Plain | Transit::Unsegmentable => {}
+        }
         if let Err(c) = self.ipsec_seal(&mut buf, hl, spi) {
             self.step(Step::Drop(c));
             return;
         }
         self.fwd.forwarded += 1;
         self.ipsec_send_sealed(buf, hl, now);
+    }
+
+    /// Cuts a super-frame (its TSO request set) into segments in software, as a port without
+    /// TSO would, and seals and sends each.
+    fn ipsec_transit_segments(&mut self, buf: Q::Buf, hl: usize, spi: u32, now: Nanos) {
+        let mut segs = core::mem::take(&mut self.frag_scratch);
+        let cap = segs.capacity();
+        let mut batch = burst_port::Batch::new();
+        let _ = batch.push(buf);
+        let mut stats = burst_port::offload::OffloadStats::default();
+        let mut lost = 0u64;
+        {
+            let q = &mut self.queues[0];
+            burst_port::offload::transmit(
+                &burst_port::Capabilities::default(),
+                &mut batch,
+                &mut || q.alloc(),
+                &mut stats,
+                &mut |b: &mut burst_port::Batch<Q::Buf>, n: usize| {
+                    for s in b.drain(..n) {
+                        // The list is sized for the most fragments a datagram can need,
+                        // more than any super-frame's segments; never grown here.
+                        if segs.len() < cap {
+                            segs.push(s);
+                        } else {
+                            lost += 1;
+                        }
+                    }
+                    n
+                },
+            );
+        }
+        lost += stats.dropped_no_buffer + stats.dropped_malformed + stats.dropped_tx_full;
+        if lost > 0 {
+            if let Some(s) = self.ipsec.as_mut() {
+                s.stats.drop_no_buffer += lost;
+            }
+        }
+        self.fwd.forwarded += 1;
+        for mut s in segs.drain(..) {
+            s.set_tx_offload(burst_port::TxOffload::default());
+            match self.ipsec_seal(&mut s, hl, spi) {
+                Ok(()) => self.ipsec_send_sealed(s, hl, now),
+                Err(c) => self.step(Step::Drop(c)),
+            }
+        }
+        self.frag_scratch = segs;
     }
 
     fn ipsec_drop_out(&mut self, counter: &'static str) {

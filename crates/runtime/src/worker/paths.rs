@@ -105,7 +105,7 @@ impl<Q: Queue> Worker<Q> {
         }
         if let HookVerdict::Secured(spi) = v {
             // Sealed, then sent by the outer header's route.
-            self.ipsec_transit(buf, hl, spi, now);
+            self.ipsec_transit(port, buf, hl, spi, now);
             self.fw_after_send(now);
             return;
         }

@@ -198,7 +198,7 @@ impl<Q: Queue> Worker<Q> {
             return;
         }
         if let HookVerdict::Secured(spi) = v {
-            self.ipsec_transit(buf, hl, spi, now);
+            self.ipsec_transit(port, buf, hl, spi, now);
             self.fw_after_send(now);
             return;
         }
