@@ -324,12 +324,15 @@ if [ -n "$new" ]; then
   printf 'burst with NAT: %.3f M new sessions per second (median of %d rounds; goal >= 1)\n' "$nm" "$rounds"
 elif [ -n "$nat" ]; then
   nm=$(printf '%s\n' "${n_all[@]}" | median)
-  printf 'burst with NAT (%d sessions): %.2f Mpps, %s of burst without (goal >= 0.7)\n' "$flows" "$nm" \
-    "$(awk -v a="$nm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
+  if [ -n "$plain" ]; then
+    printf 'burst with NAT (%d sessions): %.2f Mpps, %s of burst without (goal >= 0.7)\n' "$flows" "$nm" \
+      "$(awk -v a="$nm" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
+  else
+    printf 'burst with NAT (%d sessions): %.2f Mpps (NAT_ONLY: no plain run to compare with)\n' "$flows" "$nm"
+  fi
   if [ -n "$baseline" ]; then
     am=$(printf '%s\n' "${a_all[@]}" | median)
-    printf 'baseline with NAT: %.2f Mpps, %s of burst without; this burst with NAT / baseline with NAT %s\n' "$am" \
-      "$(awk -v a="$am" -v b="$bm" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')" \
+    printf 'baseline with NAT: %.2f Mpps; this burst with NAT / baseline with NAT %s\n' "$am" \
       "$(awk -v a="$nm" -v b="$am" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')"
   fi
 fi

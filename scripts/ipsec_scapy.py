@@ -20,7 +20,7 @@ import sys
 from scapy.all import IP, ICMP, TCP, UDP, Raw, raw
 from scapy.layers.ipsec import ESP, SecurityAssociation
 
-TUNNEL_SRC, TUNNEL_DST = "192.0.2.1", "192.0.2.2"
+TUNNEL_SRC, TUNNEL_DST = "198.18.200.1", "198.18.200.2"
 ESN_HI = 7  # high half of the sequence numbers of the ESN cases
 
 SCAPY_ALGS = {
@@ -47,7 +47,7 @@ CASES = [
 
 def datagrams():
     """Plain datagrams of several protocols and sizes, as bytes."""
-    a, b = "10.0.0.1", "10.1.0.1"
+    a, b = "198.18.0.1", "198.19.0.1"
     pkts = [
         IP(src=a, dst=b, id=1) / ICMP(id=7, seq=1) / Raw(b"ping" * 14),
         IP(src=a, dst=b, id=2) / UDP(sport=5000, dport=53),

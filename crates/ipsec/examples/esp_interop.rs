@@ -44,8 +44,8 @@ fn case(line: &str) -> Case {
     let mode = match mode {
         "transport" => Mode::Transport,
         _ => Mode::Tunnel(Tunnel {
-            src: Ipv4Addr::new(192, 0, 2, 1),
-            dst: Ipv4Addr::new(192, 0, 2, 2),
+            src: Ipv4Addr::new(198, 18, 200, 1),
+            dst: Ipv4Addr::new(198, 18, 200, 2),
             ttl: 64,
             df: DfPolicy::Copy,
         }),

@@ -20,6 +20,10 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The inner datagrams' addresses (transport and tunnel alike).
+const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const DST: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
+
 fn datagram(proto: u8, l4: &[u8]) -> Vec<u8> {
     let mut d = vec![0u8; 20 + l4.len()];
     d[20..].copy_from_slice(l4);
@@ -29,11 +33,11 @@ fn datagram(proto: u8, l4: &[u8]) -> Vec<u8> {
     ip.set_ident(0x4242);
     ip.set_ttl(64);
     ip.set_protocol(Protocol(proto));
-    ip.set_src_addr(Ipv4Addr::new(10, 0, 0, 1));
-    ip.set_dst_addr(Ipv4Addr::new(10, 1, 0, 1));
+    ip.set_src_addr(SRC);
+    ip.set_dst_addr(DST);
     ip.fill_checksum();
     // UDP and ICMP checksums over their own bytes (UDP: with the pseudo-header).
-    let (src, dst) = ([10u8, 0, 0, 1], [10u8, 1, 0, 1]);
+    let (src, dst) = (SRC.octets(), DST.octets());
     let sum16 = |bytes: &[u8], init: u32| {
         let mut s = init;
         for c in bytes.chunks(2) {
@@ -138,8 +142,8 @@ fn main() {
             spi += 1;
             let mode = if tunnel {
                 Mode::Tunnel(Tunnel {
-                    src: Ipv4Addr::new(192, 0, 2, 1),
-                    dst: Ipv4Addr::new(192, 0, 2, 2),
+                    src: Ipv4Addr::new(198, 18, 200, 1),
+                    dst: Ipv4Addr::new(198, 18, 200, 2),
                     ttl: 64,
                     df: DfPolicy::Copy,
                 })

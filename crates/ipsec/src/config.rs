@@ -6,8 +6,8 @@
 //! spi = 0x1000
 //! direction = "out"
 //! mode = "tunnel"            # or "transport" (the default)
-//! tunnel_src = "192.0.2.1"
-//! tunnel_dst = "192.0.2.2"
+//! tunnel_src = "198.18.200.1"
+//! tunnel_dst = "198.18.200.2"
 //! algorithm = "aes-gcm-128"  # aes-gcm-256, chacha20-poly1305, aes-cbc-128-hmac-sha256, ...
 //! key = "0x4c80cdefbb5d10da906ac73c3613a634 2e443b68"   # key then salt, hex
 //! replay_window = 64         # inbound; 32..=4096
@@ -15,8 +15,8 @@
 //!
 //! [[ipsec.policy]]
 //! direction = "out"
-//! src = "10.0.0.0/24"
-//! dst = "10.1.0.0/24"
+//! src = "198.18.0.0/24"
+//! dst = "198.19.0.0/24"
 //! protocol = 17              # optional
 //! dst_port = "5000-5100"     # optional: a port, "lo-hi" or "any"
 //! action = "secure"          # permit, block or secure
@@ -362,8 +362,8 @@ mod tests {
         spi = 0x1000
         direction = "out"
         mode = "tunnel"
-        tunnel_src = "192.0.2.1"
-        tunnel_dst = "192.0.2.2"
+        tunnel_src = "198.18.200.1"
+        tunnel_dst = "198.18.200.2"
         algorithm = "aes-gcm-128"
         key = "0x4c80cdefbb5d10da906ac73c3613a634 2e443b68"
 
@@ -378,15 +378,15 @@ mod tests {
 
         [[ipsec.policy]]
         direction = "out"
-        dst = "10.1.0.0/16"
+        dst = "198.19.0.0/17"
         protocol = 17
         dst_port = 53
         action = "permit"
 
         [[ipsec.policy]]
         direction = "out"
-        src = "10.0.0.0/16"
-        dst = "10.1.0.0/16"
+        src = "198.18.0.0/17"
+        dst = "198.19.0.0/17"
         src_port = "1024-65535"
         action = "secure"
         sa = 0x1000
@@ -440,7 +440,7 @@ mod tests {
             f.ipsec.build().unwrap_err()
         };
         assert_eq!(
-            bad("tunnel_dst = \"192.0.2.2\"", ""),
+            bad("tunnel_dst = \"198.18.200.2\"", ""),
             ConfigError::TunnelAddresses(0)
         );
         assert!(matches!(
@@ -453,7 +453,7 @@ mod tests {
         ));
         assert_eq!(bad("sa = 0x1000", "sa = 0x3000"), ConfigError::MissingSa(1));
         assert_eq!(
-            bad("src = \"10.0.0.0/16\"", "src = \"10.0.0.0/33\""),
+            bad("src = \"198.18.0.0/17\"", "src = \"198.18.0.0/33\""),
             ConfigError::Selector(1, "src")
         );
         assert_eq!(

@@ -323,8 +323,8 @@ mod tests {
         assert_eq!(sa.protected_len(1400, 20), 20 + 8 + 8 + 1384 + 16);
         let mut p = params(Algorithm::AesCbc128HmacSha256, false);
         p.mode = Mode::Tunnel(Tunnel {
-            src: Ipv4Addr::new(192, 0, 2, 1),
-            dst: Ipv4Addr::new(192, 0, 2, 2),
+            src: Ipv4Addr::new(198, 18, 200, 1),
+            dst: Ipv4Addr::new(198, 18, 200, 2),
             ttl: 64,
             df: DfPolicy::Copy,
         });

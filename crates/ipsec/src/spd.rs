@@ -285,10 +285,10 @@ mod tests {
 
     fn spd() -> Spd {
         Spd::new(vec![
-            // DNS to 10.1.0.0/16 passes in the clear.
+            // DNS to 198.19.0.0/17 passes in the clear.
             Policy {
                 selector: Selector {
-                    dst: cidr("10.1.0.0/16"),
+                    dst: cidr("198.19.0.0/17"),
                     protocol: Some(17),
                     dst_ports: PortRange::one(53),
                     ..Selector::ANY
@@ -298,8 +298,8 @@ mod tests {
             // Everything else between the two subnets is protected.
             Policy {
                 selector: Selector {
-                    src: cidr("10.0.0.0/16"),
-                    dst: cidr("10.1.0.0/16"),
+                    src: cidr("198.18.0.0/17"),
+                    dst: cidr("198.19.0.0/17"),
                     ..Selector::ANY
                 },
                 action: Action::Protect(0x1000),
@@ -331,20 +331,20 @@ mod tests {
     #[test]
     fn first_match_wins_and_hits_are_counted() {
         let mut s = spd();
-        let dns = udp([10, 0, 0, 1], [10, 1, 0, 1], 5000, 53);
+        let dns = udp([198, 18, 0, 1], [198, 19, 0, 1], 5000, 53);
         assert_eq!(s.lookup(&dns), Some((0, Action::Bypass)));
-        let other = udp([10, 0, 0, 1], [10, 1, 0, 1], 5000, 54);
+        let other = udp([198, 18, 0, 1], [198, 19, 0, 1], 5000, 54);
         assert_eq!(s.lookup(&other), Some((1, Action::Protect(0x1000))));
-        let mut telnet = udp([10, 0, 0, 1], [10, 1, 0, 1], 5000, 23);
+        let mut telnet = udp([198, 18, 0, 1], [198, 19, 0, 1], 5000, 23);
         telnet.protocol = 6;
         // The protect rule comes first for telnet between the subnets...
         assert_eq!(s.lookup(&telnet), Some((1, Action::Protect(0x1000))));
         // ...and the discard rule elsewhere.
-        telnet.dst = [192, 0, 2, 1].into();
+        telnet.dst = [198, 18, 200, 1].into();
         assert_eq!(s.decide_outbound(&telnet), Action::Discard);
-        let high = udp([192, 0, 2, 7], [192, 0, 2, 1], 1024, 9);
+        let high = udp([198, 18, 200, 7], [198, 18, 200, 1], 1024, 9);
         assert_eq!(s.lookup(&high), Some((3, Action::Bypass)));
-        let low = udp([192, 0, 2, 7], [192, 0, 2, 1], 1023, 9);
+        let low = udp([198, 18, 200, 7], [198, 18, 200, 1], 1023, 9);
         assert_eq!(s.decide_outbound(&low), Action::Discard);
         assert_eq!(s.hits(), &[1, 2, 1, 1]);
         assert_eq!(s.stats.no_match, 1);
@@ -355,8 +355,8 @@ mod tests {
     fn datagrams_without_ports_match_only_any_ports() {
         let mut s = spd();
         let icmp = Flow {
-            src: [10, 0, 0, 1].into(),
-            dst: [10, 1, 2, 3].into(),
+            src: [198, 18, 0, 1].into(),
+            dst: [198, 19, 2, 3].into(),
             protocol: 1,
             src_port: None,
             dst_port: None,
@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(s.lookup(&icmp), Some((1, Action::Protect(0x1000))));
         let frag = Flow {
             protocol: 17,
-            dst: [192, 0, 2, 1].into(),
+            dst: [198, 18, 200, 1].into(),
             ..icmp
         };
         assert_eq!(s.lookup(&frag), None);
@@ -373,7 +373,7 @@ mod tests {
     #[test]
     fn inbound_checks_of_rfc4301_section_5_2() {
         let mut s = spd();
-        let flow = udp([10, 0, 0, 1], [10, 1, 0, 1], 5000, 80);
+        let flow = udp([198, 18, 0, 1], [198, 19, 0, 1], 5000, 80);
         assert_eq!(
             s.check_inbound(&flow, Arrival::Protected(0x1000)),
             InboundVerdict::Accept
@@ -386,7 +386,7 @@ mod tests {
             s.check_inbound(&flow, Arrival::Protected(0x2000)),
             InboundVerdict::Drop("ipsec.wrong_sa")
         );
-        let dns = udp([10, 0, 0, 1], [10, 1, 0, 1], 5000, 53);
+        let dns = udp([198, 18, 0, 1], [198, 19, 0, 1], 5000, 53);
         assert_eq!(
             s.check_inbound(&dns, Arrival::Plain),
             InboundVerdict::Accept
@@ -395,7 +395,7 @@ mod tests {
             s.check_inbound(&dns, Arrival::Protected(0x1000)),
             InboundVerdict::Drop("ipsec.wrong_sa")
         );
-        let nothing = udp([192, 0, 2, 1], [192, 0, 2, 2], 1, 2);
+        let nothing = udp([198, 18, 200, 1], [198, 18, 200, 2], 1, 2);
         assert_eq!(
             s.check_inbound(&nothing, Arrival::Plain),
             InboundVerdict::Drop("ipsec.spd_no_match")
@@ -411,12 +411,12 @@ mod tests {
         d[2..4].copy_from_slice(&28u16.to_be_bytes());
         d[8] = 64;
         d[9] = 17;
-        d[12..16].copy_from_slice(&[10, 0, 0, 1]);
-        d[16..20].copy_from_slice(&[10, 1, 0, 1]);
+        d[12..16].copy_from_slice(&[198, 18, 0, 1]);
+        d[16..20].copy_from_slice(&[198, 19, 0, 1]);
         d[20..24].copy_from_slice(&[0x13, 0x88, 0x00, 0x35]);
         assert_eq!(
             Flow::from_ipv4(&d),
-            Some(udp([10, 0, 0, 1], [10, 1, 0, 1], 5000, 53))
+            Some(udp([198, 18, 0, 1], [198, 19, 0, 1], 5000, 53))
         );
         // A later fragment has no ports.
         d[6..8].copy_from_slice(&0x0010u16.to_be_bytes());

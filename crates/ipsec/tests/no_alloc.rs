@@ -69,8 +69,8 @@ fn datagram(len: usize) -> Vec<u8> {
     ip.set_total_len(len as u16);
     ip.set_ttl(64);
     ip.set_protocol(Protocol::UDP);
-    ip.set_src_addr(Ipv4Addr::new(10, 0, 0, 1));
-    ip.set_dst_addr(Ipv4Addr::new(10, 1, 0, 1));
+    ip.set_src_addr(Ipv4Addr::new(198, 18, 0, 1));
+    ip.set_dst_addr(Ipv4Addr::new(198, 19, 0, 1));
     ip.fill_checksum();
     d
 }
@@ -88,8 +88,8 @@ fn encrypt_and_decrypt_do_not_allocate() {
             for esn in [false, true] {
                 let mode = if tunnel {
                     Mode::Tunnel(Tunnel {
-                        src: Ipv4Addr::new(192, 0, 2, 1),
-                        dst: Ipv4Addr::new(192, 0, 2, 2),
+                        src: Ipv4Addr::new(198, 18, 200, 1),
+                        dst: Ipv4Addr::new(198, 18, 200, 2),
                         ttl: 64,
                         df: DfPolicy::Copy,
                     })

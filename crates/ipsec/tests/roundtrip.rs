@@ -23,8 +23,8 @@ fn datagram(proto: u8, payload: &[u8], ident: u16) -> Vec<u8> {
     ip.set_flags_and_offset(ident % 2 == 0, false, 0);
     ip.set_ttl(64);
     ip.set_protocol(Protocol(proto));
-    ip.set_src_addr(Ipv4Addr::new(10, 0, 0, 1));
-    ip.set_dst_addr(Ipv4Addr::new(10, 1, 0, 1));
+    ip.set_src_addr(Ipv4Addr::new(198, 18, 0, 1));
+    ip.set_dst_addr(Ipv4Addr::new(198, 19, 0, 1));
     ip.fill_checksum();
     d
 }
@@ -32,8 +32,8 @@ fn datagram(proto: u8, payload: &[u8], ident: u16) -> Vec<u8> {
 fn params(alg: Algorithm, tunnel: bool, esn: bool, seed: u8) -> SaParams {
     let mode = if tunnel {
         Mode::Tunnel(Tunnel {
-            src: Ipv4Addr::new(192, 0, 2, 1),
-            dst: Ipv4Addr::new(192, 0, 2, 2),
+            src: Ipv4Addr::new(198, 18, 200, 1),
+            dst: Ipv4Addr::new(198, 18, 200, 2),
             ttl: 64,
             df: DfPolicy::Copy,
         })

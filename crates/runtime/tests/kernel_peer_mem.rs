@@ -72,31 +72,7 @@ fn udp_to(
 /// A TCP segment (ACK|PSH, timestamps-free) from A to B carrying `payload` at `seq`, with the
 /// checksum field as `mode` leaves it.
 fn tcp_to(payload: &[u8], seq: u32, mode: ChecksumMode, df: bool) -> Vec<u8> {
-    let mut t = tcp::Repr {
-        src_port: 40000,
-        dst_port: 5001,
-        seq: SeqNumber(seq),
-        ack_number: SeqNumber(0),
-        flags: Flags::PSH,
-        reserved: 0,
-        window: 500,
-        urgent: 0,
-        options: tcp::Options::default(),
-        payload_len: payload.len(),
-    };
-    t.set_ack(Some(SeqNumber(7)));
-    let ip = ipv4::Repr {
-        dont_frag: df,
-        ..ipv4::Repr::new(A, B, Protocol::TCP, t.buffer_len(), 64)
-    };
-    let mut d = vec![0u8; ip.buffer_len()];
-    d[40..].copy_from_slice(payload);
-    t.emit(&mut tcp::Packet::new_unchecked(&mut d[20..]), A, B, mode);
-    ip.emit(
-        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
-        ChecksumMode::Compute,
-    );
-    d
+    tcp_segment(A, B, payload, seq, mode, df)
 }
 
 fn kernel_lab(partial: Option<bool>) -> Lab {

@@ -374,37 +374,6 @@ fn tcp_over_esp_advertises_an_mss_that_leaves_room_for_esp() {
     l.finish();
 }
 
-/// A TCP segment from A to C carrying `payload` at `seq`, its checksum as `mode` leaves it
-/// (`Offload`: the pseudo-header sum only, what a Linux peer with checksum offload sends).
-fn tcp_a_to_c(payload: &[u8], seq: u32, mode: burst_wire::ChecksumMode) -> Vec<u8> {
-    use burst_wire::tcp::{self, Flags, SeqNumber};
-    let mut t = tcp::Repr {
-        src_port: 40000,
-        dst_port: 5001,
-        seq: SeqNumber(seq),
-        ack_number: SeqNumber(0),
-        flags: Flags::PSH,
-        reserved: 0,
-        window: 500,
-        urgent: 0,
-        options: tcp::Options::default(),
-        payload_len: payload.len(),
-    };
-    t.set_ack(Some(SeqNumber(7)));
-    let ip = ipv4::Repr {
-        dont_frag: true,
-        ..ipv4::Repr::new(A, C, Protocol::TCP, t.buffer_len(), 64)
-    };
-    let mut d = vec![0u8; ip.buffer_len()];
-    d[40..].copy_from_slice(payload);
-    t.emit(&mut tcp::Packet::new_unchecked(&mut d[20..]), A, C, mode);
-    ip.emit(
-        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
-        burst_wire::ChecksumMode::Compute,
-    );
-    d
-}
-
 /// A Linux peer with its default offloads (partial checksums, TSO) behind the tunnel: ESP
 /// seals whole datagrams, so burst completes a partial checksum and cuts a super-frame into
 /// segments that fit once sealed, in software, before sealing each (no fragmentation-needed
@@ -426,12 +395,22 @@ fn a_kernel_peers_partial_checksums_and_super_frames_are_finished_before_sealing
     let (_, mut from_burst) = tunnel_peer();
     let data: Vec<u8> = (0..20_000).map(|i| (i * 7 + i / 251) as u8).collect();
     // One partial-checksum segment that fits, then a 20,000-byte super-frame.
-    l.send_from_a(&tcp_a_to_c(
+    l.send_from_a(&tcp_segment(
+        A,
+        C,
         &data[..1000],
         100,
         burst_wire::ChecksumMode::Offload,
+        true,
     ));
-    l.send_from_a(&tcp_a_to_c(&data, 1100, burst_wire::ChecksumMode::Offload));
+    l.send_from_a(&tcp_segment(
+        A,
+        C,
+        &data,
+        1100,
+        burst_wire::ChecksumMode::Offload,
+        true,
+    ));
     l.run_for(Nanos::from_millis(50));
     let got = take(&mut l, 1);
     let mut payload = Vec::new();

@@ -10,7 +10,6 @@ use burst_port::Nanos;
 use burst_runtime::ctl::{Request, Response};
 use burst_wire::icmpv4;
 use burst_wire::ipv4::{self, Protocol};
-use burst_wire::{udp, ChecksumMode};
 use common::router_lab::*;
 
 /// burst's own address on b: the masquerade pool.
@@ -40,28 +39,6 @@ fn fw_lab(extra: &str) -> Lab {
         )),
         ..Opts::default()
     })
-}
-
-fn udp_dg(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let u = udp::Repr {
-        src_port: sport,
-        dst_port: dport,
-        payload_len: payload.len(),
-    };
-    let ip = ipv4::Repr::new(src, dst, Protocol::UDP, u.buffer_len(), 64);
-    let mut d = vec![0u8; ip.buffer_len()];
-    d[28..].copy_from_slice(payload);
-    u.emit(
-        &mut udp::Packet::new_unchecked(&mut d[20..]),
-        src,
-        dst,
-        ChecksumMode::Compute,
-    );
-    ip.emit(
-        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
-        ChecksumMode::Compute,
-    );
-    d
 }
 
 /// A TCP segment with `flags` (and an MSS option on SYNs), built by hand.

@@ -12,8 +12,8 @@ use crate::sad::Sad;
 use crate::stats::DropReason;
 use crate::testutil::hex;
 
-const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const A: Ipv4Addr = Ipv4Addr::new(198, 18, 200, 1);
+const B: Ipv4Addr = Ipv4Addr::new(198, 18, 200, 2);
 const ROOM: usize = 64;
 
 /// An IPv4 datagram with a valid checksum.
@@ -374,8 +374,8 @@ fn tunnel_outer_header_follows_the_sa() {
         let mut sa = Sa::new(&params(alg, vec![1; alg.key_len()], 0x777, false, mode)).unwrap();
         sa.set_last_seq_out(0x1_0002);
         let mut d = datagram(
-            Ipv4Addr::new(10, 0, 0, 1),
-            Ipv4Addr::new(10, 1, 0, 1),
+            Ipv4Addr::new(198, 18, 0, 1),
+            Ipv4Addr::new(198, 19, 0, 1),
             17,
             &[9; 30],
         );

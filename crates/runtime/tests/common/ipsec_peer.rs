@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use crate::common::router_lab::*;
 use burst_ipsec::{Algorithm, DfPolicy, DropReason, Mode, PacketBuf, Sa, SaParams, Tunnel};
 use burst_wire::ipv4::{self, Protocol};
-use burst_wire::{udp, ChecksumMode};
+use burst_wire::ChecksumMode;
 
 /// burst's address on b.
 pub const R_B_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 254);
@@ -182,28 +182,6 @@ pub fn echo(ty: u8, src: Ipv4Addr, dst: Ipv4Addr, seq: u16) -> Vec<u8> {
     let ip = ipv4::Repr::new(src, dst, Protocol::ICMP, m.len(), 64);
     let mut d = vec![0u8; ip.buffer_len()];
     d[20..].copy_from_slice(&m);
-    ip.emit(
-        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
-        ChecksumMode::Compute,
-    );
-    d
-}
-
-pub fn udp_dg(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let u = udp::Repr {
-        src_port: sport,
-        dst_port: dport,
-        payload_len: payload.len(),
-    };
-    let ip = ipv4::Repr::new(src, dst, Protocol::UDP, u.buffer_len(), 64);
-    let mut d = vec![0u8; ip.buffer_len()];
-    d[28..].copy_from_slice(payload);
-    u.emit(
-        &mut udp::Packet::new_unchecked(&mut d[20..]),
-        src,
-        dst,
-        ChecksumMode::Compute,
-    );
     ip.emit(
         &mut ipv4::Packet::new_unchecked(&mut d[..20]),
         ChecksumMode::Compute,

@@ -215,6 +215,73 @@ pub fn lab(o: Opts) -> Lab {
     l
 }
 
+/// A UDP datagram from `src`:`sport` to `dst`:`dport` with `payload`, checksums computed.
+pub fn udp_dg(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let u = udp::Repr {
+        src_port: sport,
+        dst_port: dport,
+        payload_len: payload.len(),
+    };
+    let ip = ipv4::Repr::new(src, dst, Protocol::UDP, u.buffer_len(), 64);
+    let mut d = vec![0u8; ip.buffer_len()];
+    d[28..].copy_from_slice(payload);
+    u.emit(
+        &mut udp::Packet::new_unchecked(&mut d[20..]),
+        src,
+        dst,
+        ChecksumMode::Compute,
+    );
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
+        ChecksumMode::Compute,
+    );
+    d
+}
+
+/// A TCP segment (PSH|ACK, ack 7, window 500, ports 40000 → 5001) from `src` to `dst` carrying
+/// `payload` at `seq`, its checksum as `mode` leaves it (`Offload`: the pseudo-header sum only,
+/// what a kernel with checksum offload sends).
+pub fn tcp_segment(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    payload: &[u8],
+    seq: u32,
+    mode: ChecksumMode,
+    df: bool,
+) -> Vec<u8> {
+    use burst_wire::tcp::{self, Flags, SeqNumber};
+    let mut t = tcp::Repr {
+        src_port: 40000,
+        dst_port: 5001,
+        seq: SeqNumber(seq),
+        ack_number: SeqNumber(0),
+        flags: Flags::PSH,
+        reserved: 0,
+        window: 500,
+        urgent: 0,
+        options: tcp::Options::default(),
+        payload_len: payload.len(),
+    };
+    t.set_ack(Some(SeqNumber(7)));
+    let ip = ipv4::Repr {
+        dont_frag: df,
+        ..ipv4::Repr::new(src, dst, Protocol::TCP, t.buffer_len(), 64)
+    };
+    let mut d = vec![0u8; ip.buffer_len()];
+    d[40..].copy_from_slice(payload);
+    t.emit(
+        &mut tcp::Packet::new_unchecked(&mut d[20..]),
+        src,
+        dst,
+        mode,
+    );
+    ip.emit(
+        &mut ipv4::Packet::new_unchecked(&mut d[..20]),
+        ChecksumMode::Compute,
+    );
+    d
+}
+
 /// An IPv4 datagram from `src` to `dst` carrying a UDP payload of `len` bytes.
 pub fn udp_datagram(src: Ipv4Addr, dst: Ipv4Addr, len: usize, ttl: u8, df: bool) -> Vec<u8> {
     let u = udp::Repr {
