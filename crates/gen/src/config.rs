@@ -705,8 +705,7 @@ impl RawGen {
         if self.stream.is_empty() && self.client.is_empty() && self.server.is_empty() {
             return Err(invalid(
                 "stream",
-                "at least one [[stream]] (or [[client]] / [[server]]) is required (see \
-                 docs/gen.md)",
+                "at least one [[stream]] is required (or a [[client]] / [[server]]; see docs/gen.md)",
             ));
         }
         let mut clients: Vec<ClientConfig> = Vec::with_capacity(self.client.len());

@@ -402,8 +402,7 @@ impl ResponseParser {
             return Err(BadResponse("bad header name"));
         }
         let lower = b.to_ascii_lowercase();
-        for k in 0..NAMES.len() {
-            let name = NAMES[k];
+        for (k, name) in NAMES.iter().enumerate() {
             if self.cand & (1 << k) != 0 && name.get(self.pos as usize) != Some(&lower) {
                 self.cand &= !(1 << k);
             }
@@ -481,11 +480,7 @@ impl ResponseParser {
                     return Err(BadResponse("transfer coding other than chunked"));
                 }
             }
-            CONNECTION => {
-                if matched && self.pos == 5 {
-                    self.flags |= F_CLOSE;
-                }
-            }
+            CONNECTION if matched && self.pos == 5 => self.flags |= F_CLOSE,
             _ => {}
         }
         self.flags &= !F_MATCHING;
@@ -610,9 +605,7 @@ impl RequestParser {
                 }
                 continue;
             }
-            if self.inner.st == St::LineStart && b == b'\n'
-                || self.inner.st == St::HeadLf && b == b'\n'
-            {
+            if b == b'\n' && matches!(self.inner.st, St::LineStart | St::HeadLf) {
                 let p = &self.inner;
                 if p.flags & F_CHUNKED != 0 || (p.flags & F_LENGTH != 0 && p.num > 0) {
                     return Err(BadResponse("request with a body"));

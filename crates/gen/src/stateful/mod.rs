@@ -17,9 +17,13 @@
 //! Not yet wired into `burst gen`'s run loop: the DPDK cores, the live line and the reports
 //! use only the stateless streams so far (docs/gen.md, "Stateful TCP and HTTP").
 
+pub mod client;
 pub mod config;
 pub mod http;
+pub mod server;
 pub mod stats;
 
+pub use client::Client;
 pub use config::{ClientConfig, Load, ServerConfig, ServerWork, Work};
+pub use server::Server;
 pub use stats::{ClientStats, Failure, Failures, ServerStats};
