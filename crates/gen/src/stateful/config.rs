@@ -4,7 +4,7 @@
 //! "Stateful TCP and HTTP"). The impossible target is refused here, with the arithmetic:
 //!
 //! ```text
-//! gen.toml:9:15: client[0].concurrency: 70000 concurrent connections need 70000 distinct (source address, source port, server) tuples, but the sources give 1 address × 10000 ports × 2 servers = 20000: lower concurrency, or widen sources.addresses / sources.ports, or add servers
+//! gen.toml:14:15: client[0].concurrency: 70000 concurrent connections need 70000 distinct (source address, source port, server) tuples, but the sources give 1 address × 10000 ports × 2 servers = 20000: lower concurrency, or widen sources.addresses / sources.ports, or add servers
 //! ```
 
 use core::net::{Ipv4Addr, SocketAddrV4};
