@@ -448,6 +448,72 @@ fn program_rounds_byte_exact() {
     assert_eq!(w.server().stats().requests, 30);
 }
 
+fn program_wire(p: Program, concurrency: u64, requests: u64) -> Wire {
+    let mut cfg = http_client(Load::Closed { concurrency }, Some(requests), 1, false);
+    cfg.work = Work::Program(p);
+    Wire::new(&cfg, move |b| {
+        let cfg = ServerConfig {
+            name: "s".into(),
+            listen: SocketAddrV4::new(SRV, 80),
+            work: ServerWork::Program(p),
+            backlog: 1024,
+            cores: vec![0],
+        };
+        let body = Server::body(&cfg);
+        Peer::Server(Box::new(Server::new(&cfg, b, body).unwrap()))
+    })
+}
+
+/// One-way programs: an upload larger than the send buffer (the round ends when the last
+/// byte is queued), and a download the server starts on its own.
+#[test]
+fn program_upload_and_download() {
+    let up = Program {
+        send: 200 * 1024,
+        expect: 0,
+        delay: Nanos::ZERO,
+        repeat: 1,
+    };
+    let mut w = program_wire(up, 2, 4);
+    w.run(Nanos::from_secs(60));
+    let s = w.client.stats();
+    assert_eq!(s.failures.total(), 0, "{:?}", s.failures);
+    assert_eq!((s.responses, s.tx_bytes), (4, 4 * 200 * 1024));
+    assert_eq!(w.server().stats().rx_bytes, 4 * 200 * 1024);
+    let down = Program {
+        send: 0,
+        expect: 100 * 1024,
+        delay: Nanos::ZERO,
+        repeat: 1,
+    };
+    let mut w = program_wire(down, 2, 4);
+    w.run(Nanos::from_secs(60));
+    let s = w.client.stats();
+    assert_eq!(s.failures.total(), 0, "{:?}", s.failures);
+    assert_eq!(
+        (s.responses, s.body_bytes, s.body_mismatches),
+        (4, 4 * 100 * 1024, 0)
+    );
+}
+
+/// A chunked response (from a server that is not ours) is read to its end; the status
+/// counts.
+#[test]
+fn chunked_and_non_2xx() {
+    let raw: &[u8] =
+        b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let mut cfg = http_client(Load::Closed { concurrency: 2 }, Some(6), 3, false);
+    cfg.check_body = false;
+    let mut w = Wire::new(&cfg, |b| Peer::Raw(b.listen(None, 80, 64).unwrap(), raw));
+    w.run(Nanos::from_secs(10));
+    let s = w.client.stats();
+    assert_eq!(s.failures.total(), 0, "{:?}", s.failures);
+    assert_eq!(
+        (s.responses, s.non_2xx, s.body_bytes, s.connects),
+        (6, 6, 30, 2)
+    );
+}
+
 /// Nobody listens: every SYN is answered with a reset.
 #[test]
 fn refused() {
@@ -663,6 +729,11 @@ cores = [1]
             "cores = [1]",
             "cores = [2]",
             "server[1].cores: core 2 does not exist",
+        ),
+        (
+            "send = 100",
+            "send = 0",
+            "server[1].program.repeat: rounds are kept in step",
         ),
         (
             "response_bytes = \"64KiB\"",

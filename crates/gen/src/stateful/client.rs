@@ -273,7 +273,7 @@ impl Client {
             }
         }
         if let Some(e) = self.end {
-            if self.open > 0 || now < e {
+            if now < e {
                 at(e);
             }
         }
@@ -476,13 +476,6 @@ impl Client {
         }
         self.arm(idx, now + self.cfg.timeout);
         self.push(stack, now, idx);
-        // A program round that expects nothing is complete once its bytes are queued.
-        let c = &self.conns[idx];
-        if c.phase == Phase::Request && c.sent_left == 0 && c.rx_left == 0 {
-            if let Work::Program(_) = self.cfg.work {
-                self.complete(stack, now, idx, 200);
-            }
-        }
     }
 
     /// Queues as much of the current request as the send buffer takes.
@@ -510,6 +503,11 @@ impl Client {
             c.sent_left -= n as u64;
             c.active = now;
             self.stats.tx_bytes += n as u64;
+        }
+        // A program round that expects nothing is complete once its bytes are queued (only
+        // with `repeat = 1`, which validation enforces: no recursion through the next round).
+        if c.sent_left == 0 && c.rx_left == 0 && matches!(self.cfg.work, Work::Program(_)) {
+            self.complete(stack, now, idx, 200);
         }
     }
 

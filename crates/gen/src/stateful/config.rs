@@ -408,6 +408,13 @@ fn check_program(key: &str, p: RawProgram) -> Result<Program, Invalid> {
             "1..=1000000 rounds per connection",
         ));
     }
+    if repeat > 1 && (p.send.0 == 0 || p.expect.0 == 0) {
+        return Err(invalid(
+            format!("{key}.repeat"),
+            "rounds are kept in step by both directions: with send = 0 or expect = 0 use \
+             repeat = 1 (and put every byte in the one round)",
+        ));
+    }
     Ok(Program {
         send: p.send.0,
         expect: p.expect.0,
