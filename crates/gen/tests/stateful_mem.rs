@@ -514,6 +514,21 @@ fn chunked_and_non_2xx() {
     );
 }
 
+/// The run ends while handshakes are under way: those connections are closed unused, and
+/// nothing is counted as failed.
+#[test]
+fn end_during_handshakes() {
+    let mut cfg = http_client(Load::Closed { concurrency: 10 }, None, 1, true);
+    cfg.duration = Some(Nanos::from_micros(1500));
+    let mut w = Wire::new(&cfg, http_server(100));
+    w.delay = ms(1);
+    w.run(Nanos::from_secs(10));
+    let s = w.client.stats();
+    assert!(w.client.is_done(w.now));
+    assert_eq!((s.connects, s.established, s.closed), (10, 10, 10));
+    assert_eq!((s.requests, s.failures.total()), (0, 0));
+}
+
 /// Nobody listens: every SYN is answered with a reset.
 #[test]
 fn refused() {

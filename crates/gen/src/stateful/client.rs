@@ -426,6 +426,8 @@ impl Client {
             self.stats.established += 1;
             let may = self.may_request(now);
             let c = &mut self.conns[idx];
+            // No longer connecting (for `release` below; `start_request` sets it again).
+            c.phase = Phase::Request;
             record(&mut self.stats.connect_ns, (now - c.t0).0);
             c.active = now;
             if may {
