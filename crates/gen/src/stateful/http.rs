@@ -728,6 +728,54 @@ mod tests {
             .is_err());
     }
 
+    /// Random bytes never panic either parser, and valid responses built at random parse to
+    /// the same result however they are split.
+    #[test]
+    fn random_input_and_splits() {
+        let mut rng = burst_port::clock::SplitMix64::new(14);
+        let alphabet = b"HTTP/1.0 2: \r\n;abcdefContent-LengthTransfer-Encodingchunked09";
+        for _ in 0..20_000 {
+            let n = (rng.next_u64() % 200) as usize;
+            let junk: Vec<u8> = (0..n)
+                .map(|_| {
+                    let r = rng.next_u64();
+                    if r % 4 == 0 {
+                        r as u8 >> 1
+                    } else {
+                        alphabet[(r >> 8) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            let mut p = ResponseParser::new();
+            let _ = p.feed(&junk, |_, _| {});
+            let mut q = RequestParser::new();
+            let _ = q.feed(&junk);
+        }
+        for i in 0..500u64 {
+            let len = rng.next_u64() % 3000;
+            let body = super::body(len);
+            let mut r = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+            r.extend(std::iter::repeat_n(b'p', (i % 50) as usize));
+            if i % 2 == 0 {
+                r.extend_from_slice(format!("\r\nContent-Length: {len}\r\n\r\n").as_bytes());
+                r.extend_from_slice(&body);
+            } else {
+                r.extend_from_slice(b"\r\nTransfer-Encoding: chunked\r\n\r\n");
+                for piece in body.chunks(1 + (i as usize % 700)) {
+                    r.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    r.extend_from_slice(piece);
+                    r.extend_from_slice(b"\r\n");
+                }
+                r.extend_from_slice(b"0\r\n\r\n");
+            }
+            let step = 1 + (rng.next_u64() % 64) as usize;
+            let (s, b, _, used) = parse(&r, step).unwrap();
+            assert_eq!((s, used), (200, r.len()));
+            assert_eq!(b, body);
+            assert!(body_matches(0, &b));
+        }
+    }
+
     #[test]
     fn body_pattern() {
         let b = body(4096);
