@@ -775,4 +775,9 @@ cores = [1]
 fn per_connection_state_size() {
     assert_eq!(CONN_STATE_BYTES, 104, "client Conn");
     assert_eq!(SCONN_STATE_BYTES, 96, "server SConn");
+    // For the record (docs/gen.md): what the TCP engine adds per connection.
+    eprintln!(
+        "client {CONN_STATE_BYTES} B, server {SCONN_STATE_BYTES} B, tcp Connection {} B",
+        core::mem::size_of::<burst_tcp::Connection>()
+    );
 }
