@@ -264,13 +264,23 @@ pub(crate) fn run(a: GenArgs) -> anyhow::Result<()> {
     };
     if a.check {
         println!(
-            "{}: ok ({} stream(s), {} port(s), {} core(s))",
+            "{}: ok ({} stream(s), {} client(s), {} server(s), {} port(s), {} core(s))",
             path.display(),
             cfg.streams.len(),
+            cfg.clients.len(),
+            cfg.servers.len(),
             cfg.ports.len(),
             cfg.cores()
         );
         return Ok(());
+    }
+    if !cfg.clients.is_empty() || !cfg.servers.is_empty() {
+        bail!(
+            "{}: [[client]] and [[server]] are validated (--check) but not yet run by `burst gen`: \
+             the stateful engines exist as a library (burst_gen::stateful) only; see docs/gen.md, \
+             \"Stateful TCP and HTTP\"",
+            path.display()
+        );
     }
     if cfg.backend == burst_runtime::config::Backend::Mem {
         bail!(

@@ -19,6 +19,9 @@ use burst_wire::ethernet::MacAddr;
 use serde::{Deserialize, Deserializer};
 
 use crate::size::SizeSpec;
+use crate::stateful::config::{
+    validate_client, validate_server, ClientConfig, RawClient, RawServer, ServerConfig,
+};
 use crate::template::{self, Protocol, TcpFlagsSpec};
 
 /// Ethernet preamble, start-of-frame delimiter and inter-frame gap: the bytes a frame costs on
@@ -38,6 +41,10 @@ pub struct GenConfig {
     pub ports: Vec<PortConfig>,
     /// Streams, in file order (their index is the stream id in every signature).
     pub streams: Vec<StreamConfig>,
+    /// Stateful clients (`[[client]]`), in file order.
+    pub clients: Vec<ClientConfig>,
+    /// Stateful servers (`[[server]]`), in file order.
+    pub servers: Vec<ServerConfig>,
     /// Test-wide settings.
     pub test: TestConfig,
     /// `dpdk` (real ports) or `mem` (tests).
@@ -295,6 +302,10 @@ struct RawGen {
     port: Vec<RawPort>,
     #[serde(default)]
     stream: Vec<RawStream>,
+    #[serde(default)]
+    client: Vec<RawClient>,
+    #[serde(default)]
+    server: Vec<RawServer>,
     #[serde(default)]
     test: RawTest,
     #[serde(default)]
@@ -691,11 +702,33 @@ impl RawGen {
             }
         }
         let test = validate_test(self.test, &ports)?;
-        if self.stream.is_empty() {
+        if self.stream.is_empty() && self.client.is_empty() && self.server.is_empty() {
             return Err(invalid(
                 "stream",
-                "at least one [[stream]] is required (see docs/gen.md)",
+                "at least one [[stream]] is required (or a [[client]] / [[server]]; see docs/gen.md)",
             ));
+        }
+        let mut clients: Vec<ClientConfig> = Vec::with_capacity(self.client.len());
+        for (i, c) in self.client.into_iter().enumerate() {
+            let c = validate_client(i, c, eal.cores)?;
+            if clients.iter().any(|o| o.name == c.name) {
+                return Err(invalid(
+                    format!("client[{i}].name"),
+                    format!("duplicate client name {}", c.name),
+                ));
+            }
+            clients.push(c);
+        }
+        let mut servers: Vec<ServerConfig> = Vec::with_capacity(self.server.len());
+        for (i, s) in self.server.into_iter().enumerate() {
+            let s = validate_server(i, s, eal.cores)?;
+            if servers.iter().any(|o| o.listen == s.listen) {
+                return Err(invalid(
+                    format!("server[{i}].listen"),
+                    format!("another [[server]] already listens on {}", s.listen),
+                ));
+            }
+            servers.push(s);
         }
         if self.stream.len() > usize::from(u16::MAX) {
             return Err(invalid("stream", "at most 65535 streams"));
@@ -715,6 +748,8 @@ impl RawGen {
             eal,
             ports,
             streams,
+            clients,
+            servers,
             test,
             backend,
             text: text.to_string(),

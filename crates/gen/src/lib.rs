@@ -16,7 +16,9 @@
 //! incremental checksums), [`signature`], [`pace`] (rate control and catch-up), [`rx`]
 //! (sequence tracking and jitter), [`engine`] (one core), [`run`] (threads or a virtual-clock
 //! simulation, the supervisor), [`report`], [`plot`], [`rfc2544`], [`arp`], and `dpdk`
-//! (feature `dpdk`: EAL, ports, pinned cores). See docs/gen.md.
+//! (feature `dpdk`: EAL, ports, pinned cores); [`stateful`] holds the stateful TCP and HTTP
+//! client and server engines (`[[client]]`, `[[server]]`), not yet run by `burst gen`. See
+//! docs/gen.md.
 
 pub mod arp;
 pub mod config;
@@ -32,6 +34,7 @@ pub mod run;
 pub mod rx;
 pub mod signature;
 pub mod size;
+pub mod stateful;
 pub mod template;
 
 pub use config::GenConfig;
