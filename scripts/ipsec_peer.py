@@ -2,10 +2,14 @@
 """scapy's SecurityAssociation as burst's live IPsec peer (scripts/smoke-ipsec.sh), run inside
 the lab's namespace B (198.18.2.1) on its eth0.
 
-  ipsec_peer.py gateway     B as the tunnel gateway of 198.19.0.0/16: ESP from burst (SPI
-                            0x2002) is opened; ICMP echo requests and UDP datagrams inside are
-                            answered (echo) back through the tunnel (SPI 0x1002). Runs until
-                            killed.
+  ipsec_peer.py gateway     B as the tunnel gateway of 198.19.0.0/16, one tunnel-mode SA pair
+                            per transform (TUNNELS): ESP from burst is opened; ICMP echo
+                            requests and UDP datagrams inside are answered (echo) back through
+                            the tunnel of the same transform. Runs until killed.
+  ipsec_peer.py tunnel-in   the other way: for each tunnel of TUNNELS, an ESP ping from the
+                            tunnel's far host to A (198.18.1.1) through burst, whose answer
+                            must come back over ESP on the same transform. Sequence numbers
+                            from 100000 on, so they do not collide with the gateway's own.
   ipsec_peer.py transport   transport mode with burst's 198.18.2.254 (SPI 0x1001 to burst,
                             0x2001 from it): pings and UDP echo over ESP, then a replay, a
                             forged packet, an unknown SPI and plain traffic, none answered.
@@ -42,9 +46,42 @@ ALGORITHMS = [
 ]
 
 
-def alg_keys(spi, crypt):
+# Tunnel mode, scapy as the gateway of 198.19.0.0/16 (burst's side: 198.18.1.0/24): name, the
+# far host, SPI to burst, SPI from burst, crypt_algo, key length, auth_algo, ESN. The first is
+# the catch-all 198.19.0.0/16 (keys K_TIN/K_TOUT); the others own a /24 each.
+TUNNELS = [
+    ("tunnel aes-gcm-128", "198.19.0.5", 0x1002, 0x2002, "AES-GCM", 20, None, False),
+    ("tunnel aes-gcm-256 esn", "198.19.1.5", 0x1021, 0x2021, "AES-GCM", 36, None, True),
+    ("tunnel chacha20-poly1305 esn", "198.19.2.5", 0x1022, 0x2022, "CHACHA20-POLY1305", 36,
+     None, True),
+    ("tunnel aes-cbc-256-hmac-sha256", "198.19.3.5", 0x1023, 0x2023, "AES-CBC", 32,
+     "SHA2-256-128", False),
+    ("tunnel null-hmac-sha256", "198.19.4.5", 0x1024, 0x2024, "NULL", 0, "SHA2-256-128", False),
+]
+HOST_A = "198.18.1.1"
+
+
+def tunnel_sas(spi_in, spi_out, crypt, klen, auth, esn):
+    """(to burst, from burst) SecurityAssociations of one TUNNELS entry."""
+    sas = []
+    for spi, hdr in ((spi_in, (PEER, BURST)), (spi_out, (BURST, PEER))):
+        if spi in (0x1002, 0x2002):
+            key, akey = (K_TIN if spi == 0x1002 else K_TOUT), b""
+        else:
+            key, akey = alg_keys(spi, crypt, klen)
+        kw = dict(crypt_algo=crypt, crypt_key=key, tunnel_header=IP(src=hdr[0], dst=hdr[1]))
+        if auth:
+            kw.update(auth_algo=auth, auth_key=akey)
+        if esn:
+            kw.update(esn_en=True, esn=0)
+        sas.append(SecurityAssociation(ESP, spi=spi, **kw))
+    return sas
+
+
+def alg_keys(spi, crypt, klen=None):
     """The keys smoke-ipsec.sh gives burst for `spi`: byte i is (spi & 0xff) * 8 + i."""
-    klen = {"AES-GCM": 36, "CHACHA20-POLY1305": 36, "AES-CBC": 16}[crypt]
+    if klen is None:
+        klen = {"AES-GCM": 36, "CHACHA20-POLY1305": 36, "AES-CBC": 16}[crypt]
     key = bytes(((spi & 0xFF) * 8 + i) & 0xFF for i in range(klen))
     auth = bytes(((spi & 0xFF) * 8 + 0x80 + i) & 0xFF for i in range(32))
     return key, auth
@@ -66,10 +103,14 @@ def esp_from(spi, src=BURST):
 
 
 def gateway():
-    to_burst = sa(0x1002, K_TIN, (PEER, BURST))
-    from_burst = sa(0x2002, K_TOUT, (BURST, PEER))
+    # SPI from burst -> (SA to burst, SA from burst)
+    sas = {}
+    for _, _, spi_in, spi_out, crypt, klen, auth, esn in TUNNELS:
+        to_burst, from_burst = tunnel_sas(spi_in, spi_out, crypt, klen, auth, esn)
+        sas[spi_out] = (to_burst, from_burst)
 
     def answer(p):
+        to_burst, from_burst = sas[p[ESP].spi]
         try:
             inner = from_burst.decrypt(p[IP])
         except Exception as err:  # not ours, or integrity failure
@@ -85,7 +126,10 @@ def gateway():
             return
         send(to_burst.encrypt(IP(raw(r))), iface=IFACE)
 
-    s = AsyncSniffer(iface=IFACE, lfilter=esp_from(0x2002), prn=answer, store=False)
+    def ours(p):
+        return IP in p and ESP in p and p[IP].src == BURST and p[ESP].spi in sas
+
+    s = AsyncSniffer(iface=IFACE, lfilter=ours, prn=answer, store=False)
     s.start()
     print("gateway: ready", flush=True)
     while True:
@@ -213,11 +257,40 @@ class Transport:
         return 1 if self.fails else 0
 
 
+def tunnel_in():
+    """ESP pings from each tunnel's far host to A through burst, answered over ESP."""
+    fails = 0
+    for n, (name, far, spi_in, spi_out, crypt, klen, auth, esn) in enumerate(TUNNELS):
+        to_burst, from_burst = tunnel_sas(spi_in, spi_out, crypt, klen, auth, esn)
+        seq = 0x4300 + n
+
+        def is_pong(p):
+            try:
+                r = from_burst.decrypt(p[IP].copy())  # decrypt changes p
+            except Exception:
+                return False
+            return (ICMP in r and r[IP].src == HOST_A and r[IP].dst == far and
+                    r[ICMP].type == 0 and r[ICMP].seq == seq)
+
+        ping = IP(src=far, dst=HOST_A) / ICMP(id=0x4244, seq=seq) / Raw(b"tunnel in" * 6)
+        t = Transport()
+        got = t.exchange(to_burst.encrypt(ping, seq_num=100000 + n), spi_out, 5.0, BURST,
+                         is_pong)
+        ok = any(is_pong(p) for p in got)
+        print(("PASS " if ok else "FAIL ") +
+              f"{name}: ESP ping from {far} to A answered over ESP (SPI {spi_out:#x})",
+              flush=True)
+        fails += 0 if ok else 1
+    return 1 if fails else 0
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["gateway"]:
         gateway()
     elif sys.argv[1:] == ["transport"]:
         sys.exit(Transport().run())
+    elif sys.argv[1:] == ["tunnel-in"]:
+        sys.exit(tunnel_in())
     elif sys.argv[1:] == ["algorithms"]:
         sys.exit(Transport().algorithms())
     else:

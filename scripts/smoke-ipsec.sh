@@ -12,8 +12,11 @@
 #   HMAC-SHA-256-128 without ESN (.251; scapy 2.5 leaves the ESN high half out of an ESP HMAC):
 #   an ESP ping and a UDP echo answered over ESP each;
 #   tunnel mode between burst (for A's 198.18.1.0/24) and B (scapy as the gateway of
-#   198.19.0.0/16), AES-GCM-128: A's Linux pings 198.19.0.5 and gets UDP answers through the
-#   tunnel; a plain packet from 198.19.0.0/16 is dropped;
+#   198.19.0.0/16) with every transform, one SA pair and one far /24 each: AES-GCM-128
+#   (198.19.0.5, the catch-all /16), AES-GCM-256 with ESN (198.19.1.5), ChaCha20-Poly1305 with
+#   ESN (.2.5), AES-CBC-256 + HMAC-SHA-256-128 (.3.5), NULL + HMAC-SHA-256-128 (.4.5): A's Linux
+#   pings each and gets UDP answers through the tunnel; scapy's far hosts ping A through each
+#   tunnel and get the answer over ESP; a plain packet from 198.19.0.0/16 is dropped;
 #   the counters of every drop (esp.in_replay, esp.in_icv, esp.in_unknown_spi,
 #   ipsec.drop_plain_to_protected) and of the work (ipsec.in_decrypted, ipsec.out_secured);
 #   `ctl trace` shows the IPsec verdict; burst stops cleanly.
@@ -195,6 +198,144 @@ dst = "198.18.2.1/32"
 action = "secure"
 sa = 0x2013
 
+# Tunnel mode with each further transform: 198.18.1.0/24 <-> 198.19.N.0/24, one SA pair each
+# (scripts/ipsec_peer.py TUNNELS; keys: byte i is (spi & 0xff) * 8 + i, auth + 0x80). Their
+# policies come before the catch-all 198.19.0.0/16 ones (first match wins).
+
+[[ipsec.sa]]
+spi = 0x1021
+direction = "in"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+algorithm = "aes-gcm-256"
+key = "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b"
+esn = true
+
+[[ipsec.sa]]
+spi = 0x2021
+direction = "out"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+algorithm = "aes-gcm-256"
+key = "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b"
+esn = true
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.1.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1021
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.1.0/24"
+action = "secure"
+sa = 0x2021
+
+[[ipsec.sa]]
+spi = 0x1022
+direction = "in"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+algorithm = "chacha20-poly1305"
+key = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30313233"
+esn = true
+
+[[ipsec.sa]]
+spi = 0x2022
+direction = "out"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+algorithm = "chacha20-poly1305"
+key = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30313233"
+esn = true
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.2.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1022
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.2.0/24"
+action = "secure"
+sa = 0x2022
+
+[[ipsec.sa]]
+spi = 0x1023
+direction = "in"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+algorithm = "aes-cbc-256-hmac-sha256"
+key = "18191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637"
+auth_key = "98999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"
+
+[[ipsec.sa]]
+spi = 0x2023
+direction = "out"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+algorithm = "aes-cbc-256-hmac-sha256"
+key = "18191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637"
+auth_key = "98999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.3.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1023
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.3.0/24"
+action = "secure"
+sa = 0x2023
+
+[[ipsec.sa]]
+spi = 0x1024
+direction = "in"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+algorithm = "null-hmac-sha256"
+auth_key = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+
+[[ipsec.sa]]
+spi = 0x2024
+direction = "out"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+algorithm = "null-hmac-sha256"
+auth_key = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.4.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1024
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.4.0/24"
+action = "secure"
+sa = 0x2024
+
 [[ipsec.policy]]
 direction = "in"
 src = "198.18.2.1/32"
@@ -280,16 +421,26 @@ sleep 0.5
 check "tunnel: A pings 198.19.0.5 through the tunnel" \
   ip netns exec "$A" ping -c 3 -i 0.3 -W 2 198.19.0.5
 udp_echo() {
-  ip netns exec "$A" $PY - <<'EOF'
-import socket
+  ip netns exec "$A" $PY - "${1:-198.19.0.5}" <<'EOF'
+import socket, sys
+far = sys.argv[1]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(3)
-s.sendto(b"udp through the tunnel", ("198.19.0.5", 7))
+s.sendto(b"udp through the tunnel", (far, 7))
 data, peer = s.recvfrom(2048)
-assert data == b"udp through the tunnel" and peer == ("198.19.0.5", 7), (data, peer)
+assert data == b"udp through the tunnel" and peer == (far, 7), (data, peer)
 EOF
 }
 check "tunnel: UDP from A to 198.19.0.5 answered through the tunnel" udp_echo
+# The same, once per further transform: each far /24 has its own SA pair (AES-GCM-256 with ESN,
+# ChaCha20-Poly1305 with ESN, AES-CBC-256 + HMAC-SHA-256-128, NULL + HMAC-SHA-256-128).
+for far in 198.19.1.5:aes-gcm-256 198.19.2.5:chacha20-poly1305 198.19.3.5:aes-cbc-256-hmac-sha256 198.19.4.5:null-hmac-sha256; do
+  addr=${far%%:*}
+  alg=${far#*:}
+  check "tunnel $alg: A pings $addr through the tunnel" \
+    ip netns exec "$A" ping -c 2 -i 0.2 -W 2 "$addr"
+  check "tunnel $alg: UDP from A to $addr answered through the tunnel" udp_echo "$addr"
+done
 # The trace of A's pings into the tunnel and of their answers out of it.
 ip netns exec "$A" ping -c 20 -i 0.2 -W 1 198.19.0.5 >/dev/null 2>&1 &
 ping_pid=$!
@@ -298,6 +449,15 @@ kill "$ping_pid" 2>/dev/null; wait "$ping_pid" 2>/dev/null
 sed 's/^/  /' "$work/trace.txt"
 check "ctl trace shows ipsec: secure (ESP, SA 0x2002)" grep -q 'ipsec: secure (ESP, SA 0x2002)' "$work/trace.txt"
 check "ctl trace shows ipsec: decrypted (ESP, SA 0x1002)" grep -q 'ipsec: decrypted (ESP, SA 0x1002)' "$work/trace.txt"
+# The other way: scapy's far hosts ping A through each tunnel (sequence numbers of their own).
+ip netns exec "$B" $PY scripts/ipsec_peer.py tunnel-in >"$work/tunnel-in.txt" 2>&1
+while read -r word rest; do
+  case "$word" in
+    PASS) pass "$rest" ;;
+    FAIL) fail "$rest" ;;
+  esac
+done <"$work/tunnel-in.txt"
+[ "$(grep -c '^PASS' "$work/tunnel-in.txt")" -eq 5 ] || { fail "tunnel-in: the scapy peer ran all five checks"; tail -5 "$work/tunnel-in.txt"; }
 # Plain traffic from the far subnet: dropped (no answer reaches A either way).
 plain0=$(counter ipsec.drop_plain_to_protected)
 ip netns exec "$B" $PY -c 'from scapy.all import IP, UDP, send, conf; conf.verb = 0; send(IP(src="198.19.0.5", dst="198.18.1.1")/UDP(sport=7, dport=9)/b"plain", iface="eth0")'
