@@ -20,6 +20,9 @@ the lab's namespace B (198.18.2.1) on its eth0.
                             (0x1012/0x2012), 198.18.2.251 AES-CBC-128 + HMAC-SHA-256-128
                             without ESN (0x1013/0x2013; scapy 2.5 leaves the ESN high half out
                             of an ESP HMAC): an ESP ping and a UDP echo answered over ESP.
+                            Transport mode also checks a wrong next header: an ESP datagram
+                            with a valid ICV whose next header is 4 (IPv4, which a transport
+                            SA cannot carry) is not answered.
 
 Keys and SPIs match the [ipsec] section smoke-ipsec.sh gives burst.
 """
@@ -204,6 +207,13 @@ class Transport:
         other = sa(0x1999, K_IN)
         self.check("transport: an unknown SPI is not answered",
                    not self.exchange(other.encrypt(ping)))
+        # A valid ESP datagram whose next header is wrong for the mode: scapy's transport mode
+        # takes the next header from the IP protocol, here 4 (an IPv4 datagram inside), which
+        # only a tunnel SA carries (burst: esp.in_bad_next_header).
+        inner = IP(src=PEER, dst=BURST) / ICMP(id=0x4242, seq=11) / Raw(b"wrong next header")
+        ipip = IP(src=PEER, dst=BURST, proto=4) / inner
+        self.check("transport: ESP with next header 4 (IPv4) is not answered",
+                   not self.exchange(self.to_burst.encrypt(ipip)))
         # Plain traffic the inbound policy wants protected: no answer at all.
         s = AsyncSniffer(iface=IFACE, lfilter=lambda p: IP in p and p[IP].src == BURST)
         s.start()

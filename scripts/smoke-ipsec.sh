@@ -11,6 +11,7 @@
 #   AES-GCM-256 with ESN (198.18.2.253), ChaCha20-Poly1305 with ESN (.252), AES-CBC-128 +
 #   HMAC-SHA-256-128 without ESN (.251; scapy 2.5 leaves the ESN high half out of an ESP HMAC):
 #   an ESP ping and a UDP echo answered over ESP each;
+#   a valid ESP datagram with next header 4 (IPv4) on the transport SA gets no answer;
 #   tunnel mode between burst (for A's 198.18.1.0/24) and B (scapy as the gateway of
 #   198.19.0.0/16) with every transform, one SA pair and one far /24 each: AES-GCM-128
 #   (198.19.0.5, the catch-all /16), AES-GCM-256 with ESN (198.19.1.5), ChaCha20-Poly1305 with
@@ -18,7 +19,8 @@
 #   pings each and gets UDP answers through the tunnel; scapy's far hosts ping A through each
 #   tunnel and get the answer over ESP; a plain packet from 198.19.0.0/16 is dropped;
 #   the counters of every drop (esp.in_replay, esp.in_icv, esp.in_unknown_spi,
-#   ipsec.drop_plain_to_protected) and of the work (ipsec.in_decrypted, ipsec.out_secured);
+#   esp.in_bad_next_header, ipsec.drop_plain_to_protected) and of the work
+#   (ipsec.in_decrypted, ipsec.out_secured);
 #   `ctl trace` shows the IPsec verdict; burst stops cleanly.
 # Needs root and target/release/burst (cargo build --release -p burst --features dpdk). Uses its
 # own lab (SMOKE_IPSEC_PREFIX), addresses in 198.18.0.0/15 only, and cleans up on every exit.
@@ -472,7 +474,7 @@ ctl stats >"$work/stats.txt"
 echo "non-zero ipsec./esp. counters (all cores):"
 awk '$1 ~ /^(ipsec|esp)\./ && $2 != 0 { s[$1] += $2 } END { for (k in s) printf "  %-34s %d\n", k, s[k] }' "$work/stats.txt" | sort
 sum() { awk -v k="$1" '$1 == k { s += $2 } END { print s + 0 }' "$work/stats.txt"; }
-for c in ipsec.in_decrypted ipsec.out_secured esp.in_replay esp.in_icv esp.in_unknown_spi ipsec.drop_plain_to_protected; do
+for c in ipsec.in_decrypted ipsec.out_secured esp.in_replay esp.in_icv esp.in_unknown_spi esp.in_bad_next_header ipsec.drop_plain_to_protected; do
   check "$c > 0 ($(sum "$c"))" test "$(sum "$c")" -gt 0
 done
 

@@ -72,6 +72,19 @@ fn replayed_forged_unknown_and_plain_packets_are_dropped_and_counted() {
     // An SPI burst does not know.
     let mut other = sa(0x1999, Algorithm::AesGcm128, &hex(K_IN), &[], None);
     from_b(&mut l, &seal(&mut other, &echo_request(B, R_B_IP, 3)));
+    // An authentic ESP packet whose next header is 4 (an IPv4 datagram inside), which a
+    // transport SA cannot carry: esp.in_bad_next_header.
+    let inner = echo_request(B, R_B_IP, 5);
+    let mut ipip = udp_dg(B, 1, R_B_IP, 2, &inner);
+    ipip.drain(20..28); // the IPv4 header of a UDP datagram, then the inner datagram
+    let total = ipip.len() as u16;
+    {
+        let mut p = ipv4::Packet::new_unchecked(&mut ipip[..]);
+        p.set_protocol(Protocol(4));
+        p.set_total_len(total);
+        p.fill_checksum();
+    }
+    from_b(&mut l, &seal(&mut to_burst, &ipip));
     // Plain traffic the inbound policy wants protected.
     from_b(&mut l, &echo_request(B, R_B_IP, 4));
     from_b(&mut l, &udp_dg(B, 40000, R_B_IP, 7, b"plain"));
@@ -83,6 +96,7 @@ fn replayed_forged_unknown_and_plain_packets_are_dropped_and_counted() {
     assert_eq!(counter(&l, "esp.in_replay"), 1);
     assert_eq!(counter(&l, "esp.in_icv"), 1);
     assert_eq!(counter(&l, "esp.in_unknown_spi"), 1);
+    assert_eq!(counter(&l, "esp.in_bad_next_header"), 1);
     assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 2);
     assert_eq!(counter(&l, "ipsec.in_decrypted"), 1);
     // Traffic no secure policy covers still passes plain (A's ping to burst).
