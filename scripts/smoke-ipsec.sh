@@ -18,6 +18,9 @@
 #   ESN (.2.5), AES-CBC-256 + HMAC-SHA-256-128 (.3.5), NULL + HMAC-SHA-256-128 (.4.5): A's Linux
 #   pings each and gets UDP answers through the tunnel; scapy's far hosts ping A through each
 #   tunnel and get the answer over ESP; a plain packet from 198.19.0.0/16 is dropped;
+#   AH (RFC 4302, HMAC-SHA-256-128) with scapy's SecurityAssociation(AH): transport mode with
+#   burst's 198.18.2.250 (a ping and a UDP echo answered with AH) and a tunnel for 198.19.5.0/24
+#   (A pings and gets UDP echo through it, scapy's far host pings A through it);
 #   the counters of every drop (esp.in_replay, esp.in_icv, esp.in_unknown_spi,
 #   esp.in_bad_next_header, ipsec.drop_plain_to_protected) and of the work
 #   (ipsec.in_decrypted, ipsec.out_secured);
@@ -71,7 +74,7 @@ $PY -c 'import scapy.layers.ipsec, cryptography' 2>/dev/null || {
 # scripts/ipsec_peer.py has them).
 sed -e "s/iface=blr0/iface=${P}r0/" -e "s/iface=blr1/iface=${P}r1/" \
   -e "s|/run/burst/router.sock|$SOCK|" -e "s/burst-router/burst-$P/" \
-  -e 's|"198.18.2.254/24"\]|"198.18.2.254/24", "198.18.2.253/24", "198.18.2.252/24", "198.18.2.251/24"]|' \
+  -e 's|"198.18.2.254/24"\]|"198.18.2.254/24", "198.18.2.253/24", "198.18.2.252/24", "198.18.2.251/24", "198.18.2.250/24"]|' \
   configs/router.toml >"$work/ipsec.toml"
 cat >>"$work/ipsec.toml" <<'EOF'
 
@@ -338,6 +341,66 @@ dst = "198.19.4.0/24"
 action = "secure"
 sa = 0x2024
 
+# AH (RFC 4302, HMAC-SHA-256-128): transport mode with burst's 198.18.2.250, and a tunnel for
+# 198.19.5.0/24 (keys as ipsec_peer.py's alg_keys: auth byte i is (spi & 0xff) * 8 + 0x80 + i).
+[[ipsec.sa]]
+spi = 0x1031
+direction = "in"
+protocol = "ah"
+auth_key = "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627"
+
+[[ipsec.sa]]
+spi = 0x2031
+direction = "out"
+protocol = "ah"
+auth_key = "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.18.2.1/32"
+dst = "198.18.2.250/32"
+action = "secure"
+sa = 0x1031
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.2.250/32"
+dst = "198.18.2.1/32"
+action = "secure"
+sa = 0x2031
+
+[[ipsec.sa]]
+spi = 0x1025
+direction = "in"
+protocol = "ah"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+auth_key = "a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7"
+
+[[ipsec.sa]]
+spi = 0x2025
+direction = "out"
+protocol = "ah"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+auth_key = "a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.5.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1025
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.5.0/24"
+action = "secure"
+sa = 0x2025
+
 [[ipsec.policy]]
 direction = "in"
 src = "198.18.2.1/32"
@@ -380,14 +443,14 @@ scripts/lab.sh up router >/dev/null || exit 1
 # the frames off the link before the kernel's input hook).
 ip netns exec "$B" nft -f - <<'EOF' || { echo "smoke-ipsec: nft failed"; exit 1; }
 table ip smoke_ipsec {
-  chain in { type filter hook input priority 0; ip protocol esp drop; }
+  chain in { type filter hook input priority 0; ip protocol { esp, ah } drop; }
 }
 EOF
 "$BURST" run -c "$work/ipsec.toml" >"$work/burst.log" 2>&1 &
 pid=$!
 ready() {
   kill -0 "$pid" 2>/dev/null || { echo "burst exited"; return 0; }
-  [ "$(grep -c 'address ready' "$work/burst.log")" -ge 5 ] && ctl stats >/dev/null 2>&1
+  [ "$(grep -c 'address ready' "$work/burst.log")" -ge 6 ] && ctl stats >/dev/null 2>&1
 }
 if ! wait_for 300 ready || ! kill -0 "$pid" 2>/dev/null; then
   echo "burst did not start:"; cat "$work/burst.log"; exit 1
@@ -413,7 +476,7 @@ while read -r word rest; do
     FAIL) fail "$rest" ;;
   esac
 done <"$work/algorithms.txt"
-[ "$(grep -c '^PASS' "$work/algorithms.txt")" -eq 6 ] || { fail "algorithms: the scapy peer ran all six checks"; tail -5 "$work/algorithms.txt"; }
+[ "$(grep -c '^PASS' "$work/algorithms.txt")" -eq 8 ] || { fail "algorithms: the scapy peer ran all eight checks"; tail -5 "$work/algorithms.txt"; }
 
 # Tunnel mode, scapy as B's gateway for 198.19.0.0/16.
 ip netns exec "$B" $PY -u scripts/ipsec_peer.py gateway >"$work/gateway.txt" 2>&1 &
@@ -436,7 +499,7 @@ EOF
 check "tunnel: UDP from A to 198.19.0.5 answered through the tunnel" udp_echo
 # The same, once per further transform: each far /24 has its own SA pair (AES-GCM-256 with ESN,
 # ChaCha20-Poly1305 with ESN, AES-CBC-256 + HMAC-SHA-256-128, NULL + HMAC-SHA-256-128).
-for far in 198.19.1.5:aes-gcm-256 198.19.2.5:chacha20-poly1305 198.19.3.5:aes-cbc-256-hmac-sha256 198.19.4.5:null-hmac-sha256; do
+for far in 198.19.1.5:aes-gcm-256 198.19.2.5:chacha20-poly1305 198.19.3.5:aes-cbc-256-hmac-sha256 198.19.4.5:null-hmac-sha256 198.19.5.5:ah; do
   addr=${far%%:*}
   alg=${far#*:}
   check "tunnel $alg: A pings $addr through the tunnel" \
@@ -459,7 +522,7 @@ while read -r word rest; do
     FAIL) fail "$rest" ;;
   esac
 done <"$work/tunnel-in.txt"
-[ "$(grep -c '^PASS' "$work/tunnel-in.txt")" -eq 5 ] || { fail "tunnel-in: the scapy peer ran all five checks"; tail -5 "$work/tunnel-in.txt"; }
+[ "$(grep -c '^PASS' "$work/tunnel-in.txt")" -eq 6 ] || { fail "tunnel-in: the scapy peer ran all six checks"; tail -5 "$work/tunnel-in.txt"; }
 # Plain traffic from the far subnet: dropped (no answer reaches A either way).
 plain0=$(counter ipsec.drop_plain_to_protected)
 ip netns exec "$B" $PY -c 'from scapy.all import IP, UDP, send, conf; conf.verb = 0; send(IP(src="198.19.0.5", dst="198.18.1.1")/UDP(sport=7, dport=9)/b"plain", iface="eth0")'

@@ -1,5 +1,5 @@
 //! The IPsec hook's work on a worker (seed 000: "permit, block, or secure"; docs/ipsec.md):
-//! ESP for us decrypted in place and run through IPv4 input again, plain traffic checked
+//! ESP (or AH) for us decrypted (verified) in place and run through IPv4 input again, plain traffic checked
 //! against the inbound policies, what we send or forward looked up in the outbound policies
 //! and sealed in place (the buffer's headroom and tailroom), then routed by its outer header.
 //!
@@ -218,7 +218,14 @@ impl<Q: Queue> Worker<Q> {
                 s.stats.drop_out_block += 1;
                 HookVerdict::Drop("ipsec.drop_out_block")
             }
-            Action::Protect(spi) => HookVerdict::Secured(spi),
+            Action::Protect(spi) => {
+                let p = s
+                    .tables
+                    .sad
+                    .outbound(spi)
+                    .map_or("ESP", |sa| sa.protocol().name());
+                HookVerdict::Secured(spi, p)
+            }
         }
     }
 
@@ -261,7 +268,7 @@ impl<Q: Queue> Worker<Q> {
         };
         let s = self.ipsec.as_mut().expect("checked above");
         if s.workers > 1 {
-            let spi = burst_ipsec::esp::peek_spi(&buf.data()[hl..hl + total]).unwrap_or(0);
+            let spi = burst_ipsec::sad::peek_spi(&buf.data()[hl..hl + total]).map_or(0, |x| x.0);
             let owner = spi as usize % s.workers;
             if owner != s.id {
                 s.stats.handed_to_owner += 1;
@@ -271,6 +278,7 @@ impl<Q: Queue> Worker<Q> {
         }
         let extra = buf.data().len() - hl - total;
         buf.trim(extra);
+        let dec_ah = buf.data()[hl + 9] == ipv4::Protocol::AH.0;
         let s = self.ipsec.as_mut().expect("checked above");
         let r = {
             let mut pb = EspBuf::new(buf.data_mut(), hl, hl + total);
@@ -314,7 +322,8 @@ impl<Q: Queue> Worker<Q> {
         let keep = hl + (end - start);
         let extra = buf.data().len() - keep;
         buf.trim(extra);
-        self.hook(Hook::Ipsec, HookVerdict::Decrypted(dec.spi));
+        let proto = if dec_ah { "AH" } else { "ESP" };
+        self.hook(Hook::Ipsec, HookVerdict::Decrypted(dec.spi, proto));
         self.ipsec_rx = Some(dec.spi);
         self.ipv4_input_from(port, buf, hl, now, true);
         self.ipsec_rx = None;
@@ -398,7 +407,7 @@ impl<Q: Queue> Worker<Q> {
         d.copy_within(start - hl..start, frame);
         let r = {
             let mut pb = EspBuf::new(&mut *d, start, end);
-            burst_ipsec::esp::encrypt(sa, &mut pb).map(|_| (pb.start(), pb.end()))
+            sa.protect(&mut pb).map(|_| (pb.start(), pb.end()))
         };
         let (s0, e0) = r.map_err(|reason| reason.name())?;
         debug_assert_eq!(s0, frame + hl);
