@@ -24,7 +24,9 @@
 #   the counters of every drop (esp.in_replay, esp.in_icv, esp.in_unknown_spi,
 #   esp.in_bad_next_header, ipsec.drop_plain_to_protected) and of the work
 #   (ipsec.in_decrypted, ipsec.out_secured);
-#   `ctl trace` shows the IPsec verdict; burst stops cleanly.
+#   `ctl trace` shows the IPsec verdict; `ctl ipsec` lists the SAs' counters (packets, a replay
+#   drop, an ICV failure, the AH SA's packets) and the policies' hits; `ctl ipsec sa add` and
+#   `sa delete` add and remove an SA at run time; burst stops cleanly.
 # Needs root and target/release/burst (cargo build --release -p burst --features dpdk). Uses its
 # own lab (SMOKE_IPSEC_PREFIX), addresses in 198.18.0.0/15 only, and cleans up on every exit.
 set -uo pipefail
@@ -540,6 +542,22 @@ sum() { awk -v k="$1" '$1 == k { s += $2 } END { print s + 0 }' "$work/stats.txt
 for c in ipsec.in_decrypted ipsec.out_secured esp.in_replay esp.in_icv esp.in_unknown_spi esp.in_bad_next_header ipsec.drop_plain_to_protected; do
   check "$c > 0 ($(sum "$c"))" test "$(sum "$c")" -gt 0
 done
+
+# ctl ipsec: the SAs' counters and the policies' hits, over the control socket.
+ctl ipsec >"$work/ipsec.txt" 2>&1
+sed 's/^/  /' "$work/ipsec.txt"
+# SA rows: spi dir proto algorithm mode packets bytes replay icv drops used/limit.
+check "ctl ipsec: SA 0x1001 with its packets, a replay drop and an ICV failure" \
+  awk '$1 == "0x1001" && $3 == "esp" && $6 >= 4 && $8 >= 1 && $9 >= 1 { ok = 1 } END { exit !ok }' "$work/ipsec.txt"
+check "ctl ipsec: AH SA 0x2031 with the packets it sealed" \
+  awk '$1 == "0x2031" && $3 == "ah" && $4 == "hmac-sha256-128" && $6 >= 2 { ok = 1 } END { exit !ok }' "$work/ipsec.txt"
+check "ctl ipsec: the secure policy of SA 0x1031 has hits" \
+  awk '/secure sa 0x1031/ && $NF >= 2 { ok = 1 } END { exit !ok }' "$work/ipsec.txt"
+ctl ipsec sa add spi=0x3999 direction=in protocol=ah \
+  auth_key=000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f >>"$work/check.log" 2>&1
+check "ctl ipsec sa add: SA 0x3999 listed" sh -c "$BURST ctl --socket $SOCK ipsec | grep -q '^  0x3999 '"
+ctl ipsec sa delete 0x3999 >>"$work/check.log" 2>&1
+check "ctl ipsec sa delete: SA 0x3999 gone" sh -c "! $BURST ctl --socket $SOCK ipsec | grep -q '^  0x3999 '"
 
 stop() {
   kill -TERM "$pid" || return 1

@@ -304,8 +304,9 @@ impl SaConfig {
 }
 
 impl IpsecConfig {
-    /// Checks the section and makes the tables.
-    pub fn build(&self) -> Result<IpsecTables, ConfigError> {
+    /// Checks the SAs and makes the SAD alone (what `ctl ipsec sa add/delete` republishes;
+    /// the policies stay).
+    pub fn build_sad(&self) -> Result<Sad, ConfigError> {
         let mut sad = Sad::new();
         for (i, c) in self.sa.iter().enumerate() {
             let sa = Sa::new(&c.params(i)?).map_err(|e| ConfigError::Sa(i, e))?;
@@ -317,6 +318,12 @@ impl IpsecConfig {
                 return Err(ConfigError::DuplicateSpi(c.spi));
             }
         }
+        Ok(sad)
+    }
+
+    /// Checks the section and makes the tables.
+    pub fn build(&self) -> Result<IpsecTables, ConfigError> {
+        let sad = self.build_sad()?;
         let (mut rules_in, mut rules_out) = (Vec::new(), Vec::new());
         for (i, p) in self.policy.iter().enumerate() {
             let prefix = |s: &Option<String>, what| match s {
