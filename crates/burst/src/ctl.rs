@@ -962,6 +962,56 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// `ipsec [sa add KEY=VALUE... | sa delete SPI [in|out]]`.
+fn ipsec_request(args: &[String]) -> Result<Request> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        [] | ["list"] => Ok(Request::Ipsec),
+        ["sa", "add", kv @ ..] if !kv.is_empty() => {
+            let mut lines = String::new();
+            for item in kv {
+                let Some((k, v)) = item.split_once('=') else {
+                    bail!("{item}: expected KEY=VALUE (the keys of an [[ipsec.sa]] table)");
+                };
+                // Keys are hex strings even when all their digits are decimal.
+                let v = if k.ends_with("key") {
+                    format!("\"{v}\"")
+                } else {
+                    toml_value(v)
+                };
+                lines.push_str(&format!("{k} = {v}\n"));
+            }
+            Ok(Request::IpsecSaAdd { sa: lines })
+        }
+        ["sa", "delete", spi, rest @ ..] if rest.len() <= 1 => Ok(Request::IpsecSaDelete {
+            spi: parse_spi(spi)?,
+            direction: rest.first().map(|d| d.to_string()),
+        }),
+        _ => bail!("usage: ipsec | ipsec sa add KEY=VALUE... | ipsec sa delete SPI [in|out]"),
+    }
+}
+
+/// A command-line value as TOML: numbers (decimal or 0x) and booleans as they are, the rest
+/// quoted.
+fn toml_value(v: &str) -> String {
+    let number = v.parse::<u64>().is_ok()
+        || v.strip_prefix("0x")
+            .is_some_and(|h| !h.is_empty() && u64::from_str_radix(h, 16).is_ok() && h.len() <= 8);
+    if number || v == "true" || v == "false" {
+        v.to_string()
+    } else {
+        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+fn parse_spi(s: &str) -> Result<u32> {
+    let r = match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.with_context(|| format!("{s}: not an SPI (decimal or 0x hex)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1069,54 +1119,36 @@ mod tests {
             "--index given twice"
         );
     }
-}
 
-/// `ipsec [sa add KEY=VALUE... | sa delete SPI [in|out]]`.
-fn ipsec_request(args: &[String]) -> Result<Request> {
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    match words.as_slice() {
-        [] | ["list"] => Ok(Request::Ipsec),
-        ["sa", "add", kv @ ..] if !kv.is_empty() => {
-            let mut lines = String::new();
-            for item in kv {
-                let Some((k, v)) = item.split_once('=') else {
-                    bail!("{item}: expected KEY=VALUE (the keys of an [[ipsec.sa]] table)");
-                };
-                // Keys are hex strings even when all their digits are decimal.
-                let v = if k.ends_with("key") {
-                    format!("\"{v}\"")
-                } else {
-                    toml_value(v)
-                };
-                lines.push_str(&format!("{k} = {v}\n"));
+    #[test]
+    fn ipsec_sa_add_turns_keys_into_an_sa_table() {
+        let args: Vec<String> = [
+            "sa",
+            "add",
+            "spi=0x3001",
+            "direction=in",
+            "protocol=ah",
+            "replay_window=128",
+            "auth_key=0011",
+        ]
+        .map(String::from)
+        .to_vec();
+        let Request::IpsecSaAdd { sa } = ipsec_request(&args).unwrap() else {
+            panic!("not an add");
+        };
+        assert_eq!(
+            sa,
+            "spi = 0x3001\ndirection = \"in\"\nprotocol = \"ah\"\nreplay_window = 128\nauth_key = \"0011\"\n"
+        );
+        let del: Vec<String> = ["sa", "delete", "0x3001", "in"].map(String::from).to_vec();
+        assert_eq!(
+            ipsec_request(&del).unwrap(),
+            Request::IpsecSaDelete {
+                spi: 0x3001,
+                direction: Some("in".into())
             }
-            Ok(Request::IpsecSaAdd { sa: lines })
-        }
-        ["sa", "delete", spi, rest @ ..] if rest.len() <= 1 => Ok(Request::IpsecSaDelete {
-            spi: parse_spi(spi)?,
-            direction: rest.first().map(|d| d.to_string()),
-        }),
-        _ => bail!("usage: ipsec | ipsec sa add KEY=VALUE... | ipsec sa delete SPI [in|out]"),
+        );
+        assert_eq!(ipsec_request(&[]).unwrap(), Request::Ipsec);
+        assert!(ipsec_request(&["sa".into(), "add".into(), "spi".into()]).is_err());
     }
-}
-
-/// A command-line value as TOML: numbers (decimal or 0x) and booleans as they are, the rest
-/// quoted.
-fn toml_value(v: &str) -> String {
-    let number = v.parse::<u64>().is_ok()
-        || v.strip_prefix("0x")
-            .is_some_and(|h| !h.is_empty() && u64::from_str_radix(h, 16).is_ok() && h.len() <= 8);
-    if number || v == "true" || v == "false" {
-        v.to_string()
-    } else {
-        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-}
-
-fn parse_spi(s: &str) -> Result<u32> {
-    let r = match s.strip_prefix("0x") {
-        Some(h) => u32::from_str_radix(h, 16),
-        None => s.parse(),
-    };
-    r.with_context(|| format!("{s}: not an SPI (decimal or 0x hex)"))
 }
