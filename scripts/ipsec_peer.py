@@ -2,10 +2,14 @@
 """scapy's SecurityAssociation as burst's live IPsec peer (scripts/smoke-ipsec.sh), run inside
 the lab's namespace B (198.18.2.1) on its eth0.
 
-  ipsec_peer.py gateway     B as the tunnel gateway of 198.19.0.0/16: ESP from burst (SPI
-                            0x2002) is opened; ICMP echo requests and UDP datagrams inside are
-                            answered (echo) back through the tunnel (SPI 0x1002). Runs until
-                            killed.
+  ipsec_peer.py gateway     B as the tunnel gateway of 198.19.0.0/16, one tunnel-mode SA pair
+                            per transform and one with AH (TUNNELS): ESP/AH from burst is opened; ICMP echo
+                            requests and UDP datagrams inside are answered (echo) back through
+                            the tunnel of the same transform. Runs until killed.
+  ipsec_peer.py tunnel-in   the other way: for each tunnel of TUNNELS, an ESP ping from the
+                            tunnel's far host to A (198.18.1.1) through burst, whose answer
+                            must come back over ESP on the same transform. Sequence numbers
+                            from 100000 on, so they do not collide with the gateway's own.
   ipsec_peer.py transport   transport mode with burst's 198.18.2.254 (SPI 0x1001 to burst,
                             0x2001 from it): pings and UDP echo over ESP, then a replay, a
                             forged packet, an unknown SPI and plain traffic, none answered.
@@ -15,7 +19,12 @@ the lab's namespace B (198.18.2.1) on its eth0.
                             burst, 0x2011 from it), 198.18.2.252 ChaCha20-Poly1305 with ESN
                             (0x1012/0x2012), 198.18.2.251 AES-CBC-128 + HMAC-SHA-256-128
                             without ESN (0x1013/0x2013; scapy 2.5 leaves the ESN high half out
-                            of an ESP HMAC): an ESP ping and a UDP echo answered over ESP.
+                            of an ESP HMAC), and 198.18.2.250 with AH (RFC 4302,
+                            HMAC-SHA-256-128; 0x1031/0x2031): a ping and a UDP echo answered
+                            over the same protocol.
+                            Transport mode also checks a wrong next header: an ESP datagram
+                            with a valid ICV whose next header is 4 (IPv4, which a transport
+                            SA cannot carry) is not answered.
 
 Keys and SPIs match the [ipsec] section smoke-ipsec.sh gives burst.
 """
@@ -25,7 +34,7 @@ import threading
 import time
 
 from scapy.all import AsyncSniffer, ICMP, IP, UDP, Raw, conf, raw, send
-from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.layers.ipsec import AH, ESP, SecurityAssociation
 
 BURST, PEER = "198.18.2.254", "198.18.2.1"
 K_IN = bytes.fromhex("000102030405060708090a0b0c0d0e0f10111213")  # to burst
@@ -39,12 +48,70 @@ ALGORITHMS = [
     ("chacha20-poly1305 esn", "198.18.2.252", 0x1012, 0x2012, "CHACHA20-POLY1305", None, True),
     ("aes-cbc-128-hmac-sha256", "198.18.2.251", 0x1013, 0x2013, "AES-CBC", "SHA2-256-128",
      False),
+    # AH (RFC 4302), HMAC-SHA-256-128, mutable IP header fields zeroed.
+    ("ah hmac-sha256-128", "198.18.2.250", 0x1031, 0x2031, "AH", "SHA2-256-128", False),
 ]
 
 
-def alg_keys(spi, crypt):
+# Tunnel mode, scapy as the gateway of 198.19.0.0/16 (burst's side: 198.18.1.0/24): name, the
+# far host, SPI to burst, SPI from burst, crypt_algo, key length, auth_algo, ESN. The first is
+# the catch-all 198.19.0.0/16 (keys K_TIN/K_TOUT); the others own a /24 each.
+TUNNELS = [
+    ("tunnel aes-gcm-128", "198.19.0.5", 0x1002, 0x2002, "AES-GCM", 20, None, False),
+    ("tunnel aes-gcm-256 esn", "198.19.1.5", 0x1021, 0x2021, "AES-GCM", 36, None, True),
+    ("tunnel chacha20-poly1305 esn", "198.19.2.5", 0x1022, 0x2022, "CHACHA20-POLY1305", 36,
+     None, True),
+    ("tunnel aes-cbc-256-hmac-sha256", "198.19.3.5", 0x1023, 0x2023, "AES-CBC", 32,
+     "SHA2-256-128", False),
+    ("tunnel null-hmac-sha256", "198.19.4.5", 0x1024, 0x2024, "NULL", 0, "SHA2-256-128", False),
+    ("tunnel ah hmac-sha256-128", "198.19.5.5", 0x1025, 0x2025, "AH", 0, "SHA2-256-128", False),
+]
+HOST_A = "198.18.1.1"
+
+
+def tunnel_sas(spi_in, spi_out, crypt, klen, auth, esn):
+    """(to burst, from burst) SecurityAssociations of one TUNNELS entry."""
+    sas = []
+    for spi, hdr in ((spi_in, (PEER, BURST)), (spi_out, (BURST, PEER))):
+        if spi in (0x1002, 0x2002):
+            key, akey = (K_TIN if spi == 0x1002 else K_TOUT), b""
+        else:
+            key, akey = alg_keys(spi, crypt, klen)
+        kw = dict(tunnel_header=IP(src=hdr[0], dst=hdr[1]))
+        sas.append(make_sa(spi, crypt, key, auth, akey, esn, **kw))
+    return sas
+
+
+def make_sa(spi, crypt, key, auth, akey, esn, **kw):
+    """scapy's SA: ESP with `crypt` (and `auth`), or AH (`crypt` "AH") with `auth`."""
+    if crypt == "AH":
+        return SecurityAssociation(AH, spi=spi, auth_algo=auth, auth_key=akey, **kw)
+    kw.update(crypt_algo=crypt, crypt_key=key)
+    if auth:
+        kw.update(auth_algo=auth, auth_key=akey)
+    if esn:
+        kw.update(esn_en=True, esn=0)
+    return SecurityAssociation(ESP, spi=spi, **kw)
+
+
+def open_sa(sa, p):
+    """`sa.decrypt(p)` dissected again: scapy's AH leaves what it carried as raw bytes."""
+    return IP(raw(sa.decrypt(p)))
+
+
+def spi_of(p):
+    """The SPI of an ESP or AH packet, else None."""
+    if ESP in p:
+        return p[ESP].spi
+    if AH in p:
+        return p[AH].spi
+    return None
+
+
+def alg_keys(spi, crypt, klen=None):
     """The keys smoke-ipsec.sh gives burst for `spi`: byte i is (spi & 0xff) * 8 + i."""
-    klen = {"AES-GCM": 36, "CHACHA20-POLY1305": 36, "AES-CBC": 16}[crypt]
+    if klen is None:
+        klen = {"AES-GCM": 36, "CHACHA20-POLY1305": 36, "AES-CBC": 16, "AH": 0}[crypt]
     key = bytes(((spi & 0xFF) * 8 + i) & 0xFF for i in range(klen))
     auth = bytes(((spi & 0xFF) * 8 + 0x80 + i) & 0xFF for i in range(32))
     return key, auth
@@ -62,16 +129,21 @@ def sa(spi, key, tunnel=None):
 
 
 def esp_from(spi, src=BURST):
-    return lambda p: IP in p and ESP in p and p[IP].src == src and p[ESP].spi == spi
+    """ESP or AH from `src` with `spi`."""
+    return lambda p: IP in p and p[IP].src == src and spi_of(p) == spi
 
 
 def gateway():
-    to_burst = sa(0x1002, K_TIN, (PEER, BURST))
-    from_burst = sa(0x2002, K_TOUT, (BURST, PEER))
+    # SPI from burst -> (SA to burst, SA from burst)
+    sas = {}
+    for _, _, spi_in, spi_out, crypt, klen, auth, esn in TUNNELS:
+        to_burst, from_burst = tunnel_sas(spi_in, spi_out, crypt, klen, auth, esn)
+        sas[spi_out] = (to_burst, from_burst)
 
     def answer(p):
+        to_burst, from_burst = sas[spi_of(p)]
         try:
-            inner = from_burst.decrypt(p[IP])
+            inner = open_sa(from_burst, p[IP])
         except Exception as err:  # not ours, or integrity failure
             print(f"gateway: cannot open: {err!r}", flush=True)
             return
@@ -85,7 +157,10 @@ def gateway():
             return
         send(to_burst.encrypt(IP(raw(r))), iface=IFACE)
 
-    s = AsyncSniffer(iface=IFACE, lfilter=esp_from(0x2002), prn=answer, store=False)
+    def ours(p):
+        return IP in p and p[IP].src == BURST and spi_of(p) in sas
+
+    s = AsyncSniffer(iface=IFACE, lfilter=ours, prn=answer, store=False)
     s.start()
     print("gateway: ready", flush=True)
     while True:
@@ -118,7 +193,7 @@ class Transport:
     def opens(self, p, want):
         """Whether burst's ESP packet `p` opens (SPI 0x2001) to a datagram `want` accepts."""
         try:
-            return want(self.from_burst.decrypt(p[IP].copy()))  # decrypt changes p
+            return want(open_sa(self.from_burst, p[IP].copy()))  # decrypt changes p
         except Exception:
             return False
 
@@ -160,6 +235,13 @@ class Transport:
         other = sa(0x1999, K_IN)
         self.check("transport: an unknown SPI is not answered",
                    not self.exchange(other.encrypt(ping)))
+        # A valid ESP datagram whose next header is wrong for the mode: scapy's transport mode
+        # takes the next header from the IP protocol, here 4 (an IPv4 datagram inside), which
+        # only a tunnel SA carries (burst: esp.in_bad_next_header).
+        inner = IP(src=PEER, dst=BURST) / ICMP(id=0x4242, seq=11) / Raw(b"wrong next header")
+        ipip = IP(src=PEER, dst=BURST, proto=4) / inner
+        self.check("transport: ESP with next header 4 (IPv4) is not answered",
+                   not self.exchange(self.to_burst.encrypt(ipip)))
         # Plain traffic the inbound policy wants protected: no answer at all.
         s = AsyncSniffer(iface=IFACE, lfilter=lambda p: IP in p and p[IP].src == BURST)
         s.start()
@@ -169,7 +251,7 @@ class Transport:
         time.sleep(2)
         got = s.stop() or []
         self.check("transport: plain ping and UDP to the protected address are dropped",
-                   not [p for p in got if ICMP in p or UDP in p or ESP in p])
+                   not [p for p in got if ICMP in p or UDP in p or ESP in p or AH in p])
         return 1 if self.fails else 0
 
     def algorithms(self):
@@ -177,17 +259,12 @@ class Transport:
             sas = []
             for spi in (spi_in, spi_out):
                 key, akey = alg_keys(spi, crypt)
-                kw = dict(crypt_algo=crypt, crypt_key=key)
-                if auth:
-                    kw.update(auth_algo=auth, auth_key=akey)
-                if esn:
-                    kw.update(esn_en=True, esn=0)
-                sas.append(SecurityAssociation(ESP, spi=spi, **kw))
+                sas.append(make_sa(spi, crypt, key, auth, akey, esn))
             to_burst, from_burst = sas
 
             def opened(p, want):
                 try:
-                    return want(from_burst.decrypt(p[IP].copy()))  # decrypt changes p
+                    return want(open_sa(from_burst, p[IP].copy()))  # decrypt changes p
                 except Exception as err:
                     if os.environ.get("IPSEC_PEER_DEBUG"):
                         print(f"{name}: cannot open {p!r}: {err!r}", flush=True)
@@ -203,14 +280,43 @@ class Transport:
             ping = IP(src=PEER, dst=addr) / ICMP(id=0x4243, seq=1) / Raw(b"alg ping" * 8)
             got = self.exchange(to_burst.encrypt(ping), spi_out, 5.0, addr,
                                 lambda p: opened(p, is_pong))
-            self.check(f"{name}: ESP ping to {addr} answered over ESP (SPI {spi_out:#x})",
+            proto = "AH" if crypt == "AH" else "ESP"
+            self.check(f"{name}: {proto} ping to {addr} answered over {proto} (SPI {spi_out:#x})",
                        any(opened(p, is_pong) for p in got))
             u = IP(src=PEER, dst=addr) / UDP(sport=40008, dport=7) / Raw(b"udp " + name.encode())
             got = self.exchange(to_burst.encrypt(u), spi_out, 5.0, addr,
                                 lambda p: opened(p, is_echo))
-            self.check(f"{name}: UDP echo over ESP both ways",
+            self.check(f"{name}: UDP echo over {proto} both ways",
                        any(opened(p, is_echo) for p in got))
         return 1 if self.fails else 0
+
+
+def tunnel_in():
+    """Pings from each tunnel's far host to A through burst, answered through the tunnel."""
+    fails = 0
+    for n, (name, far, spi_in, spi_out, crypt, klen, auth, esn) in enumerate(TUNNELS):
+        to_burst, from_burst = tunnel_sas(spi_in, spi_out, crypt, klen, auth, esn)
+        seq = 0x4300 + n
+
+        def is_pong(p):
+            try:
+                r = open_sa(from_burst, p[IP].copy())  # decrypt changes p
+            except Exception:
+                return False
+            return (ICMP in r and r[IP].src == HOST_A and r[IP].dst == far and
+                    r[ICMP].type == 0 and r[ICMP].seq == seq)
+
+        ping = IP(src=far, dst=HOST_A) / ICMP(id=0x4244, seq=seq) / Raw(b"tunnel in" * 6)
+        t = Transport()
+        got = t.exchange(to_burst.encrypt(ping, seq_num=100000 + n), spi_out, 5.0, BURST,
+                         is_pong)
+        ok = any(is_pong(p) for p in got)
+        proto = "AH" if crypt == "AH" else "ESP"
+        print(("PASS " if ok else "FAIL ") +
+              f"{name}: {proto} ping from {far} to A answered over {proto} (SPI {spi_out:#x})",
+              flush=True)
+        fails += 0 if ok else 1
+    return 1 if fails else 0
 
 
 if __name__ == "__main__":
@@ -218,6 +324,8 @@ if __name__ == "__main__":
         gateway()
     elif sys.argv[1:] == ["transport"]:
         sys.exit(Transport().run())
+    elif sys.argv[1:] == ["tunnel-in"]:
+        sys.exit(tunnel_in())
     elif sys.argv[1:] == ["algorithms"]:
         sys.exit(Transport().algorithms())
     else:

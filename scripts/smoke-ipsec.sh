@@ -11,12 +11,22 @@
 #   AES-GCM-256 with ESN (198.18.2.253), ChaCha20-Poly1305 with ESN (.252), AES-CBC-128 +
 #   HMAC-SHA-256-128 without ESN (.251; scapy 2.5 leaves the ESN high half out of an ESP HMAC):
 #   an ESP ping and a UDP echo answered over ESP each;
+#   a valid ESP datagram with next header 4 (IPv4) on the transport SA gets no answer;
 #   tunnel mode between burst (for A's 198.18.1.0/24) and B (scapy as the gateway of
-#   198.19.0.0/16), AES-GCM-128: A's Linux pings 198.19.0.5 and gets UDP answers through the
-#   tunnel; a plain packet from 198.19.0.0/16 is dropped;
+#   198.19.0.0/16) with every transform, one SA pair and one far /24 each: AES-GCM-128
+#   (198.19.0.5, the catch-all /16), AES-GCM-256 with ESN (198.19.1.5), ChaCha20-Poly1305 with
+#   ESN (.2.5), AES-CBC-256 + HMAC-SHA-256-128 (.3.5), NULL + HMAC-SHA-256-128 (.4.5): A's Linux
+#   pings each and gets UDP answers through the tunnel; scapy's far hosts ping A through each
+#   tunnel and get the answer over ESP; a plain packet from 198.19.0.0/16 is dropped;
+#   AH (RFC 4302, HMAC-SHA-256-128) with scapy's SecurityAssociation(AH): transport mode with
+#   burst's 198.18.2.250 (a ping and a UDP echo answered with AH) and a tunnel for 198.19.5.0/24
+#   (A pings and gets UDP echo through it, scapy's far host pings A through it);
 #   the counters of every drop (esp.in_replay, esp.in_icv, esp.in_unknown_spi,
-#   ipsec.drop_plain_to_protected) and of the work (ipsec.in_decrypted, ipsec.out_secured);
-#   `ctl trace` shows the IPsec verdict; burst stops cleanly.
+#   esp.in_bad_next_header, ipsec.drop_plain_to_protected) and of the work
+#   (ipsec.in_decrypted, ipsec.out_secured);
+#   `ctl trace` shows the IPsec verdict; `ctl ipsec` lists the SAs' counters (packets, a replay
+#   drop, an ICV failure, the AH SA's packets) and the policies' hits; `ctl ipsec sa add` and
+#   `sa delete` add and remove an SA at run time; burst stops cleanly.
 # Needs root and target/release/burst (cargo build --release -p burst --features dpdk). Uses its
 # own lab (SMOKE_IPSEC_PREFIX), addresses in 198.18.0.0/15 only, and cleans up on every exit.
 set -uo pipefail
@@ -66,7 +76,7 @@ $PY -c 'import scapy.layers.ipsec, cryptography' 2>/dev/null || {
 # scripts/ipsec_peer.py has them).
 sed -e "s/iface=blr0/iface=${P}r0/" -e "s/iface=blr1/iface=${P}r1/" \
   -e "s|/run/burst/router.sock|$SOCK|" -e "s/burst-router/burst-$P/" \
-  -e 's|"198.18.2.254/24"\]|"198.18.2.254/24", "198.18.2.253/24", "198.18.2.252/24", "198.18.2.251/24"]|' \
+  -e 's|"198.18.2.254/24"\]|"198.18.2.254/24", "198.18.2.253/24", "198.18.2.252/24", "198.18.2.251/24", "198.18.2.250/24"]|' \
   configs/router.toml >"$work/ipsec.toml"
 cat >>"$work/ipsec.toml" <<'EOF'
 
@@ -195,6 +205,204 @@ dst = "198.18.2.1/32"
 action = "secure"
 sa = 0x2013
 
+# Tunnel mode with each further transform: 198.18.1.0/24 <-> 198.19.N.0/24, one SA pair each
+# (scripts/ipsec_peer.py TUNNELS; keys: byte i is (spi & 0xff) * 8 + i, auth + 0x80). Their
+# policies come before the catch-all 198.19.0.0/16 ones (first match wins).
+
+[[ipsec.sa]]
+spi = 0x1021
+direction = "in"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+algorithm = "aes-gcm-256"
+key = "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b"
+esn = true
+
+[[ipsec.sa]]
+spi = 0x2021
+direction = "out"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+algorithm = "aes-gcm-256"
+key = "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b"
+esn = true
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.1.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1021
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.1.0/24"
+action = "secure"
+sa = 0x2021
+
+[[ipsec.sa]]
+spi = 0x1022
+direction = "in"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+algorithm = "chacha20-poly1305"
+key = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30313233"
+esn = true
+
+[[ipsec.sa]]
+spi = 0x2022
+direction = "out"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+algorithm = "chacha20-poly1305"
+key = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30313233"
+esn = true
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.2.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1022
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.2.0/24"
+action = "secure"
+sa = 0x2022
+
+[[ipsec.sa]]
+spi = 0x1023
+direction = "in"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+algorithm = "aes-cbc-256-hmac-sha256"
+key = "18191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637"
+auth_key = "98999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"
+
+[[ipsec.sa]]
+spi = 0x2023
+direction = "out"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+algorithm = "aes-cbc-256-hmac-sha256"
+key = "18191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637"
+auth_key = "98999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.3.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1023
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.3.0/24"
+action = "secure"
+sa = 0x2023
+
+[[ipsec.sa]]
+spi = 0x1024
+direction = "in"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+algorithm = "null-hmac-sha256"
+auth_key = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+
+[[ipsec.sa]]
+spi = 0x2024
+direction = "out"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+algorithm = "null-hmac-sha256"
+auth_key = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.4.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1024
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.4.0/24"
+action = "secure"
+sa = 0x2024
+
+# AH (RFC 4302, HMAC-SHA-256-128): transport mode with burst's 198.18.2.250, and a tunnel for
+# 198.19.5.0/24 (keys as ipsec_peer.py's alg_keys: auth byte i is (spi & 0xff) * 8 + 0x80 + i).
+[[ipsec.sa]]
+spi = 0x1031
+direction = "in"
+protocol = "ah"
+auth_key = "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627"
+
+[[ipsec.sa]]
+spi = 0x2031
+direction = "out"
+protocol = "ah"
+auth_key = "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.18.2.1/32"
+dst = "198.18.2.250/32"
+action = "secure"
+sa = 0x1031
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.2.250/32"
+dst = "198.18.2.1/32"
+action = "secure"
+sa = 0x2031
+
+[[ipsec.sa]]
+spi = 0x1025
+direction = "in"
+protocol = "ah"
+mode = "tunnel"
+tunnel_src = "198.18.2.1"
+tunnel_dst = "198.18.2.254"
+auth_key = "a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7"
+
+[[ipsec.sa]]
+spi = 0x2025
+direction = "out"
+protocol = "ah"
+mode = "tunnel"
+tunnel_src = "198.18.2.254"
+tunnel_dst = "198.18.2.1"
+auth_key = "a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7"
+
+[[ipsec.policy]]
+direction = "in"
+src = "198.19.5.0/24"
+dst = "198.18.1.0/24"
+action = "secure"
+sa = 0x1025
+
+[[ipsec.policy]]
+direction = "out"
+src = "198.18.1.0/24"
+dst = "198.19.5.0/24"
+action = "secure"
+sa = 0x2025
+
 [[ipsec.policy]]
 direction = "in"
 src = "198.18.2.1/32"
@@ -237,14 +445,14 @@ scripts/lab.sh up router >/dev/null || exit 1
 # the frames off the link before the kernel's input hook).
 ip netns exec "$B" nft -f - <<'EOF' || { echo "smoke-ipsec: nft failed"; exit 1; }
 table ip smoke_ipsec {
-  chain in { type filter hook input priority 0; ip protocol esp drop; }
+  chain in { type filter hook input priority 0; ip protocol { esp, ah } drop; }
 }
 EOF
 "$BURST" run -c "$work/ipsec.toml" >"$work/burst.log" 2>&1 &
 pid=$!
 ready() {
   kill -0 "$pid" 2>/dev/null || { echo "burst exited"; return 0; }
-  [ "$(grep -c 'address ready' "$work/burst.log")" -ge 5 ] && ctl stats >/dev/null 2>&1
+  [ "$(grep -c 'address ready' "$work/burst.log")" -ge 6 ] && ctl stats >/dev/null 2>&1
 }
 if ! wait_for 300 ready || ! kill -0 "$pid" 2>/dev/null; then
   echo "burst did not start:"; cat "$work/burst.log"; exit 1
@@ -270,7 +478,7 @@ while read -r word rest; do
     FAIL) fail "$rest" ;;
   esac
 done <"$work/algorithms.txt"
-[ "$(grep -c '^PASS' "$work/algorithms.txt")" -eq 6 ] || { fail "algorithms: the scapy peer ran all six checks"; tail -5 "$work/algorithms.txt"; }
+[ "$(grep -c '^PASS' "$work/algorithms.txt")" -eq 8 ] || { fail "algorithms: the scapy peer ran all eight checks"; tail -5 "$work/algorithms.txt"; }
 
 # Tunnel mode, scapy as B's gateway for 198.19.0.0/16.
 ip netns exec "$B" $PY -u scripts/ipsec_peer.py gateway >"$work/gateway.txt" 2>&1 &
@@ -280,16 +488,26 @@ sleep 0.5
 check "tunnel: A pings 198.19.0.5 through the tunnel" \
   ip netns exec "$A" ping -c 3 -i 0.3 -W 2 198.19.0.5
 udp_echo() {
-  ip netns exec "$A" $PY - <<'EOF'
-import socket
+  ip netns exec "$A" $PY - "${1:-198.19.0.5}" <<'EOF'
+import socket, sys
+far = sys.argv[1]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(3)
-s.sendto(b"udp through the tunnel", ("198.19.0.5", 7))
+s.sendto(b"udp through the tunnel", (far, 7))
 data, peer = s.recvfrom(2048)
-assert data == b"udp through the tunnel" and peer == ("198.19.0.5", 7), (data, peer)
+assert data == b"udp through the tunnel" and peer == (far, 7), (data, peer)
 EOF
 }
 check "tunnel: UDP from A to 198.19.0.5 answered through the tunnel" udp_echo
+# The same, once per further transform: each far /24 has its own SA pair (AES-GCM-256 with ESN,
+# ChaCha20-Poly1305 with ESN, AES-CBC-256 + HMAC-SHA-256-128, NULL + HMAC-SHA-256-128).
+for far in 198.19.1.5:aes-gcm-256 198.19.2.5:chacha20-poly1305 198.19.3.5:aes-cbc-256-hmac-sha256 198.19.4.5:null-hmac-sha256 198.19.5.5:ah; do
+  addr=${far%%:*}
+  alg=${far#*:}
+  check "tunnel $alg: A pings $addr through the tunnel" \
+    ip netns exec "$A" ping -c 2 -i 0.2 -W 2 "$addr"
+  check "tunnel $alg: UDP from A to $addr answered through the tunnel" udp_echo "$addr"
+done
 # The trace of A's pings into the tunnel and of their answers out of it.
 ip netns exec "$A" ping -c 20 -i 0.2 -W 1 198.19.0.5 >/dev/null 2>&1 &
 ping_pid=$!
@@ -298,6 +516,15 @@ kill "$ping_pid" 2>/dev/null; wait "$ping_pid" 2>/dev/null
 sed 's/^/  /' "$work/trace.txt"
 check "ctl trace shows ipsec: secure (ESP, SA 0x2002)" grep -q 'ipsec: secure (ESP, SA 0x2002)' "$work/trace.txt"
 check "ctl trace shows ipsec: decrypted (ESP, SA 0x1002)" grep -q 'ipsec: decrypted (ESP, SA 0x1002)' "$work/trace.txt"
+# The other way: scapy's far hosts ping A through each tunnel (sequence numbers of their own).
+ip netns exec "$B" $PY scripts/ipsec_peer.py tunnel-in >"$work/tunnel-in.txt" 2>&1
+while read -r word rest; do
+  case "$word" in
+    PASS) pass "$rest" ;;
+    FAIL) fail "$rest" ;;
+  esac
+done <"$work/tunnel-in.txt"
+[ "$(grep -c '^PASS' "$work/tunnel-in.txt")" -eq 6 ] || { fail "tunnel-in: the scapy peer ran all six checks"; tail -5 "$work/tunnel-in.txt"; }
 # Plain traffic from the far subnet: dropped (no answer reaches A either way).
 plain0=$(counter ipsec.drop_plain_to_protected)
 ip netns exec "$B" $PY -c 'from scapy.all import IP, UDP, send, conf; conf.verb = 0; send(IP(src="198.19.0.5", dst="198.18.1.1")/UDP(sport=7, dport=9)/b"plain", iface="eth0")'
@@ -312,9 +539,25 @@ ctl stats >"$work/stats.txt"
 echo "non-zero ipsec./esp. counters (all cores):"
 awk '$1 ~ /^(ipsec|esp)\./ && $2 != 0 { s[$1] += $2 } END { for (k in s) printf "  %-34s %d\n", k, s[k] }' "$work/stats.txt" | sort
 sum() { awk -v k="$1" '$1 == k { s += $2 } END { print s + 0 }' "$work/stats.txt"; }
-for c in ipsec.in_decrypted ipsec.out_secured esp.in_replay esp.in_icv esp.in_unknown_spi ipsec.drop_plain_to_protected; do
+for c in ipsec.in_decrypted ipsec.out_secured esp.in_replay esp.in_icv esp.in_unknown_spi esp.in_bad_next_header ipsec.drop_plain_to_protected; do
   check "$c > 0 ($(sum "$c"))" test "$(sum "$c")" -gt 0
 done
+
+# ctl ipsec: the SAs' counters and the policies' hits, over the control socket.
+ctl ipsec >"$work/ipsec.txt" 2>&1
+sed 's/^/  /' "$work/ipsec.txt"
+# SA rows: spi dir proto algorithm mode packets bytes replay icv drops used/limit.
+check "ctl ipsec: SA 0x1001 with its packets, a replay drop and an ICV failure" \
+  awk '$1 == "0x1001" && $3 == "esp" && $6 >= 4 && $8 >= 1 && $9 >= 1 { ok = 1 } END { exit !ok }' "$work/ipsec.txt"
+check "ctl ipsec: AH SA 0x2031 with the packets it sealed" \
+  awk '$1 == "0x2031" && $3 == "ah" && $4 == "hmac-sha256-128" && $6 >= 2 { ok = 1 } END { exit !ok }' "$work/ipsec.txt"
+check "ctl ipsec: the secure policy of SA 0x1031 has hits" \
+  awk '/secure sa 0x1031/ && $NF >= 2 { ok = 1 } END { exit !ok }' "$work/ipsec.txt"
+ctl ipsec sa add spi=0x3999 direction=in protocol=ah \
+  auth_key=000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f >>"$work/check.log" 2>&1
+check "ctl ipsec sa add: SA 0x3999 listed" sh -c "$BURST ctl --socket $SOCK ipsec | grep -q '^  0x3999 '"
+ctl ipsec sa delete 0x3999 >>"$work/check.log" 2>&1
+check "ctl ipsec sa delete: SA 0x3999 gone" sh -c "! $BURST ctl --socket $SOCK ipsec | grep -q '^  0x3999 '"
 
 stop() {
   kill -TERM "$pid" || return 1

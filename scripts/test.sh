@@ -59,7 +59,7 @@ step "IPsec ESP against independent implementations: scapy's SecurityAssociation
 scripts/check-ipsec-scapy.sh
 scripts/check-ipsec-tshark.sh
 
-step "IPsec live against scapy's SecurityAssociation: ESP transport mode with every transform and tunnel mode, replay/forged/unknown-SPI/plain drops, counters, trace (scripts/smoke-ipsec.sh)"
+step "IPsec live against scapy's SecurityAssociation: ESP transport and tunnel mode with every transform, replay/forged/unknown-SPI/wrong-next-header/plain drops, counters, trace (scripts/smoke-ipsec.sh)"
 scripts/smoke-ipsec.sh
 
 step "IPsec burst to burst: ESP tunnel between two bursts, ping both ways, 100 MiB TCP byte-exact, tshark decrypting the wan (scripts/smoke-ipsec-tunnel.sh)"

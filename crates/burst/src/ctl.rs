@@ -75,6 +75,16 @@ pub(crate) enum CtlCommand {
     /// NAT: dynamic mappings, translated sessions with their ages, pool usage, static mappings
     /// and port forwards.
     Nat,
+    /// IPsec: `ipsec` lists the policies per direction in order with their hits and the SAs
+    /// with their counters (packets, bytes, replay drops, ICV failures, lifetime), all cores
+    /// together; `ipsec sa add KEY=VALUE...` adds an SA at run time (the keys of an
+    /// `[[ipsec.sa]]` table: `spi=0x3001 direction=in protocol=ah auth_key=...`);
+    /// `ipsec sa delete SPI [in|out]` removes one.
+    Ipsec {
+        /// Nothing (list), or `sa add KEY=VALUE...`, or `sa delete SPI [in|out]`.
+        #[arg(num_args = 0.., value_name = "ARGS", allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The stateful firewall: `firewall list`, `firewall add PORT [--src PREFIX] [--dst PREFIX]
     /// [--proto tcp|udp|icmp|N] [--sport A[-B]] [--dport A[-B]]` (an exception),
     /// `firewall delete PORT INDEX`.
@@ -220,6 +230,7 @@ pub(crate) fn run(target: &Target, cmd: CtlCommand) -> Result<()> {
         CtlCommand::Filter { args } => filter_request(&args)?,
         CtlCommand::Conntrack { args } => return conntrack(&socket, &args),
         CtlCommand::Nat => Request::Nat,
+        CtlCommand::Ipsec { args } => ipsec_request(&args)?,
         CtlCommand::Firewall { args } => firewall_request(&args)?,
         CtlCommand::Ping {
             count,
@@ -729,6 +740,67 @@ fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
             println!("{} packet(s) traced.", packets.len());
         }
         Response::Filters { rules } => print_filters(rules),
+        Response::Ipsec {
+            policies,
+            sas,
+            missing_cores,
+        } => {
+            println!("Policies:");
+            println!(
+                "  {:<3} {:>3}  {:<52} {:<16} {:>10}",
+                "dir", "#", "selector", "action", "hits"
+            );
+            for p in policies {
+                println!(
+                    "  {:<3} {:>3}  {:<52} {:<16} {:>10}",
+                    p.direction, p.index, p.selector, p.action, p.hits
+                );
+            }
+            println!("SAs:");
+            println!(
+                "  {:<10} {:<3} {:<5} {:<24} {:<23} {:>9} {:>11} {:>7} {:>7} {:>7} {:>17}",
+                "spi",
+                "dir",
+                "proto",
+                "algorithm",
+                "mode",
+                "packets",
+                "bytes",
+                "replay",
+                "icv",
+                "drops",
+                "lifetime"
+            );
+            for s in sas {
+                let limit = if s.lifetime_limit == 0 {
+                    "-".to_string()
+                } else {
+                    s.lifetime_limit.to_string()
+                };
+                let alg = if s.esn {
+                    format!("{} esn", s.algorithm)
+                } else {
+                    s.algorithm.clone()
+                };
+                println!(
+                    "  {:<10} {:<3} {:<5} {:<24} {:<23} {:>9} {:>11} {:>7} {:>7} {:>7} {:>17}",
+                    format!("{:#x}", s.spi),
+                    s.direction,
+                    s.protocol,
+                    alg,
+                    s.mode,
+                    s.packets,
+                    s.bytes,
+                    s.replay_drops,
+                    s.icv_failures,
+                    s.drops,
+                    format!("{}/{}", s.lifetime_used, limit)
+                );
+            }
+            if !missing_cores.is_empty() {
+                println!("(cores {missing_cores:?} did not answer: their counts are missing)");
+            }
+        }
         Response::Conntrack { sessions, .. } => {
             for s in sessions {
                 println!("{}", conntrack_line(s));
@@ -890,6 +962,56 @@ fn netstat_s(socket: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// `ipsec [sa add KEY=VALUE... | sa delete SPI [in|out]]`.
+fn ipsec_request(args: &[String]) -> Result<Request> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        [] | ["list"] => Ok(Request::Ipsec),
+        ["sa", "add", kv @ ..] if !kv.is_empty() => {
+            let mut lines = String::new();
+            for item in kv {
+                let Some((k, v)) = item.split_once('=') else {
+                    bail!("{item}: expected KEY=VALUE (the keys of an [[ipsec.sa]] table)");
+                };
+                // Keys are hex strings even when all their digits are decimal.
+                let v = if k.ends_with("key") {
+                    format!("\"{v}\"")
+                } else {
+                    toml_value(v)
+                };
+                lines.push_str(&format!("{k} = {v}\n"));
+            }
+            Ok(Request::IpsecSaAdd { sa: lines })
+        }
+        ["sa", "delete", spi, rest @ ..] if rest.len() <= 1 => Ok(Request::IpsecSaDelete {
+            spi: parse_spi(spi)?,
+            direction: rest.first().map(|d| d.to_string()),
+        }),
+        _ => bail!("usage: ipsec | ipsec sa add KEY=VALUE... | ipsec sa delete SPI [in|out]"),
+    }
+}
+
+/// A command-line value as TOML: numbers (decimal or 0x) and booleans as they are, the rest
+/// quoted.
+fn toml_value(v: &str) -> String {
+    let number = v.parse::<u64>().is_ok()
+        || v.strip_prefix("0x")
+            .is_some_and(|h| !h.is_empty() && u64::from_str_radix(h, 16).is_ok() && h.len() <= 8);
+    if number || v == "true" || v == "false" {
+        v.to_string()
+    } else {
+        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+fn parse_spi(s: &str) -> Result<u32> {
+    let r = match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.with_context(|| format!("{s}: not an SPI (decimal or 0x hex)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -996,5 +1118,37 @@ mod tests {
             e("filter add p0 in --index 1 --index 2 deny"),
             "--index given twice"
         );
+    }
+
+    #[test]
+    fn ipsec_sa_add_turns_keys_into_an_sa_table() {
+        let args: Vec<String> = [
+            "sa",
+            "add",
+            "spi=0x3001",
+            "direction=in",
+            "protocol=ah",
+            "replay_window=128",
+            "auth_key=0011",
+        ]
+        .map(String::from)
+        .to_vec();
+        let Request::IpsecSaAdd { sa } = ipsec_request(&args).unwrap() else {
+            panic!("not an add");
+        };
+        assert_eq!(
+            sa,
+            "spi = 0x3001\ndirection = \"in\"\nprotocol = \"ah\"\nreplay_window = 128\nauth_key = \"0011\"\n"
+        );
+        let del: Vec<String> = ["sa", "delete", "0x3001", "in"].map(String::from).to_vec();
+        assert_eq!(
+            ipsec_request(&del).unwrap(),
+            Request::IpsecSaDelete {
+                spi: 0x3001,
+                direction: Some("in".into())
+            }
+        );
+        assert_eq!(ipsec_request(&[]).unwrap(), Request::Ipsec);
+        assert!(ipsec_request(&["sa".into(), "add".into(), "spi".into()]).is_err());
     }
 }

@@ -53,6 +53,7 @@ fn case(line: &str) -> Case {
     let esn = esn == "1";
     let p = SaParams {
         spi: u32::from_str_radix(spi.trim_start_matches("0x"), 16).expect("spi"),
+        protocol: burst_ipsec::IpsecProtocol::Esp,
         mode,
         algorithm,
         key: unhex(key),

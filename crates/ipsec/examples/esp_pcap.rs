@@ -156,6 +156,7 @@ fn main() {
             let auth: Vec<u8> = (0..alg.auth_key_len()).map(|i| i as u8 ^ 0xa5).collect();
             let p = SaParams {
                 spi,
+                protocol: burst_ipsec::IpsecProtocol::Esp,
                 mode,
                 algorithm: alg,
                 key: key.clone(),

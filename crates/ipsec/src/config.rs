@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::algo::Algorithm;
 use crate::replay::DEFAULT_WINDOW;
-use crate::sa::{DfPolicy, Mode, Sa, SaError, SaParams, Tunnel};
+use crate::sa::{DfPolicy, IpsecProtocol, Mode, Sa, SaError, SaParams, Tunnel};
 use crate::sad::Sad;
 use crate::spd::{Action, Policy, PortRange, Selector, Spd};
 
@@ -105,6 +105,9 @@ pub struct SaConfig {
     pub spi: u32,
     /// Inbound or outbound.
     pub direction: Direction,
+    /// `"esp"` (the default) or `"ah"` (HMAC-SHA-256-128 with `auth_key`, no `algorithm`).
+    #[serde(default)]
+    pub protocol: IpsecProtocol,
     /// Transport (default) or tunnel.
     #[serde(default)]
     pub mode: ModeName,
@@ -118,8 +121,8 @@ pub struct SaConfig {
     /// Tunnel mode: outer DF (copied from the inner header by default).
     #[serde(default)]
     pub df: DfPolicy,
-    /// Transform.
-    pub algorithm: Algorithm,
+    /// Transform (ESP: required; AH: none).
+    pub algorithm: Option<Algorithm>,
     /// Encryption key material, hex (the salt last for the AEADs).
     #[serde(default)]
     pub key: HexKey,
@@ -222,6 +225,8 @@ pub enum ConfigError {
     Selector(usize, &'static str),
     /// A `secure` policy names no SA, or one not configured in its direction.
     MissingSa(usize),
+    /// An ESP SA without `algorithm`, or an AH SA with one.
+    Algorithm(usize, IpsecProtocol),
 }
 
 impl core::fmt::Display for ConfigError {
@@ -236,6 +241,13 @@ impl core::fmt::Display for ConfigError {
             }
             ConfigError::DuplicateSpi(s) => write!(f, "two SAs of one direction use SPI {s:#x}"),
             ConfigError::Selector(i, what) => write!(f, "ipsec.policy[{i}]: bad {what}"),
+            ConfigError::Algorithm(i, IpsecProtocol::Esp) => {
+                write!(f, "ipsec.sa[{i}]: ESP needs `algorithm`")
+            }
+            ConfigError::Algorithm(i, IpsecProtocol::Ah) => write!(
+                f,
+                "ipsec.sa[{i}]: AH is HMAC-SHA-256-128 with `auth_key`: leave `algorithm` out"
+            ),
             ConfigError::MissingSa(i) => write!(
                 f,
                 "ipsec.policy[{i}]: secure needs `sa`, the SPI of an SA of the same direction"
@@ -272,10 +284,16 @@ impl SaConfig {
                 _ => return Err(ConfigError::TunnelAddresses(i)),
             },
         };
+        let algorithm = match (self.protocol, self.algorithm) {
+            (IpsecProtocol::Esp, Some(a)) => a,
+            (IpsecProtocol::Ah, None) => Algorithm::NullHmacSha256,
+            (p, _) => return Err(ConfigError::Algorithm(i, p)),
+        };
         Ok(SaParams {
             spi: self.spi,
+            protocol: self.protocol,
             mode,
-            algorithm: self.algorithm,
+            algorithm,
             key: self.key.0.clone(),
             auth_key: self.auth_key.0.clone(),
             esn: self.esn,
@@ -286,8 +304,9 @@ impl SaConfig {
 }
 
 impl IpsecConfig {
-    /// Checks the section and makes the tables.
-    pub fn build(&self) -> Result<IpsecTables, ConfigError> {
+    /// Checks the SAs and makes the SAD alone (what `ctl ipsec sa add/delete` republishes;
+    /// the policies stay).
+    pub fn build_sad(&self) -> Result<Sad, ConfigError> {
         let mut sad = Sad::new();
         for (i, c) in self.sa.iter().enumerate() {
             let sa = Sa::new(&c.params(i)?).map_err(|e| ConfigError::Sa(i, e))?;
@@ -299,6 +318,12 @@ impl IpsecConfig {
                 return Err(ConfigError::DuplicateSpi(c.spi));
             }
         }
+        Ok(sad)
+    }
+
+    /// Checks the section and makes the tables.
+    pub fn build(&self) -> Result<IpsecTables, ConfigError> {
+        let sad = self.build_sad()?;
         let (mut rules_in, mut rules_out) = (Vec::new(), Vec::new());
         for (i, p) in self.policy.iter().enumerate() {
             let prefix = |s: &Option<String>, what| match s {

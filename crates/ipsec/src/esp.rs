@@ -78,6 +78,18 @@ impl<'a> PacketBuf<'a> {
     pub fn tailroom(&self) -> usize {
         self.buf.len() - self.end
     }
+
+    /// The whole buffer, headroom and tailroom included.
+    pub(crate) fn buf_mut(&mut self) -> &mut [u8] {
+        self.buf
+    }
+
+    /// Moves the datagram's bounds.
+    pub(crate) fn set_range(&mut self, start: usize, end: usize) {
+        debug_assert!(start <= end && end <= self.buf.len());
+        self.start = start;
+        self.end = end;
+    }
 }
 
 /// What [`encrypt`] did.

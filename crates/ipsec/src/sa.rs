@@ -8,6 +8,7 @@
 
 use std::net::Ipv4Addr;
 
+use crate::ah::{AhAuth, AH_LEN};
 use crate::algo::{Algorithm, BadKeyLength, Cipher, ESP_HEADER_LEN, ICV_LEN};
 use crate::replay::{BadWindowSize, ReplayWindow};
 use crate::stats::{DropReason, EspStats};
@@ -48,14 +49,38 @@ pub enum Mode {
     Tunnel(Tunnel),
 }
 
+/// The IPsec protocol of an SA: ESP (RFC 4303) or AH (RFC 4302).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpsecProtocol {
+    /// Encapsulating Security Payload: confidentiality and integrity (the default).
+    #[default]
+    Esp,
+    /// Authentication Header with HMAC-SHA-256-128: integrity of the payload and the IP
+    /// header's immutable fields, no confidentiality.
+    Ah,
+}
+
+impl IpsecProtocol {
+    /// "ESP" or "AH".
+    pub const fn name(self) -> &'static str {
+        match self {
+            IpsecProtocol::Esp => "ESP",
+            IpsecProtocol::Ah => "AH",
+        }
+    }
+}
+
 /// Everything needed to make an SA. Its `Debug` form leaves the keys out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SaParams {
     /// Security parameters index (RFC 4303 §2.1); 1..=255 are reserved by IANA, 0 too.
     pub spi: u32,
+    /// ESP or AH.
+    pub protocol: IpsecProtocol,
     /// Mode.
     pub mode: Mode,
-    /// Transform.
+    /// Transform (ESP; ignored for AH, which is HMAC-SHA-256-128 with `auth_key`).
     pub algorithm: Algorithm,
     /// Encryption key material (the salt last for the AEADs).
     pub key: Vec<u8>,
@@ -73,6 +98,7 @@ impl core::fmt::Debug for SaParams {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SaParams")
             .field("spi", &self.spi)
+            .field("protocol", &self.protocol)
             .field("mode", &self.mode)
             .field("algorithm", &self.algorithm)
             .field("key_len", &self.key.len())
@@ -93,6 +119,8 @@ pub enum SaError {
     Key(BadKeyLength),
     /// Replay window size out of range.
     Window(BadWindowSize),
+    /// AH: the integrity key is not 32 bytes (its length), or encryption key material given.
+    AhKey(usize),
 }
 
 impl core::fmt::Display for SaError {
@@ -114,6 +142,10 @@ impl core::fmt::Display for SaError {
                 crate::replay::MIN_WINDOW,
                 crate::replay::MAX_WINDOW
             ),
+            SaError::AhKey(n) => write!(
+                f,
+                "AH (HMAC-SHA-256-128) takes auth_key of 32 bytes, not {n}, and no key"
+            ),
         }
     }
 }
@@ -126,6 +158,8 @@ pub struct Sa {
     spi: u32,
     mode: Mode,
     cipher: Cipher,
+    /// AH SAs: the keyed HMAC (`cipher` is then an unused NULL + HMAC with the same key).
+    ah: Option<AhAuth>,
     esn: bool,
     /// Last sequence number sent (0 before the first).
     seq_out: u64,
@@ -141,12 +175,27 @@ impl Sa {
         if p.spi <= 255 {
             return Err(SaError::ReservedSpi(p.spi));
         }
-        let cipher = Cipher::new(p.algorithm, &p.key, &p.auth_key).map_err(SaError::Key)?;
+        let (cipher, ah) = match p.protocol {
+            IpsecProtocol::Esp => (
+                Cipher::new(p.algorithm, &p.key, &p.auth_key).map_err(SaError::Key)?,
+                None,
+            ),
+            IpsecProtocol::Ah => {
+                let auth = AhAuth::new(&p.auth_key).map_err(|e| SaError::AhKey(e.0))?;
+                if !p.key.is_empty() {
+                    return Err(SaError::AhKey(p.auth_key.len()));
+                }
+                let null = Cipher::new(Algorithm::NullHmacSha256, &[], &p.auth_key)
+                    .map_err(SaError::Key)?;
+                (null, Some(auth))
+            }
+        };
         let replay = ReplayWindow::new(p.replay_window, p.esn).map_err(SaError::Window)?;
         Ok(Sa {
             spi: p.spi,
             mode: p.mode,
             cipher,
+            ah,
             esn: p.esn,
             seq_out: 0,
             replay,
@@ -163,6 +212,49 @@ impl Sa {
     /// The mode.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// ESP or AH.
+    pub fn protocol(&self) -> IpsecProtocol {
+        if self.ah.is_some() {
+            IpsecProtocol::Ah
+        } else {
+            IpsecProtocol::Esp
+        }
+    }
+
+    /// The transform's name as the configuration spells it ("hmac-sha256-128" for AH).
+    pub fn algorithm_name(&self) -> &'static str {
+        match self.ah {
+            Some(_) => "hmac-sha256-128",
+            None => self.algorithm().name(),
+        }
+    }
+
+    pub(crate) fn ah_auth(&self) -> Option<&AhAuth> {
+        self.ah.as_ref()
+    }
+
+    /// Protects the datagram in `pkt` with this outbound SA, ESP or AH as the SA is.
+    pub fn protect(
+        &mut self,
+        pkt: &mut crate::esp::PacketBuf<'_>,
+    ) -> Result<crate::esp::Encrypted, DropReason> {
+        match self.protocol() {
+            IpsecProtocol::Esp => crate::esp::encrypt(self, pkt),
+            IpsecProtocol::Ah => crate::ah::encrypt(self, pkt),
+        }
+    }
+
+    /// Removes this inbound SA's protection from the datagram in `pkt` (ESP or AH).
+    pub fn unprotect(
+        &mut self,
+        pkt: &mut crate::esp::PacketBuf<'_>,
+    ) -> Result<crate::esp::Decrypted, DropReason> {
+        match self.protocol() {
+            IpsecProtocol::Esp => crate::esp::decrypt(self, pkt),
+            IpsecProtocol::Ah => crate::ah::decrypt(self, pkt),
+        }
     }
 
     /// The transform.
@@ -206,17 +298,27 @@ impl Sa {
             Mode::Transport => 0,
             Mode::Tunnel(_) => burst_wire::ipv4::HEADER_LEN,
         };
+        if self.ah.is_some() {
+            return outer + AH_LEN;
+        }
         outer + ESP_HEADER_LEN + self.algorithm().iv_len()
     }
 
-    /// Bytes the SA appends at most: padding to the alignment, pad length, next header, ICV.
+    /// Bytes the SA appends at most: padding to the alignment, pad length, next header, ICV
+    /// (AH: none).
     pub fn max_tailroom(&self) -> usize {
+        if self.ah.is_some() {
+            return 0;
+        }
         self.algorithm().align() - 1 + 2 + ICV_LEN
     }
 
     /// Length of the protected datagram for a plain one of `len` bytes with an IP header of
     /// `header_len` bytes: what path MTU and MSS computations subtract.
     pub fn protected_len(&self, len: usize, header_len: usize) -> usize {
+        if self.ah.is_some() {
+            return len + self.headroom();
+        }
         let body = match self.mode {
             Mode::Transport => len - header_len,
             Mode::Tunnel(_) => len,
@@ -253,6 +355,7 @@ mod tests {
     fn params(alg: Algorithm, esn: bool) -> SaParams {
         SaParams {
             spi: 0x1000,
+            protocol: IpsecProtocol::Esp,
             mode: Mode::Transport,
             algorithm: alg,
             key: vec![1; alg.key_len()],

@@ -6,8 +6,10 @@
 
 use hashbrown::HashMap;
 
+use burst_wire::ipv4::{self, Protocol};
+
 use crate::esp::{self, Decrypted, Encrypted, PacketBuf};
-use crate::sa::Sa;
+use crate::sa::{IpsecProtocol, Sa};
 use crate::stats::{DropReason, EspStats};
 
 /// Inbound and outbound SAs by SPI, and the drops counted before an SA is known.
@@ -75,20 +77,21 @@ impl Sad {
         self.outbound.values()
     }
 
-    /// Decrypts the ESP datagram in `pkt` with the inbound SA its SPI names (RFC 4303 §3.4.2:
-    /// no SA, discard and count). Drops are counted in the SA's counters, or in
-    /// [`Sad::stats`] when no SA was found.
+    /// Decrypts the ESP (or verifies the AH) datagram in `pkt` with the inbound SA its SPI
+    /// names (RFC 4303 §3.4.2, RFC 4302 §3.4.2: no SA, discard and count; an SA of the other
+    /// protocol is no SA). Drops are counted in the SA's counters, or in [`Sad::stats`] when
+    /// no SA was found.
     pub fn decrypt(&mut self, pkt: &mut PacketBuf<'_>) -> Result<Decrypted, DropReason> {
-        let spi = match esp::peek_spi(pkt.packet()) {
-            Ok(spi) => spi,
+        let (spi, protocol) = match peek_spi(pkt.packet()) {
+            Ok(x) => x,
             Err(r) => {
                 self.stats.count(r);
                 return Err(r);
             }
         };
         match self.inbound.get_mut(&spi) {
-            Some(sa) => esp::decrypt(sa, pkt),
-            None => {
+            Some(sa) if sa.protocol() == protocol => sa.unprotect(pkt),
+            _ => {
                 self.stats.count(DropReason::UnknownSpi);
                 Err(DropReason::UnknownSpi)
             }
@@ -98,11 +101,24 @@ impl Sad {
     /// Encrypts the datagram in `pkt` with the outbound SA `spi` (the SA an SPD rule named).
     pub fn encrypt(&mut self, spi: u32, pkt: &mut PacketBuf<'_>) -> Result<Encrypted, DropReason> {
         match self.outbound.get_mut(&spi) {
-            Some(sa) => esp::encrypt(sa, pkt),
+            Some(sa) => sa.protect(pkt),
             None => {
                 self.stats.count(DropReason::UnknownSpi);
                 Err(DropReason::UnknownSpi)
             }
         }
+    }
+}
+
+/// The SPI and protocol of the ESP or AH datagram in `pkt`, or the drop reason when it is
+/// neither.
+pub fn peek_spi(pkt: &[u8]) -> Result<(u32, IpsecProtocol), DropReason> {
+    let proto = ipv4::Packet::new_checked(pkt)
+        .map_err(|_| DropReason::Malformed)?
+        .protocol();
+    if proto == Protocol::AH {
+        crate::ah::peek_spi(pkt).map(|s| (s, IpsecProtocol::Ah))
+    } else {
+        esp::peek_spi(pkt).map(|s| (s, IpsecProtocol::Esp))
     }
 }

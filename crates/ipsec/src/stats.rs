@@ -1,5 +1,7 @@
-//! Drop reasons and counters of the ESP engine: every early return of the packet path names a
-//! [`DropReason`], and each reason has its own counter in [`EspStats`].
+//! Drop reasons and counters of the ESP and AH engines: every early return of the packet path
+//! names a [`DropReason`], and each reason has its own counter in [`EspStats`]. AH SAs count in
+//! the same counters (`esp.in_replay`, `esp.in_icv`, ...: the SA's protocol tells them apart),
+//! and `ah.source_route` is AH's own.
 
 /// Why the ESP engine refused a packet; each reason has a counter in [`EspStats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,11 +39,14 @@ pub enum DropReason {
     TooBig,
     /// Outbound: the sequence number would cycle (RFC 4303 §3.3.3: a new SA is needed).
     SeqExhausted,
+    /// AH: the IP header has a loose or strict source-route option, whose final destination
+    /// the ICV would have to predict (RFC 4302 Appendix A.1); refused, not handled.
+    AhSourceRoute,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 15] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::Malformed,
         DropReason::TooShort,
         DropReason::BadLength,
@@ -57,6 +62,7 @@ impl DropReason {
         DropReason::NoRoom,
         DropReason::TooBig,
         DropReason::SeqExhausted,
+        DropReason::AhSourceRoute,
     ];
 
     /// The counter's name, as `burst ctl` and the metrics would show it.
@@ -77,6 +83,7 @@ impl DropReason {
             DropReason::NoRoom => "esp.out_no_room",
             DropReason::TooBig => "esp.out_too_big",
             DropReason::SeqExhausted => "esp.out_seq_exhausted",
+            DropReason::AhSourceRoute => "ah.source_route",
         }
     }
 

@@ -98,6 +98,7 @@ fn encrypt_and_decrypt_do_not_allocate() {
                 };
                 let p = SaParams {
                     spi: 0x1000,
+                    protocol: burst_ipsec::IpsecProtocol::Esp,
                     mode,
                     algorithm: alg,
                     key: vec![1; alg.key_len()],

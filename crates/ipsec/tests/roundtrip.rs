@@ -42,6 +42,7 @@ fn params(alg: Algorithm, tunnel: bool, esn: bool, seed: u8) -> SaParams {
     };
     SaParams {
         spi: 0x4000 + u32::from(seed),
+        protocol: burst_ipsec::IpsecProtocol::Esp,
         mode,
         algorithm: alg,
         key: (0..alg.key_len()).map(|i| i as u8 ^ seed).collect(),

@@ -118,6 +118,21 @@ pub enum Request {
     },
     /// `nat`: NAT's mappings, its sessions with their ages, and pool usage.
     Nat,
+    /// `ipsec`: the IPsec policies with their hits and the SAs with their counters, summed
+    /// over the workers.
+    Ipsec,
+    /// `ipsec sa add KEY=VALUE...`: a manually keyed SA, added at run time.
+    IpsecSaAdd {
+        /// The SA's keys as in an `[[ipsec.sa]]` table (TOML lines).
+        sa: String,
+    },
+    /// `ipsec sa delete SPI [in|out]`.
+    IpsecSaDelete {
+        /// The SPI.
+        spi: u32,
+        /// `in` or `out`, needed when both directions use the SPI.
+        direction: Option<String>,
+    },
     /// `firewall list`: firewalled ports, blocked ICMP types, exceptions with their hits.
     FirewallList,
     /// `firewall add PORT [OPTIONS]`: an exception (a `permit` rule on the port's list).
@@ -186,6 +201,52 @@ pub struct CtSession {
     pub inbound: bool,
     /// The core that owns it.
     pub core: u16,
+}
+
+/// One IPsec policy, as `ipsec` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpsecPolicyRow {
+    /// `in` or `out`.
+    pub direction: String,
+    /// Its place among the rules of its direction (first match wins).
+    pub index: usize,
+    /// The selector (`src 198.18.1.0/24 dst 198.19.0.0/16 proto 17`, or `any`).
+    pub selector: String,
+    /// `permit`, `block` or `secure sa 0x2002`.
+    pub action: String,
+    /// Datagrams it decided, all workers together.
+    pub hits: u64,
+}
+
+/// One IPsec SA, as `ipsec` lists it (counters summed over the workers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpsecSaRow {
+    /// SPI.
+    pub spi: u32,
+    /// `in` or `out`.
+    pub direction: String,
+    /// `esp` or `ah`.
+    pub protocol: String,
+    /// `transport`, or `tunnel SRC -> DST`.
+    pub mode: String,
+    /// The transform (`aes-gcm-128`, ..., `hmac-sha256-128` for AH).
+    pub algorithm: String,
+    /// Extended sequence numbers.
+    pub esn: bool,
+    /// Packets opened (in) or sealed (out).
+    pub packets: u64,
+    /// Their bytes (plain).
+    pub bytes: u64,
+    /// Inbound packets refused by the anti-replay window.
+    pub replay_drops: u64,
+    /// Inbound packets whose ICV did not verify.
+    pub icv_failures: u64,
+    /// Packets refused for any reason.
+    pub drops: u64,
+    /// Lifetime used, in packets (out: sequence numbers taken; in: packets opened).
+    pub lifetime_used: u64,
+    /// Hard lifetime in packets (`max_packets`; 0: none).
+    pub lifetime_limit: u64,
 }
 
 /// One dynamic NAT mapping, as `nat` lists it.
@@ -478,6 +539,15 @@ pub enum Response {
     FilterDeleted {
         /// The rule, in `filter add` syntax.
         rule: String,
+    },
+    /// `ipsec`.
+    Ipsec {
+        /// Every policy, per direction in order.
+        policies: Vec<IpsecPolicyRow>,
+        /// Every SA, in configuration order.
+        sas: Vec<IpsecSaRow>,
+        /// Cores that did not answer in time (their counts are missing).
+        missing_cores: Vec<u16>,
     },
     /// `conntrack`.
     Conntrack {

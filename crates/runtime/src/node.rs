@@ -424,7 +424,13 @@ where
         let infos: Vec<burst_port::PortInfo> = ports.iter().map(|p| p.info().clone()).collect();
         let mut tcp_stack = cfg.tcp.stack.clone();
         tcp_stack.mtu = ctxs.iter().map(|c| c.mtu).min().unwrap_or(1500);
-        let ipsec = cfg.ipsec.as_ref().map(crate::worker::IpsecSetup::new);
+        let (ipsec, sad_publisher) = match cfg.ipsec.as_ref() {
+            Some(c) => {
+                let (s, p) = crate::worker::IpsecSetup::new(c, &domain);
+                (Some(s), Some(p))
+            }
+            None => (None, None),
+        };
         if let Some(s) = &ipsec {
             // ESP's overhead comes out of the MSS TCP advertises and uses, so full-sized
             // segments with DF still fit the link once protected; super-segments cannot be
@@ -554,6 +560,10 @@ where
             exceptions,
             workers.iter().filter_map(|w| w.session_slot()).collect(),
             cfg.firewall.clone(),
+        );
+        control.set_ipsec(
+            sad_publisher,
+            workers.iter().filter_map(|w| w.ipsec_slot()).collect(),
         );
         control.set_redirect_config(cfg.redirects);
         control.set_pmtu(link_mtu, pmtu);

@@ -136,11 +136,11 @@ pub enum HookVerdict {
     Consumed,
     /// Rewritten by the hook (NAT); it goes on as source traffic.
     Translated,
-    /// IPsec: protected with the outbound SA of this SPI (ESP added).
-    Secured(u32),
-    /// IPsec: ESP removed with the inbound SA of this SPI, and the result admitted by the
-    /// inbound policies.
-    Decrypted(u32),
+    /// IPsec: protected with the outbound SA of this SPI (ESP or AH, the second field, added).
+    Secured(u32, &'static str),
+    /// IPsec: ESP (or AH, the second field) removed with the inbound SA of this SPI, and the
+    /// result admitted by the inbound policies.
+    Decrypted(u32, &'static str),
 }
 
 impl HookVerdict {
@@ -172,8 +172,8 @@ impl fmt::Display for HookVerdict {
             HookVerdict::Drop(c) => write!(f, "drop ({c})"),
             HookVerdict::Consumed => f.write_str("consumed"),
             HookVerdict::Translated => f.write_str("translated"),
-            HookVerdict::Secured(spi) => write!(f, "secure (ESP, SA {spi:#x})"),
-            HookVerdict::Decrypted(spi) => write!(f, "decrypted (ESP, SA {spi:#x})"),
+            HookVerdict::Secured(spi, p) => write!(f, "secure ({p}, SA {spi:#x})"),
+            HookVerdict::Decrypted(spi, p) => write!(f, "decrypted ({p}, SA {spi:#x})"),
         }
     }
 }

@@ -252,6 +252,8 @@ const BEHAVIOUR: &[(&str, &str, &str, &str)] = &[
     ("[[ipsec.sa]]", "spi", "crates/runtime/tests/router_ipsec.rs", "replayed_forged_unknown_and_plain_packets_are_dropped_and_counted"),
     ("[[ipsec.sa]]", "spi", "crates/runtime/tests/router_ipsec.rs", "esp_is_decrypted_by_the_worker_owning_its_sa"),
     ("[[ipsec.sa]]", "direction", "crates/runtime/tests/router_ipsec.rs", "transport_mode_ping_and_udp_both_ways"),
+    ("[[ipsec.sa]]", "protocol", "crates/runtime/tests/router_ipsec_keys.rs", "protocol_ah_authenticates_both_ways_in_transport_and_tunnel_mode"),
+    ("[[ipsec.sa]]", "protocol", "crates/runtime/src/config/ipsec.rs", "a_section_is_read_and_its_mistakes_say_what_to_change"),
     ("[[ipsec.sa]]", "mode", "crates/runtime/tests/router_ipsec.rs", "tunnel_mode_between_protected_subnets_both_ways"),
     ("[[ipsec.sa]]", "tunnel_src", "crates/runtime/tests/router_ipsec.rs", "tunnel_mode_between_protected_subnets_both_ways"),
     ("[[ipsec.sa]]", "tunnel_dst", "crates/runtime/tests/router_ipsec.rs", "tunnel_mode_between_protected_subnets_both_ways"),

@@ -72,6 +72,19 @@ fn replayed_forged_unknown_and_plain_packets_are_dropped_and_counted() {
     // An SPI burst does not know.
     let mut other = sa(0x1999, Algorithm::AesGcm128, &hex(K_IN), &[], None);
     from_b(&mut l, &seal(&mut other, &echo_request(B, R_B_IP, 3)));
+    // An authentic ESP packet whose next header is 4 (an IPv4 datagram inside), which a
+    // transport SA cannot carry: esp.in_bad_next_header.
+    let inner = echo_request(B, R_B_IP, 5);
+    let mut ipip = udp_dg(B, 1, R_B_IP, 2, &inner);
+    ipip.drain(20..28); // the IPv4 header of a UDP datagram, then the inner datagram
+    let total = ipip.len() as u16;
+    {
+        let mut p = ipv4::Packet::new_unchecked(&mut ipip[..]);
+        p.set_protocol(Protocol(4));
+        p.set_total_len(total);
+        p.fill_checksum();
+    }
+    from_b(&mut l, &seal(&mut to_burst, &ipip));
     // Plain traffic the inbound policy wants protected.
     from_b(&mut l, &echo_request(B, R_B_IP, 4));
     from_b(&mut l, &udp_dg(B, 40000, R_B_IP, 7, b"plain"));
@@ -83,6 +96,7 @@ fn replayed_forged_unknown_and_plain_packets_are_dropped_and_counted() {
     assert_eq!(counter(&l, "esp.in_replay"), 1);
     assert_eq!(counter(&l, "esp.in_icv"), 1);
     assert_eq!(counter(&l, "esp.in_unknown_spi"), 1);
+    assert_eq!(counter(&l, "esp.in_bad_next_header"), 1);
     assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 2);
     assert_eq!(counter(&l, "ipsec.in_decrypted"), 1);
     // Traffic no secure policy covers still passes plain (A's ping to burst).
@@ -444,5 +458,197 @@ fn a_kernel_peers_partial_checksums_and_super_frames_are_finished_before_sealing
     assert_eq!(got.len(), 1 + 20_000usize.div_ceil(1443 - 40));
     assert_eq!(counter(&l, "ipsec.drop_frag_needed"), 0);
     assert_eq!(counter(&l, "ipsec.drop_no_buffer"), 0);
+    l.finish();
+}
+
+#[test]
+fn ctl_ipsec_lists_policies_with_hits_and_sas_with_counters() {
+    // Two workers: ESP for SA 0x1001 is opened on its owner, replies are sealed by whichever
+    // worker answers; `ctl ipsec` sums them.
+    let file = transport("").replacen(
+        &format!("key = \"{K_OUT}\"\n"),
+        &format!("key = \"{K_OUT}\"\nmax_packets = 100\n"),
+        1,
+    );
+    let mut l = ipsec_lab(file, 2);
+    let (mut to_burst, _) = transport_peer();
+    let first = seal(&mut to_burst, &echo_request(B, R_B_IP, 1));
+    from_b(&mut l, &first);
+    from_b(&mut l, &seal(&mut to_burst, &echo_request(B, R_B_IP, 2)));
+    from_b(&mut l, &first); // a replay
+    let mut forged = seal(&mut to_burst, &echo_request(B, R_B_IP, 3));
+    let n = forged.len();
+    forged[n - 1] ^= 1; // an ICV failure
+    from_b(&mut l, &forged);
+    l.run_for(Nanos::from_millis(50));
+    assert_eq!(take(&mut l, 1).len(), 2, "two answers over ESP");
+    let rx = l.request(Request::Ipsec);
+    l.run_for(Nanos::from_millis(50));
+    let Ok(Response::Ipsec {
+        policies,
+        sas,
+        missing_cores,
+    }) = rx.try_recv()
+    else {
+        panic!("no ipsec answer");
+    };
+    assert!(missing_cores.is_empty());
+    let p: Vec<_> = policies
+        .iter()
+        .map(|p| {
+            (
+                p.direction.as_str(),
+                p.index,
+                p.selector.as_str(),
+                p.action.as_str(),
+                p.hits,
+            )
+        })
+        .collect();
+    assert_eq!(
+        p[..2],
+        [
+            (
+                "in",
+                0,
+                "src 198.18.2.1/32 dst 198.18.2.254/32",
+                "secure sa 0x1001",
+                2
+            ),
+            (
+                "out",
+                0,
+                "src 198.18.2.254/32 dst 198.18.2.1/32",
+                "secure sa 0x2001",
+                2
+            ),
+        ]
+    );
+    assert_eq!((p[2].0, p[2].1, p[2].2, p[2].3), ("in", 1, "any", "permit"));
+    assert_eq!(sas.len(), 2);
+    let (i, o) = (&sas[0], &sas[1]);
+    assert_eq!(
+        (
+            i.spi,
+            i.direction.as_str(),
+            i.protocol.as_str(),
+            i.mode.as_str(),
+            i.algorithm.as_str()
+        ),
+        (0x1001, "in", "esp", "transport", "aes-gcm-128")
+    );
+    assert_eq!(
+        (
+            i.packets,
+            i.replay_drops,
+            i.icv_failures,
+            i.drops,
+            i.lifetime_used
+        ),
+        (2, 1, 1, 2, 2)
+    );
+    assert_eq!(i.bytes, 2 * 44, "the two plain pings");
+    assert_eq!((o.spi, o.direction.as_str(), o.packets), (0x2001, "out", 2));
+    assert_eq!((o.lifetime_used, o.lifetime_limit, o.drops), (2, 100, 0));
+    l.finish();
+}
+
+/// Sends `req` to the control thread and returns its answer.
+fn ask(l: &mut Lab, req: Request) -> Response {
+    let rx = l.request(req);
+    l.run_for(Nanos::from_millis(20));
+    rx.try_recv().expect("an answer")
+}
+
+#[test]
+fn ctl_ipsec_sa_add_and_delete_republish_the_sad() {
+    let mut l = ipsec_lab(transport(""), 1);
+    let (mut to_burst, mut from_burst) = transport_peer();
+    let first = seal(&mut to_burst, &echo_request(B, R_B_IP, 1));
+    from_b(&mut l, &first);
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(spi_seq(&got[0]), (0x2001, 1));
+    // Without the outbound SA, the answer its policy wants sealed is dropped, counted.
+    let del = Request::IpsecSaDelete {
+        spi: 0x2001,
+        direction: None,
+    };
+    assert_eq!(ask(&mut l, del.clone()), Response::Ok);
+    from_b(&mut l, &seal(&mut to_burst, &echo_request(B, R_B_IP, 2)));
+    l.run_for(Nanos::from_millis(50));
+    assert!(take(&mut l, 1).is_empty());
+    assert_eq!(counter(&l, "ipsec.drop_out_block"), 1);
+    assert!(matches!(ask(&mut l, del), Response::Error { message } if message.contains("no SA")));
+    // The same SPI again with another key: a new SA, its sequence numbers from 1.
+    let add = |key: &str| Request::IpsecSaAdd {
+        sa: format!(
+            "spi = 0x2001\ndirection = \"out\"\nalgorithm = \"aes-gcm-128\"\nkey = \"{key}\"\n"
+        ),
+    };
+    let short = ask(&mut l, add("0001"));
+    assert!(
+        matches!(&short, Response::Error { message } if message.contains("20")),
+        "{short:?}"
+    );
+    assert_eq!(ask(&mut l, add(K_IN)), Response::Ok);
+    let dup = ask(&mut l, add(K_IN));
+    assert!(
+        matches!(&dup, Response::Error { message } if message.contains("in use")),
+        "{dup:?}"
+    );
+    from_b(&mut l, &seal(&mut to_burst, &echo_request(B, R_B_IP, 3)));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(spi_seq(&got[0]), (0x2001, 1));
+    assert_eq!(
+        open(&mut from_burst, &got[0]),
+        Err(burst_ipsec::DropReason::Icv),
+        "not the old key"
+    );
+    let mut rekeyed = sa(0x2001, Algorithm::AesGcm128, &hex(K_IN), &[], None);
+    let reply = open(&mut rekeyed, &got[0]).unwrap();
+    assert_eq!(
+        ipv4::Packet::new_checked(&reply[..]).unwrap().payload()[0],
+        0,
+        "an echo reply"
+    );
+    // Deleted and added again with the same key: its sequence numbers go on (an AEAD's IV is
+    // the sequence number; starting again at 1 would repeat IVs under one key).
+    let del_out = Request::IpsecSaDelete {
+        spi: 0x2001,
+        direction: Some("out".into()),
+    };
+    assert_eq!(ask(&mut l, del_out), Response::Ok);
+    assert_eq!(ask(&mut l, add(K_IN)), Response::Ok);
+    from_b(&mut l, &seal(&mut to_burst, &echo_request(B, R_B_IP, 5)));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(spi_seq(&got[0]), (0x2001, 2));
+    assert!(open(&mut rekeyed, &got[0]).is_ok());
+    // The inbound SA was carried over with its window: the first ping is still a replay.
+    from_b(&mut l, &first);
+    // Deleted, its SPI is unknown.
+    let del_in = Request::IpsecSaDelete {
+        spi: 0x1001,
+        direction: Some("in".into()),
+    };
+    assert_eq!(ask(&mut l, del_in), Response::Ok);
+    from_b(&mut l, &seal(&mut to_burst, &echo_request(B, R_B_IP, 6)));
+    l.run_for(Nanos::from_millis(150));
+    assert!(take(&mut l, 1).is_empty());
+    assert_eq!(counter(&l, "esp.in_replay"), 1);
+    assert_eq!(counter(&l, "esp.in_unknown_spi"), 1);
+    // The listing shows the SAs now configured.
+    let Response::Ipsec { sas, .. } = ask(&mut l, Request::Ipsec) else {
+        panic!("no listing");
+    };
+    let listed: Vec<_> = sas
+        .iter()
+        .map(|s| (s.spi, s.direction.as_str(), s.packets))
+        .collect();
+    assert_eq!(listed, [(0x2001, "out", 1)]);
     l.finish();
 }

@@ -20,6 +20,7 @@ const AUTH: &str = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccd
 fn peer(spi: u32, alg: Algorithm, key: &str, auth: &str, esn: bool, mode: Mode) -> Sa {
     Sa::new(&SaParams {
         spi,
+        protocol: burst_ipsec::IpsecProtocol::Esp,
         mode,
         algorithm: alg,
         key: hex(key),
@@ -217,5 +218,145 @@ fn policy_selectors_pick_the_traffic_to_secure() {
     l.run_for(Nanos::from_millis(100));
     assert!(take(&mut l, 1).is_empty());
     assert_eq!(counter(&l, "ipsec.drop_wrong_sa"), 1);
+    l.finish();
+}
+
+/// B's AH half: HMAC-SHA-256-128 with `AUTH`.
+fn ah_peer(spi: u32, mode: Mode) -> Sa {
+    Sa::new(&SaParams {
+        spi,
+        protocol: burst_ipsec::IpsecProtocol::Ah,
+        mode,
+        algorithm: Algorithm::NullHmacSha256,
+        key: vec![],
+        auth_key: hex(AUTH),
+        esn: false,
+        replay_window: 64,
+        max_packets: 0,
+    })
+    .unwrap()
+}
+
+/// `file` with every SA's `algorithm` and `key` lines turned into `protocol = "ah"` with
+/// `AUTH` as its key.
+fn as_ah(file: &str) -> String {
+    let mut s = file.to_string();
+    for k in [K_IN, K_OUT] {
+        s = s.replace(
+            &format!("algorithm = \"aes-gcm-128\"\nkey = \"{k}\""),
+            &format!("protocol = \"ah\"\nauth_key = \"{AUTH}\""),
+        );
+    }
+    assert!(!s.contains("aes-gcm"), "{s}");
+    s
+}
+
+#[test]
+fn protocol_ah_authenticates_both_ways_in_transport_and_tunnel_mode() {
+    // Transport: B pings burst with AH; the answer comes back with AH (protocol 51), the ICMP
+    // in the clear behind the AH header, and verifies with B's SA.
+    let mut l = ipsec_lab(as_ah(&transport("")), 1);
+    let (mut to_burst, mut from_burst) = (
+        ah_peer(0x1001, Mode::Transport),
+        ah_peer(0x2001, Mode::Transport),
+    );
+    let ping = echo_request(B, R_B_IP, 1);
+    let sealed = seal(&mut to_burst, &ping);
+    assert_eq!(proto(&sealed), 51);
+    from_b(&mut l, &sealed);
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(proto(&got[0]), 51, "answered with AH");
+    assert_eq!(got[0][20], 1, "AH's next header: ICMP");
+    assert_eq!(
+        &got[0][48..49],
+        &[0],
+        "an echo reply, readable: AH does not encrypt"
+    );
+    let reply = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&reply[..]).unwrap();
+    assert_eq!(
+        (p.src_addr(), p.dst_addr(), p.protocol()),
+        (R_B_IP, B, Protocol::ICMP)
+    );
+    assert!(p.payload().ends_with(b"burst ipsec ping"));
+    // A replay, a changed payload byte, the same ping without AH: none answered.
+    from_b(&mut l, &sealed);
+    let mut forged = seal(&mut to_burst, &echo_request(B, R_B_IP, 2));
+    let n = forged.len();
+    forged[n - 1] ^= 1;
+    from_b(&mut l, &forged);
+    from_b(&mut l, &ping);
+    l.run_for(Nanos::from_millis(50));
+    assert!(take(&mut l, 1).is_empty());
+    l.run_for(Nanos::from_millis(100)); // counters published
+    assert_eq!(counter(&l, "esp.in_replay"), 1);
+    assert_eq!(counter(&l, "esp.in_icv"), 1);
+    assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 1);
+    assert_eq!(counter(&l, "ipsec.in_decrypted"), 1);
+    l.finish();
+
+    // Tunnel: A's ping to C leaves in an AH tunnel (outer 198.18.2.254 > 198.18.2.1, next
+    // header 4); C's answer through the tunnel reaches A.
+    let mut l = ipsec_lab(as_ah(&gcm_tunnel()), 1);
+    let (mut to_burst, mut from_burst) = (
+        ah_peer(
+            0x1002,
+            Mode::Tunnel(Tunnel {
+                src: B,
+                dst: R_B_IP,
+                ttl: 64,
+                df: DfPolicy::Copy,
+            }),
+        ),
+        ah_peer(
+            0x2002,
+            Mode::Tunnel(Tunnel {
+                src: R_B_IP,
+                dst: B,
+                ttl: 64,
+                df: DfPolicy::Copy,
+            }),
+        ),
+    );
+    let rx = l.request(burst_runtime::ctl::Request::Trace {
+        count: 2,
+        timeout_ms: 5000,
+    });
+    l.run_for(STEP);
+    l.send_from_a(&echo_request(A, C, 1));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), 1);
+    let outer = ipv4::Packet::new_checked(&got[0][..]).unwrap();
+    assert_eq!(
+        (outer.src_addr(), outer.dst_addr(), outer.protocol()),
+        (R_B_IP, B, Protocol::AH)
+    );
+    assert_eq!(got[0][20], 4, "AH's next header: IPv4");
+    let inner = open(&mut from_burst, &got[0]).unwrap();
+    let p = ipv4::Packet::new_checked(&inner[..]).unwrap();
+    assert_eq!((p.src_addr(), p.dst_addr(), p.ttl()), (A, C, 63));
+    from_b(&mut l, &seal(&mut to_burst, &echo(0, C, A, 1)));
+    l.run_for(Nanos::from_millis(50));
+    let got = take(&mut l, 0);
+    assert_eq!(got.len(), 1);
+    let p = ipv4::Packet::new_checked(&got[0][..]).unwrap();
+    assert_eq!(
+        (p.src_addr(), p.dst_addr(), p.protocol()),
+        (C, A, Protocol::ICMP)
+    );
+    // `ctl trace` names AH in both verdicts.
+    let Ok(burst_runtime::ctl::Response::Trace { packets }) = rx.try_recv() else {
+        panic!("no trace answer");
+    };
+    let out = packets[0].steps.join(" | ");
+    assert!(out.contains("ipsec: secure (AH, SA 0x2002)"), "{out}");
+    let back = packets[1].steps.join(" | ");
+    assert!(back.contains("ipsec: decrypted (AH, SA 0x1002)"), "{back}");
+    l.run_for(Nanos::from_millis(100));
+    assert_eq!(counter(&l, "ipsec.out_secured"), 1);
+    assert_eq!(counter(&l, "ipsec.in_decrypted"), 1);
     l.finish();
 }

@@ -42,6 +42,7 @@ fn in_buffer(d: &[u8], head: usize, tail: usize) -> Vec<u8> {
 fn params(alg: Algorithm, key: Vec<u8>, spi: u32, esn: bool, mode: Mode) -> SaParams {
     SaParams {
         spi,
+        protocol: crate::sa::IpsecProtocol::Esp,
         mode,
         algorithm: alg,
         key,

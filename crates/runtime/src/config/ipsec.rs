@@ -35,6 +35,16 @@ pub(super) fn validate_ipsec(raw: Option<IpsecConfig>) -> Result<Option<IpsecCon
                     _ => "not a port selector: a port, \"LO-HI\" with LO <= HI, or \"any\"",
                 },
             ),
+            IpsecError::Algorithm(i, burst_ipsec::IpsecProtocol::Esp) => invalid(
+                format!("ipsec.sa[{i}].algorithm"),
+                "an ESP SA needs `algorithm` (aes-gcm-128, aes-gcm-256, chacha20-poly1305, \
+                 aes-cbc-128-hmac-sha256, aes-cbc-256-hmac-sha256 or null-hmac-sha256)",
+            ),
+            IpsecError::Algorithm(i, burst_ipsec::IpsecProtocol::Ah) => invalid(
+                format!("ipsec.sa[{i}].algorithm"),
+                "protocol = \"ah\" is HMAC-SHA-256-128 with `auth_key` (32 bytes): remove \
+                 `algorithm` and `key`",
+            ),
             IpsecError::MissingSa(i) => invalid(
                 format!("ipsec.policy[{i}].sa"),
                 "action \"secure\" needs `sa`, the SPI of a configured [[ipsec.sa]] of the same \
@@ -156,5 +166,24 @@ mod tests {
         assert!(e.contains("ipsec.sa[1].spi") && e.contains("0x1001"), "{e}");
         let e = err("[[ipsec.sa]]\nspi = 0x1001\nwindow = 3\n");
         assert!(e.contains("unknown key"), "{e}");
+        // ESP needs an algorithm; AH has none and takes a 32-byte auth_key only.
+        let e = err(&SA.replace("algorithm = \"aes-gcm-128\"\n", ""));
+        assert!(
+            e.contains("ipsec.sa[0].algorithm") && e.contains("ESP"),
+            "{e}"
+        );
+        let e = err(&SA.replace("direction", "protocol = \"ah\"\ndirection"));
+        assert!(
+            e.contains("ipsec.sa[0].algorithm") && e.contains("auth_key"),
+            "{e}"
+        );
+        let ah = "[[ipsec.sa]]\nspi = 0x1001\ndirection = \"in\"\nprotocol = \"ah\"\n";
+        let e = err(&format!("{ah}auth_key = \"0102\"\n"));
+        assert!(
+            e.contains("ipsec.sa[0]") && e.contains("32 bytes, not 2"),
+            "{e}"
+        );
+        let e = err(&ah.replace("\"ah\"", "\"esp-ah\""));
+        assert!(e.contains("protocol"), "{e}");
     }
 }

@@ -16,6 +16,7 @@ mod dgd;
 mod filters;
 mod firewall;
 mod igmp;
+mod ipsec;
 mod netstat;
 mod ping;
 mod rdisc;
@@ -220,6 +221,8 @@ pub struct Control<P: Port> {
     pools: Vec<(String, PoolReader)>,
     /// NAT, conntrack and the firewall's exceptions.
     fw: firewall::FwControl,
+    /// `ctl ipsec`.
+    ipsec: ipsec::IpsecControl,
     /// The fewest buffers each pool had available when sampled (index = `pools`), and when
     /// they were last sampled.
     pool_low: Vec<u64>,
@@ -272,6 +275,7 @@ impl<P: Port> Control<P> {
             dgd: None,
             pools: Vec::new(),
             fw: firewall::FwControl::new(FilterTable::new(0, 1)),
+            ipsec: ipsec::IpsecControl::default(),
             pool_low: Vec::new(),
             pool_sampled: Nanos::ZERO,
         }
@@ -412,6 +416,7 @@ impl<P: Port> Control<P> {
         work += self.finish_trace(now);
         work += self.finish_netstat(now);
         work += self.finish_fw_listing(now);
+        work += self.finish_ipsec_listing(now);
         work += self.capture_poll(now);
         work
     }

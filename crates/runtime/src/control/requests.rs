@@ -171,6 +171,14 @@ impl<P: Port> Control<P> {
                     None => return,
                 }
             }
+            Request::IpsecSaAdd { sa } => self.ipsec_sa_add(&sa),
+            Request::IpsecSaDelete { spi, direction } => {
+                self.ipsec_sa_delete(spi, direction.as_deref())
+            }
+            Request::Ipsec => match self.ipsec_listing(reply.clone(), now) {
+                Some(r) => r,
+                None => return,
+            },
             Request::FirewallList => self.firewall_list(),
             Request::FirewallAdd { port, rule } => self.firewall_add(&port, &rule),
             Request::FirewallDelete { port, index } => self.firewall_delete(&port, index),

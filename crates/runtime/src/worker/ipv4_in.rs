@@ -157,9 +157,13 @@ impl<Q: Queue> Worker<Q> {
         let datagram = &datagram[..total];
         if self.ipsec.is_some()
             && class == Destination::Local
-            && ipv4::Packet::new_unchecked(datagram).protocol() == ipv4::Protocol::ESP
+            && matches!(
+                ipv4::Packet::new_unchecked(datagram).protocol(),
+                ipv4::Protocol::ESP | ipv4::Protocol::AH
+            )
         {
-            // IPsec, the destination path's first step: ESP removed, then IPv4 input again.
+            // IPsec, the destination path's first step: ESP (or AH) removed, then IPv4 input
+            // again.
             self.rx_scratch = scratch;
             self.ipsec_esp_in(port, buf, hl, now);
             return;

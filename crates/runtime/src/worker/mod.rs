@@ -45,7 +45,9 @@ mod udp;
 pub use firewall::{FirewallSetup, MappingRow, SessionList, SessionRow, SessionSlot, LIST_ROWS};
 pub use forward::ForwardStats;
 pub use handoff::{Handed, Handoff};
-pub use ipsec::{IpsecSetup, IpsecStats};
+pub use ipsec::{
+    IpsecList, IpsecSetup, IpsecSlot, IpsecStats, SaCounters, SadPublisher, SadVersion, SeqCounters,
+};
 pub use stats::{L2Stats, PortCounters, SharedStats};
 pub use tcp::{state_name, ActiveOpenRss, NetstatSlot, TcpSetup, TcpWorkerStats};
 
@@ -406,6 +408,7 @@ impl<Q: Queue> Worker<Q> {
             self.unpublished = true;
         }
         work += self.fw_poll(now);
+        work += self.ipsec.as_mut().map_or(0, |s| s.poll());
         work += self.tcp_round(now);
         self.flush_tx();
         self.tcp_netstat();

@@ -103,7 +103,7 @@ impl<Q: Queue> Worker<Q> {
         if !self.hook(Hook::Ipsec, v) {
             return;
         }
-        if let HookVerdict::Secured(spi) = v {
+        if let HookVerdict::Secured(spi, _) = v {
             // Sealed, then sent by the outer header's route.
             self.ipsec_transit(port, buf, hl, spi, now);
             self.fw_after_send(now);
@@ -148,7 +148,7 @@ impl<Q: Queue> Worker<Q> {
         // Then sent over the next-hop interface to the next-hop address (the caller), sealed
         // first when secured.
         Ok(match v {
-            HookVerdict::Secured(spi) => Some(spi),
+            HookVerdict::Secured(spi, _) => Some(spi),
             _ => None,
         })
     }

@@ -106,6 +106,7 @@ pub fn sa(
 ) -> Sa {
     Sa::new(&SaParams {
         spi,
+        protocol: burst_ipsec::IpsecProtocol::Esp,
         mode: match tunnel {
             None => Mode::Transport,
             Some((src, dst)) => Mode::Tunnel(Tunnel {
@@ -157,7 +158,7 @@ pub fn seal(sa: &mut Sa, d: &[u8]) -> Vec<u8> {
     let mut b = vec![0u8; 128 + d.len() + 64];
     b[128..128 + d.len()].copy_from_slice(d);
     let mut pb = PacketBuf::new(&mut b, 128, 128 + d.len());
-    burst_ipsec::esp::encrypt(sa, &mut pb).unwrap();
+    sa.protect(&mut pb).unwrap();
     pb.packet().to_vec()
 }
 
@@ -165,7 +166,7 @@ pub fn open(sa: &mut Sa, d: &[u8]) -> Result<Vec<u8>, DropReason> {
     let mut b = d.to_vec();
     let n = b.len();
     let mut pb = PacketBuf::new(&mut b, 0, n);
-    burst_ipsec::esp::decrypt(sa, &mut pb)?;
+    sa.unprotect(&mut pb)?;
     Ok(pb.packet().to_vec())
 }
 

@@ -197,7 +197,7 @@ impl<Q: Queue> Worker<Q> {
         if !self.hook(Hook::Ipsec, v) {
             return;
         }
-        if let HookVerdict::Secured(spi) = v {
+        if let HookVerdict::Secured(spi, _) = v {
             self.ipsec_transit(port, buf, hl, spi, now);
             self.fw_after_send(now);
             return;
