@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use burst_ipsec::algo::{Cipher, ESP_HEADER_LEN, ICV_LEN};
 use burst_ipsec::esp::{decrypt, encrypt};
-use burst_ipsec::{Algorithm, DfPolicy, Mode, PacketBuf, Sa, SaParams, Tunnel};
+use burst_ipsec::{Algorithm, DfPolicy, IpsecProtocol, Mode, PacketBuf, Sa, SaParams, Tunnel};
 use burst_wire::ipv4::{self, Protocol};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
@@ -95,6 +95,7 @@ fn sa(alg: Algorithm) -> Sa {
     let (key, auth_key) = key(alg);
     Sa::new(&SaParams {
         spi: SPI,
+        protocol: IpsecProtocol::Esp,
         mode: Mode::Tunnel(Tunnel {
             src: Ipv4Addr::new(198, 18, 200, 1),
             dst: Ipv4Addr::new(198, 18, 200, 2),
