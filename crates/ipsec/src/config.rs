@@ -10,7 +10,7 @@
 //! tunnel_dst = "198.18.200.2"
 //! algorithm = "aes-gcm-128"  # aes-gcm-256, chacha20-poly1305, aes-cbc-128-hmac-sha256, ...
 //! key = "0x4c80cdefbb5d10da906ac73c3613a634 2e443b68"   # key then salt, hex
-//! replay_window = 64         # inbound; 32..=4096
+//! replay_window = 64         # inbound; 32..=4096, or 0: no anti-replay (not with esn)
 //! esn = false
 //!
 //! [[ipsec.policy]]
@@ -132,7 +132,8 @@ pub struct SaConfig {
     /// Extended sequence numbers.
     #[serde(default)]
     pub esn: bool,
-    /// Anti-replay window (inbound), 32..=4096, 64 by default.
+    /// Anti-replay window (inbound), 32..=4096, 64 by default; 0 turns the check off (not with
+    /// ESN).
     #[serde(default = "default_window")]
     pub replay_window: u32,
     /// Hard lifetime in packets (outbound), 0 for none.

@@ -12,6 +12,11 @@
 //! RFC 4303 Appendix A2.2 does, and the caller authenticates the inferred value (it enters the
 //! ICV), so a wrong guess shows up as an ICV failure, never as a window update.
 //!
+//! A window of size 0 turns the check off (RFC 4303 §3.4.3: "If the receiver does not enable
+//! anti-replay for this SA, no inbound checks are performed on the Sequence Number"): every
+//! number but 0 passes, `update` records nothing. Only without ESN, since the high half of an
+//! extended number is inferred from the window.
+//!
 //! Both calls are O(1) in the window size except `update` after a jump, which clears at most
 //! `N / 64` words. Nothing allocates after [`ReplayWindow::new`].
 
@@ -33,7 +38,7 @@ pub enum ReplayError {
     Zero,
 }
 
-/// A window size outside [`MIN_WINDOW`]`..=`[`MAX_WINDOW`].
+/// A window size outside [`MIN_WINDOW`]`..=`[`MAX_WINDOW`] (or 0 with ESN).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadWindowSize(pub u32);
 
@@ -52,12 +57,13 @@ pub struct ReplayWindow {
 
 impl ReplayWindow {
     /// A window of `size` packets, all unseen, for 32-bit (`esn` false) or 64-bit sequence
-    /// numbers.
+    /// numbers; `size` 0 (without ESN only): no anti-replay check.
     pub fn new(size: u32, esn: bool) -> Result<ReplayWindow, BadWindowSize> {
-        if !(MIN_WINDOW..=MAX_WINDOW).contains(&size) {
+        let off = size == 0 && !esn;
+        if !off && !(MIN_WINDOW..=MAX_WINDOW).contains(&size) {
             return Err(BadWindowSize(size));
         }
-        let words = (size.next_power_of_two() as usize).div_ceil(64);
+        let words = (size.max(1).next_power_of_two() as usize).div_ceil(64);
         Ok(ReplayWindow {
             size,
             esn,
@@ -142,7 +148,7 @@ impl ReplayWindow {
         if s == 0 {
             return Err(ReplayError::Zero);
         }
-        if s > self.top {
+        if self.size == 0 || s > self.top {
             return Ok(s);
         }
         if self.top - s >= u64::from(self.size) {
@@ -157,6 +163,9 @@ impl ReplayWindow {
     /// Records `s` (a value [`ReplayWindow::check`] returned) as received, once its ICV has
     /// verified: marks it seen and, if it is right of the window, slides the window to it.
     pub fn update(&mut self, s: u64) {
+        if self.size == 0 {
+            return;
+        }
         if s > self.top {
             let diff = s - self.top;
             if diff >= self.nbits() {
@@ -228,6 +237,18 @@ mod tests {
         assert_eq!(accept(&mut w, 37), Err(ReplayError::Duplicate));
         assert_eq!(accept(&mut w, 99), Ok(99));
         assert_eq!(w.top(), 100);
+    }
+
+    #[test]
+    fn size_zero_turns_the_check_off_without_esn_only() {
+        let mut w = ReplayWindow::new(0, false).unwrap();
+        for s in [5, 5, 1, 5, 1 << 31, 2] {
+            assert_eq!(accept(&mut w, s), Ok(u64::from(s)));
+        }
+        assert_eq!(w.top(), 0);
+        assert_eq!(w.check(0), Err(ReplayError::Zero));
+        assert_eq!(ReplayWindow::new(0, true).unwrap_err(), BadWindowSize(0));
+        assert_eq!(ReplayWindow::new(31, false).unwrap_err(), BadWindowSize(31));
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl core::fmt::Display for SaError {
             ),
             SaError::Window(w) => write!(
                 f,
-                "replay window {} is outside {}..={}",
+                "replay window {} is outside {}..={} (or 0, no anti-replay, without esn)",
                 w.0,
                 crate::replay::MIN_WINDOW,
                 crate::replay::MAX_WINDOW

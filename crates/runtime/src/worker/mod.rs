@@ -391,6 +391,10 @@ impl<Q: Queue> Worker<Q> {
                     self.input_traced(port, buf, now);
                 }
             } else {
+                // One epoch guard over the burst, as the fast path holds: the route,
+                // neighbour, path-MTU and filter pins of each datagram nest in it, which
+                // skips the epoch's fence per pin (with [ipsec] every datagram comes here).
+                let _burst = self.routes.domain().pin();
                 for buf in rx.drain(..) {
                     self.input(port, buf, now);
                 }
