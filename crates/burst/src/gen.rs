@@ -262,6 +262,10 @@ pub(crate) fn run(a: GenArgs) -> anyhow::Result<()> {
         Some(GenCommand::Icmp(q)) => quick_config(path, "icmp", q)?,
         _ => GenConfig::load(path).map_err(|e| anyhow!("{e}"))?,
     };
+    let stateful = !cfg.clients.is_empty() || !cfg.servers.is_empty();
+    if stateful {
+        burst_gen::stateful::run::check(&cfg).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    }
     if a.check {
         println!(
             "{}: ok ({} stream(s), {} client(s), {} server(s), {} port(s), {} core(s))",
@@ -274,14 +278,6 @@ pub(crate) fn run(a: GenArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    if !cfg.clients.is_empty() || !cfg.servers.is_empty() {
-        bail!(
-            "{}: [[client]] and [[server]] are validated (--check) but not yet run by `burst gen`: \
-             the stateful engines exist as a library (burst_gen::stateful) only; see docs/gen.md, \
-             \"Stateful TCP and HTTP\"",
-            path.display()
-        );
-    }
     if cfg.backend == burst_runtime::config::Backend::Mem {
         bail!(
             "{}: backend \"mem\" runs inside tests (crates/gen/tests); `burst gen` needs DPDK ports",
@@ -289,6 +285,20 @@ pub(crate) fn run(a: GenArgs) -> anyhow::Result<()> {
         );
     }
     let delay = start_delay(a.start_at)?;
+    if stateful {
+        if a.command.is_some()
+            || a.start_at.is_some()
+            || a.out.csv.is_some()
+            || a.out.plot.is_some()
+        {
+            bail!(
+                "{}: a [[client]]/[[server]] run takes -c, --json, --quiet and --plain only \
+                 (no subcommand, --start-at, --csv or --plot yet)",
+                path.display()
+            );
+        }
+        return run_stateful(&cfg, &a);
+    }
     run_dpdk(&cfg, &a, delay)
 }
 
@@ -384,6 +394,29 @@ fn run_dpdk(cfg: &GenConfig, a: &GenArgs, delay: Duration) -> anyhow::Result<()>
     };
     let r = lab.run(cfg, delay, &l).map_err(|e| anyhow!(e))?;
     emit(&r, &a.out)
+}
+
+/// `burst gen` with `[[client]]` / `[[server]]`.
+#[cfg(feature = "dpdk")]
+fn run_stateful(cfg: &GenConfig, a: &GenArgs) -> anyhow::Result<()> {
+    let mut lab = burst_gen::dpdk::DpdkLab::open(cfg).map_err(|e| anyhow!(e))?;
+    let l = if a.out.quiet {
+        Live::Quiet
+    } else {
+        Live::Plain
+    };
+    let r = lab.run_stateful(cfg, &l).map_err(|e| anyhow!(e))?;
+    print!("{}", r.text());
+    if let Some(p) = &a.out.json {
+        std::fs::write(p, serde_json::to_string_pretty(&r)?)
+            .with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn run_stateful(_cfg: &GenConfig, _a: &GenArgs) -> anyhow::Result<()> {
+    bail!("this burst was built without DPDK: rebuild with `--features dpdk`")
 }
 
 #[cfg(not(feature = "dpdk"))]

@@ -20,7 +20,8 @@ use serde::{Deserialize, Deserializer};
 
 use crate::size::SizeSpec;
 use crate::stateful::config::{
-    validate_client, validate_server, ClientConfig, RawClient, RawServer, ServerConfig,
+    validate_client, validate_server, validate_tcp, ClientConfig, RawClient, RawServer, RawTcp,
+    ServerConfig, TcpLimits,
 };
 use crate::template::{self, Protocol, TcpFlagsSpec};
 
@@ -45,6 +46,8 @@ pub struct GenConfig {
     pub clients: Vec<ClientConfig>,
     /// Stateful servers (`[[server]]`), in file order.
     pub servers: Vec<ServerConfig>,
+    /// The stateful run's TCP stacks (`[tcp]`).
+    pub tcp: TcpLimits,
     /// Test-wide settings.
     pub test: TestConfig,
     /// `dpdk` (real ports) or `mem` (tests).
@@ -306,6 +309,8 @@ struct RawGen {
     client: Vec<RawClient>,
     #[serde(default)]
     server: Vec<RawServer>,
+    #[serde(default)]
+    tcp: RawTcp,
     #[serde(default)]
     test: RawTest,
     #[serde(default)]
@@ -750,6 +755,7 @@ impl RawGen {
             streams,
             clients,
             servers,
+            tcp: validate_tcp(self.tcp)?,
             test,
             backend,
             text: text.to_string(),

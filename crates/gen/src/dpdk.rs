@@ -252,3 +252,83 @@ impl DpdkLab {
         ))
     }
 }
+
+impl DpdkLab {
+    /// Runs the `[[client]]` / `[[server]]` part of `cfg` (see [`crate::stateful::run`]):
+    /// resolves the clients' servers first, then one worker per core.
+    pub fn run_stateful(
+        &mut self,
+        cfg: &GenConfig,
+        live: &Live,
+    ) -> Result<crate::stateful::run::StatefulReport, String> {
+        use crate::stateful::run as srun;
+        let mac = self.lab.ports[0].mac;
+        let wants = srun::arp_wants(cfg, mac);
+        let mut neigh = std::collections::HashMap::new();
+        if !wants.is_empty() {
+            let deadline = std::time::Instant::now() + Duration::from_nanos(cfg.test.arp_timeout.0);
+            let ours = srun::arp_ours(cfg, mac);
+            // Each server alone, so one that does not answer leaves the others resolved; it is
+            // asked again from the run loop and its connections time out meanwhile.
+            for w in &wants {
+                let mut last: Option<std::time::Instant> = None;
+                match crate::arp::resolve(
+                    &mut self.lab.queues[0],
+                    std::slice::from_ref(w),
+                    &ours,
+                    || {
+                        let now = std::time::Instant::now();
+                        let due = last.is_none_or(|l| now - l >= Duration::from_millis(200));
+                        if due {
+                            last = Some(now);
+                        }
+                        due
+                    },
+                    || {
+                        std::thread::sleep(Duration::from_millis(1));
+                        std::time::Instant::now() < deadline
+                    },
+                ) {
+                    Ok(m) => {
+                        neigh.insert(w.target, m[0]);
+                    }
+                    Err(ip) => eprintln!(
+                        "burst gen: no ARP reply for server {ip} within [test] arp_timeout ({} \
+                         ms); going on (asked again while running; its connections time out \
+                         until it answers)",
+                        cfg.test.arp_timeout.as_millis()
+                    ),
+                }
+            }
+        }
+        let cpus = Arc::new(self.cpus.clone());
+        let threads = self.eal.threads();
+        let hooks = ThreadHooks {
+            enter: Box::new(move |c| {
+                if let Some(Some(cpu)) = cpus.get(usize::from(c)) {
+                    if let Err(e) = cpu::pin_current(&[*cpu]) {
+                        eprintln!("burst gen: core {c} not pinned to CPU {cpu}: {e}");
+                    }
+                }
+                if let Err(e) = threads.register() {
+                    eprintln!(
+                        "burst gen: core {c} not registered with the EAL (no mempool cache): {e}"
+                    );
+                }
+            }),
+            leave: Box::new(move |_| threads.unregister()),
+        };
+        // Queue 0 of the one port, per core.
+        let mut queues: Vec<DpdkQueue> =
+            self.lab.queues.iter_mut().map(|qs| qs.remove(0)).collect();
+        for q in &mut queues {
+            // Our frames carry software checksums and no offload request.
+            q.set_tx_checks(false);
+        }
+        let r = srun::run_threads(cfg, &mut queues, mac, &neigh, Tsc, self.hz, &hooks, live);
+        for (qs, q) in self.lab.queues.iter_mut().zip(queues) {
+            qs.insert(0, q);
+        }
+        r
+    }
+}

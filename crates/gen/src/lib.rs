@@ -17,7 +17,7 @@
 //! (sequence tracking and jitter), [`engine`] (one core), [`run`] (threads or a virtual-clock
 //! simulation, the supervisor), [`report`], [`plot`], [`rfc2544`], [`arp`], and `dpdk`
 //! (feature `dpdk`: EAL, ports, pinned cores); [`stateful`] holds the stateful TCP and HTTP
-//! client and server engines (`[[client]]`, `[[server]]`), not yet run by `burst gen`. See
+//! client and server engines (`[[client]]`, `[[server]]`) and their per-core run loop. See
 //! docs/gen.md.
 
 pub mod arp;

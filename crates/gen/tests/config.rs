@@ -170,7 +170,10 @@ fn every_example_configuration_parses() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        if text.contains("[[stream]]") {
+        if ["[[stream]]", "[[client]]", "[[server]]"]
+            .iter()
+            .any(|s| text.contains(s))
+        {
             GenConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
         } else {
             burst_runtime::config::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -185,6 +185,74 @@ impl ClientConfig {
     }
 }
 
+/// `[tcp]`: the per-core TCP stack of a stateful run (shared by its clients and servers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Send ring per connection, bytes.
+    pub send_buffer: usize,
+    /// Receive ring per connection, bytes.
+    pub recv_buffer: usize,
+    /// Connection table per core (every state, TIME-WAIT included).
+    pub max_connections: usize,
+    /// Most memory the connections of all cores may take (`None`: half of the memory the
+    /// kernel reports available at start).
+    pub memory_limit: Option<u64>,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            send_buffer: 4096,
+            recv_buffer: 4096,
+            max_connections: 65536,
+            memory_limit: None,
+        }
+    }
+}
+
+impl TcpLimits {
+    /// Worst-case bytes of one connection: the engine's state, the generator's (client and
+    /// server entries) and both rings.
+    pub fn per_connection(&self) -> u64 {
+        (core::mem::size_of::<burst_tcp::Connection>()
+            + super::client::CONN_STATE_BYTES
+            + super::server::SCONN_STATE_BYTES
+            + self.send_buffer
+            + self.recv_buffer) as u64
+    }
+
+    /// Refuses a run whose connection tables cannot fit in `limit` bytes over `cores` cores,
+    /// showing the arithmetic.
+    pub fn check_memory(&self, cores: u64, limit: u64) -> Result<u64, String> {
+        let per = self.per_connection();
+        let need = cores * self.max_connections as u64 * per;
+        if need > limit {
+            return Err(format!(
+ "[tcp]: {cores} core(s) × {} connections × {per} B (engine {} B + generator {} B + send_buffer {} B + recv_buffer {} B) = {need} B, more than the memory limit of {limit} B: lower [tcp] max_connections or the buffers, or raise memory_limit",
+                self.max_connections,
+                core::mem::size_of::<burst_tcp::Connection>(),
+                super::client::CONN_STATE_BYTES + super::server::SCONN_STATE_BYTES,
+                self.send_buffer,
+                self.recv_buffer,
+            ));
+        }
+        Ok(need)
+    }
+}
+
+/// Half of `MemAvailable` in /proc/meminfo, bytes (the default memory limit).
+pub fn default_memory_limit() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(1 << 30, |kib| kib * 1024 / 2)
+}
+
 // ---- Raw form ------------------------------------------------------------------------------
 
 /// `[[client]]` as written.
@@ -266,6 +334,42 @@ pub(crate) struct RawServer {
     backlog: Option<usize>,
     #[serde(default)]
     cores: Option<Vec<u16>>,
+}
+
+/// `[tcp]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawTcp {
+    #[serde(default)]
+    send_buffer: Option<Bytes>,
+    #[serde(default)]
+    recv_buffer: Option<Bytes>,
+    #[serde(default)]
+    max_connections: Option<u64>,
+    #[serde(default)]
+    memory_limit: Option<Bytes>,
+}
+
+/// Validates `[tcp]`.
+pub(crate) fn validate_tcp(t: RawTcp) -> Result<TcpLimits, Invalid> {
+    let d = TcpLimits::default();
+    let ring = |k: &str, v: Option<Bytes>, def: usize| -> Result<usize, Invalid> {
+        let v = v.map_or(def as u64, |b| b.0);
+        if !(536..=(16 << 20)).contains(&v) {
+            return Err(invalid(format!("tcp.{k}"), "536 B..=16MiB"));
+        }
+        Ok(v as usize)
+    };
+    let max = t.max_connections.unwrap_or(d.max_connections as u64);
+    if max == 0 || max > 1 << 26 {
+        return Err(invalid("tcp.max_connections", "1..=67108864 per core"));
+    }
+    Ok(TcpLimits {
+        send_buffer: ring("send_buffer", t.send_buffer, d.send_buffer)?,
+        recv_buffer: ring("recv_buffer", t.recv_buffer, d.recv_buffer)?,
+        max_connections: max as usize,
+        memory_limit: t.memory_limit.map(|b| b.0),
+    })
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Nanos>, D::Error> {

@@ -14,12 +14,13 @@
 //! open loop, HTTP and raw programs, failures by reason, latency with coordinated-omission
 //! correction), [`server`] (HTTP responder and the programs' peer side), [`http`], [`stats`].
 //!
-//! Not yet wired into `burst gen`'s run loop: the DPDK cores, the live line and the reports
-//! use only the stateless streams so far (docs/gen.md, "Stateful TCP and HTTP").
+//! [`run`] drives them on real ports: one worker per core (its stack, ARP, frames), the live
+//! line and the end-of-run report (docs/gen.md, "Stateful TCP and HTTP").
 
 pub mod client;
 pub mod config;
 pub mod http;
+pub mod run;
 pub mod server;
 pub mod stats;
 

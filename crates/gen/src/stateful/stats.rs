@@ -217,7 +217,7 @@ impl ClientStats {
 }
 
 /// One core's server figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServerStats {
     /// Connections accepted.
     pub accepted: u64,

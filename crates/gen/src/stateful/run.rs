@@ -1,0 +1,1088 @@
+//! Running `[[client]]` / `[[server]]` on ports: one [`Worker`] per generator core owns a
+//! [`TcpStack`] and the core's client and server engines, polls its receive queue, answers ARP
+//! for the run's addresses, learns and resolves its peers' MACs, feeds IPv4/TCP to the stack
+//! and sends what the stack emits in bursts. [`run_threads`] runs the workers on threads with
+//! a supervisor printing the live line once a second and building the [`StatefulReport`].
+//!
+//! ```text
+//!  rx_burst ─► ARP (answer ours, learn) ─┐
+//!           └► IPv4/TCP ─► TcpStack ─────┼─► events ─► Client / Server ─► socket calls
+//!                                        └─► poll_transmit ─► Ethernet+IPv4 ─► tx_burst
+//! ```
+//!
+//! One queue per port only (memif, af_packet: the reply to a connection always comes back on
+//! the queue it left from). Several cores would need source ports chosen so that the port's
+//! RSS hash sends replies to the owning core; that is not done yet and such runs are refused
+//! ([`check`]).
+
+use core::net::Ipv4Addr;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use burst_port::{Batch, Nanos, PacketBuf, Queue};
+use burst_tcp::{StackConfig, TcpConfig, TcpStack};
+use burst_wire::ethernet::MacAddr;
+use burst_wire::{ipv4, tcp, ChecksumCheck, ChecksumMode};
+use serde::{Deserialize, Serialize};
+
+use super::client::Client;
+use super::config::default_memory_limit;
+use super::server::Server;
+use super::stats::{ClientStats, Failure, ServerStats};
+use crate::arp;
+use crate::config::GenConfig;
+use crate::engine::Ticks;
+use crate::run::{unix_now, Live, ThreadHooks};
+
+/// How often a core publishes its counters for the live line.
+const PUBLISH: Nanos = Nanos::from_millis(10);
+/// Least time between two ARP requests for the same address.
+const ARP_RESEND: Nanos = Nanos::from_millis(100);
+/// How long a core goes on after its clients are done (the last ACKs and FINs leave).
+const LINGER: Nanos = Nanos::from_millis(50);
+
+/// Refuses what the stateful run does not do (yet), and a configuration whose connections
+/// cannot fit in memory (with the arithmetic); returns the memory the tables may take.
+pub fn check(cfg: &GenConfig) -> Result<u64, String> {
+    if !cfg.streams.is_empty() {
+        return Err(
+            "[[stream]] and [[client]]/[[server]] in one run are not supported yet: run them \
+             from two `burst gen` processes"
+                .into(),
+        );
+    }
+    if cfg.ports.len() != 1 {
+        return Err(format!(
+            "a stateful run uses exactly one [[port]] for now ({} given)",
+            cfg.ports.len()
+        ));
+    }
+    if cfg.cores() != 1 {
+        return Err(format!(
+            "a stateful run uses one generator core for now ([eal] cores = {}): with several \
+             queues the port's RSS would send replies to other cores than the connections' \
+             owners (RSS-aware source ports are not done yet); run one process per core",
+            cfg.cores()
+        ));
+    }
+    let limit = cfg.tcp.memory_limit.unwrap_or_else(default_memory_limit);
+    cfg.tcp.check_memory(u64::from(cfg.cores()), limit)
+}
+
+/// Counters a core publishes for the live line (cumulative; the supervisor takes differences).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct LiveCounters {
+    connects: AtomicU64,
+    established: AtomicU64,
+    responses: AtomicU64,
+    failures: AtomicU64,
+    rx_bytes: AtomicU64,
+    tx_bytes: AtomicU64,
+    open: AtomicU64,
+    srv_requests: AtomicU64,
+    srv_accepted: AtomicU64,
+    srv_active: AtomicU64,
+}
+
+/// A [`LiveCounters`] read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Connections opened (SYNs).
+    pub connects: u64,
+    /// Handshakes completed.
+    pub established: u64,
+    /// Responses complete.
+    pub responses: u64,
+    /// Failures (any reason).
+    pub failures: u64,
+    /// Bytes received by the clients and servers.
+    pub rx_bytes: u64,
+    /// Bytes queued by the clients and servers.
+    pub tx_bytes: u64,
+    /// Client connections open now.
+    pub open: u64,
+    /// Requests the servers answered.
+    pub srv_requests: u64,
+    /// Connections the servers accepted.
+    pub srv_accepted: u64,
+    /// Server connections open now.
+    pub srv_active: u64,
+}
+
+impl LiveCounters {
+    fn read(&self) -> Snapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Snapshot {
+            connects: l(&self.connects),
+            established: l(&self.established),
+            responses: l(&self.responses),
+            failures: l(&self.failures),
+            rx_bytes: l(&self.rx_bytes),
+            tx_bytes: l(&self.tx_bytes),
+            open: l(&self.open),
+            srv_requests: l(&self.srv_requests),
+            srv_accepted: l(&self.srv_accepted),
+            srv_active: l(&self.srv_active),
+        }
+    }
+}
+
+/// One second of the run (differences of the cores' counters, summed over cores).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Second {
+    /// Seconds since the start.
+    pub second: u32,
+    /// New connections this second.
+    pub cps: u64,
+    /// Client connections open at its end.
+    pub concurrency: u64,
+    /// Responses this second.
+    pub rps: u64,
+    /// Bytes received this second.
+    pub rx_bytes: u64,
+    /// Bytes queued this second.
+    pub tx_bytes: u64,
+    /// Failures this second.
+    pub failures: u64,
+    /// Requests the servers answered this second.
+    pub srv_rps: u64,
+    /// Server connections open at its end.
+    pub srv_active: u64,
+}
+
+/// The live line of one second.
+pub fn live_line(s: &Second) -> String {
+    let si = |v: u64| {
+        let v = v as f64;
+        if v >= 1e9 {
+            format!("{:.2}G", v / 1e9)
+        } else if v >= 1e6 {
+            format!("{:.2}M", v / 1e6)
+        } else if v >= 1e3 {
+            format!("{:.1}k", v / 1e3)
+        } else {
+            format!("{v:.0}")
+        }
+    };
+    format!(
+        "{:>4}s  cps {:>7}  conc {:>7}  req/s {:>7}  rx {:>7}B/s  tx {:>7}B/s  fail {:>5}  | srv req/s {:>7} active {:>7}",
+        s.second + 1,
+        si(s.cps),
+        si(s.concurrency),
+        si(s.rps),
+        si(s.rx_bytes),
+        si(s.tx_bytes),
+        si(s.failures),
+        si(s.srv_rps),
+        si(s.srv_active),
+    )
+}
+
+/// The addresses a worker answers ARP for.
+#[derive(Debug, Clone, Default)]
+struct Ours {
+    single: Vec<Ipv4Addr>,
+    ranges: Vec<(u32, u32)>,
+}
+
+impl Ours {
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        let v = u32::from(ip);
+        self.single.contains(&ip) || self.ranges.iter().any(|&(a, n)| v >= a && v - a < n)
+    }
+}
+
+fn ours(cfg: &GenConfig) -> Ours {
+    let mut o = Ours::default();
+    for p in &cfg.ports {
+        o.single.extend(p.addresses.iter().map(|a| a.address()));
+    }
+    for s in &cfg.servers {
+        o.single.push(*s.listen.ip());
+    }
+    for c in &cfg.clients {
+        o.ranges.push((u32::from(c.src_first), c.src_count));
+    }
+    o
+}
+
+/// The stack configuration of core `k`.
+pub fn stack_config(cfg: &GenConfig, k: usize, secret: [u8; 16]) -> StackConfig {
+    let mut ports: Option<(u16, u16)> = None;
+    for c in &cfg.clients {
+        if let Some(i) = c.cores.iter().position(|&x| usize::from(x) == k) {
+            let p = c.share(i).ports;
+            ports = Some(ports.map_or(p, |(a, b)| (a.min(p.0), b.max(p.1))));
+        }
+    }
+    StackConfig {
+        tcp: TcpConfig {
+            send_buffer: cfg.tcp.send_buffer,
+            recv_buffer: cfg.tcp.recv_buffer,
+            // RFC 6298's 1 s rather than the engine's classic 3 s: a SYN lost while a
+            // neighbour is resolved goes again well within a client's timeout.
+            initial_rto: Nanos::from_secs(1),
+            ..TcpConfig::default()
+        },
+        max_connections: cfg.tcp.max_connections,
+        max_backlog: 1 << 20,
+        syn_backlog: 1 << 16,
+        ephemeral_ports: ports.unwrap_or(DEFAULT_PORTS),
+        reply_queue: 1 << 16,
+        mtu: cfg.ports[0].mtu,
+        timer_tick: Nanos::from_micros(100),
+        secret,
+        ..StackConfig::default()
+    }
+}
+
+/// Ephemeral ports of a core with no client (its stack never connects).
+pub const DEFAULT_PORTS: (u16, u16) = (49152, 65535);
+
+/// Per-core counters of the worker itself (frames, not connections).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireStats {
+    /// Frames received.
+    pub rx_frames: u64,
+    /// Frames sent.
+    pub tx_frames: u64,
+    /// Received frames that were neither ARP nor valid IPv4/TCP (or failed a checksum).
+    pub rx_ignored: u64,
+    /// Segments dropped for want of the peer's MAC (an ARP request went out instead).
+    pub tx_no_neighbour: u64,
+    /// Segments dropped for want of a packet buffer.
+    pub tx_no_buffer: u64,
+    /// ARP requests answered.
+    pub arp_answered: u64,
+}
+
+impl WireStats {
+    fn merge(&mut self, o: &WireStats) {
+        self.rx_frames += o.rx_frames;
+        self.tx_frames += o.tx_frames;
+        self.rx_ignored += o.rx_ignored;
+        self.tx_no_neighbour += o.tx_no_neighbour;
+        self.tx_no_buffer += o.tx_no_buffer;
+        self.arp_answered += o.arp_answered;
+    }
+}
+
+/// One core's stateful engine on one queue.
+pub struct Worker<Q: Queue> {
+    q: Q,
+    mac: MacAddr,
+    ours: Ours,
+    neigh: HashMap<Ipv4Addr, MacAddr>,
+    asked: HashMap<Ipv4Addr, Nanos>,
+    /// Our address to ask ARP from (the port's first, else the first client source).
+    arp_src: Ipv4Addr,
+    stack: TcpStack,
+    clients: Vec<Client>,
+    servers: Vec<Server>,
+    rx: Batch<Q::Buf>,
+    tx: Batch<Q::Buf>,
+    scratch: Vec<u8>,
+    wire: WireStats,
+    live: Arc<LiveCounters>,
+    next_publish: Nanos,
+}
+
+impl<Q: Queue> Worker<Q> {
+    /// The worker of core `k` on queue `q` (the port's MAC `mac`), with the MACs already
+    /// resolved in `neigh`, starting at `now`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: &GenConfig,
+        k: usize,
+        q: Q,
+        mac: MacAddr,
+        neigh: HashMap<Ipv4Addr, MacAddr>,
+        now: Nanos,
+        secret: [u8; 16],
+        live: Arc<LiveCounters>,
+    ) -> Result<Worker<Q>, String> {
+        let mut stack = TcpStack::new(stack_config(cfg, k, secret), now);
+        let mut servers = Vec::new();
+        for s in cfg.servers.iter().filter(|s| s.cores.contains(&(k as u16))) {
+            let body = Server::body(s);
+            servers.push(
+                Server::new(s, &mut stack, body)
+                    .map_err(|e| format!("server {}: listen on {}: {e}", s.name, s.listen))?,
+            );
+        }
+        let clients = cfg
+            .clients
+            .iter()
+            .filter_map(|c| {
+                let i = c.cores.iter().position(|&x| usize::from(x) == k)?;
+                Some(Client::new(c, i, &stack, now))
+            })
+            .collect();
+        let o = ours(cfg);
+        let arp_src = cfg.ports[0]
+            .addresses
+            .first()
+            .map(|a| a.address())
+            .or_else(|| cfg.clients.first().map(|c| c.src_first))
+            .or_else(|| cfg.servers.first().map(|s| *s.listen.ip()))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        Ok(Worker {
+            q,
+            mac,
+            ours: o,
+            neigh,
+            asked: HashMap::new(),
+            arp_src,
+            stack,
+            clients,
+            servers,
+            rx: Batch::new(),
+            tx: Batch::new(),
+            scratch: vec![0; 65536],
+            wire: WireStats::default(),
+            live,
+            next_publish: now,
+        })
+    }
+
+    /// Whether every client is done (true with no client).
+    pub fn clients_done(&self, now: Nanos) -> bool {
+        self.clients.iter().all(|c| c.is_done(now))
+    }
+
+    /// Whether the worker has clients.
+    pub fn has_clients(&self) -> bool {
+        !self.clients.is_empty()
+    }
+
+    /// One turn: receive, run the stack and the applications, send.
+    pub fn step(&mut self, now: Nanos) {
+        self.receive(now);
+        if self.stack.next_deadline().is_some_and(|d| now >= d) {
+            self.stack.poll(now);
+        }
+        self.dispatch(now);
+        for c in &mut self.clients {
+            if c.next_deadline(now).is_some_and(|d| now >= d) {
+                c.poll(&mut self.stack, now);
+            }
+        }
+        for s in &mut self.servers {
+            s.poll(&mut self.stack, now);
+        }
+        self.dispatch(now);
+        self.transmit(now);
+        if now >= self.next_publish {
+            self.next_publish = now + PUBLISH;
+            self.publish();
+        }
+    }
+
+    fn dispatch(&mut self, now: Nanos) {
+        while let Some((h, ev)) = self.stack.take_ready() {
+            let mut taken = false;
+            for c in &mut self.clients {
+                if c.on_event(&mut self.stack, now, h, ev) {
+                    taken = true;
+                    break;
+                }
+            }
+            if !taken {
+                for s in &mut self.servers {
+                    if s.on_event(&mut self.stack, now, h, ev) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self, now: Nanos) {
+        if self.q.rx_burst(&mut self.rx) == 0 {
+            return;
+        }
+        let mut rx = core::mem::take(&mut self.rx);
+        for b in rx.drain(..) {
+            self.wire.rx_frames += 1;
+            let f = b.data();
+            if f.len() < 14 {
+                self.wire.rx_ignored += 1;
+                continue;
+            }
+            match [f[12], f[13]] {
+                [0x08, 0x06] => self.on_arp(f),
+                [0x08, 0x00] => {
+                    if !self.on_ipv4(now, f) {
+                        self.wire.rx_ignored += 1;
+                    }
+                }
+                _ => self.wire.rx_ignored += 1,
+            }
+        }
+        self.rx = rx;
+    }
+
+    fn on_arp(&mut self, f: &[u8]) {
+        if let Some(req) = arp::parse_request(f) {
+            if !req.sender_ip.is_unspecified() {
+                self.neigh.insert(req.sender_ip, req.sender_mac);
+            }
+            if self.ours.contains(req.target) {
+                if let Some(mut b) = self.q.alloc() {
+                    if let Some(d) = b.append(60) {
+                        arp::write_reply(d, self.mac, &req);
+                        self.wire.arp_answered += 1;
+                        self.push(b);
+                    }
+                }
+            }
+        } else if let Some((ip, mac)) = arp::parse_reply(f) {
+            self.neigh.insert(ip, mac);
+        } else {
+            self.wire.rx_ignored += 1;
+        }
+    }
+
+    fn on_ipv4(&mut self, now: Nanos, f: &[u8]) -> bool {
+        let Ok(ip) = ipv4::Packet::new_checked(&f[14..]) else {
+            return false;
+        };
+        let Ok(ir) = ipv4::Repr::parse(&ip, ChecksumCheck::Verify) else {
+            return false;
+        };
+        if ir.protocol != ipv4::Protocol::TCP || ir.more_frags || ir.frag_offset != 0 {
+            return false;
+        }
+        let Ok(tp) = tcp::Packet::new_checked(ip.payload()) else {
+            return false;
+        };
+        let Ok(tr) = tcp::Repr::parse(&tp, ir.src_addr, ir.dst_addr, ChecksumCheck::Verify) else {
+            return false;
+        };
+        self.neigh
+            .entry(ir.src_addr)
+            .or_insert_with(|| MacAddr::from_bytes(&f[6..12]));
+        self.stack
+            .on_segment(now, ir.src_addr, ir.dst_addr, &tr, tp.payload());
+        true
+    }
+
+    fn push(&mut self, b: Q::Buf) {
+        if self.tx.is_full() {
+            self.flush();
+        }
+        if let Err(b) = self.tx.push(b) {
+            drop(b);
+            self.wire.tx_no_buffer += 1;
+        }
+    }
+
+    fn flush(&mut self) {
+        // A full port keeps the rest for the next turn; a batch still full is dropped so the
+        // loop never blocks (TCP retransmits what was lost).
+        let n = self.q.tx_burst(&mut self.tx);
+        self.wire.tx_frames += n as u64;
+        if self.tx.is_full() {
+            self.wire.tx_no_buffer += self.tx.len() as u64;
+            self.tx.clear();
+        }
+    }
+
+    fn ask(&mut self, now: Nanos, ip: Ipv4Addr) {
+        if self.asked.get(&ip).is_some_and(|&t| now < t + ARP_RESEND) {
+            return;
+        }
+        self.asked.insert(ip, now);
+        if let Some(mut b) = self.q.alloc() {
+            if let Some(d) = b.append(60) {
+                arp::write_request(d, self.mac, self.arp_src, ip);
+                self.push(b);
+            }
+        }
+    }
+
+    fn transmit(&mut self, now: Nanos) {
+        if self.stack.has_output() {
+            let mut scratch = core::mem::take(&mut self.scratch);
+            while let Some(t) = self.stack.poll_transmit(now, &mut scratch) {
+                let Some(&dmac) = self.neigh.get(&t.dst) else {
+                    self.wire.tx_no_neighbour += 1;
+                    self.ask(now, t.dst);
+                    continue;
+                };
+                let th = t.repr.header_len();
+                let seg = th + t.payload_len;
+                let total = 14 + ipv4::HEADER_LEN + seg;
+                let Some(mut b) = self.q.alloc() else {
+                    self.wire.tx_no_buffer += 1;
+                    continue;
+                };
+                let Some(d) = b.append(total) else {
+                    self.wire.tx_no_buffer += 1;
+                    continue;
+                };
+                d[0..6].copy_from_slice(&dmac.0);
+                d[6..12].copy_from_slice(&self.mac.0);
+                d[12..14].copy_from_slice(&[0x08, 0x00]);
+                let ip_at = 14;
+                let tcp_at = ip_at + ipv4::HEADER_LEN;
+                d[tcp_at + th..total].copy_from_slice(&scratch[..t.payload_len]);
+                t.repr.emit(
+                    &mut tcp::Packet::new_unchecked(&mut d[tcp_at..total]),
+                    t.src,
+                    t.dst,
+                    ChecksumMode::Compute,
+                );
+                let mut ir = ipv4::Repr::new(t.src, t.dst, ipv4::Protocol::TCP, seg, 64);
+                ir.dont_frag = true;
+                ir.emit(
+                    &mut ipv4::Packet::new_unchecked(&mut d[ip_at..total]),
+                    ChecksumMode::Compute,
+                );
+                self.push(b);
+            }
+            self.scratch = scratch;
+        }
+        if !self.tx.is_empty() {
+            self.flush();
+        }
+    }
+
+    fn publish(&self) {
+        let mut s = Snapshot::default();
+        for c in &self.clients {
+            let st = c.stats();
+            s.connects += st.connects;
+            s.established += st.established;
+            s.responses += st.responses;
+            s.failures += st.failures.total();
+            s.rx_bytes += st.rx_bytes;
+            s.tx_bytes += st.tx_bytes;
+            s.open += c.open();
+        }
+        for v in &self.servers {
+            let st = v.stats();
+            s.srv_requests += st.requests;
+            s.srv_accepted += st.accepted;
+            s.srv_active += v.active();
+            s.rx_bytes += st.rx_bytes;
+            s.tx_bytes += st.tx_bytes;
+        }
+        let l = &self.live;
+        let st = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        st(&l.connects, s.connects);
+        st(&l.established, s.established);
+        st(&l.responses, s.responses);
+        st(&l.failures, s.failures);
+        st(&l.rx_bytes, s.rx_bytes);
+        st(&l.tx_bytes, s.tx_bytes);
+        st(&l.open, s.open);
+        st(&l.srv_requests, s.srv_requests);
+        st(&l.srv_accepted, s.srv_accepted);
+        st(&l.srv_active, s.srv_active);
+    }
+
+    /// The core's results (the queue given back).
+    pub fn finish(self) -> (CoreResult, Q) {
+        self.publish();
+        let mut clients = ClientStats::default();
+        for c in &self.clients {
+            clients.merge(c.stats());
+        }
+        let mut servers = ServerStats::default();
+        for s in &self.servers {
+            servers.merge(&s.stats());
+        }
+        let (allocated, _) = self.stack.buffer_stats();
+        (
+            CoreResult {
+                clients,
+                servers,
+                wire: self.wire,
+                ring_sets: allocated as u64,
+            },
+            self.q,
+        )
+    }
+}
+
+/// What one core measured.
+#[derive(Debug, Clone)]
+pub struct CoreResult {
+    /// Its clients' figures.
+    pub clients: ClientStats,
+    /// Its servers' figures.
+    pub servers: ServerStats,
+    /// Its frames.
+    pub wire: WireStats,
+    /// Send/receive ring pairs the stack allocated (the most connections holding data at once).
+    pub ring_sets: u64,
+}
+
+/// Percentiles of one histogram, ns.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Smallest.
+    pub min: u64,
+    /// Mean.
+    pub mean: f64,
+    /// 50th percentile.
+    pub p50: u64,
+    /// 90th.
+    pub p90: u64,
+    /// 99th.
+    pub p99: u64,
+    /// 99.9th.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl Percentiles {
+    fn of(h: &hdrhistogram::Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            count: h.len(),
+            min: h.min(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// The clients' figures over every core.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientSummary {
+    /// Connections started per the open-loop schedule.
+    pub intended: u64,
+    /// Connections opened (SYNs).
+    pub connects: u64,
+    /// Handshakes completed.
+    pub established: u64,
+    /// Requests started.
+    pub requests: u64,
+    /// Responses complete.
+    pub responses: u64,
+    /// Responses outside 200..=399.
+    pub non_2xx: u64,
+    /// Body bytes that differed from the pattern.
+    pub body_mismatches: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Body bytes received.
+    pub body_bytes: u64,
+    /// Connections finished.
+    pub closed: u64,
+    /// Most connections open at once (sum of the cores' peaks).
+    pub peak_open: u64,
+    /// Failures by reason.
+    pub failures: std::collections::BTreeMap<String, u64>,
+    /// All failures.
+    pub failures_total: u64,
+    /// Connections per second over the run (connects / seconds).
+    pub cps: f64,
+    /// Responses per second over the run.
+    pub rps: f64,
+    /// SYN to handshake complete.
+    pub connect_ns: Percentiles,
+    /// Request queued to first response byte.
+    pub ttfb_ns: Percentiles,
+    /// Request queued to last response byte.
+    pub latency_ns: Percentiles,
+    /// Intended start to last response byte (coordinated-omission corrected).
+    pub corrected_ns: Percentiles,
+}
+
+/// The end-of-run report of a stateful run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatefulReport {
+    /// burst version.
+    pub version: String,
+    /// Unix time of the start.
+    pub started: f64,
+    /// Seconds from the start to the end of the run.
+    pub seconds: f64,
+    /// Generator cores.
+    pub cores: u16,
+    /// Clients (merged over cores), if any ran.
+    pub client: Option<ClientSummary>,
+    /// Servers (merged over cores), if any ran.
+    pub server: Option<ServerStats>,
+    /// Frames.
+    pub wire: WireStats,
+    /// Memory arithmetic: bytes per connection (worst case) and the table limit checked.
+    pub bytes_per_connection: u64,
+    /// Ring pairs allocated (most connections holding data at once), over cores.
+    pub ring_sets: u64,
+    /// Per second.
+    pub series: Vec<Second>,
+    /// The configuration file.
+    pub config: String,
+}
+
+impl StatefulReport {
+    fn build(
+        cfg: &GenConfig,
+        results: Vec<CoreResult>,
+        series: Vec<Second>,
+        started: f64,
+        seconds: f64,
+    ) -> StatefulReport {
+        let mut cs = ClientStats::default();
+        let mut ss = ServerStats::default();
+        let mut wire = WireStats::default();
+        let mut rings = 0;
+        for r in &results {
+            cs.merge(&r.clients);
+            ss.merge(&r.servers);
+            wire.merge(&r.wire);
+            rings += r.ring_sets;
+        }
+        let secs = seconds.max(1e-9);
+        let client = (!cfg.clients.is_empty()).then(|| ClientSummary {
+            intended: cs.intended,
+            connects: cs.connects,
+            established: cs.established,
+            requests: cs.requests,
+            responses: cs.responses,
+            non_2xx: cs.non_2xx,
+            body_mismatches: cs.body_mismatches,
+            tx_bytes: cs.tx_bytes,
+            rx_bytes: cs.rx_bytes,
+            body_bytes: cs.body_bytes,
+            closed: cs.closed,
+            peak_open: cs.peak_open,
+            failures: Failure::ALL
+                .iter()
+                .map(|&f| (f.name().to_string(), cs.failures.get(f)))
+                .collect(),
+            failures_total: cs.failures.total(),
+            cps: cs.connects as f64 / secs,
+            rps: cs.responses as f64 / secs,
+            connect_ns: Percentiles::of(&cs.connect_ns),
+            ttfb_ns: Percentiles::of(&cs.ttfb_ns),
+            latency_ns: Percentiles::of(&cs.request_ns),
+            corrected_ns: Percentiles::of(&cs.corrected_ns),
+        });
+        StatefulReport {
+            version: env!("CARGO_PKG_VERSION").into(),
+            started,
+            seconds,
+            cores: cfg.cores(),
+            client,
+            server: (!cfg.servers.is_empty()).then_some(ss),
+            wire,
+            bytes_per_connection: cfg.tcp.per_connection(),
+            ring_sets: rings,
+            series,
+            config: cfg.text.clone(),
+        }
+    }
+
+    /// The report as text.
+    pub fn text(&self) -> String {
+        use core::fmt::Write;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "burst gen (stateful) {}: {:.3} s on {} core(s)",
+            self.version, self.seconds, self.cores
+        );
+        if let Some(c) = &self.client {
+            let _ = writeln!(
+                o,
+                "client: {} connects ({:.0}/s), {} established, {} requests, {} responses \
+                 ({:.0}/s), {} non-2xx, peak {} open",
+                c.connects,
+                c.cps,
+                c.established,
+                c.requests,
+                c.responses,
+                c.rps,
+                c.non_2xx,
+                c.peak_open
+            );
+            let _ = writeln!(
+                o,
+                "  bytes: {} sent, {} received ({} body, {} mismatched)",
+                c.tx_bytes, c.rx_bytes, c.body_bytes, c.body_mismatches
+            );
+            let _ = write!(o, "  failures: {}", c.failures_total);
+            for (k, v) in &c.failures {
+                if *v > 0 {
+                    let _ = write!(o, "  {k} {v}");
+                }
+            }
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "  {:<10} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "µs", "count", "min", "p50", "p90", "p99", "p99.9", "max"
+            );
+            for (name, p) in [
+                ("connect", &c.connect_ns),
+                ("ttfb", &c.ttfb_ns),
+                ("latency", &c.latency_ns),
+                ("corrected", &c.corrected_ns),
+            ] {
+                let us = |v: u64| v as f64 / 1e3;
+                let _ = writeln!(
+                    o,
+                    "  {:<10} {:>9} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+                    name,
+                    p.count,
+                    us(p.min),
+                    us(p.p50),
+                    us(p.p90),
+                    us(p.p99),
+                    us(p.p999),
+                    us(p.max)
+                );
+            }
+        }
+        if let Some(s) = &self.server {
+            let _ = writeln!(
+                o,
+                "server: {} accepted, {} requests answered, {} bad, {} errors, {} no slot; \
+                 {} B received, {} B sent",
+                s.accepted, s.requests, s.bad_requests, s.errors, s.no_slot, s.rx_bytes, s.tx_bytes
+            );
+        }
+        let w = &self.wire;
+        let _ = writeln!(
+            o,
+            "wire: {} frames in ({} ignored), {} out; dropped {} (no neighbour), {} (no buffer); \
+             {} ARP answered",
+            w.rx_frames,
+            w.rx_ignored,
+            w.tx_frames,
+            w.tx_no_neighbour,
+            w.tx_no_buffer,
+            w.arp_answered
+        );
+        let _ = writeln!(
+            o,
+            "memory: {} B per connection (worst case), {} ring pairs allocated",
+            self.bytes_per_connection, self.ring_sets
+        );
+        o
+    }
+}
+
+/// A random secret for the ISN generator and SYN cookies.
+pub fn secret() -> [u8; 16] {
+    let mut s = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut s);
+    }
+    s
+}
+
+/// When the run must end at the latest, from its start: the longest client duration (or
+/// `[test] duration` for request-bounded clients and servers) plus the client timeout (a
+/// silent server's connections fail by then) plus `[test] drain`.
+pub fn hard_end(cfg: &GenConfig) -> Nanos {
+    let mut end = cfg.test.duration;
+    for c in &cfg.clients {
+        let d = c.duration.unwrap_or(cfg.test.duration) + c.timeout;
+        end = end.max(d);
+    }
+    end + cfg.test.drain
+}
+
+/// Whether a run with clients only (no server) may end as soon as its clients are done.
+fn clients_only(cfg: &GenConfig) -> bool {
+    cfg.servers.is_empty() && !cfg.clients.is_empty()
+}
+
+/// Runs the stateful part of `cfg` on real queues (`queues[core]`, one port), one thread per
+/// core, the supervisor (live line) on the calling thread. `neigh` holds MACs resolved before
+/// the start.
+#[allow(clippy::too_many_arguments)]
+pub fn run_threads<Q, C>(
+    cfg: &GenConfig,
+    queues: &mut Vec<Q>,
+    mac: MacAddr,
+    neigh: &HashMap<Ipv4Addr, MacAddr>,
+    clock: C,
+    hz: u64,
+    hooks: &ThreadHooks,
+    live: &Live,
+) -> Result<StatefulReport, String>
+where
+    Q: Queue + 'static,
+    C: Ticks + Clone + Send + 'static,
+{
+    let to_ns = move |t: u64| Nanos((u128::from(t) * 1_000_000_000 / u128::from(hz)) as u64);
+    let cores = queues.len();
+    let counters: Vec<Arc<LiveCounters>> = (0..cores)
+        .map(|_| Arc::new(LiveCounters::default()))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let t0 = to_ns(clock.now());
+    let started = unix_now();
+    let hard = t0 + hard_end(cfg);
+    let server_end = t0 + cfg.test.duration + cfg.test.drain;
+    let only = clients_only(cfg);
+    let qs: Vec<Q> = std::mem::take(queues);
+    let mut series = Vec::new();
+    let out = std::thread::scope(|sc| {
+        let handles: Vec<_> = qs
+            .into_iter()
+            .enumerate()
+            .map(|(k, q)| {
+                let (clock, live_c, stop, done) = (
+                    clock.clone(),
+                    counters[k].clone(),
+                    stop.clone(),
+                    done.clone(),
+                );
+                let neigh = neigh.clone();
+                std::thread::Builder::new()
+                    .name(format!("gen{k}"))
+                    .spawn_scoped(sc, move || {
+                        (hooks.enter)(k as u16);
+                        let now = to_ns(clock.now());
+                        let r = Worker::new(cfg, k, q, mac, neigh, now, secret(), live_c).map(
+                            |mut w| {
+                                let mut clients_done_at: Option<Nanos> = None;
+                                loop {
+                                    let now = to_ns(clock.now());
+                                    w.step(now);
+                                    if now >= hard || stop.load(Ordering::Relaxed) {
+                                        break;
+                                    }
+                                    if w.has_clients() && w.clients_done(now) {
+                                        let at = *clients_done_at.get_or_insert(now);
+                                        if only && now >= at + LINGER {
+                                            break;
+                                        }
+                                    }
+                                    if !w.has_clients() && now >= server_end {
+                                        break;
+                                    }
+                                    if w.has_clients()
+                                        && clients_done_at.is_some()
+                                        && now >= server_end
+                                    {
+                                        break;
+                                    }
+                                }
+                                let r = w.finish();
+                                (r, now_secs(to_ns(clock.now())))
+                            },
+                        );
+                        done.fetch_add(1, Ordering::AcqRel);
+                        (hooks.leave)(k as u16);
+                        r
+                    })
+                    .expect("spawn a generator thread")
+            })
+            .collect();
+        let mut prev = vec![Snapshot::default(); cores];
+        let mut next = t0 + Nanos::from_secs(1);
+        let mut sec = 0u32;
+        while done.load(Ordering::Acquire) < cores as u64 {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = to_ns(clock.now());
+            if now < next {
+                continue;
+            }
+            next += Nanos::from_secs(1);
+            let mut s = Second {
+                second: sec,
+                ..Second::default()
+            };
+            for (k, c) in counters.iter().enumerate() {
+                let n = c.read();
+                let p = prev[k];
+                s.cps += n.connects - p.connects;
+                s.rps += n.responses - p.responses;
+                s.rx_bytes += n.rx_bytes - p.rx_bytes;
+                s.tx_bytes += n.tx_bytes - p.tx_bytes;
+                s.failures += n.failures - p.failures;
+                s.srv_rps += n.srv_requests - p.srv_requests;
+                s.concurrency += n.open;
+                s.srv_active += n.srv_active;
+                prev[k] = n;
+            }
+            sec += 1;
+            match live {
+                Live::Quiet => {}
+                _ => eprintln!("{}", live_line(&s)),
+            }
+            series.push(s);
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a generator thread panicked"))
+            .collect::<Vec<_>>()
+    });
+    let mut results = Vec::new();
+    let mut end = 0.0f64;
+    for r in out {
+        let ((res, q), at) = r?;
+        results.push(res);
+        queues.push(q);
+        end = end.max(at);
+    }
+    let seconds = end - now_secs(t0);
+    Ok(StatefulReport::build(
+        cfg, results, series, started, seconds,
+    ))
+}
+
+fn now_secs(n: Nanos) -> f64 {
+    n.0 as f64 / 1e9
+}
+
+/// What to resolve before the start: every client's servers, from the client's first source.
+pub fn arp_wants(cfg: &GenConfig, mac: MacAddr) -> Vec<arp::Want> {
+    let mut w: Vec<arp::Want> = Vec::new();
+    for c in &cfg.clients {
+        for s in &c.servers {
+            if !w.iter().any(|x| x.target == *s.ip()) {
+                w.push(arp::Want {
+                    port: 0,
+                    mac,
+                    src: c.src_first,
+                    target: *s.ip(),
+                });
+            }
+        }
+    }
+    w
+}
+
+/// The addresses answered during resolution (per port): the port's, the clients' sources and
+/// the servers' listen addresses.
+pub fn arp_ours(cfg: &GenConfig, mac: MacAddr) -> Vec<Vec<(Ipv4Addr, MacAddr)>> {
+    let mut v: Vec<(Ipv4Addr, MacAddr)> = Vec::new();
+    for p in &cfg.ports {
+        v.extend(p.addresses.iter().map(|a| (a.address(), mac)));
+    }
+    for s in &cfg.servers {
+        v.push((*s.listen.ip(), mac));
+    }
+    for c in &cfg.clients {
+        for k in 0..c.src_count.min(256) {
+            v.push((c.source(k), mac));
+        }
+    }
+    vec![v]
+}
