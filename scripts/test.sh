@@ -55,7 +55,7 @@ scripts/smoke-observe.sh
 step "burst gen against Linux forwarding (af_packet, counts equal ip -s link) and burst's router (memif): reports, merge, RFC 2544, errors (scripts/smoke-gen.sh)"
 scripts/smoke-gen.sh
 
-step "burst gen stateful TCP/HTTP: a client and a server generator over memif (bytes equal, no failure), refused and timed-out connections counted, on time (scripts/smoke-gen-tcp.sh)"
+step "burst gen stateful TCP/HTTP: a client and a server generator on a veth pair (bytes equal, no failure), refused and timed-out connections counted, on time (scripts/smoke-gen-tcp.sh)"
 scripts/smoke-gen-tcp.sh
 
 step "IPsec ESP against independent implementations: scapy's SecurityAssociation both ways, tshark's ESP decoder (scripts/check-ipsec-scapy.sh, check-ipsec-tshark.sh)"
