@@ -23,6 +23,7 @@ use burst_stack::PortId;
 use burst_wire::ipv4::{self, Cidr};
 
 use super::kernel_peer::Transit;
+use super::output::OutRoute;
 use super::Worker;
 use crate::trace::{Hook, HookVerdict, Step};
 
@@ -728,14 +729,17 @@ impl<Q: Queue> Worker<Q> {
     }
 
     /// The overhead of outbound SA `spi` on a datagram (0 if unknown), and whether it tunnels
-    /// to another address (the outer destination).
-    pub(super) fn ipsec_sa_shape(&self, spi: u32) -> (usize, Option<std::net::Ipv4Addr>) {
+    /// to other addresses (the outer source and destination).
+    pub(super) fn ipsec_sa_shape(
+        &self,
+        spi: u32,
+    ) -> (usize, Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)>) {
         let sa = self.ipsec.as_ref().and_then(|s| s.tables.sad.outbound(spi));
         match sa {
             Some(sa) => (
                 sa.headroom() + sa.max_tailroom(),
                 match sa.mode() {
-                    Mode::Tunnel(t) => Some(t.dst),
+                    Mode::Tunnel(t) => Some((t.src, t.dst)),
                     Mode::Transport => None,
                 },
             ),
@@ -745,17 +749,31 @@ impl<Q: Queue> Worker<Q> {
 
     /// Sends a sealed frame (link header, then the ESP datagram) by its outer destination's
     /// route, fragmented after encapsulation when it does not fit (RFC 4303 §3.3.4).
-    pub(super) fn ipsec_send_sealed(&mut self, mut b: Q::Buf, hl: usize, now: Nanos) {
-        let (src, dst, tl) = {
+    pub(super) fn ipsec_send_sealed(&mut self, b: Q::Buf, hl: usize, now: Nanos) {
+        let (src, dst) = {
             let ip = ipv4::Packet::new_unchecked(&b.data()[hl..]);
-            (ip.src_addr(), ip.dst_addr(), usize::from(ip.total_len()))
+            (ip.src_addr(), ip.dst_addr())
         };
-        let route = match self.route_lookup(dst, Some(src), now) {
-            Ok(r) => r,
-            Err(_) => {
-                self.ipsec_drop_out("ipsec.drop_out_no_route");
-                return;
-            }
+        let route = self.route_lookup(dst, Some(src), now).ok();
+        self.ipsec_send_sealed_by(b, hl, route, now);
+    }
+
+    /// [`Self::ipsec_send_sealed`] with the outer destination's route already looked up
+    /// (`None`: there is none), as the transit path has it from its MTU check.
+    fn ipsec_send_sealed_by(
+        &mut self,
+        mut b: Q::Buf,
+        hl: usize,
+        route: Option<OutRoute>,
+        now: Nanos,
+    ) {
+        let (dst, tl) = {
+            let ip = ipv4::Packet::new_unchecked(&b.data()[hl..]);
+            (ip.dst_addr(), usize::from(ip.total_len()))
+        };
+        let Some(route) = route else {
+            self.ipsec_drop_out("ipsec.drop_out_no_route");
+            return;
         };
         let p = usize::from(route.port.0);
         b.data_mut()[6..12].copy_from_slice(&self.ports[p].mac.0);
@@ -811,14 +829,21 @@ impl<Q: Queue> Worker<Q> {
             self.step(Step::Drop("drop_unsegmentable"));
             return;
         }
-        let (dst, tl, df) = {
+        let (src, dst, tl, df) = {
             let ip = ipv4::Packet::new_unchecked(&buf.data()[hl..]);
-            (ip.dst_addr(), usize::from(ip.total_len()), ip.dont_frag())
+            (
+                ip.src_addr(),
+                ip.dst_addr(),
+                usize::from(ip.total_len()),
+                ip.dont_frag(),
+            )
         };
-        let (over, tunnel_dst) = self.ipsec_sa_shape(spi);
-        let mtu = self
-            .route_lookup(tunnel_dst.unwrap_or(dst), None, now)
-            .map_or(0, |r| usize::from(r.mtu));
+        // The outer destination's route, looked up once: its MTU here, and the sealed
+        // datagram (or its segments) sent by it below.
+        let (over, tunnel) = self.ipsec_sa_shape(spi);
+        let (outer_src, outer_dst) = tunnel.unwrap_or((src, dst));
+        let route = self.route_lookup(outer_dst, Some(outer_src), now).ok();
+        let mtu = route.map_or(0, |r| usize::from(r.mtu));
         let room = mtu.saturating_sub(over);
         let super_frame = matches!(transit, Transit::Super { .. });
         if tl > room && df && !super_frame {
@@ -863,7 +888,7 @@ impl<Q: Queue> Worker<Q> {
                         thl,
                     },
                 );
-                self.ipsec_transit_segments(buf, hl, spi, now);
+                self.ipsec_transit_segments(buf, hl, spi, route, now);
                 return;
             }
             Transit::Plain | Transit::Unsegmentable => {}
@@ -873,12 +898,19 @@ impl<Q: Queue> Worker<Q> {
             return;
         }
         self.fwd.forwarded += 1;
-        self.ipsec_send_sealed(buf, hl, now);
+        self.ipsec_send_sealed_by(buf, hl, route, now);
     }
 
     /// Cuts a super-frame (its TSO request set) into segments in software, as a port without
     /// TSO would, and seals and sends each.
-    fn ipsec_transit_segments(&mut self, buf: Q::Buf, hl: usize, spi: u32, now: Nanos) {
+    fn ipsec_transit_segments(
+        &mut self,
+        buf: Q::Buf,
+        hl: usize,
+        spi: u32,
+        route: Option<OutRoute>,
+        now: Nanos,
+    ) {
         let mut segs = core::mem::take(&mut self.frag_scratch);
         let cap = segs.capacity();
         let mut batch = burst_port::Batch::new();
@@ -916,7 +948,7 @@ impl<Q: Queue> Worker<Q> {
         for mut s in segs.drain(..) {
             s.set_tx_offload(burst_port::TxOffload::default());
             match self.ipsec_seal(&mut s, hl, spi) {
-                Ok(()) => self.ipsec_send_sealed(s, hl, now),
+                Ok(()) => self.ipsec_send_sealed_by(s, hl, route, now),
                 Err(c) => self.step(Step::Drop(c)),
             }
         }
