@@ -8,7 +8,7 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use crate::option_bytes::{self};
+use crate::option_bytes;
 use crate::{be16, checksum, put16, ChecksumCheck, ChecksumMode, Error, Layer, Result};
 
 mod cidr;
