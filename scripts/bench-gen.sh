@@ -10,6 +10,7 @@
 # Everything is pinned: the generator core (or testpmd's forwarding lcore) on CPU 1.
 #
 # Usage: scripts/bench-gen.sh [txonly|rate|latency|all] [ROUNDS] [SECONDS]   (all 5 6)
+# BASE=/path/to/an/older/burst adds that build to every txonly round (before/after, same run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -62,8 +63,16 @@ for x in s[:n-1]: print(x["ports"][0]["tx"]/1e6)' "$1" "$2"; }
 if [ "$what" = txonly ] || [ "$what" = all ]; then
   null_cfg "$tmp/fixed.toml" "" max 64 "$secs"
   null_cfg "$tmp/vary.toml" 'vary = [{ field = "src_port", min = 1024, max = 65535 }]' max 64 "$secs"
-  f_all=(); v_all=(); t_all=()
+  f_all=(); v_all=(); t_all=(); bf_all=(); bv_all=()
   for r in $(seq 1 "$rounds"); do
+    if [ -n "${BASE:-}" ]; then
+      "$BASE" gen -c "$tmp/fixed.toml" -q --json "$tmp/f.json" >/dev/null 2>&1
+      bf=$(per_second "$tmp/f.json" "$secs" | median)
+      "$BASE" gen -c "$tmp/vary.toml" -q --json "$tmp/v.json" >/dev/null 2>&1
+      bv=$(per_second "$tmp/v.json" "$secs" | median)
+      bf_all+=("$bf"); bv_all+=("$bv")
+      printf 'round %d: BASE %6.2f Mpps   BASE, one varying field %6.2f Mpps\n' "$r" "$bf" "$bv"
+    fi
     "$burst" gen -c "$tmp/fixed.toml" -q --json "$tmp/f.json" >/dev/null 2>&1
     f=$(per_second "$tmp/f.json" "$secs" | median)
     "$burst" gen -c "$tmp/vary.toml" -q --json "$tmp/v.json" >/dev/null 2>&1
@@ -76,6 +85,11 @@ if [ "$what" = txonly ] || [ "$what" = all ]; then
     f_all+=("$f"); v_all+=("$v"); t_all+=("$t")
   done
   fm=$(printf '%s\n' "${f_all[@]}" | median); vm=$(printf '%s\n' "${v_all[@]}" | median); tm=$(printf '%s\n' "${t_all[@]}" | median)
+  if [ -n "${BASE:-}" ]; then
+    bfm=$(printf '%s\n' "${bf_all[@]}" | median); bvm=$(printf '%s\n' "${bv_all[@]}" | median)
+    printf 'median over %d rounds: BASE %.2f, varying field %.2f Mpps; ratios %.3f and %.3f\n' \
+      "$rounds" "$bfm" "$bvm" "$(awk -v a="$bfm" -v b="$tm" 'BEGIN{print a/b}')" "$(awk -v a="$bvm" -v b="$tm" 'BEGIN{print a/b}')"
+  fi
   printf 'median over %d rounds: burst gen %.2f, varying field %.2f, testpmd txonly %.2f Mpps; ratios %.3f and %.3f\n' \
     "$rounds" "$fm" "$vm" "$tm" "$(awk -v a="$fm" -v b="$tm" 'BEGIN{print a/b}')" "$(awk -v a="$vm" -v b="$tm" 'BEGIN{print a/b}')"
 fi

@@ -5,6 +5,7 @@
 # second), the medians over rounds, and the ratio burst/testpmd.
 #
 # Usage: scripts/bench-iofwd.sh [ROUNDS] [SECONDS]     (default 5 rounds of 6 s each)
+# BASE=/path/to/an/older/iofwd adds that build to every round (before/after, same run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -18,8 +19,14 @@ eal=(--no-huge --no-pci --no-shconf --no-telemetry -m 512 --log-level=lib.eal:er
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 
-b_all=(); t_all=()
+b_all=(); t_all=(); o_all=()
 for r in $(seq 1 "$rounds"); do
+  if [ -n "${BASE:-}" ]; then
+    o=$("$BASE" --seconds "$secs" --verbose -- "${eal[@]}" -l 1 --file-prefix=bench-iofwd 2>/dev/null \
+        | awk '/^rx [0-9.]+ Mpps/ {print $2}' | tail -n +2 | median)
+    printf 'round %d: BASE %6.2f Mpps\n' "$r" "$o"
+    o_all+=("$o")
+  fi
   b=$("$iofwd" --seconds "$secs" --verbose -- "${eal[@]}" -l 1 --file-prefix=bench-iofwd 2>/dev/null \
       | awk '/^rx [0-9.]+ Mpps/ {print $2}' | tail -n +2 | median)
   # testpmd prints one "Rx-pps" line per port per second; sum the pairs, skip warm-up seconds.
@@ -33,5 +40,9 @@ for r in $(seq 1 "$rounds"); do
 done
 bm=$(printf '%s\n' "${b_all[@]}" | median)
 tm=$(printf '%s\n' "${t_all[@]}" | median)
+if [ -n "${BASE:-}" ]; then
+  om=$(printf '%s\n' "${o_all[@]}" | median)
+  printf 'median over %d rounds: BASE %.2f Mpps, ratio %s\n' "$rounds" "$om" "$(awk -v b="$om" -v t="$tm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')"
+fi
 ratio=$(awk -v b="$bm" -v t="$tm" 'BEGIN {printf "%.3f", (t > 0 ? b / t : 0)}')
 printf 'median over %d rounds: burst iofwd %.2f Mpps, testpmd io %.2f Mpps, ratio %s\n' "$rounds" "$bm" "$tm" "$ratio"

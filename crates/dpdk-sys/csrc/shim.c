@@ -61,6 +61,21 @@ int burst_rte_pktmbuf_alloc_bulk_tx(struct rte_mempool *mp, struct rte_mbuf **mb
 	return 0;
 }
 
+/*
+ * Raw mbufs from the pool (through the calling lcore's cache), all or none: their state is
+ * the pool's (refcnt 1, next NULL, nb_segs 1); the caller sets the rest of the header.
+ */
+int burst_rte_mempool_get_bulk(struct rte_mempool *mp, void **objs, unsigned count)
+{
+	return rte_mempool_get_bulk(mp, objs, count);
+}
+
+/* Gives raw mbufs taken with burst_rte_mempool_get_bulk back, unused. */
+void burst_rte_mempool_put_bulk(struct rte_mempool *mp, void *const *objs, unsigned count)
+{
+	rte_mempool_put_bulk(mp, objs, count);
+}
+
 char *burst_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len)
 {
 	return rte_pktmbuf_prepend(m, len);
@@ -126,6 +141,8 @@ FLAG(RTE_MBUF_F_RX_L4_CKSUM_MASK);
 FLAG(RTE_MBUF_F_RX_L4_CKSUM_BAD);
 FLAG(RTE_MBUF_F_RX_L4_CKSUM_GOOD);
 FLAG(RTE_MBUF_F_RX_L4_CKSUM_NONE);
+FLAG(RTE_MBUF_F_EXTERNAL);
+FLAG(RTE_MBUF_PORT_INVALID);
 FLAG(RTE_MBUF_F_TX_TCP_SEG);
 FLAG(RTE_MBUF_F_TX_TCP_CKSUM);
 FLAG(RTE_MBUF_F_TX_UDP_CKSUM);

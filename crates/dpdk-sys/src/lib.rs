@@ -66,6 +66,10 @@ pub mod flags {
     pub const RTE_MBUF_F_TX_IP_CKSUM: u64 = 1 << 54;
     /// The packet is IPv4 (required with any IPv4 offload).
     pub const RTE_MBUF_F_TX_IPV4: u64 = 1 << 55;
+    /// `ol_flags`: the buffer is external (attached), the one flag a reset keeps.
+    pub const RTE_MBUF_F_EXTERNAL: u64 = 1 << 61;
+    /// `port` of an mbuf no port received.
+    pub const RTE_MBUF_PORT_INVALID: u16 = u16::MAX;
     /// Every transmit offload flag.
     pub const RTE_MBUF_F_TX_OFFLOAD_MASK: u64 = 0x1fff_fe00_0000_0000;
 
@@ -154,6 +158,11 @@ mod tests {
                 (
                     f::RTE_MBUF_F_RX_L4_CKSUM_NONE,
                     burst_RTE_MBUF_F_RX_L4_CKSUM_NONE,
+                ),
+                (f::RTE_MBUF_F_EXTERNAL, burst_RTE_MBUF_F_EXTERNAL),
+                (
+                    u64::from(f::RTE_MBUF_PORT_INVALID),
+                    burst_RTE_MBUF_PORT_INVALID,
                 ),
                 (f::RTE_MBUF_F_TX_TCP_SEG, burst_RTE_MBUF_F_TX_TCP_SEG),
                 (f::RTE_MBUF_F_TX_TCP_CKSUM, burst_RTE_MBUF_F_TX_TCP_CKSUM),

@@ -519,29 +519,29 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 // pool in one call and fill the buffers where they lie (no per-packet pacing).
                 let start = p.txb.len();
                 let k = p.txb.room().min(s.left.min(BURST_MAX as u64) as usize);
-                let got = p.q.alloc_bulk(&mut p.txb, k);
+                let len = usize::from(size - FCS);
+                let wire = size.max(64);
+                // One frame per burst (its timestamp in); per packet the sequence and fields,
+                // written while the queue sets each buffer up (one pass per buffer).
+                if k > 0 {
+                    s.tpl.begin_batch(size, now);
+                }
+                let seq = s.seq;
+                let (tpl, rng) = (&mut s.tpl, &mut self.rng);
+                let got = if tpl.has_vary() {
+                    p.q.alloc_fill(&mut p.txb, k, len, |i, d| {
+                        tpl.fill_seq_vary(d, seq.wrapping_add(i as u32), rng)
+                    })
+                } else {
+                    p.q.alloc_fill(&mut p.txb, k, len, |i, d| {
+                        tpl.fill_seq(d, seq.wrapping_add(i as u32))
+                    })
+                };
                 if got == 0 && k > 0 {
                     p.c.alloc_fail += 1;
                 }
-                let len = usize::from(size - FCS);
-                let wire = size.max(64);
-                // One frame per burst (its timestamp in); per packet the sequence and fields.
-                let vary = s.tpl.has_vary();
-                if got > 0 {
-                    s.tpl.begin_batch(size, now);
-                }
-                for (i, buf) in p.txb.as_mut_slice()[start..].iter_mut().enumerate() {
-                    let Some(d) = buf.append(len) else {
-                        unreachable!("validation keeps frames within the buffers")
-                    };
-                    if vary {
-                        s.tpl.fill_seq_vary(d, s.seq, &mut self.rng);
-                    } else {
-                        s.tpl.fill_seq(d, s.seq);
-                    }
-                    s.seq = s.seq.wrapping_add(1);
-                    p.ids[start + i] = (s.id, wire);
-                }
+                s.seq = seq.wrapping_add(got as u32);
+                p.ids[start..start + got].fill((s.id, wire));
                 n = got as u64;
                 bytes = n * u64::from(wire);
                 s.left -= n;

@@ -1579,6 +1579,65 @@ impl Queue for DpdkQueue {
         n
     }
 
+    #[inline]
+    fn alloc_fill<F: FnMut(usize, &mut [u8])>(
+        &mut self,
+        batch: &mut Batch<Mbuf>,
+        n: usize,
+        len: usize,
+        mut fill: F,
+    ) -> usize {
+        let (p, room) = batch.spare_ptr();
+        let n = n.min(room);
+        if n == 0 || len > usize::from(u16::MAX) {
+            return 0;
+        }
+        let slots: *mut *mut sys::rte_mbuf = p.cast();
+        // Raw mbufs: the pool guarantees refcnt 1, one segment, no next (every free restores
+        // them); the rest of the first cache line is set here with the final lengths, then
+        // the data is written, one mbuf after the other, so each header line is touched once
+        // per burst (testpmd's txonly does the same; the second line is not touched at all,
+        // see the shim's burst_rte_pktmbuf_alloc_bulk_tx).
+        // SAFETY: `slots` points at `room ≥ n` free slots of the batch; on success DPDK
+        // writes `n` raw mbuf pointers there, on failure nothing usable.
+        if unsafe { sys::burst_rte_mempool_get_bulk(self.mp.as_ptr(), slots.cast(), n as u32) } != 0
+        {
+            return 0;
+        }
+        let len16 = len as u16;
+        for i in 0..n {
+            // SAFETY: slot `i < n` holds a raw mbuf of our pool, ours alone until committed.
+            let m = unsafe { &mut **slots.add(i) };
+            let off = (sys::RTE_PKTMBUF_HEADROOM as u16).min(m.buf_len);
+            if len16 > m.buf_len - off {
+                // SAFETY: the `n` raw mbufs go back as they came (only first-line fields
+                // the pool does not rely on were written).
+                unsafe {
+                    sys::burst_rte_mempool_put_bulk(self.mp.as_ptr(), slots.cast(), n as u32)
+                };
+                return 0;
+            }
+            m.data_off = off;
+            m.port = f::RTE_MBUF_PORT_INVALID;
+            m.ol_flags &= f::RTE_MBUF_F_EXTERNAL;
+            m.__bindgen_anon_1.packet_type = 0;
+            m.pkt_len = u32::from(len16);
+            m.data_len = len16;
+            m.vlan_tci = 0;
+            m.vlan_tci_outer = 0;
+            // SAFETY: [off, off + len) lies inside the mbuf's buffer (checked above), which
+            // no one else holds.
+            let d = unsafe {
+                core::slice::from_raw_parts_mut(m.buf_addr.cast::<u8>().add(usize::from(off)), len)
+            };
+            fill(i, d);
+        }
+        // SAFETY: DPDK initialised exactly `n` slots with mbufs, now set up and owned by the
+        // batch.
+        unsafe { batch.commit(n) };
+        n
+    }
+
     fn caps(&self) -> Capabilities {
         self.caps
     }

@@ -142,6 +142,34 @@ pub trait Queue: Send {
         n
     }
 
+    /// Allocates `n` buffers at once (at most the batch's room; all or none) holding `len`
+    /// bytes each, which `fill(i, data)` writes for the `i`-th; appends them to `batch` and
+    /// returns how many (0 also when `len` does not fit a buffer). A generator's transmit path:
+    /// backends that can (DPDK) set each buffer's header and hand its data to `fill` in one
+    /// pass, so each buffer is touched once per burst.
+    #[inline]
+    fn alloc_fill<F: FnMut(usize, &mut [u8])>(
+        &mut self,
+        batch: &mut Batch<Self::Buf>,
+        n: usize,
+        len: usize,
+        mut fill: F,
+    ) -> usize
+    where
+        Self: Sized,
+    {
+        let start = batch.len();
+        let got = self.alloc_bulk(batch, n);
+        for (i, b) in batch.as_mut_slice()[start..].iter_mut().enumerate() {
+            let Some(d) = b.append(len) else {
+                drop(batch.drain(start..));
+                return 0;
+            };
+            fill(i, d);
+        }
+        got
+    }
+
     /// The queue's port capabilities.
     fn caps(&self) -> Capabilities;
 
