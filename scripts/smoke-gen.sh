@@ -74,7 +74,10 @@ echo "== RFC 2544 against Linux, two frame sizes"
 cat >> "$tmp/linux.toml" <<'EOC'
 sizes = [64, 1518]
 EOC
-sed -i 's/^trial = "2s"/trial = "1s"/; s/^max_trials = 10/max_trials = 5/' "$tmp/linux.toml"
+# Eight trials halve down to 0.8 % of the line rate, so a loaded machine whose kernel drops at
+# every rate the search tries first still finds a non-zero throughput; the check is that the
+# search works, not how fast Linux forwards.
+sed -i 's/^trial = "2s"/trial = "1s"/; s/^max_trials = 10/max_trials = 8/' "$tmp/linux.toml"
 "$burst" gen -c "$tmp/linux.toml" --quiet --json "$tmp/rfc.json" --csv "$tmp/rfc.csv" --plot "$tmp/rfc.svg" rfc2544 | tee "$tmp/rfc.txt"
 for i in 0 1; do
   t=$(json "$tmp/rfc.json" "r['sizes'][$i]['throughput_pct']")
