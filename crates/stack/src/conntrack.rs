@@ -592,6 +592,7 @@ impl Conntrack {
 
     /// A packet of session `id` going `dir` (TCP: with control bits `tcp_flags`): the state
     /// machine, the timer, the session's place in its list.
+    #[inline]
     pub fn track(&mut self, id: SessionId, dir: Dir, tcp_flags: u8, now: Nanos) -> Tracked {
         let i = id.0 as usize;
         let s = &mut self.sessions[i];
@@ -599,6 +600,31 @@ impl Conntrack {
         if dir == Dir::Reply {
             s.replied = true;
         }
+        // The common case, an established connection's segment without SYN, FIN or RST (or a
+        // UDP or ICMP datagram): no state moves, only the timer (what `tcp_step` would do,
+        // without its branches).
+        let plain = if s.orig.proto == TCP {
+            s.tcp == TcpState::Established
+                && tcp_flags & (flags::SYN | flags::FIN | flags::RST) == 0
+        } else {
+            true
+        };
+        if plain {
+            let timeout = self.cfg.timeout(s.class);
+            s.expires = now + timeout;
+            if now.saturating_sub(s.linked) >= requeue_after(timeout) {
+                s.linked = now;
+                self.move_to_tail(id.0);
+            }
+            return Tracked::Ok;
+        }
+        self.track_step(id, dir, tcp_flags, now)
+    }
+
+    /// [`track`](Self::track) of a segment that may move the TCP state (counters done).
+    fn track_step(&mut self, id: SessionId, dir: Dir, tcp_flags: u8, now: Nanos) -> Tracked {
+        let i = id.0 as usize;
+        let s = &mut self.sessions[i];
         let class = if s.orig.proto == TCP {
             match tcp_step(s, dir, tcp_flags) {
                 Some(c) => c,

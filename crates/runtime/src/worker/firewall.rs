@@ -180,6 +180,9 @@ pub(super) struct Fw<B> {
     /// The hairpinned datagram being handled was handed here by the owner of its destination's
     /// public port, which found a mapping there (this core owns its source's mapping).
     pub(super) hairpin_checked: bool,
+    /// NAT clamps the MSS of SYNs (fixed at start: the fast path tests it once per frame
+    /// without reaching into NAT's configuration).
+    clamp: bool,
 }
 
 impl<B> Fw<B> {
@@ -203,6 +206,7 @@ impl<B> Fw<B> {
             first_outside: (0..64u16).find(|p| s.outside & (1 << p) != 0).map(PortId),
             release: None,
             hairpin_checked: false,
+            clamp: s.nat.as_ref().is_some_and(|c| c.mss_clamp.is_some()),
         }
     }
 

@@ -254,7 +254,9 @@ impl<Q: Queue> Worker<Q> {
                         if !ok[k] {
                             continue;
                         }
-                        let local = self.local_ips.contains(&dsts[k]);
+                        // The screen already sent our own addresses to the full path,
+                        // except on a port where they may be NAT's public ones.
+                        let local = public_here && self.local_ips.contains(&dsts[k]);
                         match fw.fast_route_dst(fast[i + k].as_mut(), port, dsts[k], local) {
                             Some(d) if d == dsts[k] => {}
                             Some(d) if !unroutable(d.octets()) && !self.local_ips.contains(&d) => {

@@ -277,26 +277,27 @@ pub fn rewrite(ip: &mut [u8], to: &Tuple) {
     }
 }
 
-/// The one's-complement difference a rewrite of `from` into `to` makes to a sum (RFC 1624
-/// eqn. 3's `~m + m'`, over the addresses; `ports`: the ports too), unfolded.
+/// The one's-complement difference a rewrite of `from`'s addresses into `to`'s makes to a
+/// sum (RFC 1624 eqn. 3's `~m + m'`), unfolded.
 #[inline(always)]
-fn delta(from: &Tuple, to: &Tuple, ports: bool) -> u64 {
+fn delta(from: &Tuple, to: &Tuple) -> u64 {
     let (os, od) = (from.src.to_bits(), from.dst.to_bits());
     let (ns, nd) = (to.src.to_bits(), to.dst.to_bits());
     let w = |x: u32| u64::from(x >> 16) + u64::from(x & 0xffff);
-    let mut d = w(!os) + w(!od) + w(ns) + w(nd);
-    if ports {
-        d += u64::from(!from.sport) + u64::from(!from.dport);
-        d += u64::from(to.sport) + u64::from(to.dport);
-    }
-    d
+    w(!os) + w(!od) + w(ns) + w(nd)
 }
 
 /// Applies a difference from [`delta`] to the checksum field at `c[..2]` (RFC 1624 eqn. 3).
+/// The difference is at most twelve 16-bit terms, so with the old checksum the sum stays below
+/// 2^20 and two end-around folds always bring it to 16 bits (no loop).
 #[inline(always)]
 fn apply(c: &mut [u8], d: u64) -> u16 {
+    debug_assert!(d <= 12 * 0xffff);
     let old = u16::from_be_bytes([c[0], c[1]]);
-    let new = !checksum::fold(u64::from(!old) + d);
+    let mut s = u64::from(!old) + d;
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    let new = !(s as u16);
     c[..2].copy_from_slice(&new.to_be_bytes());
     new
 }
@@ -307,14 +308,20 @@ fn apply(c: &mut [u8], d: u64) -> u16 {
 /// same as [`rewrite`] for those datagrams, in fewer steps.
 #[inline]
 pub fn rewrite_flow(ip: &mut [u8], from: &Tuple, to: &Tuple) {
-    let d = delta(from, to, false);
+    // The transport checksum's difference is the header's (the pseudo-header's addresses)
+    // plus the ports'.
+    let d = delta(from, to);
     apply(&mut ip[10..12], d);
+    let d = d
+        + u64::from(!from.sport)
+        + u64::from(!from.dport)
+        + u64::from(to.sport)
+        + u64::from(to.dport);
     ip[12..16].copy_from_slice(&to.src.octets());
     ip[16..20].copy_from_slice(&to.dst.octets());
     let l4 = &mut ip[20..];
     l4[0..2].copy_from_slice(&to.sport.to_be_bytes());
     l4[2..4].copy_from_slice(&to.dport.to_be_bytes());
-    let d = delta(from, to, true);
     if from.proto == UDP {
         // No checksum stays none; a computed zero is sent as all ones (RFC 768).
         if l4[6] | l4[7] != 0 && apply(&mut l4[6..8], d) == 0 {

@@ -108,13 +108,7 @@ impl<B> Fw<B> {
         let Some((id, _)) = f.sess else {
             return false;
         };
-        let clamp = f.flags & 0x02 != 0
-            && self.is_nat(id)
-            && self
-                .nat
-                .as_ref()
-                .is_some_and(|n| n.config().mss_clamp.is_some());
-        !clamp
+        !(self.clamp && f.flags & 0x02 != 0 && self.is_nat(id))
     }
 
     /// The firewall-hook's verdict for admitted frame `f` from `port` to `egress`: the state
