@@ -6,11 +6,13 @@
 # Prints both reports; the client's "connects (N/s)" is the CPS.
 #
 # Usage: scripts/bench-gen-tcp.sh [SECONDS] [CONCURRENCY]     (5 256)
+#   BURST=path   the burst binary to run (both processes; default target/release/burst), e.g.
+#                an older build for a same-run before/after
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 conc=${2:-256}
-burst=target/release/burst
+burst=${BURST:-target/release/burst}
 [ -x "$burst" ] || cargo build -q --release -p burst --features dpdk
 dir=$(mktemp -d /tmp/bench-gen-tcp.XXXXXX)
 srv_pid=
