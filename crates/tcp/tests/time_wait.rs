@@ -105,7 +105,7 @@ impl Net {
 
     /// Advances the clock by `d` (timers run), then pumps.
     fn advance(&mut self, d: Nanos) {
-        self.now = self.now + d;
+        self.now += d;
         self.a.poll(self.now);
         self.b.poll(self.now);
         self.pump();
@@ -116,7 +116,7 @@ impl Net {
         let t = Transmit {
             src: A,
             dst: B,
-            repr: r.clone(),
+            repr: *r,
             payload_len: 0,
             tso_segsz: 0,
         };
@@ -129,7 +129,7 @@ impl Net {
         let c = self.a.connect(self.now, A, (B, 80)).expect("port free");
         let first = self.a_sent.len();
         self.pump();
-        let syn = self.a_sent[first].clone();
+        let syn = self.a_sent[first];
         assert!(syn.flags.contains(Flags::SYN));
         let s = self.b.accept(l).expect("accepted");
         assert_eq!(self.b.send(s, b"bye").unwrap(), 3);

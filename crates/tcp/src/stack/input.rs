@@ -33,7 +33,7 @@ impl TcpStack {
         if let Some(idx) = self.lookup(&tuple) {
             match self.time_wait_takeover(idx, seg) {
                 Some(s) => iss = Some(s),
-                None => return self.to_connection(now, idx, seg, payload),
+                None => return self.deliver(now, idx, seg, payload),
             }
         }
         let listener = self
@@ -72,7 +72,7 @@ impl TcpStack {
     }
 
     /// A segment for the connection at `idx`.
-    fn to_connection(&mut self, now: Nanos, idx: u32, seg: &Repr, payload: &[u8]) {
+    fn deliver(&mut self, now: Nanos, idx: u32, seg: &Repr, payload: &[u8]) {
         let e = self.slots[idx as usize]
             .entry
             .as_ref()

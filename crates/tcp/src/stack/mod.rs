@@ -496,6 +496,8 @@ pub struct TcpStack {
     last_lookup: Option<(Tuple, u32)>,
     /// The latest time the driver passed in (for deadlines set by socket calls).
     now: Nanos,
+    /// Most connections held at once.
+    peak: usize,
 }
 
 impl core::fmt::Debug for TcpStack {
@@ -562,6 +564,7 @@ impl TcpStack {
             buffers_allocated: 0,
             last_lookup: None,
             now,
+            peak: 0,
             cfg,
         }
     }
@@ -605,6 +608,27 @@ impl TcpStack {
             self.pool.push(Buffers::new(&self.cfg.tcp));
             self.buffers_allocated += 1;
         }
+    }
+
+    /// Bytes the stack holds per connection of `max_connections`, rings aside: the slab entry
+    /// (the engine's [`Connection`] and its bookkeeping), the 4-tuple table at its reserved
+    /// size, the timer node and the index lists. All of it is allocated at construction.
+    pub fn bytes_per_entry(&self) -> usize {
+        use core::mem::size_of;
+        // hashbrown keeps 1/8 of its buckets empty and a control byte per bucket.
+        let buckets = self.table.capacity() * 8 / 7;
+        let table = buckets * (size_of::<(Tuple, u32)>() + 1) / self.cfg.max_connections;
+        size_of::<Slot>()
+            + table
+            + TimerWheel::<(u32, u32)>::bytes_per_timer()
+            + 3 * size_of::<u32>() // free, ready and dirty lists
+            + size_of::<(u32, u32)>() // fired timers
+            + size_of::<Buffers>() // the ring pool's slot
+    }
+
+    /// Most connections held at once so far (any state, TIME-WAIT included).
+    pub fn peak_len(&self) -> usize {
+        self.peak
     }
 
     /// Ring storage: (sets allocated so far, sets idle in the pool). Each set is one
@@ -1053,6 +1077,7 @@ impl TcpStack {
         });
         self.table.insert(tuple, idx);
         self.live += 1;
+        self.peak = self.peak.max(self.live);
         idx
     }
 
