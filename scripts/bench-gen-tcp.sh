@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # burst gen stateful connection rate (figure in docs/benchmarks.md): burst gen [[server]] (CPU 0)
 # and burst gen [[client]] (CPU 1), one worker each, joined by net_memif; every connection is
-# one HTTP/1.1 GET of 100 bytes answered by 1,000 body bytes, then closed (server first, so its
-# TIME-WAIT holds a table entry for 30 s: the server's table is sized for SECONDS of it).
+# one HTTP/1.1 GET of 100 bytes answered by 1,000 body bytes, then closed (server first, so it
+# holds TIME-WAIT; the client's next SYN on a tuple takes it over, RFC 6191, so the server's
+# table of 1,048,576 holds at most the client's 1,000,020 tuples).
 # Prints both reports; the client's "connects (N/s)" is the CPS.
 #
 # Usage: scripts/bench-gen-tcp.sh [SECONDS] [CONCURRENCY]     (5 256)
+#   BURST=path   the burst binary to run (both processes; default target/release/burst), e.g.
+#                an older build for a same-run before/after
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 conc=${2:-256}
-burst=target/release/burst
+burst=${BURST:-target/release/burst}
 [ -x "$burst" ] || cargo build -q --release -p burst --features dpdk
 dir=$(mktemp -d /tmp/bench-gen-tcp.XXXXXX)
 srv_pid=

@@ -99,6 +99,11 @@ pub struct TimerWheel<T> {
 }
 
 impl<T> TimerWheel<T> {
+    /// Bytes the wheel holds per timer of its capacity (its slab node).
+    pub const fn bytes_per_timer() -> usize {
+        core::mem::size_of::<Node<T>>()
+    }
+
     /// A wheel for up to `capacity` timers, with ticks of `tick`, whose clock reads `now`.
     ///
     /// # Panics

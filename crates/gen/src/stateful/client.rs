@@ -36,6 +36,7 @@ use burst_tcp::{ConnError, Events, SocketHandle, TcpError, TcpStack};
 
 use super::config::{ClientConfig, Load, Share, Work};
 use super::http::{self, Progress, ResponseParser};
+use super::memo::HeadMemo;
 use super::stats::{record, ClientStats, Failure};
 
 /// Tick of the client's timer wheel: timeouts and delays are this precise.
@@ -130,6 +131,8 @@ pub struct Client {
     slot: u64,
     /// Closed loop: no port was free; try again at this time.
     retry_at: Option<Nanos>,
+    /// The last response head and the parser state after it (see [`HeadMemo`]).
+    memo: HeadMemo,
     stats: ClientStats,
 }
 
@@ -181,6 +184,7 @@ impl Client {
             next_pair: 0,
             slot: 0,
             retry_at: None,
+            memo: HeadMemo::default(),
             stats: ClientStats::default(),
             cfg: cfg.clone(),
         }
@@ -536,7 +540,7 @@ impl Client {
             let mut mismatches = 0u64;
             let mut body = 0u64;
             let (used, done, status) = match self.cfg.work {
-                Work::Http(_) => match c.parser.feed(data, |off, b| {
+                Work::Http(_) => match self.memo.feed(&mut c.parser, data, |off, b| {
                     body += b.len() as u64;
                     if check && !http::body_matches(off, b) {
                         mismatches += 1;

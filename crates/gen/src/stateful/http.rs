@@ -145,6 +145,16 @@ impl ResponseParser {
         }
     }
 
+    /// Whether no byte has been fed yet.
+    pub fn is_fresh(&self) -> bool {
+        self.st == St::Status && self.head_len == 0
+    }
+
+    /// Bytes of the head fed so far (all of it once [`ResponseParser::head_done`]).
+    pub fn head_len(&self) -> u32 {
+        self.head_len
+    }
+
     /// The status code (0 before the status line is read).
     pub fn status(&self) -> u16 {
         self.status

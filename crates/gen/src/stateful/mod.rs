@@ -12,7 +12,8 @@
 //!
 //! Modules: [`config`] (the sections, validation, the per-core split), [`client`] (closed and
 //! open loop, HTTP and raw programs, failures by reason, latency with coordinated-omission
-//! correction), [`server`] (HTTP responder and the programs' peer side), [`http`], [`stats`].
+//! correction), [`server`] (HTTP responder and the programs' peer side), [`http`], [`memo`] (the
+//! client's memo of the last response head), [`stats`].
 //!
 //! [`run`] drives them on real ports: one worker per core (its stack, ARP, frames), the live
 //! line and the end-of-run report (docs/gen.md, "Stateful TCP and HTTP").
@@ -20,6 +21,7 @@
 pub mod client;
 pub mod config;
 pub mod http;
+pub mod memo;
 pub mod run;
 pub mod server;
 pub mod stats;

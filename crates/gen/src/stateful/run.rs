@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use burst_port::map::HashMap as FastMap;
 use burst_port::{Batch, Nanos, PacketBuf, Queue};
 use burst_tcp::{StackConfig, TcpConfig, TcpStack};
 use burst_wire::ethernet::MacAddr;
@@ -275,7 +276,10 @@ pub struct Worker<Q: Queue> {
     q: Q,
     mac: MacAddr,
     ours: Ours,
-    neigh: HashMap<Ipv4Addr, MacAddr>,
+    /// Neighbours' MACs (looked up for every segment sent: foldhash, not SipHash).
+    neigh: FastMap<Ipv4Addr, MacAddr>,
+    /// The last neighbour looked up: a burst's segments mostly go to one peer.
+    last_neigh: (Ipv4Addr, MacAddr),
     asked: HashMap<Ipv4Addr, Nanos>,
     /// Our address to ask ARP from (the port's first, else the first client source).
     arp_src: Ipv4Addr,
@@ -333,7 +337,8 @@ impl<Q: Queue> Worker<Q> {
             q,
             mac,
             ours: o,
-            neigh,
+            neigh: neigh.into_iter().collect(),
+            last_neigh: (Ipv4Addr::UNSPECIFIED, MacAddr([0; 6])),
             asked: HashMap::new(),
             arp_src,
             stack,
@@ -428,7 +433,7 @@ impl<Q: Queue> Worker<Q> {
     fn on_arp(&mut self, f: &[u8]) {
         if let Some(req) = arp::parse_request(f) {
             if !req.sender_ip.is_unspecified() {
-                self.neigh.insert(req.sender_ip, req.sender_mac);
+                self.learn(req.sender_ip, req.sender_mac);
             }
             if self.ours.contains(req.target) {
                 if let Some(mut b) = self.q.alloc() {
@@ -440,7 +445,7 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
         } else if let Some((ip, mac)) = arp::parse_reply(f) {
-            self.neigh.insert(ip, mac);
+            self.learn(ip, mac);
         } else {
             self.wire.rx_ignored += 1;
         }
@@ -462,12 +467,32 @@ impl<Q: Queue> Worker<Q> {
         let Ok(tr) = tcp::Repr::parse(&tp, ir.src_addr, ir.dst_addr, ChecksumCheck::Verify) else {
             return false;
         };
-        self.neigh
-            .entry(ir.src_addr)
-            .or_insert_with(|| MacAddr::from_bytes(&f[6..12]));
+        if ir.src_addr != self.last_neigh.0 && !self.neigh.contains_key(&ir.src_addr) {
+            self.neigh
+                .insert(ir.src_addr, MacAddr::from_bytes(&f[6..12]));
+        }
         self.stack
             .on_segment(now, ir.src_addr, ir.dst_addr, &tr, tp.payload());
         true
+    }
+
+    /// Records a neighbour's MAC (from ARP).
+    fn learn(&mut self, ip: Ipv4Addr, mac: MacAddr) {
+        self.neigh.insert(ip, mac);
+        if self.last_neigh.0 == ip {
+            self.last_neigh.1 = mac;
+        }
+    }
+
+    /// The MAC of `ip`, if resolved.
+    #[inline]
+    fn neighbour(&mut self, ip: Ipv4Addr) -> Option<MacAddr> {
+        if self.last_neigh.0 == ip {
+            return Some(self.last_neigh.1);
+        }
+        let m = *self.neigh.get(&ip)?;
+        self.last_neigh = (ip, m);
+        Some(m)
     }
 
     fn push(&mut self, b: Q::Buf) {
@@ -508,7 +533,7 @@ impl<Q: Queue> Worker<Q> {
         if self.stack.has_output() {
             let mut scratch = core::mem::take(&mut self.scratch);
             while let Some(t) = self.stack.poll_transmit(now, &mut scratch) {
-                let Some(&dmac) = self.neigh.get(&t.dst) else {
+                let Some(dmac) = self.neighbour(t.dst) else {
                     self.wire.tx_no_neighbour += 1;
                     self.ask(now, t.dst);
                     continue;
@@ -597,12 +622,20 @@ impl<Q: Queue> Worker<Q> {
             servers.merge(&s.stats());
         }
         let (allocated, _) = self.stack.buffer_stats();
+        let cfg = self.stack.config();
         (
             CoreResult {
                 clients,
                 servers,
                 wire: self.wire,
                 ring_sets: allocated as u64,
+                peak_held: self.stack.peak_len() as u64,
+                table: cfg.max_connections as u64,
+                state_bytes: (self.stack.bytes_per_entry()
+                    + super::client::CONN_STATE_BYTES * usize::from(!self.clients.is_empty())
+                    + super::server::SCONN_STATE_BYTES * usize::from(!self.servers.is_empty()))
+                    as u64,
+                time_wait_reused: self.stack.stats().time_wait_reused,
             },
             self.q,
         )
@@ -620,6 +653,15 @@ pub struct CoreResult {
     pub wire: WireStats,
     /// Send/receive ring pairs the stack allocated (the most connections holding data at once).
     pub ring_sets: u64,
+    /// Most connections the stack held at once (TIME-WAIT included).
+    pub peak_held: u64,
+    /// Connection table entries (`[tcp] max_connections`).
+    pub table: u64,
+    /// Bytes per table entry, rings aside: the stack's entry (engine state, 4-tuple table,
+    /// timer, lists) and the generator's per-connection state.
+    pub state_bytes: u64,
+    /// TIME-WAIT 4-tuples a new SYN took over.
+    pub time_wait_reused: u64,
 }
 
 /// Percentiles of one histogram, ns.
@@ -727,10 +769,32 @@ pub struct StatefulReport {
     pub bytes_per_connection: u64,
     /// Ring pairs allocated (most connections holding data at once), over cores.
     pub ring_sets: u64,
+    /// Memory in use (see [`Memory`]).
+    #[serde(default)]
+    pub memory: Memory,
     /// Per second.
     pub series: Vec<Second>,
     /// The configuration file.
     pub config: String,
+}
+
+/// Memory the run's connections used, over cores.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Memory {
+    /// Connection table entries allocated (`[tcp] max_connections` × cores).
+    pub table_entries: u64,
+    /// Bytes per entry, rings aside (engine state, stack bookkeeping, generator state).
+    pub state_bytes: u64,
+    /// Bytes of one send + receive ring pair.
+    pub ring_pair_bytes: u64,
+    /// Entries × state bytes + ring pairs allocated × their bytes.
+    pub allocated: u64,
+    /// Most connections held at once (TIME-WAIT included).
+    pub peak_held: u64,
+    /// `allocated` / `peak_held`.
+    pub per_held: u64,
+    /// TIME-WAIT 4-tuples a new SYN took over.
+    pub time_wait_reused: u64,
 }
 
 impl StatefulReport {
@@ -745,12 +809,20 @@ impl StatefulReport {
         let mut ss = ServerStats::default();
         let mut wire = WireStats::default();
         let mut rings = 0;
+        let mut mem = Memory::default();
         for r in &results {
             cs.merge(&r.clients);
             ss.merge(&r.servers);
             wire.merge(&r.wire);
             rings += r.ring_sets;
+            mem.peak_held += r.peak_held;
+            mem.table_entries += r.table;
+            mem.state_bytes = mem.state_bytes.max(r.state_bytes);
+            mem.time_wait_reused += r.time_wait_reused;
         }
+        mem.ring_pair_bytes = (cfg.tcp.send_buffer + cfg.tcp.recv_buffer) as u64;
+        mem.allocated = mem.table_entries * mem.state_bytes + rings * mem.ring_pair_bytes;
+        mem.per_held = mem.allocated.checked_div(mem.peak_held).unwrap_or(0);
         let secs = seconds.max(1e-9);
         let client = (!cfg.clients.is_empty()).then(|| ClientSummary {
             intended: cs.intended,
@@ -787,6 +859,7 @@ impl StatefulReport {
             wire,
             bytes_per_connection: cfg.tcp.per_connection(),
             ring_sets: rings,
+            memory: mem,
             series,
             config: cfg.text.clone(),
         }
@@ -873,10 +946,25 @@ impl StatefulReport {
             w.tx_no_buffer,
             w.arp_answered
         );
+        let m = &self.memory;
         let _ = writeln!(
             o,
             "memory: {} B per connection (worst case), {} ring pairs allocated",
             self.bytes_per_connection, self.ring_sets
+        );
+        let _ = writeln!(
+            o,
+            "memory in use: {} table entries × {} B state + {} ring pairs × {} B = {:.1} MiB; \
+             peak {} connections held (TIME-WAIT included): {} B per connection held; {} \
+             TIME-WAIT tuples reused",
+            m.table_entries,
+            m.state_bytes,
+            self.ring_sets,
+            m.ring_pair_bytes,
+            m.allocated as f64 / f64::from(1 << 20),
+            m.peak_held,
+            m.per_held,
+            m.time_wait_reused
         );
         o
     }
@@ -909,6 +997,24 @@ fn clients_only(cfg: &GenConfig) -> bool {
     cfg.servers.is_empty() && !cfg.clients.is_empty()
 }
 
+/// Tick-to-nanosecond conversion for a clock of `hz` ticks per second, from `base` on (the
+/// run's first reading): a multiply and a shift, since every worker turn reads the clock and a
+/// 128-bit division (`__udivti3`) took several percent of an idle-polling core. Exact to 2^-32
+/// of the rate, and ticks are counted from `base` so the product never overflows in a run.
+fn ticks_to_nanos(base: u64, hz: u64) -> impl Fn(u64) -> Nanos + Copy + Send {
+    let hz = u128::from(hz.max(1));
+    let mult = (1_000_000_000u128 << 64) / hz;
+    let base_ns = u128::from(base) * 1_000_000_000 / hz;
+    move |t: u64| {
+        let d = u128::from(t.wrapping_sub(base));
+        // Overflows only after centuries of ticks; then the division.
+        let ns = d
+            .checked_mul(mult)
+            .map_or_else(|| d * 1_000_000_000 / hz, |p| p >> 64);
+        Nanos((base_ns + ns) as u64)
+    }
+}
+
 /// Runs the stateful part of `cfg` on real queues (`queues[core]`, one port), one thread per
 /// core, the supervisor (live line) on the calling thread. `neigh` holds MACs resolved before
 /// the start.
@@ -927,7 +1033,7 @@ where
     Q: Queue + 'static,
     C: Ticks + Clone + Send + 'static,
 {
-    let to_ns = move |t: u64| Nanos((u128::from(t) * 1_000_000_000 / u128::from(hz)) as u64);
+    let to_ns = ticks_to_nanos(clock.now(), hz);
     let cores = queues.len();
     let counters: Vec<Arc<LiveCounters>> = (0..cores)
         .map(|_| Arc::new(LiveCounters::default()))
@@ -1085,4 +1191,27 @@ pub fn arp_ours(cfg: &GenConfig, mac: MacAddr) -> Vec<Vec<(Ipv4Addr, MacAddr)>> 
         }
     }
     vec![v]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_to_nanos_matches_the_division() {
+        for hz in [
+            1_000_000_000u64,
+            2_100_000_000,
+            2_999_999_999,
+            3_700_123_457,
+        ] {
+            let base = 123_456_789_012_345u64;
+            let f = ticks_to_nanos(base, hz);
+            let exact = |t: u64| (u128::from(t) * 1_000_000_000 / u128::from(hz)) as u64;
+            for d in [0u64, 1, 999, hz, 3600 * hz, 24 * 3600 * hz] {
+                let (got, want) = (f(base + d).0, exact(base + d));
+                assert!(got.abs_diff(want) <= 1, "hz {hz} d {d}: {got} vs {want}");
+            }
+        }
+    }
 }

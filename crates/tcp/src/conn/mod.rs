@@ -25,7 +25,7 @@ mod recovery;
 mod timers;
 
 use burst_port::Nanos;
-use burst_wire::tcp::{Options, Repr, SeqNumber, TcpOption};
+use burst_wire::tcp::{Flags, Options, Repr, SeqNumber, TcpOption};
 
 use crate::assembler::Assembler;
 use crate::cc::{initial_window, Congestion, CongestionControl};
@@ -1321,6 +1321,46 @@ impl Connection {
         self.probe = None;
         self.reo_at = None;
         self.tlp_cancel();
+    }
+
+    /// RFC 6191 and RFC 1122 §4.2.2.13, as Linux's `tcp_timewait_state_process` does: whether
+    /// `seg`, a SYN without ACK, may take over this TIME-WAIT connection's 4-tuple. It must
+    /// start above everything the old connection received (SEG.SEQ > RCV.NXT) or carry a newer
+    /// timestamp, and must not fail PAWS; an old duplicate SYN does neither. Returns the ISS of
+    /// the new connection: past all the old one sent (Linux: SND.NXT + 65537), so a stray
+    /// segment of the old connection cannot be taken for one of the new.
+    pub fn time_wait_successor(&self, seg: &Repr) -> Option<SeqNumber> {
+        if self.state != State::TimeWait
+            || !seg.flags.contains(Flags::SYN)
+            || seg.flags.contains(Flags::RST)
+            || seg.ack().is_some()
+        {
+            return None;
+        }
+        // Against TS.Recent: above 0 newer, below 0 older (PAWS, RFC 7323 §5.3).
+        let age = seg
+            .options
+            .timestamp()
+            .filter(|_| self.ts_ok)
+            .map(|(tsval, _)| tsval.wrapping_sub(self.ts_recent) as i32);
+        if age.is_some_and(|a| a < 0) || !(seg.seq > self.rcv_nxt || age.is_some_and(|a| a > 0)) {
+            return None;
+        }
+        let iss = self.snd_nxt + 65537usize;
+        Some(if iss == SeqNumber(0) {
+            iss + 1usize
+        } else {
+            iss
+        })
+    }
+
+    /// Leaves TIME-WAIT for CLOSED at once, without a segment or an event: a new connection
+    /// took over the 4-tuple ([`Connection::time_wait_successor`]).
+    pub fn end_time_wait(&mut self) {
+        debug_assert_eq!(self.state, State::TimeWait);
+        self.state = State::Closed;
+        self.timewait_at = None;
+        self.ack_now = false;
     }
 
     /// Enters TIME-WAIT (RFC 9293: 2×MSL, the seed's `TcpTimedWaitDelay`).

@@ -29,28 +29,12 @@ impl TcpStack {
             local: SocketAddrV4::new(dst, seg.dst_port),
             remote: SocketAddrV4::new(src, seg.src_port),
         };
+        let mut iss = None;
         if let Some(idx) = self.lookup(&tuple) {
-            let e = self.slots[idx as usize]
-                .entry
-                .as_ref()
-                .expect("table entry");
-            if e.phase == Phase::HalfOpen
-                && seg.ack().is_some()
-                && !seg.flags.contains(Flags::RST)
-                && self.accept_queue_full(e.listener)
-            {
-                // Like Linux (tcp_abort_on_overflow off): ignore the handshake's ACK while the
-                // accept queue is full; our SYN-ACK retransmission makes the peer ACK again.
-                self.stats.listen_overflows += 1;
-                return;
+            match self.time_wait_takeover(idx, seg) {
+                Some(s) => iss = Some(s),
+                None => return self.deliver(now, idx, seg, payload),
             }
-            let e = self.slots[idx as usize]
-                .entry
-                .as_mut()
-                .expect("table entry");
-            e.conn.on_segment(now, seg, payload);
-            self.touch(idx);
-            return;
         }
         let listener = self
             .listen_map
@@ -74,7 +58,7 @@ impl TcpStack {
         let syn = seg.flags.contains(Flags::SYN);
         match seg.ack() {
             // RFC 9293 §3.10.7.2: a SYN without ACK opens a connection.
-            None if syn => self.on_syn(now, l, tuple, seg),
+            None if syn => self.on_syn(now, l, tuple, seg, iss),
             Some(ack) if !syn && self.cfg.syn_cookies => {
                 self.on_cookie_ack(now, l, tuple, seg, ack, payload)
             }
@@ -87,6 +71,60 @@ impl TcpStack {
         }
     }
 
+    /// A segment for the connection at `idx`.
+    fn deliver(&mut self, now: Nanos, idx: u32, seg: &Repr, payload: &[u8]) {
+        let e = self.slots[idx as usize]
+            .entry
+            .as_ref()
+            .expect("table entry");
+        if e.phase == Phase::HalfOpen
+            && seg.ack().is_some()
+            && !seg.flags.contains(Flags::RST)
+            && self.accept_queue_full(e.listener)
+        {
+            // Like Linux (tcp_abort_on_overflow off): ignore the handshake's ACK while the
+            // accept queue is full; our SYN-ACK retransmission makes the peer ACK again.
+            self.stats.listen_overflows += 1;
+            return;
+        }
+        let e = self.slots[idx as usize]
+            .entry
+            .as_mut()
+            .expect("table entry");
+        e.conn.on_segment(now, seg, payload);
+        self.touch(idx);
+    }
+
+    /// A SYN for the connection at `idx`: if that is a TIME-WAIT connection the application
+    /// has let go of, `time_wait_reuse` is on and the SYN is new (not an old duplicate, see
+    /// [`Connection::time_wait_successor`]), the old connection ends here, leaves the table,
+    /// and the SYN goes on to the listener with the returned ISS.
+    fn time_wait_takeover(&mut self, idx: u32, seg: &Repr) -> Option<SeqNumber> {
+        if !self.cfg.time_wait_reuse || !seg.flags.contains(Flags::SYN) {
+            return None;
+        }
+        let e = self.slots[idx as usize].entry.as_mut()?;
+        if e.phase != Phase::Released
+            || !self
+                .listen_map
+                .contains_key(&(*e.tuple.local.ip(), e.tuple.local.port()))
+                && !self
+                    .listen_map
+                    .contains_key(&(Ipv4Addr::UNSPECIFIED, e.tuple.local.port()))
+        {
+            return None;
+        }
+        let iss = e.conn.time_wait_successor(seg)?;
+        e.conn.end_time_wait();
+        e.in_table = false;
+        self.table.remove(&e.tuple);
+        self.last_lookup = None;
+        self.stats.time_wait_reused += 1;
+        // Freed now, or by `poll_transmit` if a segment of it is still waiting to go out.
+        self.settle(idx);
+        Some(iss)
+    }
+
     fn accept_queue_full(&self, l: Option<ListenerHandle>) -> bool {
         l.and_then(|l| self.listener_ref(l))
             .is_some_and(|l| l.accept.len() >= l.backlog)
@@ -94,7 +132,16 @@ impl TcpStack {
 
     /// A SYN for listener `l`: a half-open connection in its SYN queue, or a cookie SYN-ACK when
     /// the queue (or the table) is full, or a drop.
-    fn on_syn(&mut self, now: Nanos, l: ListenerHandle, tuple: Tuple, seg: &Repr) {
+    /// `iss`: the ISS to use instead of the generator's (a SYN that took over a TIME-WAIT
+    /// connection's 4-tuple).
+    fn on_syn(
+        &mut self,
+        now: Nanos,
+        l: ListenerHandle,
+        tuple: Tuple,
+        seg: &Repr,
+        iss: Option<SeqNumber>,
+    ) {
         let Some(lst) = self.listener_ref(l) else {
             return;
         };
@@ -115,7 +162,10 @@ impl TcpStack {
             }
             return;
         }
-        let params = self.params(now, tuple, false);
+        let mut params = self.params(now, tuple, false);
+        if let Some(s) = iss {
+            params.iss = s;
+        }
         let bufs = self.buffers();
         let mut conn = Connection::accept_in(&self.cfg.tcp, params, now, seg, Some(bufs));
         if conn.timestamps_on() {

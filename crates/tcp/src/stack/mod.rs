@@ -108,6 +108,12 @@ pub struct StackConfig {
     /// through the port's TSO or its software fallback): 44 pieces of 1460 bytes fill a
     /// 64 KiB datagram.
     pub tso_max_segs: u16,
+    /// Let a new SYN take over the 4-tuple of a connection we hold in TIME-WAIT when it starts
+    /// above the old connection's sequence space or carries a newer timestamp (RFC 6191, RFC
+    /// 1122 §4.2.2.13; what BSD, Linux and Windows do): a server that closes first then keeps
+    /// serving a client that reuses its ports, instead of holding every tuple for 2×MSL.
+    /// Default on; off, such a SYN gets the TIME-WAIT connection's ACK, as RFC 9293 has it.
+    pub time_wait_reuse: bool,
 }
 
 impl Default for StackConfig {
@@ -127,6 +133,7 @@ impl Default for StackConfig {
             fin_wait2_timeout: Nanos::from_secs(60),
             secret: [0; 16],
             tso_max_segs: 1,
+            time_wait_reuse: true,
         }
     }
 }
@@ -316,11 +323,13 @@ pub struct TcpStackStats {
     pub orphan_timeouts: u64,
     /// Connections freed.
     pub conns_freed: u64,
+    /// TIME-WAIT connections whose 4-tuple a new SYN took over (`StackConfig::time_wait_reuse`).
+    pub time_wait_reused: u64,
 }
 
 impl TcpStackStats {
     /// The counters with their names, for `netstat -s` and the counter export.
-    pub fn named(&self) -> [(&'static str, u64); 36] {
+    pub fn named(&self) -> [(&'static str, u64); 37] {
         [
             ("active_opens", self.active_opens),
             ("passive_opens", self.passive_opens),
@@ -361,15 +370,26 @@ impl TcpStackStats {
             ("icmp_no_conn", self.icmp_no_conn),
             ("orphan_timeouts", self.orphan_timeouts),
             ("conns_freed", self.conns_freed),
+            ("time_wait_reused", self.time_wait_reused),
         ]
     }
 }
 
 /// A connection's 4-tuple, from our side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tuple {
     pub(crate) local: SocketAddrV4,
     pub(crate) remote: SocketAddrV4,
+}
+
+impl core::hash::Hash for Tuple {
+    /// Two words instead of the derived six writes (each address's octets and port): the
+    /// table is hashed for every segment and every new connection.
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        let ip = |a: &SocketAddrV4| u64::from(a.ip().to_bits());
+        state.write_u64(ip(&self.local) << 32 | ip(&self.remote));
+        state.write_u32(u32::from(self.local.port()) << 16 | u32::from(self.remote.port()));
+    }
 }
 
 /// Who owns a connection.
@@ -476,6 +496,8 @@ pub struct TcpStack {
     last_lookup: Option<(Tuple, u32)>,
     /// The latest time the driver passed in (for deadlines set by socket calls).
     now: Nanos,
+    /// Most connections held at once.
+    peak: usize,
 }
 
 impl core::fmt::Debug for TcpStack {
@@ -542,6 +564,7 @@ impl TcpStack {
             buffers_allocated: 0,
             last_lookup: None,
             now,
+            peak: 0,
             cfg,
         }
     }
@@ -585,6 +608,27 @@ impl TcpStack {
             self.pool.push(Buffers::new(&self.cfg.tcp));
             self.buffers_allocated += 1;
         }
+    }
+
+    /// Bytes the stack holds per connection of `max_connections`, rings aside: the slab entry
+    /// (the engine's [`Connection`] and its bookkeeping), the 4-tuple table at its reserved
+    /// size, the timer node and the index lists. All of it is allocated at construction.
+    pub fn bytes_per_entry(&self) -> usize {
+        use core::mem::size_of;
+        // hashbrown keeps 1/8 of its buckets empty and a control byte per bucket.
+        let buckets = self.table.capacity() * 8 / 7;
+        let table = buckets * (size_of::<(Tuple, u32)>() + 1) / self.cfg.max_connections;
+        size_of::<Slot>()
+            + table
+            + TimerWheel::<(u32, u32)>::bytes_per_timer()
+            + 3 * size_of::<u32>() // free, ready and dirty lists
+            + size_of::<(u32, u32)>() // fired timers
+            + size_of::<Buffers>() // the ring pool's slot
+    }
+
+    /// Most connections held at once so far (any state, TIME-WAIT included).
+    pub fn peak_len(&self) -> usize {
+        self.peak
     }
 
     /// Ring storage: (sets allocated so far, sets idle in the pool). Each set is one
@@ -1033,6 +1077,7 @@ impl TcpStack {
         });
         self.table.insert(tuple, idx);
         self.live += 1;
+        self.peak = self.peak.max(self.live);
         idx
     }
 
