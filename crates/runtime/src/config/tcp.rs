@@ -113,6 +113,9 @@ pub struct TcpTunables {
     /// TIME-WAIT (seed: `TcpTimedWaitDelay`, 240 s; at least 30 s).
     #[serde(deserialize_with = "duration")]
     pub time_wait: Nanos,
+    /// A new SYN may take over a TIME-WAIT 4-tuple when it is provably new (RFC 6191,
+    /// RFC 1122 §4.2.2.13; BSD, Linux and Windows do). Default on.
+    pub time_wait_reuse: bool,
     /// Initial congestion window in segments (RFC 6928: 10).
     #[serde(deserialize_with = "range::<_, _, 1, 1000>")]
     pub initial_window: u32,
@@ -178,6 +181,7 @@ impl Default for TcpTunables {
             keepalive_interval: k.interval,
             keepalive_probes: k.probes,
             time_wait: t.time_wait,
+            time_wait_reuse: s.time_wait_reuse,
             initial_window: t.initial_window,
             congestion: Congestion::Cubic,
             pmtu_discovery: t.pmtu_discovery,
@@ -241,6 +245,7 @@ impl TcpTunables {
             syn_backlog: self.syn_backlog as usize,
             syn_cookies: self.syn_cookies,
             ephemeral_ports: self.ephemeral_ports,
+            time_wait_reuse: self.time_wait_reuse,
             tso_max_segs: if self.tso { TSO_MAX_SEGS } else { 1 },
             ..burst_tcp::StackConfig::default()
         }
@@ -365,6 +370,7 @@ mod tests {
         assert_eq!(t.keepalive_time, Nanos::from_secs(7200)); // KeepAliveTime
         assert_eq!(t.keepalive_interval, Nanos::from_secs(1)); // KeepAliveInterval
         assert!(!t.keepalive && t.syn_cookies && t.sack && t.pmtu_discovery);
+        assert!(t.time_wait_reuse && t.stack_config().time_wait_reuse);
         assert_eq!(t.ephemeral_ports, (49152, 65535));
         assert_eq!(t.tcp_config(), burst_tcp::TcpConfig::default());
         assert_eq!(t.stack_config().tso_max_segs, TSO_MAX_SEGS);
@@ -378,7 +384,7 @@ mod tests {
                  syn_retries = 3\ndata_retries = 8\ndup_acks = 2\nloss_detection = \"dupack\"\n\
                  tlp = false\nundo = false\nkeepalive = true\n\
                  keepalive_time = \"10m\"\nkeepalive_interval = \"2s\"\nkeepalive_probes = 9\n\
-                 time_wait = \"30s\"\ninitial_window = 4\ncongestion = \"newreno\"\n\
+                 time_wait = \"30s\"\ntime_wait_reuse = false\ninitial_window = 4\ncongestion = \"newreno\"\n\
                  pmtu_discovery = false\npmtu_blackhole_detection = true\nsyn_cookies = false\n\
                  ephemeral_ports = \"1024-5000\"\nmax_connections = 100000\nsyn_backlog = 500\n\
                  backlog = 64\ntso = false\n[services]\nhttp = true\nhttp_port = 8080\n\
@@ -417,6 +423,7 @@ mod tests {
         assert_eq!(e.congestion, burst_tcp::CongestionAlgorithm::NewReno);
         let s = c.tcp.stack_config();
         assert_eq!(s.ephemeral_ports, (1024, 5000));
+        assert!(!s.time_wait_reuse);
         assert_eq!((s.max_connections, s.syn_backlog), (100_000, 500));
         assert!(!s.syn_cookies);
         assert_eq!(s.tso_max_segs, 1, "tso = false: one segment at a time");
