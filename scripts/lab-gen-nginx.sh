@@ -9,14 +9,15 @@
 #      the access-log lines of its source addresses equal its count of successful responses.
 #   2. Responses of 1 KiB, 64 KiB and 1 MiB at concurrency 1,000, every body byte checked (nginx
 #      serves files holding burst's pattern), with 3 % random loss each way on the path (nftables
-#      `numgen random` in S, on the client's veth): responses, bytes, failures by reason (none
-#      allowed), duration.
+#      `numgen random` in S, on the client's veth): responses, bytes, failures by reason (no
+#      bad_response allowed), duration.
 #
 # Usage: sudo scripts/lab-gen-nginx.sh [--check]
 #   lab (default): ROUNDS (3) alternating rounds of SECONDS_PER_RUN (5) s at CONNS (100)
 #   connections per variant, then the loss runs (LOSS_SECONDS, 5 s each). Prints figures.
 #   --check: the short variant for scripts/test.sh: one round of 2 s per tool (close only), the
-#   access-log equality, and the 64 KiB loss run of 2 s; fails on any mismatch or failure.
+#   access-log equality, and the 64 KiB loss run of 2 s; fails on a count mismatch, any failure
+#   without loss, and under loss on a bad response, a differing body byte or a non-2xx.
 # CPUs (2): nginx on CPU 0, burst gen or wrk (one at a time) on CPU 1.
 # Its own namespaces, veth pairs, file prefix and temp dir; everything it starts is stopped on exit.
 set -euo pipefail
