@@ -15,8 +15,10 @@ PKGS=(
   iptables
   # valgrind (cachegrind/callgrind): instruction counts where hardware counters are absent (bench-tcp.sh).
   valgrind
-  # wrk: HTTP load against the HTTP service (bench-http.sh).
+  # wrk: HTTP load against the HTTP service (bench-http.sh) and against nginx (lab-gen-nginx.sh).
   wrk
+  # nginx-light: the Linux-kernel HTTP server burst gen is measured against (lab-gen-nginx.sh).
+  nginx-light
   # conntrack-tools: Linux's NAT sessions for the differential check of smoke-nat.sh.
   conntrack
   # tmux: drives `burst ctl top` in scripts/smoke-observe.sh.

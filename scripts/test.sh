@@ -58,6 +58,9 @@ scripts/smoke-gen.sh
 step "burst gen stateful TCP/HTTP: a client and a server generator on a veth pair (bytes equal, no failure), refused and timed-out connections counted, on time (scripts/smoke-gen-tcp.sh)"
 scripts/smoke-gen-tcp.sh
 
+step "burst gen against nginx on the Linux kernel: access-log count = successful responses, wrk alongside, 64 KiB bodies checked at concurrency 1000 with 3 % loss (scripts/lab-gen-nginx.sh --check)"
+scripts/lab-gen-nginx.sh --check
+
 step "IPsec ESP against independent implementations: scapy's SecurityAssociation both ways, tshark's ESP decoder (scripts/check-ipsec-scapy.sh, check-ipsec-tshark.sh)"
 scripts/check-ipsec-scapy.sh
 scripts/check-ipsec-tshark.sh

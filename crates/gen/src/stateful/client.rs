@@ -671,12 +671,13 @@ impl Client {
         self.retry_at = None;
     }
 
-    /// Resets every connection still held (the run's hard end); returns how many.
+    /// Resets every connection still held (the run's hard end, or a stop), each counted as a
+    /// `timeout` failure so none is silently dropped from the report; returns how many.
     pub fn abort_all(&mut self, stack: &mut TcpStack) -> u64 {
         let mut n = 0;
         for idx in 0..self.conns.len() {
             if self.conns[idx].phase != Phase::Free {
-                self.release(stack, idx, true);
+                self.fail(stack, idx, Failure::Timeout);
                 n += 1;
             }
         }

@@ -610,8 +610,12 @@ impl<Q: Queue> Worker<Q> {
         st(&l.srv_active, s.srv_active);
     }
 
-    /// The core's results (the queue given back).
-    pub fn finish(self) -> (CoreResult, Q) {
+    /// The core's results (the queue given back). Client connections still open (the run's
+    /// hard end came first, or a stop) are reset and counted as `timeout` failures.
+    pub fn finish(mut self) -> (CoreResult, Q) {
+        for c in &mut self.clients {
+            c.abort_all(&mut self.stack);
+        }
         self.publish();
         let mut clients = ClientStats::default();
         for c in &self.clients {
