@@ -7,7 +7,8 @@
 # router: burst run as the router over memif (scripts/lab-memif.sh; line rate taken as 10 Gbit/s)
 # linux:  Linux forwarding in a namespace over af_packet (scripts/lab-linux-dut.sh; 1 Gbit/s)
 # Trials of 2 s after 0.5 s of learning frames, 0.5 s of settling before counters are read,
-# search resolution 1 % of the line rate, frame loss rate at 100/90/80 %.
+# search resolution 1 % of the line rate, a failed search trial repeated up to twice (retries),
+# frame loss rate at 100/90/80 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dut=${1:?router or linux}
@@ -19,6 +20,7 @@ warmup = "500ms"
 settle = "500ms"
 resolution = 1.0
 max_trials = 10
+retries = 2
 loss_steps = 3'
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 case "$dut" in

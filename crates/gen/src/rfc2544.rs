@@ -179,22 +179,39 @@ pub fn run(cfg: &GenConfig, trial: &mut TrialFn<'_>, live: &Live) -> Result<Rfc2
         let mut best: Option<Trial> = None;
         let mut load = 100.0;
         for _ in 0..p.max_trials {
-            let t = run_at(load, Mode::Continuous, p.trial)?;
-            say(format!(
-                "rfc2544 {size}B: {load:.2}% ({:.3} Mpps) tx {} rx {} loss {:.4}%{} -> {}",
-                t.offered_pps / 1e6,
-                t.tx,
-                t.rx,
-                t.loss_pct,
-                if t.generator_ok {
-                    ""
-                } else {
-                    " (generator fell behind)"
-                },
-                if pass(&t) { "pass" } else { "fail" }
-            ));
-            let ok = pass(&t);
-            search.push(t.clone());
+            // A failed trial may be repeated (`retries`): on a shared or virtual machine a
+            // single stall of the DUT's or the generator's CPU fails a zero-loss trial that
+            // the DUT otherwise forwards, and the search then lands far below the real
+            // throughput (the repeated-trial idea of MLRsearch, draft-ietf-bmwg-mlrsearch).
+            // Every repetition is kept in `search`.
+            let mut attempt = 0;
+            let (t, ok) = loop {
+                let t = run_at(load, Mode::Continuous, p.trial)?;
+                let ok = pass(&t);
+                say(format!(
+                    "rfc2544 {size}B: {load:.2}% ({:.3} Mpps) tx {} rx {} loss {:.4}%{} -> {}{}",
+                    t.offered_pps / 1e6,
+                    t.tx,
+                    t.rx,
+                    t.loss_pct,
+                    if t.generator_ok {
+                        ""
+                    } else {
+                        " (generator fell behind)"
+                    },
+                    if ok { "pass" } else { "fail" },
+                    if attempt > 0 {
+                        format!(" (retry {attempt} of {})", p.retries)
+                    } else {
+                        String::new()
+                    }
+                ));
+                search.push(t.clone());
+                if ok || attempt >= p.retries {
+                    break (t, ok);
+                }
+                attempt += 1;
+            };
             if ok {
                 lo = load;
                 best = Some(t);

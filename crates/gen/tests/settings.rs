@@ -421,3 +421,68 @@ fn rfc2544_finds_the_links_throughput_and_its_settings_matter() {
     assert!(r.text().contains("throughput"));
     assert!(r.csv().lines().count() > 10);
 }
+
+#[test]
+fn rfc2544_retries_repeat_a_disturbed_trial_instead_of_searching_lower() {
+    // The link of the test above (64-byte frames pass up to 14.0 % of the line rate). The first
+    // trial that loses nothing is spoiled once, as one stall of a shared CPU would: one frame
+    // counted lost. Without retries the search takes that load as failed and ends lower; with
+    // `retries = 1` the load is tried again, passes, and the search finds the link's rate.
+    let imp = Impairments {
+        rate_bps: Some(100_000_000),
+        queue_packets: Some(32),
+        ..Impairments::NONE
+    };
+    let go = |rfc: &str| {
+        let text = format!(
+            "{}{}\n[test.rfc2544]\nsizes = [64]\ntrial = \"50ms\"\nwarmup = \"0s\"\nsettle = \"5ms\"\nloss_steps = 0\nresolution = 0.5\n{rfc}",
+            ports(1),
+            stream_ab("line_rate = \"1Gbps\"")
+        );
+        let mut l = lab(&text, imp);
+        run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
+        let cfg = l.cfg.clone();
+        let wires = l.wires.clone();
+        let mut spoiled = false;
+        let res = rfc2544::run(
+            &cfg,
+            &mut |c| {
+                let mut r = run::run_sim(c, &mut l.lab, &wires, &Live::Quiet);
+                let s = &mut r.streams[0];
+                if !spoiled && s.tx > 0 && s.rx == s.tx {
+                    s.rx -= 1;
+                    spoiled = true;
+                }
+                Ok(r)
+            },
+            &Live::Quiet,
+        )
+        .unwrap();
+        l.assert_no_leak();
+        res.sizes[0].clone()
+    };
+    let plain = go("");
+    let retried = go("retries = 1");
+    // The spoiled trial was the search's first pass, at 12.5 %: without retries it counts as a
+    // failure and the search settles below it.
+    assert!(plain.throughput_pct < 12.5, "{}", plain.throughput_pct);
+    assert!(
+        (13.0..=14.5).contains(&retried.throughput_pct),
+        "{}",
+        retried.throughput_pct
+    );
+    // The repetition is in the search: the same load twice, the first failing by one frame.
+    let w = retried
+        .search
+        .windows(2)
+        .find(|w| w[0].load_pct == w[1].load_pct && w[1].lost == 0)
+        .expect("a repeated trial that passed");
+    assert_eq!((w[0].lost, w[1].lost), (1, 0));
+    // Retries only follow failures: a load that fails on the link fails every repetition.
+    let fails = retried.search.iter().filter(|t| t.lost > 0).count();
+    assert!(
+        fails >= 2 * 3,
+        "{fails} failing trials in {:?}",
+        retried.search.len()
+    );
+}

@@ -220,6 +220,9 @@ pub struct Rfc2544Config {
     pub resolution: f64,
     /// Most trials per frame size in the binary search.
     pub max_trials: u32,
+    /// A search trial that loses frames is run again at the same load up to this many times,
+    /// and the load passes if one of them loses none (0: RFC 2544's single trial).
+    pub retries: u32,
     /// Frame loss rate measured at these fractions of the line rate, from the top (§26.3).
     pub loss_steps: u32,
     /// Back-to-back trials (§26.4): bursts at line rate, longest without loss.
@@ -239,6 +242,7 @@ impl Default for Rfc2544Config {
             loss_tolerance: 0.0,
             resolution: 0.5,
             max_trials: 16,
+            retries: 0,
             loss_steps: 10,
             back_to_back: 0,
             back_to_back_max: 1_000_000,

@@ -92,6 +92,8 @@ pub(super) struct RawRfc2544 {
     pub(super) resolution: f64,
     #[serde(deserialize_with = "range::<_, _, 1, 64>")]
     pub(super) max_trials: u32,
+    #[serde(deserialize_with = "range::<_, _, 0, 10>")]
+    pub(super) retries: u32,
     #[serde(deserialize_with = "range::<_, _, 0, 100>")]
     pub(super) loss_steps: u32,
     #[serde(deserialize_with = "range::<_, _, 0, 100>")]
@@ -111,6 +113,7 @@ impl Default for RawRfc2544 {
             loss_tolerance: r.loss_tolerance,
             resolution: r.resolution,
             max_trials: r.max_trials,
+            retries: r.retries,
             loss_steps: r.loss_steps,
             back_to_back: r.back_to_back,
             back_to_back_max: r.back_to_back_max,

@@ -209,6 +209,7 @@ pub(super) fn validate_test(t: RawTest, ports: &[PortConfig]) -> Result<TestConf
             loss_tolerance: r.loss_tolerance,
             resolution: r.resolution,
             max_trials: r.max_trials,
+            retries: r.retries,
             loss_steps: r.loss_steps,
             back_to_back: r.back_to_back,
             back_to_back_max: r.back_to_back_max.max(1),
