@@ -12,14 +12,14 @@
 # connection, and the process's VmRSS/VmHWM (/proc/PID/status, sampled each second) divided by
 # the connections held, as an independent check.
 #
-# Usage: scripts/bench-gen-conc.sh [CONCURRENCY] [HOLD] [RAMP] [DELAY]   (1000000 30 10 10)
+# Usage: scripts/bench-gen-conc.sh [CONCURRENCY] [HOLD] [RAMP] [DELAY]   (1000000 30 30 10)
 #   BURST=path   the burst binary to run (default target/release/burst)
 #   SEND=bytes RECV=bytes   the [tcp] rings (default 1024 and 1460)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conc=${1:-1000000}
 hold=${2:-30}
-ramp=${3:-10}
+ramp=${3:-30}
 delay=${4:-10}
 send=${SEND:-1024}
 recv=${RECV:-1460}
