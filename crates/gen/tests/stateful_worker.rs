@@ -8,7 +8,7 @@ use std::sync::Arc;
 use burst_gen::stateful::run::{self, LiveCounters, Worker};
 use burst_gen::GenConfig;
 use burst_port::clock::VirtualClock;
-use burst_port::mem::{MemPool, MemPort, MemPortConfig, Wire, WireConfig};
+use burst_port::mem::{Impairments, MemPool, MemPort, MemPortConfig, Wire, WireConfig};
 use burst_port::{Nanos, Port};
 use burst_wire::ethernet::MacAddr;
 
@@ -196,4 +196,124 @@ max_connections = 4096
     );
     assert_eq!(cs.failures.total(), 10, "{:?}", cs.failures);
     assert_eq!(cs.closed, cs.connects, "every connection accounted for");
+}
+
+/// The memory arithmetic counts the ring storage the engine really allocates (send ring,
+/// receive ring rounded up to whole segments, transmission log), and the stack runs with the
+/// engine configuration it was computed from.
+#[test]
+fn ring_storage_counted_as_allocated() {
+    let c = cfg(
+        "198.18.1.1/24",
+        "[[server]]\nlisten = \"198.18.1.1:80\"\n[tcp]\nmax_connections = 1000\nsend_buffer = 1024\nrecv_buffer = 1000\nmemory_limit = \"1GiB\"\n",
+    );
+    let tcp = c.tcp.tcp_config();
+    assert_eq!(run::stack_config(&c, 0, [0; 16]).tcp, tcp);
+    let real = burst_tcp::Buffers::new(&tcp).len() as u64;
+    assert_eq!(c.tcp.ring_pair_bytes(), real);
+    // 1024 + 1460 (1000 rounded up to one segment) + the log's 32 records.
+    assert!(real > 1024 + 1460, "{real}");
+    let per = c.tcp.per_connection();
+    assert_eq!(
+        per,
+        (core::mem::size_of::<burst_tcp::Connection>()
+            + burst_gen::stateful::client::CONN_STATE_BYTES
+            + burst_gen::stateful::server::SCONN_STATE_BYTES) as u64
+            + real
+    );
+    // A limit one byte short of the table is refused, with the ring bytes shown.
+    let mut t = c.tcp;
+    assert_eq!(t.check_memory(1, 1000 * per), Ok(1000 * per));
+    t.memory_limit = Some(1000 * per - 1);
+    let e = t.check_memory(1, 1000 * per - 1).unwrap_err();
+    assert!(e.contains(&format!("rings {real} B")), "{e}");
+}
+
+/// A port that cannot take a burst (a short tx ring in front of a slow link, as memif is when
+/// its peer falls behind) holds the stack's output back instead of dropping it: every frame
+/// is sent, none is counted as dropped, and every request is answered without a failure.
+#[test]
+fn full_port_holds_output_back() {
+    let ccfg = cfg(
+        "198.18.1.2/24",
+        r#"
+[[client]]
+sources = { addresses = "198.18.1.10-198.18.1.11", ports = "10000-20000" }
+servers = ["198.18.1.1:80"]
+concurrency = 200
+requests = 600
+timeout = "5s"
+check_body = true
+[tcp]
+max_connections = 4096
+"#,
+    );
+    let scfg = cfg(
+        "198.18.1.1/24",
+        "[[server]]\nlisten = \"198.18.1.1:80\"\nresponse_bytes = 4000\n[tcp]\nmax_connections = 4096\n",
+    );
+    let clock = VirtualClock::new();
+    let wire = Wire::new(
+        &clock,
+        WireConfig {
+            seed: 3,
+            capacity: 1 << 16,
+            impairments: Impairments {
+                // 1,500 B take 120 µs: a burst of segments fills the 8-frame ring at once.
+                rate_bps: Some(100_000_000),
+                ..Impairments::NONE
+            },
+            ..WireConfig::default()
+        },
+    );
+    let pool = MemPool::new(16 * 1024, 2048);
+    let small = |name: &str, mac| MemPortConfig {
+        tx_ring: 8,
+        ..MemPortConfig::new(name, mac)
+    };
+    let mut pc = MemPort::new(&wire, &pool, small("c", MAC_C));
+    let mut ps = MemPort::new(&wire, &pool, small("s", MAC_S));
+    let now = Nanos::ZERO;
+    let lc = Arc::new(LiveCounters::default());
+    let ls = Arc::new(LiveCounters::default());
+    let mut c = Worker::new(
+        &ccfg,
+        0,
+        pc.take_queue(0).unwrap(),
+        MAC_C,
+        HashMap::new(),
+        now,
+        [1; 16],
+        lc,
+    )
+    .unwrap();
+    let mut s = Worker::new(
+        &scfg,
+        0,
+        ps.take_queue(0).unwrap(),
+        MAC_S,
+        HashMap::new(),
+        now,
+        [2; 16],
+        ls,
+    )
+    .unwrap();
+    let mut t = now;
+    while !c.clients_done(t) && t < Nanos::from_secs(30) {
+        c.step(t);
+        s.step(t);
+        t += Nanos::from_micros(10);
+        clock.advance_to(t);
+        wire.deliver_due();
+    }
+    assert!(c.clients_done(t), "the client finished its 600 requests");
+    let (cr, _) = c.finish();
+    let (sr, _) = s.finish();
+    let cs = &cr.clients;
+    assert_eq!(cs.failures.total(), 0, "{:?}", cs.failures);
+    assert_eq!(cs.responses, 600);
+    assert_eq!(cs.body_mismatches, 0);
+    assert_eq!(cr.wire.tx_no_buffer, 0, "client dropped frames");
+    assert_eq!(sr.wire.tx_no_buffer, 0, "server dropped frames");
+    assert_eq!(sr.servers.tx_bytes, cs.rx_bytes);
 }

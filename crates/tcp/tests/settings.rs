@@ -434,3 +434,30 @@ fn pmtu_blackhole_detection_falls_back_to_536_after_two_timeouts() {
         );
     }
 }
+
+/// `Buffers::bytes` is what `Buffers::new` allocates (callers size memory limits with it):
+/// the receive ring rounded up to whole segments and the transmission log included.
+#[test]
+fn buffer_bytes_match_the_allocation() {
+    for (send, recv, mss) in [
+        (1024, 1460, 1460),
+        (1024, 1000, 1460),
+        (4096, 4096, 1460),
+        (65536, 64240, 1460),
+        (536, 536, 536),
+    ] {
+        let cfg = burst_tcp::TcpConfig {
+            send_buffer: send,
+            recv_buffer: recv,
+            mss,
+            ..burst_tcp::TcpConfig::default()
+        };
+        let b = burst_tcp::Buffers::new(&cfg);
+        assert_eq!(
+            burst_tcp::Buffers::bytes(&cfg),
+            b.len(),
+            "{send}/{recv}/{mss}"
+        );
+        assert!(b.len() > send + recv.div_ceil(usize::from(mss)) * usize::from(mss) - 1);
+    }
+}

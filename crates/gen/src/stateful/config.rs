@@ -211,14 +211,33 @@ impl Default for TcpLimits {
 }
 
 impl TcpLimits {
+    /// The engine configuration of every connection of the run (the stack's, see
+    /// `run::stack_config`): the rings as configured, the engine's defaults otherwise.
+    pub fn tcp_config(&self) -> burst_tcp::TcpConfig {
+        burst_tcp::TcpConfig {
+            send_buffer: self.send_buffer,
+            recv_buffer: self.recv_buffer,
+            // RFC 6298's 1 s rather than the engine's classic 3 s: a SYN lost while a
+            // neighbour is resolved goes again well within a client's timeout.
+            initial_rto: Nanos::from_secs(1),
+            ..burst_tcp::TcpConfig::default()
+        }
+    }
+
+    /// Bytes of one connection's ring storage as the engine allocates it: the send ring, the
+    /// receive ring rounded up to whole segments and the transmission log (not just
+    /// `send_buffer + recv_buffer`: with 1 KiB rings the log alone is 768 B).
+    pub fn ring_pair_bytes(&self) -> u64 {
+        burst_tcp::Buffers::bytes(&self.tcp_config()) as u64
+    }
+
     /// Worst-case bytes of one connection: the engine's state, the generator's (client and
-    /// server entries) and both rings.
+    /// server entries) and its ring storage.
     pub fn per_connection(&self) -> u64 {
         (core::mem::size_of::<burst_tcp::Connection>()
             + super::client::CONN_STATE_BYTES
-            + super::server::SCONN_STATE_BYTES
-            + self.send_buffer
-            + self.recv_buffer) as u64
+            + super::server::SCONN_STATE_BYTES) as u64
+            + self.ring_pair_bytes()
     }
 
     /// Refuses a run whose connection tables cannot fit in `limit` bytes over `cores` cores,
@@ -228,10 +247,11 @@ impl TcpLimits {
         let need = cores * self.max_connections as u64 * per;
         if need > limit {
             return Err(format!(
- "[tcp]: {cores} core(s) × {} connections × {per} B (engine {} B + generator {} B + send_buffer {} B + recv_buffer {} B) = {need} B, more than the memory limit of {limit} B: lower [tcp] max_connections or the buffers, or raise memory_limit",
+ "[tcp]: {cores} core(s) × {} connections × {per} B (engine {} B + generator {} B + rings {} B: send_buffer {} B, recv_buffer {} B rounded up to whole segments, transmission log) = {need} B, more than the memory limit of {limit} B: lower [tcp] max_connections or the buffers, or raise memory_limit",
                 self.max_connections,
                 core::mem::size_of::<burst_tcp::Connection>(),
                 super::client::CONN_STATE_BYTES + super::server::SCONN_STATE_BYTES,
+                self.ring_pair_bytes(),
                 self.send_buffer,
                 self.recv_buffer,
             ));

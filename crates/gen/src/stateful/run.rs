@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use burst_port::map::HashMap as FastMap;
 use burst_port::{Batch, Nanos, PacketBuf, Queue};
-use burst_tcp::{StackConfig, TcpConfig, TcpStack};
+use burst_tcp::{StackConfig, TcpStack};
 use burst_wire::ethernet::MacAddr;
 use burst_wire::{ipv4, tcp, ChecksumCheck, ChecksumMode};
 use serde::{Deserialize, Serialize};
@@ -220,14 +220,7 @@ pub fn stack_config(cfg: &GenConfig, k: usize, secret: [u8; 16]) -> StackConfig 
         }
     }
     StackConfig {
-        tcp: TcpConfig {
-            send_buffer: cfg.tcp.send_buffer,
-            recv_buffer: cfg.tcp.recv_buffer,
-            // RFC 6298's 1 s rather than the engine's classic 3 s: a SYN lost while a
-            // neighbour is resolved goes again well within a client's timeout.
-            initial_rto: Nanos::from_secs(1),
-            ..TcpConfig::default()
-        },
+        tcp: cfg.tcp.tcp_config(),
         max_connections: cfg.tcp.max_connections,
         max_backlog: 1 << 20,
         syn_backlog: 1 << 16,
@@ -495,25 +488,19 @@ impl<Q: Queue> Worker<Q> {
         Some(m)
     }
 
+    /// Queues an ARP frame; dropped (and counted) when the port is full (ARP asks again).
     fn push(&mut self, b: Q::Buf) {
-        if self.tx.is_full() {
-            self.flush();
-        }
-        if let Err(b) = self.tx.push(b) {
-            drop(b);
+        if (!self.tx.is_full() || self.flush()) && self.tx.push(b).is_err() {
             self.wire.tx_no_buffer += 1;
         }
     }
 
-    fn flush(&mut self) {
-        // A full port keeps the rest for the next turn; a batch still full is dropped so the
-        // loop never blocks (TCP retransmits what was lost).
+    /// Hands the batch to the port; what the port does not take stays queued for the next turn.
+    /// Returns whether the batch has room again.
+    fn flush(&mut self) -> bool {
         let n = self.q.tx_burst(&mut self.tx);
         self.wire.tx_frames += n as u64;
-        if self.tx.is_full() {
-            self.wire.tx_no_buffer += self.tx.len() as u64;
-            self.tx.clear();
-        }
+        !self.tx.is_full()
     }
 
     fn ask(&mut self, now: Nanos, ip: Ipv4Addr) {
@@ -532,7 +519,18 @@ impl<Q: Queue> Worker<Q> {
     fn transmit(&mut self, now: Nanos) {
         if self.stack.has_output() {
             let mut scratch = core::mem::take(&mut self.scratch);
-            while let Some(t) = self.stack.poll_transmit(now, &mut scratch) {
+            // Backpressure: a segment is taken from the stack only when the batch has room.
+            // When the port is full (its peer is behind) the rest stays in the stack for the
+            // next turn. Taking it anyway and dropping it, as before, made every burst of
+            // output (a million connections' timers, a ramp of SYNs) into losses, then into
+            // retransmissions and timeouts.
+            loop {
+                if self.tx.is_full() && !self.flush() {
+                    break;
+                }
+                let Some(t) = self.stack.poll_transmit(now, &mut scratch) else {
+                    break;
+                };
                 let Some(dmac) = self.neighbour(t.dst) else {
                     self.wire.tx_no_neighbour += 1;
                     self.ask(now, t.dst);
@@ -567,7 +565,9 @@ impl<Q: Queue> Worker<Q> {
                     &mut ipv4::Packet::new_unchecked(&mut d[ip_at..total]),
                     ChecksumMode::Compute,
                 );
-                self.push(b);
+                if self.tx.push(b).is_err() {
+                    unreachable!("room was checked before the segment was taken");
+                }
             }
             self.scratch = scratch;
         }
@@ -789,7 +789,7 @@ pub struct Memory {
     pub table_entries: u64,
     /// Bytes per entry, rings aside (engine state, stack bookkeeping, generator state).
     pub state_bytes: u64,
-    /// Bytes of one send + receive ring pair.
+    /// Bytes of one connection's ring storage (send and receive rings, transmission log).
     pub ring_pair_bytes: u64,
     /// Entries × state bytes + ring pairs allocated × their bytes.
     pub allocated: u64,
@@ -824,7 +824,7 @@ impl StatefulReport {
             mem.state_bytes = mem.state_bytes.max(r.state_bytes);
             mem.time_wait_reused += r.time_wait_reused;
         }
-        mem.ring_pair_bytes = (cfg.tcp.send_buffer + cfg.tcp.recv_buffer) as u64;
+        mem.ring_pair_bytes = cfg.tcp.ring_pair_bytes();
         mem.allocated = mem.table_entries * mem.state_bytes + rings * mem.ring_pair_bytes;
         mem.per_held = mem.allocated.checked_div(mem.peak_held).unwrap_or(0);
         let secs = seconds.max(1e-9);

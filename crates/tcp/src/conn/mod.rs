@@ -347,6 +347,13 @@ impl Buffers {
         self.send.len() + self.recv.len() + self.log.len() * core::mem::size_of::<Seg>()
     }
 
+    /// Bytes [`Buffers::new`] allocates for `cfg`: the send ring, the receive ring (rounded up
+    /// to whole segments) and the transmission log, which for small rings is as big as they.
+    pub fn bytes(cfg: &TcpConfig) -> usize {
+        let (send, recv, log) = Buffers::sizes(cfg);
+        send + recv + log * core::mem::size_of::<Seg>()
+    }
+
     /// Whether both rings are empty (never, for storage from [`Buffers::new`]).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
