@@ -75,7 +75,7 @@ fn every_key_reaches_the_node_config() {
         groups = [\"239.1.2.3\"]\npartial_checksums = false\n\
         [[port]]\nname = \"b\"\naddresses = [\"198.18.2.254/24\"]\n\
         [[route]]\nprefix = \"198.19.0.0/16\"\nvia = \"198.18.2.1\"\nmetric = 7\n\
-        [[route]]\nprefix = \"198.20.0.0/16\"\nport = \"a\"\n\
+        [[route]]\nprefix = \"198.18.200.0/24\"\nport = \"a\"\n\
         [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:00:09\"\nport = \"b\"\n\
         [arp_tunables]\ncache_life_unused = \"30s\"\ncache_life_max = \"1m\"\n\
         retry_count = 5\nretry_interval = \"200ms\"\npending_per_neighbor = 4\n\
