@@ -25,6 +25,9 @@ PKGS=(
   tmux
   # DPDK 22.11 LTS: libraries + PMD plugins, headers for bindgen, testpmd, examples (l3fwd).
   dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang
+  # intel-ipsec-mb 1.3 (libdpdk-dev depends on it too): burst-ipsec's AES-GCM with the
+  # `ipsec-mb` feature, which `--features dpdk` builds turn on.
+  libipsec-mb-dev
 )
 
 SUDO=""

@@ -28,6 +28,9 @@
 //!   AAD): its assembly picks AES-NI/CLMUL, AVX2 VAES/VPCLMULQDQ and the stitched AVX2
 //!   ChaCha20-Poly1305 paths at run time, 4–5× faster than RustCrypto's `aes-gcm` and
 //!   `chacha20poly1305` at 1420 bytes (AES-GCM-128: about 0.22 µs a packet, ~6 GB/s);
+//! * with the `ipsec-mb` feature (on with DPDK), AES-GCM on intel-ipsec-mb instead
+//!   (`imb`: the AVX-512 VAES/VPCLMULQDQ code ipsec-secgw runs), `ring` remaining the
+//!   fallback; [`aes_gcm_backend`] says which one SAs get;
 //! * AES-CBC on RustCrypto's `aes` + `cbc` (AES-NI detected at run time; `ring` has no CBC,
 //!   and CBC encryption is serial whatever the crate);
 //! * HMAC-SHA-256 on RustCrypto's `hmac` + `sha2` (SHA-NI detected at run time), 4–20 %
@@ -43,6 +46,9 @@ use hmac::{Hmac, Mac};
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
 use serde::Deserialize;
 use sha2::Sha256;
+
+#[cfg(feature = "ipsec-mb")]
+mod imb;
 
 /// Length of the ICV of every supported algorithm.
 pub const ICV_LEN: usize = 16;
@@ -245,8 +251,12 @@ impl Cipher {
             return Err(bad("auth_key", algorithm.auth_key_len(), auth_key.len()));
         }
         let transform: Box<dyn Transform> = match algorithm {
-            Algorithm::AesGcm128 => Box::new(Aead::new(&aead::AES_128_GCM, key)),
-            Algorithm::AesGcm256 => Box::new(Aead::new(&aead::AES_256_GCM, key)),
+            Algorithm::AesGcm128 => {
+                fast_gcm(key).unwrap_or_else(|| Box::new(Aead::new(&aead::AES_128_GCM, key)))
+            }
+            Algorithm::AesGcm256 => {
+                fast_gcm(key).unwrap_or_else(|| Box::new(Aead::new(&aead::AES_256_GCM, key)))
+            }
             Algorithm::ChaCha20Poly1305 => Box::new(Aead::new(&aead::CHACHA20_POLY1305, key)),
             Algorithm::AesCbc128HmacSha256 => Box::new(CbcHmac {
                 aes: Aes128::new(GenericArray::from_slice(key)),
@@ -299,6 +309,30 @@ impl Cipher {
     pub fn open(&self, esp: &mut [u8], seq_hi: Option<u32>) -> Result<(), IcvMismatch> {
         self.transform.open(esp, seq_hi)
     }
+}
+
+/// AES-GCM on intel-ipsec-mb when the `ipsec-mb` feature is on and the library started.
+fn fast_gcm(key: &[u8]) -> Option<Box<dyn Transform>> {
+    #[cfg(feature = "ipsec-mb")]
+    if let Some(g) = imb::ImbGcm::new(key) {
+        return Some(g);
+    }
+    let _ = key;
+    None
+}
+
+/// The AES-GCM implementation the SAs of this process get (ChaCha20-Poly1305 is always
+/// `ring`'s): `intel-ipsec-mb VERSION (ARCH)` with the `ipsec-mb` feature, unless the library
+/// failed to start or `BURST_AES_GCM=ring` is set, else `ring`. For the start-up log and
+/// `burst ctl ipsec`.
+pub fn aes_gcm_backend() -> String {
+    #[cfg(feature = "ipsec-mb")]
+    return match imb::backend() {
+        Ok(name) => name.to_string(),
+        Err(why) => format!("ring ({why})"),
+    };
+    #[cfg(not(feature = "ipsec-mb"))]
+    "ring".to_string()
 }
 
 /// An AEAD of RFC 4106 / RFC 7634 on `ring`: 8-byte IV, nonce salt ‖ IV.

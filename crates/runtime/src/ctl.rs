@@ -548,6 +548,9 @@ pub enum Response {
         sas: Vec<IpsecSaRow>,
         /// Cores that did not answer in time (their counts are missing).
         missing_cores: Vec<u16>,
+        /// The AES-GCM implementation in use (`intel-ipsec-mb 1.3.0 (avx512)`, `ring`).
+        #[serde(default)]
+        aes_gcm: String,
     },
     /// `conntrack`.
     Conntrack {

@@ -426,6 +426,10 @@ where
         tcp_stack.mtu = ctxs.iter().map(|c| c.mtu).min().unwrap_or(1500);
         let (ipsec, sad_publisher) = match cfg.ipsec.as_ref() {
             Some(c) => {
+                tracing::info!(
+                    aes_gcm = %burst_ipsec::algo::aes_gcm_backend(),
+                    "IPsec: AES-GCM implementation"
+                );
                 let (s, p) = crate::worker::IpsecSetup::new(c, &domain);
                 (Some(s), Some(p))
             }

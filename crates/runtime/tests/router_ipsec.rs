@@ -488,11 +488,15 @@ fn ctl_ipsec_lists_policies_with_hits_and_sas_with_counters() {
         policies,
         sas,
         missing_cores,
+        aes_gcm,
     }) = rx.try_recv()
     else {
         panic!("no ipsec answer");
     };
     assert!(missing_cores.is_empty());
+    // ring without the `ipsec-mb` feature, intel-ipsec-mb with it (`--features dpdk`).
+    let want = if cfg!(feature = "dpdk") { "intel-ipsec-mb" } else { "ring" };
+    assert!(aes_gcm.starts_with(want), "{aes_gcm}");
     let p: Vec<_> = policies
         .iter()
         .map(|p| {

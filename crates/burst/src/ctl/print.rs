@@ -179,7 +179,11 @@ pub(super) fn print(r: &Response, ping_dst: Option<Ipv4Addr>) -> Result<()> {
             policies,
             sas,
             missing_cores,
+            aes_gcm,
         } => {
+            if !aes_gcm.is_empty() {
+                println!("AES-GCM: {aes_gcm}");
+            }
             println!("Policies:");
             println!(
                 "  {:<3} {:>3}  {:<52} {:<16} {:>10}",

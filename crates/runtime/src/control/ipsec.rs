@@ -319,6 +319,7 @@ impl<P: Port> Control<P> {
             policies,
             sas,
             missing_cores,
+            aes_gcm: burst_ipsec::algo::aes_gcm_backend(),
         });
         1
     }
