@@ -24,7 +24,8 @@
 #   the counters of every drop (esp.in_replay, esp.in_icv, esp.in_unknown_spi,
 #   esp.in_bad_next_header, ipsec.drop_plain_to_protected) and of the work
 #   (ipsec.in_decrypted, ipsec.out_secured);
-#   `ctl trace` shows the IPsec verdict; `ctl ipsec` lists the SAs' counters (packets, a replay
+#   `ctl trace` shows the IPsec verdict; `ctl ipsec` names the AES-GCM implementation
+#   (intel-ipsec-mb) and lists the SAs' counters (packets, a replay
 #   drop, an ICV failure, the AH SA's packets) and the policies' hits; `ctl ipsec sa add` and
 #   `sa delete` add and remove an SA at run time; burst stops cleanly.
 # Needs root and target/release/burst (cargo build --release -p burst --features dpdk). Uses its
@@ -546,6 +547,8 @@ done
 # ctl ipsec: the SAs' counters and the policies' hits, over the control socket.
 ctl ipsec >"$work/ipsec.txt" 2>&1
 sed 's/^/  /' "$work/ipsec.txt"
+check "ctl ipsec: AES-GCM on intel-ipsec-mb (a --features dpdk build)" \
+  grep -q '^AES-GCM: intel-ipsec-mb' "$work/ipsec.txt"
 # SA rows: spi dir proto algorithm mode packets bytes replay icv drops used/limit.
 check "ctl ipsec: SA 0x1001 with its packets, a replay drop and an ICV failure" \
   awk '$1 == "0x1001" && $3 == "esp" && $6 >= 4 && $8 >= 1 && $9 >= 1 { ok = 1 } END { exit !ok }' "$work/ipsec.txt"

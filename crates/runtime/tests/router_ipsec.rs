@@ -495,7 +495,11 @@ fn ctl_ipsec_lists_policies_with_hits_and_sas_with_counters() {
     };
     assert!(missing_cores.is_empty());
     // ring without the `ipsec-mb` feature, intel-ipsec-mb with it (`--features dpdk`).
-    let want = if cfg!(feature = "dpdk") { "intel-ipsec-mb" } else { "ring" };
+    let want = if cfg!(feature = "dpdk") {
+        "intel-ipsec-mb"
+    } else {
+        "ring"
+    };
     assert!(aes_gcm.starts_with(want), "{aes_gcm}");
     let p: Vec<_> = policies
         .iter()

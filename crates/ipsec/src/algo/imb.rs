@@ -124,7 +124,13 @@ fn init() -> Result<Engine, String> {
             .to_string_lossy()
             .into_owned()
     };
-    let fns = |pre, enc, dec| Some(Fns { pre: pre?, enc: enc?, dec: dec? });
+    let fns = |pre, enc, dec| {
+        Some(Fns {
+            pre: pre?,
+            enc: enc?,
+            dec: dec?,
+        })
+    };
     let (Some(aes128), Some(aes256)) = (
         fns(s.pre128, s.enc128, s.dec128),
         fns(s.pre256, s.enc256, s.dec256),
