@@ -1291,7 +1291,7 @@ impl TcpStack {
             match e.conn.state() {
                 State::Closed => self.free_slot(idx),
                 State::TimeWait if e.in_table && !e.tw_refused => {
-                    self.to_time_wait_record(idx);
+                    self.make_time_wait_record(idx);
                 }
                 _ => {}
             }

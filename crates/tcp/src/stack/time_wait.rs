@@ -260,7 +260,7 @@ impl TcpStack {
     /// Replaces the released TIME-WAIT connection at `idx` by a record if one is free (and the
     /// connection has nothing left to send); returns whether it did. The slot is freed; the
     /// connection counts as freed when its record ends.
-    pub(super) fn to_time_wait_record(&mut self, idx: u32) -> bool {
+    pub(super) fn make_time_wait_record(&mut self, idx: u32) -> bool {
         let e = self.slots[idx as usize].entry.as_mut().expect("entry");
         debug_assert!(e.phase == Phase::Released && e.in_table && !e.in_dirty);
         let Some(s) = e.conn.time_wait_state() else {
