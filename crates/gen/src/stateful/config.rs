@@ -192,8 +192,11 @@ pub struct TcpLimits {
     pub send_buffer: usize,
     /// Receive ring per connection, bytes.
     pub recv_buffer: usize,
-    /// Connection table per core (every state, TIME-WAIT included).
+    /// Connection table per core (every state; TIME-WAIT only when no record is free).
     pub max_connections: usize,
+    /// Compact TIME-WAIT records per core (`StackConfig::max_time_wait`; default
+    /// `max_connections`).
+    pub max_time_wait: usize,
     /// Most memory the connections of all cores may take (`None`: half of the memory the
     /// kernel reports available at start).
     pub memory_limit: Option<u64>,
@@ -205,6 +208,7 @@ impl Default for TcpLimits {
             send_buffer: 4096,
             recv_buffer: 4096,
             max_connections: 65536,
+            max_time_wait: 65536,
             memory_limit: None,
         }
     }
@@ -244,16 +248,18 @@ impl TcpLimits {
     /// showing the arithmetic.
     pub fn check_memory(&self, cores: u64, limit: u64) -> Result<u64, String> {
         let per = self.per_connection();
-        let need = cores * self.max_connections as u64 * per;
+        let tw = burst_tcp::stack::TIME_WAIT_RECORD_BYTES as u64;
+        let need = cores * (self.max_connections as u64 * per + self.max_time_wait as u64 * tw);
         if need > limit {
             return Err(format!(
- "[tcp]: {cores} core(s) × {} connections × {per} B (engine {} B + generator {} B + rings {} B: send_buffer {} B, recv_buffer {} B rounded up to whole segments, transmission log) = {need} B, more than the memory limit of {limit} B: lower [tcp] max_connections or the buffers, or raise memory_limit",
+ "[tcp]: {cores} core(s) × ({} connections × {per} B (engine {} B + generator {} B + rings {} B: send_buffer {} B, recv_buffer {} B rounded up to whole segments, transmission log) + {} TIME-WAIT records × {tw} B) = {need} B, more than the memory limit of {limit} B: lower [tcp] max_connections, max_time_wait or the buffers, or raise memory_limit",
                 self.max_connections,
                 core::mem::size_of::<burst_tcp::Connection>(),
                 super::client::CONN_STATE_BYTES + super::server::SCONN_STATE_BYTES,
                 self.ring_pair_bytes(),
                 self.send_buffer,
                 self.recv_buffer,
+                self.max_time_wait,
             ));
         }
         Ok(need)
@@ -367,6 +373,8 @@ pub(crate) struct RawTcp {
     #[serde(default)]
     max_connections: Option<u64>,
     #[serde(default)]
+    max_time_wait: Option<u64>,
+    #[serde(default)]
     memory_limit: Option<Bytes>,
 }
 
@@ -384,10 +392,15 @@ pub(crate) fn validate_tcp(t: RawTcp) -> Result<TcpLimits, Invalid> {
     if max == 0 || max > 1 << 26 {
         return Err(invalid("tcp.max_connections", "1..=67108864 per core"));
     }
+    let tw = t.max_time_wait.unwrap_or(max);
+    if tw > 1 << 26 {
+        return Err(invalid("tcp.max_time_wait", "0..=67108864 per core"));
+    }
     Ok(TcpLimits {
         send_buffer: ring("send_buffer", t.send_buffer, d.send_buffer)?,
         recv_buffer: ring("recv_buffer", t.recv_buffer, d.recv_buffer)?,
         max_connections: max as usize,
+        max_time_wait: tw as usize,
         memory_limit: t.memory_limit.map(|b| b.0),
     })
 }

@@ -222,6 +222,7 @@ pub fn stack_config(cfg: &GenConfig, k: usize, secret: [u8; 16]) -> StackConfig 
     StackConfig {
         tcp: cfg.tcp.tcp_config(),
         max_connections: cfg.tcp.max_connections,
+        max_time_wait: cfg.tcp.max_time_wait,
         max_backlog: 1 << 20,
         syn_backlog: 1 << 16,
         ephemeral_ports: ports.unwrap_or(DEFAULT_PORTS),
@@ -639,6 +640,9 @@ impl<Q: Queue> Worker<Q> {
                     + super::client::CONN_STATE_BYTES * usize::from(!self.clients.is_empty())
                     + super::server::SCONN_STATE_BYTES * usize::from(!self.servers.is_empty()))
                     as u64,
+                time_wait_table: cfg.max_time_wait as u64,
+                time_wait_bytes: self.stack.bytes_per_time_wait() as u64,
+                peak_time_wait: self.stack.peak_time_wait_records() as u64,
                 time_wait_reused: self.stack.stats().time_wait_reused,
             },
             self.q,
@@ -664,6 +668,12 @@ pub struct CoreResult {
     /// Bytes per table entry, rings aside: the stack's entry (engine state, 4-tuple table,
     /// timer, lists) and the generator's per-connection state.
     pub state_bytes: u64,
+    /// TIME-WAIT record table entries (`[tcp] max_time_wait`).
+    pub time_wait_table: u64,
+    /// Bytes per TIME-WAIT record (the record and its 4-tuple table share).
+    pub time_wait_bytes: u64,
+    /// Most TIME-WAIT records in use at once.
+    pub peak_time_wait: u64,
     /// TIME-WAIT 4-tuples a new SYN took over.
     pub time_wait_reused: u64,
 }
@@ -797,6 +807,15 @@ pub struct Memory {
     pub peak_held: u64,
     /// `allocated` / `peak_held`.
     pub per_held: u64,
+    /// TIME-WAIT record table entries allocated (`[tcp] max_time_wait` × cores).
+    #[serde(default)]
+    pub time_wait_entries: u64,
+    /// Bytes per TIME-WAIT record (the record and its share of the 4-tuple table).
+    #[serde(default)]
+    pub time_wait_bytes: u64,
+    /// Most TIME-WAIT records in use at once (summed over cores).
+    #[serde(default)]
+    pub peak_time_wait: u64,
     /// TIME-WAIT 4-tuples a new SYN took over.
     pub time_wait_reused: u64,
 }
@@ -823,9 +842,14 @@ impl StatefulReport {
             mem.table_entries += r.table;
             mem.state_bytes = mem.state_bytes.max(r.state_bytes);
             mem.time_wait_reused += r.time_wait_reused;
+            mem.time_wait_entries += r.time_wait_table;
+            mem.time_wait_bytes = mem.time_wait_bytes.max(r.time_wait_bytes);
+            mem.peak_time_wait += r.peak_time_wait;
         }
         mem.ring_pair_bytes = cfg.tcp.ring_pair_bytes();
-        mem.allocated = mem.table_entries * mem.state_bytes + rings * mem.ring_pair_bytes;
+        mem.allocated = mem.table_entries * mem.state_bytes
+            + mem.time_wait_entries * mem.time_wait_bytes
+            + rings * mem.ring_pair_bytes;
         mem.per_held = mem.allocated.checked_div(mem.peak_held).unwrap_or(0);
         let secs = seconds.max(1e-9);
         let client = (!cfg.clients.is_empty()).then(|| ClientSummary {
@@ -958,15 +982,18 @@ impl StatefulReport {
         );
         let _ = writeln!(
             o,
-            "memory in use: {} table entries × {} B state + {} ring pairs × {} B = {:.1} MiB; \
-             peak {} connections held (TIME-WAIT included): {} B per connection held; {} \
-             TIME-WAIT tuples reused",
+            "memory in use: {} table entries × {} B state + {} TIME-WAIT records × {} B + {} ring \
+             pairs × {} B = {:.1} MiB; peak {} connections held (TIME-WAIT included, {} as \
+             records): {} B per connection held; {} TIME-WAIT tuples reused",
             m.table_entries,
             m.state_bytes,
+            m.time_wait_entries,
+            m.time_wait_bytes,
             self.ring_sets,
             m.ring_pair_bytes,
             m.allocated as f64 / f64::from(1 << 20),
             m.peak_held,
+            m.peak_time_wait,
             m.per_held,
             m.time_wait_reused
         );

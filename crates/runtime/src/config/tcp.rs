@@ -242,6 +242,9 @@ impl TcpTunables {
         burst_tcp::StackConfig {
             tcp: self.tcp_config(),
             max_connections: self.max_connections as usize,
+            // As many TIME-WAIT records as connections: every connection that could have
+            // been held in TIME-WAIT before records existed still can, for 64 bytes.
+            max_time_wait: self.max_connections as usize,
             syn_backlog: self.syn_backlog as usize,
             syn_cookies: self.syn_cookies,
             ephemeral_ports: self.ephemeral_ports,

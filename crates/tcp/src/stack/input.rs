@@ -6,6 +6,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use burst_port::Nanos;
 use burst_wire::tcp::{Flags, Options, Repr, SeqNumber};
 
+use super::time_wait::TW_BIT;
 use super::{IcmpKind, ListenerHandle, Phase, Reply, TcpStack, Tuple};
 use crate::conn::Connection;
 
@@ -30,10 +31,20 @@ impl TcpStack {
             remote: SocketAddrV4::new(src, seg.src_port),
         };
         let mut iss = None;
-        if let Some(idx) = self.lookup(&tuple) {
-            match self.time_wait_takeover(idx, seg) {
+        if let Some(v) = self.lookup(&tuple) {
+            let took_over = if v & TW_BIT != 0 {
+                let r = v & !TW_BIT;
+                let t = self.record_takeover(r, seg);
+                if t.is_none() {
+                    return self.record_segment(r, seg, payload);
+                }
+                t
+            } else {
+                self.time_wait_takeover(v, seg)
+            };
+            match took_over {
                 Some(s) => iss = Some(s),
-                None => return self.deliver(now, idx, seg, payload),
+                None => return self.deliver(now, v, seg, payload),
             }
         }
         let listener = self
@@ -103,17 +114,11 @@ impl TcpStack {
         if !self.cfg.time_wait_reuse || !seg.flags.contains(Flags::SYN) {
             return None;
         }
-        let e = self.slots[idx as usize].entry.as_mut()?;
-        if e.phase != Phase::Released
-            || !self
-                .listen_map
-                .contains_key(&(*e.tuple.local.ip(), e.tuple.local.port()))
-                && !self
-                    .listen_map
-                    .contains_key(&(Ipv4Addr::UNSPECIFIED, e.tuple.local.port()))
-        {
+        let e = self.slots[idx as usize].entry.as_ref()?;
+        if e.phase != Phase::Released || !self.has_listener(e.tuple.local) {
             return None;
         }
+        let e = self.slots[idx as usize].entry.as_mut()?;
         let iss = e.conn.time_wait_successor(seg)?;
         e.conn.end_time_wait();
         e.in_table = false;
@@ -271,7 +276,7 @@ impl TcpStack {
         self.push_reply(tuple, repr);
     }
 
-    fn push_reply(&mut self, tuple: Tuple, repr: Repr) -> bool {
+    pub(super) fn push_reply(&mut self, tuple: Tuple, repr: Repr) -> bool {
         if self.replies.len() >= self.cfg.reply_queue {
             self.stats.reply_queue_full += 1;
             return false;
@@ -298,6 +303,12 @@ impl TcpStack {
             self.stats.icmp_no_conn += 1;
             return false;
         };
+        if idx & TW_BIT != 0 {
+            // A TIME-WAIT record has nothing in flight for the error to be about (the
+            // engine ignores it the same way).
+            self.stats.icmp_delivered += 1;
+            return true;
+        }
         let e = self.slots[idx as usize]
             .entry
             .as_mut()

@@ -35,6 +35,7 @@ mod output;
 mod ports;
 pub mod services;
 mod sockets;
+mod time_wait;
 
 pub use sockets::TcpSockets;
 
@@ -73,8 +74,14 @@ pub type LocalPredicate = Box<dyn Fn(Ipv4Addr) -> bool + Send>;
 pub struct StackConfig {
     /// Configuration of every connection.
     pub tcp: TcpConfig,
-    /// Most connections (any state, including half-open and TIME-WAIT) at once.
+    /// Most connections (any state, including half-open) at once. A connection the application
+    /// has released leaves its slot when it reaches TIME-WAIT, for a compact record (see
+    /// `max_time_wait`), unless the records are all in use.
     pub max_connections: usize,
+    /// Most TIME-WAIT records at once (Linux's `tcp_max_tw_buckets`): 64 bytes each instead of
+    /// a whole connection. When all are in use, a connection stays whole through its
+    /// TIME-WAIT, in its slot (counted in `time_wait_overflow`); 0 keeps every one whole.
+    pub max_time_wait: usize,
     /// Most listeners at once.
     pub max_listeners: usize,
     /// SYN queue per listener: half-open connections before SYN cookies (or drops) start
@@ -121,6 +128,7 @@ impl Default for StackConfig {
         StackConfig {
             tcp: TcpConfig::default(),
             max_connections: 4096,
+            max_time_wait: 4096,
             max_listeners: 64,
             syn_backlog: 256,
             max_backlog: 1024,
@@ -137,6 +145,12 @@ impl Default for StackConfig {
         }
     }
 }
+
+/// Bytes one TIME-WAIT record of `StackConfig::max_time_wait` takes: the record and its
+/// two reserved buckets of the 4-tuple table (before hashbrown rounds the table up to a power
+/// of two; [`TcpStack::bytes_per_time_wait`] gives a built stack's exact share).
+pub const TIME_WAIT_RECORD_BYTES: usize = core::mem::size_of::<time_wait::TwRecord>()
+    + 2 * (core::mem::size_of::<(Tuple, u32)>() + 1) * 8 / 7;
 
 /// A connection of a [`TcpStack`]: slab index and generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -325,11 +339,16 @@ pub struct TcpStackStats {
     pub conns_freed: u64,
     /// TIME-WAIT connections whose 4-tuple a new SYN took over (`StackConfig::time_wait_reuse`).
     pub time_wait_reused: u64,
+    /// Connections replaced by a compact TIME-WAIT record (their slot freed).
+    pub time_wait_records: u64,
+    /// Connections kept whole through TIME-WAIT because every record was in use
+    /// (`StackConfig::max_time_wait`; Linux `TCPTimeWaitOverflow`).
+    pub time_wait_overflow: u64,
 }
 
 impl TcpStackStats {
     /// The counters with their names, for `netstat -s` and the counter export.
-    pub fn named(&self) -> [(&'static str, u64); 37] {
+    pub fn named(&self) -> [(&'static str, u64); 39] {
         [
             ("active_opens", self.active_opens),
             ("passive_opens", self.passive_opens),
@@ -371,6 +390,8 @@ impl TcpStackStats {
             ("orphan_timeouts", self.orphan_timeouts),
             ("conns_freed", self.conns_freed),
             ("time_wait_reused", self.time_wait_reused),
+            ("time_wait_records", self.time_wait_records),
+            ("time_wait_overflow", self.time_wait_overflow),
         ]
     }
 }
@@ -423,6 +444,8 @@ struct Entry {
     in_ready: bool,
     in_dirty: bool,
     in_table: bool,
+    /// No TIME-WAIT record was free for it (counted once).
+    tw_refused: bool,
     /// Segments sent in a row in the current `poll_transmit` turn.
     burst: u32,
     /// The state at the last sync (for the MIB transition counters).
@@ -467,7 +490,10 @@ pub struct TcpStack {
     cookies: SynCookies,
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// 4-tuple to slab index, or to TIME-WAIT record index with [`time_wait::TW_BIT`] set.
     table: HashMap<Tuple, u32>,
+    /// Compact TIME-WAIT records.
+    tw: time_wait::TwTable,
     listeners: Vec<ListenerSlot>,
     listen_map: HashMap<(Ipv4Addr, u16), u32>,
     timers: TimerWheel<(u32, u32)>,
@@ -517,6 +543,7 @@ impl TcpStack {
         let mut cfg = cfg;
         cfg.tcp = cfg.tcp.sanitized();
         cfg.max_connections = cfg.max_connections.clamp(1, u32::MAX as usize / 2);
+        cfg.max_time_wait = cfg.max_time_wait.min(u32::MAX as usize / 2);
         cfg.max_listeners = cfg.max_listeners.max(1);
         cfg.syn_backlog = cfg.syn_backlog.max(1);
         cfg.max_backlog = cfg.max_backlog.max(1);
@@ -538,7 +565,11 @@ impl TcpStack {
             // Popped from the end: hand out low indices first.
             free: (0..n as u32).rev().collect(),
             // Twice the entries so tombstones never force a resize.
-            table: HashMap::with_capacity_and_hasher(2 * n, Default::default()),
+            table: HashMap::with_capacity_and_hasher(
+                2 * (n + cfg.max_time_wait),
+                Default::default(),
+            ),
+            tw: time_wait::TwTable::new(cfg.max_time_wait),
             listeners: (0..cfg.max_listeners)
                 .map(|_| ListenerSlot {
                     gen: 0,
@@ -585,14 +616,19 @@ impl TcpStack {
         &self.cfg
     }
 
-    /// Connections held (any state; for leak checks).
+    /// Connections held (any state, TIME-WAIT records included; for leak checks).
     pub fn len(&self) -> usize {
-        self.live
+        self.live + self.tw.len()
     }
 
     /// Whether no connection is held.
     pub fn is_empty(&self) -> bool {
-        self.live == 0
+        self.len() == 0
+    }
+
+    /// Connections held in slots (whole connections; TIME-WAIT records aside).
+    pub fn slots_in_use(&self) -> usize {
+        self.live
     }
 
     /// Listeners open.
@@ -615,15 +651,27 @@ impl TcpStack {
     /// size, the timer node and the index lists. All of it is allocated at construction.
     pub fn bytes_per_entry(&self) -> usize {
         use core::mem::size_of;
-        // hashbrown keeps 1/8 of its buckets empty and a control byte per bucket.
-        let buckets = self.table.capacity() * 8 / 7;
-        let table = buckets * (size_of::<(Tuple, u32)>() + 1) / self.cfg.max_connections;
         size_of::<Slot>()
-            + table
+            + self.table_share()
             + TimerWheel::<(u32, u32)>::bytes_per_timer()
             + 3 * size_of::<u32>() // free, ready and dirty lists
             + size_of::<(u32, u32)>() // fired timers
             + size_of::<Buffers>() // the ring pool's slot
+    }
+
+    /// Bytes the stack holds per TIME-WAIT record of `max_time_wait`: the record and its share
+    /// of the 4-tuple table (reserved at construction; the records' pages are touched as
+    /// they are first used).
+    pub fn bytes_per_time_wait(&self) -> usize {
+        core::mem::size_of::<time_wait::TwRecord>() + self.table_share()
+    }
+
+    /// The 4-tuple table's bytes per entry it is sized for (slots and records alike).
+    fn table_share(&self) -> usize {
+        // hashbrown keeps 1/8 of its buckets empty and a control byte per bucket.
+        let buckets = self.table.capacity() * 8 / 7;
+        buckets * (core::mem::size_of::<(Tuple, u32)>() + 1)
+            / (self.cfg.max_connections + self.cfg.max_time_wait)
     }
 
     /// Most connections held at once so far (any state, TIME-WAIT included).
@@ -661,9 +709,9 @@ impl TcpStack {
         }
     }
 
-    /// Timers armed in the wheel (at most one per connection).
+    /// Timers armed (at most one per connection; a TIME-WAIT record's expiry counts as one).
     pub fn timers_armed(&self) -> usize {
-        self.timers.len()
+        self.timers.len() + self.tw.len()
     }
 
     /// The counters (kept up to date as things happen: cheap enough for every publication).
@@ -671,22 +719,40 @@ impl TcpStack {
         self.stats
     }
 
-    /// Netstat rows of every connection (a walk of the slab: not for the packet path).
+    /// Netstat rows of every connection, TIME-WAIT records last (a walk of the slab and the
+    /// records: not for the packet path). A record's row has a handle that is never valid and
+    /// no congestion window or RTT (it keeps none).
     pub fn connections(&self) -> impl Iterator<Item = ConnRow> + '_ {
-        self.entries().map(|(h, e)| {
-            let s = e.conn.stats();
-            ConnRow {
-                handle: h,
-                local: e.tuple.local,
-                remote: e.tuple.remote,
-                state: s.state,
-                send_queue: s.send_queue,
-                recv_queue: s.recv_queue,
-                cwnd: s.cwnd,
-                srtt: s.srtt,
-                retransmits: s.counters.retransmits,
-            }
-        })
+        let records = self.record_rows().map(|(local, remote)| ConnRow {
+            handle: SocketHandle {
+                index: u32::MAX,
+                gen: 0,
+            },
+            local,
+            remote,
+            state: State::TimeWait,
+            send_queue: 0,
+            recv_queue: 0,
+            cwnd: 0,
+            srtt: None,
+            retransmits: 0,
+        });
+        self.entries()
+            .map(|(h, e)| {
+                let s = e.conn.stats();
+                ConnRow {
+                    handle: h,
+                    local: e.tuple.local,
+                    remote: e.tuple.remote,
+                    state: s.state,
+                    send_queue: s.send_queue,
+                    recv_queue: s.recv_queue,
+                    cwnd: s.cwnd,
+                    srtt: s.srtt,
+                    retransmits: s.counters.retransmits,
+                }
+            })
+            .chain(records)
     }
 
     /// The open listeners: (local address or `None` for all, port, accept-queue length, SYN
@@ -1070,6 +1136,7 @@ impl TcpStack {
             in_ready: false,
             in_dirty: false,
             in_table: true,
+            tw_refused: false,
             burst: 0,
             // So the first sync counts the initial state (a cookie connection starts
             // ESTABLISHED).
@@ -1077,7 +1144,7 @@ impl TcpStack {
         });
         self.table.insert(tuple, idx);
         self.live += 1;
-        self.peak = self.peak.max(self.live);
+        self.peak = self.peak.max(self.len());
         idx
     }
 
@@ -1220,32 +1287,53 @@ impl TcpStack {
     fn settle(&mut self, idx: u32) {
         self.sync(idx);
         let e = self.slots[idx as usize].entry.as_ref().expect("entry");
-        if e.conn.state() == State::Closed && e.phase == Phase::Released && !e.in_dirty {
-            self.free_slot(idx);
+        if e.phase == Phase::Released && !e.in_dirty {
+            match e.conn.state() {
+                State::Closed => self.free_slot(idx),
+                State::TimeWait if e.in_table && !e.tw_refused => {
+                    self.make_time_wait_record(idx);
+                }
+                _ => {}
+            }
         }
     }
 
     fn free_slot(&mut self, idx: u32) {
-        let slot = &mut self.slots[idx as usize];
-        let e = slot.entry.take().expect("entry");
-        slot.gen = slot.gen.wrapping_add(1);
-        if let Some(id) = e.timer {
-            self.timers.cancel(id);
-        }
+        let e = self.take_slot(idx);
         if e.in_table {
             self.table.remove(&e.tuple);
             self.last_lookup = None;
         }
-        if let Some(b) = e.conn.into_buffers() {
+        self.stats.conns_freed += 1;
+    }
+
+    /// Empties slot `idx` (timer, rings, lists) and returns its entry; the 4-tuple table is
+    /// the caller's.
+    fn take_slot(&mut self, idx: u32) -> Entry {
+        let slot = &mut self.slots[idx as usize];
+        let mut e = slot.entry.take().expect("entry");
+        slot.gen = slot.gen.wrapping_add(1);
+        if let Some(id) = e.timer.take() {
+            self.timers.cancel(id);
+        }
+        if let Some(b) = e.conn.take_buffers_any() {
             self.pool.push(b);
         }
         if e.in_ready {
             // Rare (closed with undelivered events); keeps the list bounded by the slab.
             self.ready.retain(|&i| i != idx);
         }
-        self.stats.conns_freed += 1;
         self.free.push(idx);
         self.live -= 1;
+        e
+    }
+
+    /// Whether a listener owns `local` (its address or every address).
+    fn has_listener(&self, local: SocketAddrV4) -> bool {
+        self.listen_map.contains_key(&(*local.ip(), local.port()))
+            || self
+                .listen_map
+                .contains_key(&(Ipv4Addr::UNSPECIFIED, local.port()))
     }
 }
 

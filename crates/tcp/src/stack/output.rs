@@ -83,6 +83,7 @@ impl TcpStack {
         let mut fired = core::mem::take(&mut self.fired);
         fired.clear();
         self.timers.advance(now, |_, p| fired.push(p));
+        self.expire_records(now);
         for &(idx, gen) in &fired {
             let slot = &mut self.slots[idx as usize];
             if slot.gen != gen {
@@ -109,7 +110,10 @@ impl TcpStack {
     /// When [`TcpStack::poll`] should next run (conservative: possibly early, never late);
     /// `None` when no timer is armed. Valid once `poll_transmit` has been drained.
     pub fn next_deadline(&self) -> Option<Nanos> {
-        self.timers.next_deadline()
+        match (self.timers.next_deadline(), self.tw.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Whether segments are waiting for `poll_transmit` (replies or dirty connections).
