@@ -40,7 +40,8 @@ pub struct Trial {
     #[serde(default)]
     pub skipped: u64,
     /// Transmits the ports took only in part (back-pressure: on memif the DUT's receive ring
-    /// was full). Skipped slots with refusals are the DUT's limit; without, the generator's.
+    /// was full). Skipped slots with refusals are the DUT's limit; without, the generator's
+    /// core's (see [`behind_text`]).
     #[serde(default)]
     pub refused: u64,
     /// Median latency, ns.
@@ -164,8 +165,11 @@ fn summarize(r: &Report, load_pct: f64, offered_pps: f64, resolution: f64) -> Tr
 }
 
 /// Why a trial's offered load was not reached, for the progress line ("" when it was): the
-/// port refused packets (the DUT did not take them: its limit, like loss) or the generator
-/// fell behind on its own (its limit, not the DUT's).
+/// port refused packets (the DUT did not take them: on memif its receive ring was full, its
+/// limit like loss), or the generator's core fell behind with the port taking everything.
+/// The latter is the generator's limit on a port whose transmit costs only the generator
+/// (memif, a NIC); on af_packet the kernel forwards what is sent inside the generator's send
+/// calls, on its core, so there it is the generator's and the kernel's together.
 pub fn behind_text(t: &Trial) -> String {
     if t.generator_ok {
         String::new()
@@ -178,7 +182,7 @@ pub fn behind_text(t: &Trial) -> String {
     } else {
         format!(
             " (generator fell behind: {} slots skipped, the port refused none: the generator's \
-             limit, not the DUT's)",
+             core did not keep up)",
             t.skipped
         )
     }

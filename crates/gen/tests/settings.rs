@@ -518,7 +518,7 @@ fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load(
     assert!(rfc2544::behind_text(t).contains("back-pressure"));
     l.assert_no_leak();
     // The same trial with the generator descheduled for 5 ms (five times its catch-up window)
-    // on a wire that keeps up: slots skipped, the port never refused: the generator's limit.
+    // on a wire that keeps up: slots skipped, the port never refused: the generator's core.
     let text = text.replace("line_rate = \"1Gbps\"", "line_rate = \"100Mbps\"");
     let mut l = lab_ports(&text, Impairments::NONE, &[true, true], 4096);
     run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
@@ -541,7 +541,7 @@ fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load(
     let t = &res.sizes[0].search[0];
     assert!(!t.generator_ok && t.refused == 0 && t.skipped > 0, "{t:?}");
     assert_eq!(t.lost, 0, "{t:?}");
-    assert!(rfc2544::behind_text(t).contains("the generator's limit"));
+    assert!(rfc2544::behind_text(t).contains("the generator's core did not keep up"));
     assert!(res
         .csv()
         .lines()
