@@ -5,11 +5,15 @@
 #           alternating rounds, median of each round's per-second rates after the first second;
 #   rate    asked 1, 5 and 10 Mpps of 64-byte frames and 1 Gbit/s (L1) of simple IMIX for
 #           SECONDS each on net_null: every second after the first against the target;
+#   paced   the paced path's ceiling: asked PACED_RATE (default 14.88Mpps, 10G line rate) of
+#           64-byte frames for SECONDS on net_null (transmit only) and on the in-process memif
+#           loopback (transmit, copy and receive on one core): achieved Mpps (median second
+#           after the first) and slots skipped; ROUNDS rounds, alternating with BASE if given;
 #   latency the in-process memif loopback (configs/gen/memif-loop.toml) at 1 Mpps: p50, p99,
 #           p99.9 and min: the calibration of the software timestamps' fixed bias.
 # Everything is pinned: the generator core (or testpmd's forwarding lcore) on CPU 1.
 #
-# Usage: scripts/bench-gen.sh [txonly|rate|latency|all] [ROUNDS] [SECONDS]   (all 5 6)
+# Usage: scripts/bench-gen.sh [txonly|rate|paced|latency|all] [ROUNDS] [SECONDS]   (all 5 6)
 # BASE=/path/to/an/older/burst adds that build to every txonly round (before/after, same run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,6 +120,30 @@ print(f"rate {sys.argv[4]} ({sys.argv[5]}): seconds 2..{len(vals)+1}: {ok} of {l
       f"max {max(vals):.0f} (target {target:.0f}), largest error {max(dev):.4f} %, median error "
       f"{sorted(dev)[len(dev)//2]:.4f} %, slots skipped after stalls {r['streams'][0]['skipped']}")
 EOP
+  done
+fi
+
+if [ "$what" = paced ] || [ "$what" = all ]; then
+  prate=${PACED_RATE:-14.88Mpps}
+  null_cfg "$tmp/pnull.toml" "" "$prate" 64 "$secs"
+  mkdir -p "$tmp/pmemif"
+  sed -e "s|/tmp/burst-memif|$tmp/pmemif|g" -e "s|duration = \"5s\"|duration = \"${secs}s\"|" \
+      -e "s|rate = \"1Mpps\"|rate = \"$prate\"|" \
+      -e "s|--file-prefix=burst-gen-loop|--file-prefix=bench-gen-ploop-$$|" configs/gen/memif-loop.toml > "$tmp/ploop.toml"
+  sed -i 's/^cores = 1$/cores = 1\ncpus = [1]/' "$tmp/ploop.toml"
+  achieved() { python3 -c '
+import json,sys
+r=json.load(open(sys.argv[1])); s=r["streams"][0]
+v=sorted(x["ports"][0]["tx"]/1e6 for x in r["series"] if 1 <= x["second"] < r["duration_s"])
+k, i, n = s["skipped"], s["intended"], s["rx"]
+print(f"{v[len(v)//2]:.3f} Mpps (skipped {k} of {i} slots, rx {n})")' "$1"; }
+  for r in $(seq 1 "$rounds"); do
+    for bin in ${BASE:-} "$burst"; do
+      name=$([ "$bin" = "$burst" ] && echo "burst gen" || echo "BASE     ")
+      "$bin" gen -c "$tmp/pnull.toml" -q --json "$tmp/pn.json" >/dev/null 2>&1
+      "$bin" gen -c "$tmp/ploop.toml" -q --json "$tmp/pl.json" >/dev/null 2>&1
+      echo "round $r: $name asked $prate of 64 B: net_null $(achieved "$tmp/pn.json"); memif loopback $(achieved "$tmp/pl.json")"
+    done
   done
 fi
 

@@ -11,14 +11,13 @@
 //! live line and the per-second series; that clones a few small vectors, once a second.
 
 use core::net::Ipv4Addr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use burst_port::clock::{Clock, MonotonicClock, SplitMix64, VirtualClock};
 use burst_port::{Batch, PacketBuf, Queue, BURST_MAX};
 use burst_wire::ethernet::MacAddr;
 use burst_wire::ipv4::Cidr;
-use crossbeam_queue::ArrayQueue;
 use hdrhistogram::Histogram;
 
 use crate::config::{GenConfig, Mode, FCS};
@@ -48,153 +47,10 @@ impl Ticks for MonotonicClock {
     }
 }
 
-/// The largest latency recorded exactly (100 s, in ns); larger values saturate.
-pub const LATENCY_MAX_NS: u64 = 100_000_000_000;
-
-/// A latency histogram: 1 ns to 100 s at 3 significant digits.
-pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, LATENCY_MAX_NS, 3).expect("valid histogram bounds")
-}
-
-/// What every core shares with the supervisor: when to stop, who is still sending, and the
-/// per-second reports.
-#[derive(Debug)]
-pub struct Control {
-    /// The tick at which every core stops (`u64::MAX` until the supervisor sets it).
-    pub end: AtomicU64,
-    /// Cores still sending.
-    pub sending: AtomicU32,
-    /// Per-second reports from every core.
-    pub ticks: ArrayQueue<Tick>,
-    /// Per-second reports that found the queue full.
-    pub ticks_lost: AtomicU64,
-}
-
-impl Control {
-    /// Control for `cores` cores.
-    pub fn new(cores: u16) -> Arc<Control> {
-        Arc::new(Control {
-            end: AtomicU64::new(u64::MAX),
-            sending: AtomicU32::new(u32::from(cores)),
-            ticks: ArrayQueue::new(4096),
-            ticks_lost: AtomicU64::new(0),
-        })
-    }
-}
-
-/// One port's counters on one core (or summed).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PortCounters {
-    /// Packets the port took for transmit.
-    pub tx: u64,
-    /// Their frame bytes, FCS included.
-    pub tx_bytes: u64,
-    /// Signature packets received.
-    pub rx: u64,
-    /// Their frame bytes, FCS included.
-    pub rx_bytes: u64,
-    /// Other packets received (not ours, not ARP for us): dropped.
-    pub rx_other: u64,
-    /// ARP requests answered.
-    pub arp_replies: u64,
-    /// Polls in which `tx_burst` took less than the whole batch (back-pressure).
-    pub tx_full: u64,
-    /// Packets not built because the pool had no buffer: their slots were taken later.
-    pub alloc_fail: u64,
-}
-
-impl PortCounters {
-    /// Adds `o` to `self`.
-    pub fn add(&mut self, o: &PortCounters) {
-        self.tx += o.tx;
-        self.tx_bytes += o.tx_bytes;
-        self.rx += o.rx;
-        self.rx_bytes += o.rx_bytes;
-        self.rx_other += o.rx_other;
-        self.arp_replies += o.arp_replies;
-        self.tx_full += o.tx_full;
-        self.alloc_fail += o.alloc_fail;
-    }
-}
-
-/// One second of one port on one core.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PortSecond {
-    /// Packets sent.
-    pub tx: u64,
-    /// Frame bytes sent (FCS included).
-    pub tx_bytes: u64,
-    /// Signature packets received.
-    pub rx: u64,
-    /// Frame bytes received (FCS included).
-    pub rx_bytes: u64,
-}
-
-/// One second of one stream on one core.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StreamSecond {
-    /// Slots the schedule had (sent or skipped).
-    pub intended: u64,
-    /// Packets sent.
-    pub tx: u64,
-    /// Packets received.
-    pub rx: u64,
-}
-
-/// One core's report of one second.
-#[derive(Debug, Clone)]
-pub struct Tick {
-    /// The core.
-    pub core: u16,
-    /// Seconds since the start (0-based).
-    pub second: u32,
-    /// Per port.
-    pub ports: Vec<PortSecond>,
-    /// Per stream.
-    pub streams: Vec<StreamSecond>,
-    /// Latency (ns) of the packets received on each port in this second.
-    pub latency: Vec<Histogram<u64>>,
-}
-
-/// One stream's totals on one core.
-#[derive(Debug, Clone)]
-pub struct StreamCore {
-    /// Slots the schedule had (sent + skipped).
-    pub intended: u64,
-    /// Packets sent.
-    pub tx: u64,
-    /// Frame bytes sent (FCS included).
-    pub tx_bytes: u64,
-    /// Slots skipped by the catch-up policy.
-    pub skipped: u64,
-    /// Packets built but still unsent when the run ended (dropped).
-    pub unsent: u64,
-    /// Packets received (duplicates included).
-    pub rx: u64,
-    /// Frame bytes received.
-    pub rx_bytes: u64,
-    /// Duplicates.
-    pub duplicates: u64,
-    /// Reordered (RFC 4737).
-    pub reordered: u64,
-    /// Further behind than the reorder window.
-    pub late: u64,
-    /// Σ jitter × packets over flows, in ns (for a packet-weighted mean).
-    pub jitter_weighted: f64,
-    /// Latency histogram (ns).
-    pub latency: Histogram<u64>,
-}
-
-/// A core's totals at the end.
-#[derive(Debug, Clone)]
-pub struct CoreResult {
-    /// The core.
-    pub core: u16,
-    /// Per stream (every stream: zero where the core did not send or receive it).
-    pub streams: Vec<StreamCore>,
-    /// Per port.
-    pub ports: Vec<PortCounters>,
-}
+pub use crate::counters::{
+    new_histogram, Control, CoreResult, PortCounters, PortSecond, StreamCore, StreamSecond, Tick,
+    LATENCY_MAX_NS,
+};
 
 /// One stream's share on this core.
 struct TxStream {
@@ -213,6 +69,10 @@ struct TxStream {
     co: bool,
     /// As fast as possible, one size, no bursts: the bulk fast path (frame size with FCS).
     max_fixed: Option<u16>,
+    /// Paced at a constant rate, one size, stamped at send time (no coordinated-omission
+    /// correction): the due slots of a poll are counted first, then taken and filled in one
+    /// pass like `max_fixed` (frame size with FCS).
+    paced_fixed: Option<u16>,
 }
 
 /// A port's queue and transmit batch on this core.
@@ -275,6 +135,46 @@ pub struct Engine<Q: Queue, C: Ticks> {
 
 /// Buffers taken from the pool at a time.
 const SPARE: usize = 32;
+
+/// Takes `k` buffers for frames of `size` (FCS included) of stream `s` from the pool and fills
+/// them in one pass (`Queue::alloc_fill`), stamped `now`, into the port's transmit batch;
+/// returns how many (0 counts an allocation failure).
+#[inline]
+fn bulk_fill<Q: Queue>(
+    p: &mut PortRt<Q>,
+    s: &mut TxStream,
+    rng: &mut SplitMix64,
+    k: usize,
+    size: u16,
+    now: u64,
+) -> usize {
+    if k == 0 {
+        return 0;
+    }
+    let start = p.txb.len();
+    let len = usize::from(size - FCS);
+    // One frame per burst (its timestamp in); per packet the sequence and fields, written
+    // while the queue sets each buffer up (one pass per buffer).
+    s.tpl.begin_batch(size, now);
+    let seq = s.seq;
+    let tpl = &mut s.tpl;
+    let got = if tpl.has_vary() {
+        p.q.alloc_fill(&mut p.txb, k, len, |i, d| {
+            tpl.fill_seq_vary(d, seq.wrapping_add(i as u32), rng)
+        })
+    } else {
+        p.q.alloc_fill(&mut p.txb, k, len, |i, d| {
+            tpl.fill_seq(d, seq.wrapping_add(i as u32))
+        })
+    };
+    if got == 0 {
+        p.c.alloc_fail += 1;
+    }
+    s.seq = seq.wrapping_add(got as u32);
+    p.ids[start..start + got].fill((s.id, size.max(64)));
+    s.left -= got as u64;
+    got
+}
 
 impl<Q: Queue, C: Ticks> Engine<Q, C> {
     /// The engine of `core`: `queues[p]` is its queue pair on port `p`, `dst_macs[s]` the
@@ -377,6 +277,14 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             let max_fixed = (pacer.is_max() && s.mode == Mode::Continuous && !raw)
                 .then_some(fixed)
                 .flatten();
+            // Poisson gaps draw from the core's generator and coordinated-omission correction
+            // stamps each packet with its own slot: both keep the per-packet path.
+            let paced_fixed = (!pacer.is_max()
+                && s.pattern == crate::config::Pattern::Constant
+                && !cfg.test.co_correction
+                && !raw)
+                .then_some(fixed)
+                .flatten();
             tx.push(TxStream {
                 id: id as u16,
                 port: s.port,
@@ -391,6 +299,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 done: left == 0,
                 co: cfg.test.co_correction,
                 max_fixed,
+                paced_fixed,
             });
         }
         let ncores = cfg.eal.cores;
@@ -517,36 +426,38 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             if let Some(size) = s.max_fixed {
                 // As fast as possible with one frame size: take the batch's room from the
                 // pool in one call and fill the buffers where they lie (no per-packet pacing).
-                let start = p.txb.len();
                 let k = p.txb.room().min(s.left.min(BURST_MAX as u64) as usize);
-                let len = usize::from(size - FCS);
-                let wire = size.max(64);
-                // One frame per burst (its timestamp in); per packet the sequence and fields,
-                // written while the queue sets each buffer up (one pass per buffer).
-                if k > 0 {
-                    s.tpl.begin_batch(size, now);
+                n = bulk_fill(p, s, &mut self.rng, k, size, now) as u64;
+                bytes = n * u64::from(size.max(64));
+            } else if let Some(size) = s.paced_fixed {
+                // Paced with one frame size: the slots due now are counted on a copy of the
+                // pacer, then that many buffers are taken and filled in one pass (as above);
+                // the pacer moves on by what was actually built.
+                let room = p.txb.room().min(s.left.min(BURST_MAX as u64) as usize);
+                let mut ahead = s.pacer.clone();
+                let mut k = 0;
+                while k < room && ahead.next <= now && ahead.next < s.stop {
+                    ahead.advance(size, now, &mut self.rng);
+                    k += 1;
                 }
-                let seq = s.seq;
-                let (tpl, rng) = (&mut s.tpl, &mut self.rng);
-                let got = if tpl.has_vary() {
-                    p.q.alloc_fill(&mut p.txb, k, len, |i, d| {
-                        tpl.fill_seq_vary(d, seq.wrapping_add(i as u32), rng)
-                    })
+                let got = bulk_fill(p, s, &mut self.rng, k, size, now);
+                if got == k {
+                    s.pacer = ahead;
                 } else {
-                    p.q.alloc_fill(&mut p.txb, k, len, |i, d| {
-                        tpl.fill_seq(d, seq.wrapping_add(i as u32))
-                    })
-                };
-                if got == 0 && k > 0 {
-                    p.c.alloc_fail += 1;
+                    for _ in 0..got {
+                        s.pacer.advance(size, now, &mut self.rng);
+                    }
                 }
-                s.seq = seq.wrapping_add(got as u32);
-                p.ids[start..start + got].fill((s.id, wire));
                 n = got as u64;
-                bytes = n * u64::from(wire);
-                s.left -= n;
+                bytes = n * u64::from(size.max(64));
             }
-            while s.pacer.next <= now && s.left > 0 && s.pacer.next < s.stop && !p.txb.is_full() {
+            // The per-packet path: several sizes, Poisson gaps, raw frames, per-slot stamps.
+            while s.paced_fixed.is_none()
+                && s.pacer.next <= now
+                && s.left > 0
+                && s.pacer.next < s.stop
+                && !p.txb.is_full()
+            {
                 if p.spare.is_empty() && p.q.alloc_bulk(&mut p.spare, SPARE) == 0 {
                     p.c.alloc_fail += 1;
                     break;

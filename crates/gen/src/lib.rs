@@ -22,6 +22,7 @@
 
 pub mod arp;
 pub mod config;
+pub mod counters;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod engine;

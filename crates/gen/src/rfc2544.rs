@@ -34,8 +34,16 @@ pub struct Trial {
     pub lost: i64,
     /// Loss in percent of `tx`.
     pub loss_pct: f64,
-    /// Whether the generator kept the offered load (no skipped slots).
+    /// Whether the generator kept the offered load (slots skipped within the resolution).
     pub generator_ok: bool,
+    /// Slots of the schedule skipped because the generator was behind (not sent, so not lost).
+    #[serde(default)]
+    pub skipped: u64,
+    /// Transmits the ports took only in part (back-pressure: on memif the DUT's receive ring
+    /// was full). Skipped slots with refusals are the DUT's limit; without, the generator's
+    /// core's (see [`behind_text`]).
+    #[serde(default)]
+    pub refused: u64,
     /// Median latency, ns.
     pub p50_ns: u64,
     /// 99th percentile, ns.
@@ -124,6 +132,7 @@ fn summarize(r: &Report, load_pct: f64, offered_pps: f64, resolution: f64) -> Tr
     let rx: u64 = r.streams.iter().map(|s| s.rx - s.duplicates).sum();
     let skipped: u64 = r.streams.iter().map(|s| s.skipped).sum();
     let intended: u64 = r.streams.iter().map(|s| s.intended).sum();
+    let refused: u64 = r.ports.iter().map(|p| p.counters.tx_full).sum();
     let lost = tx as i64 - rx as i64;
     // The streams' histograms merged: the trial's latency over every stream.
     let mut h = crate::engine::new_histogram();
@@ -146,10 +155,36 @@ fn summarize(r: &Report, load_pct: f64, offered_pps: f64, resolution: f64) -> Tr
         // The offered load counts as reached when the slots skipped after stalls are within
         // the search's resolution (finer differences cannot be told apart anyway).
         generator_ok: (skipped as f64) <= intended as f64 * resolution / 100.0,
+        skipped,
+        refused,
         p50_ns: h.value_at_quantile(0.5),
         p99_ns: h.value_at_quantile(0.99),
         p999_ns: h.value_at_quantile(0.999),
         max_ns: if h.is_empty() { 0 } else { h.max() },
+    }
+}
+
+/// Why a trial's offered load was not reached, for the progress line ("" when it was): the
+/// port refused packets (the DUT did not take them: on memif its receive ring was full, its
+/// limit like loss), or the generator's core fell behind with the port taking everything.
+/// The latter is the generator's limit on a port whose transmit costs only the generator
+/// (memif, a NIC); on af_packet the kernel forwards what is sent inside the generator's send
+/// calls, on its core, so there it is the generator's and the kernel's together.
+pub fn behind_text(t: &Trial) -> String {
+    if t.generator_ok {
+        String::new()
+    } else if t.refused > 0 {
+        format!(
+            " (offered load not reached: {} slots skipped, the port refused {} transmits: the \
+             DUT's back-pressure)",
+            t.skipped, t.refused
+        )
+    } else {
+        format!(
+            " (generator fell behind: {} slots skipped, the port refused none: the generator's \
+             core did not keep up)",
+            t.skipped
+        )
     }
 }
 
@@ -194,11 +229,7 @@ pub fn run(cfg: &GenConfig, trial: &mut TrialFn<'_>, live: &Live) -> Result<Rfc2
                     t.tx,
                     t.rx,
                     t.loss_pct,
-                    if t.generator_ok {
-                        ""
-                    } else {
-                        " (generator fell behind)"
-                    },
+                    behind_text(&t),
                     if ok { "pass" } else { "fail" },
                     if attempt > 0 {
                         format!(" (retry {attempt} of {})", p.retries)
@@ -373,7 +404,8 @@ impl Rfc2544Report {
     /// Every trial as CSV (kind = search, latency, loss).
     pub fn csv(&self) -> String {
         let mut o = String::from(
-            "size,kind,load_pct,offered_pps,tx,rx,lost,loss_pct,p50_ns,p99_ns,p999_ns,max_ns\n",
+            "size,kind,load_pct,offered_pps,tx,rx,lost,loss_pct,p50_ns,p99_ns,p999_ns,max_ns,\
+             generator_ok,skipped,refused\n",
         );
         for s in &self.sizes {
             let rows = s
@@ -385,7 +417,7 @@ impl Rfc2544Report {
             for (kind, t) in rows {
                 let _ = writeln!(
                     o,
-                    "{},{kind},{:.4},{:.0},{},{},{},{:.6},{},{},{},{}",
+                    "{},{kind},{:.4},{:.0},{},{},{},{:.6},{},{},{},{},{},{},{}",
                     s.size,
                     t.load_pct,
                     t.offered_pps,
@@ -396,7 +428,10 @@ impl Rfc2544Report {
                     t.p50_ns,
                     t.p99_ns,
                     t.p999_ns,
-                    t.max_ns
+                    t.max_ns,
+                    t.generator_ok,
+                    t.skipped,
+                    t.refused
                 );
             }
         }

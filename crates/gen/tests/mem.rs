@@ -420,3 +420,68 @@ fn metrics_count_what_the_report_counts() {
     );
     l.assert_no_leak();
 }
+
+/// The paced path with one frame size (RFC 2544's trials): the due slots of a poll taken and
+/// filled in one pass. Every frame leaves in its own slot (the signature's timestamp is the
+/// virtual clock's send time: exactly one interval apart), numbered in order, with valid
+/// checksums, with and without varied fields, at a packet rate and at an L1 bit rate.
+#[test]
+fn the_paced_path_sends_every_frame_in_its_slot_numbered_and_valid() {
+    use burst_gen::signature::Signature;
+    use burst_gen::template::find_signature;
+    use burst_wire::{ipv4, udp};
+    // (size, rate keys, interval in ns, varied field)
+    let cases = [
+        (64, "rate = \"1Mpps\"", 1_000, ""),
+        (
+            64,
+            "rate = \"2Mpps\"",
+            500,
+            "vary = [{ field = \"src_port\", min = 1024, max = 65535 }]",
+        ),
+        // 1518-byte frames at 1 Gbit/s L1: 1538 × 8 bits, 12,304 ns apart.
+        (1518, "rate = \"1Gbps\"", 12_304, ""),
+    ];
+    for (size, rate, gap, vary) in cases {
+        let text = format!(
+            "{}{}",
+            ports(1),
+            stream_ab(&format!("size = {size}\n{rate}\ncount = 3000\n{vary}"))
+        );
+        let mut l = lab_with(&text, Impairments::NONE, &[true, false]);
+        let r = l.run();
+        let s = &r.streams[0];
+        assert_eq!((s.tx, s.intended, s.skipped, s.unsent), (3000, 3000, 0, 0));
+        assert_eq!(s.tx_bytes, 3000 * size as u64);
+        let frames = l.frames(1);
+        assert_eq!(frames.len(), 3000);
+        let mut ts0 = 0;
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(f.len() + 4, size);
+            let sig = Signature::read(&f[find_signature(f).unwrap()..]).unwrap();
+            assert_eq!(
+                sig.seq, i as u32,
+                "{size} {rate}: in order, numbered from 0"
+            );
+            if i == 0 {
+                ts0 = sig.ts;
+            }
+            assert_eq!(
+                sig.ts - ts0,
+                i as u64 * gap,
+                "{size} {rate}: frame {i} in its slot"
+            );
+            let ip = ipv4::Packet::new_checked(&f[14..]).unwrap();
+            assert!(ip.verify_checksum());
+            let u = udp::Packet::new_checked(ip.payload()).unwrap();
+            if !vary.is_empty() {
+                assert_eq!(u.src_port(), 1024 + i as u16, "frame {i}");
+            }
+            assert!(
+                u.verify_checksum(ip.src_addr(), ip.dst_addr()),
+                "{size} {rate}: frame {i} checksum"
+            );
+        }
+        l.assert_no_leak();
+    }
+}

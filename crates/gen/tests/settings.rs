@@ -486,3 +486,67 @@ fn rfc2544_retries_repeat_a_disturbed_trial_instead_of_searching_lower() {
         retried.search.len()
     );
 }
+
+#[test]
+fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load() {
+    // A 240 Mbit/s wire behind an 8-descriptor transmit ring that never drops: above its rate
+    // the port refuses packets (as a full memif ring does when the DUT lags), nothing is lost,
+    // and the trial fails because the offered load was not sent: the port's back-pressure.
+    let imp = Impairments {
+        rate_bps: Some(240_000_000),
+        ..Impairments::NONE
+    };
+    let text = format!(
+        "{}{}\n[test]\ncatch_up = \"1ms\"\n[test.rfc2544]\nsizes = [64]\ntrial = \"20ms\"\nwarmup = \"0s\"\nsettle = \"5ms\"\nloss_steps = 0\nresolution = 1.0\nmax_trials = 1\n",
+        ports(1),
+        stream_ab("line_rate = \"1Gbps\"")
+    );
+    let mut l = lab_ports(&text, imp, &[true, true], 8);
+    run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
+    let cfg = l.cfg.clone();
+    let wires = l.wires.clone();
+    let res = rfc2544::run(
+        &cfg,
+        &mut |c| Ok(run::run_sim(c, &mut l.lab, &wires, &Live::Quiet)),
+        &Live::Quiet,
+    )
+    .unwrap();
+    let t = &res.sizes[0].search[0];
+    assert_eq!(t.load_pct, 100.0);
+    assert!(!t.generator_ok && t.refused > 0 && t.skipped > 0, "{t:?}");
+    assert_eq!(t.lost, 0, "{t:?}");
+    assert!(rfc2544::behind_text(t).contains("back-pressure"));
+    l.assert_no_leak();
+    // The same trial with the generator descheduled for 5 ms (five times its catch-up window)
+    // on a wire that keeps up: slots skipped, the port never refused: the generator's core.
+    let text = text.replace("line_rate = \"1Gbps\"", "line_rate = \"100Mbps\"");
+    let mut l = lab_ports(&text, Impairments::NONE, &[true, true], 4096);
+    run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
+    let cfg = l.cfg.clone();
+    let wires = l.wires.clone();
+    let res = rfc2544::run(
+        &cfg,
+        &mut |c| {
+            Ok(run::run_sim_stalled(
+                c,
+                &mut l.lab,
+                &wires,
+                &Live::Quiet,
+                Nanos::from_millis(5)..Nanos::from_millis(10),
+            ))
+        },
+        &Live::Quiet,
+    )
+    .unwrap();
+    let t = &res.sizes[0].search[0];
+    assert!(!t.generator_ok && t.refused == 0 && t.skipped > 0, "{t:?}");
+    assert_eq!(t.lost, 0, "{t:?}");
+    assert!(rfc2544::behind_text(t).contains("the generator's core did not keep up"));
+    assert!(res
+        .csv()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .ends_with(&format!("false,{},0", t.skipped)));
+    l.assert_no_leak();
+}
