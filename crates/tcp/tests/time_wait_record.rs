@@ -5,13 +5,15 @@
 //! before records), sends both the same segments and compares every byte they answer with.
 //! Virtual time; every segment is emitted to real bytes and parsed back (checksums included).
 
+mod common;
+
 use std::net::Ipv4Addr;
 
 use burst_port::Nanos;
 use burst_tcp::config::Negotiate;
 use burst_tcp::{ListenerHandle, StackConfig, State, TcpConfig, TcpStack, Transmit};
-use burst_wire::tcp::{Flags, Options, Packet, Repr, SeqNumber};
-use burst_wire::{ChecksumCheck, ChecksumMode};
+use burst_wire::tcp::{Flags, Options, Repr, SeqNumber};
+use common::{deliver, to_bytes};
 
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -35,25 +37,6 @@ fn cfg(timestamps: bool, max_time_wait: usize) -> StackConfig {
         ephemeral_ports: (PORT, PORT + 7),
         ..StackConfig::default()
     }
-}
-
-fn to_bytes(t: &Transmit, payload: &[u8]) -> Vec<u8> {
-    let mut buf = vec![0; t.repr.buffer_len()];
-    buf[t.repr.header_len()..].copy_from_slice(payload);
-    t.repr.emit(
-        &mut Packet::new_unchecked(&mut buf[..]),
-        t.src,
-        t.dst,
-        ChecksumMode::Compute,
-    );
-    buf
-}
-
-fn deliver(stack: &mut TcpStack, now: Nanos, src: Ipv4Addr, dst: Ipv4Addr, b: &[u8]) -> Repr {
-    let p = Packet::new_checked(b).expect("valid segment");
-    let r = Repr::parse(&p, src, dst, ChecksumCheck::Verify).expect("checksum");
-    stack.on_segment(now, src, dst, &r, p.payload());
-    r
 }
 
 /// Client A and server B on a lossless zero-delay link.

@@ -3,9 +3,12 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::net::Ipv4Addr;
+
 use burst_port::Nanos;
-use burst_tcp::{ConnParams, Connection, TcpConfig};
-use burst_wire::tcp::{Flags, Options, Repr, SeqNumber};
+use burst_tcp::{ConnParams, Connection, TcpConfig, TcpStack, Transmit};
+use burst_wire::tcp::{Flags, Options, Packet, Repr, SeqNumber};
+use burst_wire::{ChecksumCheck, ChecksumMode};
 
 /// Our port.
 pub const LOCAL: u16 = 40000;
@@ -163,4 +166,25 @@ impl Harness {
             panic!("expected nothing at {:?}, got {r:?}", self.now);
         }
     }
+}
+
+/// Emits a stack's transmit (header and `payload`) to real TCP bytes with a computed checksum.
+pub fn to_bytes(t: &Transmit, payload: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0; t.repr.buffer_len()];
+    buf[t.repr.header_len()..].copy_from_slice(payload);
+    t.repr.emit(
+        &mut Packet::new_unchecked(&mut buf[..]),
+        t.src,
+        t.dst,
+        ChecksumMode::Compute,
+    );
+    buf
+}
+
+/// Parses real bytes (checksum verified) and hands the segment to `stack`; returns it.
+pub fn deliver(stack: &mut TcpStack, now: Nanos, src: Ipv4Addr, dst: Ipv4Addr, b: &[u8]) -> Repr {
+    let p = Packet::new_checked(b).expect("valid segment");
+    let r = Repr::parse(&p, src, dst, ChecksumCheck::Verify).expect("checksum");
+    stack.on_segment(now, src, dst, &r, p.payload());
+    r
 }
