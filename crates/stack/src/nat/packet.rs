@@ -302,33 +302,63 @@ fn apply(c: &mut [u8], d: u64) -> u16 {
     new
 }
 
+/// `d` (a difference from [`delta`] plus port terms) folded to 16 bits with the end-around
+/// carry: the same residue, and not zero unless `d` is (so [`apply`] gives the same result).
+#[inline(always)]
+fn fold(d: u64) -> u16 {
+    let d = (d & 0xffff) + (d >> 16);
+    ((d & 0xffff) + (d >> 16)) as u16
+}
+
+/// The two checksum differences a rewrite of a TCP/UDP datagram with tuple `from` into `to`
+/// makes: the IPv4 header's and the transport's (pseudo-header addresses plus ports), folded.
+/// A session keeps them so the fast path does not recompute them per frame.
+#[inline]
+pub fn flow_deltas(from: &Tuple, to: &Tuple) -> [u16; 2] {
+    let d = delta(from, to);
+    let d4 = d
+        + u64::from(!from.sport)
+        + u64::from(!from.dport)
+        + u64::from(to.sport)
+        + u64::from(to.dport);
+    [fold(d), fold(d4)]
+}
+
+/// The differences of the opposite rewrite (`to` into `from`) from [`flow_deltas`]`(from,
+/// to)`: each one's complement negated, kept non-zero as a sum of real addresses is (the
+/// result differs from a recomputation only for a rewrite from 255.255.255.255 to 0.0.0.0).
+#[inline(always)]
+pub fn reverse_deltas(d: [u16; 2]) -> [u16; 2] {
+    let neg = |x: u16| if x == 0xffff { 0xffff } else { !x };
+    [neg(d[0]), neg(d[1])]
+}
+
 /// The fast path's rewrite of a whole TCP or UDP datagram with a plain 20-byte header whose
 /// tuple is `from` (as [`shape`] read it, the caller checked the transport header is there):
 /// the addresses and ports of `to`, both checksums updated with one difference each. Does the
 /// same as [`rewrite`] for those datagrams, in fewer steps.
 #[inline]
 pub fn rewrite_flow(ip: &mut [u8], from: &Tuple, to: &Tuple) {
-    // The transport checksum's difference is the header's (the pseudo-header's addresses)
-    // plus the ports'.
-    let d = delta(from, to);
-    apply(&mut ip[10..12], d);
-    let d = d
-        + u64::from(!from.sport)
-        + u64::from(!from.dport)
-        + u64::from(to.sport)
-        + u64::from(to.dport);
+    rewrite_flow_with(ip, to, flow_deltas(from, to), from.proto == UDP);
+}
+
+/// [`rewrite_flow`] with the differences already computed by [`flow_deltas`] (a session's,
+/// see `Session::deltas`); `udp` when the datagram is UDP (else TCP).
+#[inline]
+pub fn rewrite_flow_with(ip: &mut [u8], to: &Tuple, d: [u16; 2], udp: bool) {
+    apply(&mut ip[10..12], u64::from(d[0]));
     ip[12..16].copy_from_slice(&to.src.octets());
     ip[16..20].copy_from_slice(&to.dst.octets());
     let l4 = &mut ip[20..];
     l4[0..2].copy_from_slice(&to.sport.to_be_bytes());
     l4[2..4].copy_from_slice(&to.dport.to_be_bytes());
-    if from.proto == UDP {
+    if udp {
         // No checksum stays none; a computed zero is sent as all ones (RFC 768).
-        if l4[6] | l4[7] != 0 && apply(&mut l4[6..8], d) == 0 {
+        if l4[6] | l4[7] != 0 && apply(&mut l4[6..8], u64::from(d[1])) == 0 {
             l4[6..8].copy_from_slice(&[0xff, 0xff]);
         }
     } else {
-        apply(&mut l4[16..18], d);
+        apply(&mut l4[16..18], u64::from(d[1]));
     }
 }
 
@@ -671,9 +701,19 @@ mod tests {
             };
             let mut general = d.clone();
             rewrite(&mut general, &to);
+            let orig = d.clone();
             rewrite_flow(&mut d, &from, &to);
             assert_eq!(d, general, "{from:?} -> {to:?}");
             assert!(i % 7 == 0 || valid(&d));
+            // The way back with a session's stored differences negated (the reply direction
+            // of `Session::deltas`) is what the general rewrite makes of it, and restores the
+            // original bytes.
+            let back = reverse_deltas(flow_deltas(&from, &to));
+            let mut general = d.clone();
+            rewrite(&mut general, &from);
+            rewrite_flow_with(&mut d, &from, back, from.proto == UDP);
+            assert_eq!(d, general, "{to:?} -> {from:?}");
+            assert_eq!(d, orig, "{to:?} -> {from:?}");
         }
         // Fragments, other protocols and short transport headers are not for the fast path.
         let mut d = udp_dgram(A, B, 1, 2);

@@ -26,6 +26,9 @@ use std::net::Ipv4Addr;
 
 use super::*;
 
+/// UDP's protocol number (its checksum may be absent, see `packet::rewrite_flow_with`).
+const UDP: u8 = 17;
+
 /// What the fast path learnt about one frame before its route lookup.
 #[derive(Debug, Clone, Copy)]
 pub(in crate::worker) struct Fast {
@@ -146,11 +149,12 @@ impl<B> Fw<B> {
     /// translation's.
     #[inline]
     pub(in crate::worker) fn fast_rewrite(&self, ip: &mut [u8], id: SessionId, dir: Dir) {
+        // The session's precomputed checksum differences: no per-frame difference sums.
         let s = self.ct.get(id);
-        let from = match dir {
-            Dir::Orig => s.orig,
-            Dir::Reply => s.reply,
+        let to = match dir {
+            Dir::Orig => s.reply.reverse(),
+            Dir::Reply => s.orig.reverse(),
         };
-        packet::rewrite_flow(ip, &from, &self.target(id, dir));
+        packet::rewrite_flow_with(ip, &to, s.deltas(dir), s.orig.proto == UDP);
     }
 }
