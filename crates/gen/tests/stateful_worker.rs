@@ -232,6 +232,30 @@ fn ring_storage_counted_as_allocated() {
     assert!(e.contains(&format!("rings {real} B")), "{e}");
 }
 
+/// `[tcp] max_time_wait` sizes the stack's table of compact TIME-WAIT records and counts in
+/// the memory check: 0 keeps every TIME-WAIT in its whole connection slot and needs no record
+/// memory; 5,000 records need 5,000 records' bytes more, and a limit between the two refuses
+/// the larger table naming the key.
+#[test]
+fn max_time_wait_sizes_the_record_table() {
+    let base = "[[server]]\nlisten = \"198.18.1.1:80\"\n[tcp]\nmax_connections = 1000\nmemory_limit = \"1GiB\"\n";
+    let none = cfg("198.18.1.1/24", &format!("{base}max_time_wait = 0\n"));
+    let many = cfg("198.18.1.1/24", &format!("{base}max_time_wait = 5000\n"));
+    assert_eq!(run::stack_config(&none, 0, [0; 16]).max_time_wait, 0);
+    assert_eq!(run::stack_config(&many, 0, [0; 16]).max_time_wait, 5000);
+    let tw = burst_tcp::stack::TIME_WAIT_RECORD_BYTES as u64;
+    let small = none.tcp.check_memory(1, u64::MAX).unwrap();
+    let large = many.tcp.check_memory(1, u64::MAX).unwrap();
+    assert_eq!(small, 1000 * none.tcp.per_connection());
+    assert_eq!(large - small, 5000 * tw);
+    assert_eq!(none.tcp.check_memory(1, small), Ok(small));
+    let e = many.tcp.check_memory(1, small).unwrap_err();
+    assert!(
+        e.contains("5000 TIME-WAIT records") && e.contains("max_time_wait"),
+        "{e}"
+    );
+}
+
 /// A port that cannot take a burst (a short tx ring in front of a slow link, as memif is when
 /// its peer falls behind) holds the stack's output back instead of dropping it: every frame
 /// is sent, none is counted as dropped, and every request is answered without a failure.
