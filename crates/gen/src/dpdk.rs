@@ -262,6 +262,14 @@ impl DpdkLab {
         live: &Live,
     ) -> Result<crate::stateful::run::StatefulReport, String> {
         use crate::stateful::run as srun;
+        let driver = self.ports[0].info().driver.clone();
+        if cfg.cores() > 1 && !srun::queues_paired(&driver) {
+            return Err(format!(
+                "a stateful run on {} cores needs a port whose queues are paired point to                  point (net_memif, net_ring): port {} is {driver}, whose RSS would send the                  replies to other cores than the connections' owners (RSS-aware source ports                  are not done yet); set [eal] cores = 1 and run one process per core",
+                cfg.cores(),
+                self.ports[0].info().name
+            ));
+        }
         let mac = self.lab.ports[0].mac;
         let wants = srun::arp_wants(cfg, mac);
         let mut neigh = std::collections::HashMap::new();

@@ -16,8 +16,12 @@ const MAC_C: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0, 0x0c);
 const MAC_S: MacAddr = MacAddr::new(0x02, 0, 0, 0, 0, 0x05);
 
 fn cfg(addr: &str, rest: &str) -> GenConfig {
+    cfg_on(1, addr, rest)
+}
+
+fn cfg_on(cores: u16, addr: &str, rest: &str) -> GenConfig {
     let text = format!(
-        "[backend]\nkind = \"mem\"\n[eal]\ncores = 1\n[[port]]\nname = \"p\"\naddresses = [\"{addr}\"]\n{rest}"
+        "[backend]\nkind = \"mem\"\n[eal]\ncores = {cores}\n[[port]]\nname = \"p\"\naddresses = [\"{addr}\"]\n{rest}"
     );
     GenConfig::parse(&text, "gen.toml").unwrap_or_else(|e| panic!("{e}"))
 }
@@ -122,11 +126,115 @@ fn memory_refused_with_the_arithmetic() {
     );
 }
 
+/// Two cores on each side, each core on its own queue pair (as net_memif's ring `k` is its
+/// peer's ring `k`): the client's cores split the source ports and the requests, each server
+/// core answers exactly its peer core's connections, and nothing fails.
 #[test]
-fn several_cores_refused() {
-    let text = "[backend]\nkind = \"mem\"\n[eal]\ncores = 2\n[[port]]\nname = \"p\"\naddresses = [\"198.18.1.1/24\"]\n[[server]]\nlisten = \"198.18.1.1:80\"\n";
-    let c = GenConfig::parse(text, "gen.toml").unwrap();
-    assert!(run::check(&c).unwrap_err().contains("one generator core"));
+fn two_cores_each_side_on_paired_queues() {
+    let two = |addr: &str, rest: &str| cfg_on(2, addr, rest);
+    let ccfg = two(
+        "198.18.1.2/24",
+        r#"
+[[client]]
+sources = { addresses = "198.18.1.10-198.18.1.11", ports = "10000-20000" }
+servers = ["198.18.1.1:80"]
+concurrency = 10
+requests = 200
+timeout = "3s"
+[tcp]
+max_connections = 4096
+"#,
+    );
+    let scfg = two(
+        "198.18.1.1/24",
+        "[[server]]\nlisten = \"198.18.1.1:80\"\nresponse_bytes = 512\n[tcp]\nmax_connections = 4096\n",
+    );
+    assert!(run::check(&ccfg).is_ok() && run::check(&scfg).is_ok());
+    assert_eq!(ccfg.clients[0].cores, [0, 1]);
+    let clock = VirtualClock::new();
+    let pool = MemPool::new(16 * 1024, 2048);
+    let mut clients = Vec::new();
+    let mut servers = Vec::new();
+    let mut wires = Vec::new();
+    for k in 0..2 {
+        // One cable per queue pair.
+        let wire = Wire::new(
+            &clock,
+            WireConfig {
+                seed: 1 + k as u64,
+                capacity: 1 << 16,
+                ..WireConfig::default()
+            },
+        );
+        let mut pc = MemPort::new(&wire, &pool, MemPortConfig::new("c", MAC_C));
+        let mut ps = MemPort::new(&wire, &pool, MemPortConfig::new("s", MAC_S));
+        let c = Worker::new(
+            &ccfg,
+            k,
+            pc.take_queue(0).unwrap(),
+            MAC_C,
+            HashMap::new(),
+            Nanos::ZERO,
+            [1; 16],
+            Arc::new(LiveCounters::default()),
+        )
+        .unwrap();
+        let s = Worker::new(
+            &scfg,
+            k,
+            ps.take_queue(0).unwrap(),
+            MAC_S,
+            HashMap::new(),
+            Nanos::ZERO,
+            [2; 16],
+            Arc::new(LiveCounters::default()),
+        )
+        .unwrap();
+        clients.push(c);
+        servers.push(s);
+        wires.push(wire);
+    }
+    let mut t = Nanos::ZERO;
+    while !clients.iter().all(|c| c.clients_done(t)) && t < Nanos::from_secs(20) {
+        for (c, s) in clients.iter_mut().zip(&mut servers) {
+            c.step(t);
+            s.step(t);
+        }
+        t += Nanos::from_micros(10);
+        clock.advance_to(t);
+        for w in &wires {
+            w.deliver_due();
+        }
+    }
+    assert!(
+        clients.iter().all(|c| c.clients_done(t)),
+        "both client cores finished"
+    );
+    let mut total = 0;
+    for (k, (c, s)) in clients.into_iter().zip(servers).enumerate() {
+        let (cr, _) = c.finish();
+        let (sr, _) = s.finish();
+        let cs = &cr.clients;
+        assert_eq!(cs.failures.total(), 0, "core {k}: {:?}", cs.failures);
+        assert!(cs.responses > 0, "core {k} ran its share of the requests");
+        assert_eq!(
+            sr.servers.requests, cs.responses,
+            "server core {k} saw core {k}'s requests only"
+        );
+        assert_eq!(sr.servers.tx_bytes, cs.rx_bytes);
+        assert_eq!(cr.wire.rx_ignored + sr.wire.rx_ignored, 0);
+        total += cs.responses;
+    }
+    assert_eq!(
+        total, 200,
+        "the requests were split between the cores, none lost or repeated"
+    );
+}
+
+#[test]
+fn only_point_to_point_queue_pairs_take_several_cores() {
+    assert!(run::queues_paired("net_memif") && run::queues_paired("net_ring"));
+    assert!(!run::queues_paired("net_af_packet") && !run::queues_paired("net_ixgbe"));
 }
 
 /// A run whose hard end comes while connections are still open (the server went silent after

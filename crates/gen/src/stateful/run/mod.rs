@@ -10,10 +10,12 @@
 //!                                        └─► poll_transmit ─► Ethernet+IPv4 ─► tx_burst
 //! ```
 //!
-//! One queue per port only (memif, af_packet: the reply to a connection always comes back on
-//! the queue it left from). Several cores would need source ports chosen so that the port's
-//! RSS hash sends replies to the owning core; that is not done yet and such runs are refused
-//! ([`check`]).
+//! Core `k` owns queue `k` of the one port, its own stack and its share of each client's
+//! source ports ([`super::config::ClientConfig::share`]). That is only right when the replies to
+//! queue `k`'s frames come back on queue `k`: true of point-to-point queue pairs (net_memif's
+//! ring `k` is its peer's ring `k`, net_ring likewise, the in-memory wire per queue pair), not
+//! of a port whose RSS spreads replies by hash. [`queues_paired`] says which drivers qualify;
+//! the DPDK lab refuses several cores on the others (RSS-aware source ports are not done).
 
 mod live;
 mod report;
@@ -50,6 +52,12 @@ const ARP_RESEND: Nanos = Nanos::from_millis(100);
 /// How long a core goes on after its clients are done (the last ACKs and FINs leave).
 const LINGER: Nanos = Nanos::from_millis(50);
 
+/// Whether a port of DPDK driver `driver` hands replies to queue `k`'s frames back on queue `k`
+/// (point-to-point queue pairs, no RSS), so a stateful run may use several cores on it.
+pub fn queues_paired(driver: &str) -> bool {
+    matches!(driver, "net_memif" | "net_ring")
+}
+
 /// Refuses what the stateful run does not do (yet), and a configuration whose connections
 /// cannot fit in memory (with the arithmetic); returns the memory the tables may take.
 pub fn check(cfg: &GenConfig) -> Result<u64, String> {
@@ -64,14 +72,6 @@ pub fn check(cfg: &GenConfig) -> Result<u64, String> {
         return Err(format!(
             "a stateful run uses exactly one [[port]] for now ({} given)",
             cfg.ports.len()
-        ));
-    }
-    if cfg.cores() != 1 {
-        return Err(format!(
-            "a stateful run uses one generator core for now ([eal] cores = {}): with several \
-             queues the port's RSS would send replies to other cores than the connections' \
-             owners (RSS-aware source ports are not done yet); run one process per core",
-            cfg.cores()
         ));
     }
     let limit = cfg.tcp.memory_limit.unwrap_or_else(default_memory_limit);
