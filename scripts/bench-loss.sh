@@ -21,6 +21,13 @@
 # set on their sockets (TCP_CONGESTION); the host's default may be another (e.g. bbr, which does
 # not back off on random loss). LINUX_CC= keeps the host's default.
 #
+# RPS (default 1): the lab's veths deliver in the sender's context, so without it the whole Linux
+# side of a transfer (the peer's forwarding and nftables, the client's TCP receive) runs on the
+# sending core, which for burst is its busy-polling worker (measured: 76 % of burst's core in the
+# kernel at 0 % loss). With RPS=1 burst's worker is pinned to CPU 1 and the peer namespace's
+# interfaces steer what they receive to CPU 0 (rps_cpus), for burst's transfers and Linux ↔ Linux
+# alike; RPS=0 is the behaviour before (figures of 2026-12-06).
+#
 # BURST_TCP: extra `[tcp]` keys for burst, e.g. BURST_TCP='min_rto = "200ms"' (Linux's floor),
 # or BURST_TCP='loss_detection = "dupack"' for the RFC 6675 behaviour before RACK.
 #
@@ -75,8 +82,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; 
 # CORES (default 2, as configs/host.toml): burst's workers, one af_packet queue pair each; on a
 # small machine 1 leaves a core to the Linux side.
 CORES=${CORES:-2}
+RPS=${RPS:-1}
+cpus=""
+[ "$RPS" = 1 ] && [ "$CORES" = 1 ] && cpus='cpus = [1]'
 sed -e "s/iface=blh0/iface=$IF/" -e "s|/run/burst/host.sock|$SOCK|" -e "s/burst-host/burst-$P/" \
-  -e "s/qpairs=2/qpairs=$CORES/" -e "s/^cores = 2/cores = $CORES/" configs/host.toml >"$work/host.toml"
+  -e "s/qpairs=2/qpairs=$CORES/" -e "s/^cores = 2/cores = $CORES${cpus:+\\n$cpus}/" configs/host.toml >"$work/host.toml"
 if [ -n "${BURST_TCP:-}" ]; then printf '\n[tcp]\n%s\n' "$BURST_TCP" >>"$work/host.toml"; fi
 scripts/lab.sh up host >/dev/null || exit 1
 "$BURST" run -c "$work/host.toml" >"$work/burst.log" 2>&1 &
@@ -97,6 +107,11 @@ leg() {
 }
 leg "$CLI" eth1 198.19.0.1 198.19.0.2 && leg "$LSRV" eth2 198.20.0.1 198.20.0.2 &&
   inNS sysctl -qw net.ipv4.ip_forward=1 || { echo "could not build the routed namespaces"; exit 1; }
+if [ "$RPS" = 1 ]; then
+  for i in eth0 eth1 eth2; do
+    inNS sh -c "echo 1 > /sys/class/net/$i/queues/rx-0/rps_cpus" || { echo "rps_cpus on $i failed"; exit 1; }
+  done
+fi
 
 cat >"$work/srv.py" <<'EOF'
 # Linux's side of the comparison: on 19 sends a repeating 64 KiB pattern until the client
@@ -254,7 +269,7 @@ one() { # mode host port -> Mbit/s or 0
 }
 summary=()
 delays="0"; [ "${DELAY:-0}" = 1 ] && delays="0 1"
-echo "bench-loss: $BYTES bytes per transfer, $RUNS runs per cell, losses: $LOSSES %, burst: $CORES workers, [tcp] ${BURST_TCP:-defaults}, Linux: ${LINUX_CC:-host default $(sysctl -n net.ipv4.tcp_congestion_control)}"
+echo "bench-loss: $BYTES bytes per transfer, $RUNS runs per cell, losses: $LOSSES %, burst: $CORES workers${cpus:+ ($cpus)}, RPS=$RPS, [tcp] ${BURST_TCP:-defaults}, Linux: ${LINUX_CC:-host default $(sysctl -n net.ipv4.tcp_congestion_control)}"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 for d in $delays; do
   if [ "$d" = 1 ]; then delay_on || { echo "delay line failed"; exit 1; }; label="2 ms + 0..3 ms each way"; else label="no delay"; fi
