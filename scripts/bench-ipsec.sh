@@ -47,6 +47,7 @@
 #   DIRS="enc"        a subset of the directions (default "enc dec")
 #   LOG_DIR=DIR       keeps each run's output (DIR/NAME.SIZE.rROUND.log)
 #   PERF_DIR=DIR      perf record -g of CPU 1 over each burst window (DIR/burst-DIR-SIZE.rROUND.data)
+#   BURST=BIN         measures that burst binary instead of building target/release/burst
 #   BASELINE=BIN      adds that burst binary (same configuration) to every round: before/after
 #                     pairs of a change in the same run (its median and this burst / baseline)
 set -euo pipefail
@@ -100,8 +101,9 @@ if [ ! -x "$secgw" ] || [ "$(cat "$src/stamp" 2>/dev/null)" != "$stamp" ]; then
   (cd "$src/ipsec-secgw" && patch -s -p1 --forward < ../../../scripts/ipsec-secgw-vdev.patch && make -s >/dev/null)
   echo "$stamp" > "$src/stamp"
 fi
-cargo build -q --release --features dpdk -p burst
-burst=target/release/burst
+burst=${BURST:-target/release/burst}
+if [ -z "${BURST:-}" ]; then cargo build -q --release --features dpdk -p burst; fi
+[ -x "$burst" ] || { echo "BURST=$burst is not an executable"; exit 1; }
 
 # One key for both SAs: 16 bytes of AES-128 then the 4-byte salt.
 key=4c80cdefbb5d10da906ac73c3613a6342e443b68

@@ -1,0 +1,106 @@
+//! The IPsec part of the router's fast path (`forward.rs`, `Worker::rx_router`): for a plain
+//! transit datagram the screen passed, both policy checks decided from one parse of its flow,
+//! with nothing counted until the fast path keeps the datagram. Whatever the fast path cannot
+//! finish (a policy drop it does not know, a transport-mode SA, no outer route, a neighbour
+//! not resolved, too large once sealed) goes to the full path uncounted, which does it all
+//! again in the seed's order (`paths.rs`).
+
+use std::net::Ipv4Addr;
+
+use burst_ipsec::spd::{Arrival, InboundVerdict, Spd};
+use burst_ipsec::{Action, Flow, IpsecProtocol, Mode};
+
+use super::Ipsec;
+
+/// An SPD rule found and not yet counted (its index and action), or none.
+type Found = Option<(usize, Action)>;
+
+/// What the IPsec hooks do with a plain transit datagram, decided and not yet counted.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::worker) enum Plan {
+    /// Leave it to the full path.
+    Slow,
+    /// Refused by the inbound policies (plain traffic a `secure` rule covers, a `block`
+    /// rule, or no rule).
+    DropIn(Found),
+    /// Admitted, then refused by the outbound policies (`block`, or no rule).
+    DropOut(Found, Found),
+    /// Admitted, and forwarded in the clear.
+    Bypass(Found, Found),
+    /// Admitted, and sealed with tunnel-mode outbound SA `spi` (the outer header from `src`
+    /// to `dst`, `over` bytes more at most) before it leaves by the outer route.
+    Seal {
+        found: (Found, Found),
+        spi: u32,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        over: usize,
+    },
+}
+
+impl Ipsec {
+    /// The plan for the plain transit datagram `ip` (its header checked by the screen).
+    pub(in crate::worker) fn fast_plan(&self, ip: &[u8]) -> Plan {
+        let Some(flow) = Flow::from_ipv4(ip) else {
+            return Plan::Slow;
+        };
+        let fin = self.tables.spd_in.find(&flow);
+        if !Spd::accepts(fin, Arrival::Plain) {
+            return Plan::DropIn(fin);
+        }
+        let fout = self.tables.spd_out.find(&flow);
+        match fout {
+            Some((_, Action::Bypass)) => Plan::Bypass(fin, fout),
+            Some((_, Action::Protect(spi))) => {
+                let Some(sa) = self.tables.sad.outbound(spi) else {
+                    return Plan::Slow;
+                };
+                match (sa.mode(), sa.protocol()) {
+                    (Mode::Tunnel(t), IpsecProtocol::Esp) => Plan::Seal {
+                        found: (fin, fout),
+                        spi,
+                        src: t.src,
+                        dst: t.dst,
+                        over: sa.headroom() + sa.max_tailroom(),
+                    },
+                    _ => Plan::Slow,
+                }
+            }
+            Some((_, Action::Discard)) | None => Plan::DropOut(fin, fout),
+        }
+    }
+
+    /// Counts a plan the fast path keeps, as the full path's hooks would (`ipsec_in_hook`,
+    /// `ipsec_out_hook`): the rules' hits and the policy counters. Returns how many IPsec
+    /// hooks ran (the full path counts each) and, for a drop, the drop's counter.
+    pub(in crate::worker) fn fast_commit(&mut self, plan: &Plan) -> (u64, Option<&'static str>) {
+        let (fin, fout) = match *plan {
+            Plan::Slow => return (0, None),
+            Plan::DropIn(fin) => {
+                let c = match self.tables.spd_in.check_inbound_found(fin, Arrival::Plain) {
+                    InboundVerdict::Drop("ipsec.plain_to_protected") => {
+                        self.stats.drop_plain_to_protected += 1;
+                        "ipsec.drop_plain_to_protected"
+                    }
+                    _ => {
+                        self.stats.drop_in_block += 1;
+                        "ipsec.drop_in_block"
+                    }
+                };
+                return (1, Some(c));
+            }
+            Plan::DropOut(fin, fout) | Plan::Bypass(fin, fout) => (fin, fout),
+            Plan::Seal { found, .. } => found,
+        };
+        let v = self.tables.spd_in.check_inbound_found(fin, Arrival::Plain);
+        debug_assert_eq!(v, InboundVerdict::Accept);
+        self.stats.in_plain += 1;
+        match self.tables.spd_out.decide_outbound_found(fout) {
+            Action::Discard => {
+                self.stats.drop_out_block += 1;
+                (2, Some("ipsec.drop_out_block"))
+            }
+            _ => (2, None),
+        }
+    }
+}
