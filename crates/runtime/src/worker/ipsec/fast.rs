@@ -3,14 +3,21 @@
 //! with nothing counted until the fast path keeps the datagram. Whatever the fast path cannot
 //! finish (a policy drop it does not know, a transport-mode SA, no outer route, a neighbour
 //! not resolved, too large once sealed) goes to the full path uncounted, which does it all
-//! again in the seed's order (`paths.rs`).
+//! again in the seed's order (`paths.rs`). The inner datagram of a tunnel, once decrypted,
+//! is forwarded the same way ([`Worker::ipsec_inner_fast`]).
 
 use std::net::Ipv4Addr;
 
 use burst_ipsec::spd::{Arrival, InboundVerdict, Spd};
 use burst_ipsec::{Action, Flow, IpsecProtocol, Mode};
+use burst_port::{Nanos, PacketBuf, Queue};
+use burst_stack::ipv4::{self as sipv4, Destination};
+use burst_stack::PortId;
+use burst_wire::ethernet;
 
 use super::Ipsec;
+use crate::worker::forward::{cached_mac, ttl_down, unroutable};
+use crate::worker::Worker;
 
 /// An SPD rule found and not yet counted (its index and action), or none.
 type Found = Option<(usize, Action)>;
@@ -102,5 +109,103 @@ impl Ipsec {
             }
             _ => (2, None),
         }
+    }
+}
+
+impl<Q: Queue> Worker<Q> {
+    /// The inner datagram of a tunnel, just decrypted and admitted by the inbound policies
+    /// (`ipsec_esp_in`; at `hl` in `buf`, its link header in front), forwarded in the clear
+    /// the way the router's fast path forwards: IPv4 checks, route, the outbound policies
+    /// (bypass), the next hop's MAC from the per-worker cache, TTL down. What it does not
+    /// finish comes back untouched and uncounted, for IPv4 input (`Err`).
+    pub(in crate::worker) fn ipsec_inner_fast(
+        &mut self,
+        port: PortId,
+        mut buf: Q::Buf,
+        hl: usize,
+        now: Nanos,
+    ) -> Result<(), Q::Buf> {
+        let p = usize::from(port.0);
+        if !self.cfg.ipv4.forwarding
+            || self.cur_trace.is_some()
+            || self.fw.is_some()
+            || hl != ethernet::HEADER_LEN
+            || p >= 64
+            || self.filter_in_ports & (1 << p) != 0
+            || self.partial_port(port)
+        {
+            return Err(buf);
+        }
+        let rx = buf.rx_meta();
+        let (dst, tl) = {
+            let Ok(ip) = sipv4::check(&buf.data()[hl..], &rx, &self.cfg.ipv4) else {
+                return Err(buf);
+            };
+            let dst = ip.dst_addr();
+            let src = ip.src_addr().octets();
+            if ip.is_fragment()
+                || ip.ttl() <= 1
+                || unroutable(src)
+                || unroutable(dst.octets())
+                || sipv4::classify(dst, &self.addrs) != Destination::Other
+            {
+                return Err(buf);
+            }
+            (dst, usize::from(ip.total_len()))
+        };
+        let guard = self.routes.domain().pin();
+        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+            return Err(buf);
+        };
+        let egress = nh.port;
+        let e = usize::from(egress.0);
+        if e >= 64
+            || self.filter_out_ports & (1 << e) != 0
+            || tl > usize::from(self.ports[e].mtu)
+            || (egress == port && self.cfg.send_redirects)
+        {
+            return Err(buf);
+        }
+        let Some(s) = self.ipsec.as_deref_mut() else {
+            return Err(buf);
+        };
+        let Some(flow) = Flow::from_ipv4(&buf.data()[hl..]) else {
+            return Err(buf);
+        };
+        let fout = s.tables.spd_out.find(&flow);
+        if !matches!(fout, Some((_, Action::Bypass))) {
+            return Err(buf);
+        }
+        let neigh = self.neigh.pin();
+        let nip = nh.neighbour(dst);
+        let Some(mac) = cached_mac(
+            &mut self.nh_cache,
+            &neigh,
+            neigh.version(),
+            egress,
+            nip,
+            now,
+        ) else {
+            return Err(buf);
+        };
+        drop(neigh);
+        drop(guard);
+        // Kept: counted as the full path counts it (the inbound hook passes a datagram that
+        // came through ESP, the outbound one finds a bypass rule).
+        s.tables.spd_out.record(fout);
+        self.rt.hooks[crate::trace::Hook::Ipsec as usize] += 2;
+        self.fwd.forwarded += 1;
+        self.fwd.fast_path += 1;
+        let extra = buf.data().len() - hl - tl;
+        buf.trim(extra);
+        let smac = self.ports[e].mac;
+        let d = buf.data_mut();
+        d[..6].copy_from_slice(&mac.0);
+        d[6..12].copy_from_slice(&smac.0);
+        ttl_down(&mut d[hl..hl + 12]);
+        if let Err(b) = self.tx[e].push(buf) {
+            self.queue_tx(egress, b);
+        }
+        Ok(())
     }
 }
