@@ -559,7 +559,16 @@ impl<Q: Queue> Worker<Q> {
         // One epoch guard over what is left, as `poll` holds for a burst on the full path
         // (with IPsec, ESP for us comes this way).
         let _burst = self.routes.domain().pin();
+        let ipsec_on = self.ipsec.is_some();
         for b in slow {
+            let b = if ipsec_on {
+                match self.ipsec_esp_fast(port, b, now) {
+                    Ok(()) => continue,
+                    Err(b) => b,
+                }
+            } else {
+                b
+            };
             self.input(port, b, now);
         }
     }

@@ -209,3 +209,47 @@ impl<Q: Queue> Worker<Q> {
         Ok(())
     }
 }
+
+impl<Q: Queue> Worker<Q> {
+    /// An ESP frame for one of our addresses, from the router's fast path (which leaves
+    /// datagrams for us alone): straight to [`Worker::ipsec_esp_in`] after the checks and
+    /// counters `input`, `ipv4_input_from` and `for_us` give it (our MAC, IPv4 checks, a
+    /// local and enabled destination, no fragment, no firewall). Anything else comes back
+    /// uncounted (`Err`), for `input`.
+    pub(in crate::worker) fn ipsec_esp_fast(
+        &mut self,
+        port: PortId,
+        buf: Q::Buf,
+        now: Nanos,
+    ) -> Result<(), Q::Buf> {
+        let hl = ethernet::HEADER_LEN;
+        let d = buf.data();
+        let p = usize::from(port.0);
+        if buf.nb_segs() != 1
+            || d.len() < hl + burst_wire::ipv4::HEADER_LEN
+            || d[12..14] != [0x08, 0x00]
+            || d[hl + 9] != burst_wire::ipv4::Protocol::ESP.0
+            || d[..6] != self.ports[p].mac.0
+            || self.fw.is_some()
+            || self.cur_trace.is_some()
+        {
+            return Err(buf);
+        }
+        let rx = buf.rx_meta();
+        let Ok(ip) = sipv4::check(&d[hl..], &rx, &self.cfg.ipv4) else {
+            return Err(buf);
+        };
+        let dst = ip.dst_addr();
+        if ip.is_fragment()
+            || sipv4::classify(dst, &self.addrs) != Destination::Local
+            || sipv4::is_disabled(dst, &self.addrs)
+        {
+            return Err(buf);
+        }
+        self.l2.rx_frames += 1;
+        self.count_port_rx(port);
+        self.ipv4.received += 1;
+        self.ipsec_esp_in(port, buf, hl, now);
+        Ok(())
+    }
+}
