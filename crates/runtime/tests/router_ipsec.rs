@@ -200,7 +200,10 @@ fn the_fast_path_seals_and_opens_with_the_full_paths_counters() {
     let fast_out = counter(&l, "fwd.fast_path");
     assert!(fast_out >= u64::from(n) - 1, "fast path: {fast_out}");
     for i in 0..n {
-        from_b(&mut l, &seal(&mut to_burst, &udp_dg(C, 9, A, 2000 + i, b"in")));
+        from_b(
+            &mut l,
+            &seal(&mut to_burst, &udp_dg(C, 9, A, 2000 + i, b"in")),
+        );
         l.run_for(Nanos::from_millis(5));
     }
     let got = take(&mut l, 0);
