@@ -391,12 +391,6 @@ impl<Q: Queue> Worker<Q> {
                                 else {
                                     continue;
                                 };
-                                // ESP writes its headers into the headroom and its
-                                // trailer and ICV past the frame: lines the screen never
-                                // read, fetched now, a burst ahead of the sealing.
-                                let f = bufs[j].data();
-                                burst_port::prefetch(f.as_ptr().wrapping_sub(64));
-                                burst_port::prefetch(f.as_ptr().wrapping_add(f.len()));
                                 Decision::Seal {
                                     port: egress,
                                     mac,
