@@ -47,8 +47,10 @@
 #   DIRS="enc"        a subset of the directions (default "enc dec")
 #   LOG_DIR=DIR       keeps each run's output (DIR/NAME.SIZE.rROUND.log)
 #   PERF_DIR=DIR      perf record -g of CPU 1 over each burst window (DIR/burst-DIR-SIZE.rROUND.data)
-#   BASELINE=BIN      adds that burst binary (same configuration) to every round: before/after
-#                     pairs of a change in the same run (its median and this burst / baseline)
+#   BURST=BIN         measures that burst binary instead of building target/release/burst
+#   BASELINE="BIN..." adds those burst binaries (same configuration) to every round, in order:
+#                     before/after pairs of changes in the same run (each one's median and
+#                     burst / that baseline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -100,8 +102,9 @@ if [ ! -x "$secgw" ] || [ "$(cat "$src/stamp" 2>/dev/null)" != "$stamp" ]; then
   (cd "$src/ipsec-secgw" && patch -s -p1 --forward < ../../../scripts/ipsec-secgw-vdev.patch && make -s >/dev/null)
   echo "$stamp" > "$src/stamp"
 fi
-cargo build -q --release --features dpdk -p burst
-burst=target/release/burst
+burst=${BURST:-target/release/burst}
+if [ -z "${BURST:-}" ]; then cargo build -q --release --features dpdk -p burst; fi
+[ -x "$burst" ] || { echo "BURST=$burst is not an executable"; exit 1; }
 
 # One key for both SAs: 16 bytes of AES-128 then the 4-byte salt.
 key=4c80cdefbb5d10da906ac73c3613a6342e443b68
@@ -263,8 +266,10 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {p
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ipsec-secgw SA type: $stype (crypto_aesni_mb); $rounds rounds of $secs s per case"
 results=() base_results=()
-baseline=${BASELINE:-}
-if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then echo "BASELINE=$baseline is not an executable"; exit 1; fi
+read -r -a baselines <<<"${BASELINE:-}"
+for b in "${baselines[@]}"; do
+  [ -x "$b" ] || { echo "BASELINE: $b is not an executable"; exit 1; }
+done
 for size in $sizes; do
   python3 "$helper" plain "$tmp/plain-$size.pcap" "$pcap_mac" "$size"
   python3 "$helper" esp "$tmp/esp-$size.pcap" "$pcap_mac" "$size" 0x1006 "$key" 198.19.1.2 198.19.1.1
@@ -279,7 +284,8 @@ for size in $sizes; do
       v0="--vdev=net_null0,no-rx=1" v1="--vdev=net_pcap0,rx_pcap=$tmp/esp-$size.pcap,infinite_rx=1"
       burst_conf net_null0 net_pcap0 "$v0" "$v1" >"$tmp/burst.toml"
     fi
-    s_all=() b_all=() o_all=()
+    s_all=() b_all=()
+    : >"$tmp/base.rates"
     for r in $(seq 1 "$rounds"); do
       run "secgw-$dir-$size" "$sprefix" "entering main loop" "$secgw" \
           -l "$cpu" --no-huge --no-pci --no-shconf -m 512 --file-prefix="$sprefix" --log-level=lib.eal:error \
@@ -290,19 +296,19 @@ for size in $sizes; do
       b=$rate brx=$rx
       printf '%-5s %-4s round %d: ipsec-secgw %6.3f Mpps (rx %6.3f)   burst %6.3f Mpps (rx %6.3f)' \
         "$size" "$dir" "$r" "$s" "$srx" "$b" "$brx"
-      if [ -n "$baseline" ]; then
-        run "burst-base-$dir-$size" "$bprefix" "burst running" "$baseline" run -c "$tmp/burst.toml"
-        printf '   baseline %6.3f Mpps' "$rate"
-        o_all+=("$rate")
-      fi
+      for i in "${!baselines[@]}"; do
+        run "burst-base$i-$dir-$size" "$bprefix" "burst running" "${baselines[$i]}" run -c "$tmp/burst.toml"
+        printf '   baseline%d %6.3f Mpps' "$i" "$rate"
+        echo "$i $rate" >>"$tmp/base.rates"
+      done
       echo
       s_all+=("$s"); b_all+=("$b")
     done
-    if [ -n "$baseline" ]; then
-      om=$(printf '%s\n' "${o_all[@]}" | median)
-      base_results+=("$(awk -v sz="$size" -v d="$dir" -v o="$om" -v b="$(printf '%s\n' "${b_all[@]}" | median)" 'BEGIN {
-        printf "%-5s %-7s baseline %8.3f Mpps, burst %8.3f Mpps, burst / baseline %.3f", sz, d, o, b, (o > 0 ? b / o : 0) }')")
-    fi
+    for i in "${!baselines[@]}"; do
+      om=$(awk -v i="$i" '$1 == i {print $2}' "$tmp/base.rates" | median)
+      base_results+=("$(awk -v sz="$size" -v d="$dir" -v i="$i" -v o="$om" -v b="$(printf '%s\n' "${b_all[@]}" | median)" 'BEGIN {
+        printf "%-5s %-7s baseline%d %8.3f Mpps, burst %8.3f Mpps, burst / baseline%d %.3f", sz, d, i, o, b, i, (o > 0 ? b / o : 0) }')")
+    done
     sm=$(printf '%s\n' "${s_all[@]}" | median)
     bm=$(printf '%s\n' "${b_all[@]}" | median)
     results+=("$(awk -v sz="$size" -v d="$dir" -v s="$sm" -v b="$bm" -v m="$mean" 'BEGIN {
@@ -315,5 +321,6 @@ echo "median over $rounds rounds (Gbit/s: Mpps x mean plain frame size with FCS 
 printf '%-5s %-7s %8s %8s %7s %8s %8s\n' size dir "secgw" "burst" ratio "secgw" "burst"
 printf '%-5s %-7s %8s %8s %7s %8s %8s\n' "" "" Mpps Mpps b/s Gbit/s Gbit/s
 printf '%s\n' "${results[@]}"
-if [ -n "$baseline" ]; then printf '%s\n' "${base_results[@]}"; fi
+for i in "${!baselines[@]}"; do echo "baseline$i: ${baselines[$i]}"; done
+if [ "${#base_results[@]}" -gt 0 ]; then printf '%s\n' "${base_results[@]}"; fi
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -210,23 +210,39 @@ impl Spd {
     /// The first rule matching `flow` (its index and action), counting a hit; `None` when no
     /// rule matches (the caller discards, counted in `no_match`).
     pub fn lookup(&mut self, flow: &Flow) -> Option<(usize, Action)> {
-        let i = self.rules.iter().position(|r| r.selector.matches(flow));
-        match i {
-            Some(i) => {
-                self.hits[i] += 1;
-                Some((i, self.rules[i].action))
-            }
-            None => {
-                self.stats.no_match += 1;
-                None
-            }
+        let found = self.find(flow);
+        self.record(found);
+        found
+    }
+
+    /// The first rule matching `flow` (its index and action), counting nothing: a fast path
+    /// decides with it first and counts with [`Spd::record`] (or the `*_found` calls) only
+    /// once it keeps the datagram, so a datagram it leaves to the full path is not counted
+    /// twice.
+    pub fn find(&self, flow: &Flow) -> Option<(usize, Action)> {
+        let i = self.rules.iter().position(|r| r.selector.matches(flow))?;
+        Some((i, self.rules[i].action))
+    }
+
+    /// Counts what [`Spd::find`] found: a hit of the rule, or `no_match`.
+    pub fn record(&mut self, found: Option<(usize, Action)>) {
+        match found {
+            Some((i, _)) => self.hits[i] += 1,
+            None => self.stats.no_match += 1,
         }
     }
 
     /// The outbound decision for `flow`: the action of the first matching rule, discard when
     /// none matches. Discards are counted.
     pub fn decide_outbound(&mut self, flow: &Flow) -> Action {
-        match self.lookup(flow) {
+        let found = self.find(flow);
+        self.decide_outbound_found(found)
+    }
+
+    /// [`Spd::decide_outbound`] for what [`Spd::find`] found, counted now.
+    pub fn decide_outbound_found(&mut self, found: Option<(usize, Action)>) -> Action {
+        self.record(found);
+        match found {
             Some((_, Action::Discard)) => {
                 self.stats.discarded += 1;
                 Action::Discard
@@ -240,7 +256,28 @@ impl Spd {
     /// decryption, `flow` is the decrypted datagram's): plain traffic passes only a bypass
     /// rule, protected traffic only a protect rule naming the SA it came through.
     pub fn check_inbound(&mut self, flow: &Flow, arrival: Arrival) -> InboundVerdict {
-        let action = match self.lookup(flow) {
+        let found = self.find(flow);
+        self.check_inbound_found(found, arrival)
+    }
+
+    /// Whether [`Spd::check_inbound`] would accept a datagram whose [`Spd::find`] found
+    /// `found` (nothing counted).
+    pub fn accepts(found: Option<(usize, Action)>, arrival: Arrival) -> bool {
+        match (found.map(|(_, a)| a), arrival) {
+            (Some(Action::Bypass), Arrival::Plain) => true,
+            (Some(Action::Protect(want)), Arrival::Protected(got)) => want == got,
+            _ => false,
+        }
+    }
+
+    /// [`Spd::check_inbound`] for what [`Spd::find`] found, counted now.
+    pub fn check_inbound_found(
+        &mut self,
+        found: Option<(usize, Action)>,
+        arrival: Arrival,
+    ) -> InboundVerdict {
+        self.record(found);
+        let action = match found {
             Some((_, a)) => a,
             None => return InboundVerdict::Drop("ipsec.spd_no_match"),
         };
@@ -349,6 +386,37 @@ mod tests {
         assert_eq!(s.hits(), &[1, 2, 1, 1]);
         assert_eq!(s.stats.no_match, 1);
         assert_eq!(s.stats.discarded, 1);
+    }
+
+    /// The fast path decides with `find` and `accepts` and counts later: the same verdicts
+    /// and counters as `check_inbound`, and nothing counted by `find` alone.
+    #[test]
+    fn find_counts_nothing_and_accepts_agrees_with_check_inbound() {
+        let flows = [
+            udp([198, 18, 0, 1], [198, 19, 0, 1], 5000, 80),
+            udp([198, 18, 0, 1], [198, 19, 0, 1], 5000, 53),
+            udp([198, 18, 200, 1], [198, 18, 200, 2], 1, 2),
+            udp([198, 18, 200, 7], [198, 18, 200, 1], 1024, 9),
+        ];
+        let arrivals = [
+            Arrival::Plain,
+            Arrival::Protected(0x1000),
+            Arrival::Protected(0x2000),
+        ];
+        let (mut a, mut b) = (spd(), spd());
+        for f in &flows {
+            for &arr in &arrivals {
+                let found = a.find(f);
+                assert_eq!(a.hits(), b.hits(), "find counts nothing");
+                let slow = b.check_inbound(f, arr);
+                assert_eq!(Spd::accepts(found, arr), slow == InboundVerdict::Accept);
+                assert_eq!(a.check_inbound_found(found, arr), slow);
+            }
+            let found = a.find(f);
+            assert_eq!(a.decide_outbound_found(found), b.decide_outbound(f));
+        }
+        assert_eq!(a.hits(), b.hits());
+        assert_eq!(a.stats, b.stats);
     }
 
     #[test]

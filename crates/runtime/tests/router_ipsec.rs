@@ -173,6 +173,65 @@ fn tunnel_mode_between_protected_subnets_both_ways() {
     l.finish();
 }
 
+/// The router's fast path seals tunnel traffic and forwards what comes out of the tunnel
+/// (`worker/ipsec/fast.rs`), counted as the full path counts it: once the neighbours are
+/// resolved every datagram takes it, and plain traffic from the tunnel's far side is still
+/// refused there.
+#[test]
+fn the_fast_path_seals_and_opens_with_the_full_paths_counters() {
+    let mut l = ipsec_lab(gcm_tunnel(), 1);
+    let (mut to_burst, mut from_burst) = tunnel_peer();
+    let n = 20u16;
+    for i in 0..n {
+        l.send_from_a(&udp_dg(A, 1000 + i, C, 9, b"out"));
+        l.run_for(Nanos::from_millis(5));
+    }
+    let got = take(&mut l, 1);
+    assert_eq!(got.len(), usize::from(n));
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(spi_seq(g).1, i as u32 + 1, "sequence numbers in order");
+        let inner = open(&mut from_burst, g).unwrap();
+        let p = ipv4::Packet::new_checked(&inner[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!((p.src_addr(), p.dst_addr(), p.ttl()), (A, C, 63));
+        let u = udp::Packet::new_checked(p.payload()).unwrap();
+        assert_eq!(u.src_port(), 1000 + i as u16);
+    }
+    let fast_out = counter(&l, "fwd.fast_path");
+    assert!(fast_out >= u64::from(n) - 1, "fast path: {fast_out}");
+    for i in 0..n {
+        from_b(
+            &mut l,
+            &seal(&mut to_burst, &udp_dg(C, 9, A, 2000 + i, b"in")),
+        );
+        l.run_for(Nanos::from_millis(5));
+    }
+    let got = take(&mut l, 0);
+    assert_eq!(got.len(), usize::from(n));
+    for (i, g) in got.iter().enumerate() {
+        let p = ipv4::Packet::new_checked(&g[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!((p.src_addr(), p.dst_addr(), p.ttl()), (C, A, 63));
+        let u = udp::Packet::new_checked(p.payload()).unwrap();
+        assert_eq!(u.dst_port(), 2000 + i as u16);
+    }
+    let fast = counter(&l, "fwd.fast_path") - fast_out;
+    assert!(fast >= u64::from(n) - 1, "fast path: {fast}");
+    let n = u64::from(n);
+    assert_eq!(counter(&l, "fwd.forwarded"), 2 * n);
+    assert_eq!(counter(&l, "ipsec.out_secured"), n);
+    assert_eq!(counter(&l, "ipsec.in_plain"), n);
+    assert_eq!(counter(&l, "ipsec.in_decrypted"), n);
+    assert_eq!(counter(&l, "esp.out_packets"), n);
+    assert_eq!(counter(&l, "esp.in_packets"), n);
+    // A plain datagram from the far side: refused by the inbound policy, counted by name.
+    from_b(&mut l, &udp_dg(C, 9, A, 1, b"plain"));
+    l.run_for(Nanos::from_millis(5));
+    assert!(take(&mut l, 0).is_empty());
+    assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 1);
+    l.finish();
+}
+
 #[test]
 fn tunnel_overhead_answers_frag_needed_or_fragments_after_sealing() {
     let mut l = ipsec_lab(gcm_tunnel(), 1);

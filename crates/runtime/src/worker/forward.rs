@@ -31,6 +31,7 @@ use burst_wire::ethernet::{self, MacAddr};
 use burst_wire::icmpv4::{DstUnreachable, Redirect, TimeExceeded};
 use burst_wire::ipv4;
 
+use super::ipsec::Plan;
 use super::kernel_peer::Transit;
 use super::Worker;
 use crate::trace::Step;
@@ -135,12 +136,48 @@ enum Decision {
         id: SessionId,
         dir: Dir,
     },
+    /// TTL down, sealed with outbound SA `spi`, then sent out of `port` to `mac` (the outer
+    /// route's next hop).
+    Seal {
+        port: PortId,
+        mac: MacAddr,
+        spi: u32,
+    },
+}
+
+/// The next hop's MAC from the per-worker cache (valid for one neighbour-table version and
+/// [`NH_REFRESH`]), else from the table, which stamps the entry used; `None` while it is not
+/// resolved.
+#[inline(always)]
+pub(super) fn cached_mac(
+    cache: &mut [NhSlot],
+    neigh: &burst_stack::arp::NeighSnapshot<'_>,
+    nver: u64,
+    egress: PortId,
+    nip: Ipv4Addr,
+    now: Nanos,
+) -> Option<MacAddr> {
+    let key = (u64::from(nip.to_bits()) << 16) | u64::from(egress.0) | 1 << 63;
+    let slot = (nip.to_bits().wrapping_mul(0x9e37_79b1) >> 24) as usize & (NH_CACHE - 1);
+    let s = &mut cache[slot];
+    if s.key == key && s.version == nver && now < s.at + NH_REFRESH {
+        return Some(MacAddr(s.mac));
+    }
+    // A miss or a stale stamp: ask the table (which stamps the entry used).
+    let m = neigh.lookup(egress, nip, now)?;
+    *s = NhSlot {
+        key,
+        version: nver,
+        mac: m.0,
+        at: now,
+    };
+    Some(m)
 }
 
 /// Neither a source nor a destination a router forwards: 0/8, 127/8, 169.254/16 and
 /// everything from 224/4 up (multicast is not routed; 240/4 and broadcast are martian).
 #[inline(always)]
-fn unroutable(a: [u8; 4]) -> bool {
+pub(super) fn unroutable(a: [u8; 4]) -> bool {
     a[0] == 0 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254)
 }
 
@@ -162,7 +199,7 @@ fn header_checksum_ok(h: &[u8]) -> bool {
 /// TTL is the high byte of the fifth word, so the sum drops by 0x0100 and the complemented
 /// checksum rises by it, with the end-around carry (RFC 1141, RFC 1624 §5).
 #[inline(always)]
-fn ttl_down(h: &mut [u8]) {
+pub(super) fn ttl_down(h: &mut [u8]) {
     h[8] -= 1;
     let c = u32::from(u16::from_be_bytes([h[10], h[11]])) + 0x0100;
     let c = (c + (c >> 16)) as u16;
@@ -195,6 +232,17 @@ impl<Q: Queue> Worker<Q> {
             // On a NAT outside port, datagrams to a public address that is also ours are NAT's
             // when a session translates them (`firewall/fast.rs`).
             let public_here = fw_here && self.fw_public_port(port);
+            // With IPsec every datagram passes its hooks: decided here from one parse of the
+            // flow (`ipsec/fast.rs`), except what arrives from a kernel peer (partial
+            // checksums and super-frames are finished on the full path before sealing).
+            let ipsec_on = self.ipsec.is_some();
+            if ipsec_on && partial {
+                drop(neigh);
+                drop(guard);
+                rx.drain(..).for_each(|b| self.input(port, b, now));
+                return;
+            }
+            let pmtu = self.cfg.pmtu.get(&guard);
             let bufs = rx.as_slice();
             // Warm the first group's packet data while nothing else is in flight.
             for b in bufs.iter().take(8) {
@@ -273,6 +321,90 @@ impl<Q: Queue> Worker<Q> {
                         continue;
                     }
                     let Some(nh) = hops[k] else { continue };
+                    if ipsec_on {
+                        // Both IPsec hooks from one parse (`ipsec/fast.rs`); with filters or
+                        // the firewall on the way, the full path.
+                        if filter_in || fw_ports != 0 || fset.is_active(nh.port, Direction::Out) {
+                            continue;
+                        }
+                        let Some(plan) = self
+                            .ipsec
+                            .as_deref()
+                            .map(|s| s.fast_plan(&bufs[j].data()[ethernet::HEADER_LEN..]))
+                        else {
+                            continue;
+                        };
+                        let ip = &bufs[j].data()[ethernet::HEADER_LEN..];
+                        let tl = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+                        let d = match plan {
+                            Plan::Slow => continue,
+                            Plan::DropIn(_) | Plan::DropOut(..) => Decision::Drop,
+                            Plan::Bypass(..) => {
+                                let egress = nh.port;
+                                if tl > usize::from(self.ports[usize::from(egress.0)].mtu)
+                                    || (egress == port && self.cfg.send_redirects)
+                                {
+                                    continue;
+                                }
+                                let nip = nh.neighbour(dsts[k]);
+                                let Some(mac) =
+                                    cached_mac(&mut self.nh_cache, &neigh, nver, egress, nip, now)
+                                else {
+                                    continue;
+                                };
+                                Decision::Fwd { port: egress, mac }
+                            }
+                            Plan::Seal {
+                                spi,
+                                src,
+                                dst,
+                                over,
+                                ..
+                            } => {
+                                // The outer destination's route, as `route_lookup` finds it
+                                // (with a source address and the path MTU), to a unicast
+                                // neighbour already resolved; the sealed datagram must fit.
+                                if dst.is_unspecified()
+                                    || dst.is_broadcast()
+                                    || dst.is_multicast()
+                                    || self.addrs.iter().any(|a| a.cidr.is_directed_broadcast(dst))
+                                {
+                                    continue;
+                                }
+                                let Some(onh) = self.routes.lookup(dst, &guard).copied() else {
+                                    continue;
+                                };
+                                let egress = onh.port;
+                                let has_src = onh.source.is_some()
+                                    || self.addrs.iter().any(|a| {
+                                        (a.cidr.address() == src || a.port == egress)
+                                            && a.state == burst_stack::ipv4::AddrState::Preferred
+                                    });
+                                let link_mtu = self.ports[usize::from(egress.0)].mtu;
+                                let mtu = pmtu.get(dst, now).map_or(link_mtu, |m| m.min(link_mtu));
+                                if !has_src || tl + over > usize::from(mtu) {
+                                    continue;
+                                }
+                                let nip = onh.neighbour(dst);
+                                let Some(mac) =
+                                    cached_mac(&mut self.nh_cache, &neigh, nver, egress, nip, now)
+                                else {
+                                    continue;
+                                };
+                                Decision::Seal {
+                                    port: egress,
+                                    mac,
+                                    spi,
+                                }
+                            }
+                        };
+                        if let Some(s) = self.ipsec.as_deref_mut() {
+                            let (hooks, _) = s.fast_commit(&plan);
+                            self.rt.hooks[crate::trace::Hook::Ipsec as usize] += hooks;
+                        }
+                        decisions[j] = d;
+                        continue;
+                    }
                     let egress = nh.port;
                     // Through a NAT or firewalled port: only a datagram of a session this core
                     // holds, with no packet filters on the way (`firewall/fast.rs`).
@@ -316,24 +448,9 @@ impl<Q: Queue> Worker<Q> {
                         }
                     }
                     let nip = nh.neighbour(dsts[k]);
-                    let key = (u64::from(nip.to_bits()) << 16) | u64::from(egress.0) | 1 << 63;
-                    let slot =
-                        (nip.to_bits().wrapping_mul(0x9e37_79b1) >> 24) as usize & (NH_CACHE - 1);
-                    let s = &mut self.nh_cache[slot];
-                    let mac = if s.key == key && s.version == nver && now < s.at + NH_REFRESH {
-                        MacAddr(s.mac)
-                    } else {
-                        // A miss or a stale stamp: ask the table (which stamps the entry used).
-                        let Some(m) = neigh.lookup(egress, nip, now) else {
-                            continue;
-                        };
-                        *s = NhSlot {
-                            key,
-                            version: nver,
-                            mac: m.0,
-                            at: now,
-                        };
-                        m
+                    let Some(mac) = cached_mac(&mut self.nh_cache, &neigh, nver, egress, nip, now)
+                    else {
+                        continue;
                     };
                     decisions[j] = Decision::Fwd { port: egress, mac };
                     if fw_pkt {
@@ -370,6 +487,35 @@ impl<Q: Queue> Worker<Q> {
             match decisions[j] {
                 Decision::Slow => slow.push(b),
                 Decision::Drop => dropped += 1,
+                Decision::Seal {
+                    port: egress,
+                    mac,
+                    spi,
+                } => {
+                    // As the full path seals (`ipsec_transit`): the datagram without link
+                    // padding, TTL down, sealed in the buffer's head- and tailroom.
+                    let hl = ethernet::HEADER_LEN;
+                    let tl = {
+                        let ip = &b.data()[hl..];
+                        usize::from(u16::from_be_bytes([ip[2], ip[3]]))
+                    };
+                    let extra = b.data().len() - hl - tl;
+                    b.trim(extra);
+                    ttl_down(&mut b.data_mut()[hl..hl + 12]);
+                    if self.ipsec_seal(&mut b, hl, spi).is_err() {
+                        dropped += 1;
+                        continue;
+                    }
+                    fast += 1;
+                    let e = usize::from(egress.0);
+                    let smac = self.ports[e].mac;
+                    let d = b.data_mut();
+                    d[..6].copy_from_slice(&mac.0);
+                    d[6..12].copy_from_slice(&smac.0);
+                    if let Err(b) = self.tx[e].push(b) {
+                        self.queue_tx(egress, b);
+                    }
+                }
                 Decision::Fwd { .. } | Decision::Nat { .. } => {
                     let (egress, mac) = match decisions[j] {
                         Decision::Nat { port, mac, id, dir } => {
@@ -404,7 +550,19 @@ impl<Q: Queue> Worker<Q> {
         }
         self.fwd.forwarded += fast;
         self.fwd.fast_path += fast;
+        // One epoch guard over what is left, as `poll` holds for a burst on the full path
+        // (with IPsec, ESP for us comes this way).
+        let _burst = self.routes.domain().pin();
+        let ipsec_on = self.ipsec.is_some();
         for b in slow {
+            let b = if ipsec_on {
+                match self.ipsec_esp_fast(port, b, now) {
+                    Ok(()) => continue,
+                    Err(b) => b,
+                }
+            } else {
+                b
+            };
             self.input(port, b, now);
         }
     }

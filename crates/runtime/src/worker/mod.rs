@@ -370,8 +370,8 @@ impl<Q: Queue> Worker<Q> {
             self.filter_in_ports = mask(Direction::In);
             self.filter_out_ports = mask(Direction::Out);
         }
-        // IPsec looks at every datagram: no fast path with it (one test per poll).
-        let router = self.cfg.ipv4.forwarding && !tracing && self.ipsec.is_none();
+        // IPsec's hooks have their part in the fast path (`ipsec/fast.rs`).
+        let router = self.cfg.ipv4.forwarding && !tracing;
         work += self.take_handed(now);
         for p in 0..self.queues.len() {
             self.queues[p].rx_burst(&mut rx);

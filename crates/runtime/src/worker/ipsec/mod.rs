@@ -18,7 +18,10 @@ use burst_ipsec::config::IpsecConfig;
 use burst_ipsec::{Action, EspStats};
 use burst_wire::ipv4::Cidr;
 
+mod fast;
 mod path;
+
+pub(in crate::worker) use fast::Plan;
 
 /// Outbound SPIs with their node-wide counters: the last sequence number sent, shared by the
 /// workers (an SA kept across a republication keeps its counter).

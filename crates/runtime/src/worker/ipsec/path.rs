@@ -179,6 +179,16 @@ impl<Q: Queue> Worker<Q> {
         buf.trim(extra);
         let proto = if dec_ah { "AH" } else { "ESP" };
         self.hook(Hook::Ipsec, HookVerdict::Decrypted(dec.spi, proto));
+        // A tunnel's inner datagram in transit: forwarded straight away when it can be
+        // (`fast.rs`), else through IPv4 input again.
+        let buf = if dec.tunnel {
+            match self.ipsec_inner_fast(port, buf, hl, now) {
+                Ok(()) => return,
+                Err(b) => b,
+            }
+        } else {
+            buf
+        };
         self.ipsec_rx = Some(dec.spi);
         self.ipv4_input_from(port, buf, hl, now, true);
         self.ipsec_rx = None;

@@ -1,0 +1,255 @@
+//! The IPsec part of the router's fast path (`forward.rs`, `Worker::rx_router`): for a plain
+//! transit datagram the screen passed, both policy checks decided from one parse of its flow,
+//! with nothing counted until the fast path keeps the datagram. Whatever the fast path cannot
+//! finish (a policy drop it does not know, a transport-mode SA, no outer route, a neighbour
+//! not resolved, too large once sealed) goes to the full path uncounted, which does it all
+//! again in the seed's order (`paths.rs`). The inner datagram of a tunnel, once decrypted,
+//! is forwarded the same way ([`Worker::ipsec_inner_fast`]).
+
+use std::net::Ipv4Addr;
+
+use burst_ipsec::spd::{Arrival, InboundVerdict, Spd};
+use burst_ipsec::{Action, Flow, IpsecProtocol, Mode};
+use burst_port::{Nanos, PacketBuf, Queue};
+use burst_stack::ipv4::{self as sipv4, Destination};
+use burst_stack::PortId;
+use burst_wire::ethernet;
+
+use super::Ipsec;
+use crate::worker::forward::{cached_mac, ttl_down, unroutable};
+use crate::worker::Worker;
+
+/// An SPD rule found and not yet counted (its index and action), or none.
+type Found = Option<(usize, Action)>;
+
+/// What the IPsec hooks do with a plain transit datagram, decided and not yet counted.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::worker) enum Plan {
+    /// Leave it to the full path.
+    Slow,
+    /// Refused by the inbound policies (plain traffic a `secure` rule covers, a `block`
+    /// rule, or no rule).
+    DropIn(Found),
+    /// Admitted, then refused by the outbound policies (`block`, or no rule).
+    DropOut(Found, Found),
+    /// Admitted, and forwarded in the clear.
+    Bypass(Found, Found),
+    /// Admitted, and sealed with tunnel-mode outbound SA `spi` (the outer header from `src`
+    /// to `dst`, `over` bytes more at most) before it leaves by the outer route.
+    Seal {
+        found: (Found, Found),
+        spi: u32,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        over: usize,
+    },
+}
+
+impl Ipsec {
+    /// The plan for the plain transit datagram `ip` (its header checked by the screen).
+    pub(in crate::worker) fn fast_plan(&self, ip: &[u8]) -> Plan {
+        let Some(flow) = Flow::from_ipv4(ip) else {
+            return Plan::Slow;
+        };
+        let fin = self.tables.spd_in.find(&flow);
+        if !Spd::accepts(fin, Arrival::Plain) {
+            return Plan::DropIn(fin);
+        }
+        let fout = self.tables.spd_out.find(&flow);
+        match fout {
+            Some((_, Action::Bypass)) => Plan::Bypass(fin, fout),
+            Some((_, Action::Protect(spi))) => {
+                let Some(sa) = self.tables.sad.outbound(spi) else {
+                    return Plan::Slow;
+                };
+                match (sa.mode(), sa.protocol()) {
+                    (Mode::Tunnel(t), IpsecProtocol::Esp) => Plan::Seal {
+                        found: (fin, fout),
+                        spi,
+                        src: t.src,
+                        dst: t.dst,
+                        over: sa.headroom() + sa.max_tailroom(),
+                    },
+                    _ => Plan::Slow,
+                }
+            }
+            Some((_, Action::Discard)) | None => Plan::DropOut(fin, fout),
+        }
+    }
+
+    /// Counts a plan the fast path keeps, as the full path's hooks would (`ipsec_in_hook`,
+    /// `ipsec_out_hook`): the rules' hits and the policy counters. Returns how many IPsec
+    /// hooks ran (the full path counts each) and, for a drop, the drop's counter.
+    pub(in crate::worker) fn fast_commit(&mut self, plan: &Plan) -> (u64, Option<&'static str>) {
+        let (fin, fout) = match *plan {
+            Plan::Slow => return (0, None),
+            Plan::DropIn(fin) => {
+                let c = match self.tables.spd_in.check_inbound_found(fin, Arrival::Plain) {
+                    InboundVerdict::Drop("ipsec.plain_to_protected") => {
+                        self.stats.drop_plain_to_protected += 1;
+                        "ipsec.drop_plain_to_protected"
+                    }
+                    _ => {
+                        self.stats.drop_in_block += 1;
+                        "ipsec.drop_in_block"
+                    }
+                };
+                return (1, Some(c));
+            }
+            Plan::DropOut(fin, fout) | Plan::Bypass(fin, fout) => (fin, fout),
+            Plan::Seal { found, .. } => found,
+        };
+        let v = self.tables.spd_in.check_inbound_found(fin, Arrival::Plain);
+        debug_assert_eq!(v, InboundVerdict::Accept);
+        self.stats.in_plain += 1;
+        match self.tables.spd_out.decide_outbound_found(fout) {
+            Action::Discard => {
+                self.stats.drop_out_block += 1;
+                (2, Some("ipsec.drop_out_block"))
+            }
+            _ => (2, None),
+        }
+    }
+}
+
+impl<Q: Queue> Worker<Q> {
+    /// The inner datagram of a tunnel, just decrypted and admitted by the inbound policies
+    /// (`ipsec_esp_in`; at `hl` in `buf`, its link header in front), forwarded in the clear
+    /// the way the router's fast path forwards: IPv4 checks, route, the outbound policies
+    /// (bypass), the next hop's MAC from the per-worker cache, TTL down. What it does not
+    /// finish comes back untouched and uncounted, for IPv4 input (`Err`).
+    pub(in crate::worker) fn ipsec_inner_fast(
+        &mut self,
+        port: PortId,
+        mut buf: Q::Buf,
+        hl: usize,
+        now: Nanos,
+    ) -> Result<(), Q::Buf> {
+        let p = usize::from(port.0);
+        if !self.cfg.ipv4.forwarding
+            || self.cur_trace.is_some()
+            || self.fw.is_some()
+            || hl != ethernet::HEADER_LEN
+            || p >= 64
+            || self.filter_in_ports & (1 << p) != 0
+            || self.partial_port(port)
+        {
+            return Err(buf);
+        }
+        let rx = buf.rx_meta();
+        let (dst, tl) = {
+            let Ok(ip) = sipv4::check(&buf.data()[hl..], &rx, &self.cfg.ipv4) else {
+                return Err(buf);
+            };
+            let dst = ip.dst_addr();
+            let src = ip.src_addr().octets();
+            if ip.is_fragment()
+                || ip.ttl() <= 1
+                || unroutable(src)
+                || unroutable(dst.octets())
+                || sipv4::classify(dst, &self.addrs) != Destination::Other
+            {
+                return Err(buf);
+            }
+            (dst, usize::from(ip.total_len()))
+        };
+        let guard = self.routes.domain().pin();
+        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+            return Err(buf);
+        };
+        let egress = nh.port;
+        let e = usize::from(egress.0);
+        if e >= 64
+            || self.filter_out_ports & (1 << e) != 0
+            || tl > usize::from(self.ports[e].mtu)
+            || (egress == port && self.cfg.send_redirects)
+        {
+            return Err(buf);
+        }
+        let Some(s) = self.ipsec.as_deref_mut() else {
+            return Err(buf);
+        };
+        let Some(flow) = Flow::from_ipv4(&buf.data()[hl..]) else {
+            return Err(buf);
+        };
+        let fout = s.tables.spd_out.find(&flow);
+        if !matches!(fout, Some((_, Action::Bypass))) {
+            return Err(buf);
+        }
+        let neigh = self.neigh.pin();
+        let nip = nh.neighbour(dst);
+        let Some(mac) = cached_mac(
+            &mut self.nh_cache,
+            &neigh,
+            neigh.version(),
+            egress,
+            nip,
+            now,
+        ) else {
+            return Err(buf);
+        };
+        drop(neigh);
+        drop(guard);
+        // Kept: counted as the full path counts it (the inbound hook passes a datagram that
+        // came through ESP, the outbound one finds a bypass rule).
+        s.tables.spd_out.record(fout);
+        self.rt.hooks[crate::trace::Hook::Ipsec as usize] += 2;
+        self.fwd.forwarded += 1;
+        self.fwd.fast_path += 1;
+        let extra = buf.data().len() - hl - tl;
+        buf.trim(extra);
+        let smac = self.ports[e].mac;
+        let d = buf.data_mut();
+        d[..6].copy_from_slice(&mac.0);
+        d[6..12].copy_from_slice(&smac.0);
+        ttl_down(&mut d[hl..hl + 12]);
+        if let Err(b) = self.tx[e].push(buf) {
+            self.queue_tx(egress, b);
+        }
+        Ok(())
+    }
+}
+
+impl<Q: Queue> Worker<Q> {
+    /// An ESP frame for one of our addresses, from the router's fast path (which leaves
+    /// datagrams for us alone): straight to [`Worker::ipsec_esp_in`] after the checks and
+    /// counters `input`, `ipv4_input_from` and `for_us` give it (our MAC, IPv4 checks, a
+    /// local and enabled destination, no fragment, no firewall). Anything else comes back
+    /// uncounted (`Err`), for `input`.
+    pub(in crate::worker) fn ipsec_esp_fast(
+        &mut self,
+        port: PortId,
+        buf: Q::Buf,
+        now: Nanos,
+    ) -> Result<(), Q::Buf> {
+        let hl = ethernet::HEADER_LEN;
+        let d = buf.data();
+        let p = usize::from(port.0);
+        if buf.nb_segs() != 1
+            || d.len() < hl + burst_wire::ipv4::HEADER_LEN
+            || d[12..14] != [0x08, 0x00]
+            || d[hl + 9] != burst_wire::ipv4::Protocol::ESP.0
+            || d[..6] != self.ports[p].mac.0
+            || self.fw.is_some()
+            || self.cur_trace.is_some()
+        {
+            return Err(buf);
+        }
+        let rx = buf.rx_meta();
+        let Ok(ip) = sipv4::check(&d[hl..], &rx, &self.cfg.ipv4) else {
+            return Err(buf);
+        };
+        let dst = ip.dst_addr();
+        if ip.is_fragment()
+            || sipv4::classify(dst, &self.addrs) != Destination::Local
+            || sipv4::is_disabled(dst, &self.addrs)
+        {
+            return Err(buf);
+        }
+        self.l2.rx_frames += 1;
+        self.count_port_rx(port);
+        self.ipv4.received += 1;
+        self.ipsec_esp_in(port, buf, hl, now);
+        Ok(())
+    }
+}
