@@ -190,6 +190,19 @@ mod tests {
             .with_control(Some(&[4]), &[0, 1])
             .unwrap_err();
         assert!(e.contains("control_cpus") && e.contains("CPU 4"), "{e}");
+        // On this machine: the other threads pinned where control_cpus says, not elsewhere.
+        let allowed = allowed();
+        let last = *allowed.last().unwrap();
+        let p = place(Some(&[]), 1, &allowed)
+            .unwrap()
+            .with_control(Some(&[last]), &allowed)
+            .unwrap();
+        std::thread::spawn(move || {
+            pin_current(&p.others).unwrap();
+            assert_eq!(super::allowed(), [last]);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
