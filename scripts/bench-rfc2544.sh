@@ -9,7 +9,9 @@
 # builds sharing the machine proceed there); the load average is printed before each run.
 #
 # router: burst run as the router over memif (scripts/lab-memif.sh; line rate taken as 10 Gbit/s)
-# linux:  Linux forwarding in a namespace over af_packet (scripts/lab-linux-dut.sh; 1 Gbit/s)
+# linux:  Linux forwarding in a namespace over af_packet (scripts/lab-linux-dut.sh; 1 Gbit/s);
+#         the generator on CPU 1, Linux's receive processing (its forwarding) steered to CPU 0
+#         with RPS (LAB_RPS=1; LAB_RPS= leaves it on the sending CPU, the generator's)
 # Trials of 2 s after 0.5 s of learning frames, 0.5 s of settling before counters are read,
 # search resolution 1 % of the line rate (RESOLUTION), a failed search trial repeated up to twice (retries),
 # frame loss rate at 100/90/80 %.
@@ -51,6 +53,7 @@ case "$dut" in
     done ;;
   linux)
     export LAB_PREFIX=${LAB_PREFIX:-bgb}
+    export LAB_RPS=${LAB_RPS-1}
     trap 'scripts/lab-linux-dut.sh down' EXIT
     scripts/lab-linux-dut.sh up
     scripts/lab-linux-dut.sh config "$out/linux-gen.toml"

@@ -8,6 +8,10 @@
 #   scripts/lab-linux-dut.sh up | down | config FILE   (config writes a burst gen file for it)
 #
 # <P> is $LAB_PREFIX (default "bg"). Offloads are off on every veth (whole frames both ways).
+# LAB_RPS=<hex CPU mask> (e.g. 1 = CPU 0) steers Linux's receive processing of every veth end
+# (the namespace's forwarding, and the delivery to the generator's sockets) to those CPUs with
+# RPS: without it veth hands a frame to the kernel's receive path on the CPU that sent it, so
+# the namespace forwards inside the generator's send calls, on the generator's core.
 # Addresses only from 198.18.0.0/15, only inside the namespace this script creates.
 set -euo pipefail
 P=${LAB_PREFIX:-bg}
@@ -35,6 +39,13 @@ up() {
   ip -n "$ns" addr add 198.18.1.254/24 dev eth0
   ip -n "$ns" addr add 198.18.2.254/24 dev eth1
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+  if [ -n "${LAB_RPS:-}" ]; then
+    for i in 0 1; do
+      echo "$LAB_RPS" > "/sys/class/net/${P}g$i/queues/rx-0/rps_cpus"
+      ip netns exec "$ns" sh -c "echo $LAB_RPS > /sys/class/net/eth$i/queues/rx-0/rps_cpus"
+    done
+    echo "lab linux-dut: RPS on every veth end to CPU mask $LAB_RPS"
+  fi
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
   # ARP frames counted apart, so IPv4 counts can be compared exactly with ip -s link's.
   ip netns exec "$ns" nft -f - <<EON

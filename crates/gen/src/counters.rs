@@ -127,6 +127,9 @@ pub struct StreamCore {
     pub tx_bytes: u64,
     /// Slots skipped by the catch-up policy.
     pub skipped: u64,
+    /// The part of `skipped` that fell due while the stream's port was refusing transmits
+    /// (the DUT's back-pressure); the rest is this core's lateness.
+    pub skipped_refused: u64,
     /// Packets built but still unsent when the run ended (dropped).
     pub unsent: u64,
     /// Packets received (duplicates included).

@@ -54,7 +54,8 @@ impl DpdkLab {
     /// Initialises the EAL and opens every port of `cfg` with one queue pair per core.
     pub fn open(cfg: &GenConfig) -> Result<DpdkLab, String> {
         let cores = cfg.cores();
-        let placement = cpu::place(cfg.eal.cpus.as_deref(), usize::from(cores), &cpu::allowed())?;
+        let placement = cpu::place(cfg.eal.cpus.as_deref(), usize::from(cores), &cpu::allowed())?
+            .with_control(cfg.eal.control_cpus.as_deref(), &cpu::allowed())?;
         let (eal_args, plans) =
             devices::plan(&cfg.eal.args, &cfg.ports, cores, cfg.eal.mbuf_data_room)?;
         for (p, plan) in cfg.ports.iter().zip(&plans) {

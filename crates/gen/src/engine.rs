@@ -90,6 +90,9 @@ struct PortRt<Q: Queue> {
     not_ours: Vec<Ipv4Addr>,
     c: PortCounters,
     sec: PortSecond,
+    /// The port's last transmit took only part of the batch (back-pressure from the peer):
+    /// slots skipped while it holds are charged to the DUT (`skipped_refused`).
+    refusing: bool,
 }
 
 /// What the engine needs to know about a port besides its queue.
@@ -210,6 +213,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                 not_ours: gateways.clone(),
                 c: PortCounters::default(),
                 sec: PortSecond::default(),
+                refusing: false,
             })
             .collect();
         let gen_end = start + ticks(cfg.test.duration);
@@ -328,6 +332,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
                     tx: 0,
                     tx_bytes: 0,
                     skipped: 0,
+                    skipped_refused: 0,
                     unsent: 0,
                     rx: 0,
                     rx_bytes: 0,
@@ -418,6 +423,11 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             if skipped > 0 {
                 let t = &mut self.totals[usize::from(s.id)];
                 t.skipped += skipped;
+                // The DUT's doing only if its port was refusing when the slots fell due
+                // (its ring full); otherwise this core was late (descheduled, too slow).
+                if self.ports[s.port].refusing {
+                    t.skipped_refused += skipped;
+                }
                 t.intended += skipped;
                 self.sec_streams[usize::from(s.id)].intended += skipped;
             }
@@ -507,6 +517,7 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             let want = p.txb.len();
             let n = p.q.tx_burst(&mut p.txb);
             self.refused |= n < want;
+            p.refusing = n < want;
             if n < want {
                 p.c.tx_full += 1;
                 p.ids.copy_within(n..want, 0);
@@ -673,6 +684,9 @@ impl<Q: Queue, C: Ticks> Engine<Q, C> {
             if k > 0 {
                 let t = &mut self.totals[usize::from(s.id)];
                 t.skipped += k;
+                if self.ports[s.port].refusing {
+                    t.skipped_refused += k;
+                }
                 t.intended += k;
                 self.sec_streams[usize::from(s.id)].intended += k;
             }

@@ -100,6 +100,10 @@ pub struct StreamReport {
     pub tx_bytes: u64,
     /// Slots skipped by the catch-up policy (the generator could not keep up).
     pub skipped: u64,
+    /// The part of `skipped` that fell due while the port was refusing transmits (the DUT's
+    /// back-pressure, e.g. its memif ring full); the rest was the generator's core late.
+    #[serde(default)]
+    pub skipped_refused: u64,
     /// Built but not sent when the run ended.
     pub unsent: u64,
     /// Packets received, duplicates included.
@@ -372,6 +376,7 @@ fn stream_report(
         tx: s.tx,
         tx_bytes: s.tx_bytes,
         skipped: s.skipped,
+        skipped_refused: s.skipped_refused,
         unsent: s.unsent,
         rx: s.rx,
         rx_bytes: s.rx_bytes,
@@ -414,6 +419,7 @@ impl Report {
                 total.tx += x.tx;
                 total.tx_bytes += x.tx_bytes;
                 total.skipped += x.skipped;
+                total.skipped_refused += x.skipped_refused;
                 total.unsent += x.unsent;
                 total.rx += x.rx;
                 total.rx_bytes += x.rx_bytes;
@@ -537,6 +543,7 @@ impl Report {
                         o.tx += s.tx;
                         o.tx_bytes += s.tx_bytes;
                         o.skipped += s.skipped;
+                        o.skipped_refused += s.skipped_refused;
                         o.unsent += s.unsent;
                         o.rx += s.rx;
                         o.rx_bytes += s.rx_bytes;
@@ -674,8 +681,13 @@ impl Report {
             if s.skipped > 0 || s.unsent > 0 {
                 let _ = writeln!(
                     o,
-                    "{:<12} intended {} slots: {} skipped (the port refused packets, or the generator fell behind), {} unsent at the end",
-                    "", s.intended, s.skipped, s.unsent
+                    "{:<12} intended {} slots: {} skipped ({} while the port refused packets, {} with the generator behind), {} unsent at the end",
+                    "",
+                    s.intended,
+                    s.skipped,
+                    s.skipped_refused,
+                    s.skipped - s.skipped_refused,
+                    s.unsent
                 );
             }
         }

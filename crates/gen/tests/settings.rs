@@ -515,6 +515,11 @@ fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load(
     assert_eq!(t.load_pct, 100.0);
     assert!(!t.generator_ok && t.refused > 0 && t.skipped > 0, "{t:?}");
     assert_eq!(t.lost, 0, "{t:?}");
+    // Each skipped slot is charged by what the port did when it fell due: here it was
+    // refusing for (nearly) all of them.
+    assert!(t.skipped_refused * 2 >= t.skipped, "{t:?}");
+    assert!(t.skipped_refused <= t.skipped, "{t:?}");
+    assert!(rfc2544::dut_backpressure(t));
     assert!(rfc2544::behind_text(t).contains("back-pressure"));
     l.assert_no_leak();
     // The same trial with the generator descheduled for 5 ms (five times its catch-up window)
@@ -541,12 +546,46 @@ fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load(
     let t = &res.sizes[0].search[0];
     assert!(!t.generator_ok && t.refused == 0 && t.skipped > 0, "{t:?}");
     assert_eq!(t.lost, 0, "{t:?}");
+    assert_eq!(t.skipped_refused, 0, "{t:?}");
+    assert!(!rfc2544::dut_backpressure(t));
     assert!(rfc2544::behind_text(t).contains("the generator's core did not keep up"));
     assert!(res
         .csv()
         .lines()
         .nth(1)
         .unwrap()
-        .ends_with(&format!("false,{},0", t.skipped)));
+        .ends_with(&format!("false,{},0,0", t.skipped)));
+    l.assert_no_leak();
+    // Both at once: the generator descheduled for 5 ms, then its catch-up burst fills a small
+    // ring on a wire only 10 % faster than the offered load, which refuses for a while. The
+    // slots were skipped when the core came back, before any refusal: the generator's, even
+    // though the port refused transmits in the trial (which a per-trial rule charged to the DUT).
+    let imp = Impairments {
+        rate_bps: Some(110_000_000),
+        ..Impairments::NONE
+    };
+    let mut l = lab_ports(&text, imp, &[true, true], 8);
+    run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
+    let cfg = l.cfg.clone();
+    let wires = l.wires.clone();
+    let res = rfc2544::run(
+        &cfg,
+        &mut |c| {
+            Ok(run::run_sim_stalled(
+                c,
+                &mut l.lab,
+                &wires,
+                &Live::Quiet,
+                Nanos::from_millis(5)..Nanos::from_millis(10),
+            ))
+        },
+        &Live::Quiet,
+    )
+    .unwrap();
+    let t = &res.sizes[0].search[0];
+    assert!(!t.generator_ok && t.refused > 0 && t.skipped > 0, "{t:?}");
+    assert_eq!((t.lost, t.skipped_refused), (0, 0), "{t:?}");
+    assert!(!rfc2544::dut_backpressure(t));
+    assert!(rfc2544::behind_text(t).contains("the generator's core did not keep up"));
     l.assert_no_leak();
 }

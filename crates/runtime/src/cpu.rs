@@ -97,6 +97,28 @@ pub fn place(
     })
 }
 
+impl Placement {
+    /// The placement with the other threads on `control` (`[eal] control_cpus`) instead of the
+    /// CPUs no worker has; `None` keeps them. Errors name a CPU that is not allowed.
+    pub fn with_control(
+        mut self,
+        control: Option<&[usize]>,
+        allowed: &[usize],
+    ) -> Result<Self, String> {
+        if let Some(list) = control {
+            if let Some(c) = list.iter().find(|c| !allowed.contains(c)) {
+                return Err(format!(
+                    "eal.control_cpus: CPU {c} is not one this process may run on ({}): pick \
+                     from those, or check taskset/cgroups",
+                    list_text(allowed)
+                ));
+            }
+            self.others = list.to_vec();
+        }
+        Ok(self)
+    }
+}
+
 /// "0-3,6" style text for a CPU list.
 pub fn list_text(cpus: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -145,6 +167,42 @@ mod tests {
         let e = place(Some(&[1, 7]), 2, &[0, 1, 2, 3]).unwrap_err();
         assert!(e.contains("CPU 7") && e.contains("(0-3)"), "{e}");
         assert_eq!(list_text(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+    }
+
+    #[test]
+    fn control_cpus_move_the_other_threads() {
+        // Two processes on two CPUs, each with one worker: the generator's worker on CPU 1
+        // keeps its housekeeping there too, off the DUT's worker on CPU 0.
+        let p = place(Some(&[1]), 1, &[0, 1]).unwrap();
+        assert_eq!(p.others, [0]);
+        let p = p.with_control(Some(&[1]), &[0, 1]).unwrap();
+        assert_eq!(
+            (p.workers.as_slice(), p.others.as_slice()),
+            (&[Some(1)][..], &[1][..])
+        );
+        let p = place(None, 1, &[0, 1])
+            .unwrap()
+            .with_control(None, &[0, 1])
+            .unwrap();
+        assert_eq!(p.others, [0]);
+        let e = place(None, 1, &[0, 1])
+            .unwrap()
+            .with_control(Some(&[4]), &[0, 1])
+            .unwrap_err();
+        assert!(e.contains("control_cpus") && e.contains("CPU 4"), "{e}");
+        // On this machine: the other threads pinned where control_cpus says, not elsewhere.
+        let allowed = allowed();
+        let last = *allowed.last().unwrap();
+        let p = place(Some(&[]), 1, &allowed)
+            .unwrap()
+            .with_control(Some(&[last]), &allowed)
+            .unwrap();
+        std::thread::spawn(move || {
+            pin_current(&p.others).unwrap();
+            assert_eq!(super::allowed(), [last]);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -38,7 +38,8 @@ where
 {
     let cores = cfg.eal.cores;
     // Before the EAL pins this thread to its main lcore: the CPUs we may use.
-    let placement = cpu::place(cfg.eal.cpus.as_deref(), usize::from(cores), &cpu::allowed())?;
+    let placement = cpu::place(cfg.eal.cpus.as_deref(), usize::from(cores), &cpu::allowed())?
+        .with_control(cfg.eal.control_cpus.as_deref(), &cpu::allowed())?;
     let (eal_args, plans) =
         devices::plan(&cfg.eal.args, &cfg.ports, cores, cfg.eal.mbuf_data_room)?;
     for (p, plan) in cfg.ports.iter().zip(&plans) {

@@ -151,7 +151,11 @@ fn families(groups: &[CounterGroup]) -> Snapshot {
 }
 
 /// Core counters that go down as well as up: exported as gauges, by `ctl stats` name.
-const CORE_GAUGES: [(&str, &str); 3] = [
+const CORE_GAUGES: [(&str, &str); 4] = [
+    (
+        "rt.loop_max_ns",
+        "The longest time between two consecutive polls of a worker since it started (ns).",
+    ),
     (
         "tcp.curr_estab",
         "TCP connections established or closing (CLOSE-WAIT) on a worker.",

@@ -35,6 +35,7 @@ const BEHAVIOUR: &[(&str, &str, &str, &str)] = &[
     ("[eal]", "mbufs", "crates/runtime/tests/node_mem.rs", "mbufs_bound_what_unread_sockets_hold"),
     ("[eal]", "cpus", "crates/runtime/src/cpu.rs", "configured_placement_and_its_errors"),
     ("[eal]", "cpus", "crates/runtime/src/config/port.rs", "kernel_peer_port_keys_and_worker_cpus"),
+    ("[eal]", "control_cpus", "crates/runtime/src/cpu.rs", "control_cpus_move_the_other_threads"),
     // [[port]]
     ("[[port]]", "name", "crates/runtime/tests/router_mem.rs", "configured_routes_neighbours_and_addresses_decide_the_next_hop"),
     ("[[port]]", "device", "crates/runtime/src/devices.rs", "port_keys_shape_how_the_port_is_opened"),

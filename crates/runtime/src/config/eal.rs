@@ -21,6 +21,10 @@ pub struct EalConfig {
     /// CPUs the workers are pinned to, worker `i` on `cpus[i]`; `None` = the first CPUs the
     /// process may run on, one each (if there are enough); empty = no pinning.
     pub cpus: Option<Vec<usize>>,
+    /// CPUs the other threads (main, control, metrics; `burst gen`'s supervisor) run on;
+    /// `None` = the allowed CPUs no worker has. Two processes sharing a machine (a generator
+    /// and its DUT) set it so one's housekeeping does not preempt the other's busy-polling core.
+    pub control_cpus: Option<Vec<usize>>,
 }
 
 /// `[eal]` as written in the file, before [`validate_eal`].
@@ -35,6 +39,7 @@ pub struct RawEal {
     #[serde(deserialize_with = "range::<_, _, 1023, 16777215>")]
     mbufs: u32,
     cpus: Option<Vec<u16>>,
+    control_cpus: Option<Vec<u16>>,
 }
 
 impl Default for RawEal {
@@ -45,6 +50,7 @@ impl Default for RawEal {
             mbuf_data_room: 2048,
             mbufs: 16383,
             cpus: None,
+            control_cpus: None,
         }
     }
 }
@@ -76,11 +82,20 @@ pub fn validate_eal(eal: RawEal) -> Result<EalConfig, Invalid> {
             Some(c.into_iter().map(usize::from).collect())
         }
     };
+    if eal.control_cpus.as_ref().is_some_and(|c| c.is_empty()) {
+        return Err(invalid(
+            "eal.control_cpus",
+            "an empty list: name at least one CPU, or leave the key out (the CPUs no worker has)",
+        ));
+    }
     Ok(EalConfig {
         args: eal.args,
         cores: eal.cores,
         mbuf_data_room: eal.mbuf_data_room,
         mbufs: eal.mbufs,
         cpus,
+        control_cpus: eal
+            .control_cpus
+            .map(|c| c.into_iter().map(usize::from).collect()),
     })
 }

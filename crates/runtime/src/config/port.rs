@@ -362,6 +362,15 @@ mod tests {
         assert!(e.contains("eal.cpus[1]: CPU 1 is listed twice"), "{e}");
         let c = Config::parse(&BASE.replace("cores = 2", "cores = 2\ncpus = []"), ORIGIN).unwrap();
         assert_eq!(c.eal.cpus, Some(vec![]));
+        assert_eq!(c.eal.control_cpus, None);
+        let c = Config::parse(
+            &BASE.replace("cores = 2", "cores = 2\ncontrol_cpus = [1]"),
+            ORIGIN,
+        )
+        .unwrap();
+        assert_eq!(c.eal.control_cpus, Some(vec![1]));
+        let e = err(&BASE.replace("cores = 2", "cores = 2\ncontrol_cpus = []"));
+        assert!(e.contains("eal.control_cpus: an empty list"), "{e}");
         let c = Config::parse(
             &BASE
                 .replace("cores = 2", "cores = 2\nmbuf_data_room = 9216")

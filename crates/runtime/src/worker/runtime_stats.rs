@@ -68,6 +68,10 @@ pub struct RuntimeStats {
     pub busy_ns_total: u64,
     /// Loops by duration (see [`LOOP_BOUNDS_NS`]).
     pub loop_buckets: [u64; 8],
+    /// The longest time between the starts of two consecutive polls since the worker started
+    /// (ns): how long packets waited in the receive rings at worst, whether the worker's own
+    /// work or its CPU being taken away (another thread, the hypervisor) held it up.
+    pub loop_max_ns: u64,
     /// Frames copied to a running `ctl capture`.
     pub capture_frames: u64,
     /// Frames a running capture missed: no free slot (the reader is behind).
@@ -100,6 +104,7 @@ impl RuntimeStats {
         }
         let i = LOOP_BOUNDS_NS.iter().position(|&b| ns <= b).unwrap_or(7);
         self.loop_buckets[i] += 1;
+        self.loop_max_ns = self.loop_max_ns.max(ns);
     }
 
     /// Every counter with its name (the `rt` section).
@@ -116,6 +121,7 @@ impl RuntimeStats {
         for (n, v) in LOOP_NAMES.iter().zip(self.loop_buckets) {
             f(n, v);
         }
+        f("loop_max_ns", self.loop_max_ns);
         f("capture_frames", self.capture_frames);
         f("capture_dropped", self.capture_dropped);
         f("capture_rate_limited", self.capture_rate_limited);
@@ -143,8 +149,13 @@ mod tests {
         r.record_loop(t(3), t(5003), true);
         assert_eq!(r.loop_buckets, [1, 1, 0, 0, 0, 0, 0, 1]);
         assert_eq!((r.loop_ns_total, r.busy_ns_total), (5_003_000, 5_001_000));
+        // The longest gap stays the longest when shorter ones follow.
+        assert_eq!(r.loop_max_ns, 5_000_000);
+        r.record_loop(t(5003), t(5004), true);
+        assert_eq!(r.loop_max_ns, 5_000_000);
         let mut names = Vec::new();
-        r.each(&mut |n, _| names.push(n));
-        assert_eq!(names.len(), 28);
+        r.each(&mut |n, v| names.push((n, v)));
+        assert_eq!(names.len(), 29);
+        assert!(names.contains(&("loop_max_ns", 5_000_000)));
     }
 }
