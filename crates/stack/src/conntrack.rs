@@ -549,13 +549,24 @@ impl Conntrack {
         burst_port::prefetch(&self.index[h as usize & self.mask]);
     }
 
-    /// Starts loading the session the first slot of hash `h` points to, if any (after
-    /// [`prefetch`](Self::prefetch) of the same hash had time to land).
+    /// Starts loading the session a key of hash `h` most likely belongs to: the first slot of
+    /// its probe run whose tag is `h` (after [`prefetch`](Self::prefetch) of the same hash had
+    /// time to land). Not the home slot's session blindly: with two keys in four slots about
+    /// a quarter of the keys sit further along their run, and the home slot's session is then
+    /// another key's, so the lookup would miss the cache on the right one unhidden.
     #[inline]
     pub fn prefetch_session(&self, h: u32) {
-        let s = self.index[h as usize & self.mask];
-        if s.val != 0 {
-            burst_port::prefetch(&self.sessions[((s.val - 1) >> 1) as usize]);
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.index[i];
+            if s.val == 0 {
+                return;
+            }
+            if s.tag == h {
+                burst_port::prefetch(&self.sessions[((s.val - 1) >> 1) as usize]);
+                return;
+            }
+            i = (i + 1) & self.mask;
         }
     }
 
