@@ -848,3 +848,73 @@ fn a_reset_closes_the_session_on_the_fast_path() {
     assert_eq!(conntrack_states(&mut l), [("CLOSE".to_string(), 4)]);
     l.finish();
 }
+
+/// The fast path stages a burst (every tuple hashed and its index slot and session prefetched,
+/// then each looked up): the same frames in one burst must come out as they do one burst
+/// each — established sessions both ways, misses, a new flow whose session a frame earlier in
+/// the burst creates (its second frame is looked up before the full path created it, so it
+/// takes the full path too), and an unsolicited datagram to the public address.
+#[test]
+fn a_staged_burst_translates_as_frames_one_at_a_time_do() {
+    let run = |one_burst: bool| {
+        let mut l = nat_lab("");
+        // Two established sessions, both ways.
+        for sport in [40000, 40001] {
+            l.send_from_a(&udp_dg(A, sport, B, 53, b"open"));
+            l.run_for(Nanos::from_millis(20));
+            from_b(&mut l, &udp_dg(B, 53, P, sport, b"ok"));
+            l.run_for(Nanos::from_millis(20));
+        }
+        let from_a: [Vec<u8>; 6] = [
+            udp_dg(A, 40000, B, 53, b"e1"),
+            udp_dg(A, 41000, B, 53, b"n1"),
+            udp_dg(A, 40001, C, 53, b"n3"),
+            udp_dg(A, 41000, B, 53, b"n2"),
+            tcp_seg(A, 42000, B, 80, 0x02),
+            udp_dg(A, 40001, B, 53, b"e2"),
+        ];
+        let from_outside: [Vec<u8>; 3] = [
+            udp_dg(B, 53, P, 40001, b"r1"),
+            udp_dg(B, 53, P, 45000, b"unsolicited"),
+            udp_dg(B, 53, P, 40000, b"r2"),
+        ];
+        for d in &from_a {
+            l.send_from_a(d);
+            if !one_burst {
+                l.run_for(Nanos::from_millis(20));
+            }
+        }
+        l.run_for(Nanos::from_millis(20));
+        for d in &from_outside {
+            from_b(&mut l, d);
+            if !one_burst {
+                l.run_for(Nanos::from_millis(20));
+            }
+        }
+        l.run_for(Nanos::from_millis(20));
+        let mut out: Vec<Vec<Vec<u8>>> = (0..2)
+            .map(|h| l.ipv4_seen(h).into_iter().map(|x| x.2).collect())
+            .collect();
+        // Across flows the fast path's frames leave before the full path's.
+        out.iter_mut().for_each(|v| v.sort());
+        let mut states = conntrack_states(&mut l);
+        states.sort();
+        let translated = counter(&l, "nat.translated");
+        let (fwd, fast) = (l.fwd().forwarded, l.fwd().fast_path);
+        l.finish();
+        (out, states, translated, fwd, fast)
+    };
+    let (staged, one_by_one) = (run(true), run(false));
+    assert_eq!(staged.0, one_by_one.0, "the datagrams each host saw");
+    assert_eq!(staged.1, one_by_one.1, "the sessions' states and packets");
+    assert_eq!(staged.2, one_by_one.2, "nat.translated");
+    assert_eq!(staged.3, one_by_one.3, "fwd.forwarded");
+    // Out: 4 established in the preamble (2 new on the full path), then e1, e2 and the
+    // replies fast either way; n2 fast only one at a time.
+    assert_eq!(staged.3, 4 + 6 + 2);
+    assert_eq!(
+        one_by_one.4 - staged.4,
+        1,
+        "n2 on the full path in a staged burst"
+    );
+}
