@@ -16,9 +16,17 @@ use burst_wire::udp;
 use common::ipsec_peer::*;
 use common::router_lab::*;
 
+/// Also with the router's ports giving NIC checksum verdicts: those are about the ESP datagram,
+/// and the decrypted one is checked again in software.
 #[test]
 fn transport_mode_ping_and_udp_both_ways() {
-    let mut l = ipsec_lab(transport(""), 1);
+    for rx_checksums in [false, true] {
+        transport_mode_both_ways(rx_checksums);
+    }
+}
+
+fn transport_mode_both_ways(rx_checksums: bool) {
+    let mut l = ipsec_lab_with(transport(""), 1, rx_checksums);
     let (mut to_burst, mut from_burst) = transport_peer();
     // B pings burst over ESP: the answer comes back over ESP, SPI 0x2001.
     from_b(&mut l, &seal(&mut to_burst, &echo_request(B, R_B_IP, 1)));
@@ -229,6 +237,43 @@ fn the_fast_path_seals_and_opens_with_the_full_paths_counters() {
     l.run_for(Nanos::from_millis(5));
     assert!(take(&mut l, 0).is_empty());
     assert_eq!(counter(&l, "ipsec.drop_plain_to_protected"), 1);
+    l.finish();
+}
+
+/// The port's receive checksum verdict is about the outer header: a tunnel's inner datagram
+/// has its own header checksum checked in software after decryption (a peer that sealed a
+/// datagram with a wrong one gets it dropped and counted, on the fast path and the full path).
+#[test]
+fn the_inner_header_checksum_is_checked_after_decryption() {
+    for rx_checksums in [false, true] {
+        inner_header_checksum_checked(rx_checksums);
+    }
+}
+
+fn inner_header_checksum_checked(rx_checksums: bool) {
+    let mut l = ipsec_lab_with(gcm_tunnel(), 1, rx_checksums);
+    let (mut to_burst, _) = tunnel_peer();
+    // One good datagram first, so the neighbours are resolved and the fast path is open.
+    from_b(&mut l, &seal(&mut to_burst, &udp_dg(C, 9, A, 1, b"good")));
+    l.run_for(Nanos::from_millis(5));
+    assert_eq!(take(&mut l, 0).len(), 1);
+    let before = counter(&l, "ipv4.drop_checksum");
+    for i in 0..3u16 {
+        let mut bad = udp_dg(C, 9, A, 2 + i, b"bad");
+        bad[10] ^= 0x5a;
+        from_b(&mut l, &seal(&mut to_burst, &bad));
+        l.run_for(Nanos::from_millis(5));
+    }
+    assert!(
+        take(&mut l, 0).is_empty(),
+        "no datagram with a wrong header checksum delivered (NIC verdicts: {rx_checksums})"
+    );
+    assert_eq!(counter(&l, "ipv4.drop_checksum") - before, 3);
+    assert_eq!(
+        counter(&l, "ipsec.in_decrypted"),
+        4,
+        "decrypted, then refused by IPv4"
+    );
     l.finish();
 }
 

@@ -82,6 +82,12 @@ pub fn gcm_tunnel() -> String {
 }
 
 pub fn ipsec_lab(file: String, workers: usize) -> Lab {
+    ipsec_lab_with(file, workers, false)
+}
+
+/// [`ipsec_lab`], with the router's ports verifying received checksums as a NIC does when
+/// `rx_checksums`.
+pub fn ipsec_lab_with(file: String, workers: usize, rx_checksums: bool) -> Lab {
     let mut l = lab(Opts {
         file: Some(file),
         tweak: if workers == 2 {
@@ -90,6 +96,7 @@ pub fn ipsec_lab(file: String, workers: usize) -> Lab {
             |_| {}
         },
         rss: workers == 2,
+        rx_checksums,
         ..Opts::default()
     });
     l.verify = false; // ESP payloads are opaque to the frame checker.

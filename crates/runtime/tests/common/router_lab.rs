@@ -73,6 +73,9 @@ pub struct Opts {
     pub tweak: fn(&mut NodeConfig),
     /// The router's ports spread received flows over their queues (RSS).
     pub rss: bool,
+    /// The router's ports verify received IPv4 and TCP/UDP checksums as a NIC does, and mark
+    /// each frame with the verdict.
+    pub rx_checksums: bool,
 }
 
 impl Default for Opts {
@@ -90,6 +93,7 @@ impl Default for Opts {
             file: None,
             tweak: |_| {},
             rss: false,
+            rx_checksums: false,
         }
     }
 }
@@ -180,6 +184,8 @@ pub fn lab(o: Opts) -> Lab {
         let mut pc = MemPortConfig::new(name, mac);
         pc.queues = cfg.workers as u16;
         pc.caps.rss = o.rss;
+        pc.caps.rx_ipv4_checksum = o.rx_checksums;
+        pc.caps.rx_l4_checksum = o.rx_checksums;
         if i == 1 {
             pc.mtu = o.mtu_b;
         } else {

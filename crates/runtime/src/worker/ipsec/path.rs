@@ -177,6 +177,13 @@ impl<Q: Queue> Worker<Q> {
         let keep = hl + (end - start);
         let extra = buf.data().len() - keep;
         buf.trim(extra);
+        // The port's checksum verdicts were about the outer datagram (its header; ESP hid the
+        // L4 checksum): the plain datagram's are checked again, in software.
+        let mut meta = buf.rx_meta();
+        meta.ip_checksum = burst_port::ChecksumStatus::Unknown;
+        meta.l4_checksum = burst_port::ChecksumStatus::Unknown;
+        meta.packet_type = burst_port::PacketType::Unknown;
+        buf.set_rx_meta(meta);
         let proto = if dec_ah { "AH" } else { "ESP" };
         self.hook(Hook::Ipsec, HookVerdict::Decrypted(dec.spi, proto));
         // A tunnel's inner datagram in transit: forwarded straight away when it can be
