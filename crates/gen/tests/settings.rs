@@ -487,6 +487,32 @@ fn rfc2544_retries_repeat_a_disturbed_trial_instead_of_searching_lower() {
     );
 }
 
+/// One RFC 2544 search trial of `text` on a lab whose ports have `ring` receive slots and
+/// `imp` on the wire, with the generator descheduled over `stall` of each trial if given.
+fn one_trial(
+    text: &str,
+    imp: Impairments,
+    ring: usize,
+    stall: Option<core::ops::Range<Nanos>>,
+) -> (MemLab, rfc2544::Rfc2544Report) {
+    let mut l = lab_ports(text, imp, &[true, true], ring);
+    run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
+    let cfg = l.cfg.clone();
+    let wires = l.wires.clone();
+    let res = rfc2544::run(
+        &cfg,
+        &mut |c| {
+            Ok(match &stall {
+                Some(s) => run::run_sim_stalled(c, &mut l.lab, &wires, &Live::Quiet, s.clone()),
+                None => run::run_sim(c, &mut l.lab, &wires, &Live::Quiet),
+            })
+        },
+        &Live::Quiet,
+    )
+    .unwrap();
+    (l, res)
+}
+
 #[test]
 fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load() {
     // A 240 Mbit/s wire behind an 8-descriptor transmit ring that never drops: above its rate
@@ -501,16 +527,7 @@ fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load(
         ports(1),
         stream_ab("line_rate = \"1Gbps\"")
     );
-    let mut l = lab_ports(&text, imp, &[true, true], 8);
-    run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
-    let cfg = l.cfg.clone();
-    let wires = l.wires.clone();
-    let res = rfc2544::run(
-        &cfg,
-        &mut |c| Ok(run::run_sim(c, &mut l.lab, &wires, &Live::Quiet)),
-        &Live::Quiet,
-    )
-    .unwrap();
+    let (mut l, res) = one_trial(&text, imp, 8, None);
     let t = &res.sizes[0].search[0];
     assert_eq!(t.load_pct, 100.0);
     assert!(!t.generator_ok && t.refused > 0 && t.skipped > 0, "{t:?}");
@@ -525,24 +542,8 @@ fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load(
     // The same trial with the generator descheduled for 5 ms (five times its catch-up window)
     // on a wire that keeps up: slots skipped, the port never refused: the generator's core.
     let text = text.replace("line_rate = \"1Gbps\"", "line_rate = \"100Mbps\"");
-    let mut l = lab_ports(&text, Impairments::NONE, &[true, true], 4096);
-    run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
-    let cfg = l.cfg.clone();
-    let wires = l.wires.clone();
-    let res = rfc2544::run(
-        &cfg,
-        &mut |c| {
-            Ok(run::run_sim_stalled(
-                c,
-                &mut l.lab,
-                &wires,
-                &Live::Quiet,
-                Nanos::from_millis(5)..Nanos::from_millis(10),
-            ))
-        },
-        &Live::Quiet,
-    )
-    .unwrap();
+    let stall = Some(Nanos::from_millis(5)..Nanos::from_millis(10));
+    let (mut l, res) = one_trial(&text, Impairments::NONE, 4096, stall.clone());
     let t = &res.sizes[0].search[0];
     assert!(!t.generator_ok && t.refused == 0 && t.skipped > 0, "{t:?}");
     assert_eq!(t.lost, 0, "{t:?}");
@@ -564,24 +565,7 @@ fn rfc2544_trials_say_whether_the_port_or_the_generator_missed_the_offered_load(
         rate_bps: Some(110_000_000),
         ..Impairments::NONE
     };
-    let mut l = lab_ports(&text, imp, &[true, true], 8);
-    run::resolve_sim(&l.cfg.clone(), &mut l.lab, &l.wires[0]).unwrap();
-    let cfg = l.cfg.clone();
-    let wires = l.wires.clone();
-    let res = rfc2544::run(
-        &cfg,
-        &mut |c| {
-            Ok(run::run_sim_stalled(
-                c,
-                &mut l.lab,
-                &wires,
-                &Live::Quiet,
-                Nanos::from_millis(5)..Nanos::from_millis(10),
-            ))
-        },
-        &Live::Quiet,
-    )
-    .unwrap();
+    let (mut l, res) = one_trial(&text, imp, 8, stall);
     let t = &res.sizes[0].search[0];
     assert!(!t.generator_ok && t.refused > 0 && t.skipped > 0, "{t:?}");
     assert_eq!((t.lost, t.skipped_refused), (0, 0), "{t:?}");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use burst_gen::stateful::run::{self, LiveCounters, Worker};
 use burst_gen::GenConfig;
 use burst_port::clock::VirtualClock;
-use burst_port::mem::{Impairments, MemPool, MemPort, MemPortConfig, Wire, WireConfig};
+use burst_port::mem::{Impairments, MemPool, MemPort, MemPortConfig, MemQueue, Wire, WireConfig};
 use burst_port::{Nanos, Port};
 use burst_wire::ethernet::MacAddr;
 
@@ -24,6 +24,27 @@ fn cfg_on(cores: u16, addr: &str, rest: &str) -> GenConfig {
         "[backend]\nkind = \"mem\"\n[eal]\ncores = {cores}\n[[port]]\nname = \"p\"\naddresses = [\"{addr}\"]\n{rest}"
     );
     GenConfig::parse(&text, "gen.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Core `k`'s worker of `cfg` on queue 0 of `port` (MAC `mac`), nothing resolved in advance.
+fn worker(
+    cfg: &GenConfig,
+    k: usize,
+    port: &mut MemPort,
+    mac: MacAddr,
+    secret: u8,
+) -> Worker<MemQueue> {
+    Worker::new(
+        cfg,
+        k,
+        port.take_queue(0).unwrap(),
+        mac,
+        HashMap::new(),
+        Nanos::ZERO,
+        [secret; 16],
+        Arc::new(LiveCounters::default()),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -60,32 +81,10 @@ max_connections = 4096
     let mut pc = MemPort::new(&wire, &pool, MemPortConfig::new("c", MAC_C));
     let mut ps = MemPort::new(&wire, &pool, MemPortConfig::new("s", MAC_S));
     let now = Nanos::ZERO;
-    let lc = Arc::new(LiveCounters::default());
-    let ls = Arc::new(LiveCounters::default());
     // No MAC known in advance: the client's worker asks with ARP from its loop (the first SYNs
     // are dropped meanwhile and go again after TCP's 1 s initial RTO: hence the 3 s timeout).
-    let mut c = Worker::new(
-        &ccfg,
-        0,
-        pc.take_queue(0).unwrap(),
-        MAC_C,
-        HashMap::new(),
-        now,
-        [1; 16],
-        lc,
-    )
-    .unwrap();
-    let mut s = Worker::new(
-        &scfg,
-        0,
-        ps.take_queue(0).unwrap(),
-        MAC_S,
-        HashMap::new(),
-        now,
-        [2; 16],
-        ls,
-    )
-    .unwrap();
+    let mut c = worker(&ccfg, 0, &mut pc, MAC_C, 1);
+    let mut s = worker(&scfg, 0, &mut ps, MAC_S, 2);
     let mut t = now;
     while !c.clients_done(t) && t < Nanos::from_secs(20) {
         c.step(t);
@@ -168,30 +167,8 @@ max_connections = 4096
         );
         let mut pc = MemPort::new(&wire, &pool, MemPortConfig::new("c", MAC_C));
         let mut ps = MemPort::new(&wire, &pool, MemPortConfig::new("s", MAC_S));
-        let c = Worker::new(
-            &ccfg,
-            k,
-            pc.take_queue(0).unwrap(),
-            MAC_C,
-            HashMap::new(),
-            Nanos::ZERO,
-            [1; 16],
-            Arc::new(LiveCounters::default()),
-        )
-        .unwrap();
-        let s = Worker::new(
-            &scfg,
-            k,
-            ps.take_queue(0).unwrap(),
-            MAC_S,
-            HashMap::new(),
-            Nanos::ZERO,
-            [2; 16],
-            Arc::new(LiveCounters::default()),
-        )
-        .unwrap();
-        clients.push(c);
-        servers.push(s);
+        clients.push(worker(&ccfg, k, &mut pc, MAC_C, 1));
+        servers.push(worker(&scfg, k, &mut ps, MAC_S, 2));
         wires.push(wire);
     }
     let mut t = Nanos::ZERO;
