@@ -6,7 +6,7 @@
 # configs/host.toml) and two more namespaces routed through the peer namespace, whose forward
 # path is the impaired hop (as scripts/smoke-tcp.sh does; this kernel has no netem):
 #   <P>cli  198.19.0.2  the Linux end of every transfer (client)
-#   <P>lsrv 198.20.0.2  a Linux server: chargen-like sender on 19, discard on 9 (Python, the
+#   <P>lsrv 198.19.2.2  a Linux server: chargen-like sender on 19, discard on 9 (Python, the
 #                       kernel's TCP doing the work)
 # Cells, each BYTES (default 16 MiB), RUNS times (default 5), medians:
 #   burst → Linux   cli reads BYTES from burst's chargen       vs  Linux → Linux (lsrv's 19)
@@ -105,7 +105,7 @@ leg() {
   ip netns exec "$1" ethtool -K eth0 tx off rx off sg off tso off gso off gro off >/dev/null 2>&1
   return 0
 }
-leg "$CLI" eth1 198.19.0.1 198.19.0.2 && leg "$LSRV" eth2 198.20.0.1 198.20.0.2 &&
+leg "$CLI" eth1 198.19.0.1 198.19.0.2 && leg "$LSRV" eth2 198.19.2.1 198.19.2.2 &&
   inNS sysctl -qw net.ipv4.ip_forward=1 || { echo "could not build the routed namespaces"; exit 1; }
 if [ "$RPS" = 1 ]; then
   for i in eth0 eth1 eth2; do
@@ -175,7 +175,7 @@ t1 = time.monotonic()
 s.close()
 print("%.1f" % (n * 8 / (t1 - t0) / 1e6))
 EOF
-ready_lsrv() { inCLI "$PY" -c 'import socket; socket.create_connection(("198.20.0.2", 9), timeout=1).close()' 2>/dev/null; }
+ready_lsrv() { inCLI "$PY" -c 'import socket; socket.create_connection(("198.19.2.2", 9), timeout=1).close()' 2>/dev/null; }
 wait_for 50 ready_lsrv || { echo "Linux server did not start"; cat "$work/srv.log"; exit 1; }
 
 # --- impairment -----------------------------------------------------------------------------------
@@ -278,8 +278,8 @@ for d in $delays; do
     r0=$(counter retrans_segs); t0=$(counter rto_timeouts); l0=$(counter lost_retransmits); p0=$(counter tlp_probes)
     bs=(); ls=(); br=(); lr=()
     for r in $(seq 1 "$RUNS"); do
-      bs+=("$(one read 198.18.0.2 19)"); ls+=("$(one read 198.20.0.2 19)")
-      br+=("$(one write 198.18.0.2 9)"); lr+=("$(one write 198.20.0.2 9)")
+      bs+=("$(one read 198.18.0.2 19)"); ls+=("$(one read 198.19.2.2 19)")
+      br+=("$(one write 198.18.0.2 9)"); lr+=("$(one write 198.19.2.2 9)")
       printf '%-24s loss %2s %%  run %d: burst→Linux %7s  Linux→Linux %7s | Linux→burst %7s  Linux→Linux %7s Mbit/s\n' \
         "$label" "$loss" "$r" "${bs[-1]}" "${ls[-1]}" "${br[-1]}" "${lr[-1]}"
     done

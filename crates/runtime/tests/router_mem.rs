@@ -592,16 +592,16 @@ fn fragmentation_without_buffers_is_dropped_and_counted() {
 }
 
 /// Static routes, static neighbours and port addresses as a configuration file gives them:
-/// the neighbours A, B and .77 on A's link, 198.19.0.0/16 via B (metric 1) and via .77
-/// (metric 2), 198.21.0.0/16 on-link on port b; `edit` replaces one piece of it.
+/// the neighbours A, B and .77 on A's link, 198.19.0.0/17 via B (metric 1) and via .77
+/// (metric 2), 198.19.192.0/18 on-link on port b; `edit` replaces one piece of it.
 fn routing_file(edit: (&str, &str)) -> String {
     let text = "[ipv4]\nforwarding = true\n\
         [[arp]]\nip = \"198.18.1.1\"\nmac = \"02:00:00:00:0a:02\"\n\
         [[arp]]\nip = \"198.18.2.1\"\nmac = \"02:00:00:00:0b:02\"\nport = \"b\"\n\
         [[arp]]\nip = \"198.18.1.77\"\nmac = \"02:00:00:00:0a:4d\"\n\
-        [[route]]\nprefix = \"198.19.0.0/16\"\nvia = \"198.18.2.1\"\n\
-        [[route]]\nprefix = \"198.19.0.0/16\"\nvia = \"198.18.1.77\"\nmetric = 2\n\
-        [[route]]\nprefix = \"198.21.0.0/16\"\nport = \"b\"\n";
+        [[route]]\nprefix = \"198.19.0.0/17\"\nvia = \"198.18.2.1\"\n\
+        [[route]]\nprefix = \"198.19.0.0/17\"\nvia = \"198.18.1.77\"\nmetric = 2\n\
+        [[route]]\nprefix = \"198.19.192.0/18\"\nport = \"b\"\n";
     assert!(text.contains(edit.0), "{edit:?}");
     text.replacen(edit.0, edit.1, 1)
 }
@@ -691,21 +691,21 @@ fn configured_routes_neighbours_and_addresses_decide_the_next_hop() {
     assert_eq!(
         route_of(
             far,
-            routing_file(same).replace("198.19.0.0/16", "198.20.0.0/16"),
+            routing_file(same).replace("198.19.0.0/17", "198.19.128.0/18"),
             none
         ),
         Outcome::NoRoute
     );
     // [[route]] port, naming a [[port]] name: an on-link route's destinations are resolved
     // on the port named.
-    let onlink = Ipv4Addr::new(198, 21, 0, 5);
+    let onlink = Ipv4Addr::new(198, 19, 192, 5);
     assert_eq!(
         route_of(onlink, routing_file(same), none),
         Outcome::Resolving(1, onlink)
     );
     let on_a = (
-        "prefix = \"198.21.0.0/16\"\nport = \"b\"",
-        "prefix = \"198.21.0.0/16\"\nport = \"a\"",
+        "prefix = \"198.19.192.0/18\"\nport = \"b\"",
+        "prefix = \"198.19.192.0/18\"\nport = \"a\"",
     );
     assert_eq!(
         route_of(onlink, routing_file(on_a), none),
