@@ -226,6 +226,34 @@ fn aad(esp_header: &[u8], seq_hi: Option<u32>) -> ([u8; 12], usize) {
     }
 }
 
+/// An AEAD ESP packet (RFC 4106 §3, RFC 7634 §2) cut into what the cipher takes: the
+/// additional data built from the header, the IV as on the wire, the text, and the ICV.
+struct AeadParts<'a> {
+    /// SPI ‖ (ESN high half) ‖ sequence number, `aad_len` bytes used.
+    aad: [u8; 12],
+    aad_len: usize,
+    wire_iv: &'a [u8],
+    text: &'a mut [u8],
+    icv: &'a mut [u8],
+}
+
+/// Cuts `esp` (header ‖ 8-byte IV ‖ text ‖ 16-byte ICV) into its AEAD parts; the caller
+/// checked it holds at least the header, IV and ICV.
+fn aead_parts(esp: &mut [u8], seq_hi: Option<u32>) -> AeadParts<'_> {
+    let text_end = esp.len() - ICV_LEN;
+    let (covered, icv) = esp.split_at_mut(text_end);
+    let (head, text) = covered.split_at_mut(ESP_HEADER_LEN + AEAD_IV_LEN);
+    let (hdr, wire_iv) = head.split_at(ESP_HEADER_LEN);
+    let (aad, aad_len) = aad(hdr, seq_hi);
+    AeadParts {
+        aad,
+        aad_len,
+        wire_iv,
+        text,
+        icv,
+    }
+}
+
 fn nonce(salt: &[u8; SALT_LEN], iv: &[u8]) -> Nonce {
     let mut n = [0u8; NONCE_LEN];
     n[..SALT_LEN].copy_from_slice(salt);
@@ -360,17 +388,17 @@ impl Transform for Aead {
     }
 
     fn seal(&self, esp: &mut [u8], seq_hi: Option<u32>) {
-        let text_end = esp.len() - ICV_LEN;
-        let (covered, icv) = esp.split_at_mut(text_end);
-        let (head, text) = covered.split_at_mut(ESP_HEADER_LEN + AEAD_IV_LEN);
-        let (hdr, iv) = head.split_at(ESP_HEADER_LEN);
-        let (a, alen) = aad(hdr, seq_hi);
+        let p = aead_parts(esp, seq_hi);
         let tag = self
             .key
-            .seal_in_place_separate_tag(nonce(&self.salt, iv), Aad::from(&a[..alen]), text)
+            .seal_in_place_separate_tag(
+                nonce(&self.salt, p.wire_iv),
+                Aad::from(&p.aad[..p.aad_len]),
+                p.text,
+            )
             // Only fails beyond 2^36 bytes of text; an IPv4 datagram is at most 65535.
             .expect("ESP payload within AEAD limits");
-        icv.copy_from_slice(tag.as_ref());
+        p.icv.copy_from_slice(tag.as_ref());
     }
 
     fn open(&self, esp: &mut [u8], seq_hi: Option<u32>) -> Result<(), IcvMismatch> {

@@ -16,7 +16,7 @@ use core::ffi::{c_char, c_int, c_void, CStr};
 use core::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-use super::{aad, split_salt, IcvMismatch, Transform, AEAD_IV_LEN, ESP_HEADER_LEN, ICV_LEN};
+use super::{aead_parts, split_salt, IcvMismatch, Transform, AEAD_IV_LEN, ESP_HEADER_LEN, ICV_LEN};
 
 /// `struct gcm_key_data` of intel-ipsec-mb 1.3: 240 bytes of round keys and up to 768 of
 /// hash-key powers, 64-byte aligned (1024 bytes). The shim reports the header's size and
@@ -206,70 +206,59 @@ impl Transform for ImbGcm {
     }
 
     fn seal(&self, esp: &mut [u8], seq_hi: Option<u32>) {
-        let text_end = esp.len() - ICV_LEN;
-        let (covered, icv) = esp.split_at_mut(text_end);
-        let (head, text) = covered.split_at_mut(ESP_HEADER_LEN + AEAD_IV_LEN);
-        let (hdr, wire_iv) = head.split_at(ESP_HEADER_LEN);
-        let (a, alen) = aad(hdr, seq_hi);
-        let iv = self.iv(wire_iv);
-        let mut ctx = MaybeUninit::<Context>::uninit();
-        let p = text.as_mut_ptr();
-        // SAFETY: the key was expanded by this key size's `pre`; the context is scratch the
-        // function initialises itself (large and aligned enough, checked in `init`); `p` is
-        // `text.len()` bytes, encrypted in place (the library supports out == in); the IV is
-        // 12 bytes, the AAD `alen` bytes of `a`, the tag 16 bytes of `icv`.
-        unsafe {
-            (self.fns.enc)(
-                &self.key,
-                ctx.as_mut_ptr(),
-                p,
-                p,
-                text.len() as u64,
-                iv.as_ptr(),
-                a.as_ptr(),
-                alen as u64,
-                icv.as_mut_ptr(),
-                ICV_LEN as u64,
-            )
-        };
+        let p = aead_parts(esp, seq_hi);
+        self.crypt(self.fns.enc, p.text, p.wire_iv, &p.aad[..p.aad_len], p.icv);
     }
 
     fn open(&self, esp: &mut [u8], seq_hi: Option<u32>) -> Result<(), IcvMismatch> {
         if esp.len() < ESP_HEADER_LEN + AEAD_IV_LEN + ICV_LEN {
             return Err(IcvMismatch);
         }
-        let text_end = esp.len() - ICV_LEN;
-        let (covered, icv) = esp.split_at_mut(text_end);
-        let (head, text) = covered.split_at_mut(ESP_HEADER_LEN + AEAD_IV_LEN);
-        let (hdr, wire_iv) = head.split_at(ESP_HEADER_LEN);
-        let (a, alen) = aad(hdr, seq_hi);
+        let p = aead_parts(esp, seq_hi);
+        let mut tag = [0u8; ICV_LEN];
+        self.crypt(
+            self.fns.dec,
+            p.text,
+            p.wire_iv,
+            &p.aad[..p.aad_len],
+            &mut tag,
+        );
+        // The text is already decrypted (one pass, as ipsec-secgw does): on a mismatch it is
+        // garbage the caller drops, as `Cipher::open` allows.
+        if tags_equal(&tag, p.icv) {
+            Ok(())
+        } else {
+            Err(IcvMismatch)
+        }
+    }
+}
+
+impl ImbGcm {
+    /// Runs `f` (this key size's encrypt or decrypt) over `text` in place, writing the tag
+    /// it computes over the ciphertext into `tag`.
+    fn crypt(&self, f: EncDecFn, text: &mut [u8], wire_iv: &[u8], aad: &[u8], tag: &mut [u8]) {
+        assert_eq!(tag.len(), ICV_LEN, "GCM tag of 16 bytes");
         let iv = self.iv(wire_iv);
         let mut ctx = MaybeUninit::<Context>::uninit();
-        let mut tag = [0u8; ICV_LEN];
         let p = text.as_mut_ptr();
-        // SAFETY: as in `seal`; the function decrypts `text` in place and writes the tag it
-        // computed over the ciphertext into `tag` (16 bytes).
+        // SAFETY: the key was expanded by this key size's `pre`; the context is scratch the
+        // function initialises itself (large and aligned enough, checked in `init`); `p` is
+        // `text.len()` bytes, processed in place (the library supports out == in); the IV is
+        // 12 bytes, the AAD `aad.len()` bytes, the tag 16 bytes (asserted above).
         unsafe {
-            (self.fns.dec)(
+            f(
                 &self.key,
                 ctx.as_mut_ptr(),
                 p,
                 p,
                 text.len() as u64,
                 iv.as_ptr(),
-                a.as_ptr(),
-                alen as u64,
+                aad.as_ptr(),
+                aad.len() as u64,
                 tag.as_mut_ptr(),
                 ICV_LEN as u64,
             )
         };
-        // The text is already decrypted (one pass, as ipsec-secgw does): on a mismatch it is
-        // garbage the caller drops, as `Cipher::open` allows.
-        if tags_equal(&tag, icv) {
-            Ok(())
-        } else {
-            Err(IcvMismatch)
-        }
     }
 }
 
