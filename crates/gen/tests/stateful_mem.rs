@@ -88,8 +88,24 @@ fn stack_cfg(ports: (u16, u16), max: usize) -> StackConfig {
 
 impl Wire {
     fn new(cfg: &ClientConfig, peer: impl FnOnce(&mut TcpStack) -> Peer) -> Wire {
+        let a_cfg = stack_cfg(cfg.share(0).ports, 70_000);
+        Wire::with_client_tcp(cfg, a_cfg.tcp, peer)
+    }
+
+    /// As `new`, with the client stack's connections configured by `tcp`.
+    fn with_client_tcp(
+        cfg: &ClientConfig,
+        tcp: TcpConfig,
+        peer: impl FnOnce(&mut TcpStack) -> Peer,
+    ) -> Wire {
         let now = Nanos::ZERO;
-        let a = TcpStack::new(stack_cfg(cfg.share(0).ports, 70_000), now);
+        let a = TcpStack::new(
+            StackConfig {
+                tcp,
+                ..stack_cfg(cfg.share(0).ports, 70_000)
+            },
+            now,
+        );
         let mut b = TcpStack::new(
             StackConfig {
                 secret: [7; 16],
@@ -567,6 +583,55 @@ fn timeout() {
         "{:?}",
         w.now
     );
+}
+
+/// `[tcp] syn_retries` as parsed from a file: every segment lost, each connection attempt
+/// sends 1 + `syn_retries` SYNs, backing off from the 1 s initial RTO, and fails as `timeout`
+/// when the last one's wait ends — 1 s for 0, 7 s for the seed's 2, 123 s for Linux's 6 (the
+/// back-off capped at the 60 s maximum RTO: 1 + 2 + 4 + 8 + 16 + 32 + 60).
+#[test]
+fn syn_retries_bound_a_connection_attempt() {
+    let text = |retries: &str| {
+        format!(
+            "[backend]\nkind = \"mem\"\n\n[[port]]\nname = \"a\"\naddresses = [\"198.18.0.1/24\"]\n\n\
+             [[client]]\nsources = {{ addresses = \"198.18.0.1\", ports = \"10000-19999\" }}\n\
+             servers = [\"198.18.1.1:80\"]\nconcurrency = 2\nrequests = 2\n\n[tcp]\n{retries}\n"
+        )
+    };
+    let seed = GenConfig::parse(&text(""), "gen.toml").unwrap().tcp;
+    assert_eq!(
+        seed.syn_retries, 2,
+        "the seed's TcpMaxConnectRetransmissions"
+    );
+    for (retries, fails_at) in [(0u8, 1u64), (2, 7), (6, 123)] {
+        let tcp = GenConfig::parse(&text(&format!("syn_retries = {retries}")), "gen.toml")
+            .unwrap()
+            .tcp;
+        let cfg = ClientConfig {
+            timeout: Nanos::from_secs(1000),
+            ..http_client(Load::Closed { concurrency: 2 }, Some(2), 1, true)
+        };
+        let mut w = Wire::with_client_tcp(&cfg, tcp.tcp_config(), |_| Peer::Absent);
+        w.loss_ppm = 1_000_000;
+        w.run(Nanos::from_secs(1000));
+        let s = w.client.stats();
+        only(s.failures, Failure::Timeout, 2);
+        assert_eq!(
+            w.segments,
+            2 * (1 + u64::from(retries)),
+            "SYNs sent, {retries} retries"
+        );
+        let t = Nanos::from_secs(fails_at);
+        assert!(
+            w.now >= t && w.now < t + ms(10),
+            "{retries} retries: failed at {:?}",
+            w.now
+        );
+    }
+    let e = GenConfig::parse(&text("syn_retries = 256"), "gen.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("syn_retries"), "{e}");
 }
 
 /// Malformed responses.

@@ -200,6 +200,8 @@ pub struct TcpLimits {
     /// Most memory the connections of all cores may take (`None`: half of the memory the
     /// kernel reports available at start).
     pub memory_limit: Option<u64>,
+    /// SYN retransmissions before a connection attempt fails (`TcpConfig::syn_retries`).
+    pub syn_retries: u8,
 }
 
 impl Default for TcpLimits {
@@ -210,6 +212,7 @@ impl Default for TcpLimits {
             max_connections: 65536,
             max_time_wait: 65536,
             memory_limit: None,
+            syn_retries: burst_tcp::TcpConfig::default().syn_retries,
         }
     }
 }
@@ -224,6 +227,7 @@ impl TcpLimits {
             // RFC 6298's 1 s rather than the engine's classic 3 s: a SYN lost while a
             // neighbour is resolved goes again well within a client's timeout.
             initial_rto: Nanos::from_secs(1),
+            syn_retries: self.syn_retries,
             ..burst_tcp::TcpConfig::default()
         }
     }
@@ -376,6 +380,8 @@ pub(crate) struct RawTcp {
     max_time_wait: Option<u64>,
     #[serde(default)]
     memory_limit: Option<Bytes>,
+    #[serde(default)]
+    syn_retries: Option<u8>,
 }
 
 /// Validates `[tcp]`.
@@ -402,6 +408,7 @@ pub(crate) fn validate_tcp(t: RawTcp) -> Result<TcpLimits, Invalid> {
         max_connections: max as usize,
         max_time_wait: tw as usize,
         memory_limit: t.memory_limit.map(|b| b.0),
+        syn_retries: t.syn_retries.unwrap_or(d.syn_retries),
     })
 }
 
