@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets in fuzz/ for a bounded time each: the parser targets seeded with
 # the Linux fixture frames, the whole-node targets (node_host, node_router) with the seed
-# scripts in fuzz/seeds/ (kept in step with crates/runtime/tests/support/node_fuzz.rs by
+# scripts in fuzz/seeds/ (kept in step with crates/runtime/tests/support/node_fuzz/mod.rs by
 # `cargo test --test node_fuzz`). Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 # (default: 20 s, all targets)
 #

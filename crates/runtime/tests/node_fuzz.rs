@@ -1,10 +1,10 @@
-//! The whole-node fuzz harness (`support/node_fuzz.rs`, the code the `node_host` and
+//! The whole-node fuzz harness (`support/node_fuzz/mod.rs`, the code the `node_host` and
 //! `node_router` fuzz targets run) in plain `cargo test`: every seed script, seeded random
 //! inputs and seeded mutations of the seeds, each checked for panics, leaked buffers and
 //! counters that do not balance. Also keeps the seed corpus in `fuzz/seeds/` in step with the
 //! scripts (`BURST_WRITE_SEEDS=1` rewrites it).
 
-#[path = "support/node_fuzz.rs"]
+#[path = "support/node_fuzz/mod.rs"]
 mod node_fuzz;
 
 use burst_port::clock::SplitMix64;
