@@ -9,12 +9,12 @@ mod timers;
 #[path = "../common/mod.rs"]
 mod common;
 
+use burst_port::Nanos;
 use burst_tcp::{
     CongestionAlgorithm, ConnError, Connection, Events, IcmpError, KeepAlive, LossDetection,
     Negotiate, State, TcpConfig,
 };
 use burst_wire::tcp::{Flags, Options, SackBlocks, SeqNumber};
-use burst_port::Nanos;
 use common::*;
 
 const A: Flags = Flags::ACK;

@@ -258,7 +258,6 @@ fn receive_window_closes_when_the_buffer_fills_and_reopens() {
     h.expect(to_peer(ISS + 1, Some(IRS + 1 + 4 * 1460), A, 2920, 0));
 }
 
-
 #[test]
 fn syn_cookie_handshake_rebuilds_an_established_connection() {
     use burst_tcp::{IsnGenerator, SynCookies};
