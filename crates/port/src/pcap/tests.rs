@@ -1,4 +1,5 @@
-//! The pcap tap on a test queue: TX and RX recorded once each at ns or µs resolution, snaplen, flush on drop, write errors; read back with pcap-file as the independent reader.
+//! The pcap tap on a test queue: TX and RX recorded once each at ns or µs resolution, snaplen,
+//! flush on drop, write errors; read back with pcap-file as the independent reader.
 
 use super::*;
 use crate::buf::{RxMeta, TxOffload};
