@@ -185,7 +185,7 @@ pub(super) fn unroutable(a: [u8; 4]) -> bool {
 /// in 64 bits and folded (a one's-complement sum of all ones does not depend on byte order, and
 /// 2^16 ≡ 1 makes 32-bit words sum like pairs of 16-bit ones).
 #[inline(always)]
-fn header_checksum_ok(h: &[u8]) -> bool {
+pub(super) fn header_checksum_ok(h: &[u8]) -> bool {
     let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
     let mut s = w(0) + w(4) + w(8) + w(12) + w(16);
     s = (s & 0xffff_ffff) + (s >> 32);

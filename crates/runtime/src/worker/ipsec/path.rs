@@ -149,7 +149,8 @@ impl<Q: Queue> Worker<Q> {
                 return;
             }
         };
-        let verdict = match Flow::from_ipv4(&buf.data()[start..end]) {
+        let flow = Flow::from_ipv4(&buf.data()[start..end]);
+        let verdict = match flow {
             Some(flow) => s
                 .tables
                 .spd_in
@@ -188,13 +189,12 @@ impl<Q: Queue> Worker<Q> {
         self.hook(Hook::Ipsec, HookVerdict::Decrypted(dec.spi, proto));
         // A tunnel's inner datagram in transit: forwarded straight away when it can be
         // (`fast.rs`), else through IPv4 input again.
-        let buf = if dec.tunnel {
-            match self.ipsec_inner_fast(port, buf, hl, now) {
+        let buf = match flow.filter(|_| dec.tunnel) {
+            Some(flow) => match self.ipsec_inner_fast(port, buf, hl, flow, now) {
                 Ok(()) => return,
                 Err(b) => b,
-            }
-        } else {
-            buf
+            },
+            None => buf,
         };
         self.ipsec_rx = Some(dec.spi);
         self.ipv4_input_from(port, buf, hl, now, true);
