@@ -329,7 +329,7 @@ impl<Q: Queue> Worker<Q> {
                         }
                         let ip = &bufs[j].data()[ethernet::HEADER_LEN..];
                         let Some((plan, hop)) =
-                            self.ipsec_fast_hop(port, ip, &nh, dsts[k], &guard, pmtu, now)
+                            self.ipsec_fast_hop(port, ip, nh, dsts[k], &guard, pmtu, now)
                         else {
                             continue;
                         };
