@@ -204,30 +204,35 @@ pub(crate) fn encrypt_with(
         let seq_hi = sa.esn().then_some((seq >> 32) as u32);
         sa.cipher().seal(esp, seq_hi);
     }
-    let mut ip = ipv4::Packet::new_unchecked(&mut pkt.buf[new_start..new_start + new_len]);
-    match sa.mode() {
-        Mode::Transport => {
-            ip.set_protocol(Protocol::ESP);
-            ip.set_total_len(new_len as u16);
-        }
-        Mode::Tunnel(t) => {
-            ip.set_version_and_header_len(ipv4::HEADER_LEN);
-            ip.set_dscp_ecn(tos >> 2, tos & 3);
-            ip.set_total_len(new_len as u16);
-            ip.set_ident(seq as u16);
+    match (sa.mode(), sa.outer()) {
+        (Mode::Tunnel(t), Some(o)) => {
             let df = match t.df {
                 DfPolicy::Copy => df,
                 DfPolicy::Set => true,
                 DfPolicy::Clear => false,
             };
-            ip.set_flags_and_offset(df, false, 0);
-            ip.set_ttl(t.ttl);
+            let flags = if df { 0x4000u16 } else { 0 };
+            let h = &mut pkt.buf[new_start..new_start + ipv4::HEADER_LEN];
+            h.copy_from_slice(&o.header);
+            h[1] = tos;
+            h[2..4].copy_from_slice(&(new_len as u16).to_be_bytes());
+            h[4..6].copy_from_slice(&(seq as u16).to_be_bytes());
+            h[6..8].copy_from_slice(&flags.to_be_bytes());
+            // The template's sum and this packet's words (the TOS is the low byte of the
+            // first), folded twice: 14 words of 16 bits at most.
+            let s =
+                o.sum + u32::from(tos) + new_len as u32 + u32::from(seq as u16) + u32::from(flags);
+            let s = (s & 0xffff) + (s >> 16);
+            let s = (s & 0xffff) + (s >> 16);
+            h[10..12].copy_from_slice(&(!(s as u16)).to_be_bytes());
+        }
+        _ => {
+            let mut ip = ipv4::Packet::new_unchecked(&mut pkt.buf[new_start..new_start + new_len]);
             ip.set_protocol(Protocol::ESP);
-            ip.set_src_addr(t.src);
-            ip.set_dst_addr(t.dst);
+            ip.set_total_len(new_len as u16);
+            ip.fill_checksum();
         }
     }
-    ip.fill_checksum();
     pkt.start = new_start;
     pkt.end = new_start + new_len;
     sa.stats.out_packets += 1;
@@ -252,6 +257,22 @@ pub fn peek_spi(pkt: &[u8]) -> Result<u32, DropReason> {
 /// §3.4), in place: on success `pkt` holds the plain datagram (the inner one in tunnel mode);
 /// on failure the drop is counted in `sa.stats`.
 pub fn decrypt(sa: &mut Sa, pkt: &mut PacketBuf<'_>) -> Result<Decrypted, DropReason> {
+    let r = peek_spi(pkt.packet()).and_then(|spi| match spi == sa.spi() {
+        true => decrypt_inner(sa, pkt),
+        false => Err(DropReason::UnknownSpi),
+    });
+    if let Err(reason) = r {
+        sa.stats.count(reason);
+    }
+    r
+}
+
+/// [`decrypt`] of a datagram [`peek_spi`] already read (the SAD found `sa` by its SPI): the
+/// header is not parsed again.
+pub(crate) fn decrypt_peeked(
+    sa: &mut Sa,
+    pkt: &mut PacketBuf<'_>,
+) -> Result<Decrypted, DropReason> {
     let r = decrypt_inner(sa, pkt);
     if let Err(reason) = r {
         sa.stats.count(reason);
@@ -259,11 +280,8 @@ pub fn decrypt(sa: &mut Sa, pkt: &mut PacketBuf<'_>) -> Result<Decrypted, DropRe
     r
 }
 
+/// The datagram's ESP removed; its header is one [`peek_spi`] accepted, with `sa`'s SPI.
 fn decrypt_inner(sa: &mut Sa, pkt: &mut PacketBuf<'_>) -> Result<Decrypted, DropReason> {
-    let spi = peek_spi(pkt.packet())?;
-    if spi != sa.spi() {
-        return Err(DropReason::UnknownSpi);
-    }
     let (hl, tl) = {
         let ip = ipv4::Packet::new_unchecked(pkt.packet());
         (ip.header_len(), usize::from(ip.total_len()))

@@ -152,11 +152,42 @@ impl core::fmt::Display for SaError {
 
 impl std::error::Error for SaError {}
 
+/// A tunnel-mode SA's outer IPv4 header with what every packet shares filled in (version
+/// and header length, TTL, protocol, addresses; the rest zero) and the one's-complement sum
+/// of its 16-bit words, unfolded: a packet's header is one copy plus its own fields, and its
+/// checksum the template's sum plus those fields (RFC 1624 §3, the sum updated for the
+/// fields that differ) instead of a sum over the whole header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OuterTemplate {
+    /// The header.
+    pub(crate) header: [u8; burst_wire::ipv4::HEADER_LEN],
+    /// The sum of its 16-bit words.
+    pub(crate) sum: u32,
+}
+
+impl OuterTemplate {
+    fn new(t: &Tunnel) -> OuterTemplate {
+        let mut header = [0u8; burst_wire::ipv4::HEADER_LEN];
+        header[0] = 0x45;
+        header[8] = t.ttl;
+        header[9] = burst_wire::ipv4::Protocol::ESP.0;
+        header[12..16].copy_from_slice(&t.src.octets());
+        header[16..20].copy_from_slice(&t.dst.octets());
+        let sum = header
+            .chunks_exact(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum();
+        OuterTemplate { header, sum }
+    }
+}
+
 /// One security association: keyed, with its sequence state and counters.
 #[derive(Debug)]
 pub struct Sa {
     spi: u32,
     mode: Mode,
+    /// Tunnel mode: the outer header's template.
+    outer: Option<OuterTemplate>,
     cipher: Cipher,
     /// AH SAs: the keyed HMAC (`cipher` is then an unused NULL + HMAC with the same key).
     ah: Option<AhAuth>,
@@ -191,9 +222,14 @@ impl Sa {
             }
         };
         let replay = ReplayWindow::new(p.replay_window, p.esn).map_err(SaError::Window)?;
+        let outer = match p.mode {
+            Mode::Tunnel(t) => Some(OuterTemplate::new(&t)),
+            Mode::Transport => None,
+        };
         Ok(Sa {
             spi: p.spi,
             mode: p.mode,
+            outer,
             cipher,
             ah,
             esn: p.esn,
@@ -285,6 +321,11 @@ impl Sa {
     /// Sets the last sequence number sent, so the next packet carries `seq + 1`.
     pub fn set_last_seq_out(&mut self, seq: u64) {
         self.seq_out = seq;
+    }
+
+    /// The outer header's template (tunnel mode).
+    pub(crate) fn outer(&self) -> Option<&OuterTemplate> {
+        self.outer.as_ref()
     }
 
     pub(crate) fn cipher(&self) -> &Cipher {

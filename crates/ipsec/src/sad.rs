@@ -90,7 +90,11 @@ impl Sad {
             }
         };
         match self.inbound.get_mut(&spi) {
-            Some(sa) if sa.protocol() == protocol => sa.unprotect(pkt),
+            // ESP's header was checked by the peek: not parsed again.
+            Some(sa) if sa.protocol() == protocol => match protocol {
+                IpsecProtocol::Esp => esp::decrypt_peeked(sa, pkt),
+                IpsecProtocol::Ah => sa.unprotect(pkt),
+            },
             _ => {
                 self.stats.count(DropReason::UnknownSpi);
                 Err(DropReason::UnknownSpi)

@@ -402,6 +402,58 @@ fn tunnel_outer_header_follows_the_sa() {
     }
 }
 
+/// The outer header's checksum, from the SA's template and the packet's own fields, is the
+/// one a sum over the whole header gives: every TOS, lengths and identifications that carry
+/// in the sum, each DF.
+#[test]
+fn tunnel_outer_checksum_from_the_template_is_the_full_sum() {
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for df_policy in [DfPolicy::Copy, DfPolicy::Set, DfPolicy::Clear] {
+        let mode = Mode::Tunnel(Tunnel {
+            src: Ipv4Addr::new(198, 19, 255, 254),
+            dst: Ipv4Addr::new(198, 18, 255, 255),
+            ttl: 255,
+            df: df_policy,
+        });
+        let alg = Algorithm::AesGcm128;
+        let mut sa = Sa::new(&params(alg, vec![1; alg.key_len()], 0x777, false, mode)).unwrap();
+        for i in 0..2000u32 {
+            let r = next();
+            sa.set_last_seq_out(u64::from(i) * 0x1_0001 + (r & 0xffff));
+            let len = 1 + (r >> 16) as usize % 1500;
+            let tos = (r >> 32) as u8;
+            let mut d = datagram(
+                Ipv4Addr::new(198, 18, 0, 1),
+                Ipv4Addr::new(198, 19, 0, 1),
+                17,
+                &vec![7; len],
+            );
+            {
+                let mut ip = ipv4::Packet::new_unchecked(&mut d[..]);
+                ip.set_dscp_ecn(tos >> 2, tos & 3);
+                ip.set_flags_and_offset(r >> 40 & 1 == 1, false, 0);
+                ip.fill_checksum();
+            }
+            let mut buf = in_buffer(&d, ROOM, ROOM);
+            let mut pkt = PacketBuf::new(&mut buf, ROOM, ROOM + d.len());
+            encrypt(&mut sa, &mut pkt).unwrap();
+            let ip = ipv4::Packet::new_checked(pkt.packet()).unwrap();
+            assert!(
+                ip.verify_checksum(),
+                "tos {tos:#x}, len {len}, {df_policy:?}"
+            );
+            assert_eq!((ip.dscp() << 2 | ip.ecn(), ip.ttl()), (tos, 255));
+            assert_eq!(usize::from(ip.total_len()), pkt.packet().len());
+        }
+    }
+}
+
 #[test]
 fn transport_mode_keeps_ip_options() {
     let alg = Algorithm::AesCbc256HmacSha256;

@@ -136,12 +136,12 @@ enum Decision {
         id: SessionId,
         dir: Dir,
     },
-    /// TTL down, sealed with outbound SA `spi`, then sent out of `port` to `mac` (the outer
-    /// route's next hop).
+    /// TTL down, sealed with the SA of outbound IPsec rule `rule`, then sent out of `port` to
+    /// `mac` (the outer route's next hop).
     Seal {
         port: PortId,
         mac: MacAddr,
-        spi: u32,
+        rule: usize,
     },
 }
 
@@ -185,7 +185,7 @@ pub(super) fn unroutable(a: [u8; 4]) -> bool {
 /// in 64 bits and folded (a one's-complement sum of all ones does not depend on byte order, and
 /// 2^16 ≡ 1 makes 32-bit words sum like pairs of 16-bit ones).
 #[inline(always)]
-fn header_checksum_ok(h: &[u8]) -> bool {
+pub(super) fn header_checksum_ok(h: &[u8]) -> bool {
     let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
     let mut s = w(0) + w(4) + w(8) + w(12) + w(16);
     s = (s & 0xffff_ffff) + (s >> 32);
@@ -327,74 +327,27 @@ impl<Q: Queue> Worker<Q> {
                         if filter_in || fw_ports != 0 || fset.is_active(nh.port, Direction::Out) {
                             continue;
                         }
-                        let Some(plan) = self
-                            .ipsec
-                            .as_deref()
-                            .map(|s| s.fast_plan(&bufs[j].data()[ethernet::HEADER_LEN..]))
+                        let ip = &bufs[j].data()[ethernet::HEADER_LEN..];
+                        let Some((plan, hop)) =
+                            self.ipsec_fast_hop(port, ip, nh, dsts[k], &guard, pmtu, now)
                         else {
                             continue;
                         };
-                        let ip = &bufs[j].data()[ethernet::HEADER_LEN..];
-                        let tl = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-                        let d = match plan {
-                            Plan::Slow => continue,
-                            Plan::DropIn(_) | Plan::DropOut(..) => Decision::Drop,
-                            Plan::Bypass(..) => {
-                                let egress = nh.port;
-                                if tl > usize::from(self.ports[usize::from(egress.0)].mtu)
-                                    || (egress == port && self.cfg.send_redirects)
-                                {
-                                    continue;
-                                }
-                                let nip = nh.neighbour(dsts[k]);
+                        let d = match hop {
+                            None => Decision::Drop,
+                            Some((egress, nip)) => {
                                 let Some(mac) =
                                     cached_mac(&mut self.nh_cache, &neigh, nver, egress, nip, now)
                                 else {
                                     continue;
                                 };
-                                Decision::Fwd { port: egress, mac }
-                            }
-                            Plan::Seal {
-                                spi,
-                                src,
-                                dst,
-                                over,
-                                ..
-                            } => {
-                                // The outer destination's route, as `route_lookup` finds it
-                                // (with a source address and the path MTU), to a unicast
-                                // neighbour already resolved; the sealed datagram must fit.
-                                if dst.is_unspecified()
-                                    || dst.is_broadcast()
-                                    || dst.is_multicast()
-                                    || self.addrs.iter().any(|a| a.cidr.is_directed_broadcast(dst))
-                                {
-                                    continue;
-                                }
-                                let Some(onh) = self.routes.lookup(dst, &guard).copied() else {
-                                    continue;
-                                };
-                                let egress = onh.port;
-                                let has_src = onh.source.is_some()
-                                    || self.addrs.iter().any(|a| {
-                                        (a.cidr.address() == src || a.port == egress)
-                                            && a.state == burst_stack::ipv4::AddrState::Preferred
-                                    });
-                                let link_mtu = self.ports[usize::from(egress.0)].mtu;
-                                let mtu = pmtu.get(dst, now).map_or(link_mtu, |m| m.min(link_mtu));
-                                if !has_src || tl + over > usize::from(mtu) {
-                                    continue;
-                                }
-                                let nip = onh.neighbour(dst);
-                                let Some(mac) =
-                                    cached_mac(&mut self.nh_cache, &neigh, nver, egress, nip, now)
-                                else {
-                                    continue;
-                                };
-                                Decision::Seal {
-                                    port: egress,
-                                    mac,
-                                    spi,
+                                match plan {
+                                    Plan::Seal { rule, .. } => Decision::Seal {
+                                        port: egress,
+                                        mac,
+                                        rule,
+                                    },
+                                    _ => Decision::Fwd { port: egress, mac },
                                 }
                             }
                         };
@@ -490,55 +443,27 @@ impl<Q: Queue> Worker<Q> {
                 Decision::Seal {
                     port: egress,
                     mac,
-                    spi,
+                    rule,
                 } => {
-                    // As the full path seals (`ipsec_transit`): the datagram without link
-                    // padding, TTL down, sealed in the buffer's head- and tailroom.
-                    let hl = ethernet::HEADER_LEN;
-                    let tl = {
-                        let ip = &b.data()[hl..];
-                        usize::from(u16::from_be_bytes([ip[2], ip[3]]))
-                    };
-                    let extra = b.data().len() - hl - tl;
-                    b.trim(extra);
-                    ttl_down(&mut b.data_mut()[hl..hl + 12]);
-                    if self.ipsec_seal(&mut b, hl, spi).is_err() {
+                    if self.ipsec_seal_fast(&mut b, rule).is_err() {
                         dropped += 1;
                         continue;
                     }
                     fast += 1;
-                    let e = usize::from(egress.0);
-                    let smac = self.ports[e].mac;
-                    let d = b.data_mut();
-                    d[..6].copy_from_slice(&mac.0);
-                    d[6..12].copy_from_slice(&smac.0);
-                    if let Err(b) = self.tx[e].push(b) {
-                        self.queue_tx(egress, b);
-                    }
+                    self.send_fast(b, egress, mac);
                 }
-                Decision::Fwd { .. } | Decision::Nat { .. } => {
-                    let (egress, mac) = match decisions[j] {
-                        Decision::Nat { port, mac, id, dir } => {
-                            if let Some(fw) = self.fw.as_ref() {
-                                fw.fast_rewrite(&mut b.data_mut()[ethernet::HEADER_LEN..], id, dir);
-                            }
-                            (port, mac)
-                        }
-                        Decision::Fwd { port, mac } => (port, mac),
-                        _ => unreachable!("matched above"),
-                    };
+                Decision::Fwd { port, mac } => {
                     fast += 1;
-                    let e = usize::from(egress.0);
-                    let smac = self.ports[e].mac;
-                    let d = b.data_mut();
-                    d[..6].copy_from_slice(&mac.0);
-                    d[6..12].copy_from_slice(&smac.0);
-                    ttl_down(&mut d[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 12]);
-                    // Straight onto the egress batch (no trace step: tracing bursts never
-                    // come here); a full batch goes out first.
-                    if let Err(b) = self.tx[e].push(b) {
-                        self.queue_tx(egress, b);
+                    ttl_down(&mut b.data_mut()[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 12]);
+                    self.send_fast(b, port, mac);
+                }
+                Decision::Nat { port, mac, id, dir } => {
+                    if let Some(fw) = self.fw.as_ref() {
+                        fw.fast_rewrite(&mut b.data_mut()[ethernet::HEADER_LEN..], id, dir);
                     }
+                    fast += 1;
+                    ttl_down(&mut b.data_mut()[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 12]);
+                    self.send_fast(b, port, mac);
                 }
             }
         }
@@ -564,6 +489,21 @@ impl<Q: Queue> Worker<Q> {
                 b
             };
             self.input(port, b, now);
+        }
+    }
+
+    /// The fast path's last step: the link addresses rewritten (the next hop's MAC, ours) and
+    /// the frame onto the egress port's tx batch (no trace step: tracing bursts never come
+    /// here); a full batch goes out first.
+    #[inline(always)]
+    pub(super) fn send_fast(&mut self, mut b: Q::Buf, egress: PortId, mac: MacAddr) {
+        let e = usize::from(egress.0);
+        let smac = self.ports[e].mac;
+        let d = b.data_mut();
+        d[..6].copy_from_slice(&mac.0);
+        d[6..12].copy_from_slice(&smac.0);
+        if let Err(b) = self.tx[e].push(b) {
+            self.queue_tx(egress, b);
         }
     }
 
@@ -829,64 +769,4 @@ impl<Q: Queue> Worker<Q> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use burst_wire::checksum;
-
-    #[test]
-    fn header_checksum_matches_the_reference_sum() {
-        let mut rng = burst_port::clock::SplitMix64::new(7);
-        for i in 0..20_000 {
-            let mut h = [0u8; 20];
-            for b in h.iter_mut() {
-                *b = rng.next_u64() as u8;
-            }
-            if i % 2 == 0 {
-                // Half of them valid.
-                h[10] = 0;
-                h[11] = 0;
-                let c = !checksum::sum(&h);
-                h[10..12].copy_from_slice(&c.to_be_bytes());
-            }
-            assert_eq!(header_checksum_ok(&h), checksum::sum(&h) == 0xffff, "{h:?}");
-        }
-    }
-
-    #[test]
-    fn ttl_down_keeps_the_header_checksum_valid() {
-        let mut rng = burst_port::clock::SplitMix64::new(9);
-        for _ in 0..20_000 {
-            let mut h = [0u8; 20];
-            for b in h.iter_mut() {
-                *b = rng.next_u64() as u8;
-            }
-            h[0] = 0x45;
-            h[8] = h[8].max(2);
-            h[10] = 0;
-            h[11] = 0;
-            let c = !checksum::sum(&h);
-            h[10..12].copy_from_slice(&c.to_be_bytes());
-            let ttl = h[8];
-            ttl_down(&mut h);
-            assert_eq!(h[8], ttl - 1);
-            assert!(header_checksum_ok(&h), "{h:?}");
-        }
-    }
-
-    #[test]
-    fn unroutable_addresses() {
-        for a in [
-            [0, 1, 2, 3],
-            [127, 0, 0, 1],
-            [169, 254, 1, 1],
-            [224, 0, 0, 1],
-            [240, 0, 0, 1],
-            [255, 255, 255, 255],
-        ] {
-            assert!(unroutable(a), "{a:?}");
-        }
-        for a in [[198, 18, 0, 1], [198, 19, 255, 254], [169, 253, 0, 1]] {
-            assert!(!unroutable(a), "{a:?}");
-        }
-    }
-}
+mod tests;

@@ -9,14 +9,19 @@
 use std::net::Ipv4Addr;
 
 use burst_ipsec::spd::{Arrival, InboundVerdict, Spd};
-use burst_ipsec::{Action, Flow, IpsecProtocol, Mode};
-use burst_port::{Nanos, PacketBuf, Queue};
+use burst_ipsec::{Action, Flow};
+use burst_port::{ChecksumStatus, Nanos, PacketBuf, Queue};
 use burst_stack::ipv4::{self as sipv4, Destination};
 use burst_stack::PortId;
 use burst_wire::ethernet;
 
+use burst_stack::pmtu::PmtuSnapshot;
+use burst_stack::route::NextHop;
+use crossbeam_epoch::Guard;
+
+use super::path::seal_buf;
 use super::Ipsec;
-use crate::worker::forward::{cached_mac, ttl_down, unroutable};
+use crate::worker::forward::{cached_mac, header_checksum_ok, ttl_down, unroutable};
 use crate::worker::Worker;
 
 /// An SPD rule found and not yet counted (its index and action), or none.
@@ -34,11 +39,12 @@ pub(in crate::worker) enum Plan {
     DropOut(Found, Found),
     /// Admitted, and forwarded in the clear.
     Bypass(Found, Found),
-    /// Admitted, and sealed with tunnel-mode outbound SA `spi` (the outer header from `src`
-    /// to `dst`, `over` bytes more at most) before it leaves by the outer route.
+    /// Admitted, and sealed with the tunnel-mode ESP SA of outbound rule `rule` (the outer
+    /// header from `src` to `dst`, `over` bytes more at most) before it leaves by the outer
+    /// route.
     Seal {
         found: (Found, Found),
-        spi: u32,
+        rule: usize,
         src: Ipv4Addr,
         dst: Ipv4Addr,
         over: usize,
@@ -58,19 +64,17 @@ impl Ipsec {
         let fout = self.tables.spd_out.find(&flow);
         match fout {
             Some((_, Action::Bypass)) => Plan::Bypass(fin, fout),
-            Some((_, Action::Protect(spi))) => {
-                let Some(sa) = self.tables.sad.outbound(spi) else {
-                    return Plan::Slow;
-                };
-                match (sa.mode(), sa.protocol()) {
-                    (Mode::Tunnel(t), IpsecProtocol::Esp) => Plan::Seal {
+            // The rule's SA as it was when the tables were built (`SealShape`): no SA lookup.
+            Some((rule, Action::Protect(_))) => {
+                match self.seal.get(rule).and_then(Option::as_ref) {
+                    Some(sh) => Plan::Seal {
                         found: (fin, fout),
-                        spi,
-                        src: t.src,
-                        dst: t.dst,
-                        over: sa.headroom() + sa.max_tailroom(),
+                        rule,
+                        src: sh.src,
+                        dst: sh.dst,
+                        over: sh.head + sh.tail,
                     },
-                    _ => Plan::Slow,
+                    None => Plan::Slow,
                 }
             }
             Some((_, Action::Discard)) | None => Plan::DropOut(fin, fout),
@@ -113,8 +117,101 @@ impl Ipsec {
 }
 
 impl<Q: Queue> Worker<Q> {
+    /// The IPsec branch of the router's fast path (`rx_router`) for the plain transit datagram
+    /// `ip` that arrived on `port`, routed to `nh` (its destination `dst`): the plan, and the
+    /// port and neighbour it leaves by (`None`: dropped by policy) — by its own route when
+    /// forwarded in the clear, by the outer destination's route when sealed, as
+    /// `route_lookup` finds it (with a source address and the path MTU), to a unicast
+    /// neighbour; the datagram must fit, sealed or not. `None` leaves it to the full path.
+    /// Nothing is counted: the caller commits the plan once the neighbour's MAC is known.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(in crate::worker) fn ipsec_fast_hop(
+        &self,
+        port: PortId,
+        ip: &[u8],
+        nh: &NextHop,
+        dst: Ipv4Addr,
+        guard: &Guard,
+        pmtu: &PmtuSnapshot,
+        now: Nanos,
+    ) -> Option<(Plan, Option<(PortId, Ipv4Addr)>)> {
+        let plan = self.ipsec.as_deref()?.fast_plan(ip);
+        let tl = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let hop = match plan {
+            Plan::Slow => return None,
+            Plan::DropIn(_) | Plan::DropOut(..) => None,
+            Plan::Bypass(..) => {
+                let egress = nh.port;
+                if tl > usize::from(self.ports[usize::from(egress.0)].mtu)
+                    || (egress == port && self.cfg.send_redirects)
+                {
+                    return None;
+                }
+                Some((egress, nh.neighbour(dst)))
+            }
+            Plan::Seal { src, dst, over, .. } => {
+                if dst.is_unspecified()
+                    || dst.is_broadcast()
+                    || dst.is_multicast()
+                    || self.addrs.iter().any(|a| a.cidr.is_directed_broadcast(dst))
+                {
+                    return None;
+                }
+                let onh = self.routes.lookup(dst, guard)?;
+                let egress = onh.port;
+                let has_src = onh.source.is_some()
+                    || self.addrs.iter().any(|a| {
+                        (a.cidr.address() == src || a.port == egress)
+                            && a.state == sipv4::AddrState::Preferred
+                    });
+                let link_mtu = self.ports[usize::from(egress.0)].mtu;
+                let mtu = pmtu.get(dst, now).map_or(link_mtu, |m| m.min(link_mtu));
+                if !has_src || tl + over > usize::from(mtu) {
+                    return None;
+                }
+                Some((egress, onh.neighbour(dst)))
+            }
+        };
+        Some((plan, hop))
+    }
+
+    /// Seals a transit frame the fast path decided to seal with the SA of outbound rule
+    /// `rule` (`Plan::Seal`), as the full path seals (`ipsec_transit`): the datagram without
+    /// link padding, TTL down, sealed in the buffer's head- and tailroom, with one SA lookup.
+    /// The error names the drop, counted.
+    pub(in crate::worker) fn ipsec_seal_fast(
+        &mut self,
+        b: &mut Q::Buf,
+        rule: usize,
+    ) -> Result<(), &'static str> {
+        let hl = ethernet::HEADER_LEN;
+        let tl = {
+            let ip = &b.data()[hl..];
+            usize::from(u16::from_be_bytes([ip[2], ip[3]]))
+        };
+        let extra = b.data().len() - hl - tl;
+        b.trim(extra);
+        ttl_down(&mut b.data_mut()[hl..hl + 12]);
+        let s = self.ipsec.as_deref_mut().ok_or("ipsec.drop_out_block")?;
+        let Ipsec {
+            tables,
+            seal,
+            stats,
+            ..
+        } = s;
+        // Decided in this burst: the SA and the rules are those of the plan.
+        let sh = seal.get(rule).and_then(Option::as_ref);
+        let Some((sh, sa)) = sh.and_then(|sh| Some((sh, tables.sad.outbound_mut(sh.spi)?))) else {
+            stats.drop_out_block += 1;
+            return Err("ipsec.drop_out_block");
+        };
+        seal_buf(sa, sh.seq.as_deref(), stats, b, hl)
+    }
+
     /// The inner datagram of a tunnel, just decrypted and admitted by the inbound policies
-    /// (`ipsec_esp_in`; at `hl` in `buf`, its link header in front), forwarded in the clear
+    /// (`ipsec_esp_in`; at `hl` in `buf`, its link header in front; `flow` its selectors, as
+    /// the inbound check parsed them), forwarded in the clear
     /// the way the router's fast path forwards: IPv4 checks, route, the outbound policies
     /// (bypass), the next hop's MAC from the per-worker cache, TTL down. What it does not
     /// finish comes back untouched and uncounted, for IPv4 input (`Err`).
@@ -123,6 +220,7 @@ impl<Q: Queue> Worker<Q> {
         port: PortId,
         mut buf: Q::Buf,
         hl: usize,
+        flow: Flow,
         now: Nanos,
     ) -> Result<(), Q::Buf> {
         let p = usize::from(port.0);
@@ -136,7 +234,9 @@ impl<Q: Queue> Worker<Q> {
         {
             return Err(buf);
         }
-        let rx = buf.rx_meta();
+        let Some(rx) = fast_header_checksum(&buf, hl) else {
+            return Err(buf);
+        };
         let (dst, tl) = {
             let Ok(ip) = sipv4::check(&buf.data()[hl..], &rx, &self.cfg.ipv4) else {
                 return Err(buf);
@@ -169,9 +269,6 @@ impl<Q: Queue> Worker<Q> {
         let Some(s) = self.ipsec.as_deref_mut() else {
             return Err(buf);
         };
-        let Some(flow) = Flow::from_ipv4(&buf.data()[hl..]) else {
-            return Err(buf);
-        };
         let fout = s.tables.spd_out.find(&flow);
         if !matches!(fout, Some((_, Action::Bypass))) {
             return Err(buf);
@@ -198,14 +295,8 @@ impl<Q: Queue> Worker<Q> {
         self.fwd.fast_path += 1;
         let extra = buf.data().len() - hl - tl;
         buf.trim(extra);
-        let smac = self.ports[e].mac;
-        let d = buf.data_mut();
-        d[..6].copy_from_slice(&mac.0);
-        d[6..12].copy_from_slice(&smac.0);
-        ttl_down(&mut d[hl..hl + 12]);
-        if let Err(b) = self.tx[e].push(buf) {
-            self.queue_tx(egress, b);
-        }
+        ttl_down(&mut buf.data_mut()[hl..hl + 12]);
+        self.send_fast(buf, egress, mac);
         Ok(())
     }
 }
@@ -235,7 +326,9 @@ impl<Q: Queue> Worker<Q> {
         {
             return Err(buf);
         }
-        let rx = buf.rx_meta();
+        let Some(rx) = fast_header_checksum(&buf, hl) else {
+            return Err(buf);
+        };
         let Ok(ip) = sipv4::check(&d[hl..], &rx, &self.cfg.ipv4) else {
             return Err(buf);
         };
@@ -252,4 +345,21 @@ impl<Q: Queue> Worker<Q> {
         self.ipsec_esp_in(port, buf, hl, now);
         Ok(())
     }
+}
+
+/// The receive metadata of the frame in `b` (its IPv4 header at `hl`) for `sipv4::check`, the
+/// header checksum already verified when the port left it unknown and the header has no
+/// options: the router's five-word sum (`forward.rs`) instead of the generic one. `None`: a
+/// wrong checksum, for the full path to count.
+#[inline(always)]
+fn fast_header_checksum<B: PacketBuf>(b: &B, hl: usize) -> Option<burst_port::RxMeta> {
+    let mut rx = b.rx_meta();
+    let h = b.data().get(hl..hl + burst_wire::ipv4::HEADER_LEN)?;
+    if rx.ip_checksum == ChecksumStatus::Unknown && h[0] == 0x45 {
+        if !header_checksum_ok(h) {
+            return None;
+        }
+        rx.ip_checksum = ChecksumStatus::Good;
+    }
+    Some(rx)
 }

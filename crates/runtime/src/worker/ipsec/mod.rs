@@ -316,6 +316,60 @@ fn overheads(tables: &burst_ipsec::config::IpsecTables) -> Vec<(Cidr, u16)> {
         .collect()
 }
 
+/// What the router's fast path needs of the tunnel-mode ESP SA an outbound `secure` rule
+/// names, taken from the SAD when the tables are built (and again when the SAs change), so
+/// a sealed datagram costs one SA lookup, the seal's, not three.
+#[derive(Debug, Clone)]
+pub(in crate::worker) struct SealShape {
+    /// The SA's SPI.
+    spi: u32,
+    /// The outer header's source.
+    src: std::net::Ipv4Addr,
+    /// The outer header's destination.
+    dst: std::net::Ipv4Addr,
+    /// Bytes the SA puts in front of the datagram.
+    head: usize,
+    /// Bytes it appends at most.
+    tail: usize,
+    /// The node's sequence counter of the SA (none: the SA was added without one).
+    seq: Option<Arc<AtomicU64>>,
+}
+
+/// The [`SealShape`] of each outbound rule, in rule order: `None` for a rule that does not
+/// protect, or whose SA is missing or not a tunnel-mode ESP SA (the full path's work).
+fn seal_shapes(
+    tables: &burst_ipsec::config::IpsecTables,
+    seq_out: &SeqCounters,
+) -> Vec<Option<SealShape>> {
+    tables
+        .spd_out
+        .rules()
+        .iter()
+        .map(|r| {
+            let Action::Protect(spi) = r.action else {
+                return None;
+            };
+            let sa = tables.sad.outbound(spi)?;
+            match (sa.mode(), sa.protocol()) {
+                (burst_ipsec::Mode::Tunnel(t), burst_ipsec::IpsecProtocol::Esp) => {
+                    Some(SealShape {
+                        spi,
+                        src: t.src,
+                        dst: t.dst,
+                        head: sa.headroom(),
+                        tail: sa.max_tailroom(),
+                        seq: seq_out
+                            .iter()
+                            .find(|(x, _)| *x == spi)
+                            .map(|(_, c)| c.clone()),
+                    })
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// One worker's IPsec state.
 #[derive(Debug)]
 pub(super) struct Ipsec {
@@ -331,6 +385,8 @@ pub(super) struct Ipsec {
     /// Destination prefixes of outbound `secure` rules with their SA's largest overhead: what
     /// the MTU of a route there loses.
     overhead: Vec<(Cidr, u16)>,
+    /// The fast path's view of each outbound rule's SA.
+    seal: Vec<Option<SealShape>>,
     stats: IpsecStats,
     workers: usize,
     id: usize,
@@ -343,6 +399,7 @@ impl Ipsec {
     pub(super) fn new(s: &IpsecSetup, id: usize, workers: usize) -> Ipsec {
         let tables = s.config.build().expect("checked when the file was read");
         let overhead = overheads(&tables);
+        let seal = seal_shapes(&tables, &s.seq_out);
         let slot = Arc::new(IpsecSlot::new(
             s.config.sa.len() + SLOT_SPARE,
             tables.spd_in.rules().len(),
@@ -357,6 +414,7 @@ impl Ipsec {
             generation: s.generation.clone(),
             retired: EspStats::default(),
             overhead,
+            seal,
             stats: IpsecStats::default(),
             workers,
             id,
@@ -410,6 +468,7 @@ impl Ipsec {
         sad.stats = old.stats.clone();
         self.tables.sad = sad;
         self.overhead = overheads(&self.tables);
+        self.seal = seal_shapes(&self.tables, &seq_out);
         self.seq_out = seq_out;
         self.config = config;
         self.version = version;

@@ -1,10 +1,10 @@
 //! The worker's IPsec packet path: policy hooks, ESP/AH input, sealing and transit output.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use burst_ipsec::spd::{Arrival, InboundVerdict};
-use burst_ipsec::{Action, Flow, Mode, PacketBuf as EspBuf};
+use burst_ipsec::{Action, Flow, Mode, PacketBuf as EspBuf, Sa};
 use burst_port::{Nanos, PacketBuf, Queue};
 use burst_stack::frag;
 use burst_stack::PortId;
@@ -149,7 +149,8 @@ impl<Q: Queue> Worker<Q> {
                 return;
             }
         };
-        let verdict = match Flow::from_ipv4(&buf.data()[start..end]) {
+        let flow = Flow::from_ipv4(&buf.data()[start..end]);
+        let verdict = match flow {
             Some(flow) => s
                 .tables
                 .spd_in
@@ -188,13 +189,12 @@ impl<Q: Queue> Worker<Q> {
         self.hook(Hook::Ipsec, HookVerdict::Decrypted(dec.spi, proto));
         // A tunnel's inner datagram in transit: forwarded straight away when it can be
         // (`fast.rs`), else through IPv4 input again.
-        let buf = if dec.tunnel {
-            match self.ipsec_inner_fast(port, buf, hl, now) {
+        let buf = match flow.filter(|_| dec.tunnel) {
+            Some(flow) => match self.ipsec_inner_fast(port, buf, hl, flow, now) {
                 Ok(()) => return,
                 Err(b) => b,
-            }
-        } else {
-            buf
+            },
+            None => buf,
         };
         self.ipsec_rx = Some(dec.spi);
         self.ipv4_input_from(port, buf, hl, now, true);
@@ -210,42 +210,16 @@ impl<Q: Queue> Worker<Q> {
         hl: usize,
         spi: u32,
     ) -> Result<(), &'static str> {
-        let (head, tail) = self.ipsec_room(spi);
-        if b.nb_segs() != 1 || b.headroom() < head || b.tailroom() < tail {
-            // Counted as the engine counts a buffer without room.
-            let sa = self
-                .ipsec
-                .as_mut()
-                .and_then(|s| s.tables.sad.outbound_mut(spi));
-            if let Some(sa) = sa {
-                sa.stats.count(burst_ipsec::DropReason::NoRoom);
+        let s = self.ipsec.as_deref_mut().ok_or("ipsec.drop_out_block")?;
+        let Some(sa) = s.tables.sad.outbound_mut(spi) else {
+            if b.nb_segs() != 1 {
+                return Err(burst_ipsec::DropReason::NoRoom.name());
             }
-            return Err(burst_ipsec::DropReason::NoRoom.name());
-        }
-        let len = b.data().len() - hl;
-        b.prepend(head);
-        b.append(tail);
-        match self.ipsec_seal_in(b.data_mut(), hl, head + hl, head + hl + len, spi) {
-            Ok((frame, end)) => {
-                b.adj(frame);
-                let extra = b.data().len() - (end - frame);
-                b.trim(extra);
-                Ok(())
-            }
-            Err(e) => {
-                b.adj(head);
-                b.trim(tail);
-                Err(e)
-            }
-        }
-    }
-
-    /// The headroom and tailroom outbound SA `spi` needs.
-    pub(in crate::worker) fn ipsec_room(&self, spi: u32) -> (usize, usize) {
-        self.ipsec
-            .as_ref()
-            .and_then(|s| s.tables.sad.outbound(spi))
-            .map_or((0, 0), |sa| (sa.headroom(), sa.max_tailroom()))
+            s.stats.drop_out_block += 1;
+            return Err("ipsec.drop_out_block");
+        };
+        let seq = s.seq_out.iter().find(|(x, _)| *x == spi).map(|(_, c)| &**c);
+        seal_buf(sa, seq, &mut s.stats, b, hl)
     }
 
     /// Seals the datagram at `start..end` of `d` (its link header of `hl` bytes right before
@@ -260,31 +234,13 @@ impl<Q: Queue> Worker<Q> {
         end: usize,
         spi: u32,
     ) -> Result<(usize, usize), &'static str> {
-        let s = self.ipsec.as_mut().ok_or("ipsec.drop_out_block")?;
+        let s = self.ipsec.as_deref_mut().ok_or("ipsec.drop_out_block")?;
         let Some(sa) = s.tables.sad.outbound_mut(spi) else {
             s.stats.drop_out_block += 1;
             return Err("ipsec.drop_out_block");
         };
-        if start < hl + sa.headroom() || d.len() < end + sa.max_tailroom() {
-            sa.stats.count(burst_ipsec::DropReason::NoRoom);
-            return Err(burst_ipsec::DropReason::NoRoom.name());
-        }
-        // The node's one counter for this SA: no sequence number twice, from any worker.
-        if let Some((_, c)) = s.seq_out.iter().find(|(x, _)| *x == spi) {
-            sa.set_last_seq_out(c.fetch_add(1, Ordering::Relaxed));
-        }
-        // The link header first, to where it will precede the sealed datagram: the headers
-        // ESP writes in front of the datagram cover its old place.
-        let frame = start - sa.headroom() - hl;
-        d.copy_within(start - hl..start, frame);
-        let r = {
-            let mut pb = EspBuf::new(&mut *d, start, end);
-            sa.protect(&mut pb).map(|_| (pb.start(), pb.end()))
-        };
-        let (s0, e0) = r.map_err(|reason| reason.name())?;
-        debug_assert_eq!(s0, frame + hl);
-        s.stats.out_secured += 1;
-        Ok((frame, e0))
+        let seq = s.seq_out.iter().find(|(x, _)| *x == spi).map(|(_, c)| &**c);
+        seal_in(sa, seq, &mut s.stats, d, hl, start, end)
     }
 
     /// The overhead of outbound SA `spi` on a datagram (0 if unknown), and whether it tunnels
@@ -523,4 +479,72 @@ impl<Q: Queue> Worker<Q> {
         }
         self.step(Step::Drop(counter));
     }
+}
+
+/// Seals the frame in `b` (link header of `hl` bytes, then the IPv4 datagram) with `sa`, in
+/// place, in the buffer's head- and tailroom; the error names the drop counter (the frame is
+/// then unchanged). The full path's and the fast path's seal, once they have the SA.
+pub(super) fn seal_buf<B: PacketBuf>(
+    sa: &mut Sa,
+    seq: Option<&AtomicU64>,
+    stats: &mut IpsecStats,
+    b: &mut B,
+    hl: usize,
+) -> Result<(), &'static str> {
+    let (head, tail) = (sa.headroom(), sa.max_tailroom());
+    if b.nb_segs() != 1 || b.headroom() < head || b.tailroom() < tail {
+        // Counted as the engine counts a buffer without room.
+        sa.stats.count(burst_ipsec::DropReason::NoRoom);
+        return Err(burst_ipsec::DropReason::NoRoom.name());
+    }
+    let len = b.data().len() - hl;
+    b.prepend(head);
+    b.append(tail);
+    match seal_in(sa, seq, stats, b.data_mut(), hl, head + hl, head + hl + len) {
+        Ok((frame, end)) => {
+            b.adj(frame);
+            let extra = b.data().len() - (end - frame);
+            b.trim(extra);
+            Ok(())
+        }
+        Err(e) => {
+            b.adj(head);
+            b.trim(tail);
+            Err(e)
+        }
+    }
+}
+
+/// Seals the datagram at `start..end` of `d` (its link header of `hl` bytes right before it)
+/// with `sa`, its sequence number taken from the node's counter `seq`; on success the sealed
+/// datagram is at the returned range, its link header moved along in front of it.
+fn seal_in(
+    sa: &mut Sa,
+    seq: Option<&AtomicU64>,
+    stats: &mut IpsecStats,
+    d: &mut [u8],
+    hl: usize,
+    start: usize,
+    end: usize,
+) -> Result<(usize, usize), &'static str> {
+    if start < hl + sa.headroom() || d.len() < end + sa.max_tailroom() {
+        sa.stats.count(burst_ipsec::DropReason::NoRoom);
+        return Err(burst_ipsec::DropReason::NoRoom.name());
+    }
+    // The node's one counter for this SA: no sequence number twice, from any worker.
+    if let Some(c) = seq {
+        sa.set_last_seq_out(c.fetch_add(1, Ordering::Relaxed));
+    }
+    // The link header first, to where it will precede the sealed datagram: the headers ESP
+    // writes in front of the datagram cover its old place.
+    let frame = start - sa.headroom() - hl;
+    d.copy_within(start - hl..start, frame);
+    let r = {
+        let mut pb = EspBuf::new(&mut *d, start, end);
+        sa.protect(&mut pb).map(|_| (pb.start(), pb.end()))
+    };
+    let (s0, e0) = r.map_err(|reason| reason.name())?;
+    debug_assert_eq!(s0, frame + hl);
+    stats.out_secured += 1;
+    Ok((frame, e0))
 }
