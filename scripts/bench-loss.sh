@@ -14,8 +14,8 @@
 # at each loss rate in LOSSES (percent each way, default "0 1 3 5 10": nftables `numgen random`
 # in the peer's forward hook, both directions), without delay and, with DELAY=1, also with
 # 2 ms + 0..3 ms jitter each way (the NFQUEUE delay line from smoke-tcp.sh; reorders; being
-# Python it caps the rate, the same cap for both stacks). A transfer that does not finish within
-# TIMEOUT (default 120 s) counts as 0.
+# Python it caps the rate, the same cap for both stacks; DELAY=only runs just those cells). A
+# transfer that does not finish within TIMEOUT (default 120 s) counts as 0.
 #
 # LINUX_CC (default cubic, burst's default algorithm): the congestion control of the Linux ends,
 # set on their sockets (TCP_CONGESTION); the host's default may be another (e.g. bbr, which does
@@ -268,7 +268,7 @@ one() { # mode host port -> Mbit/s or 0
   echo "${r:-0}"
 }
 summary=()
-delays="0"; [ "${DELAY:-0}" = 1 ] && delays="0 1"
+delays="0"; [ "${DELAY:-0}" = 1 ] && delays="0 1"; [ "${DELAY:-0}" = only ] && delays="1"
 echo "bench-loss: $BYTES bytes per transfer, $RUNS runs per cell, losses: $LOSSES %, burst: $CORES workers${cpus:+ ($cpus)}, RPS=$RPS, [tcp] ${BURST_TCP:-defaults}, Linux: ${LINUX_CC:-host default $(sysctl -n net.ipv4.tcp_congestion_control)}"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 for d in $delays; do

@@ -10,6 +10,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use burst_port::Nanos;
+use burst_runtime::config::parse_bytes;
 use burst_runtime::config::shared::{duration, invalid, Invalid, Text};
 use serde::{Deserialize, Deserializer};
 
@@ -486,24 +487,6 @@ impl<'de> Deserialize<'de> for Bytes {
             }),
         }
     }
-}
-
-/// Bytes from `"64KiB"`, `"1MiB"`, `"10kB"`, `"1000"` or `"1000B"`.
-pub fn parse_bytes(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let n: u64 = s[..end].parse().ok()?;
-    let scale: u64 = match s[end..].trim() {
-        "" | "B" => 1,
-        "kB" | "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(scale)
 }
 
 // ---- Validation ------------------------------------------------------------------------------

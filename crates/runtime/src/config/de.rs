@@ -230,6 +230,57 @@ where
     T::try_from(v).map_err(|_| de::Error::custom(format!("must be {LO}..={HI}, got {v}")))
 }
 
+/// A byte count in `LO..=HI`: an integer, or a string with a unit (`"64KiB"`, `"1MiB"`,
+/// `"10kB"`), as `burst gen`'s sizes are written.
+pub fn byte_range<'de, D, T, const LO: u64, const HI: u64>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    #[derive(Deserialize)]
+    #[serde(
+        untagged,
+        expecting = "a byte count (65536) or a size with a unit (\"64KiB\", \"1MiB\", \"10kB\")"
+    )]
+    enum U {
+        Num(u64),
+        Text(String),
+    }
+    let v = match U::deserialize(d)? {
+        U::Num(n) => n,
+        U::Text(s) => parse_bytes(&s).ok_or_else(|| {
+            de::Error::custom(format!(
+                "{s:?}: not a size (e.g. 65536, \"64KiB\", \"1MiB\", \"10kB\")"
+            ))
+        })?,
+    };
+    if !(LO..=HI).contains(&v) {
+        return Err(de::Error::custom(format!(
+            "must be {LO}..={HI} bytes, got {v}"
+        )));
+    }
+    T::try_from(v).map_err(|_| de::Error::custom(format!("must be {LO}..={HI} bytes, got {v}")))
+}
+
+/// Bytes from `"64KiB"`, `"1MiB"`, `"10kB"`, `"1000"` or `"1000B"` (`None` for anything else
+/// or an overflow).
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..end].parse().ok()?;
+    let scale: u64 = match s[end..].trim() {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
+
 /// `true`, `false` or `"auto"` (`None`).
 pub(super) fn auto_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     struct V;

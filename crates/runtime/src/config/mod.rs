@@ -66,7 +66,7 @@ use serde::Deserialize;
 pub use app::AppTunables;
 pub use arp::{ArpTunables, StaticArpEntry};
 pub use burst_ipsec::config::IpsecConfig;
-pub use de::parse_duration;
+pub use de::{parse_bytes, parse_duration};
 pub use eal::EalConfig;
 pub use filter::FilterConfig;
 pub use ipv4::{IcmpTunables, Ipv4Tunables};

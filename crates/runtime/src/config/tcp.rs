@@ -5,7 +5,7 @@
 use burst_port::Nanos;
 use serde::Deserialize;
 
-use super::de::{duration, invalid, port_span, range, Human, Invalid};
+use super::de::{byte_range, duration, invalid, port_span, range, Human, Invalid};
 use super::{Config, ServicesConfig};
 
 /// Whether a TCP option of the RFC 7323 pair is used (the seed's `Tcp1323Opts` bits).
@@ -64,11 +64,11 @@ pub struct TcpTunables {
     pub timestamps: Negotiation,
     /// Selective acknowledgments (seed: `SackOpts`). Default on.
     pub sack: bool,
-    /// Receive buffer (seed: `TcpWindowSize`), bytes. Default 64,240.
-    #[serde(deserialize_with = "range::<_, _, 536, 1073741824>")]
+    /// Receive buffer (seed: `TcpWindowSize`), bytes (or a size: `"4MiB"`). Default 64,240.
+    #[serde(deserialize_with = "byte_range::<_, _, 536, 1073741824>")]
     pub recv_buffer: u32,
-    /// Send buffer, bytes. Default 64 KiB.
-    #[serde(deserialize_with = "range::<_, _, 1, 1073741824>")]
+    /// Send buffer, bytes (or a size: `"4MiB"`). Default 64 KiB.
+    #[serde(deserialize_with = "byte_range::<_, _, 1, 1073741824>")]
     pub send_buffer: u32,
     /// Delayed-ACK timer (seed: `TcpDelAckTicks`, 200 ms); 0 acknowledges every segment.
     #[serde(deserialize_with = "duration")]
@@ -403,6 +403,27 @@ mod tests {
         assert_eq!(e.timestamps, burst_tcp::Negotiate::Offer);
         assert!(!e.sack && !e.nagle && !e.pmtu_discovery && e.pmtu_blackhole_detection);
         assert_eq!((e.recv_buffer, e.send_buffer), (1 << 20, 256 << 10));
+        // Sizes with units, as burst gen writes them.
+        let sized = Config::parse(
+            &format!("{BASE}[tcp]\nrecv_buffer = \"4MiB\"\nsend_buffer = \"100kB\"\n"),
+            ORIGIN,
+        )
+        .unwrap();
+        let e2 = sized.tcp.tcp_config();
+        assert_eq!((e2.recv_buffer, e2.send_buffer), (4 << 20, 100_000));
+        for (v, want) in [
+            ("\"4 parsecs\"", "not a size"),
+            ("\"2GiB\"", "must be 536..=1073741824 bytes, got 2147483648"),
+            ("100", "must be 536..=1073741824 bytes, got 100"),
+        ] {
+            let e = Config::parse(&format!("{BASE}[tcp]\nrecv_buffer = {v}\n"), ORIGIN)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("tcp.recv_buffer") && e.contains(want),
+                "{v}: {e}"
+            );
+        }
         assert_eq!(e.delayed_ack, None);
         assert_eq!(e.initial_rto, Nanos::from_secs(1));
         assert_eq!(e.min_rto, Nanos::from_millis(200));
