@@ -232,7 +232,7 @@ where
 
 /// A byte count in `LO..=HI`: an integer, or a string with a unit (`"64KiB"`, `"1MiB"`,
 /// `"10kB"`), as `burst gen`'s sizes are written.
-pub fn byte_range<'de, D, T, const LO: u64, const HI: u64>(d: D) -> Result<T, D::Error>
+pub(super) fn byte_range<'de, D, T, const LO: u64, const HI: u64>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: TryFrom<u64>,
