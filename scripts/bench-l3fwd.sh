@@ -18,7 +18,9 @@
 #
 # Usage: scripts/bench-l3fwd.sh [ROUNDS] [SECONDS]     (default 5 rounds of 5 s each)
 #   BASELINE=/path/to/an/older/burst adds that binary (same configuration) to every round, for
-#   before/after comparisons of a change in the same run.
+#   before/after comparisons of a change in the same run. BURST=/path/to/burst measures that
+#   binary as "burst" instead of building the worktree's (a build kept aside while the source
+#   moves on).
 #   NAT=1 adds burst with NAT44 (NAPT to the pool address 198.19.1.3 on port b's subnet, not
 #   one of burst's own, so all of 1024-65535 is the pool's) to every round, on traffic of
 #   established TCP connections (ACK segments) translated both ways: port a's frames are the
@@ -97,8 +99,13 @@ if [ ! -x "$l3fwd" ] || [ "$(cat "$src/stamp" 2>/dev/null)" != "$stamp" ]; then
   (cd "$src/l3fwd" && patch -s -p1 --forward < ../../../scripts/l3fwd-vdev.patch && make -s >/dev/null)
   echo "$stamp" > "$src/stamp"
 fi
-cargo build -q --release --features dpdk -p burst
-burst=target/release/burst
+if [ -n "${BURST:-}" ]; then
+  [ -x "$BURST" ] || { echo "BURST=$BURST is not an executable"; exit 1; }
+  burst=$BURST
+else
+  cargo build -q --release --features dpdk -p burst
+  burst=target/release/burst
+fi
 
 # --- inputs: one pcap per port, addressed to the router port's MAC ---
 # net_pcap's own MACs (02:70:63:61:70:<port>, "pcap"): it cannot change them, so burst's

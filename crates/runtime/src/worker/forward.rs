@@ -272,15 +272,18 @@ impl<Q: Queue> Worker<Q> {
                 }
             }
             let mut i = 0;
-            let mut fw_hooks = 0u64;
+            let (mut fw_hooks, mut translated) = (0u64, 0u64);
             while i < n {
                 let end = (i + 8).min(n);
                 let mut dsts = [Ipv4Addr::UNSPECIFIED; 8];
+                // Each frame's total length, from the screen (not read from the frame again).
+                let mut tls = [0u16; 8];
                 let mut ok = [false; 8];
                 if fw_on {
                     for j in i..end {
-                        if let Some(d) = screened[j] {
+                        if let Some((d, tl)) = screened[j] {
                             dsts[j - i] = d;
+                            tls[j - i] = tl;
                             ok[j - i] = true;
                         }
                     }
@@ -289,8 +292,9 @@ impl<Q: Queue> Worker<Q> {
                         burst_port::prefetch(b.data().as_ptr());
                     }
                     for j in i..end {
-                        if let Some(d) = self.screen(&bufs[j], pmac, partial, public_here) {
+                        if let Some((d, tl)) = self.screen(&bufs[j], pmac, partial, public_here) {
                             dsts[j - i] = d;
+                            tls[j - i] = tl;
                             ok[j - i] = true;
                         }
                     }
@@ -373,17 +377,17 @@ impl<Q: Queue> Worker<Q> {
                     {
                         continue;
                     }
-                    let data = bufs[j].data();
-                    let ip = &data[ethernet::HEADER_LEN..];
-                    let tl = u16::from_be_bytes([ip[2], ip[3]]);
+                    let tl = tls[k];
                     if tl > self.ports[usize::from(egress.0)].mtu
                         || (egress == port && self.cfg.send_redirects)
                     {
                         continue;
                     }
+                    // The datagram itself is read again only for the packet filters.
+                    let ip = |j: usize| &bufs[j].data()[ethernet::HEADER_LEN..][..usize::from(tl)];
                     if filter_in {
                         self.rt.hooks[crate::trace::Hook::FilterIn as usize] += 1;
-                        let v = fset.evaluate(port, Direction::In, &ip[..usize::from(tl)], self.id);
+                        let v = fset.evaluate(port, Direction::In, ip(j), self.id);
                         if !v.permit {
                             self.fwd.drop_filter_in += 1;
                             decisions[j] = Decision::Drop;
@@ -392,8 +396,7 @@ impl<Q: Queue> Worker<Q> {
                     }
                     if fset.is_active(egress, Direction::Out) {
                         self.rt.hooks[crate::trace::Hook::FilterOut as usize] += 1;
-                        let v =
-                            fset.evaluate(egress, Direction::Out, &ip[..usize::from(tl)], self.id);
+                        let v = fset.evaluate(egress, Direction::Out, ip(j), self.id);
                         if !v.permit {
                             self.fwd.drop_filter_out += 1;
                             decisions[j] = Decision::Drop;
@@ -414,6 +417,7 @@ impl<Q: Queue> Worker<Q> {
                         match fw.fast_track(f, port, egress, now) {
                             Ok(false) => {}
                             Ok(true) => {
+                                translated += 1;
                                 if let Some((id, dir)) = f.session() {
                                     decisions[j] = Decision::Nat {
                                         port: egress,
@@ -430,6 +434,9 @@ impl<Q: Queue> Worker<Q> {
                 i = end;
             }
             self.rt.hooks[crate::trace::Hook::Firewall as usize] += fw_hooks;
+            if let Some(fw) = self.fw.as_mut().filter(|_| translated > 0) {
+                fw.fast_translated(translated);
+            }
             self.fast_scratch = fast;
         }
         let mut slow: smallvec::SmallVec<[Q::Buf; burst_port::BURST_MAX]> =
@@ -507,10 +514,17 @@ impl<Q: Queue> Worker<Q> {
         }
     }
 
-    /// The fast path's screen: the destination if this frame is a plain transit IPv4 datagram
-    /// (to our MAC, no options, good checksum, TTL > 1, routable addresses, not for us).
+    /// The fast path's screen: the destination and total length if this frame is a plain
+    /// transit IPv4 datagram (to our MAC, no options, good checksum, TTL > 1, routable
+    /// addresses, not for us).
     #[inline(always)]
-    fn screen(&self, b: &Q::Buf, pmac: [u8; 6], partial: bool, local_ok: bool) -> Option<Ipv4Addr> {
+    fn screen(
+        &self,
+        b: &Q::Buf,
+        pmac: [u8; 6],
+        partial: bool,
+        local_ok: bool,
+    ) -> Option<(Ipv4Addr, u16)> {
         let d = b.data();
         if b.nb_segs() != 1 || d.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN {
             return None;
@@ -544,7 +558,7 @@ impl<Q: Queue> Worker<Q> {
         if partial && burst_stack::kernel::looks_partial(&ip[..tl]) {
             return None;
         }
-        Some(dst)
+        Some((dst, tl as u16))
     }
 
     /// The IP forwarding component of the transit path: the RFC 1812 checks a router makes

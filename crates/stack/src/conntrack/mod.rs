@@ -433,7 +433,9 @@ impl Conntrack {
     }
 
     /// [`lookup`](Self::lookup) with the hash already computed by [`hash_of`](Self::hash_of).
-    #[inline]
+    /// Always inlined: the fast path calls it once per frame, and a call spills and restores
+    /// six registers around a probe of one or two slots.
+    #[inline(always)]
     pub fn lookup_hashed(&self, t: &Tuple, h: u32) -> Option<(SessionId, Dir)> {
         let mut i = h as usize & self.mask;
         loop {
@@ -512,8 +514,9 @@ impl Conntrack {
     }
 
     /// A packet of session `id` going `dir` (TCP: with control bits `tcp_flags`): the state
-    /// machine, the timer, the session's place in its list.
-    #[inline]
+    /// machine, the timer, the session's place in its list (always inlined, as
+    /// [`lookup_hashed`](Self::lookup_hashed); its uncommon part is a call).
+    #[inline(always)]
     pub fn track(&mut self, id: SessionId, dir: Dir, tcp_flags: u8, now: Nanos) -> Tracked {
         let i = id.0 as usize;
         let s = &mut self.sessions[i];

@@ -115,7 +115,7 @@ impl<B> Fw<B> {
     }
 
     /// The firewall-hook's verdict for admitted frame `f` from `port` to `egress`: the state
-    /// machine and timer, then `Ok(true)` to translate, `Ok(false)` to pass untranslated,
+    /// machine and timer, then `Ok(true)` to translate (counted by the caller), `Ok(false)` to pass untranslated,
     /// `Err(())` dropped (`fw.drop_invalid`, counted).
     #[inline]
     pub(in crate::worker) fn fast_track(
@@ -135,13 +135,16 @@ impl<B> Fw<B> {
             self.stats.drop_invalid += 1;
             return Err(());
         }
-        if !self.is_nat(id) {
-            return Ok(false);
+        // `nat.translated` is counted by the caller, once per burst (`fast_translated`).
+        Ok(self.is_nat(id))
+    }
+
+    /// Counts `n` frames the fast path translated in one burst (`nat.translated`).
+    #[inline]
+    pub(in crate::worker) fn fast_translated(&mut self, n: u64) {
+        if let Some(nat) = self.nat.as_mut() {
+            nat.stats.translated += n;
         }
-        if let Some(n) = self.nat.as_mut() {
-            n.stats.translated += 1;
-        }
-        Ok(true)
     }
 
     /// Rewrites a datagram `ip` (from its IPv4 header) of session `id` going `dir`, admitted
