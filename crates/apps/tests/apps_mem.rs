@@ -49,6 +49,7 @@ fn node_cfg(ip: &str, workers: usize, tweak: impl FnOnce(&mut NodeConfig)) -> No
         workers,
         tcp: NodeTcp {
             stack,
+            tso_hardware_only: false,
             services: None,
         },
         ..NodeConfig::default()

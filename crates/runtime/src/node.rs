@@ -203,6 +203,10 @@ pub struct NodeTcp {
     /// Stack configuration; its `mtu` is replaced by the smallest port MTU and its `secret`
     /// by fresh randomness when it is all zero.
     pub stack: burst_tcp::StackConfig,
+    /// Send super-segments (`stack.tso_max_segs`) only if every port does TCP segmentation in
+    /// hardware (`[tcp] tso = "auto"`): the software fallback copies each byte once more than
+    /// plain segments, which costs more than the per-segment work it saves (docs/tcp.md).
+    pub tso_hardware_only: bool,
     /// TCP services, `None` for none.
     pub services: Option<burst_tcp::stack::services::ServiceConfig>,
 }
@@ -424,6 +428,9 @@ where
         let infos: Vec<burst_port::PortInfo> = ports.iter().map(|p| p.info().clone()).collect();
         let mut tcp_stack = cfg.tcp.stack.clone();
         tcp_stack.mtu = ctxs.iter().map(|c| c.mtu).min().unwrap_or(1500);
+        if cfg.tcp.tso_hardware_only && !infos.iter().all(|i| i.caps.tx_tso) {
+            tcp_stack.tso_max_segs = 1;
+        }
         let (ipsec, sad_publisher) = match cfg.ipsec.as_ref() {
             Some(c) => {
                 tracing::info!(

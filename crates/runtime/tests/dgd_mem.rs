@@ -77,6 +77,7 @@ fn node(
         filters: vec![],
         tcp: NodeTcp {
             stack,
+            tso_hardware_only: false,
             services: None,
         },
         ..NodeConfig::default()

@@ -149,14 +149,14 @@ fn recv_buffer_is_the_window_we_advertise() {
 
 #[test]
 fn send_buffer_bounds_what_send_accepts() {
-    for (buf, want) in [(None, 64 * 1024), (Some(10_000), 10_000)] {
+    for (buf, want) in [(None, 256 * 1024), (Some(10_000), 10_000)] {
         let cfg = with(|c| {
             if let Some(b) = buf {
                 c.send_buffer = b;
             }
         });
         let mut h = established(&cfg);
-        assert_eq!(h.c.send(&[7; 100_000]), want, "send_buffer {buf:?}");
+        assert_eq!(h.c.send(&[7; 300_000]), want, "send_buffer {buf:?}");
         assert_eq!(h.c.send(&[7; 10]), 0, "full");
     }
 }

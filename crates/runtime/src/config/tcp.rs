@@ -5,7 +5,7 @@
 use burst_port::Nanos;
 use serde::Deserialize;
 
-use super::de::{byte_range, duration, invalid, port_span, range, Human, Invalid};
+use super::de::{auto_bool, byte_range, duration, invalid, port_span, range, Human, Invalid};
 use super::{Config, ServicesConfig};
 
 /// Whether a TCP option of the RFC 7323 pair is used (the seed's `Tcp1323Opts` bits).
@@ -67,7 +67,7 @@ pub struct TcpTunables {
     /// Receive buffer (seed: `TcpWindowSize`), bytes (or a size: `"4MiB"`). Default 64,240.
     #[serde(deserialize_with = "byte_range::<_, _, 536, 1073741824>")]
     pub recv_buffer: u32,
-    /// Send buffer, bytes (or a size: `"4MiB"`). Default 64 KiB.
+    /// Send buffer, bytes (or a size: `"4MiB"`; bounds the bytes in flight). Default 256 KiB.
     #[serde(deserialize_with = "byte_range::<_, _, 1, 1073741824>")]
     pub send_buffer: u32,
     /// Delayed-ACK timer (seed: `TcpDelAckTicks`, 200 ms); 0 acknowledges every segment.
@@ -141,9 +141,11 @@ pub struct TcpTunables {
     #[serde(deserialize_with = "range::<_, _, 1, 65535>")]
     pub backlog: u32,
     /// TCP segmentation offload: bulk data leaves as super-segments of up to 44 MSS (64 KiB)
-    /// that the NIC cuts into segments, or the port layer's exact software fallback when the
-    /// NIC cannot. Default on.
-    pub tso: bool,
+    /// that the NIC cuts into segments. `"auto"` (the default): only when every port does TCP
+    /// segmentation in hardware; `true`: also through the port layer's exact software fallback
+    /// (which copies every byte once more than plain segments do); `false`: never.
+    #[serde(deserialize_with = "auto_bool")]
+    pub tso: Option<bool>,
 }
 
 /// Most pieces of a super-segment with `[tcp] tso` on (44 × 1460 bytes fit a 64 KiB
@@ -191,7 +193,7 @@ impl Default for TcpTunables {
             max_connections: s.max_connections as u32,
             syn_backlog: s.syn_backlog as u32,
             backlog: 128,
-            tso: true,
+            tso: None,
         }
     }
 }
@@ -249,7 +251,12 @@ impl TcpTunables {
             syn_cookies: self.syn_cookies,
             ephemeral_ports: self.ephemeral_ports,
             time_wait_reuse: self.time_wait_reuse,
-            tso_max_segs: if self.tso { TSO_MAX_SEGS } else { 1 },
+            // "auto" starts from on; the node turns it off where a port cannot segment.
+            tso_max_segs: if self.tso == Some(false) {
+                1
+            } else {
+                TSO_MAX_SEGS
+            },
             ..burst_tcp::StackConfig::default()
         }
     }
@@ -263,6 +270,7 @@ pub fn node_tcp(c: &Config) -> crate::node::NodeTcp {
     let unix_now = burst_port::clock::unix_now().as_secs();
     crate::node::NodeTcp {
         stack: c.tcp.stack_config(),
+        tso_hardware_only: c.tcp.tso.is_none(),
         services: any.then(|| burst_tcp::stack::services::ServiceConfig {
             local: None,
             backlog: c.tcp.backlog as usize,
@@ -377,6 +385,7 @@ mod tests {
         assert_eq!(t.ephemeral_ports, (49152, 65535));
         assert_eq!(t.tcp_config(), burst_tcp::TcpConfig::default());
         assert_eq!(t.stack_config().tso_max_segs, TSO_MAX_SEGS);
+        assert!(node_tcp(&c).tso_hardware_only, "tso = \"auto\" by default");
         assert_eq!(node_tcp(&c).services.map(|s| s.http_port), None);
         // Every key spelled out.
         let c = Config::parse(
@@ -451,6 +460,7 @@ mod tests {
         assert_eq!((s.max_connections, s.syn_backlog), (100_000, 500));
         assert!(!s.syn_cookies);
         assert_eq!(s.tso_max_segs, 1, "tso = false: one segment at a time");
+        assert!(!node_tcp(&c).tso_hardware_only);
         let svc = node_tcp(&c).services.unwrap();
         assert_eq!(svc.http_port, Some(8080));
         assert_eq!(svc.echo_port, Some(7));
@@ -464,6 +474,21 @@ mod tests {
         assert_eq!(svc.http_body, b"hi");
         assert_eq!(svc.http_path.as_deref(), Some("/index.html"));
         assert_eq!(svc.backlog, 64);
+    }
+
+    #[test]
+    fn tso_auto_true_false() {
+        let tso = |v: &str| {
+            let c = Config::parse(&format!("{BASE}[tcp]\ntso = {v}\n"), ORIGIN).unwrap();
+            let n = node_tcp(&c);
+            (n.stack.tso_max_segs, n.tso_hardware_only)
+        };
+        // auto: super-segments, which the node keeps only over ports with hardware TSO.
+        assert_eq!(tso("\"auto\""), (TSO_MAX_SEGS, true));
+        assert_eq!(tso("true"), (TSO_MAX_SEGS, false));
+        assert_eq!(tso("false"), (1, false));
+        let e = err_with("[tcp]\ntso = \"yes\"\n");
+        assert!(e.contains("expected true, false or \"auto\""), "{e}");
     }
 
     #[test]

@@ -18,6 +18,53 @@ fn connected_pair(l: &mut Lab) -> (SocketHandle, SocketHandle) {
     (h, server.unwrap())
 }
 
+/// `[tcp] tso = "auto"` (the default) over a port that cannot segment in hardware (the mem
+/// port): plain segments, no super-segment for the port's software fallback to cut; with TSO
+/// forced on (`tso = true`) the same transfer leaves as super-segments. Byte-exact both ways.
+#[test]
+fn tso_auto_sends_plain_segments_over_a_port_without_hardware_tso() {
+    for auto in [false, true] {
+        let mut l = lab(Opts {
+            tso_auto_a: auto,
+            ..Opts::default()
+        });
+        let (h, s) = connected_pair(&mut l);
+        let total = 512 * 1024usize;
+        let data: Vec<u8> = (0..total as u64).map(pattern).collect();
+        let (mut sent, mut got) = (0, Vec::new());
+        l.run_until("transfer", Nanos::from_secs(30), 1_000_000, |l| {
+            if sent < total {
+                sent += l.a.workers[0].tcp().send(h, &data[sent..]).unwrap();
+            }
+            let mut buf = [0u8; 16384];
+            loop {
+                let n = l.b.workers[0].tcp().recv(s, &mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            got.len() == total
+        });
+        assert_eq!(got, data);
+        let segs = counter(&l.a, "tcp.segs_out");
+        assert!(segs as usize >= total / 1460, "{segs} segments");
+        let tso = counter(&l.a, "tcp.tso_out");
+        if auto {
+            assert_eq!(
+                tso, 0,
+                "tso = \"auto\" without hardware TSO: plain segments"
+            );
+        } else {
+            assert!(
+                tso > 0,
+                "tso = true: super-segments through the software fallback"
+            );
+        }
+        l.finish();
+    }
+}
+
 #[test]
 fn keepalive_probes_then_abort_on_a_silent_peer() {
     let mut l = lab(Opts::default());

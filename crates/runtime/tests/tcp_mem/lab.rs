@@ -63,6 +63,9 @@ pub(crate) struct Opts {
     /// its buffer budget from it when `budget_b`.
     pub(crate) pool_b: Option<usize>,
     pub(crate) budget_b: bool,
+    /// Node 1 as `[tcp] tso = "auto"` gives: super-segments only over ports that segment in
+    /// hardware (the mem port does not). Off: `stack_a`'s `tso_max_segs` as set.
+    pub(crate) tso_auto_a: bool,
 }
 
 impl Default for Opts {
@@ -79,6 +82,7 @@ impl Default for Opts {
             filtering_b: Default::default(),
             pool_b: None,
             budget_b: false,
+            tso_auto_a: false,
         }
     }
 }
@@ -203,6 +207,7 @@ pub(crate) fn lab(o: Opts) -> Lab {
             o.workers_a,
             NodeTcp {
                 stack: sa,
+                tso_hardware_only: o.tso_auto_a,
                 services: None,
             },
             vec![],
@@ -217,6 +222,7 @@ pub(crate) fn lab(o: Opts) -> Lab {
         o.workers_b,
         NodeTcp {
             stack: sb,
+            tso_hardware_only: false,
             services: o.services_b,
         },
         vec![("p0".into(), IP_X, MAC_X)],

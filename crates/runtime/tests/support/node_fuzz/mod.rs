@@ -537,6 +537,7 @@ pub fn host(data: &[u8]) {
         filtering,
         tcp: NodeTcp {
             stack: tcp_stack(cfg & 0x20 != 0, cfg & 0x40 != 0),
+            tso_hardware_only: false,
             services: Some(services()),
         },
         buffers: (cfg & 0x80 == 0).then_some(Buffers {
@@ -676,6 +677,7 @@ pub fn router(data: &[u8]) {
         filters,
         tcp: NodeTcp {
             stack: tcp_stack(false, false),
+            tso_hardware_only: false,
             services: None,
         },
         buffers: Some(Buffers {
