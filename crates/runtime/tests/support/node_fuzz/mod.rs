@@ -264,7 +264,7 @@ impl Lab {
                 peer.node_ip,
                 if p == 0 { R_B_IP } else { R_A_IP },
                 Ipv4Addr::new(a, b, c, 77),
-                Ipv4Addr::new(198, 20, 0, 1),
+                Ipv4Addr::new(198, 19, 254, 1),
                 Ipv4Addr::new(169, 254, 1, 1),
                 Ipv4Addr::new(a, b, c, 255),
                 Ipv4Addr::BROADCAST,
