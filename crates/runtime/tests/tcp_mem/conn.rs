@@ -30,23 +30,9 @@ fn tso_auto_sends_plain_segments_over_a_port_without_hardware_tso() {
         });
         let (h, s) = connected_pair(&mut l);
         let total = 512 * 1024usize;
-        let data: Vec<u8> = (0..total as u64).map(pattern).collect();
-        let (mut sent, mut got) = (0, Vec::new());
-        l.run_until("transfer", Nanos::from_secs(30), 1_000_000, |l| {
-            if sent < total {
-                sent += l.a.workers[0].tcp().send(h, &data[sent..]).unwrap();
-            }
-            let mut buf = [0u8; 16384];
-            loop {
-                let n = l.b.workers[0].tcp().recv(s, &mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
-            got.len() == total
-        });
-        assert_eq!(got, data);
+        let mut t = Transfer::new(h, s, total);
+        l.transfer("transfer", Nanos::from_secs(30), 1_000_000, &mut t);
+        assert_eq!(t.got, t.data);
         let segs = counter(&l.a, "tcp.segs_out");
         assert!(segs as usize >= total / 1460, "{segs} segments");
         let tso = counter(&l.a, "tcp.tso_out");
@@ -123,9 +109,8 @@ fn zero_window_persist_probes_until_the_reader_wakes() {
         ..Opts::default()
     });
     let (h, s) = connected_pair(&mut l);
-    let total = 64 * 1024usize;
-    let data: Vec<u8> = (0..total as u64).map(pattern).collect();
-    let mut sent = l.a.workers[0].tcp().send(h, &data).unwrap();
+    let mut t = Transfer::new(h, s, 64 * 1024);
+    t.sent = l.a.workers[0].tcp().send(h, &t.data).unwrap();
     // Node 2's application does not read: its window closes and node 1 probes.
     let t0 = l.now();
     l.run_for(Nanos::from_secs(60));
@@ -147,27 +132,13 @@ fn zero_window_persist_probes_until_the_reader_wakes() {
     );
     assert_eq!(l.b.workers[0].tcp().recv_queue(s), Ok(8760));
     // The reader wakes: everything arrives, byte-exact.
-    let mut got = Vec::new();
-    l.run_until(
+    l.transfer(
         "drain after zero window",
         Nanos::from_secs(120),
         1_000_000,
-        |l| {
-            if sent < total {
-                sent += l.a.workers[0].tcp().send(h, &data[sent..]).unwrap();
-            }
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = l.b.workers[0].tcp().recv(s, &mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
-            got.len() == total
-        },
+        &mut t,
     );
-    assert_eq!(got, data);
+    assert_eq!(t.got, t.data);
     assert!(l.now() - t0 > Nanos::from_secs(60));
     l.finish();
 }
@@ -352,10 +323,9 @@ fn frag_needed_from_a_router_lowers_the_mss() {
         l.a.workers[0].tcp().connection(h).unwrap().stats().snd_mss,
         1460
     );
-    let total = 256 * 1024;
-    let data: Vec<u8> = (0..total as u64).map(pattern).collect();
+    let mut t = Transfer::new(h, s, 256 * 1024);
     l.sniff = true;
-    let mut sent = l.a.workers[0].tcp().send(h, &data).unwrap();
+    t.sent = l.a.workers[0].tcp().send(h, &t.data).unwrap();
     // Node 1 sends its initial window; one delay later the router has seen it and node 2's
     // ACKs are still on their way back.
     l.settle();
@@ -396,29 +366,15 @@ fn frag_needed_from_a_router_lowers_the_mss() {
     assert_eq!(counter(&l.a, "tcp.icmp_in"), 1);
     assert_eq!(counter(&l.a, "tcp.icmp_delivered"), 1);
     // The transfer goes on at the smaller size, byte-exact.
-    let mut got = Vec::new();
     l.sniff = true;
     l.sniffed.clear();
-    l.run_until(
+    l.transfer(
         "transfer after frag-needed",
         Nanos::from_secs(30),
         100_000,
-        |l| {
-            if sent < total {
-                sent += l.a.workers[0].tcp().send(h, &data[sent..]).unwrap();
-            }
-            let mut buf = [0u8; 8192];
-            loop {
-                let n = l.b.workers[0].tcp().recv(s, &mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
-            got.len() == total
-        },
+        &mut t,
     );
-    assert_eq!(got, data);
+    assert_eq!(t.got, t.data);
     let largest = l
         .sniffed
         .iter()

@@ -333,6 +333,12 @@ impl Lab {
         );
     }
 
+    /// Runs `t` until all of its bytes arrived (at most `limit` of virtual time and `steps`
+    /// steps; panics with `what` otherwise).
+    pub(crate) fn transfer(&mut self, what: &str, limit: Nanos, steps: u64, t: &mut Transfer) {
+        self.run_until(what, limit, steps, |l| t.step(l));
+    }
+
     pub(crate) fn request(node: &mut Node<MemPort>, req: Request) -> mpsc::Receiver<Response> {
         let (tx, rx) = mpsc::channel();
         node.commands
@@ -448,5 +454,47 @@ pub(crate) fn http_services() -> ServiceConfig {
         http_body: b"hello from burst\n".to_vec(),
         http_content_type: "text/plain".into(),
         ..ServiceConfig::default()
+    }
+}
+
+/// A one-way transfer from node 1's connection `h` to node 2's `s` on worker 0 of each: what
+/// was queued so far and what arrived.
+pub(crate) struct Transfer {
+    pub(crate) h: SocketHandle,
+    pub(crate) s: SocketHandle,
+    pub(crate) data: Vec<u8>,
+    pub(crate) sent: usize,
+    pub(crate) got: Vec<u8>,
+}
+
+impl Transfer {
+    /// `total` bytes of the pattern from `h` to `s`.
+    pub(crate) fn new(h: SocketHandle, s: SocketHandle, total: usize) -> Transfer {
+        Transfer {
+            h,
+            s,
+            data: (0..total as u64).map(pattern).collect(),
+            sent: 0,
+            got: Vec::new(),
+        }
+    }
+
+    /// Queues what node 1's send buffer takes, reads all node 2 has; true once all arrived.
+    pub(crate) fn step(&mut self, l: &mut Lab) -> bool {
+        if self.sent < self.data.len() {
+            self.sent += l.a.workers[0]
+                .tcp()
+                .send(self.h, &self.data[self.sent..])
+                .unwrap();
+        }
+        let mut buf = [0u8; 16384];
+        loop {
+            let n = l.b.workers[0].tcp().recv(self.s, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            self.got.extend_from_slice(&buf[..n]);
+        }
+        self.got.len() == self.data.len()
     }
 }
