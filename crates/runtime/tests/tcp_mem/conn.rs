@@ -323,9 +323,9 @@ fn frag_needed_from_a_router_lowers_the_mss() {
         l.a.workers[0].tcp().connection(h).unwrap().stats().snd_mss,
         1460
     );
-    let mut t = Transfer::new(h, s, 256 * 1024);
+    let mut xfer = Transfer::new(h, s, 256 * 1024);
     l.sniff = true;
-    t.sent = l.a.workers[0].tcp().send(h, &t.data).unwrap();
+    xfer.sent = l.a.workers[0].tcp().send(h, &xfer.data).unwrap();
     // Node 1 sends its initial window; one delay later the router has seen it and node 2's
     // ACKs are still on their way back.
     l.settle();
@@ -372,9 +372,9 @@ fn frag_needed_from_a_router_lowers_the_mss() {
         "transfer after frag-needed",
         Nanos::from_secs(30),
         100_000,
-        &mut t,
+        &mut xfer,
     );
-    assert_eq!(t.got, t.data);
+    assert_eq!(xfer.got, xfer.data);
     let largest = l
         .sniffed
         .iter()
