@@ -257,14 +257,13 @@ pub fn peek_spi(pkt: &[u8]) -> Result<u32, DropReason> {
 /// §3.4), in place: on success `pkt` holds the plain datagram (the inner one in tunnel mode);
 /// on failure the drop is counted in `sa.stats`.
 pub fn decrypt(sa: &mut Sa, pkt: &mut PacketBuf<'_>) -> Result<Decrypted, DropReason> {
-    let r = peek_spi(pkt.packet()).and_then(|spi| match spi == sa.spi() {
-        true => decrypt_inner(sa, pkt),
-        false => Err(DropReason::UnknownSpi),
-    });
-    if let Err(reason) = r {
-        sa.stats.count(reason);
-    }
-    r
+    let reason = match peek_spi(pkt.packet()) {
+        Ok(spi) if spi == sa.spi() => return decrypt_peeked(sa, pkt),
+        Ok(_) => DropReason::UnknownSpi,
+        Err(reason) => reason,
+    };
+    sa.stats.count(reason);
+    Err(reason)
 }
 
 /// [`decrypt`] of a datagram [`peek_spi`] already read (the SAD found `sa` by its SPI): the

@@ -115,8 +115,8 @@ impl<B> Fw<B> {
     }
 
     /// The firewall-hook's verdict for admitted frame `f` from `port` to `egress`: the state
-    /// machine and timer, then `Ok(true)` to translate (counted by the caller), `Ok(false)` to pass untranslated,
-    /// `Err(())` dropped (`fw.drop_invalid`, counted).
+    /// machine and timer, then `Ok(true)` to translate (counted by the caller), `Ok(false)` to
+    /// pass untranslated, `Err(())` dropped (`fw.drop_invalid`, counted).
     #[inline]
     pub(in crate::worker) fn fast_track(
         &mut self,

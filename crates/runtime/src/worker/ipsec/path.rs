@@ -212,9 +212,6 @@ impl<Q: Queue> Worker<Q> {
     ) -> Result<(), &'static str> {
         let s = self.ipsec.as_deref_mut().ok_or("ipsec.drop_out_block")?;
         let Some(sa) = s.tables.sad.outbound_mut(spi) else {
-            if b.nb_segs() != 1 {
-                return Err(burst_ipsec::DropReason::NoRoom.name());
-            }
             s.stats.drop_out_block += 1;
             return Err("ipsec.drop_out_block");
         };
