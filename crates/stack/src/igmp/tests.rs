@@ -1,6 +1,6 @@
 use super::*;
 use burst_wire::igmp::{Packet, Repr};
-use burst_wire::ChecksumMode;
+use burst_wire::{ChecksumCheck, ChecksumMode};
 
 const P: PortId = PortId(3);
 const ME: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);

@@ -14,13 +14,16 @@ use burst_port::clock::Nanos;
 use burst_port::map::HashMap;
 use burst_wire::arp::{self, Operation};
 use burst_wire::ethernet::MacAddr;
-use burst_wire::ipv4::Cidr;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::table::{NeighKind, NeighReader, NeighTable, Neighbor};
 use super::{ArpConfig, NeighKey};
 use crate::epoch::Domain;
 use crate::PortId;
+
+mod dad;
+use dad::OurAddr;
+pub use dad::{AddrState, Conflict};
 
 /// Aging sweeps run at most this often: each is a pass over the table, and entries that workers
 /// keep stamping would otherwise make every sweep find the next expiry a moment away. An entry
@@ -52,53 +55,6 @@ pub trait ArpOutput {
     fn conflict(&mut self, conflict: &Conflict) {
         warn!(port = %conflict.port, "{conflict}");
     }
-}
-
-/// An address conflict worth an operator's attention (at most one per address per
-/// `defend_interval`, see [`ArpOutput::conflict`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Conflict {
-    /// The port the claim came in on.
-    pub port: PortId,
-    /// Our address.
-    pub ip: Ipv4Addr,
-    /// The other host's hardware address.
-    pub other: MacAddr,
-    /// Whether we gave the address up (during duplicate address detection) or keep it.
-    pub disabled: bool,
-}
-
-impl fmt::Display for Conflict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The seeds' event text, so an operator searching for it finds it.
-        write!(
-            f,
-            "address conflict for IP address {} with the system having network hardware \
-             address {}: {}",
-            self.ip,
-            self.other,
-            if self.disabled {
-                "address disabled"
-            } else {
-                "defending"
-            }
-        )
-    }
-}
-
-/// The state of one of our addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AddrState {
-    /// Duplicate address detection is running: not yet used.
-    Tentative,
-    /// In use.
-    Preferred,
-    /// Another host (`mac`) answered or claimed the address during duplicate address detection:
-    /// the address is disabled.
-    Conflict {
-        /// The defending host's MAC.
-        mac: MacAddr,
-    },
 }
 
 /// Why a configuration call was refused.
@@ -214,26 +170,6 @@ struct Resolving {
     next: Nanos,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct OurAddr {
-    port: PortId,
-    cidr: Cidr,
-    mac: MacAddr,
-    state: AddrState,
-    /// Gratuitous ARPs sent by duplicate address detection.
-    sent: u8,
-    /// When duplicate address detection acts next.
-    next: Nanos,
-    /// The last later conflict that was logged at warn level (and defended).
-    last_warned: Option<Nanos>,
-}
-
-impl OurAddr {
-    fn ip(&self) -> Ipv4Addr {
-        self.cidr.address()
-    }
-}
-
 /// The control thread's ARP state (single owner), holding the master copy of the neighbour
 /// table and publishing it to the workers' [`NeighReader`]s.
 #[derive(Debug)]
@@ -294,74 +230,6 @@ impl ArpControl {
     /// The number of the version last published.
     pub fn version(&self) -> u64 {
         self.table.version()
-    }
-
-    /// Adds one of our addresses on `port` (whose MAC is `mac`) and starts duplicate address
-    /// detection: `retry_count` gratuitous ARPs, `dad_interval` apart; the address becomes
-    /// preferred one interval after the last unless another host claims it first.
-    pub fn add_address<O: ArpOutput>(
-        &mut self,
-        port: PortId,
-        cidr: Cidr,
-        mac: MacAddr,
-        now: Nanos,
-        out: &mut O,
-    ) -> Result<(), ArpError> {
-        if !is_unicast(mac) {
-            return Err(ArpError::NotUnicast(mac));
-        }
-        let ip = cidr.address();
-        if self.addr_on(port, ip).is_some() {
-            return Err(ArpError::AddressExists(ip));
-        }
-        // Our addresses never appear in the table, whatever was learned before.
-        let before = self.entries.len();
-        self.entries.retain(|k, _| k.1 != ip);
-        self.dirty |= self.entries.len() != before;
-        self.resolving.retain(|k, _| {
-            if k.1 == ip {
-                out.resolution_failed(k.0, k.1);
-            }
-            k.1 != ip
-        });
-        self.addrs.push(OurAddr {
-            port,
-            cidr,
-            mac,
-            state: AddrState::Tentative,
-            sent: 0,
-            next: now,
-            last_warned: None,
-        });
-        if !self.cfg.duplicate_detection {
-            // Announced once (RFC 5227 §2.3) and usable at once.
-            out.send_arp(port, MacAddr::BROADCAST, &arp::Repr::gratuitous(mac, ip));
-            self.stats.gratuitous_sent += 1;
-            if let Some(a) = self.addrs.last_mut() {
-                a.state = AddrState::Preferred;
-            }
-            info!(%port, addr = %cidr, %mac, "address added (duplicate address detection off)");
-            out.address_state(port, ip, AddrState::Preferred);
-            self.commit(out);
-            return Ok(());
-        }
-        info!(%port, addr = %cidr, %mac, "address added, duplicate address detection started");
-        out.address_state(port, ip, AddrState::Tentative);
-        self.run_dad(now, out);
-        self.commit(out);
-        Ok(())
-    }
-
-    /// Removes one of our addresses from `port`.
-    pub fn remove_address(&mut self, port: PortId, ip: Ipv4Addr) -> Result<(), ArpError> {
-        let i = self.addr_on(port, ip).ok_or(ArpError::NoSuchAddress(ip))?;
-        self.addrs.remove(i);
-        Ok(())
-    }
-
-    /// The state of our address `ip` on `port`.
-    pub fn address_state(&self, port: PortId, ip: Ipv4Addr) -> Option<AddrState> {
-        self.addr_on(port, ip).map(|i| self.addrs[i].state)
     }
 
     /// Adds (or replaces with) a static entry: never aged, never changed by learning.
@@ -613,103 +481,6 @@ impl ArpControl {
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-
-    fn addr_on(&self, port: PortId, ip: Ipv4Addr) -> Option<usize> {
-        self.addrs
-            .iter()
-            .position(|a| a.port == port && a.ip() == ip)
-    }
-
-    fn is_ours(&self, ip: Ipv4Addr) -> bool {
-        self.addrs.iter().any(|a| a.ip() == ip)
-    }
-
-    /// Another host (`other`) claimed (`claimed`: its ARP has our address as sender) or probed
-    /// our address `addrs[i]`.
-    fn conflict<O: ArpOutput>(
-        &mut self,
-        i: usize,
-        other: MacAddr,
-        claimed: bool,
-        now: Nanos,
-        out: &mut O,
-    ) {
-        let a = &mut self.addrs[i];
-        let (port, ip) = (a.port, a.ip());
-        match a.state {
-            AddrState::Tentative => {
-                a.state = AddrState::Conflict { mac: other };
-                self.stats.conflicts_dad += 1;
-                out.conflict(&Conflict {
-                    port,
-                    ip,
-                    other,
-                    disabled: true,
-                });
-                out.address_state(port, ip, a.state);
-                if claimed {
-                    // Our gratuitous ARPs may have pointed neighbours' caches at us: re-announce
-                    // the address with the defender's MAC ("spoofing" it, as the seeds say).
-                    out.send_arp(port, MacAddr::BROADCAST, &arp::Repr::gratuitous(other, ip));
-                    self.stats.restores_sent += 1;
-                }
-            }
-            AddrState::Preferred => {
-                self.stats.conflicts_later += 1;
-                let quiet = a
-                    .last_warned
-                    .is_some_and(|t| now < t + self.cfg.defend_interval);
-                if quiet {
-                    // RFC 5227 §2.4 (b): one defence per DEFEND_INTERVAL. Unlike (b) we keep the
-                    // address (the seeds' defending host does), so a host insisting on it is
-                    // logged and counted, not obeyed.
-                    debug!(%port, %ip, %other, "repeated address conflict; not defended");
-                    self.stats.defences_suppressed += 1;
-                    return;
-                }
-                a.last_warned = Some(now);
-                out.conflict(&Conflict {
-                    port,
-                    ip,
-                    other,
-                    disabled: false,
-                });
-                if self.cfg.conflict_defend {
-                    out.send_arp(port, MacAddr::BROADCAST, &arp::Repr::gratuitous(a.mac, ip));
-                    self.stats.defended += 1;
-                } else {
-                    self.stats.defences_suppressed += 1;
-                }
-            }
-            AddrState::Conflict { .. } => {}
-        }
-    }
-
-    fn run_dad<O: ArpOutput>(&mut self, now: Nanos, out: &mut O) {
-        for a in &mut self.addrs {
-            if a.state != AddrState::Tentative || now < a.next {
-                continue;
-            }
-            if a.sent < self.cfg.retry_count {
-                // An RFC 5227 probe (sender address 0.0.0.0) first: hosts that do not answer
-                // gratuitous requests for their own address (Linux) do answer probes. Then the
-                // seeds' gratuitous request, which hosts like the seeds' own answer.
-                out.send_arp(a.port, MacAddr::BROADCAST, &arp::Repr::probe(a.mac, a.ip()));
-                out.send_arp(
-                    a.port,
-                    MacAddr::BROADCAST,
-                    &arp::Repr::gratuitous(a.mac, a.ip()),
-                );
-                a.sent += 1;
-                a.next = now + self.cfg.dad_interval;
-                self.stats.gratuitous_sent += 1;
-            } else {
-                a.state = AddrState::Preferred;
-                info!(port = %a.port, addr = %a.cidr, "no address conflict: address in use");
-                out.address_state(a.port, a.ip(), AddrState::Preferred);
-            }
-        }
     }
 
     fn sweep(&mut self, now: Nanos) {
