@@ -8,7 +8,7 @@
 #   <P>cli  198.19.0.2  the Linux end of every transfer (client)
 #   <P>lsrv 198.19.2.2  a Linux server: chargen-like sender on 19, discard on 9 (Python, the
 #                       kernel's TCP doing the work)
-# Cells, each BYTES (default 16 MiB), RUNS times (default 5), medians:
+# Cells, each RUNS times (default 5), medians, BYTES per transfer (default: by loss rate, below):
 #   burst → Linux   cli reads BYTES from burst's chargen       vs  Linux → Linux (lsrv's 19)
 #   Linux → burst   cli writes BYTES into burst's discard      vs  Linux → Linux (lsrv's 9)
 # at each loss rate in LOSSES (percent each way, default "0 1 3 5 10": nftables `numgen random`
@@ -16,6 +16,18 @@
 # 2 ms + 0..3 ms jitter each way (the NFQUEUE delay line from smoke-tcp.sh; reorders; being
 # Python it caps the rate, the same cap for both stacks; DELAY=only runs just those cells). A
 # transfer that does not finish within TIMEOUT (default 120 s) counts as 0.
+#
+# BYTES per transfer: by default 16 MiB at 0 %, 64 MiB at 1 %, 16 MiB at 3 %, 8 MiB at 5 % and
+# 4 MiB from 10 % (BYTES=N sets N for every cell). From 1 % loss a transfer that meets a
+# retransmission timeout takes several times longer (a 200 ms RTO against ~20 ms for 4 MiB at
+# 1 %), so with a fixed 4 MiB each run was either fast or slow and a median of 5 moved by 10x
+# between runs of the script, for Linux as much as for burst; a transfer long enough to meet
+# several loss episodes and timeouts averages them, while every cell still takes 1-5 minutes.
+#
+# Same start for every transfer: each Linux end is a fresh namespace per invocation and keeps
+# no per-destination metrics between connections (net.ipv4.tcp_no_metrics_save=1, and the
+# cache is flushed before every transfer), so Linux's RTT / reordering seeds do not depend on
+# the cells or runs before; burst keeps no per-destination TCP state between connections.
 #
 # LINUX_CC (default cubic, burst's default algorithm): the congestion control of the Linux ends,
 # set on their sockets (TCP_CONGESTION); the host's default may be another (e.g. bbr, which does
@@ -27,6 +39,10 @@
 # kernel at 0 % loss). With RPS=1 burst's worker is pinned to CPU 1 and the peer namespace's
 # interfaces steer what they receive to CPU 0 (rps_cpus), for burst's transfers and Linux ↔ Linux
 # alike; RPS=0 is the behaviour before (figures of 2026-12-06).
+#
+# PCAP=DIR: a capture of every cell (tcpdump -i any in the peer namespace, 128-byte snaplen, so
+# each packet is seen on the way in and, unless the loss rule drops it, on the way out) written
+# to DIR/d<delay>-l<loss>-<pid>.pcap; the figures of a cell with a capture are not comparable.
 #
 # BURST_TCP: extra `[tcp]` keys for burst, e.g. BURST_TCP='min_rto = "200ms"' (Linux's floor),
 # or BURST_TCP='loss_detection = "dupack"' for the RFC 6675 behaviour before RACK.
@@ -48,7 +64,12 @@ work=$(mktemp -d)
 SOCK=$work/burst.sock
 BURST=${BURST:-target/release/burst}
 PY=/usr/bin/python3
-BYTES=${BYTES:-16777216}
+BYTES=${BYTES:-}
+# bytes_for LOSS: the transfer size of a cell (see above).
+bytes_for() {
+  if [ -n "$BYTES" ]; then echo "$BYTES"; return; fi
+  awk -v l="$1" 'BEGIN { m = l < 0.5 ? 16 : l < 2 ? 64 : l < 4 ? 16 : l < 7 ? 8 : 4; printf "%d", m * 1048576 }'
+}
 LOSSES=${LOSSES:-0 1 3 5 10}
 TIMEOUT=${TIMEOUT:-120}
 export LINUX_CC=${LINUX_CC-cubic}
@@ -107,6 +128,9 @@ leg() {
 }
 leg "$CLI" eth1 198.19.0.1 198.19.0.2 && leg "$LSRV" eth2 198.19.2.1 198.19.2.2 &&
   inNS sysctl -qw net.ipv4.ip_forward=1 || { echo "could not build the routed namespaces"; exit 1; }
+for n in "$CLI" "$LSRV"; do
+  ip netns exec "$n" sysctl -qw net.ipv4.tcp_no_metrics_save=1 || { echo "tcp_no_metrics_save in $n failed"; exit 1; }
+done
 if [ "$RPS" = 1 ]; then
   for i in eth0 eth1 eth2; do
     inNS sh -c "echo 1 > /sys/class/net/$i/queues/rx-0/rps_cpus" || { echo "rps_cpus on $i failed"; exit 1; }
@@ -264,18 +288,25 @@ EOF
 # --- runs -----------------------------------------------------------------------------------------
 one() { # mode host port -> Mbit/s or 0
   local r
-  r=$(inCLI timeout "$TIMEOUT" "$PY" "$work/cli.py" "$1" "$2" "$3" "$BYTES" 2>>"$work/cli.err") || r=0
+  inCLI ip tcp_metrics flush all 2>/dev/null; ip netns exec "$LSRV" ip tcp_metrics flush all 2>/dev/null
+  r=$(inCLI timeout "$TIMEOUT" "$PY" "$work/cli.py" "$1" "$2" "$3" "$cell_bytes" 2>>"$work/cli.err") || r=0
   echo "${r:-0}"
 }
 summary=()
 delays="0"; [ "${DELAY:-0}" = 1 ] && delays="0 1"; [ "${DELAY:-0}" = only ] && delays="1"
-echo "bench-loss: $BYTES bytes per transfer, $RUNS runs per cell, losses: $LOSSES %, burst: $CORES workers${cpus:+ ($cpus)}, RPS=$RPS, [tcp] ${BURST_TCP:-defaults}, Linux: ${LINUX_CC:-host default $(sysctl -n net.ipv4.tcp_congestion_control)}"
+echo "bench-loss: ${BYTES:-by loss rate (16/64/16/8/4 MiB at 0/1/3/5/10+ %)} bytes per transfer, $RUNS runs per cell, losses: $LOSSES %, burst: $CORES workers${cpus:+ ($cpus)}, RPS=$RPS, [tcp] ${BURST_TCP:-defaults}, Linux: ${LINUX_CC:-host default $(sysctl -n net.ipv4.tcp_congestion_control)}"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 for d in $delays; do
   if [ "$d" = 1 ]; then delay_on || { echo "delay line failed"; exit 1; }; label="2 ms + 0..3 ms each way"; else label="no delay"; fi
   for loss in $LOSSES; do
     loss_set "$loss" || { echo "nft failed"; exit 1; }
+    cell_bytes=$(bytes_for "$loss")
     r0=$(counter retrans_segs); t0=$(counter rto_timeouts); l0=$(counter lost_retransmits); p0=$(counter tlp_probes)
+    if [ -n "${PCAP:-}" ]; then
+      mkdir -p "$PCAP"
+      inNS tcpdump -i any -s 128 -B 65536 -w "$PCAP/d$d-l$loss-$$.pcap" tcp >/dev/null 2>&1 &
+      cap_pid=$!; sleep 1
+    fi
     bs=(); ls=(); br=(); lr=()
     for r in $(seq 1 "$RUNS"); do
       bs+=("$(one read 198.18.0.2 19)"); ls+=("$(one read 198.19.2.2 19)")
@@ -284,9 +315,10 @@ for d in $delays; do
         "$label" "$loss" "$r" "${bs[-1]}" "${ls[-1]}" "${br[-1]}" "${lr[-1]}"
     done
     r1=$(counter retrans_segs); t1=$(counter rto_timeouts); l1=$(counter lost_retransmits); p1=$(counter tlp_probes)
+    if [ -n "${PCAP:-}" ]; then sleep 0.5; kill "$cap_pid"; wait "$cap_pid" 2>/dev/null; fi
     mbs=$(printf '%s\n' "${bs[@]}" | median); mls=$(printf '%s\n' "${ls[@]}" | median)
     mbr=$(printf '%s\n' "${br[@]}" | median); mlr=$(printf '%s\n' "${lr[@]}" | median)
-    summary+=("$(printf '| %s | %s %% | %s | %s | %s | %s | %s | %s | +%s / +%s / +%s / +%s |' "$label" "$loss" \
+    summary+=("$(printf '| %s | %s %% (%s MiB) | %s | %s | %s | %s | %s | %s | +%s / +%s / +%s / +%s |' "$label" "$loss" "$((cell_bytes >> 20))" \
       "$mbs" "$mls" "$(ratio "$mbs" "$mls")" "$mbr" "$mlr" "$(ratio "$mbr" "$mlr")" \
       "$((r1 - r0))" "$((t1 - t0))" "$((l1 - l0))" "$((p1 - p0))")")
   done

@@ -163,6 +163,8 @@ const BEHAVIOUR: &[(&str, &str, &str, &str)] = &[
     ("[tcp]", "loss_detection", "crates/runtime/src/config/tcp.rs", "tcp_section_defaults_and_values"),
     ("[tcp]", "tlp", "crates/tcp/tests/recovery.rs", "without_tail_loss_probes_the_tail_waits_for_the_rto"),
     ("[tcp]", "tlp", "crates/runtime/src/config/tcp.rs", "tcp_section_defaults_and_values"),
+    ("[tcp]", "tlp_new_data", "crates/tcp/tests/recovery.rs", "a_probe_resending_the_last_segment_gets_the_lost_ack_back_at_once"),
+    ("[tcp]", "tlp_new_data", "crates/runtime/src/config/tcp.rs", "tcp_section_defaults_and_values"),
     ("[tcp]", "undo", "crates/tcp/tests/recovery.rs", "without_undo_a_spurious_rto_restarts_from_one_segment"),
     ("[tcp]", "undo", "crates/runtime/src/config/tcp.rs", "tcp_section_defaults_and_values"),
     ("[tcp]", "keepalive", "crates/tcp/tests/settings.rs", "keepalive_time_interval_and_probes"),

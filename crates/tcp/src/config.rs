@@ -94,6 +94,13 @@ pub struct TcpConfig {
     /// Tail loss probes (RFC 8985 §7; with RACK only): when the ACKs stop, probe after about
     /// two round trips instead of waiting for the retransmission timeout. Default on.
     pub tlp: bool,
+    /// What a tail loss probe sends when there is unsent data the peer's window takes: one new
+    /// segment (`true`, the default, RFC 8985 §7.3's SHOULD), or the last segment sent again
+    /// (`false`). When the probe fired because the ACK of a whole flight was lost, the peer
+    /// has everything: a resent segment gets an immediate ACK with a D-SACK (RFC 5681 §4.2,
+    /// RFC 2883) and no congestion response, while one new segment may wait for the peer's
+    /// delayed-ACK timer (40 ms on Linux) — docs/benchmarks.md "TCP under loss".
+    pub tlp_new_data: bool,
     /// Undo the congestion response to a retransmission that proves spurious (Eifel, RFC 3522
     /// / 4015, with timestamps; D-SACK, RFC 3708) and resume where sending stood. Default on.
     pub undo: bool,
@@ -163,6 +170,7 @@ impl Default for TcpConfig {
             dup_ack_threshold: 3,
             loss_detection: LossDetection::Rack,
             tlp: true,
+            tlp_new_data: true,
             undo: true,
             keepalive: None,
             time_wait: Nanos::from_secs(240),

@@ -189,6 +189,53 @@ fn without_tail_loss_probes_the_tail_waits_for_the_rto() {
     assert_eq!((c.tlp_probes, c.timeouts), (0, 1));
 }
 
+/// Forty segments queued at 1000 ms: the initial window lets ten out; the ACK for the first
+/// eight (1100 ms) lets more out, and every ACK after it is lost, the last covering all that
+/// was sent. Returns the connection and the end of what was sent (unsent data remains).
+fn lose_the_flights_ack(cfg: &TcpConfig) -> (Harness, u32) {
+    let mut h = ten_out(cfg, false, 40 * MSS as usize);
+    h.at(ms(1100));
+    peer(&mut h, seg(8), &[], None);
+    let out = sent(&mut h);
+    assert_eq!(out.first(), Some(&(seg(10), 1460)));
+    let end = seg(8) + h.c.stats().bytes_in_flight as u32;
+    assert!(h.c.stats().send_queue > h.c.stats().bytes_in_flight);
+    (h, end)
+}
+
+#[test]
+fn a_probe_sends_new_data_by_default() {
+    let (mut h, end) = lose_the_flights_ack(&rack());
+    // PTO = 2·SRTT + 2 ms after the last ACK.
+    assert_eq!(h.run_deadline(), ms(1302));
+    // RFC 8985 §7.3: a previously unsent segment.
+    assert_eq!(sent(&mut h), [(end, 1460)]);
+    assert_eq!(h.c.stats().counters.retransmits, 0);
+}
+
+#[test]
+fn a_probe_resending_the_last_segment_gets_the_lost_ack_back_at_once() {
+    let cfg = TcpConfig {
+        tlp_new_data: false,
+        ..rack()
+    };
+    let (mut h, end) = lose_the_flights_ack(&cfg);
+    assert_eq!(h.run_deadline(), ms(1302));
+    // The last segment sent goes again although new data is queued.
+    assert_eq!(sent(&mut h), [(end - MSS, 1460)]);
+    let cwnd = h.c.stats().cwnd;
+    // The peer had it: its ACK covers everything, with a D-SACK for the probe. No congestion
+    // response, no recovery, and new data goes on.
+    h.at(ms(1402));
+    peer(&mut h, end, &[(end - MSS, end)], None);
+    let s = h.c.stats();
+    assert_eq!((s.counters.tlp_probes, s.counters.tlp_recoveries), (1, 0));
+    assert_eq!((s.counters.fast_recoveries, s.counters.timeouts), (0, 0));
+    assert!(s.cwnd >= cwnd, "{} >= {cwnd}", s.cwnd);
+    let next = sent(&mut h);
+    assert_eq!(next.first(), Some(&(end, 1460)));
+}
+
 #[test]
 fn a_probe_that_repaired_a_loss_reduces_the_window() {
     // Only the last segment is lost: one segment out, so the probe waits for a delayed ACK

@@ -97,6 +97,9 @@ pub struct TcpTunables {
     pub loss_detection: LossDetection,
     /// Tail loss probes (RFC 8985 §7, with RACK). Default on.
     pub tlp: bool,
+    /// What a tail loss probe sends while there is unsent data: one new segment (`true`,
+    /// RFC 8985 §7.3, default) or the last segment sent again (`false`).
+    pub tlp_new_data: bool,
     /// Undo spurious retransmissions' congestion response (Eifel, D-SACK). Default on.
     pub undo: bool,
     /// Keep-alives on every connection. Default off (applications turn them on per socket).
@@ -177,6 +180,7 @@ impl Default for TcpTunables {
                 burst_tcp::LossDetection::DupAck => LossDetection::DupAck,
             },
             tlp: t.tlp,
+            tlp_new_data: t.tlp_new_data,
             undo: t.undo,
             keepalive: false,
             keepalive_time: k.time,
@@ -221,6 +225,7 @@ impl TcpTunables {
                 LossDetection::DupAck => burst_tcp::LossDetection::DupAck,
             },
             tlp: self.tlp,
+            tlp_new_data: self.tlp_new_data,
             undo: self.undo,
             keepalive: self.keepalive.then_some(burst_tcp::KeepAlive {
                 time: self.keepalive_time,
@@ -394,7 +399,7 @@ mod tests {
                  sack = false\nrecv_buffer = 1048576\nsend_buffer = 262144\ndelayed_ack = 0\n\
                  nagle = false\ninitial_rto = \"1s\"\nmin_rto = \"200ms\"\nmax_rto = \"2m\"\n\
                  syn_retries = 3\ndata_retries = 8\ndup_acks = 2\nloss_detection = \"dupack\"\n\
-                 tlp = false\nundo = false\nkeepalive = true\n\
+                 tlp = false\ntlp_new_data = false\nundo = false\nkeepalive = true\n\
                  keepalive_time = \"10m\"\nkeepalive_interval = \"2s\"\nkeepalive_probes = 9\n\
                  time_wait = \"30s\"\ntime_wait_reuse = false\ninitial_window = 4\ncongestion = \"newreno\"\n\
                  pmtu_discovery = false\npmtu_blackhole_detection = true\nsyn_cookies = false\n\
@@ -442,7 +447,7 @@ mod tests {
             (3, 8, 2)
         );
         assert_eq!(e.loss_detection, burst_tcp::LossDetection::DupAck);
-        assert!(!e.tlp && !e.undo);
+        assert!(!e.tlp && !e.tlp_new_data && !e.undo);
         assert_eq!(
             e.keepalive,
             Some(burst_tcp::KeepAlive {

@@ -168,9 +168,18 @@ impl Connection {
         if self.log_gap.is_some() && self.log_kept() {
             self.log_resume(now);
         }
+        // With `tlp_new_data` off a probe resends the last segment whenever the ACKs stop, so
+        // its D-SACK usually means a lost ACK, not reordering: it does not widen RACK's window.
+        let probe_dsack = !self.cfg.tlp_new_data
+            && matches!(self.tlp_end, Some((end, true))
+                if dsack.is_some_and(|(l, r)| l < end && r + 1usize >= end));
         if self.rack_on() {
-            self.rack
-                .on_ack(d, dsack.is_some(), self.snd_una, self.snd_nxt);
+            self.rack.on_ack(
+                d,
+                dsack.is_some() && !probe_dsack,
+                self.snd_una,
+                self.snd_nxt,
+            );
             self.rack_detect(now);
         }
         if self.in_recovery && self.sack_ok {
@@ -322,8 +331,10 @@ impl Connection {
         let fin_sent = self.fin_queued && self.snd_nxt > self.fin_seq;
         let win_avail = dist(self.snd_una + self.snd_wnd, self.snd_nxt);
         let data_end = self.snd_data + self.send_buf.len();
+        // The end of the data sent (all of it once nothing is left unsent).
+        let sent_end = data_end - queued;
         let (seq, n, fin, rexmit);
-        if queued > 0 && win_avail > 0 && !fin_sent {
+        if queued > 0 && win_avail > 0 && !fin_sent && self.cfg.tlp_new_data {
             n = queued.min(win_avail).min(max);
             fin = self.fin_queued && n == queued;
             seq = self.snd_nxt;
@@ -335,12 +346,12 @@ impl Connection {
         } else {
             // The highest segment sent, with the FIN if it was sent.
             fin = fin_sent;
-            seq = if dist(data_end, self.snd_una) > max {
-                data_end - max
+            seq = if dist(sent_end, self.snd_una) > max {
+                sent_end - max
             } else {
-                self.snd_una.min(data_end)
+                self.snd_una.min(sent_end)
             };
-            n = dist(data_end, seq);
+            n = dist(sent_end, seq);
             if n == 0 && !fin {
                 return None;
             }
