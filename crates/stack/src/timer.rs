@@ -96,6 +96,11 @@ pub struct TimerWheel<T> {
     /// Lower bound of the overflow list's expiry ticks (stays low after a cancel; that only
     /// costs an early re-examination).
     overflow_min: u64,
+    /// [`TimerWheel::scan`]'s answer, kept up to date by every change: drivers ask for the
+    /// next deadline after each loop round, far more often than the occupancy changes in a
+    /// way that moves it (an arm can only bring it forward; only emptying the list of the
+    /// earliest event or moving `next` calls for a new scan).
+    earliest: Option<(u64, usize)>,
 }
 
 impl<T> TimerWheel<T> {
@@ -134,6 +139,7 @@ impl<T> TimerWheel<T> {
             tick_ns: tick.0,
             next: now.0 / tick.0,
             overflow_min: u64::MAX,
+            earliest: None,
         }
     }
 
@@ -186,7 +192,7 @@ impl<T> TimerWheel<T> {
     /// each handle and payload to `f`. Time going backwards is ignored.
     pub fn advance(&mut self, now: Nanos, mut f: impl FnMut(TimerId, T)) {
         let target = now.0 / self.tick_ns;
-        while let Some((t, level)) = self.next_event() {
+        while let Some((t, level)) = self.scan() {
             // Fire up to `target`; cascade one tick further, so a slot that `next` has just
             // entered is emptied before new timers are armed into the slots below it (that keeps
             // arm order within a tick).
@@ -224,6 +230,7 @@ impl<T> TimerWheel<T> {
             }
         }
         self.next = self.next.max(target.saturating_add(1));
+        self.earliest = self.scan();
     }
 
     /// When `advance` should next be called: no timer fires before this time. Conservative
@@ -261,7 +268,28 @@ impl<T> TimerWheel<T> {
 
     /// The earliest pending event as (tick, level), `LEVELS` meaning the overflow list. Ties go
     /// to the higher level: cascade before firing.
+    #[inline]
     fn next_event(&self) -> Option<(u64, usize)> {
+        debug_assert_eq!(self.earliest, self.scan());
+        self.earliest
+    }
+
+    /// The event of a non-empty list: its slot's first tick (not before `next`), or for the
+    /// overflow list the start of its earliest member's block.
+    #[inline]
+    fn event_of(&self, level: usize, slot: usize) -> u64 {
+        if level == LEVELS {
+            let bits = SLOT_BITS * LEVELS as u32;
+            return ((self.overflow_min >> bits) << bits).max(self.next);
+        }
+        let shift = level as u32 * SLOT_BITS;
+        let hi = shift + SLOT_BITS;
+        let base = (self.next >> hi) << hi;
+        (base | ((slot as u64) << shift)).max(self.next)
+    }
+
+    /// [`TimerWheel::next_event`] computed from the occupancy maps.
+    fn scan(&self) -> Option<(u64, usize)> {
         let mut best: Option<(u64, usize)> = None;
         for (level, bits) in self.occupied.iter().enumerate() {
             let shift = level as u32 * SLOT_BITS;
@@ -270,16 +298,13 @@ impl<T> TimerWheel<T> {
             let Some(slot) = first_set(bits, digit) else {
                 continue;
             };
-            let hi = shift + SLOT_BITS;
-            let base = (self.next >> hi) << hi;
-            let t = (base | ((slot as u64) << shift)).max(self.next);
+            let t = self.event_of(level, slot);
             if best.is_none_or(|(b, _)| t <= b) {
                 best = Some((t, level));
             }
         }
         if self.heads[OVERFLOW as usize] != NIL {
-            let bits = SLOT_BITS * LEVELS as u32;
-            let t = ((self.overflow_min >> bits) << bits).max(self.next);
+            let t = self.event_of(LEVELS, 0);
             if best.is_none_or(|(b, _)| t <= b) {
                 best = Some((t, LEVELS));
             }
@@ -308,14 +333,23 @@ impl<T> TimerWheel<T> {
         } else {
             ((63 - differ.leading_zeros()) / SLOT_BITS) as usize
         };
-        let list = if level >= LEVELS {
+        let (list, level, slot) = if level >= LEVELS {
             self.overflow_min = self.overflow_min.min(e);
-            OVERFLOW
+            (OVERFLOW, LEVELS, 0)
         } else {
             let slot = ((e >> (level as u32 * SLOT_BITS)) & SLOT_MASK) as usize;
             self.occupied[level][slot / 64] |= 1 << (slot % 64);
-            (level * SLOTS + slot) as u16
+            ((level * SLOTS + slot) as u16, level, slot)
         };
+        // The new list's event replaces the earliest when it is sooner, or as soon and of a
+        // level at least as high (the scan's tie rule).
+        let t = self.event_of(level, slot);
+        if self
+            .earliest
+            .is_none_or(|(b, bl)| t < b || (t == b && level >= bl))
+        {
+            self.earliest = Some((t, level));
+        }
         let tail = self.tails[list as usize];
         let node = &mut self.nodes[index as usize];
         node.list = list;
@@ -345,9 +379,28 @@ impl<T> TimerWheel<T> {
         } else {
             self.nodes[next as usize].prev = prev;
         }
-        if self.heads[list as usize] == NIL && list != OVERFLOW {
-            let (level, slot) = (list as usize / SLOTS, list as usize % SLOTS);
-            self.occupied[level][slot / 64] &= !(1 << (slot % 64));
+        if self.heads[list as usize] == NIL {
+            if list != OVERFLOW {
+                let (level, slot) = (list as usize / SLOTS, list as usize % SLOTS);
+                self.occupied[level][slot / 64] &= !(1 << (slot % 64));
+            }
+            // Only the earliest event's own list going empty moves it; when this node was the
+            // only timer (`len` still counts it) nothing is left to scan for.
+            if self
+                .earliest
+                .is_some_and(|e| self.list_of(e) == list as usize)
+            {
+                self.earliest = if self.len == 1 { None } else { self.scan() };
+            }
+        }
+    }
+
+    /// The list an event `(tick, level)` of [`TimerWheel::scan`] stands for.
+    fn list_of(&self, (t, level): (u64, usize)) -> usize {
+        if level == LEVELS {
+            OVERFLOW as usize
+        } else {
+            level * SLOTS + ((t >> (level as u32 * SLOT_BITS)) & SLOT_MASK) as usize
         }
     }
 
@@ -540,6 +593,8 @@ mod tests {
                     _ => {}
                 }
                 prop_assert_eq!(w.len(), r.live.len());
+                // The kept earliest event is what a scan of the occupancy maps finds.
+                prop_assert_eq!(w.earliest, w.scan());
                 let earliest = r.order.first_key_value().map(|(k, _)| k.0 * tick);
                 match (w.next_deadline(), earliest) {
                     (None, None) => {}
@@ -566,6 +621,31 @@ mod tests {
         assert!(fire_all(&mut w, 10 * MS + 999_999).is_empty());
         assert_eq!(fire_all(&mut w, 11 * MS), vec!['c']);
         assert!(w.is_empty() && w.next_deadline().is_none());
+    }
+
+    #[test]
+    fn next_deadline_follows_arms_cancels_and_resets() {
+        // The earliest event is kept across changes instead of scanned for each call.
+        let mut w = TimerWheel::new(8, Nanos::from_millis(1), Nanos::ZERO);
+        let late = w.arm(Nanos(200 * MS), 'l').unwrap();
+        // 200 ticks: level 0 (the current block of 256).
+        assert_eq!(w.next_deadline(), Some(Nanos(200 * MS)));
+        let early = w.arm(Nanos(5 * MS), 'e').unwrap();
+        assert_eq!(w.next_deadline(), Some(Nanos(5 * MS)));
+        // Cancelling a later timer leaves it; cancelling the earliest moves it on.
+        let mid = w.arm(Nanos(50 * MS), 'm').unwrap();
+        w.cancel(mid);
+        assert_eq!(w.next_deadline(), Some(Nanos(5 * MS)));
+        w.cancel(early);
+        assert_eq!(w.next_deadline(), Some(Nanos(200 * MS)));
+        // A reset later across a level boundary: the slot of level 1 holding it (ticks 512..).
+        assert!(w.reset(late, Nanos(600 * MS)));
+        assert_eq!(w.next_deadline(), Some(Nanos(512 * MS)));
+        assert!(fire_all(&mut w, 599 * MS).is_empty());
+        assert_eq!(w.next_deadline(), Some(Nanos(600 * MS)));
+        assert_eq!(fire_all(&mut w, 600 * MS), vec!['l']);
+        assert_eq!(w.next_deadline(), None);
+        assert_eq!(w.earliest, w.scan());
     }
 
     #[test]

@@ -32,6 +32,17 @@ impl OptionBytes {
         Some(out)
     }
 
+    /// Takes the first `len` bytes of `bytes` (a multiple of 4; the rest must be zero).
+    #[inline]
+    pub(crate) fn from_array(bytes: [u8; CAPACITY], len: usize) -> OptionBytes {
+        debug_assert!(len <= CAPACITY && len % 4 == 0);
+        debug_assert!(bytes[len..].iter().all(|&b| b == 0));
+        OptionBytes {
+            bytes,
+            len: len as u8,
+        }
+    }
+
     /// The bytes, padding included.
     #[inline]
     pub(crate) fn as_bytes(&self) -> &[u8] {

@@ -153,11 +153,20 @@ impl Connection {
 
     /// The loss-recovery counters that changed since the last call, as increments (a stack
     /// sums them over its connections); `None` when nothing changed.
+    #[inline]
     pub fn take_recovery(&mut self) -> Option<RecoveryCounts> {
-        let now = RecoveryCounts::of(&self.counters);
-        if now == self.recovery_reported {
+        // Called by the stack after every input and output: the counters only grow, so equal
+        // sums mean nothing changed, and the sums are cheaper than building and comparing
+        // the snapshot.
+        if RecoveryCounts::of(&self.counters).sum() == self.recovery_reported.sum() {
             return None;
         }
+        self.take_recovery_changed()
+    }
+
+    #[cold]
+    fn take_recovery_changed(&mut self) -> Option<RecoveryCounts> {
+        let now = RecoveryCounts::of(&self.counters);
         let d = now.minus(self.recovery_reported);
         self.recovery_reported = now;
         Some(d)

@@ -150,6 +150,7 @@ pub struct RecoveryCounts {
 }
 
 impl RecoveryCounts {
+    #[inline]
     pub(super) fn of(c: &Counters) -> RecoveryCounts {
         RecoveryCounts {
             timeouts: c.timeouts,
@@ -163,6 +164,22 @@ impl RecoveryCounts {
             dsacks_received: c.dsacks_received,
             log_overflows: c.log_overflows,
         }
+    }
+
+    /// The sum of the counters (wrapping; they only grow, so an unchanged sum means
+    /// unchanged counters).
+    #[inline]
+    pub(super) fn sum(&self) -> u64 {
+        self.timeouts
+            .wrapping_add(self.fast_recoveries)
+            .wrapping_add(self.rack_losses)
+            .wrapping_add(self.lost_retransmits)
+            .wrapping_add(self.tlp_probes)
+            .wrapping_add(self.tlp_recoveries)
+            .wrapping_add(self.spurious_rtos)
+            .wrapping_add(self.spurious_recoveries)
+            .wrapping_add(self.dsacks_received)
+            .wrapping_add(self.log_overflows)
     }
 
     pub(super) fn minus(self, o: RecoveryCounts) -> RecoveryCounts {

@@ -204,19 +204,20 @@ impl TcpStack {
     }
 
     pub(super) fn free_slot(&mut self, idx: u32) {
-        let e = self.take_slot(idx);
-        if e.in_table {
-            self.table.remove(&e.tuple);
+        let (tuple, in_table) = self.take_slot(idx);
+        if in_table {
+            self.table.remove(&tuple);
             self.last_lookup = None;
         }
         self.stats.conns_freed += 1;
     }
 
-    /// Empties slot `idx` (timer, rings, lists) and returns its entry; the 4-tuple table is
-    /// the caller's.
-    pub(super) fn take_slot(&mut self, idx: u32) -> Entry {
+    /// Empties slot `idx` (timer, rings, lists) and returns its 4-tuple and whether it is in
+    /// the 4-tuple table (which is the caller's). The entry is dropped where it lies: moving
+    /// it out (a `Connection` is over a kilobyte) cost two copies per connection.
+    pub(super) fn take_slot(&mut self, idx: u32) -> (Tuple, bool) {
         let slot = &mut self.slots[idx as usize];
-        let mut e = slot.entry.take().expect("entry");
+        let e = slot.entry.as_mut().expect("entry");
         slot.gen = slot.gen.wrapping_add(1);
         if let Some(id) = e.timer.take() {
             self.timers.cancel(id);
@@ -224,13 +225,15 @@ impl TcpStack {
         if let Some(b) = e.conn.take_buffers_any() {
             self.pool.push(b);
         }
-        if e.in_ready {
+        let (tuple, in_table, in_ready) = (e.tuple, e.in_table, e.in_ready);
+        slot.entry = None;
+        if in_ready {
             // Rare (closed with undelivered events); keeps the list bounded by the slab.
             self.ready.retain(|&i| i != idx);
         }
         self.free.push(idx);
         self.live -= 1;
-        e
+        (tuple, in_table)
     }
 
     /// Whether a listener owns `local` (its address or every address).
@@ -245,34 +248,39 @@ impl TcpStack {
 /// Re-arms the wheel for the connection's next deadline if it changed.
 #[inline]
 pub(super) fn rearm(timers: &mut TimerWheel<(u32, u32)>, e: &mut Entry, idx: u32, gen: u32) {
-    let want = match (e.conn.next_deadline(), e.orphan_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    if want == e.armed_for && (want.is_none() || e.timer.is_some()) {
-        return;
-    }
-    if let (Some(_), Some(w), Some(armed)) = (e.timer, want, e.armed_for) {
-        if armed <= w {
-            // The deadline moved later (the RTO restarted by an ACK, the keep-alive by any
-            // segment): leave the earlier entry. It fires early, `poll` finds nothing due
-            // (harmless, see `Connection::on_timeout`) and re-arms for the real deadline, so
-            // the wheel is touched once per expiry instead of once per segment.
-            return;
-        }
-    }
-    e.armed_for = want;
-    match (e.timer, want) {
-        (Some(id), Some(d)) => {
-            if !timers.reset(id, d) {
-                e.timer = timers.arm(d, (idx, gen)).ok();
+    // Called after every input and output of every connection: deadlines as integers, the
+    // end of time standing for "none", so the common outcomes (nothing changed, or the
+    // deadline moved later) are two comparisons.
+    const NEVER: u64 = u64::MAX;
+    let at = |t: Option<Nanos>| t.map_or(NEVER, |n| n.0);
+    let want = at(e.conn.next_deadline()).min(at(e.orphan_at));
+    let armed = at(e.armed_for);
+    match e.timer {
+        Some(id) => {
+            if want != NEVER && armed <= want {
+                // Unchanged, or moved later (the RTO restarted by an ACK, the keep-alive by
+                // any segment): leave the earlier entry. It fires early, `poll` finds nothing
+                // due (harmless, see `Connection::on_timeout`) and re-arms for the real
+                // deadline, so the wheel is touched once per expiry instead of once per
+                // segment.
+                return;
+            }
+            if want == NEVER {
+                timers.cancel(id);
+                e.timer = None;
+                e.armed_for = None;
+                return;
+            }
+            e.armed_for = Some(Nanos(want));
+            if !timers.reset(id, Nanos(want)) {
+                e.timer = timers.arm(Nanos(want), (idx, gen)).ok();
             }
         }
-        (Some(id), None) => {
-            timers.cancel(id);
-            e.timer = None;
+        None => {
+            e.armed_for = (want != NEVER).then_some(Nanos(want));
+            if want != NEVER {
+                e.timer = timers.arm(Nanos(want), (idx, gen)).ok();
+            }
         }
-        (None, Some(d)) => e.timer = timers.arm(d, (idx, gen)).ok(),
-        (None, None) => {}
     }
 }

@@ -279,8 +279,14 @@ impl TcpStack {
             *v = TW_BIT | r;
         }
         self.last_lookup = None;
-        let e = self.take_slot(idx);
-        debug_assert_eq!(e.conn.state(), State::TimeWait);
+        debug_assert_eq!(
+            self.slots[idx as usize]
+                .entry
+                .as_ref()
+                .map(|e| e.conn.state()),
+            Some(State::TimeWait)
+        );
+        self.take_slot(idx);
         self.stats.time_wait_records += 1;
         true
     }

@@ -263,6 +263,34 @@ impl<'a> Iterator for OptionsIter<'a> {
     }
 }
 
+/// Whether `raw` is made only of the 4-byte-aligned forms Linux and burst send (`MSS`,
+/// `NOP NOP SACK_PERM`, `NOP WS`, `NOP NOP TS`, `SACK_PERM TS`, `NOP NOP SACK`): each of them
+/// is well-formed, so the option walk that would find no error can be skipped. Anything else
+/// (`false`) takes the walk.
+#[inline]
+fn common_layout(raw: &[u8]) -> bool {
+    let mut rest = raw;
+    while let Some((w, after)) = rest.split_first_chunk::<4>() {
+        rest = match *w {
+            [kind::MSS, 4, _, _] | [kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2] => after,
+            [kind::NOP, kind::WINDOW_SCALE, 3, _] => after,
+            [kind::NOP, kind::NOP, kind::TIMESTAMP, 10]
+            | [kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10]
+                if after.len() >= 8 =>
+            {
+                &after[8..]
+            }
+            [kind::NOP, kind::NOP, kind::SACK, len @ (10 | 18 | 26 | 34)]
+                if after.len() >= usize::from(len) - 2 =>
+            {
+                &after[usize::from(len) - 2..]
+            }
+            _ => return false,
+        };
+    }
+    rest.is_empty()
+}
+
 /// How [`OptionsBuilder::finish`] pads the options to a multiple of 4 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Padding {
@@ -297,8 +325,13 @@ impl Options {
     /// Takes raw option bytes (validated by walking them up to End-of-List); pads with zeros
     /// (End-of-List) to a multiple of 4.
     pub fn from_bytes(raw: &[u8]) -> Result<Options> {
-        for o in OptionsIter::new(raw) {
-            o?;
+        if raw.is_empty() {
+            return Ok(Options::EMPTY);
+        }
+        if !common_layout(raw) {
+            for o in OptionsIter::new(raw) {
+                o?;
+            }
         }
         OptionBytes::padded(raw)
             .map(Options)
@@ -325,30 +358,35 @@ impl Options {
         sack_permitted: bool,
         timestamp: Option<(u32, u32)>,
     ) -> Options {
-        let mut o = Options::EMPTY;
-        o.put(&TcpOption::MaxSegmentSize(mss));
+        // Written as the 4-byte words of those forms: one SYN and one SYN-ACK per
+        // connection, and the option-by-option `put`s were a visible part of its cost.
+        let mut b = [0u8; crate::option_bytes::CAPACITY];
+        let [hi, lo] = mss.to_be_bytes();
+        b[..4].copy_from_slice(&[kind::MSS, 4, hi, lo]);
+        let mut n = 4;
         match (timestamp, sack_permitted) {
             (Some((tsval, tsecr)), sack) => {
-                if sack {
-                    o.put(&TcpOption::SackPermitted);
+                let head = if sack {
+                    [kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10]
                 } else {
-                    o.put(&TcpOption::NoOperation);
-                    o.put(&TcpOption::NoOperation);
-                }
-                o.put(&TcpOption::Timestamp { tsval, tsecr });
+                    [kind::NOP, kind::NOP, kind::TIMESTAMP, 10]
+                };
+                b[4..8].copy_from_slice(&head);
+                b[8..12].copy_from_slice(&tsval.to_be_bytes());
+                b[12..16].copy_from_slice(&tsecr.to_be_bytes());
+                n = 16;
             }
             (None, true) => {
-                o.put(&TcpOption::NoOperation);
-                o.put(&TcpOption::NoOperation);
-                o.put(&TcpOption::SackPermitted);
+                b[4..8].copy_from_slice(&[kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2]);
+                n = 8;
             }
             (None, false) => {}
         }
         if let Some(ws) = window_scale {
-            o.put(&TcpOption::NoOperation);
-            o.put(&TcpOption::WindowScale(ws));
+            b[n..n + 4].copy_from_slice(&[kind::NOP, kind::WINDOW_SCALE, 3, ws]);
+            n += 4;
         }
-        o
+        Options(OptionBytes::from_array(b, n))
     }
 
     /// Options of a synchronized-state segment in Linux's layout: `NOP NOP TS`, then

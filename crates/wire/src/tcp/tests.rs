@@ -305,7 +305,7 @@ fn convenience_constructors_match_linux_bytes() {
 #[test]
 fn syn_layouts_follow_linux() {
     let ts = Some((0x0102_0304, 0));
-    let cases: [(Options, &str); 6] = [
+    let cases: [(Options, &str); 8] = [
         (
             Options::syn(1460, Some(7), true, ts),
             "0204 05b4 0402 080a 0102 0304 0000 0000 0103 0307",
@@ -327,6 +327,11 @@ fn syn_layouts_follow_linux() {
             "0204 05b4 0103 0300",
         ),
         (Options::syn(536, None, false, None), "0204 0218"),
+        (Options::syn(1460, None, true, None), "0204 05b4 0101 0402"),
+        (
+            Options::syn(1460, None, false, ts),
+            "0204 05b4 0101 080a 0102 0304 0000 0000",
+        ),
     ];
     for (o, want) in cases {
         assert_eq!(o.as_bytes(), &hex(want)[..], "{want}");
@@ -757,6 +762,36 @@ mod prop {
             prop_assert_eq!(a < b, b > a);
             prop_assert_eq!(SeqNumber(a.0.wrapping_add((b - a) as u32)), b);
             prop_assert_eq!(a.partial_cmp(&b).is_none(), (b - a) == i32::MIN);
+        }
+
+        /// `from_bytes` skips the walk for the common 4-byte-aligned forms: its verdict must
+        /// be the walk's for sequences of those forms, their near misses and random words.
+        #[test]
+        fn common_layouts_agree_with_the_walk(
+            words in proptest::collection::vec((0u8..10, any::<[u8; 4]>()), 0..11),
+        ) {
+            let mut raw = Vec::new();
+            for (k, r) in words {
+                let w: &[u8] = match k {
+                    0 => &[2, 4, r[0], r[1]],
+                    1 => &[1, 1, 4, 2],
+                    2 => &[1, 3, 3, r[0]],
+                    3 => &[1, 1, 8, 10, r[0], r[1], r[2], r[3], 0, 0, 0, 9],
+                    4 => &[4, 2, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8],
+                    5 => &[1, 1, 5, 10, r[0], r[1], r[2], r[3], 0, 0, 0, 1],
+                    // A length that claims more than follows, or a short SACK.
+                    6 => &[1, 1, 5, r[0] % 40],
+                    7 => &[1, 1, 8, r[0] % 12],
+                    _ => &r,
+                };
+                raw.extend_from_slice(w);
+            }
+            let walk_ok = OptionsIter::new(&raw).all(|o| o.is_ok()) && raw.len() <= MAX_OPTIONS_LEN;
+            let got = Options::from_bytes(&raw);
+            prop_assert_eq!(got.is_ok(), walk_ok, "{:02x?}", raw);
+            if let Ok(o) = got {
+                prop_assert_eq!(&o.as_bytes()[..raw.len()], &raw[..]);
+            }
         }
 
         #[test]
