@@ -272,3 +272,107 @@ fn the_symmetric_hash_is_the_same_both_ways() {
     assert_eq!(o.symmetric_hash(), o.reverse().symmetric_hash());
     assert_ne!(o.symmetric_hash(), t(TCP, 1235, 80).symmetric_hash());
 }
+
+/// The slot `t`'s entry is in.
+fn slot(c: &Conntrack, t: &Tuple) -> u32 {
+    c.lookup_entry(t, c.hash_of(t)).expect("indexed")
+}
+
+#[test]
+fn packets_counted_in_entries_keep_a_session_alive_and_count_in_its_totals() {
+    // The fast path's tracking (`track_at`) against the full path's (`track`): the same
+    // packets at the same times give the same expiry, packet count and aging.
+    let (mut fast, mut full) = (table(8), table(8));
+    let udp = fast.config().udp;
+    let o = t(UDP, 1000, 53);
+    let f = fast
+        .insert(o, o.reverse(), 0, Nanos::ZERO, &mut none)
+        .unwrap();
+    let s = full
+        .insert(o, o.reverse(), 0, Nanos::ZERO, &mut none)
+        .unwrap();
+    // A packet each way every second for three timeouts.
+    let mut now = Nanos::ZERO;
+    for _ in 0..3 * udp.as_millis() / 1000 {
+        now = now + Nanos::from_secs(1);
+        for (key, dir) in [(o, Dir::Orig), (o.reverse(), Dir::Reply)] {
+            assert_eq!(fast.track_at(slot(&fast, &key), 0, now), Tracked::Ok);
+            assert_eq!(full.track(s, dir, 0, now), Tracked::Ok);
+        }
+        assert_eq!(fast.expire(now, &mut none), 0);
+        assert_eq!(full.expire(now, &mut none), 0);
+    }
+    assert_eq!(fast.expires(f), now + udp);
+    assert_eq!(fast.expires(f), full.expires(s));
+    assert_eq!(fast.packets(f), full.packets(s));
+    assert_eq!(fast.packets(f), full.get(s).packets);
+    assert!(fast.get(f).replied());
+    // Silent from here: gone at its expiry, not before.
+    let last = now;
+    assert_eq!(fast.expire(last + udp - Nanos(1), &mut none), 0);
+    assert_eq!(fast.len(), 1);
+    assert_eq!(fast.expire(last + udp, &mut none), 1);
+    assert!(fast.is_empty());
+    assert_eq!(fast.lookup(&o), None);
+}
+
+#[test]
+fn a_full_table_reuses_a_session_only_when_its_entries_expired_too() {
+    let mut c = table(1);
+    let udp = c.config().udp;
+    let o = t(UDP, 1, 2);
+    c.insert(o, o.reverse(), 0, Nanos::ZERO, &mut none).unwrap();
+    // Visited at 1 s (its stored expiry then 1 s + udp), counted in the entry at 2 s.
+    c.track_at(slot(&c, &o), 0, Nanos::from_secs(1));
+    c.track_at(slot(&c, &o), 0, Nanos::from_secs(2));
+    let n = t(UDP, 3, 4);
+    let at = Nanos::from_secs(1) + udp;
+    assert_eq!(
+        c.insert(n, n.reverse(), 0, at, &mut none),
+        Err(InsertError::Full),
+        "refreshed at 2 s: live until 2 s + udp"
+    );
+    assert_eq!(c.stats.drop_full, 1);
+    let at = Nanos::from_secs(2) + udp;
+    assert!(c.insert(n, n.reverse(), 0, at, &mut none).is_ok());
+    assert_eq!(c.stats.reused, 1);
+}
+
+#[test]
+fn tcp_state_changes_reach_the_entries() {
+    let mut c = table(4);
+    let o = t(TCP, 40000, 80);
+    // Picked up mid-stream: established.
+    let id = c
+        .insert(o, o.reverse(), flags::ACK, Nanos::ZERO, &mut none)
+        .unwrap();
+    c.set_marks(id, 0x5a);
+    assert_eq!(c.entry(slot(&c, &o)).marks(), 0x5a);
+    assert_eq!(c.entry(slot(&c, &o.reverse())).marks(), 0x5a);
+    let ms = Nanos::from_millis;
+    for i in 1..5 {
+        c.track_at(slot(&c, &o), flags::ACK, ms(i));
+        c.track_at(slot(&c, &o.reverse()), flags::ACK, ms(i));
+    }
+    // A FIN goes to the state machine however recent the last visit.
+    c.track_at(slot(&c, &o), flags::FIN | flags::ACK, ms(10));
+    assert_eq!(c.get(id).tcp_state(), Some(TcpState::FinWait));
+    c.track_at(slot(&c, &o.reverse()), flags::FIN | flags::ACK, ms(11));
+    assert_eq!(c.get(id).tcp_state(), Some(TcpState::Closing));
+    // Not plain any more: the last ACK moves the state although it carries no FIN.
+    c.track_at(slot(&c, &o), flags::ACK, ms(12));
+    assert_eq!(c.get(id).tcp_state(), Some(TcpState::TimeWait));
+    assert_eq!(c.packets(id), 1 + 8 + 3);
+    assert_eq!(c.expires(id), ms(12) + c.config().tcp_transitory);
+    // A SYN on an established session is refused, as `track` refuses it.
+    let p = t(TCP, 40001, 80);
+    let id2 = c
+        .insert(p, p.reverse(), flags::ACK, Nanos::ZERO, &mut none)
+        .unwrap();
+    c.track_at(slot(&c, &p), flags::ACK, ms(1));
+    assert_eq!(
+        c.track_at(slot(&c, &p), flags::SYN, ms(2)),
+        Tracked::Invalid
+    );
+    assert_eq!(c.get(id2).tcp_state(), Some(TcpState::Established));
+}
