@@ -78,7 +78,7 @@ fn translate(ct: &mut Conntrack, nat: &mut Nat, d: &mut [u8], now: Nanos) -> boo
             }) else {
                 return false;
             };
-            ct.set_marks(id, m);
+            ct.get_mut(id).marks = m;
             (id, burst_stack::conntrack::Dir::Orig)
         }
     };

@@ -483,8 +483,8 @@ impl<Q: Queue> Worker<Q> {
                             });
                         match r {
                             Ok(id) => {
-                                fw.ct.set_marks(id, m);
                                 let s = fw.ct.get_mut(id);
+                                s.marks = m;
                                 // `track` below counts this first packet (insert counted it for callers that
                                 // do not track).
                                 s.packets = 0;
@@ -741,8 +741,8 @@ impl<Q: Queue> Worker<Q> {
                         reply: s.reply,
                         state: s.state_name(),
                         age: now.saturating_sub(fw.ct.created(id)).as_millis() / 1000,
-                        expires_in: fw.ct.expires(id).saturating_sub(now).as_millis() / 1000,
-                        packets: fw.ct.packets(id),
+                        expires_in: s.expires.saturating_sub(now).as_millis() / 1000,
+                        packets: s.packets,
                         marks: s.marks,
                     });
                 }

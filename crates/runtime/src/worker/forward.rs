@@ -21,6 +21,7 @@
 use std::net::Ipv4Addr;
 
 use burst_port::{ChecksumStatus, Nanos, PacketBuf, Queue};
+use burst_stack::conntrack::{Dir, SessionId};
 use burst_stack::filter::Direction;
 use burst_stack::frag;
 use burst_stack::icmp::ErrorKind;
@@ -128,9 +129,13 @@ enum Decision {
     Drop,
     /// Forward out of `port` to `mac`.
     Fwd { port: PortId, mac: MacAddr },
-    /// Translated by NAT (the conntrack entry at index slot `at`), then forwarded out of
-    /// `port` to `mac`.
-    Nat { port: PortId, mac: MacAddr, at: u32 },
+    /// Translated by NAT (session `id` going `dir`), then forwarded out of `port` to `mac`.
+    Nat {
+        port: PortId,
+        mac: MacAddr,
+        id: SessionId,
+        dir: Dir,
+    },
     /// TTL down, sealed with the SA of outbound IPsec rule `rule`, then sent out of `port` to
     /// `mac` (the outer route's next hop).
     Seal {
@@ -244,8 +249,9 @@ impl<Q: Queue> Worker<Q> {
                 burst_port::prefetch(b.data().as_ptr());
             }
             // With NAT or the firewall, the whole burst is screened first and its TCP/UDP
-            // tuples hashed with their conntrack entries prefetched: a burst's worth of work
-            // hides each miss before the group loop below looks them up (`firewall/fast.rs`).
+            // tuples hashed with their conntrack slots prefetched, then their sessions
+            // prefetched: a burst's worth of work hides each miss before the group loop below
+            // looks the sessions up (`firewall/fast.rs`).
             let mut fast = core::mem::take(&mut self.fast_scratch);
             fast.clear();
             let mut screened = [None; burst_port::BURST_MAX];
@@ -260,6 +266,9 @@ impl<Q: Queue> Worker<Q> {
                         screened[j]
                             .and_then(|_| fw.fast_flow(&bufs[j].data()[ethernet::HEADER_LEN..])),
                     );
+                }
+                for f in fast.iter().flatten() {
+                    fw.fast_prefetch(f);
                 }
             }
             let mut i = 0;
@@ -409,11 +418,12 @@ impl<Q: Queue> Worker<Q> {
                             Ok(false) => {}
                             Ok(true) => {
                                 translated += 1;
-                                if let Some(at) = f.slot() {
+                                if let Some((id, dir)) = f.session() {
                                     decisions[j] = Decision::Nat {
                                         port: egress,
                                         mac,
-                                        at,
+                                        id,
+                                        dir,
                                     };
                                 }
                             }
@@ -454,9 +464,9 @@ impl<Q: Queue> Worker<Q> {
                     ttl_down(&mut b.data_mut()[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 12]);
                     self.send_fast(b, port, mac);
                 }
-                Decision::Nat { port, mac, at } => {
+                Decision::Nat { port, mac, id, dir } => {
                     if let Some(fw) = self.fw.as_ref() {
-                        fw.fast_rewrite(&mut b.data_mut()[ethernet::HEADER_LEN..], at);
+                        fw.fast_rewrite(&mut b.data_mut()[ethernet::HEADER_LEN..], id, dir);
                     }
                     fast += 1;
                     ttl_down(&mut b.data_mut()[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 12]);

@@ -12,16 +12,12 @@
 //!
 //! # Memory and time
 //! Everything is allocated in [`Conntrack::new`] from [`ConntrackConfig::max_sessions`]:
-//! the session slab (64 bytes a session, 16 more for its aging links) and an open-addressing
-//! index of twice as many 64-byte entries as keys (linear probing, deletion by backward
-//! shift, so no tombstones; 256 bytes a session). Nothing allocates afterwards. Each entry is
-//! one direction of a session with what an established flow's packet needs (key,
-//! translation, a lazily checked timer, `index.rs`), so such a packet touches one line.
+//! the session slab and an open-addressing index of twice as many slots as keys (linear
+//! probing, deletion by backward shift, so no tombstones). Nothing allocates afterwards.
 //!
 //! Each session sits in the list of its timeout class (TCP established, TCP transitory, TCP
 //! closed, UDP, ICMP); a packet moves it to the tail, so each list is ordered by expiry and
-//! [`Conntrack::expire`] only looks at list heads, with a bound on the work per call (a head
-//! whose entries counted a packet since its last visit stays, with its later expiry). A full
+//! [`Conntrack::expire`] only looks at list heads, with a bound on the work per call. A full
 //! table first reuses the oldest expired session (aging may lag by a few polls), then refuses
 //! (`conntrack.drop_full`): established sessions keep working, new ones wait.
 //!
@@ -37,11 +33,9 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
-mod index;
 mod tcp;
 mod tuple;
 
-pub use index::Entry;
 use tcp::tcp_step;
 pub use tcp::{flags, TcpState};
 use tuple::mix;
@@ -168,11 +162,9 @@ pub struct Session {
     pub orig: Tuple,
     /// The answer's tuple (translated addresses and ports for NAT).
     pub reply: Tuple,
-    /// When it expires unless a packet refreshes it, as of its last visit: packets counted in
-    /// its entries since make it later ([`Conntrack::expires`] has both).
+    /// When it expires unless a packet refreshes it.
     pub expires: Nanos,
-    /// Packets seen (both directions) as of its last visit ([`Conntrack::packets`] adds the
-    /// entries' since).
+    /// Packets seen (both directions).
     pub packets: u64,
     /// The owner's flags (NAT kind, which side opened it).
     pub marks: u8,
@@ -286,6 +278,14 @@ pub enum Tracked {
     Invalid,
 }
 
+/// An open-addressing index slot: `tag` = the key's hash (its low bits are the home slot),
+/// `val` = (session << 1 | direction) + 1, 0 when empty.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
+    val: u32,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct List {
     head: u32,
@@ -306,8 +306,7 @@ pub struct Conntrack {
     cfg: ConntrackConfig,
     sessions: BigSlice<Session>,
     links: BigSlice<Links>,
-    /// Two entries a session, at most half full (`index.rs`).
-    index: BigSlice<Entry>,
+    index: BigSlice<Slot>,
     mask: usize,
     free: u32,
     lists: [List; CLASSES],
@@ -346,7 +345,7 @@ impl Conntrack {
             },
             sessions,
             links,
-            index: BigSlice::filled(slots, Entry::EMPTY),
+            index: BigSlice::filled(slots, Slot::default()),
             mask: slots - 1,
             free: 0,
             lists: [List {
@@ -406,23 +405,59 @@ impl Conntrack {
         t.hash(self.seed) as u32
     }
 
-    /// Starts loading the index entries where a key of hash `h` is probed first: its home
-    /// slot and the next one (at two keys in four slots about a third of the keys sit past
-    /// their home, nearly all of them in the next slot; its line would otherwise be a miss
-    /// the lookup waits for).
+    /// Starts loading the index slot where a key of hash `h` is probed first.
     #[inline]
     pub fn prefetch(&self, h: u32) {
-        let i = h as usize & self.mask;
-        burst_port::prefetch(&self.index[i]);
-        burst_port::prefetch(&self.index[(i + 1) & self.mask]);
+        burst_port::prefetch(&self.index[h as usize & self.mask]);
+    }
+
+    /// Starts loading the session a key of hash `h` most likely belongs to: the first slot of
+    /// its probe run whose tag is `h` (after [`prefetch`](Self::prefetch) of the same hash had
+    /// time to land). Not the home slot's session blindly: with two keys in four slots about
+    /// a quarter of the keys sit further along their run, and the home slot's session is then
+    /// another key's, so the lookup would miss the cache on the right one unhidden.
+    #[inline]
+    pub fn prefetch_session(&self, h: u32) {
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.index[i];
+            if s.val == 0 {
+                return;
+            }
+            if s.tag == h {
+                burst_port::prefetch(&self.sessions[((s.val - 1) >> 1) as usize]);
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
     }
 
     /// [`lookup`](Self::lookup) with the hash already computed by [`hash_of`](Self::hash_of).
-    /// The key is compared in its entry: the session line is not read.
+    /// Always inlined: the fast path calls it once per frame, and a call spills and restores
+    /// six registers around a probe of one or two slots.
     #[inline(always)]
     pub fn lookup_hashed(&self, t: &Tuple, h: u32) -> Option<(SessionId, Dir)> {
-        let e = &self.index[self.find(t, h)?];
-        Some((e.session(), e.dir()))
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.index[i];
+            if s.val == 0 {
+                return None;
+            }
+            if s.tag == h {
+                let v = s.val - 1;
+                let id = v >> 1;
+                let sess = &self.sessions[id as usize];
+                let (key, dir) = if v & 1 == 0 {
+                    (&sess.orig, Dir::Orig)
+                } else {
+                    (&sess.reply, Dir::Reply)
+                };
+                if key.same(t) {
+                    return Some((SessionId(id), dir));
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
     }
 
     /// Creates a session for a first packet with tuple `orig` whose answer will carry `reply`
@@ -471,9 +506,8 @@ impl Conntrack {
         };
         self.links[id as usize].created = now;
         self.link_tail(id, class);
-        let s = self.sessions[id as usize];
-        self.index_insert(&orig, id << 1, &s);
-        self.index_insert(&reply, (id << 1) | 1, &s);
+        self.index_insert(&orig, id << 1);
+        self.index_insert(&reply, (id << 1) | 1);
         self.stats.sessions += 1;
         self.stats.created += 1;
         Ok(SessionId(id))
@@ -516,18 +550,13 @@ impl Conntrack {
         let i = id.0 as usize;
         let s = &mut self.sessions[i];
         let class = if s.orig.proto == TCP {
-            let was = index::plain(s);
-            let Some(c) = tcp_step(s, dir, tcp_flags) else {
-                return Tracked::Invalid;
-            };
-            if index::plain(s) != was {
-                self.entries_follow(id.0);
+            match tcp_step(s, dir, tcp_flags) {
+                Some(c) => c,
+                None => return Tracked::Invalid,
             }
-            c
         } else {
             s.class
         };
-        let s = &mut self.sessions[i];
         let timeout = self.cfg.timeout(class);
         let expires = now + timeout;
         if class != s.class {
@@ -563,7 +592,7 @@ impl Conntrack {
         for c in 0..CLASSES {
             while n < self.cfg.expire_budget {
                 let h = self.lists[c].head;
-                if h == NONE || self.sessions[h as usize].expires > now || self.refreshed(h, now) {
+                if h == NONE || self.sessions[h as usize].expires > now {
                     break;
                 }
                 let s = self.remove(SessionId(h));
@@ -624,36 +653,20 @@ impl Conntrack {
 
     /// Frees the oldest expired session for a new one.
     fn reuse_expired(&mut self, now: Nanos, evicted: &mut impl FnMut(&Session)) -> bool {
-        // Each round either finds an expired head or learns a head's later expiry from its
-        // entries (it then no longer counts as expired), so at most one round a class more.
-        let h = loop {
-            let oldest = self
-                .lists
-                .iter()
-                .filter(|l| l.head != NONE)
-                .map(|l| l.head)
-                .filter(|&h| self.sessions[h as usize].expires <= now)
-                .min_by_key(|&h| self.sessions[h as usize].expires);
-            let Some(h) = oldest else {
-                return false;
-            };
-            if !self.refreshed(h, now) {
-                break h;
-            }
+        let oldest = self
+            .lists
+            .iter()
+            .filter(|l| l.head != NONE)
+            .map(|l| l.head)
+            .filter(|&h| self.sessions[h as usize].expires <= now)
+            .min_by_key(|&h| self.sessions[h as usize].expires);
+        let Some(h) = oldest else {
+            return false;
         };
         let s = self.remove(SessionId(h));
         self.stats.reused += 1;
         evicted(&s);
         true
-    }
-
-    /// Whether session `id`, expired by its stored expiry, had a packet counted in an entry
-    /// since (the lazily checked timer): then its stored expiry moves to the entries' (less
-    /// than 1/64 of the timeout later, see `Entry::due`) and it stays where it is in its list.
-    fn refreshed(&mut self, id: u32, now: Nanos) -> bool {
-        let e = self.expires(SessionId(id));
-        self.sessions[id as usize].expires = e;
-        e > now
     }
 
     fn link_tail(&mut self, id: u32, class: Class) {
@@ -692,6 +705,58 @@ impl Conntrack {
             self.unlink(id);
             self.link_tail(id, class);
         }
+    }
+
+    fn index_insert(&mut self, t: &Tuple, v: u32) {
+        let h = t.hash(self.seed) as u32;
+        let mut i = h as usize & self.mask;
+        while self.index[i].val != 0 {
+            i = (i + 1) & self.mask;
+        }
+        self.index[i] = Slot { tag: h, val: v + 1 };
+    }
+
+    /// Removes `t`'s slot and shifts the rest of its probe run back (Knuth's algorithm R), so
+    /// lookups never meet a tombstone.
+    fn index_remove(&mut self, t: &Tuple) {
+        let h = t.hash(self.seed) as u32;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.index[i];
+            if s.val == 0 {
+                return;
+            }
+            if s.tag == h {
+                let v = s.val - 1;
+                let sess = &self.sessions[(v >> 1) as usize];
+                let key = if v & 1 == 0 { &sess.orig } else { &sess.reply };
+                if key == t {
+                    break;
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            let s = self.index[j];
+            if s.val == 0 {
+                break;
+            }
+            let home = s.tag as usize & self.mask;
+            // Move j into the hole unless its home lies cyclically in (hole, j].
+            let between = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !between {
+                self.index[hole] = s;
+                hole = j;
+            }
+        }
+        self.index[hole] = Slot::default();
     }
 }
 

@@ -561,7 +561,7 @@ mod tests {
             let o = udp(A, 5000, dst, 53);
             let (r, m) = n.outbound(&o).unwrap();
             let id = ct.insert(o, r, 0, Nanos::ZERO, &mut |_| {}).unwrap();
-            ct.set_marks(id, m);
+            ct.get_mut(id).marks = m;
             ids.push(id);
         }
         let s = ct.remove(ids[0]);

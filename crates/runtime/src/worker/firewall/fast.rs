@@ -2,10 +2,8 @@
 //! of sessions this core already holds are tracked and translated there, a burst at a time,
 //! instead of taking the full path one by one.
 //!
-//! Per burst: every TCP/UDP datagram's tuple is read and hashed and its conntrack index entry
-//! prefetched (the one line a hit of an established flow reads and writes: key, translation,
-//! lazily checked timer; `conntrack/index.rs`); then per group of eight frames each is looked
-//! up; a datagram
+//! Per group of eight frames: every TCP/UDP datagram's tuple is read and hashed and its index
+//! slot prefetched, then the sessions those slots point to, then each is looked up; a datagram
 //! to a NAT public address on an outside port gets its new destination before the route lookup
 //! (the seed's public-interface order: translated, then forwarded as source traffic). After the
 //! route, a frame through a NAT or firewalled port stays on the fast path only when
@@ -37,24 +35,23 @@ pub(in crate::worker) struct Fast {
     tuple: Tuple,
     flags: u8,
     hash: u32,
-    /// Its entry's slot in the conntrack index, once looked up.
-    at: Option<u32>,
+    /// Its session and direction, once looked up.
+    sess: Option<(SessionId, Dir)>,
     /// Translated before the route (to a public address, arriving on an outside port).
     ingress: bool,
 }
 
 impl Fast {
-    /// Its entry's slot in the conntrack index, once looked up and found (valid until a
-    /// session is inserted or removed: within the burst).
+    /// Its session and direction, once looked up and found.
     #[inline]
-    pub(in crate::worker) fn slot(&self) -> Option<u32> {
-        self.at
+    pub(in crate::worker) fn session(&self) -> Option<(SessionId, Dir)> {
+        self.sess
     }
 }
 
 impl<B> Fw<B> {
     /// Reads the tuple of a whole TCP/UDP datagram `ip` (20-byte header), hashes it and starts
-    /// loading its index entry.
+    /// loading its index slot.
     #[inline]
     pub(in crate::worker) fn fast_flow(&self, ip: &[u8]) -> Option<Fast> {
         let (tuple, flags) = packet::fast_flow(ip)?;
@@ -64,9 +61,15 @@ impl<B> Fw<B> {
             tuple,
             flags,
             hash,
-            at: None,
+            sess: None,
             ingress: false,
         })
+    }
+
+    /// Starts loading the session `f`'s slot points to.
+    #[inline]
+    pub(in crate::worker) fn fast_prefetch(&self, f: &Fast) {
+        self.ct.prefetch_session(f.hash);
     }
 
     /// Looks `f`'s session up and says which destination the route is for: `dst` itself, or
@@ -85,7 +88,7 @@ impl<B> Fw<B> {
         let Some(f) = f else {
             return (!public && !local).then_some(dst);
         };
-        f.at = self.ct.lookup_entry(&f.tuple, f.hash);
+        f.sess = self.ct.lookup_hashed(&f.tuple, f.hash);
         if !public {
             return (!local).then_some(dst);
         }
@@ -93,22 +96,22 @@ impl<B> Fw<B> {
             // From the inside to a public address: hairpinning, on the full path.
             return None;
         }
-        let e = self.ct.entry(f.at?);
-        if e.marks() & marks::NAT == 0 {
+        let (id, dir) = f.sess?;
+        if !self.is_nat(id) {
             return None;
         }
         f.ingress = true;
-        Some(e.to().dst)
+        Some(self.target(id, dir).dst)
     }
 
     /// Whether frame `f` through a NAT or firewalled port may stay on the fast path: its
     /// session is here and no MSS clamp applies.
     #[inline]
     pub(in crate::worker) fn fast_admits(&self, f: &Fast) -> bool {
-        let Some(at) = f.at else {
+        let Some((id, _)) = f.sess else {
             return false;
         };
-        !(self.clamp && f.flags & 0x02 != 0 && self.ct.entry(at).marks() & marks::NAT != 0)
+        !(self.clamp && f.flags & 0x02 != 0 && self.is_nat(id))
     }
 
     /// The firewall-hook's verdict for admitted frame `f` from `port` to `egress`: the state
@@ -122,18 +125,18 @@ impl<B> Fw<B> {
         egress: PortId,
         now: Nanos,
     ) -> Result<bool, ()> {
-        let Some(at) = f.at else {
+        let Some((id, dir)) = f.sess else {
             return Err(());
         };
         // As the full path: on the public side only the arrival port's firewall refuses an
         // invalid segment (`nat_public_in`), in transit either port's (`fw_flow`).
         let guarded = self.cfg.guards(port.0) || (!f.ingress && self.cfg.guards(egress.0));
-        if self.ct.track_at(at, f.flags, now) == Tracked::Invalid && guarded {
+        if self.ct.track(id, dir, f.flags, now) == Tracked::Invalid && guarded {
             self.stats.drop_invalid += 1;
             return Err(());
         }
         // `nat.translated` is counted by the caller, once per burst (`fast_translated`).
-        Ok(self.ct.entry(at).marks() & marks::NAT != 0)
+        Ok(self.is_nat(id))
     }
 
     /// Counts `n` frames the fast path translated in one burst (`nat.translated`).
@@ -144,12 +147,17 @@ impl<B> Fw<B> {
         }
     }
 
-    /// Rewrites a datagram `ip` (from its IPv4 header) found at index slot `at`, admitted and
-    /// tracked by the fast path: it carries that entry's key and leaves with its translation.
+    /// Rewrites a datagram `ip` (from its IPv4 header) of session `id` going `dir`, admitted
+    /// and tracked by the fast path: it carries that direction's tuple and leaves with the
+    /// translation's.
     #[inline]
-    pub(in crate::worker) fn fast_rewrite(&self, ip: &mut [u8], at: u32) {
-        // The entry's precomputed checksum differences: no per-frame difference sums.
-        let e = self.ct.entry(at);
-        packet::rewrite_flow_with(ip, &e.to(), e.deltas(), e.proto() == UDP);
+    pub(in crate::worker) fn fast_rewrite(&self, ip: &mut [u8], id: SessionId, dir: Dir) {
+        // The session's precomputed checksum differences: no per-frame difference sums.
+        let s = self.ct.get(id);
+        let to = match dir {
+            Dir::Orig => s.reply.reverse(),
+            Dir::Reply => s.orig.reverse(),
+        };
+        packet::rewrite_flow_with(ip, &to, s.deltas(dir), s.orig.proto == UDP);
     }
 }

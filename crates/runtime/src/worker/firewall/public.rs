@@ -128,8 +128,8 @@ impl<Q: Queue> Worker<Q> {
                                 nat_ref.release(s)
                             }) {
                             Ok(id) => {
-                                fw.ct.set_marks(id, m);
                                 let s = fw.ct.get_mut(id);
+                                s.marks = m;
                                 // `track` below counts this first packet (insert counted it for callers that
                                 // do not track).
                                 s.packets = 0;
