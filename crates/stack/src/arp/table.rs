@@ -236,6 +236,20 @@ impl NeighReader {
         }
     }
 
+    /// [`NeighReader::pin`] with a guard the caller already pinned (a route lookup's): when it
+    /// is of the table's domain, one pin serves both lookups; else the table pins its own.
+    pub fn pin_with(&self, guard: Guard) -> NeighSnapshot<'_> {
+        if !self.shared.domain.owns(&guard) {
+            return self.pin();
+        }
+        let ptr = self.shared.current.load(Ordering::Acquire, &guard).as_raw();
+        NeighSnapshot {
+            _guard: guard,
+            version: ptr,
+            _reader: PhantomData,
+        }
+    }
+
     /// The MAC of `ip` on `port`, stamping the entry used at `now` (one pin per call; prefer
     /// [`NeighReader::pin`] for a burst).
     pub fn lookup(&self, port: PortId, ip: Ipv4Addr, now: Nanos) -> Option<MacAddr> {
