@@ -355,4 +355,25 @@ mod tests {
             Nanos::from_secs(9)
         );
     }
+
+    #[test]
+    fn a_snapshot_on_a_borrowed_guard_reads_the_current_version() {
+        let domain = Domain::new();
+        let mut t = NeighTable::with_domain(&domain);
+        let r = t.reader();
+        t.publish([(
+            (P0, IP1),
+            Neighbor::new(MAC1, NeighKind::Static, Nanos::ZERO),
+        )]);
+        // A guard of the table's domain (a route lookup's) serves the snapshot.
+        let snap = r.pin_with(domain.pin());
+        assert_eq!(snap.version(), 1);
+        assert_eq!(snap.lookup(P0, IP1, Nanos::ZERO), Some(MAC1));
+        drop(snap);
+        // Another domain's guard: the table pins its own and reads the same version.
+        let other = Domain::new();
+        let snap = r.pin_with(other.pin());
+        assert_eq!(snap.version(), 1);
+        assert_eq!(snap.get(P0, IP1).map(|n| n.mac), Some(MAC1));
+    }
 }
