@@ -47,6 +47,7 @@
 #   DIRS="enc"        a subset of the directions (default "enc dec")
 #   LOG_DIR=DIR       keeps each run's output (DIR/NAME.SIZE.rROUND.log)
 #   PERF_DIR=DIR      perf record -g of CPU 1 over each burst window (DIR/burst-DIR-SIZE.rROUND.data)
+#   PERF_SECGW=1      with PERF_DIR, ipsec-secgw's windows too (DIR/secgw-DIR-SIZE.rROUND.data)
 #   BURST=BIN         measures that burst binary instead of building target/release/burst
 #   BASELINE="BIN..." adds those burst binaries (same configuration) to every round, in order:
 #                     before/after pairs of changes in the same run (each one's median and
@@ -236,7 +237,7 @@ run() {
     echo "$name did not start within 30 s; its output:" >&2; tail -20 "$log" >&2; return 1
   fi
   local perf_pid=""
-  if [ -n "${PERF_DIR:-}" ] && [ "${name%%-*}" = burst ]; then
+  if [ -n "${PERF_DIR:-}" ] && { [ "${name%%-*}" = burst ] || [ -n "${PERF_SECGW:-}" ]; }; then
     mkdir -p "$PERF_DIR"
     (sleep "$warm"; exec perf record -q -g -C "$cpu" -o "$PERF_DIR/$name.r$r.data" -- sleep "$secs") >/dev/null 2>&1 &
     perf_pid=$!

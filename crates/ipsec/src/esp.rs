@@ -243,6 +243,11 @@ pub(crate) fn encrypt_with(
 /// The SPI of the ESP datagram in `pkt`, or the drop reason when `pkt` is not one.
 pub fn peek_spi(pkt: &[u8]) -> Result<u32, DropReason> {
     let ip = ipv4::Packet::new_checked(pkt).map_err(|_| DropReason::Malformed)?;
+    peek_spi_of(&ip)
+}
+
+/// [`peek_spi`] of a datagram whose IPv4 header is already checked (`new_checked`).
+pub(crate) fn peek_spi_of(ip: &ipv4::Packet<&[u8]>) -> Result<u32, DropReason> {
     if ip.protocol() != Protocol::ESP || ip.is_fragment() {
         return Err(DropReason::Malformed);
     }

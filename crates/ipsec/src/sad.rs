@@ -117,12 +117,11 @@ impl Sad {
 /// The SPI and protocol of the ESP or AH datagram in `pkt`, or the drop reason when it is
 /// neither.
 pub fn peek_spi(pkt: &[u8]) -> Result<(u32, IpsecProtocol), DropReason> {
-    let proto = ipv4::Packet::new_checked(pkt)
-        .map_err(|_| DropReason::Malformed)?
-        .protocol();
-    if proto == Protocol::AH {
+    // Parsed once: ESP, the data path's case, is read from the checked header.
+    let ip = ipv4::Packet::new_checked(pkt).map_err(|_| DropReason::Malformed)?;
+    if ip.protocol() == Protocol::AH {
         crate::ah::peek_spi(pkt).map(|s| (s, IpsecProtocol::Ah))
     } else {
-        esp::peek_spi(pkt).map(|s| (s, IpsecProtocol::Esp))
+        esp::peek_spi_of(&ip).map(|s| (s, IpsecProtocol::Esp))
     }
 }

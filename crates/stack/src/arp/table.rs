@@ -236,6 +236,20 @@ impl NeighReader {
         }
     }
 
+    /// [`NeighReader::pin`] with a guard the caller already pinned (a route lookup's): when it
+    /// is of the table's domain, one pin serves both lookups; else the table pins its own.
+    pub fn pin_with(&self, guard: Guard) -> NeighSnapshot<'_> {
+        if !self.shared.domain.owns(&guard) {
+            return self.pin();
+        }
+        let ptr = self.shared.current.load(Ordering::Acquire, &guard).as_raw();
+        NeighSnapshot {
+            _guard: guard,
+            version: ptr,
+            _reader: PhantomData,
+        }
+    }
+
     /// The MAC of `ip` on `port`, stamping the entry used at `now` (one pin per call; prefer
     /// [`NeighReader::pin`] for a burst).
     pub fn lookup(&self, port: PortId, ip: Ipv4Addr, now: Nanos) -> Option<MacAddr> {
@@ -340,5 +354,26 @@ mod tests {
             n1.with(MAC2, NeighKind::Static).last_used(),
             Nanos::from_secs(9)
         );
+    }
+
+    #[test]
+    fn a_snapshot_on_a_borrowed_guard_reads_the_current_version() {
+        let domain = Domain::new();
+        let mut t = NeighTable::with_domain(&domain);
+        let r = t.reader();
+        t.publish([(
+            (P0, IP1),
+            Neighbor::new(MAC1, NeighKind::Static, Nanos::ZERO),
+        )]);
+        // A guard of the table's domain (a route lookup's) serves the snapshot.
+        let snap = r.pin_with(domain.pin());
+        assert_eq!(snap.version(), 1);
+        assert_eq!(snap.lookup(P0, IP1, Nanos::ZERO), Some(MAC1));
+        drop(snap);
+        // Another domain's guard: the table pins its own and reads the same version.
+        let other = Domain::new();
+        let snap = r.pin_with(other.pin());
+        assert_eq!(snap.version(), 1);
+        assert_eq!(snap.get(P0, IP1).map(|n| n.mac), Some(MAC1));
     }
 }

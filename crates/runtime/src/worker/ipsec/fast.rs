@@ -273,7 +273,8 @@ impl<Q: Queue> Worker<Q> {
         if !matches!(fout, Some((_, Action::Bypass))) {
             return Err(buf);
         }
-        let neigh = self.neigh.pin();
+        // The route's guard pins the neighbour table too (one domain): no second pin.
+        let neigh = self.neigh.pin_with(guard);
         let nip = nh.neighbour(dst);
         let Some(mac) = cached_mac(
             &mut self.nh_cache,
@@ -286,7 +287,6 @@ impl<Q: Queue> Worker<Q> {
             return Err(buf);
         };
         drop(neigh);
-        drop(guard);
         // Kept: counted as the full path counts it (the inbound hook passes a datagram that
         // came through ESP, the outbound one finds a bypass rule).
         s.tables.spd_out.record(fout);
