@@ -29,7 +29,12 @@
 #   BURST_EXTRA extra configuration lines appended to burst's config (e.g. a [tcp] table)
 #   Variants, for before/after pairs in the same run: a mode DRIVER/NAME (e.g. MODES="linux
 #   af_xdp af_xdp/bb0") adds the devargs in ARGS_NAME (ARGS_bb0=",busy_budget=0"), runs the
-#   binary BIN_NAME if set and appends CONF_NAME to the configuration.
+#   binary BIN_NAME if set and appends CONF_NAME to the configuration. NAPI_NAME="D T" sets the
+#   router ends' napi_defer_hard_irqs to D and gro_flush_timeout to T ns for the cell (AF_XDP
+#   busy polling: the veth's NAPI is then polled by burst's recvfrom instead of the sender's
+#   softirq), back to 0 0 after. RPS_NAME=MASK (with RPS=1) steers the router ends' receive to
+#   MASK for the cell (e.g. 2: af_packet's copy into its ring on burst's CPU, as Linux's
+#   forwarding is; by default it stays in the sender's context).
 #   PARALLEL   iperf3 -P streams (default 1); IPERF_ARGS extra client arguments
 #   BURST      the binary (default target/release/burst, built with --features dpdk)
 #   KEEP=1     keep the work directory (iperf3 JSON, burst logs and `ctl stats` after each cell)
@@ -77,6 +82,7 @@ stop_burst() {
   kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   pid=""
+  napi 0 0 2>/dev/null
   # An AF_XDP socket's program goes with its process; make sure before the next mode.
   ip -n "$R" link set dev r0 xdp off 2>/dev/null
   ip -n "$R" link set dev r1 xdp off 2>/dev/null
@@ -172,9 +178,20 @@ burst_config() {
   grep -q "^cpus = \[1\]" "$cfg" && grep -q "device = \"${a%%,*}\"" "$cfg"
 }
 
+# napi D T: the router ends' NAPI deferral (see NAPI_NAME above).
+napi() {
+  ip netns exec "$R" sh -c "for i in r0 r1; do echo $1 > /sys/class/net/\$i/napi_defer_hard_irqs && echo $2 > /sys/class/net/\$i/gro_flush_timeout; done"
+}
+
 burst_router() {
   burst_config "$1" || { echo "bench-veth: could not write burst's config"; return 1; }
-  rps 0
+  local mask
+  mask=$(variant "$1" RPS)
+  rps "${mask:-0}"
+  local nd
+  nd=$(variant "$1" NAPI)
+  # shellcheck disable=SC2086 # two numbers
+  if [ -n "$nd" ]; then napi $nd || return 1; fi
   blog=$work/burst-${1//\//-}.log
   local bin
   bin=$(variant "$1" BIN)
