@@ -148,7 +148,7 @@ linux_router_down() {
   ip -n "$R" addr flush dev r1
 }
 
-# variant MODE VAR: the variant's ARGS/BIN/CONF value (empty for a plain mode).
+# variant MODE VAR: the variant's ARGS/BIN/CONF/NAPI/RPS value (empty for a plain mode).
 variant() {
   case "$1" in */*) local v="$2_${1#*/}"; printf '%s' "${!v:-}" ;; esac
 }
@@ -245,7 +245,7 @@ for OFF in $OFFLOAD_SETS; do
       if [ "$m" != linux ]; then
         tag=$OFF-${m//\//-}-$r
         ctl stats >"$work/$tag.stats" 2>&1
-        extra=$(awk '$1 ~ /^fwd\.drop|^p[01]\.(rx|tx)_(missed|full|dropped)|imissed|oerrors/ && $2 != 0 { printf " %s=%s", $1, $2 }' "$work/$tag.stats")
+        extra=$(awk '/^port / { port = $2 } $1 ~ /^(fwd\.drop|l2\.drop|rx_missed$|rx_nombuf$|tx_errors$)/ && $2 != 0 { printf " %s%s=%s", ($1 ~ /\./ ? "" : port), $1, $2 }' "$work/$tag.stats")
         stop_burst
       else
         linux_router_down
