@@ -21,6 +21,8 @@ PKGS=(
   nginx-light
   # conntrack-tools: Linux's NAT sessions for the differential check of smoke-nat.sh.
   conntrack
+  # iperf3: TCP through burst as a router vs Linux forwarding in the veth lab (bench-veth.sh).
+  iperf3
   # tmux: drives `burst ctl top` in scripts/smoke-observe.sh.
   tmux
   # DPDK 22.11 LTS: libraries + PMD plugins, headers for bindgen, testpmd, examples (l3fwd).
@@ -42,6 +44,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   # tshark asks whether non-root users may capture; answer for it.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+  # iperf3 asks whether to run as a daemon at boot; the bench starts its own servers.
+  echo "iperf3 iperf3/start_daemon boolean false" | $SUDO debconf-set-selections
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
