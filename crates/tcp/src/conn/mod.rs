@@ -30,6 +30,7 @@ mod open;
 mod output;
 mod recovery;
 mod stats;
+mod text;
 mod time_wait;
 mod timers;
 
