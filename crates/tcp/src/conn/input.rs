@@ -1,7 +1,6 @@
 //! Segment arrival: RFC 9293 §3.10.7 in order (with RFC 5961's stricter RST/SYN/ACK checks
-//! and RFC 7323's PAWS), then the ACK side of loss recovery (RFC 5681, 6582, 6675); the text
-//! goes on to `text.rs`. Rare branches (resets, unacceptable segments, bad ACKs, SACK blocks,
-//! recovery) are out of line: the common path stays dense in the instruction cache.
+//! and RFC 7323's PAWS), then the ACK side of loss recovery (RFC 5681, 6582, 6675) and the
+//! receive queue (reassembly, SACK bookkeeping, delayed ACKs).
 
 use burst_port::Nanos;
 use burst_wire::tcp::{Flags, Repr, SeqNumber};
@@ -31,9 +30,7 @@ impl Connection {
         }
     }
 
-    /// RFC 9293 §3.10.7.3, SYN-SENT. (Out of line: once per connection, and it keeps the
-    /// synchronized path, which every later segment takes, compact in the instruction cache.)
-    #[inline(never)]
+    /// RFC 9293 §3.10.7.3, SYN-SENT.
     fn on_segment_syn_sent(&mut self, now: Nanos, seg: &Repr, payload: &[u8]) {
         let f = seg.flags;
         let ack = seg.ack();
@@ -90,7 +87,7 @@ impl Connection {
                 self.state = State::Established;
                 self.events |= Events::CONNECTED | Events::WRITABLE;
                 self.ack_now = true;
-                trace_connected(self.local_port, false);
+                tracing::debug!(port = self.local_port, "tcp: connected (active)");
                 // Data or a FIN riding on the SYN-ACK.
                 let fin = f.contains(Flags::FIN);
                 self.process_text(now, seg.seq + 1, payload, fin, false);
@@ -144,13 +141,14 @@ impl Connection {
             }
             match ts {
                 Some((tsval, _)) if (tsval.wrapping_sub(self.ts_recent) as i32) < 0 => {
-                    self.drop_paws();
+                    self.counters.drop_paws += 1;
+                    self.ack_now = true;
                     return;
                 }
                 Some(_) => {}
                 None => {
                     // RFC 7323 §3.2: a non-RST segment without timestamps SHOULD be dropped.
-                    self.drop_no_timestamp();
+                    self.counters.drop_no_timestamp += 1;
                     return;
                 }
             }
@@ -173,12 +171,38 @@ impl Connection {
         // RFC 5961 §3.2: a reset is believed only at exactly RCV.NXT; in the window it draws
         // a challenge ACK; elsewhere it is dropped.
         if is_rst {
-            self.on_rst(now, seq, acceptable);
+            if !acceptable {
+                self.counters.drop_rst += 1;
+                return;
+            }
+            if seq != self.rcv_nxt {
+                self.challenge_ack(now);
+                return;
+            }
+            match self.state {
+                // RFC 1337: ignore resets in TIME-WAIT (TIME-WAIT assassination).
+                State::TimeWait => self.counters.drop_rst += 1,
+                State::SynReceived => self.enter_closed(Some(ConnError::Refused)),
+                State::Closing | State::LastAck => self.enter_closed(None),
+                _ => self.enter_closed(Some(ConnError::Reset)),
+            }
             return;
         }
 
         if !acceptable {
-            self.on_unacceptable(now, seq, seg_len, payload.len(), fin);
+            // RFC 9293: an unacceptable non-RST segment gets an ACK (this also answers
+            // keep-alive and zero-window probes).
+            self.counters.drop_out_of_window += 1;
+            if seg_len > 0 && seq + seg_len <= self.rcv_nxt && !payload.is_empty() && self.sack_ok {
+                // RFC 2883: report the duplicate.
+                self.dsack = Some((seq, seq + payload.len()));
+                self.counters.dup_segments += 1;
+            }
+            if self.state == State::TimeWait && fin {
+                // A retransmitted FIN: our ACK was lost; restart the 2×MSL wait.
+                self.timewait_at = Some(now + self.cfg.time_wait);
+            }
+            self.ack_now = true;
             return;
         }
 
@@ -190,7 +214,7 @@ impl Connection {
         }
 
         let Some(ack) = seg.ack() else {
-            self.drop_no_ack();
+            self.counters.drop_no_ack += 1;
             return;
         };
         self.touch_keepalive(now);
@@ -204,8 +228,24 @@ impl Connection {
             }
         }
 
-        if self.state == State::SynReceived && !self.complete_passive_open(seg, seq, ack) {
-            return;
+        if self.state == State::SynReceived {
+            if !(self.snd_una < ack && ack <= self.snd_nxt) {
+                self.pending_rst = Some((ack, None));
+                self.counters.drop_bad_ack += 1;
+                return;
+            }
+            self.state = if self.fin_queued {
+                State::FinWait1
+            } else {
+                State::Established
+            };
+            self.syn_pending = false;
+            self.snd_wnd = usize::from(seg.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            self.events |= Events::CONNECTED | Events::WRITABLE;
+            tracing::debug!(port = self.local_port, "tcp: connected (passive)");
         }
 
         if !self.process_ack(now, seg, seq, ack, payload.len()) {
@@ -217,116 +257,7 @@ impl Connection {
         self.process_text(now, seq, payload, fin, true);
     }
 
-    /// The ACK that completes a passive open (SYN-RECEIVED); false when it is not acceptable
-    /// (a reset goes out) and the segment is dropped. Out of line: once per connection.
-    #[inline(never)]
-    fn complete_passive_open(&mut self, seg: &Repr, seq: SeqNumber, ack: SeqNumber) -> bool {
-        if !(self.snd_una < ack && ack <= self.snd_nxt) {
-            self.pending_rst = Some((ack, None));
-            self.counters.drop_bad_ack += 1;
-            return false;
-        }
-        self.state = if self.fin_queued {
-            State::FinWait1
-        } else {
-            State::Established
-        };
-        self.syn_pending = false;
-        self.snd_wnd = usize::from(seg.window) << self.snd_wscale;
-        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-        self.snd_wl1 = seq;
-        self.snd_wl2 = ack;
-        self.events |= Events::CONNECTED | Events::WRITABLE;
-        trace_connected(self.local_port, true);
-        true
-    }
-
-    /// A reset in a synchronized state. RFC 5961 §3.2: believed only at exactly RCV.NXT; in
-    /// the window it draws a challenge ACK; elsewhere it is dropped. (Cold, as every rare
-    /// branch of segment arrival, so the common path stays dense in the instruction cache.)
-    #[cold]
-    #[inline(never)]
-    fn on_rst(&mut self, now: Nanos, seq: SeqNumber, acceptable: bool) {
-        if !acceptable {
-            self.counters.drop_rst += 1;
-            return;
-        }
-        if seq != self.rcv_nxt {
-            self.challenge_ack(now);
-            return;
-        }
-        match self.state {
-            // RFC 1337: ignore resets in TIME-WAIT (TIME-WAIT assassination).
-            State::TimeWait => self.counters.drop_rst += 1,
-            State::SynReceived => self.enter_closed(Some(ConnError::Refused)),
-            State::Closing | State::LastAck => self.enter_closed(None),
-            _ => self.enter_closed(Some(ConnError::Reset)),
-        }
-    }
-
-    /// RFC 9293: an unacceptable non-RST segment gets an ACK (this also answers keep-alive
-    /// and zero-window probes).
-    #[cold]
-    #[inline(never)]
-    fn on_unacceptable(
-        &mut self,
-        now: Nanos,
-        seq: SeqNumber,
-        seg_len: usize,
-        payload_len: usize,
-        fin: bool,
-    ) {
-        self.counters.drop_out_of_window += 1;
-        if seg_len > 0 && seq + seg_len <= self.rcv_nxt && payload_len > 0 && self.sack_ok {
-            // RFC 2883: report the duplicate.
-            self.dsack = Some((seq, seq + payload_len));
-            self.counters.dup_segments += 1;
-        }
-        if self.state == State::TimeWait && fin {
-            // A retransmitted FIN: our ACK was lost; restart the 2×MSL wait.
-            self.timewait_at = Some(now + self.cfg.time_wait);
-        }
-        self.ack_now = true;
-    }
-
-    /// RFC 7323 §5.3: a segment older than TS.Recent is dropped with an ACK.
-    #[cold]
-    #[inline(never)]
-    fn drop_paws(&mut self) {
-        self.counters.drop_paws += 1;
-        self.ack_now = true;
-    }
-
-    /// A segment without timestamps on a connection that uses them.
-    #[cold]
-    #[inline(never)]
-    fn drop_no_timestamp(&mut self) {
-        self.counters.drop_no_timestamp += 1;
-    }
-
-    /// A synchronized segment without ACK.
-    #[cold]
-    #[inline(never)]
-    fn drop_no_ack(&mut self) {
-        self.counters.drop_no_ack += 1;
-    }
-
-    /// An ACK of something not yet sent (or, with `challenge`, older than the largest window
-    /// the peer offered): counted, answered and dropped.
-    #[cold]
-    #[inline(never)]
-    fn drop_bad_ack(&mut self, now: Nanos, challenge: bool) {
-        self.counters.drop_bad_ack += 1;
-        if challenge {
-            self.challenge_ack(now);
-        } else {
-            self.ack_now = true;
-        }
-    }
-
     /// Queues a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the rate limit.
-    #[cold]
-    #[inline(never)]
     fn challenge_ack(&mut self, now: Nanos) {
         if now.saturating_sub(self.challenge_start) >= Nanos::from_secs(1) {
             self.challenge_start = now;
@@ -353,13 +284,15 @@ impl Connection {
     ) -> bool {
         // RFC 9293: an ACK of something not yet sent gets an ACK and is dropped.
         if ack > self.snd_nxt {
-            self.drop_bad_ack(now, false);
+            self.counters.drop_bad_ack += 1;
+            self.ack_now = true;
             return false;
         }
         // RFC 5961 §5.2: an ACK older than the largest window the peer ever offered.
         let oldest = self.snd_una - self.max_snd_wnd.clamp(1, 1 << 30);
         if ack < oldest {
-            self.drop_bad_ack(now, true);
+            self.counters.drop_bad_ack += 1;
+            self.challenge_ack(now);
             return false;
         }
         let wnd = usize::from(seg.window) << self.snd_wscale;
@@ -372,13 +305,37 @@ impl Connection {
             _ => None,
         };
         let mut delivery = Delivery::default();
+        let mut dsack = None;
 
         // SACK blocks first, so loss detection below sees them.
-        let (sacked_new, dsack) = if self.sack_ok && !seg.options.is_empty() {
-            self.process_sack(now, seg, ack, tsecr, &mut delivery)
-        } else {
-            (false, None)
-        };
+        let mut sacked_new = false;
+        if self.sack_ok && !seg.options.is_empty() {
+            if let Some(blocks) = seg.options.sack_blocks() {
+                let una = self.snd_una.max(ack);
+                // RFC 2883 §4: the first block reports a duplicate when it lies below the
+                // cumulative ACK or inside the second block.
+                if let Some(&(l, r)) = blocks.iter().next() {
+                    let (l, r) = (SeqNumber(l), SeqNumber(r));
+                    let inside_next = blocks
+                        .iter()
+                        .nth(1)
+                        .is_some_and(|&(l2, r2)| SeqNumber(l2) <= l && r <= SeqNumber(r2));
+                    if l < r && (r <= ack || inside_next) {
+                        dsack = Some((l, r));
+                    }
+                }
+                for (i, &(l, r)) in blocks.iter().enumerate() {
+                    if i == 0 && dsack.is_some() {
+                        continue;
+                    }
+                    let (l, r) = (SeqNumber(l), SeqNumber(r));
+                    sacked_new |= self.sb.add(l, r, una, self.snd_nxt);
+                    if self.rack_on() {
+                        self.log_sack(l, r, una, now, tsecr, &mut delivery);
+                    }
+                }
+            }
+        }
 
         if ack > self.snd_una {
             self.log_ack(ack, now, tsecr, &mut delivery);
@@ -445,49 +402,6 @@ impl Connection {
         true
     }
 
-    /// The SACK blocks of an ACK (RFC 2018, RFC 2883 D-SACK): the scoreboard and the
-    /// transmission log take them. Returns whether new data was SACKed and the D-SACK block.
-    /// Out of line: only ACKs during loss or reordering carry blocks.
-    #[inline(never)]
-    fn process_sack(
-        &mut self,
-        now: Nanos,
-        seg: &Repr,
-        ack: SeqNumber,
-        tsecr: Option<u32>,
-        delivery: &mut Delivery,
-    ) -> (bool, Option<(SeqNumber, SeqNumber)>) {
-        let mut dsack = None;
-        let mut sacked_new = false;
-        let Some(blocks) = seg.options.sack_blocks() else {
-            return (false, None);
-        };
-        let una = self.snd_una.max(ack);
-        // RFC 2883 §4: the first block reports a duplicate when it lies below the cumulative
-        // ACK or inside the second block.
-        if let Some(&(l, r)) = blocks.iter().next() {
-            let (l, r) = (SeqNumber(l), SeqNumber(r));
-            let inside_next = blocks
-                .iter()
-                .nth(1)
-                .is_some_and(|&(l2, r2)| SeqNumber(l2) <= l && r <= SeqNumber(r2));
-            if l < r && (r <= ack || inside_next) {
-                dsack = Some((l, r));
-            }
-        }
-        for (i, &(l, r)) in blocks.iter().enumerate() {
-            if i == 0 && dsack.is_some() {
-                continue;
-            }
-            let (l, r) = (SeqNumber(l), SeqNumber(r));
-            sacked_new |= self.sb.add(l, r, una, self.snd_nxt);
-            if self.rack_on() {
-                self.log_sack(l, r, una, now, tsecr, delivery);
-            }
-        }
-        (sacked_new, dsack)
-    }
-
     /// `SND.UNA < ack ≤ SND.NXT`: new data acknowledged.
     fn on_new_ack(&mut self, now: Nanos, seg: &Repr, ack: SeqNumber) {
         let acked = dist(ack, self.snd_una);
@@ -532,15 +446,31 @@ impl Connection {
         self.high_rxt = self.high_rxt.max(ack);
         self.forced_lost = self.forced_lost.max(ack);
 
+        let mss = self.seg_size();
         if self.in_recovery {
-            self.recovery_ack(ack, acked);
+            if ack >= self.recovery_point {
+                // RFC 6582 §3.2 step 3 / RFC 6675 §5: full ACK ends recovery; the window is
+                // ssthresh (the algorithm set it on entry).
+                self.in_recovery = false;
+                self.rec_cwnd = None;
+                self.dupacks = 0;
+                self.rack.on_recovery_end();
+            } else if !self.sack_ok {
+                // RFC 6582 partial ACK: the next segment is lost too; retransmit it now and
+                // deflate the window by what was acknowledged, adding one segment back.
+                self.forced_lost = self.forced_lost.max(ack + mss);
+                self.high_rxt = ack;
+                self.rexmit_now = true;
+                if let Some(w) = self.rec_cwnd.as_mut() {
+                    *w = w.saturating_sub(acked).saturating_add(mss).max(mss);
+                }
+            }
         } else {
             if self.rto_recovery && ack >= self.recovery_point {
                 self.rto_recovery = false;
                 self.rack.on_recovery_end();
             }
             self.dupacks = 0;
-            let mss = self.seg_size();
             if self.cwnd_limited(flight_before, mss) {
                 self.cc.on_ack(now, acked, mss, self.rtt.srtt());
             }
@@ -552,31 +482,6 @@ impl Connection {
         } else {
             Some(now + self.rtt.rto())
         };
-    }
-
-    /// New data acknowledged during fast recovery: a full ACK ends it, a partial one (without
-    /// SACK) retransmits the next segment. Cold: only after a loss.
-    #[cold]
-    #[inline(never)]
-    fn recovery_ack(&mut self, ack: SeqNumber, acked: usize) {
-        let mss = self.seg_size();
-        if ack >= self.recovery_point {
-            // RFC 6582 §3.2 step 3 / RFC 6675 §5: full ACK ends recovery; the window is
-            // ssthresh (the algorithm set it on entry).
-            self.in_recovery = false;
-            self.rec_cwnd = None;
-            self.dupacks = 0;
-            self.rack.on_recovery_end();
-        } else if !self.sack_ok {
-            // RFC 6582 partial ACK: the next segment is lost too; retransmit it now and
-            // deflate the window by what was acknowledged, adding one segment back.
-            self.forced_lost = self.forced_lost.max(ack + mss);
-            self.high_rxt = ack;
-            self.rexmit_now = true;
-            if let Some(w) = self.rec_cwnd.as_mut() {
-                *w = w.saturating_sub(acked).saturating_add(mss).max(mss);
-            }
-        }
     }
 
     /// Whether the window was what limited the sender when `flight` bytes were out: only then
@@ -593,10 +498,7 @@ impl Connection {
         }
     }
 
-    /// A duplicate ACK (RFC 5681 §3.2, RFC 6582 §3.2, RFC 6675 §5). Cold: no duplicates
-    /// without loss or reordering.
-    #[cold]
-    #[inline(never)]
+    /// A duplicate ACK (RFC 5681 §3.2, RFC 6582 §3.2, RFC 6675 §5).
     fn on_dup_ack(&mut self, now: Nanos) {
         self.dupacks = self.dupacks.saturating_add(1);
         self.counters.dup_acks += 1;
@@ -631,8 +533,6 @@ impl Connection {
     }
 
     /// Fast retransmit and the start of fast recovery.
-    #[cold]
-    #[inline(never)]
     pub(super) fn enter_recovery(&mut self, now: Nanos) {
         let mss = self.seg_size();
         let flight = dist(self.snd_nxt, self.snd_una);
@@ -658,15 +558,128 @@ impl Connection {
         self.rtt_probe = None;
         self.counters.fast_recoveries += 1;
     }
-}
 
-/// The debug event of a completed open (out of line: a `tracing` call site is bulky, and
-/// this one runs once per connection).
-#[inline(never)]
-fn trace_connected(port: u16, passive: bool) {
-    if passive {
-        tracing::debug!(port, "tcp: connected (passive)");
-    } else {
-        tracing::debug!(port, "tcp: connected (active)");
+    /// Segment text and FIN (RFC 9293 §3.10.7.4 steps seven and eight): places data in the
+    /// receive ring (in order or parked for reassembly), advances `RCV.NXT`, and schedules
+    /// the ACK.
+    pub(super) fn process_text(
+        &mut self,
+        now: Nanos,
+        seq: SeqNumber,
+        payload: &[u8],
+        fin: bool,
+        delay_ok: bool,
+    ) {
+        let receiving = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
+        if !receiving {
+            // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer already sent its FIN; only a
+            // retransmitted FIN can arrive, and it gets an ACK.
+            if fin || !payload.is_empty() {
+                self.ack_now = true;
+                if self.state == State::TimeWait {
+                    self.timewait_at = Some(now + self.cfg.time_wait);
+                }
+            }
+            return;
+        }
+        let fin_at = fin.then(|| seq + payload.len());
+        let mut seq = seq;
+        let mut data = payload;
+        let behind = dist(self.rcv_nxt, seq);
+        if behind > 0 {
+            if behind >= data.len() {
+                if !data.is_empty() {
+                    self.counters.dup_segments += 1;
+                    if self.sack_ok {
+                        self.dsack = Some((seq, seq + data.len()));
+                    }
+                    self.ack_now = true;
+                }
+                data = &[];
+            } else {
+                data = &data[behind..];
+            }
+            seq = self.rcv_nxt;
+        }
+        let off = dist(seq, self.rcv_nxt);
+        let room = self.recv_buf.free();
+        if off >= room {
+            if !data.is_empty() {
+                self.counters.drop_beyond_buffer += data.len() as u64;
+                self.ack_now = true;
+            }
+            data = &[];
+        } else if data.len() > room - off {
+            self.counters.drop_beyond_buffer += (data.len() - (room - off)) as u64;
+            data = &data[..room - off];
+        }
+
+        if !data.is_empty() {
+            let base = self.recv_buf.len();
+            if off == 0 {
+                self.recv_buf.write_at(base, data);
+                self.recv_buf.commit(data.len());
+                self.rcv_nxt += data.len();
+                let mut delivered = data.len();
+                if let Some(end) = self.asm.advance(self.rcv_nxt) {
+                    // The segment filled a hole: what was parked behind it is in order now.
+                    let more = dist(end, self.rcv_nxt);
+                    self.recv_buf.commit(more);
+                    self.rcv_nxt = end;
+                    delivered += more;
+                    self.ack_now = true;
+                } else if !self.asm.is_empty() {
+                    // Still a hole further on: keep the SACK information flowing.
+                    self.ack_now = true;
+                }
+                self.counters.bytes_received += delivered as u64;
+                self.events |= Events::READABLE;
+                self.segs_unacked = self.segs_unacked.saturating_add(1);
+            } else {
+                self.counters.ooo_segments += 1;
+                if self.asm.insert(seq, seq + data.len()) {
+                    self.recv_buf.write_at(base + off, data);
+                } else {
+                    self.counters.drop_ooo_full += 1;
+                }
+                // RFC 5681 §4.2: an out-of-order segment is acknowledged at once.
+                self.ack_now = true;
+            }
+        }
+
+        if let Some(f) = fin_at {
+            if f >= self.rcv_nxt && dist(f, self.rcv_nxt) <= room {
+                self.rcv_fin = Some(f);
+            }
+        }
+        if self.rcv_fin == Some(self.rcv_nxt) && !self.read_closed {
+            self.rcv_fin = None;
+            self.read_closed = true;
+            self.rcv_nxt += 1;
+            self.ack_now = true;
+            self.events |= Events::READ_CLOSED | Events::READABLE;
+            match self.state {
+                State::Established => self.state = State::CloseWait,
+                State::FinWait1 => self.state = State::Closing,
+                State::FinWait2 => self.enter_time_wait(now),
+                _ => {}
+            }
+        }
+
+        // Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2; seed: every second segment or
+        // 200 ms).
+        if !self.ack_now && self.segs_unacked > 0 {
+            match self.cfg.delayed_ack {
+                Some(d) if delay_ok && self.segs_unacked < self.cfg.ack_every => {
+                    if self.delack_at.is_none() {
+                        self.delack_at = Some(now + d);
+                    }
+                }
+                _ => self.ack_now = true,
+            }
+        }
     }
 }

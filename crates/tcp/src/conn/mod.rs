@@ -30,7 +30,6 @@ mod open;
 mod output;
 mod recovery;
 mod stats;
-mod text;
 mod time_wait;
 mod timers;
 

@@ -80,11 +80,7 @@ impl Connection {
         None
     }
 
-    /// A reset (RFC 9293 §3.10.7.1 form: `<SEQ=seq><CTL=RST>` or with an ACK). Cold, as the
-    /// other rare segments (probes, retransmissions, super-segments) are out of line: the
-    /// common path of `poll_transmit_tso` stays dense in the instruction cache.
-    #[cold]
-    #[inline(never)]
+    /// A reset (RFC 9293 §3.10.7.1 form: `<SEQ=seq><CTL=RST>` or with an ACK).
     fn rst(&mut self, seq: SeqNumber, ack: Option<SeqNumber>) -> Repr {
         self.counters.segs_out += 1;
         let mut r = Repr {
@@ -99,7 +95,6 @@ impl Connection {
     }
 
     /// The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), with the options negotiated so far.
-    #[inline(never)]
     fn emit_syn(&mut self, now: Nanos) -> Repr {
         self.syn_pending = false;
         let tsval = self.ts_now(now);
@@ -231,22 +226,6 @@ impl Connection {
             }
             (s, hole_end)
         };
-        self.emit_hole(now, room, out, s, hole_end, rack)
-    }
-
-    /// The retransmission of `[s, hole_end)` (or what fits of it) that `emit_retransmit`
-    /// picked. Cold: only after a loss.
-    #[cold]
-    #[inline(never)]
-    fn emit_hole(
-        &mut self,
-        now: Nanos,
-        room: usize,
-        out: &mut [u8],
-        s: SeqNumber,
-        hole_end: SeqNumber,
-        rack: bool,
-    ) -> Option<Repr> {
         let opts = self.ack_options(now);
         let max = self.payload_max(&opts, room, out);
         if max == 0 {
@@ -383,9 +362,7 @@ impl Connection {
 
     /// A super-segment of two or more pieces of new data, if `emit_new_data` called again and
     /// again would send at least two in a row (see [`Connection::poll_transmit_tso`]);
-    /// `None` leaves everything to the ordinary path (no state is touched then). Out of
-    /// line: the TSO path, apart from the one-segment path connections mostly take.
-    #[inline(never)]
+    /// `None` leaves everything to the ordinary path (no state is touched then).
     fn emit_super(
         &mut self,
         now: Nanos,
@@ -497,13 +474,6 @@ impl Connection {
     /// number set to one less than the current sequence number").
     fn emit_probe(&mut self, now: Nanos) -> Option<Repr> {
         let p = self.probe.take()?;
-        Some(self.emit_probe_now(now, p))
-    }
-
-    /// The probe `p` (cold: only after an idle time or a zero window).
-    #[cold]
-    #[inline(never)]
-    fn emit_probe_now(&mut self, now: Nanos, p: Probe) -> Repr {
         let seq = match p {
             Probe::Window => {
                 self.counters.persist_probes += 1;
@@ -515,6 +485,6 @@ impl Connection {
             }
         };
         let opts = self.ack_options(now);
-        self.finish(seq, Flags::ACK, opts, 0)
+        Some(self.finish(seq, Flags::ACK, opts, 0))
     }
 }

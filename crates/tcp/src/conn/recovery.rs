@@ -48,8 +48,6 @@ impl Connection {
     /// The log filled up and could not merge records: hand what it knew to the RFC 6675
     /// boundary model and detect losses by duplicate ACKs until the flight it no longer
     /// describes is acknowledged.
-    #[cold]
-    #[inline(never)]
     fn log_overflow(&mut self) {
         tracing::debug!(port = self.local_port, "tcp: transmission log full");
         self.counters.log_overflows += 1;
@@ -74,8 +72,6 @@ impl Connection {
     /// After an overflow: once what the log missed is acknowledged and no recovery is under
     /// way, RACK resumes with one record for what is in flight, its times unknown (taken as
     /// retransmitted now: no RTT sample from it, and not lost before a round trip from now).
-    #[cold]
-    #[inline(never)]
     fn log_resume(&mut self, now: Nanos) {
         let Some(gap) = self.log_gap else {
             return;
@@ -211,7 +207,11 @@ impl Connection {
         self.counters.rack_losses += lost;
         self.counters.lost_retransmits += lost_rexmit;
         if lost_rexmit > 0 {
-            trace_lost_rexmit(self.local_port, lost_rexmit);
+            tracing::debug!(
+                port = self.local_port,
+                lost_rexmit,
+                "tcp: retransmission lost"
+            );
         }
         if self.log.lost_bytes() > 0 && !self.in_recovery && !self.rto_recovery {
             self.enter_recovery(now);
@@ -232,8 +232,6 @@ impl Connection {
     /// `delivered` bytes reached the peer: the window becomes `pipe` plus what PRR allows
     /// (proportional to the deliveries while `pipe` is above ssthresh, then slow-start
     /// reduction bound: PRR-SSRB).
-    #[cold]
-    #[inline(never)]
     fn prr_update(&mut self, delivered: usize) {
         self.prr_delivered += delivered;
         let pipe = self.pipe();
@@ -318,8 +316,6 @@ impl Connection {
 
     /// The probe: one segment of new data if the peer's window takes it, else the last
     /// segment sent again; either way regardless of the congestion window (RFC 8985 §7.3).
-    #[cold]
-    #[inline(never)]
     pub(super) fn emit_tlp(&mut self, now: Nanos, room: usize, out: &mut [u8]) -> Option<Repr> {
         self.tlp_due = false;
         if !self.may_send_data() || self.snd_nxt == self.snd_una {
@@ -399,29 +395,6 @@ impl Connection {
         sacked_new: bool,
     ) {
         if let Some((end, rexmit)) = self.tlp_end {
-            self.tlp_resolve(now, ack, prior_una, dsack, sacked_new, end, rexmit);
-        }
-        if self.snd_una > prior_una {
-            self.tlp_arm(now);
-        }
-    }
-
-    /// [`Connection::tlp_on_ack`] with a probe out (ending at `end`; `rexmit`: it resent
-    /// data). Out of line: probes are rare.
-    #[allow(clippy::too_many_arguments)]
-    #[cold]
-    #[inline(never)]
-    fn tlp_resolve(
-        &mut self,
-        now: Nanos,
-        ack: SeqNumber,
-        prior_una: SeqNumber,
-        dsack: Option<(SeqNumber, SeqNumber)>,
-        sacked_new: bool,
-        end: SeqNumber,
-        rexmit: bool,
-    ) {
-        {
             if ack >= end {
                 if !rexmit || dsack.is_some_and(|(l, r)| l < end && r + 1usize >= end) {
                     self.tlp_end = None;
@@ -436,6 +409,9 @@ impl Connection {
                 }
             }
         }
+        if self.snd_una > prior_una {
+            self.tlp_arm(now);
+        }
     }
 
     // ------------------------------------------------------------------------------------
@@ -444,8 +420,6 @@ impl Connection {
 
     /// A loss response is about to start (`rto`: a timeout, else fast recovery): remember what
     /// to restore. A timeout during an episode keeps that episode's state.
-    #[cold]
-    #[inline(never)]
     pub(super) fn undo_begin(&mut self, rto: bool) {
         if !self.cfg.undo {
             self.undo = None;
@@ -505,8 +479,6 @@ impl Connection {
 
     /// A D-SACK for `[left, right)`: if it reports a retransmission of the episode as a
     /// duplicate and every retransmission has been so reported, none was needed (RFC 3708).
-    #[cold]
-    #[inline(never)]
     fn undo_on_dsack(&mut self, left: SeqNumber, right: SeqNumber) {
         let seg = self.seg_size();
         let Some(u) = self.undo.as_mut() else {
@@ -523,8 +495,6 @@ impl Connection {
 
     /// Undoes the loss response: the window as it was (unless it has grown since), recovery
     /// over, nothing marked lost, so sending resumes with new data (RFC 4015 §2).
-    #[cold]
-    #[inline(never)]
     fn undo_now(&mut self) {
         let Some(u) = self.undo.take() else {
             return;
@@ -554,11 +524,4 @@ impl Connection {
         self.reo_at = None;
         self.retries = 0;
     }
-}
-
-/// The debug event of a lost retransmission (out of line: a `tracing` call site is bulky).
-#[cold]
-#[inline(never)]
-fn trace_lost_rexmit(port: u16, lost_rexmit: u64) {
-    tracing::debug!(port, lost_rexmit, "tcp: retransmission lost");
 }

@@ -61,7 +61,9 @@ impl TcpStack {
             return;
         }
         let Some(l) = listener else {
-            self.no_connection(tuple, seg);
+            tracing::debug!(%tuple.local, %tuple.remote, "tcp: no connection, reset");
+            self.stats.no_port += 1;
+            self.reply_rst(tuple, seg);
             return;
         };
         let syn = seg.flags.contains(Flags::SYN);
@@ -73,26 +75,11 @@ impl TcpStack {
             }
             // An ACK (or a SYN-ACK) for a listener: reset (§3.10.7.2 second check); anything
             // else without ACK is dropped there, but a reset tells the peer sooner.
-            _ => self.listen_bad_segment(tuple, seg),
+            _ => {
+                self.stats.listen_bad_segment += 1;
+                self.reply_rst(tuple, seg);
+            }
         }
-    }
-
-    /// A segment of no connection and no listener: a reset (RFC 9293 §3.10.7.1). Cold, as
-    /// every rare branch of arrival: the common path stays dense in the instruction cache.
-    #[cold]
-    #[inline(never)]
-    fn no_connection(&mut self, tuple: Tuple, seg: &Repr) {
-        tracing::debug!(%tuple.local, %tuple.remote, "tcp: no connection, reset");
-        self.stats.no_port += 1;
-        self.reply_rst(tuple, seg);
-    }
-
-    /// A segment for a listener that is neither a SYN nor a cookie ACK: a reset.
-    #[cold]
-    #[inline(never)]
-    fn listen_bad_segment(&mut self, tuple: Tuple, seg: &Repr) {
-        self.stats.listen_bad_segment += 1;
-        self.reply_rst(tuple, seg);
     }
 
     /// A segment for the connection at `idx`.
@@ -127,13 +114,6 @@ impl TcpStack {
         if !self.cfg.time_wait_reuse || !seg.flags.contains(Flags::SYN) {
             return None;
         }
-        self.time_wait_takeover_syn(idx, seg)
-    }
-
-    /// [`TcpStack::time_wait_takeover`] for a SYN with reuse on (out of line: rare).
-    #[cold]
-    #[inline(never)]
-    fn time_wait_takeover_syn(&mut self, idx: u32, seg: &Repr) -> Option<SeqNumber> {
         let e = self.slots[idx as usize].entry.as_ref()?;
         if e.phase != Phase::Released || !self.has_listener(e.tuple.local) {
             return None;
@@ -158,8 +138,7 @@ impl TcpStack {
     /// A SYN for listener `l`: a half-open connection in its SYN queue, or a cookie SYN-ACK when
     /// the queue (or the table) is full, or a drop.
     /// `iss`: the ISS to use instead of the generator's (a SYN that took over a TIME-WAIT
-    /// connection's 4-tuple). Out of line: once per connection.
-    #[inline(never)]
+    /// connection's 4-tuple).
     fn on_syn(
         &mut self,
         now: Nanos,
@@ -178,7 +157,14 @@ impl TcpStack {
         }
         let queue_full = lst.syn_count >= self.cfg.syn_backlog;
         if queue_full || self.free.is_empty() {
-            self.syn_overflow(now, tuple, seg, queue_full);
+            if self.cfg.syn_cookies {
+                self.reply_cookie(now, tuple, seg);
+            } else if queue_full {
+                tracing::debug!(%tuple.remote, "tcp: SYN queue full, dropping SYN");
+                self.stats.listen_drops += 1;
+            } else {
+                self.stats.table_full += 1;
+            }
             return;
         }
         let mut params = self.params(now, tuple, false);
@@ -197,25 +183,8 @@ impl TcpStack {
         self.touch(idx);
     }
 
-    /// A SYN that finds the SYN queue or the table full: a cookie SYN-ACK when cookies are on,
-    /// else a drop.
-    #[cold]
-    #[inline(never)]
-    fn syn_overflow(&mut self, now: Nanos, tuple: Tuple, seg: &Repr, queue_full: bool) {
-        if self.cfg.syn_cookies {
-            self.reply_cookie(now, tuple, seg);
-        } else if queue_full {
-            tracing::debug!(%tuple.remote, "tcp: SYN queue full, dropping SYN");
-            self.stats.listen_drops += 1;
-        } else {
-            self.stats.table_full += 1;
-        }
-    }
-
     /// An ACK for a listener with cookies on: the third segment of a cookie handshake if the
     /// cookie checks (RFC 4987 §3.6), else a reset.
-    #[cold]
-    #[inline(never)]
     fn on_cookie_ack(
         &mut self,
         now: Nanos,
