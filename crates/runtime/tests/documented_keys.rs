@@ -149,6 +149,8 @@ const BEHAVIOUR: &[(&str, &str, &str, &str)] = &[
     ("[tcp]", "send_buffer", "crates/runtime/src/config/tcp.rs", "tcp_section_defaults_and_values"),
     ("[tcp]", "delayed_ack", "crates/tcp/tests/settings.rs", "delayed_ack_sets_when_a_lone_segment_is_acknowledged"),
     ("[tcp]", "delayed_ack", "crates/runtime/src/config/tcp.rs", "tcp_section_defaults_and_values"),
+    ("[tcp]", "ack_every", "crates/tcp/tests/settings.rs", "ack_every_counts_the_segments_before_an_immediate_ack"),
+    ("[tcp]", "ack_every", "crates/runtime/src/config/tcp.rs", "tcp_section_defaults_and_values"),
     ("[tcp]", "nagle", "crates/tcp/tests/settings.rs", "nagle_off_sends_small_writes_at_once"),
     ("[tcp]", "nagle", "crates/runtime/src/config/tcp.rs", "tcp_section_defaults_and_values"),
     ("[tcp]", "initial_rto", "crates/tcp/tests/settings.rs", "initial_rto_times_the_first_syn_retransmission"),

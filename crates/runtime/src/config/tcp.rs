@@ -81,6 +81,10 @@ pub struct TcpTunables {
     /// Delayed-ACK timer (seed: `TcpDelAckTicks`, 200 ms); 0 acknowledges every segment.
     #[serde(deserialize_with = "duration")]
     pub delayed_ack: Nanos,
+    /// Data segments received before an ACK is sent at once (seed: every second
+    /// segment, RFC 5681 §4.2); fewer wait for `delayed_ack`. Default 2.
+    #[serde(deserialize_with = "range::<_, _, 1, 64>")]
+    pub ack_every: u8,
     /// Nagle's algorithm. Default on.
     pub nagle: bool,
     /// Initial retransmission timeout (seed: 3 s; RFC 6298 recommends 1 s).
@@ -178,6 +182,7 @@ impl Default for TcpTunables {
             recv_buffer_max: t.recv_buffer_max as u32,
             send_buffer: t.send_buffer as u32,
             delayed_ack: t.delayed_ack.unwrap_or(Nanos::ZERO),
+            ack_every: t.ack_every,
             nagle: t.nagle,
             initial_rto: t.initial_rto,
             min_rto: t.min_rto,
@@ -225,6 +230,7 @@ impl TcpTunables {
             recv_buffer_max: self.recv_buffer_max as usize,
             send_buffer: self.send_buffer as usize,
             delayed_ack: (self.delayed_ack > Nanos::ZERO).then_some(self.delayed_ack),
+            ack_every: self.ack_every,
             nagle: self.nagle,
             initial_rto: self.initial_rto,
             min_rto: self.min_rto,
@@ -252,7 +258,6 @@ impl TcpTunables {
             },
             pmtu_blackhole_detection: self.pmtu_blackhole_detection,
             pmtu_discovery: self.pmtu_discovery,
-            ..burst_tcp::TcpConfig::default()
         }
     }
 
@@ -408,7 +413,7 @@ mod tests {
         let c = Config::parse(
             &format!(
                 "{BASE}[tcp]\nmss = 1400\nwindow_scaling = \"off\"\ntimestamps = \"offer\"\n\
-                 sack = false\nrecv_buffer = 1048576\nrecv_autotune = false\nrecv_buffer_max = \"8MiB\"\nsend_buffer = 262144\ndelayed_ack = 0\n\
+                 sack = false\nrecv_buffer = 1048576\nrecv_autotune = false\nrecv_buffer_max = \"8MiB\"\nsend_buffer = 262144\ndelayed_ack = 0\nack_every = 8\n\
                  nagle = false\ninitial_rto = \"1s\"\nmin_rto = \"200ms\"\nmax_rto = \"2m\"\n\
                  syn_retries = 3\ndata_retries = 8\ndup_acks = 2\nloss_detection = \"dupack\"\n\
                  tlp = false\ntlp_new_data = false\nundo = false\nkeepalive = true\n\
@@ -452,6 +457,7 @@ mod tests {
             );
         }
         assert_eq!(e.delayed_ack, None);
+        assert_eq!(e.ack_every, 8);
         assert_eq!(e.initial_rto, Nanos::from_secs(1));
         assert_eq!(e.min_rto, Nanos::from_millis(200));
         assert_eq!(e.max_rto, Nanos::from_secs(120));
