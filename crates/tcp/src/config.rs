@@ -52,12 +52,23 @@ pub struct TcpConfig {
     pub timestamps: Negotiate,
     /// Selective acknowledgments (RFC 2018; seed: `SackOpts`, on by default).
     pub sack: bool,
-    /// Receive buffer in bytes (seed: `TcpWindowSize` / `SO_RCVBUF`); rounded up to a whole
-    /// number of MSS at construction, and the advertised window is kept in MSS multiples.
-    /// Default 64,240 bytes: the seed's 64 KB for links above 100 Mbit/s, as 44 segments of
-    /// 1460 so it fits the 16-bit window unscaled. Above 65535 a window scale is negotiated
-    /// (seed example: a 1 MiB buffer gives shift 5).
+    /// Receive buffer in bytes (seed: `TcpWindowSize` / `SO_RCVBUF`): the window advertised
+    /// at first, and always when `recv_autotune` is off; rounded up to a whole number of MSS
+    /// at construction, and the advertised window is kept in MSS multiples. Default 64,240
+    /// bytes: the seed's 64 KB for links above 100 Mbit/s, as 44 segments of 1460 so it fits
+    /// the 16-bit window unscaled. Above 65535 a window scale is negotiated (seed example: a
+    /// 1 MiB buffer gives shift 5).
     pub recv_buffer: usize,
+    /// Receive-window auto-tuning (Linux's dynamic right-sizing, `tcp_rcv_space_adjust`):
+    /// each receiver round trip, the window may grow to twice the bytes the application read
+    /// in it, up to `recv_buffer_max`. Default on; off advertises the fixed `recv_buffer`.
+    pub recv_autotune: bool,
+    /// Ceiling of the auto-tuned window, bytes (ignored when below `recv_buffer` or with
+    /// `recv_autotune` off). The receive ring is allocated at this size at construction (its
+    /// pages are touched only as the window reaches them), and the window scale is chosen for
+    /// it. Default 1 MiB: 2.5 times the bandwidth-delay product of 10 Gbit/s at 0.3 ms (Linux
+    /// lets its window grow to `tcp_rmem`'s 6 MiB).
+    pub recv_buffer_max: usize,
     /// Send buffer in bytes (data accepted by `send` and not yet acknowledged). Default 256 KiB:
     /// it bounds the bytes in flight, and 64 KiB held a bulk sender to ~2.7 Gbit/s at a
     /// 0.2 ms RTT (docs/benchmarks.md "TCP under loss"); Linux grows its own to 4 MiB.
@@ -158,6 +169,8 @@ impl Default for TcpConfig {
             timestamps: Negotiate::Answer,
             sack: true,
             recv_buffer: 64_240,
+            recv_autotune: true,
+            recv_buffer_max: 1 << 20,
             send_buffer: 256 * 1024,
             delayed_ack: Some(Nanos::from_millis(200)),
             ack_every: 2,
@@ -190,6 +203,7 @@ impl TcpConfig {
         c.time_wait = c.time_wait.max(MIN_TIME_WAIT);
         c.mss = c.mss.max(MIN_MTU - 40);
         c.recv_buffer = c.recv_buffer.clamp(usize::from(c.mss), 1 << 30);
+        c.recv_buffer_max = c.recv_buffer_max.clamp(c.recv_buffer, 1 << 30);
         c.send_buffer = c.send_buffer.clamp(1, 1 << 30);
         c.ack_every = c.ack_every.max(1);
         c.dup_ack_threshold = c.dup_ack_threshold.max(1);
@@ -204,9 +218,9 @@ impl TcpConfig {
         c
     }
 
-    /// The window scale shift our receive buffer needs (RFC 7323 §2.3: at most 14).
+    /// The window scale shift our receive ring needs (RFC 7323 §2.3: at most 14).
     pub fn window_shift(&self) -> u8 {
-        let buf = self.recv_buffer_rounded();
+        let buf = self.recv_ring_size();
         let mut s = 0u8;
         while s < 14 && (buf >> s) > 65535 {
             s += 1;
@@ -219,6 +233,18 @@ impl TcpConfig {
     pub fn recv_buffer_rounded(&self) -> usize {
         let mss = usize::from(self.mss.max(1));
         self.recv_buffer.div_ceil(mss) * mss
+    }
+
+    /// Bytes of the receive ring: the auto-tuning ceiling (at least `recv_buffer`) or, with
+    /// auto-tuning off, `recv_buffer`; rounded up to whole MSS.
+    pub fn recv_ring_size(&self) -> usize {
+        let mss = usize::from(self.mss.max(1));
+        let size = if self.recv_autotune {
+            self.recv_buffer.max(self.recv_buffer_max)
+        } else {
+            self.recv_buffer
+        };
+        size.div_ceil(mss) * mss
     }
 }
 
@@ -244,15 +270,28 @@ mod tests {
     fn buffer_rounding_and_shift() {
         let c = TcpConfig {
             recv_buffer: 17 * 1024,
+            recv_autotune: false,
             ..TcpConfig::default()
         };
         assert_eq!(c.recv_buffer_rounded(), 17_520);
+        assert_eq!(c.recv_ring_size(), 17_520);
         assert_eq!(c.window_shift(), 0);
         let c = TcpConfig {
             recv_buffer: 1 << 20,
+            recv_autotune: false,
             ..TcpConfig::default()
         };
         assert_eq!(c.window_shift(), 5);
+        // Auto-tuning: the ring and the shift are the ceiling's, the first window recv_buffer.
+        let c = TcpConfig::default();
+        assert_eq!(c.recv_buffer_rounded(), 64_240);
+        assert_eq!((c.recv_ring_size(), c.window_shift()), (1_049_740, 5));
+        let c = TcpConfig {
+            recv_buffer: 4 << 20,
+            ..TcpConfig::default()
+        };
+        assert_eq!(c.recv_ring_size(), c.recv_buffer_rounded());
+        assert_eq!(c.sanitized().recv_buffer_max, 4 << 20);
         let c = TcpConfig {
             time_wait: Nanos::from_secs(1),
             ..TcpConfig::default()

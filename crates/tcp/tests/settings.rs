@@ -182,6 +182,25 @@ fn delayed_ack_sets_when_a_lone_segment_is_acknowledged() {
 }
 
 #[test]
+fn ack_every_counts_the_segments_before_an_immediate_ack() {
+    for every in [2u8, 4] {
+        let mut h = established(&with(|c| c.ack_every = every));
+        h.at(ms(1000));
+        let mut seq = IRS + 1;
+        for i in 1..=u32::from(every) {
+            h.input(from_peer(seq, Some(ISS + 1), A, 64240), &[1; 1460]);
+            seq += 1460;
+            if i < u32::from(every) {
+                h.expect_none();
+            }
+        }
+        let (ack, _) = h.output().expect("an ACK at once");
+        assert_eq!(ack.ack(), Some(SeqNumber(seq)), "ack_every {every}");
+        h.expect_none();
+    }
+}
+
+#[test]
 fn nagle_off_sends_small_writes_at_once() {
     // On (the default): a second small write waits for the first one's ACK.
     let mut h = established(&TcpConfig::default());

@@ -67,12 +67,24 @@ pub struct TcpTunables {
     /// Receive buffer (seed: `TcpWindowSize`), bytes (or a size: `"4MiB"`). Default 64,240.
     #[serde(deserialize_with = "byte_range::<_, _, 536, 1073741824>")]
     pub recv_buffer: u32,
+    /// Receive-window auto-tuning (Linux's dynamic right-sizing): the window grows from
+    /// `recv_buffer` to twice what the application reads per round trip, up to
+    /// `recv_buffer_max`. Default on; off keeps the window at `recv_buffer`.
+    pub recv_autotune: bool,
+    /// Ceiling of the auto-tuned window and size of each receive ring, bytes (or a size).
+    /// Default 1 MiB.
+    #[serde(deserialize_with = "byte_range::<_, _, 536, 1073741824>")]
+    pub recv_buffer_max: u32,
     /// Send buffer, bytes (or a size: `"4MiB"`; bounds the bytes in flight). Default 256 KiB.
     #[serde(deserialize_with = "byte_range::<_, _, 1, 1073741824>")]
     pub send_buffer: u32,
     /// Delayed-ACK timer (seed: `TcpDelAckTicks`, 200 ms); 0 acknowledges every segment.
     #[serde(deserialize_with = "duration")]
     pub delayed_ack: Nanos,
+    /// Data segments received before an ACK is sent at once (seed: every second
+    /// segment, RFC 5681 §4.2); fewer wait for `delayed_ack`. Default 2.
+    #[serde(deserialize_with = "range::<_, _, 1, 64>")]
+    pub ack_every: u8,
     /// Nagle's algorithm. Default on.
     pub nagle: bool,
     /// Initial retransmission timeout (seed: 3 s; RFC 6298 recommends 1 s).
@@ -166,8 +178,11 @@ impl Default for TcpTunables {
             timestamps: Negotiation::Answer,
             sack: t.sack,
             recv_buffer: t.recv_buffer as u32,
+            recv_autotune: t.recv_autotune,
+            recv_buffer_max: t.recv_buffer_max as u32,
             send_buffer: t.send_buffer as u32,
             delayed_ack: t.delayed_ack.unwrap_or(Nanos::ZERO),
+            ack_every: t.ack_every,
             nagle: t.nagle,
             initial_rto: t.initial_rto,
             min_rto: t.min_rto,
@@ -211,8 +226,11 @@ impl TcpTunables {
             timestamps: self.timestamps.into(),
             sack: self.sack,
             recv_buffer: self.recv_buffer as usize,
+            recv_autotune: self.recv_autotune,
+            recv_buffer_max: self.recv_buffer_max as usize,
             send_buffer: self.send_buffer as usize,
             delayed_ack: (self.delayed_ack > Nanos::ZERO).then_some(self.delayed_ack),
+            ack_every: self.ack_every,
             nagle: self.nagle,
             initial_rto: self.initial_rto,
             min_rto: self.min_rto,
@@ -240,7 +258,6 @@ impl TcpTunables {
             },
             pmtu_blackhole_detection: self.pmtu_blackhole_detection,
             pmtu_discovery: self.pmtu_discovery,
-            ..burst_tcp::TcpConfig::default()
         }
     }
 
@@ -396,7 +413,7 @@ mod tests {
         let c = Config::parse(
             &format!(
                 "{BASE}[tcp]\nmss = 1400\nwindow_scaling = \"off\"\ntimestamps = \"offer\"\n\
-                 sack = false\nrecv_buffer = 1048576\nsend_buffer = 262144\ndelayed_ack = 0\n\
+                 sack = false\nrecv_buffer = 1048576\nrecv_autotune = false\nrecv_buffer_max = \"8MiB\"\nsend_buffer = 262144\ndelayed_ack = 0\nack_every = 8\n\
                  nagle = false\ninitial_rto = \"1s\"\nmin_rto = \"200ms\"\nmax_rto = \"2m\"\n\
                  syn_retries = 3\ndata_retries = 8\ndup_acks = 2\nloss_detection = \"dupack\"\n\
                  tlp = false\ntlp_new_data = false\nundo = false\nkeepalive = true\n\
@@ -417,6 +434,7 @@ mod tests {
         assert_eq!(e.timestamps, burst_tcp::Negotiate::Offer);
         assert!(!e.sack && !e.nagle && !e.pmtu_discovery && e.pmtu_blackhole_detection);
         assert_eq!((e.recv_buffer, e.send_buffer), (1 << 20, 256 << 10));
+        assert_eq!((e.recv_autotune, e.recv_buffer_max), (false, 8 << 20));
         // Sizes with units, as burst gen writes them.
         let sized = Config::parse(
             &format!("{BASE}[tcp]\nrecv_buffer = \"4MiB\"\nsend_buffer = \"100kB\"\n"),
@@ -439,6 +457,7 @@ mod tests {
             );
         }
         assert_eq!(e.delayed_ack, None);
+        assert_eq!(e.ack_every, 8);
         assert_eq!(e.initial_rto, Nanos::from_secs(1));
         assert_eq!(e.min_rto, Nanos::from_millis(200));
         assert_eq!(e.max_rto, Nanos::from_secs(120));

@@ -47,8 +47,8 @@ impl Buffers {
         self.send.len() + self.recv.len() + self.log.len() * core::mem::size_of::<Seg>()
     }
 
-    /// Bytes [`Buffers::new`] allocates for `cfg`: the send ring, the receive ring (rounded up
-    /// to whole segments) and the transmission log, which for small rings is as big as they.
+    /// Bytes [`Buffers::new`] allocates for `cfg`: the send ring, the receive ring (the
+    /// auto-tuning ceiling, rounded up to whole segments) and the transmission log, which for small rings is as big as they.
     pub fn bytes(cfg: &TcpConfig) -> usize {
         let (send, recv, log) = Buffers::sizes(cfg);
         send + recv + log * core::mem::size_of::<Seg>()
@@ -64,7 +64,7 @@ impl Buffers {
         let cfg = cfg.sanitized();
         (
             cfg.send_buffer,
-            cfg.recv_buffer_rounded(),
+            cfg.recv_ring_size(),
             txlog::capacity(cfg.send_buffer, cfg.mss),
         )
     }

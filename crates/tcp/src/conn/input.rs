@@ -605,7 +605,7 @@ impl Connection {
             seq = self.rcv_nxt;
         }
         let off = dist(seq, self.rcv_nxt);
-        let room = self.recv_buf.free();
+        let room = self.rcv_room();
         if off >= room {
             if !data.is_empty() {
                 self.counters.drop_beyond_buffer += data.len() as u64;
@@ -636,6 +636,7 @@ impl Connection {
                     self.ack_now = true;
                 }
                 self.counters.bytes_received += delivered as u64;
+                self.rcv_space_adjust(now);
                 self.events |= Events::READABLE;
                 self.segs_unacked = self.segs_unacked.saturating_add(1);
             } else {

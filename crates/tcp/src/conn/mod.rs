@@ -20,9 +20,11 @@
 //! (RACK-TLP, proportional rate reduction, undo of spurious retransmissions), `open`
 //! (construction, the opens, SYN option negotiation), `api` (the socket calls), `icmp` (ICMP
 //! errors), `time_wait` (takeover by a new SYN, the compact record's state), `stats` (counters
-//! and snapshots), `buffers` (ring storage reused across connections).
+//! and snapshots), `buffers` (ring storage reused across connections), `autotune` (the receive window's
+//! growth).
 
 mod api;
+mod autotune;
 mod buffers;
 mod icmp;
 mod input;
@@ -248,6 +250,16 @@ pub struct Connection {
     segs_unacked: u8,
     ack_now: bool,
     dsack: Option<(SeqNumber, SeqNumber)>,
+    /// The most the receive window covers, unread bytes included: `recv_buffer` at first,
+    /// grown by auto-tuning up to the ring's capacity (never shrinks).
+    rcv_win: usize,
+    /// The receiver's RTT estimate from the window (zero until measured).
+    rcv_rtt: Nanos,
+    /// The RTT measurement under way: done when RCV.NXT reaches the sequence number.
+    rcv_rtt_mark: Option<(SeqNumber, Nanos)>,
+    /// The application's read position and the time when the current round of auto-tuning
+    /// began.
+    rcv_space_mark: Option<(SeqNumber, Nanos)>,
 
     // --- options ---
     ws_ok: bool,
@@ -476,7 +488,10 @@ impl Connection {
             0
         };
         let seg = self.rcv_seg_size();
-        let free = self.recv_buf.free();
+        let free = self
+            .recv_buf
+            .free()
+            .min(self.rcv_win.saturating_sub(self.recv_buf.len()));
         let wnd = free.min(65535usize << shift) / seg * seg;
         let cur = dist(self.rcv_adv, self.rcv_nxt);
         let mut field = wnd >> shift;
@@ -498,7 +513,8 @@ impl Connection {
         }
         let (_, right) = self.window_field(false);
         let grow = dist(right, self.rcv_adv);
-        let threshold = (2 * self.rcv_seg_size()).min(self.recv_buf.capacity() / 2);
+        let threshold =
+            (2 * self.rcv_seg_size()).min(self.rcv_win.min(self.recv_buf.capacity()) / 2);
         if grow >= threshold.max(1) {
             self.ack_now = true;
         }

@@ -89,14 +89,28 @@ fn passive_open_with_all_options_answers_them() {
     let syn = with_opts(from_peer(IRS, None, Flags::SYN, 65535), peer);
     let mut h = Harness::new(Connection::accept(&cfg(), params(ISS), ms(0), &syn));
     h.at(ms(10));
-    // Our buffer needs no shift, but the peer offered: we answer WS 0. The window is rounded
-    // to 1448-byte segments (timestamps on): 44 · 1448.
+    // The ring is the auto-tuning ceiling (1 MiB): shift 5. The SYN-ACK's window is unscaled
+    // and the first window `recv_buffer`, rounded to 1448-byte segments (timestamps on):
+    // 44 · 1448.
+    h.expect(with_opts(
+        to_peer(ISS, Some(IRS + 1), SA, 63712, 0),
+        Options::syn(1460, Some(5), true, Some((10, 500))),
+    ));
+    let s = h.c.stats();
+    assert_eq!(s.window_scale, Some((7, 5)));
+    // The seed's fixed window: the buffer needs no shift, but the peer offered: we answer
+    // WS 0.
+    let fixed = TcpConfig {
+        recv_autotune: false,
+        ..cfg()
+    };
+    let mut h = Harness::new(Connection::accept(&fixed, params(ISS), ms(0), &syn));
+    h.at(ms(10));
     h.expect(with_opts(
         to_peer(ISS, Some(IRS + 1), SA, 63712, 0),
         Options::syn(1460, Some(0), true, Some((10, 500))),
     ));
-    let s = h.c.stats();
-    assert_eq!(s.window_scale, Some((7, 0)));
+    assert_eq!(h.c.stats().window_scale, Some((7, 0)));
 }
 
 #[test]

@@ -227,6 +227,9 @@ impl TcpLimits {
         burst_tcp::TcpConfig {
             send_buffer: self.send_buffer,
             recv_buffer: self.recv_buffer,
+            // The ring is `recv_buffer` and the window fixed: a million connections cannot each
+            // hold the engine's auto-tuning ceiling (1 MiB).
+            recv_autotune: false,
             // RFC 6298's 1 s rather than the engine's classic 3 s: a SYN lost while a
             // neighbour is resolved goes again well within a client's timeout.
             initial_rto: Nanos::from_secs(1),
