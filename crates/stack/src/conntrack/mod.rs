@@ -153,6 +153,10 @@ pub struct SessionId(pub u32);
 
 const NONE: u32 = u32::MAX;
 
+/// What [`Conntrack::prefetch_session`] returns when the key is not in the table (an index
+/// entry is never 0: it is `(session << 1 | direction) + 1`).
+pub const STAGED_NONE: u32 = 0;
+
 /// One tracked flow: what a packet of it reads and writes, in one cache line (what only the
 /// aging lists and `ctl conntrack` need is kept beside it, see [`Conntrack`]).
 #[derive(Debug, Clone, Copy)]
@@ -416,20 +420,47 @@ impl Conntrack {
     /// time to land). Not the home slot's session blindly: with two keys in four slots about
     /// a quarter of the keys sit further along their run, and the home slot's session is then
     /// another key's, so the lookup would miss the cache on the right one unhidden.
+    ///
+    /// Returns what it found for [`lookup_staged`](Self::lookup_staged): that slot's entry, or
+    /// [`STAGED_NONE`] when the run holds no key of hash `h` (then the key is not in the
+    /// table). The lookup then does not walk the index a second time.
     #[inline]
-    pub fn prefetch_session(&self, h: u32) {
+    pub fn prefetch_session(&self, h: u32) -> u32 {
         let mut i = h as usize & self.mask;
         loop {
             let s = self.index[i];
             if s.val == 0 {
-                return;
+                return STAGED_NONE;
             }
             if s.tag == h {
                 burst_port::prefetch(&self.sessions[((s.val - 1) >> 1) as usize]);
-                return;
+                return s.val;
             }
             i = (i + 1) & self.mask;
         }
+    }
+
+    /// [`lookup_hashed`](Self::lookup_hashed) after [`prefetch_session`](Self::prefetch_session)
+    /// of the same hash returned `staged`, with no insertion or removal in between: only the
+    /// staged session's key is compared (a different key with the same 32-bit hash, rare,
+    /// takes the whole walk).
+    #[inline(always)]
+    pub fn lookup_staged(&self, t: &Tuple, h: u32, staged: u32) -> Option<(SessionId, Dir)> {
+        if staged == STAGED_NONE {
+            return None;
+        }
+        let v = staged - 1;
+        let id = v >> 1;
+        let sess = &self.sessions[id as usize];
+        let (key, dir) = if v & 1 == 0 {
+            (&sess.orig, Dir::Orig)
+        } else {
+            (&sess.reply, Dir::Reply)
+        };
+        if key.same(t) {
+            return Some((SessionId(id), dir));
+        }
+        self.lookup_hashed(t, h)
     }
 
     /// [`lookup`](Self::lookup) with the hash already computed by [`hash_of`](Self::hash_of).
