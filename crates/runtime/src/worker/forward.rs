@@ -267,7 +267,7 @@ impl<Q: Queue> Worker<Q> {
                             .and_then(|_| fw.fast_flow(&bufs[j].data()[ethernet::HEADER_LEN..])),
                     );
                 }
-                for f in fast.iter().flatten() {
+                for f in fast.iter_mut().flatten() {
                     fw.fast_prefetch(f);
                 }
             }

@@ -33,9 +33,12 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
+mod index;
 mod tcp;
 mod tuple;
 
+use index::Slot;
+pub use index::STAGED_NONE;
 use tcp::tcp_step;
 pub use tcp::{flags, TcpState};
 use tuple::mix;
@@ -278,14 +281,6 @@ pub enum Tracked {
     Invalid,
 }
 
-/// An open-addressing index slot: `tag` = the key's hash (its low bits are the home slot),
-/// `val` = (session << 1 | direction) + 1, 0 when empty.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    tag: u32,
-    val: u32,
-}
-
 #[derive(Debug, Clone, Copy)]
 struct List {
     head: u32,
@@ -395,69 +390,6 @@ impl Conntrack {
     #[inline]
     pub fn lookup(&self, t: &Tuple) -> Option<(SessionId, Dir)> {
         self.lookup_hashed(t, self.hash_of(t))
-    }
-
-    /// `t`'s hash in this table (for [`prefetch`](Self::prefetch) and
-    /// [`lookup_hashed`](Self::lookup_hashed), so a burst can hash every packet, prefetch
-    /// every index slot, then look them up while the first slots arrive).
-    #[inline]
-    pub fn hash_of(&self, t: &Tuple) -> u32 {
-        t.hash(self.seed) as u32
-    }
-
-    /// Starts loading the index slot where a key of hash `h` is probed first.
-    #[inline]
-    pub fn prefetch(&self, h: u32) {
-        burst_port::prefetch(&self.index[h as usize & self.mask]);
-    }
-
-    /// Starts loading the session a key of hash `h` most likely belongs to: the first slot of
-    /// its probe run whose tag is `h` (after [`prefetch`](Self::prefetch) of the same hash had
-    /// time to land). Not the home slot's session blindly: with two keys in four slots about
-    /// a quarter of the keys sit further along their run, and the home slot's session is then
-    /// another key's, so the lookup would miss the cache on the right one unhidden.
-    #[inline]
-    pub fn prefetch_session(&self, h: u32) {
-        let mut i = h as usize & self.mask;
-        loop {
-            let s = self.index[i];
-            if s.val == 0 {
-                return;
-            }
-            if s.tag == h {
-                burst_port::prefetch(&self.sessions[((s.val - 1) >> 1) as usize]);
-                return;
-            }
-            i = (i + 1) & self.mask;
-        }
-    }
-
-    /// [`lookup`](Self::lookup) with the hash already computed by [`hash_of`](Self::hash_of).
-    /// Always inlined: the fast path calls it once per frame, and a call spills and restores
-    /// six registers around a probe of one or two slots.
-    #[inline(always)]
-    pub fn lookup_hashed(&self, t: &Tuple, h: u32) -> Option<(SessionId, Dir)> {
-        let mut i = h as usize & self.mask;
-        loop {
-            let s = self.index[i];
-            if s.val == 0 {
-                return None;
-            }
-            if s.tag == h {
-                let v = s.val - 1;
-                let id = v >> 1;
-                let sess = &self.sessions[id as usize];
-                let (key, dir) = if v & 1 == 0 {
-                    (&sess.orig, Dir::Orig)
-                } else {
-                    (&sess.reply, Dir::Reply)
-                };
-                if key.same(t) {
-                    return Some((SessionId(id), dir));
-                }
-            }
-            i = (i + 1) & self.mask;
-        }
     }
 
     /// Creates a session for a first packet with tuple `orig` whose answer will carry `reply`
@@ -705,58 +637,6 @@ impl Conntrack {
             self.unlink(id);
             self.link_tail(id, class);
         }
-    }
-
-    fn index_insert(&mut self, t: &Tuple, v: u32) {
-        let h = t.hash(self.seed) as u32;
-        let mut i = h as usize & self.mask;
-        while self.index[i].val != 0 {
-            i = (i + 1) & self.mask;
-        }
-        self.index[i] = Slot { tag: h, val: v + 1 };
-    }
-
-    /// Removes `t`'s slot and shifts the rest of its probe run back (Knuth's algorithm R), so
-    /// lookups never meet a tombstone.
-    fn index_remove(&mut self, t: &Tuple) {
-        let h = t.hash(self.seed) as u32;
-        let mut i = h as usize & self.mask;
-        loop {
-            let s = self.index[i];
-            if s.val == 0 {
-                return;
-            }
-            if s.tag == h {
-                let v = s.val - 1;
-                let sess = &self.sessions[(v >> 1) as usize];
-                let key = if v & 1 == 0 { &sess.orig } else { &sess.reply };
-                if key == t {
-                    break;
-                }
-            }
-            i = (i + 1) & self.mask;
-        }
-        let mut hole = i;
-        let mut j = i;
-        loop {
-            j = (j + 1) & self.mask;
-            let s = self.index[j];
-            if s.val == 0 {
-                break;
-            }
-            let home = s.tag as usize & self.mask;
-            // Move j into the hole unless its home lies cyclically in (hole, j].
-            let between = if hole <= j {
-                hole < home && home <= j
-            } else {
-                hole < home || home <= j
-            };
-            if !between {
-                self.index[hole] = s;
-                hole = j;
-            }
-        }
-        self.index[hole] = Slot::default();
     }
 }
 

@@ -71,6 +71,34 @@ fn many_sessions_in_and_out_keep_every_lookup_right() {
 }
 
 #[test]
+fn the_staged_lookup_agrees_with_the_walk() {
+    // What the fast path does per burst (prefetch_session, then lookup_staged) finds what a
+    // plain lookup finds: present keys both ways, absent keys, and a staged slot whose session
+    // has another key (a hash collision, forced here by staging a wrong slot).
+    let mut c = table(1000);
+    let mut rng = burst_port::clock::SplitMix64::new(5);
+    let mut keys = Vec::new();
+    for i in 0..900u16 {
+        let o = t(UDP, (rng.next_u64() as u16) | 1, i);
+        if c.insert(o, o.reverse(), 0, Nanos::ZERO, &mut none).is_ok() {
+            keys.push(o);
+        }
+    }
+    let absent = (0..900u16).map(|i| t(TCP, i, 7));
+    for k in keys.iter().flat_map(|o| [*o, o.reverse()]).chain(absent) {
+        let h = c.hash_of(&k);
+        let staged = c.prefetch_session(h);
+        assert_eq!(c.lookup_staged(&k, h, staged), c.lookup(&k), "{k}");
+    }
+    let (a, b) = (keys[0], keys[1]);
+    let wrong = c.prefetch_session(c.hash_of(&b));
+    assert_ne!(wrong, STAGED_NONE);
+    let h = c.hash_of(&a);
+    assert_eq!(c.lookup_staged(&a, h, wrong), c.lookup(&a));
+    assert!(c.lookup(&a).is_some());
+}
+
+#[test]
 fn each_class_times_out_after_its_own_timeout() {
     let mut c = table(16);
     let cfg = *c.config();

@@ -35,6 +35,9 @@ pub(in crate::worker) struct Fast {
     tuple: Tuple,
     flags: u8,
     hash: u32,
+    /// What the session prefetch found in the index (`Conntrack::prefetch_session`), for the
+    /// lookup; `None` before it ran.
+    staged: Option<u32>,
     /// Its session and direction, once looked up.
     sess: Option<(SessionId, Dir)>,
     /// Translated before the route (to a public address, arriving on an outside port).
@@ -61,15 +64,18 @@ impl<B> Fw<B> {
             tuple,
             flags,
             hash,
+            staged: None,
             sess: None,
             ingress: false,
         })
     }
 
-    /// Starts loading the session `f`'s slot points to.
+    /// Starts loading the session `f`'s slot points to, and keeps what the slot said for the
+    /// lookup (the index does not change before it: sessions are created and removed only
+    /// off the fast path, after the burst's fast frames).
     #[inline]
-    pub(in crate::worker) fn fast_prefetch(&self, f: &Fast) {
-        self.ct.prefetch_session(f.hash);
+    pub(in crate::worker) fn fast_prefetch(&self, f: &mut Fast) {
+        f.staged = Some(self.ct.prefetch_session(f.hash));
     }
 
     /// Looks `f`'s session up and says which destination the route is for: `dst` itself, or
@@ -88,7 +94,10 @@ impl<B> Fw<B> {
         let Some(f) = f else {
             return (!public && !local).then_some(dst);
         };
-        f.sess = self.ct.lookup_hashed(&f.tuple, f.hash);
+        f.sess = match f.staged {
+            Some(v) => self.ct.lookup_staged(&f.tuple, f.hash, v),
+            None => self.ct.lookup_hashed(&f.tuple, f.hash),
+        };
         if !public {
             return (!local).then_some(dst);
         }
