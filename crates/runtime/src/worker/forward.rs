@@ -484,11 +484,12 @@ impl<Q: Queue> Worker<Q> {
         self.fwd.fast_path += fast;
         // One epoch guard over what is left, as `poll` holds for a burst on the full path
         // (with IPsec, ESP for us comes this way).
-        let _burst = self.routes.domain().pin();
+        // ESP for us runs under it too (`ipsec_esp_fast`): no pin per datagram.
+        let burst = self.routes.domain().pin();
         let ipsec_on = self.ipsec.is_some();
         for b in slow {
             let b = if ipsec_on {
-                match self.ipsec_esp_fast(port, b, now) {
+                match self.ipsec_esp_fast(port, b, &burst, now) {
                     Ok(()) => continue,
                     Err(b) => b,
                 }

@@ -211,7 +211,7 @@ impl<Q: Queue> Worker<Q> {
 
     /// The inner datagram of a tunnel, just decrypted and admitted by the inbound policies
     /// (`ipsec_esp_in`; at `hl` in `buf`, its link header in front; `flow` its selectors, as
-    /// the inbound check parsed them), forwarded in the clear
+    /// the inbound check parsed them; `guard` pinned on the routes' domain), forwarded in the clear
     /// the way the router's fast path forwards: IPv4 checks, route, the outbound policies
     /// (bypass), the next hop's MAC from the per-worker cache, TTL down. What it does not
     /// finish comes back untouched and uncounted, for IPv4 input (`Err`).
@@ -221,6 +221,7 @@ impl<Q: Queue> Worker<Q> {
         mut buf: Q::Buf,
         hl: usize,
         flow: Flow,
+        guard: &Guard,
         now: Nanos,
     ) -> Result<(), Q::Buf> {
         let p = usize::from(port.0);
@@ -253,8 +254,7 @@ impl<Q: Queue> Worker<Q> {
             }
             (dst, usize::from(ip.total_len()))
         };
-        let guard = self.routes.domain().pin();
-        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+        let Some(nh) = self.routes.lookup(dst, guard).copied() else {
             return Err(buf);
         };
         let egress = nh.port;
@@ -273,8 +273,9 @@ impl<Q: Queue> Worker<Q> {
         if !matches!(fout, Some((_, Action::Bypass))) {
             return Err(buf);
         }
-        // The route's guard pins the neighbour table too (one domain): no second pin.
-        let neigh = self.neigh.pin_with(guard);
+        // The caller's guard (the burst's) pins the neighbour table too (one domain): no pin
+        // per datagram.
+        let neigh = self.neigh.pin_in(guard);
         let nip = nh.neighbour(dst);
         let Some(mac) = cached_mac(
             &mut self.nh_cache,
@@ -305,12 +306,13 @@ impl<Q: Queue> Worker<Q> {
     /// An ESP frame for one of our addresses, from the router's fast path (which leaves
     /// datagrams for us alone): straight to [`Worker::ipsec_esp_in`] after the checks and
     /// counters `input`, `ipv4_input_from` and `for_us` give it (our MAC, IPv4 checks, a
-    /// local and enabled destination, no fragment, no firewall). Anything else comes back
-    /// uncounted (`Err`), for `input`.
+    /// local and enabled destination, no fragment, no firewall), under the burst's `guard` (of
+    /// the routes' domain). Anything else comes back uncounted (`Err`), for `input`.
     pub(in crate::worker) fn ipsec_esp_fast(
         &mut self,
         port: PortId,
         buf: Q::Buf,
+        guard: &Guard,
         now: Nanos,
     ) -> Result<(), Q::Buf> {
         let hl = ethernet::HEADER_LEN;
@@ -342,7 +344,7 @@ impl<Q: Queue> Worker<Q> {
         self.l2.rx_frames += 1;
         self.count_port_rx(port);
         self.ipv4.received += 1;
-        self.ipsec_esp_in(port, buf, hl, now);
+        self.ipsec_esp_in(port, buf, hl, Some(guard), now);
         Ok(())
     }
 }
