@@ -487,7 +487,15 @@ impl<Q: Queue> Worker<Q> {
         // ESP for us runs under it too (`ipsec_esp_fast`): no pin per datagram.
         let burst = self.routes.domain().pin();
         let ipsec_on = self.ipsec.is_some();
-        for b in slow {
+        let mut slow = slow.into_iter().peekable();
+        while let Some(b) = slow.next() {
+            // The next frame's first lines warmed while this one is handled (a decryption is
+            // long enough to hide the miss; a burst of large frames no longer fits in L1).
+            if let Some(nx) = slow.peek() {
+                let p = nx.data().as_ptr();
+                burst_port::prefetch(p);
+                burst_port::prefetch(p.wrapping_add(64));
+            }
             let b = if ipsec_on {
                 match self.ipsec_esp_fast(port, b, &burst, now) {
                     Ok(()) => continue,
