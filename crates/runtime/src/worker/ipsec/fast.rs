@@ -305,20 +305,31 @@ impl<Q: Queue> Worker<Q> {
 impl<Q: Queue> Worker<Q> {
     /// An ESP frame for one of our addresses, from the router's fast path (which leaves
     /// datagrams for us alone): straight to [`Worker::ipsec_esp_in`] after the checks and
-    /// counters `input`, `ipv4_input_from` and `for_us` give it (our MAC, IPv4 checks, a
+    /// counters `input`, `ipv4_input_from` and `for_us` give it (our MAC, IPv4 checks — done
+    /// by the router's screen already when `screened` —, a
     /// local and enabled destination, no fragment, no firewall), under the burst's `guard` (of
     /// the routes' domain). Anything else comes back uncounted (`Err`), for `input`.
     pub(in crate::worker) fn ipsec_esp_fast(
         &mut self,
         port: PortId,
         buf: Q::Buf,
+        screened: bool,
         guard: &Guard,
         now: Nanos,
     ) -> Result<(), Q::Buf> {
         let hl = ethernet::HEADER_LEN;
         let d = buf.data();
         let p = usize::from(port.0);
-        if buf.nb_segs() != 1
+        if screened {
+            // The screen checked what `sipv4::check` would (one segment, our MAC, IPv4 without
+            // options, lengths, checksum, a source that is not martian): not again.
+            if d[hl + 9] != burst_wire::ipv4::Protocol::ESP.0
+                || self.fw.is_some()
+                || self.cur_trace.is_some()
+            {
+                return Err(buf);
+            }
+        } else if buf.nb_segs() != 1
             || d.len() < hl + burst_wire::ipv4::HEADER_LEN
             || d[12..14] != [0x08, 0x00]
             || d[hl + 9] != burst_wire::ipv4::Protocol::ESP.0
@@ -328,11 +339,16 @@ impl<Q: Queue> Worker<Q> {
         {
             return Err(buf);
         }
-        let Some(rx) = fast_header_checksum(&buf, hl) else {
-            return Err(buf);
-        };
-        let Ok(ip) = sipv4::check(&d[hl..], &rx, &self.cfg.ipv4) else {
-            return Err(buf);
+        let ip = if screened {
+            burst_wire::ipv4::Packet::new_unchecked(&d[hl..])
+        } else {
+            let Some(rx) = fast_header_checksum(&buf, hl) else {
+                return Err(buf);
+            };
+            let Ok(ip) = sipv4::check(&d[hl..], &rx, &self.cfg.ipv4) else {
+                return Err(buf);
+            };
+            ip
         };
         let dst = ip.dst_addr();
         if ip.is_fragment()
