@@ -175,7 +175,14 @@ impl<Q: Queue> Worker<Q> {
         }
         // The link header goes right before the plain datagram, which then starts at `hl`.
         let d = buf.data_mut();
-        d.copy_within(0..hl, start - hl);
+        if hl == burst_wire::ethernet::HEADER_LEN {
+            // Ethernet's 14 bytes by value: a fixed-size copy, no call to `memmove`.
+            let mut h = [0u8; burst_wire::ethernet::HEADER_LEN];
+            h.copy_from_slice(&d[..hl]);
+            d[start - hl..start].copy_from_slice(&h);
+        } else {
+            d.copy_within(0..hl, start - hl);
+        }
         buf.adj(start - hl);
         let keep = hl + (end - start);
         let extra = buf.data().len() - keep;
