@@ -2,7 +2,9 @@
 //! §4.1, unicast: the SPI alone), outbound SAs by the SPI an SPD rule names.
 //!
 //! One `Sad` belongs to one worker (see [`crate::sa`]). Lookups hash a `u32` and allocate
-//! nothing; inserting and removing SAs is control-path work.
+//! nothing; inserting and removing SAs is control-path work. Inbound SAs live in slots that
+//! the SPI map indexes, with the last SPI decrypted and its slot kept in front of the map:
+//! a tunnel's datagrams come in runs of one SA, and then the hash lookup is skipped.
 
 use hashbrown::HashMap;
 
@@ -15,7 +17,12 @@ use crate::stats::{DropReason, EspStats};
 /// Inbound and outbound SAs by SPI, and the drops counted before an SA is known.
 #[derive(Debug, Default)]
 pub struct Sad {
-    inbound: HashMap<u32, Sa>,
+    /// Inbound SPI → its slot in `in_slots`.
+    inbound: HashMap<u32, usize>,
+    /// The inbound SAs (`None`: a removed SA's slot, reused by the next insert).
+    in_slots: Vec<Option<Sa>>,
+    /// The last inbound SPI found and its slot (cleared when an SA is removed).
+    last_in: Option<(u32, usize)>,
     outbound: HashMap<u32, Sa>,
     /// Drops before an SA was found: malformed, too short, unknown SPI.
     pub stats: EspStats,
@@ -29,7 +36,22 @@ impl Sad {
 
     /// Adds an inbound SA, returning the one it replaces.
     pub fn insert_inbound(&mut self, sa: Sa) -> Option<Sa> {
-        self.inbound.insert(sa.spi(), sa)
+        if let Some(&i) = self.inbound.get(&sa.spi()) {
+            return self.in_slots[i].replace(sa);
+        }
+        let i = match self.in_slots.iter().position(Option::is_none) {
+            Some(i) => {
+                self.in_slots[i] = Some(sa);
+                i
+            }
+            None => {
+                self.in_slots.push(Some(sa));
+                self.in_slots.len() - 1
+            }
+        };
+        let spi = self.in_slots[i].as_ref().map_or(0, Sa::spi);
+        self.inbound.insert(spi, i);
+        None
     }
 
     /// Adds an outbound SA, returning the one it replaces.
@@ -39,7 +61,10 @@ impl Sad {
 
     /// Removes an inbound SA.
     pub fn remove_inbound(&mut self, spi: u32) -> Option<Sa> {
-        self.inbound.remove(&spi)
+        let i = self.inbound.remove(&spi)?;
+        // Its slot may be reused by another SPI: the front entry goes.
+        self.last_in = None;
+        self.in_slots[i].take()
     }
 
     /// Removes an outbound SA.
@@ -49,7 +74,8 @@ impl Sad {
 
     /// The inbound SA with `spi`.
     pub fn inbound(&self, spi: u32) -> Option<&Sa> {
-        self.inbound.get(&spi)
+        let &i = self.inbound.get(&spi)?;
+        self.in_slots[i].as_ref()
     }
 
     /// The outbound SA with `spi`.
@@ -59,7 +85,23 @@ impl Sad {
 
     /// The inbound SA with `spi`, mutable.
     pub fn inbound_mut(&mut self, spi: u32) -> Option<&mut Sa> {
-        self.inbound.get_mut(&spi)
+        let &i = self.inbound.get(&spi)?;
+        self.in_slots[i].as_mut()
+    }
+
+    /// The inbound SA with `spi` for a datagram: the last one found when the SPI is the same
+    /// (no hash lookup), else from the map, then kept in front.
+    #[inline]
+    fn inbound_for(&mut self, spi: u32) -> Option<&mut Sa> {
+        let i = match self.last_in {
+            Some((s, i)) if s == spi => i,
+            _ => {
+                let &i = self.inbound.get(&spi)?;
+                self.last_in = Some((spi, i));
+                i
+            }
+        };
+        self.in_slots.get_mut(i)?.as_mut()
     }
 
     /// The outbound SA with `spi`, mutable.
@@ -69,7 +111,7 @@ impl Sad {
 
     /// Every inbound SA.
     pub fn inbound_sas(&self) -> impl Iterator<Item = &Sa> {
-        self.inbound.values()
+        self.in_slots.iter().flatten()
     }
 
     /// Every outbound SA.
@@ -89,7 +131,7 @@ impl Sad {
                 return Err(r);
             }
         };
-        match self.inbound.get_mut(&spi) {
+        match self.inbound_for(spi) {
             // ESP's header was checked by the peek: not parsed again.
             Some(sa) if sa.protocol() == protocol => match protocol {
                 IpsecProtocol::Esp => esp::decrypt_peeked(sa, pkt),

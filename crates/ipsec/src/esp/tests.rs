@@ -745,3 +745,57 @@ fn ethernet_padding_after_the_datagram_is_not_protected() {
     decrypt(&mut inb, &mut pkt).unwrap();
     assert_eq!(pkt.packet(), &d[..]);
 }
+
+/// Seals a small datagram with a fresh outbound SA `spi` under `key` (sequence number 1).
+fn sealed(alg: Algorithm, key: &[u8], spi: u32) -> Vec<u8> {
+    let mut sender = Sa::new(&params(alg, key.to_vec(), spi, false, Mode::Transport)).unwrap();
+    let d = datagram(B, A, 17, b"front entry");
+    let mut buf = in_buffer(&d, ROOM, ROOM);
+    let mut pkt = PacketBuf::new(&mut buf, ROOM, ROOM + d.len());
+    encrypt(&mut sender, &mut pkt).unwrap();
+    pkt.packet().to_vec()
+}
+
+/// Decrypts `d` with `sad`: the SPI it was opened with, or the drop.
+fn open_in(sad: &mut Sad, d: &[u8]) -> Result<u32, DropReason> {
+    let mut buf = d.to_vec();
+    let len = buf.len();
+    let mut pkt = PacketBuf::new(&mut buf, 0, len);
+    sad.decrypt(&mut pkt).map(|x| x.spi)
+}
+
+#[test]
+fn the_last_spi_in_front_of_the_map_follows_removal_and_slot_reuse() {
+    let alg = Algorithm::AesGcm128;
+    let (k1, k2) = (vec![0x11; alg.key_len()], vec![0x22; alg.key_len()]);
+    let mut sad = Sad::new();
+    let sa = |spi, k: &Vec<u8>| Sa::new(&params(alg, k.clone(), spi, false, Mode::Transport));
+    sad.insert_inbound(sa(0x1000, &k1).unwrap());
+    sad.insert_inbound(sa(0x2000, &k2).unwrap());
+    // Alternating SPIs: each found with its own key, in front or not.
+    assert_eq!(open_in(&mut sad, &sealed(alg, &k1, 0x1000)), Ok(0x1000));
+    assert_eq!(open_in(&mut sad, &sealed(alg, &k2, 0x2000)), Ok(0x2000));
+    assert_eq!(
+        open_in(&mut sad, &sealed(alg, &k1, 0x1000)),
+        Err(DropReason::Replay)
+    );
+    // The SA in front removed: its SPI is unknown at once, and its slot, reused by another
+    // SPI with another key, is not reached by the old SPI.
+    assert!(sad.remove_inbound(0x1000).is_some());
+    assert_eq!(
+        open_in(&mut sad, &sealed(alg, &k1, 0x1000)),
+        Err(DropReason::UnknownSpi)
+    );
+    sad.insert_inbound(sa(0x3000, &k2).unwrap());
+    assert_eq!(sad.inbound_sas().count(), 2);
+    assert_eq!(
+        open_in(&mut sad, &sealed(alg, &k1, 0x1000)),
+        Err(DropReason::UnknownSpi)
+    );
+    assert_eq!(open_in(&mut sad, &sealed(alg, &k2, 0x3000)), Ok(0x3000));
+    // Replacing the SA behind the SPI in front: the new one (new key, new window) is used.
+    let old = sad.insert_inbound(sa(0x3000, &k1).unwrap());
+    assert_eq!(old.map(|s| s.spi()), Some(0x3000));
+    assert_eq!(open_in(&mut sad, &sealed(alg, &k1, 0x3000)), Ok(0x3000));
+    assert_eq!(sad.inbound(0x2000).map(Sa::spi), Some(0x2000));
+}

@@ -216,6 +216,8 @@ impl<Q: Queue> Worker<Q> {
     ) {
         let n = rx.len();
         let mut decisions = [Decision::Slow; burst_port::BURST_MAX];
+        // Frames for us whose link and IPv4 headers the screen checked (bit j: frame j).
+        let mut ours = 0u64;
         {
             let guard = self.routes.domain().pin();
             let fset = self.cfg.filters.set(&guard);
@@ -261,7 +263,7 @@ impl<Q: Queue> Worker<Q> {
                     if let Some(b) = bufs.get(j + 8) {
                         burst_port::prefetch(b.data().as_ptr());
                     }
-                    screened[j] = self.screen(&bufs[j], pmac, partial, public_here);
+                    screened[j] = self.screen(&bufs[j], pmac, partial, public_here).ok();
                     fast.push(
                         screened[j]
                             .and_then(|_| fw.fast_flow(&bufs[j].data()[ethernet::HEADER_LEN..])),
@@ -292,10 +294,14 @@ impl<Q: Queue> Worker<Q> {
                         burst_port::prefetch(b.data().as_ptr());
                     }
                     for j in i..end {
-                        if let Some((d, tl)) = self.screen(&bufs[j], pmac, partial, public_here) {
-                            dsts[j - i] = d;
-                            tls[j - i] = tl;
-                            ok[j - i] = true;
+                        match self.screen(&bufs[j], pmac, partial, public_here) {
+                            Ok((d, tl)) => {
+                                dsts[j - i] = d;
+                                tls[j - i] = tl;
+                                ok[j - i] = true;
+                            }
+                            Err(true) => ours |= 1 << j,
+                            Err(false) => {}
                         }
                     }
                 }
@@ -439,13 +445,14 @@ impl<Q: Queue> Worker<Q> {
             }
             self.fast_scratch = fast;
         }
-        let mut slow: smallvec::SmallVec<[Q::Buf; burst_port::BURST_MAX]> =
+        // With whether the screen checked the frame's headers (for us).
+        let mut slow: smallvec::SmallVec<[(Q::Buf, bool); burst_port::BURST_MAX]> =
             smallvec::SmallVec::new();
         // Counted once per burst, not per packet.
         let (mut fast, mut dropped) = (0u64, 0u64);
         for (j, mut b) in rx.drain(..).enumerate() {
             match decisions[j] {
-                Decision::Slow => slow.push(b),
+                Decision::Slow => slow.push((b, ours & (1 << j) != 0)),
                 Decision::Drop => dropped += 1,
                 Decision::Seal {
                     port: egress,
@@ -484,11 +491,20 @@ impl<Q: Queue> Worker<Q> {
         self.fwd.fast_path += fast;
         // One epoch guard over what is left, as `poll` holds for a burst on the full path
         // (with IPsec, ESP for us comes this way).
-        let _burst = self.routes.domain().pin();
+        // ESP for us runs under it too (`ipsec_esp_fast`): no pin per datagram.
+        let burst = self.routes.domain().pin();
         let ipsec_on = self.ipsec.is_some();
-        for b in slow {
+        let mut slow = slow.into_iter().peekable();
+        while let Some((b, screened)) = slow.next() {
+            // The next frame's first lines warmed while this one is handled (a decryption is
+            // long enough to hide the miss; a burst of large frames no longer fits in L1).
+            if let Some((nx, _)) = slow.peek() {
+                let p = nx.data().as_ptr();
+                burst_port::prefetch(p);
+                burst_port::prefetch(p.wrapping_add(64));
+            }
             let b = if ipsec_on {
-                match self.ipsec_esp_fast(port, b, now) {
+                match self.ipsec_esp_fast(port, b, screened, &burst, now) {
                     Ok(()) => continue,
                     Err(b) => b,
                 }
@@ -516,7 +532,9 @@ impl<Q: Queue> Worker<Q> {
 
     /// The fast path's screen: the destination and total length if this frame is a plain
     /// transit IPv4 datagram (to our MAC, no options, good checksum, TTL > 1, routable
-    /// addresses, not for us).
+    /// addresses, not for us). `Err(true)`: all of that but for one of our addresses (its
+    /// headers checked: `ipsec_esp_fast` does not check them again); `Err(false)`: anything
+    /// else.
     #[inline(always)]
     fn screen(
         &self,
@@ -524,41 +542,41 @@ impl<Q: Queue> Worker<Q> {
         pmac: [u8; 6],
         partial: bool,
         local_ok: bool,
-    ) -> Option<(Ipv4Addr, u16)> {
+    ) -> Result<(Ipv4Addr, u16), bool> {
         let d = b.data();
         if b.nb_segs() != 1 || d.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN {
-            return None;
+            return Err(false);
         }
         if d[..6] != pmac || d[12..14] != [0x08, 0x00] {
-            return None;
+            return Err(false);
         }
         let ip = &d[ethernet::HEADER_LEN..];
         let tl = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
         if ip[0] != 0x45 || tl < ipv4::HEADER_LEN || tl > ip.len() || ip[8] <= 1 {
-            return None;
+            return Err(false);
         }
         match b.rx_meta().ip_checksum {
             ChecksumStatus::Good => {}
-            ChecksumStatus::Bad => return None,
+            ChecksumStatus::Bad => return Err(false),
             ChecksumStatus::Unknown => {
                 if !header_checksum_ok(&ip[..ipv4::HEADER_LEN]) {
-                    return None;
+                    return Err(false);
                 }
             }
         }
         let src = [ip[12], ip[13], ip[14], ip[15]];
         let dst = [ip[16], ip[17], ip[18], ip[19]];
         if unroutable(src) || unroutable(dst) {
-            return None;
+            return Err(false);
         }
         let dst = Ipv4Addr::from(dst);
         if !local_ok && self.local_ips.contains(&dst) {
-            return None;
+            return Err(true);
         }
         if partial && burst_stack::kernel::looks_partial(&ip[..tl]) {
-            return None;
+            return Err(false);
         }
-        Some((dst, tl as u16))
+        Ok((dst, tl as u16))
     }
 
     /// The IP forwarding component of the transit path: the RFC 1812 checks a router makes

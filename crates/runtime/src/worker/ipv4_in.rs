@@ -165,7 +165,7 @@ impl<Q: Queue> Worker<Q> {
             // IPsec, the destination path's first step: ESP (or AH) removed, then IPv4 input
             // again.
             self.rx_scratch = scratch;
-            self.ipsec_esp_in(port, buf, hl, now);
+            self.ipsec_esp_in(port, buf, hl, None, now);
             return;
         }
         if is_fragment && class == Destination::Local && self.steered_fragment(datagram) {

@@ -230,7 +230,7 @@ impl NeighReader {
         let guard = self.shared.domain.pin();
         let ptr = self.shared.current.load(Ordering::Acquire, &guard).as_raw();
         NeighSnapshot {
-            _guard: guard,
+            _guard: Held::Owned(guard),
             version: ptr,
             _reader: PhantomData,
         }
@@ -244,7 +244,21 @@ impl NeighReader {
         }
         let ptr = self.shared.current.load(Ordering::Acquire, &guard).as_raw();
         NeighSnapshot {
-            _guard: guard,
+            _guard: Held::Owned(guard),
+            version: ptr,
+            _reader: PhantomData,
+        }
+    }
+
+    /// [`NeighReader::pin_with`] with a guard the caller keeps (one pinned for a whole burst):
+    /// no pin of its own when the guard is of the table's domain.
+    pub fn pin_in<'r>(&'r self, guard: &'r Guard) -> NeighSnapshot<'r> {
+        if !self.shared.domain.owns(guard) {
+            return self.pin();
+        }
+        let ptr = self.shared.current.load(Ordering::Acquire, guard).as_raw();
+        NeighSnapshot {
+            _guard: Held::Borrowed(guard),
             version: ptr,
             _reader: PhantomData,
         }
@@ -262,10 +276,18 @@ impl NeighReader {
     }
 }
 
+/// The guard a snapshot holds: its own pin, or the caller's for as long as the snapshot lives.
+enum Held<'r> {
+    /// Pinned for this snapshot.
+    Owned(#[allow(dead_code)] Guard),
+    /// The caller's pin, borrowed for the snapshot's lifetime.
+    Borrowed(#[allow(dead_code)] &'r Guard),
+}
+
 /// A pinned version of the table: every lookup through it sees the same version.
 pub struct NeighSnapshot<'r> {
     /// Keeps the version behind `version` alive; only held, never read.
-    _guard: Guard,
+    _guard: Held<'r>,
     version: *const NeighVersion,
     _reader: PhantomData<&'r NeighReader>,
 }
@@ -375,5 +397,14 @@ mod tests {
         let snap = r.pin_with(other.pin());
         assert_eq!(snap.version(), 1);
         assert_eq!(snap.get(P0, IP1).map(|n| n.mac), Some(MAC1));
+        drop(snap);
+        // A guard the caller keeps (a burst's): lent to the snapshot, or not used when it is
+        // another domain's.
+        let g = domain.pin();
+        let snap = r.pin_in(&g);
+        assert_eq!(snap.lookup(P0, IP1, Nanos::ZERO), Some(MAC1));
+        drop(snap);
+        let og = other.pin();
+        assert_eq!(r.pin_in(&og).version(), 1);
     }
 }

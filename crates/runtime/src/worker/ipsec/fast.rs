@@ -211,7 +211,7 @@ impl<Q: Queue> Worker<Q> {
 
     /// The inner datagram of a tunnel, just decrypted and admitted by the inbound policies
     /// (`ipsec_esp_in`; at `hl` in `buf`, its link header in front; `flow` its selectors, as
-    /// the inbound check parsed them), forwarded in the clear
+    /// the inbound check parsed them; `guard` pinned on the routes' domain), forwarded in the clear
     /// the way the router's fast path forwards: IPv4 checks, route, the outbound policies
     /// (bypass), the next hop's MAC from the per-worker cache, TTL down. What it does not
     /// finish comes back untouched and uncounted, for IPv4 input (`Err`).
@@ -221,6 +221,7 @@ impl<Q: Queue> Worker<Q> {
         mut buf: Q::Buf,
         hl: usize,
         flow: Flow,
+        guard: &Guard,
         now: Nanos,
     ) -> Result<(), Q::Buf> {
         let p = usize::from(port.0);
@@ -253,8 +254,7 @@ impl<Q: Queue> Worker<Q> {
             }
             (dst, usize::from(ip.total_len()))
         };
-        let guard = self.routes.domain().pin();
-        let Some(nh) = self.routes.lookup(dst, &guard).copied() else {
+        let Some(nh) = self.routes.lookup(dst, guard).copied() else {
             return Err(buf);
         };
         let egress = nh.port;
@@ -273,8 +273,9 @@ impl<Q: Queue> Worker<Q> {
         if !matches!(fout, Some((_, Action::Bypass))) {
             return Err(buf);
         }
-        // The route's guard pins the neighbour table too (one domain): no second pin.
-        let neigh = self.neigh.pin_with(guard);
+        // The caller's guard (the burst's) pins the neighbour table too (one domain): no pin
+        // per datagram.
+        let neigh = self.neigh.pin_in(guard);
         let nip = nh.neighbour(dst);
         let Some(mac) = cached_mac(
             &mut self.nh_cache,
@@ -304,19 +305,31 @@ impl<Q: Queue> Worker<Q> {
 impl<Q: Queue> Worker<Q> {
     /// An ESP frame for one of our addresses, from the router's fast path (which leaves
     /// datagrams for us alone): straight to [`Worker::ipsec_esp_in`] after the checks and
-    /// counters `input`, `ipv4_input_from` and `for_us` give it (our MAC, IPv4 checks, a
-    /// local and enabled destination, no fragment, no firewall). Anything else comes back
-    /// uncounted (`Err`), for `input`.
+    /// counters `input`, `ipv4_input_from` and `for_us` give it (our MAC, IPv4 checks — done
+    /// by the router's screen already when `screened` —, a
+    /// local and enabled destination, no fragment, no firewall), under the burst's `guard` (of
+    /// the routes' domain). Anything else comes back uncounted (`Err`), for `input`.
     pub(in crate::worker) fn ipsec_esp_fast(
         &mut self,
         port: PortId,
         buf: Q::Buf,
+        screened: bool,
+        guard: &Guard,
         now: Nanos,
     ) -> Result<(), Q::Buf> {
         let hl = ethernet::HEADER_LEN;
         let d = buf.data();
         let p = usize::from(port.0);
-        if buf.nb_segs() != 1
+        if screened {
+            // The screen checked what `sipv4::check` would (one segment, our MAC, IPv4 without
+            // options, lengths, checksum, a source that is not martian): not again.
+            if d[hl + 9] != burst_wire::ipv4::Protocol::ESP.0
+                || self.fw.is_some()
+                || self.cur_trace.is_some()
+            {
+                return Err(buf);
+            }
+        } else if buf.nb_segs() != 1
             || d.len() < hl + burst_wire::ipv4::HEADER_LEN
             || d[12..14] != [0x08, 0x00]
             || d[hl + 9] != burst_wire::ipv4::Protocol::ESP.0
@@ -326,11 +339,16 @@ impl<Q: Queue> Worker<Q> {
         {
             return Err(buf);
         }
-        let Some(rx) = fast_header_checksum(&buf, hl) else {
-            return Err(buf);
-        };
-        let Ok(ip) = sipv4::check(&d[hl..], &rx, &self.cfg.ipv4) else {
-            return Err(buf);
+        let ip = if screened {
+            burst_wire::ipv4::Packet::new_unchecked(&d[hl..])
+        } else {
+            let Some(rx) = fast_header_checksum(&buf, hl) else {
+                return Err(buf);
+            };
+            let Ok(ip) = sipv4::check(&d[hl..], &rx, &self.cfg.ipv4) else {
+                return Err(buf);
+            };
+            ip
         };
         let dst = ip.dst_addr();
         if ip.is_fragment()
@@ -342,7 +360,7 @@ impl<Q: Queue> Worker<Q> {
         self.l2.rx_frames += 1;
         self.count_port_rx(port);
         self.ipv4.received += 1;
-        self.ipsec_esp_in(port, buf, hl, now);
+        self.ipsec_esp_in(port, buf, hl, Some(guard), now);
         Ok(())
     }
 }

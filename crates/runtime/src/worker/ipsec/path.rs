@@ -81,12 +81,14 @@ impl<Q: Queue> Worker<Q> {
     /// ESP addressed to us (a whole datagram at `hl` in `buf`): to the SA's owner worker,
     /// decrypted in place, checked against the inbound policies, then IPv4 input again (tunnel
     /// mode: the inner datagram, for us or to forward; transport mode: the datagram with its
-    /// transport protocol, for us).
+    /// transport protocol, for us). `guard`: an epoch guard of the routes' domain the caller
+    /// holds for its burst, if any.
     pub(in crate::worker) fn ipsec_esp_in(
         &mut self,
         port: PortId,
         buf: Q::Buf,
         hl: usize,
+        guard: Option<&crossbeam_epoch::Guard>,
         now: Nanos,
     ) {
         let Some(s) = self.ipsec.as_mut() else {
@@ -173,7 +175,14 @@ impl<Q: Queue> Worker<Q> {
         }
         // The link header goes right before the plain datagram, which then starts at `hl`.
         let d = buf.data_mut();
-        d.copy_within(0..hl, start - hl);
+        if hl == burst_wire::ethernet::HEADER_LEN {
+            // Ethernet's 14 bytes by value: a fixed-size copy, no call to `memmove`.
+            let mut h = [0u8; burst_wire::ethernet::HEADER_LEN];
+            h.copy_from_slice(&d[..hl]);
+            d[start - hl..start].copy_from_slice(&h);
+        } else {
+            d.copy_within(0..hl, start - hl);
+        }
         buf.adj(start - hl);
         let keep = hl + (end - start);
         let extra = buf.data().len() - keep;
@@ -190,10 +199,21 @@ impl<Q: Queue> Worker<Q> {
         // A tunnel's inner datagram in transit: forwarded straight away when it can be
         // (`fast.rs`), else through IPv4 input again.
         let buf = match flow.filter(|_| dec.tunnel) {
-            Some(flow) => match self.ipsec_inner_fast(port, buf, hl, flow, now) {
-                Ok(()) => return,
-                Err(b) => b,
-            },
+            Some(flow) => {
+                // The caller's guard (the fast path's, pinned once per burst), else one here.
+                let own;
+                let guard = match guard {
+                    Some(g) => g,
+                    None => {
+                        own = self.routes.domain().pin();
+                        &own
+                    }
+                };
+                match self.ipsec_inner_fast(port, buf, hl, flow, guard, now) {
+                    Ok(()) => return,
+                    Err(b) => b,
+                }
+            }
             None => buf,
         };
         self.ipsec_rx = Some(dec.spi);
