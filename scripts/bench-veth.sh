@@ -26,15 +26,21 @@
 #              checksums reach burst), or both ("off default") for one table each
 #   RPS        0 (default) or 1, see above
 #   XDP_ARGS   extra net_af_xdp devargs (e.g. ",busy_budget=0"); PKT_ARGS for net_af_packet
-#   BURST_EXTRA extra configuration lines appended to burst's config (e.g. a [tcp] table)
+#   BURST_EXTRA extra configuration lines appended to burst's config (e.g. a [tcp] table);
+#              EAL_EXTRA one line added to its [eal] table (e.g. 'idle_sleep = "1us"')
 #   Variants, for before/after pairs in the same run: a mode DRIVER/NAME (e.g. MODES="linux
 #   af_xdp af_xdp/bb0") adds the devargs in ARGS_NAME (ARGS_bb0=",busy_budget=0"), runs the
-#   binary BIN_NAME if set and appends CONF_NAME to the configuration. NAPI_NAME="D T" sets the
+#   binary BIN_NAME if set, appends CONF_NAME to the configuration and
+#   EAL_NAME to its [eal] (instead of EAL_EXTRA). NAPI_NAME="D T" sets the
 #   router ends' napi_defer_hard_irqs to D and gro_flush_timeout to T ns for the cell (AF_XDP
 #   busy polling: the veth's NAPI is then polled by burst's recvfrom instead of the sender's
 #   softirq), back to 0 0 after. RPS_NAME=MASK (with RPS=1) steers the router ends' receive to
 #   MASK for the cell (e.g. 2: af_packet's copy into its ring on burst's CPU, as Linux's
-#   forwarding is; by default it stays in the sender's context).
+#   forwarding is; by default it stays in the sender's context). THREADED_NAME=CPU turns on
+#   threaded NAPI on the router ends for the cell and pins their NAPI kernel threads to CPU
+#   (AF_XDP: the veth runs its XDP receive, the copy into the umem, in that thread instead of
+#   in the sending CPU's softirq); THREADED_NAME=any leaves the threads where the scheduler
+#   puts them.
 #   PARALLEL   iperf3 -P streams (default 1); IPERF_ARGS extra client arguments
 #   BURST      the binary (default target/release/burst, built with --features dpdk)
 #   KEEP=1     keep the work directory (iperf3 JSON, burst logs and `ctl stats` after each cell)
@@ -77,6 +83,9 @@ done
 
 stop_burst() {
   [ -n "$pid" ] || return 0
+  # While the XDP program (and so the veth's NAPI) is still there: a veth without NAPI refuses
+  # the write, and the flag would carry over to the next cell's NAPI.
+  threaded 0 2>/dev/null
   kill -TERM "$pid" 2>/dev/null
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null
@@ -157,6 +166,9 @@ variant() {
 burst_config() {
   local a b more
   more=$(variant "$1" ARGS)
+  local eal
+  eal=$(variant "$1" EAL)
+  eal=${eal:-${EAL_EXTRA:-}}
   if [ "${1%%/*}" = af_xdp ]; then
     a="net_af_xdp0,iface=r0,start_queue=0,queue_count=1${XDP_ARGS:-}$more"
     b="net_af_xdp1,iface=r1,start_queue=0,queue_count=1${XDP_ARGS:-}$more"
@@ -169,7 +181,7 @@ burst_config() {
     -e "s|--vdev=net_af_packet1,iface=blr1,qpairs=2|--vdev=$b|" \
     -e "s/net_af_packet0\"$/${a%%,*}\"/" -e "s/net_af_packet1\"$/${b%%,*}\"/" \
     -e "s|/run/burst/router.sock|$SOCK|" -e "s/burst-router/burst-$P/" \
-    -e 's/^cores = 2/cores = 1\ncpus = [1]\ncontrol_cpus = [0]/' \
+    -e "s/^cores = 2/cores = 1\ncpus = [1]\ncontrol_cpus = [0]${eal:+\\n$eal}/" \
     configs/router.toml >"$cfg"
   printf '\n[arp_tunables]\n# Nothing else on these veths: start without waiting for duplicate detection.\nduplicate_detection = false\n' >>"$cfg"
   [ -n "${BURST_EXTRA:-}" ] && printf '\n%s\n' "$BURST_EXTRA" >>"$cfg"
@@ -183,6 +195,22 @@ napi() {
   ip netns exec "$R" sh -c "for i in r0 r1; do echo $1 > /sys/class/net/\$i/napi_defer_hard_irqs && echo $2 > /sys/class/net/\$i/gro_flush_timeout; done"
 }
 
+# threaded 0|1: the router ends' threaded NAPI (see THREADED_NAME above).
+threaded() {
+  ip netns exec "$R" sh -c "for i in r0 r1; do echo $1 > /sys/class/net/\$i/threaded; done"
+}
+
+# pin_napi CPU: pins the router ends' NAPI threads (named napi/r0-ID, napi/r1-ID) to CPU; fails
+# when there is none (the veth has no NAPI without XDP or GRO).
+pin_napi() {
+  local t n=0
+  [ "$1" = any ] && return 0
+  for t in $(pgrep -x 'napi/r[01]-[0-9]+'); do
+    taskset -pc "$1" "$t" >/dev/null && n=$((n + 1))
+  done
+  [ "$n" -gt 0 ]
+}
+
 burst_router() {
   burst_config "$1" || { echo "bench-veth: could not write burst's config"; return 1; }
   local mask
@@ -192,6 +220,8 @@ burst_router() {
   nd=$(variant "$1" NAPI)
   # shellcheck disable=SC2086 # two numbers
   if [ -n "$nd" ]; then napi $nd || return 1; fi
+  local thr
+  thr=$(variant "$1" THREADED)
   blog=$work/burst-${1//\//-}.log
   local bin
   bin=$(variant "$1" BIN)
@@ -199,6 +229,11 @@ burst_router() {
   pid=$!
   if ! wait_for 300 ready || ! kill -0 "$pid" 2>/dev/null; then
     echo "bench-veth: burst ($1) did not start:"; tail -20 "$blog"; stop_burst; return 1
+  fi
+  # After the start: the veth has a NAPI (which threaded mode needs) only once an XDP program
+  # is loaded.
+  if [ -n "$thr" ] && ! { threaded 1 && pgrep -x 'napi/r[01]-[0-9]+' >/dev/null && pin_napi "$thr"; }; then
+    echo "bench-veth: no NAPI thread for r0/r1 to pin ($1)"; stop_burst; return 1
   fi
 }
 
@@ -245,7 +280,11 @@ for OFF in $OFFLOAD_SETS; do
       if [ "$m" != linux ]; then
         tag=$OFF-${m//\//-}-$r
         ctl stats >"$work/$tag.stats" 2>&1
+        # The veths' own drop counters (XDP ring full, peer queue full), for KEEP=1.
+        { for i in r0 r1; do echo "veth $i"; ip netns exec "$R" ethtool -S $i; ip -n "$R" -s link show $i; done
+          ip -n "$C" -s link show eth0; ip -n "$S" -s link show eth0; } >"$work/$tag.veth" 2>&1
         extra=$(awk '/^port / { port = $2 } $1 ~ /^(fwd\.drop|l2\.drop|rx_missed$|rx_nombuf$|tx_errors$)/ && $2 != 0 { printf " %s%s=%s", ($1 ~ /\./ ? "" : port), $1, $2 }' "$work/$tag.stats")
+        [ "$(ip netns exec "$R" cat /sys/class/net/r0/threaded 2>/dev/null)" = 1 ] && extra="$extra napi-threaded"
         stop_burst
       else
         linux_router_down

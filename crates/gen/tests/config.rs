@@ -110,6 +110,17 @@ fn errors_name_position_key_and_fix() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("at least one [[stream]] is required"), "{e}");
+    // `burst run`'s idle sleep would break the generator's pacing.
+    let e = GenConfig::parse(
+        &BASE.replace("cores = 2", "cores = 2\nidle_sleep = \"1us\""),
+        "gen.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("eal.idle_sleep: burst gen's workers do not sleep when idle"),
+        "{e}"
+    );
     // The runtime's own sections keep the runtime's errors.
     let e = GenConfig::parse(
         &BASE.replace("198.18.1.1/24", "198.18.1.300/24"),

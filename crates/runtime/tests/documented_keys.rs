@@ -36,6 +36,9 @@ const BEHAVIOUR: &[(&str, &str, &str, &str)] = &[
     ("[eal]", "cpus", "crates/runtime/src/cpu.rs", "configured_placement_and_its_errors"),
     ("[eal]", "cpus", "crates/runtime/src/config/port.rs", "kernel_peer_port_keys_and_worker_cpus"),
     ("[eal]", "control_cpus", "crates/runtime/src/cpu.rs", "control_cpus_move_the_other_threads"),
+    ("[eal]", "idle_sleep", "crates/runtime/src/node/tests.rs", "idle_sleep_makes_an_idle_worker_sleep"),
+    ("[eal]", "idle_sleep", "crates/runtime/src/node/tests.rs", "every_key_reaches_the_node_config"),
+    ("[eal]", "idle_sleep", "crates/runtime/src/config/eal.rs", "idle_sleep_is_bounded"),
     // [[port]]
     ("[[port]]", "name", "crates/runtime/tests/router_mem.rs", "configured_routes_neighbours_and_addresses_decide_the_next_hop"),
     ("[[port]]", "device", "crates/runtime/src/devices.rs", "port_keys_shape_how_the_port_is_opened"),

@@ -54,6 +54,15 @@ impl RawGen {
         let backend = self.backend.kind;
         let ports = validate_ports(self.port, backend)?;
         let eal = validate_eal(self.eal)?;
+        if eal.idle_sleep.0 != 0 {
+            // The generator's workers pace themselves (rates, closed loops); a sleep in their
+            // loop would only break the pacing.
+            return Err(invalid(
+                "eal.idle_sleep",
+                "burst gen's workers do not sleep when idle (their pacing needs the spin): \
+                 remove the key (it is for `burst run`)",
+            ));
+        }
         for p in &ports {
             let frame = u32::from(p.mtu) + 18;
             if frame > u32::from(eal.mbuf_data_room) {

@@ -3,7 +3,9 @@
 
 use serde::Deserialize;
 
-use super::de::{invalid, range, Invalid};
+use burst_port::Nanos;
+
+use super::de::{duration, invalid, range, Human, Invalid};
 use super::MAX_CORES;
 
 /// `[eal]`: the DPDK Environment Abstraction Layer.
@@ -25,7 +27,15 @@ pub struct EalConfig {
     /// `None` = the allowed CPUs no worker has. Two processes sharing a machine (a generator
     /// and its DUT) set it so one's housekeeping does not preempt the other's busy-polling core.
     pub control_cpus: Option<Vec<usize>>,
+    /// How long a worker sleeps after a round that found nothing to do; zero (the default)
+    /// spins. A worker that shares its CPU with kernel work (a veth's threaded NAPI in a lab)
+    /// leaves it the CPU while idle, at the cost of latency.
+    pub idle_sleep: Nanos,
 }
+
+/// The longest `idle_sleep`: beyond it a burst arriving during the sleep overflows a
+/// 1,024-descriptor ring at 1 Mpps.
+pub(super) const MAX_IDLE_SLEEP: Nanos = Nanos(1_000_000);
 
 /// `[eal]` as written in the file, before [`validate_eal`].
 #[derive(Deserialize)]
@@ -40,6 +50,8 @@ pub struct RawEal {
     mbufs: u32,
     cpus: Option<Vec<u16>>,
     control_cpus: Option<Vec<u16>>,
+    #[serde(deserialize_with = "duration")]
+    idle_sleep: Nanos,
 }
 
 impl Default for RawEal {
@@ -51,6 +63,7 @@ impl Default for RawEal {
             mbufs: 16383,
             cpus: None,
             control_cpus: None,
+            idle_sleep: Nanos(0),
         }
     }
 }
@@ -88,6 +101,17 @@ pub fn validate_eal(eal: RawEal) -> Result<EalConfig, Invalid> {
             "an empty list: name at least one CPU, or leave the key out (the CPUs no worker has)",
         ));
     }
+    if eal.idle_sleep > MAX_IDLE_SLEEP {
+        return Err(invalid(
+            "eal.idle_sleep",
+            format!(
+                "{} is longer than {}: packets arriving during the sleep would overflow the \
+                 receive rings; use a few microseconds (\"20us\"), or 0 to spin",
+                Human(eal.idle_sleep),
+                Human(MAX_IDLE_SLEEP)
+            ),
+        ));
+    }
     Ok(EalConfig {
         args: eal.args,
         cores: eal.cores,
@@ -97,5 +121,31 @@ pub fn validate_eal(eal: RawEal) -> Result<EalConfig, Invalid> {
         control_cpus: eal
             .control_cpus
             .map(|c| c.into_iter().map(usize::from).collect()),
+        idle_sleep: eal.idle_sleep,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use burst_port::Nanos;
+
+    use crate::config::tests::{err, BASE, ORIGIN};
+    use crate::config::Config;
+
+    #[test]
+    fn idle_sleep_is_bounded() {
+        let c = Config::parse(BASE, ORIGIN).unwrap();
+        assert_eq!(c.eal.idle_sleep, Nanos(0));
+        let c = Config::parse(
+            &BASE.replace("cores = 2", "cores = 2\nidle_sleep = \"1us\""),
+            ORIGIN,
+        )
+        .unwrap();
+        assert_eq!(c.eal.idle_sleep, Nanos::from_micros(1));
+        let e = err(&BASE.replace("cores = 2", "cores = 2\nidle_sleep = \"2ms\""));
+        assert!(
+            e.contains("eal.idle_sleep: 2ms is longer than 1ms") && e.contains("or 0 to spin"),
+            "{e}"
+        );
+    }
 }

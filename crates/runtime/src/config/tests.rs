@@ -258,7 +258,7 @@ fn unknown_keys_are_reported_with_their_path() {
     let e = err(&BASE.replace("cores = 2", "cores = 2\nworkers = 3"));
     assert_eq!(
         e,
-        "test.toml:5:1: eal.workers: unknown key (expected one of `args`, `cores`, `mbuf_data_room`, `mbufs`, `cpus`, `control_cpus`)"
+        "test.toml:5:1: eal.workers: unknown key (expected one of `args`, `cores`, `mbuf_data_room`, `mbufs`, `cpus`, `control_cpus`, `idle_sleep`)"
     );
     let e = err_with("[arp_tunables]\ncache_life = \"2m\"\n");
     assert!(

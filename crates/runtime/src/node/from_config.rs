@@ -49,6 +49,7 @@ impl From<&crate::config::Config> for NodeConfig {
                 .map(|a| (c.ports[usize::from(a.port.0)].name.clone(), a.ip, a.mac))
                 .collect(),
             workers: usize::from(c.eal.cores),
+            idle_sleep: c.eal.idle_sleep,
             arp,
             ipv4: Ipv4Config {
                 default_ttl: c.ipv4.default_ttl,

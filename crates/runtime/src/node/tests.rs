@@ -70,7 +70,7 @@ fn every_key_reaches_the_node_config() {
         addresses = [\"198.18.2.254/24\"]\n";
     let d = NodeConfig::from(&Config::parse(base, "t.toml").unwrap());
     let text = "[backend]\nkind = \"mem\"\n\
-        [eal]\ncores = 3\nmbufs = 4095\nmbuf_data_room = 4096\n\
+        [eal]\ncores = 3\nmbufs = 4095\nmbuf_data_room = 4096\nidle_sleep = \"20us\"\n\
         [[port]]\nname = \"a\"\naddresses = [\"198.18.1.254/24\", \"198.18.9.1/24\"]\n\
         groups = [\"239.1.2.3\"]\npartial_checksums = false\n\
         [[port]]\nname = \"b\"\naddresses = [\"198.18.2.254/24\"]\n\
@@ -106,6 +106,10 @@ fn every_key_reaches_the_node_config() {
     assert_eq!((n.app.max_timers, n.app.handoff_queue), (16, 8));
     // [eal]
     assert_eq!((d.workers, n.workers), (1, 3));
+    assert_eq!(
+        (d.idle_sleep, n.idle_sleep),
+        (Nanos(0), Nanos::from_micros(20))
+    );
     assert_eq!(
         (d.buffers, n.buffers),
         (
@@ -256,4 +260,59 @@ fn every_key_reaches_the_node_config() {
             protocols: Some(vec![1, 6, 17]),
         }
     );
+}
+
+/// The spawned worker loop with `idle_sleep` (`[eal] idle_sleep`): a node with no ports has
+/// nothing to do in any round, so with a sleep every round ends in one (counted in
+/// `rt.idle_sleeps`) and without one the worker spins and counts none. Real threads and
+/// time; every wait is bounded by a deadline.
+#[test]
+fn idle_sleep_makes_an_idle_worker_sleep() {
+    use burst_port::clock::MonotonicClock;
+    use burst_port::mem::MemPort;
+    use std::time::Instant;
+
+    fn run(idle_sleep: Nanos) -> (u64, u64) {
+        let cfg = NodeConfig {
+            idle_sleep,
+            ..NodeConfig::default()
+        };
+        let node = Node::build(&cfg, Vec::<MemPort>::new(), Nanos(0)).unwrap();
+        let shared = node.workers[0].shared_stats();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = node.spawn(MonotonicClock::default(), stop.clone()).unwrap();
+        let get = |name: &str| {
+            shared
+                .snapshot()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v)
+                .unwrap_or_else(|| panic!("no counter {name}"))
+        };
+        // Published every 50 ms of the clock: wait for a count that needs several rounds.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get("rt.polls") < 20 {
+            assert!(
+                Instant::now() < deadline,
+                "the worker published fewer than 20 polls in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        stop.store(true, Ordering::Release);
+        for h in handles {
+            h.join().unwrap();
+        }
+        (get("rt.idle_polls"), get("rt.idle_sleeps"))
+    }
+
+    let (idle, sleeps) = run(Nanos::from_micros(100));
+    assert!(idle >= 20, "{idle} idle polls");
+    // Every idle round sleeps (the last one published may precede its sleep).
+    assert!(
+        sleeps + 1 >= idle && sleeps > 0,
+        "{sleeps} sleeps for {idle} idle polls"
+    );
+    let (idle, sleeps) = run(Nanos(0));
+    assert!(idle >= 20, "{idle} idle polls");
+    assert_eq!(sleeps, 0, "a spinning worker does not sleep");
 }

@@ -433,6 +433,11 @@ impl<Q: Queue> Worker<Q> {
         work
     }
 
+    /// Counts a sleep after an idle poll (`[eal] idle_sleep`; the spawned loop sleeps).
+    pub fn record_idle_sleep(&mut self) {
+        self.rt.idle_sleeps += 1;
+    }
+
     /// Sends what an application queued between polls (TCP segments, then every port's
     /// transmit batch), so its output does not wait for the next poll.
     pub fn flush_app(&mut self, now: Nanos) {

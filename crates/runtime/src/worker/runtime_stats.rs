@@ -56,6 +56,8 @@ pub struct RuntimeStats {
     pub polls: u64,
     /// Polls that found nothing to do.
     pub idle_polls: u64,
+    /// Sleeps after such polls (`[eal] idle_sleep`).
+    pub idle_sleeps: u64,
     /// Receive bursts that brought packets.
     pub rx_bursts: u64,
     /// Packets those bursts brought (average burst = rx_packets / rx_bursts).
@@ -111,6 +113,7 @@ impl RuntimeStats {
     pub fn each(&self, f: &mut impl FnMut(&'static str, u64)) {
         f("polls", self.polls);
         f("idle_polls", self.idle_polls);
+        f("idle_sleeps", self.idle_sleeps);
         f("rx_bursts", self.rx_bursts);
         f("rx_packets", self.rx_packets);
         for (n, v) in BURST_NAMES.iter().zip(self.burst_buckets) {
