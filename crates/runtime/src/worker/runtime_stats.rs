@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(r.loop_max_ns, 5_000_000);
         let mut names = Vec::new();
         r.each(&mut |n, v| names.push((n, v)));
-        assert_eq!(names.len(), 29);
+        assert_eq!(names.len(), 30);
         assert!(names.contains(&("loop_max_ns", 5_000_000)));
     }
 }

@@ -66,18 +66,25 @@ impl Conntrack {
         if staged == STAGED_NONE {
             return None;
         }
-        let v = staged - 1;
-        let id = v >> 1;
-        let sess = &self.sessions[id as usize];
-        let (key, dir) = if v & 1 == 0 {
-            (&sess.orig, Dir::Orig)
-        } else {
-            (&sess.reply, Dir::Reply)
-        };
+        let (id, dir, key) = self.entry(staged);
         if key.same(t) {
-            return Some((SessionId(id), dir));
+            return Some((id, dir));
         }
         self.lookup_hashed(t, h)
+    }
+
+    /// The session, direction and that direction's key an index value (`1 + 2 × id + dir`)
+    /// names.
+    #[inline(always)]
+    fn entry(&self, val: u32) -> (SessionId, Dir, &Tuple) {
+        let v = val - 1;
+        let id = v >> 1;
+        let sess = &self.sessions[id as usize];
+        if v & 1 == 0 {
+            (SessionId(id), Dir::Orig, &sess.orig)
+        } else {
+            (SessionId(id), Dir::Reply, &sess.reply)
+        }
     }
 
     /// [`lookup`](Self::lookup) with the hash already computed by [`hash_of`](Self::hash_of).
@@ -92,16 +99,9 @@ impl Conntrack {
                 return None;
             }
             if s.tag == h {
-                let v = s.val - 1;
-                let id = v >> 1;
-                let sess = &self.sessions[id as usize];
-                let (key, dir) = if v & 1 == 0 {
-                    (&sess.orig, Dir::Orig)
-                } else {
-                    (&sess.reply, Dir::Reply)
-                };
+                let (id, dir, key) = self.entry(s.val);
                 if key.same(t) {
-                    return Some((SessionId(id), dir));
+                    return Some((id, dir));
                 }
             }
             i = (i + 1) & self.mask;
