@@ -11,10 +11,10 @@ impl Connection {
     /// tuned window, and at least what we already advertised (a right edge is never taken
     /// back).
     pub(super) fn rcv_room(&self) -> usize {
-        let free = self.recv_buf.free();
-        free.min(self.rcv_win.saturating_sub(self.recv_buf.len()))
+        self.rcv_win
+            .saturating_sub(self.recv_buf.len())
             .max(dist(self.rcv_adv, self.rcv_nxt))
-            .min(free)
+            .min(self.recv_buf.free())
     }
 
     /// After in-order data arrived: a receiver RTT sample when RCV.NXT passed the mark, and
